@@ -1,0 +1,3 @@
+"""paper-tracker: keep a research group on top of arXiv."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,108 @@
+"""Plain data passed between pipeline stages. No I/O here."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Paper:
+    """One arXiv paper, as a source reports it and as the ledger stores it.
+
+    `id` is the canonical identifier without version ("2401.01234", "hep-th/9901001").
+    Dates of the paper are ISO-8601 UTC strings ("2024-01-03T17:00:00Z"); dates of
+    the tracker (`first_seen`, `revised_on`) are run dates ("2024-01-04").
+    """
+
+    id: str
+    version: int
+    title: str
+    abstract: str
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    primary_category: str = ""
+    published: str | None = None  # v1 submission time (unknown for some RSS items)
+    updated: str | None = None  # submission time of `version`
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    abs_url: str = ""
+    pdf_url: str = ""
+    topics: tuple[str, ...] = ()
+    first_seen: str | None = None  # run date the paper entered the ledger
+    revised_on: str | None = None  # run date a newer version was last recorded
+    announce_type: str | None = None  # RSS only: new / cross / replace / replace-cross
+    relevance: float | None = None  # similarity to the group's profile, when configured
+
+    @property
+    def versioned_id(self) -> str:
+        return f"{self.id}v{self.version}"
+
+    @property
+    def date(self) -> str:
+        """The date shown in tables: the latest version's submission day."""
+        return (self.updated or self.published or self.first_seen or "")[:10]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("authors", "categories", "topics"):
+            data[key] = list(data[key])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Paper:
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in data.items() if k in known}
+        for key in ("authors", "categories", "topics"):
+            values[key] = tuple(values.get(key) or ())
+        return cls(**values)
+
+    def with_changes(self, **changes: Any) -> Paper:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class TopicResult:
+    """What one topic's fetch produced in one run."""
+
+    name: str
+    papers: tuple[Paper, ...] = ()
+    error: str | None = None
+
+
+@dataclass
+class TopicSummary:
+    name: str
+    fetched: int = 0
+    new: int = 0
+    revised: int = 0
+    error: str | None = None
+
+
+@dataclass
+class RunSummary:
+    """The result of one `tracker run`; printed by `--json`."""
+
+    date: str
+    topics: list[TopicSummary] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # later stages: embedded, clusters...
+
+    @property
+    def failed(self) -> list[TopicSummary]:
+        return [t for t in self.topics if t.error]
+
+    def to_dict(self) -> dict[str, Any]:
+        totals = {
+            "fetched": sum(t.fetched for t in self.topics),
+            "new": sum(t.new for t in self.topics),
+            "revised": sum(t.revised for t in self.topics),
+            "failed_topics": len(self.failed),
+        }
+        return {
+            "date": self.date,
+            "topics": [asdict(t) for t in self.topics],
+            "totals": totals,
+            "outputs": list(self.outputs),
+            **self.extra,
+        }

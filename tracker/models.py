@@ -85,7 +85,10 @@ class RunSummary:
 
     date: str
     topics: list[TopicSummary] = field(default_factory=list)
+    new_papers: int = 0  # unique papers: one paper matched by two topics counts once here
+    revised_papers: int = 0
     outputs: list[str] = field(default_factory=list)
+    dry_run: bool = False
     extra: dict[str, Any] = field(default_factory=dict)  # later stages: embedded, clusters...
 
     @property
@@ -95,8 +98,8 @@ class RunSummary:
     def to_dict(self) -> dict[str, Any]:
         totals = {
             "fetched": sum(t.fetched for t in self.topics),
-            "new": sum(t.new for t in self.topics),
-            "revised": sum(t.revised for t in self.topics),
+            "new": self.new_papers,
+            "revised": self.revised_papers,
             "failed_topics": len(self.failed),
         }
         return {
@@ -104,5 +107,6 @@ class RunSummary:
             "topics": [asdict(t) for t in self.topics],
             "totals": totals,
             "outputs": list(self.outputs),
+            "dry_run": self.dry_run,
             **self.extra,
         }

@@ -1,0 +1,105 @@
+"""A loopback arXiv: pytest-httpserver serving recorded (or test-built) Atom/RSS responses.
+
+Routes by the query parameters the real API sees, records every request, and can inject
+faults (503/429 bursts, empty pages, timeouts) so retries are exercised over real HTTP.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from werkzeug import Request, Response
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ATOM = "application/atom+xml; charset=utf-8"
+
+
+def fixture(name: str) -> bytes:
+    for folder in ("arxiv-api", "arxiv-rss"):
+        path = FIXTURES / folder / name
+        if path.exists():
+            return path.read_bytes()
+    raise FileNotFoundError(name)
+
+
+@dataclass
+class Fault:
+    status: int
+    body: bytes = b""
+    headers: dict = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass
+class FakeArxiv:
+    base_url: str
+    pages: dict[tuple[str, int], bytes] = field(default_factory=dict)  # (search_query, start) -> body
+    ids: dict[str, bytes] = field(default_factory=dict)  # id_list -> body
+    feeds: dict[str, bytes] = field(default_factory=dict)  # category path -> RSS body
+    faults: list[Fault] = field(default_factory=list)  # served, in order, before anything else
+    requests: list[dict] = field(default_factory=list)
+    default: bytes | None = None  # body for an unknown query (None: 404)
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + "api/query"
+
+    @property
+    def rss_url(self) -> str:
+        return self.base_url + "rss"
+
+    def add_pages(self, query: str, bodies_by_start: dict[int, bytes]) -> None:
+        for start, body in bodies_by_start.items():
+            self.pages[(query, start)] = body
+
+    def handle(self, request: Request) -> Response:
+        args = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query, keep_blank_values=True).items()}
+        self.requests.append({"path": request.path, **args})
+        if self.faults:
+            fault = self.faults.pop(0)
+            time.sleep(fault.delay)
+            return Response(fault.body, status=fault.status, headers=fault.headers, content_type=ATOM)
+        if request.path.startswith("/rss/"):
+            body = self.feeds.get(request.path.removeprefix("/rss/"))
+        elif args.get("id_list"):
+            body = self.ids.get(args["id_list"])
+        else:
+            body = self.pages.get((args.get("search_query", ""), int(args.get("start", 0))), self.default)
+        if body is None:
+            return Response(b"not recorded", status=404)
+        return Response(body, status=200, content_type=ATOM)
+
+    def api_requests(self) -> list[dict]:
+        return [r for r in self.requests if r["path"].startswith("/api/")]
+
+
+def entry(arxiv_id: str, version: int = 1, *, title: str = "A paper", abstract: str = "An abstract.",
+          updated: str = "2026-11-19T10:00:00Z", published: str | None = None, authors=("Ada Lovelace",),
+          categories=("cs.CL",), comment: str | None = None) -> str:
+    """One <entry> in the current API's layout (for papers the recorded fixtures don't have)."""
+    from xml.sax.saxutils import escape
+
+    cats = "".join(f'<category term="{c}" scheme="http://arxiv.org/schemas/atom"/>' for c in categories)
+    people = "".join(f"<author><name>{escape(a)}</name></author>" for a in authors)
+    extra = f"<arxiv:comment>{escape(comment)}</arxiv:comment>" if comment else ""
+    return (
+        f"<entry><id>http://arxiv.org/abs/{arxiv_id}v{version}</id><title>{escape(title)}</title>"
+        f"<updated>{updated}</updated><link href=\"https://arxiv.org/abs/{arxiv_id}v{version}\" rel=\"alternate\" type=\"text/html\"/>"
+        f"<link href=\"https://arxiv.org/pdf/{arxiv_id}v{version}\" rel=\"related\" type=\"application/pdf\" title=\"pdf\"/>"
+        f"<summary>{escape(abstract)}</summary>{cats}<published>{published or updated}</published>{extra}"
+        f"<arxiv:primary_category term=\"{categories[0]}\"/>{people}</entry>"
+    )
+
+
+def feed(entries: list[str], total: int | None = None, start: int = 0) -> bytes:
+    total = len(entries) if total is None else total
+    return (
+        "<?xml version='1.0' encoding='UTF-8'?>\n"
+        '<feed xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" xmlns:arxiv="http://arxiv.org/schemas/atom" '
+        'xmlns="http://www.w3.org/2005/Atom"><id>https://arxiv.org/api/x</id><title>arXiv Query</title>'
+        f"<updated>2026-11-20T00:00:00Z</updated><opensearch:itemsPerPage>100</opensearch:itemsPerPage>"
+        f"<opensearch:totalResults>{total}</opensearch:totalResults><opensearch:startIndex>{start}</opensearch:startIndex>"
+        + "".join(entries) + "</feed>"
+    ).encode()

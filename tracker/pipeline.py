@@ -1,0 +1,208 @@
+"""One daily run: fetch every topic -> merge into the ledger -> (enrich) -> render -> write.
+
+Only this module sequences the stages; each stage is a plain function on plain data.
+Writes happen last, ledger first, so a run killed at any moment leaves the previous
+files or the new ones, and the next run finishes the job.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from tracker.config import Settings, Topic, build_query
+from tracker.digest import Digest, build_digest
+from tracker.errors import SourceError, TrackerError
+from tracker.ledger import Change, Ledger
+from tracker.models import Paper, RunSummary, TopicResult, TopicSummary
+from tracker.render import digest_path, environment, render_digest, render_readme, splice
+from tracker.sources.api import ArxivAPISource
+from tracker.sources.http import PoliteSession
+from tracker.sources.rss import ArxivRSSSource, matches_keywords
+from tracker.storage import write_atomic
+
+log = logging.getLogger(__name__)
+LAST_RUN_FILE = "last_run.json"
+
+
+class NothingDone(TrackerError):
+    """Every topic failed: nothing was written."""
+
+
+@dataclass
+class Sources:
+    api: ArxivAPISource
+    rss: ArxivRSSSource
+
+
+def make_sources(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> Sources:
+    http = PoliteSession(
+        delay_seconds=settings.arxiv.delay_seconds,
+        retries=settings.arxiv.retries,
+        timeout=settings.arxiv.timeout_seconds,
+        backoff_seconds=settings.arxiv.backoff_seconds,
+        sleep=sleep,
+    )
+    return Sources(
+        api=ArxivAPISource(settings.api_url, http, page_size=settings.arxiv.page_size),
+        rss=ArxivRSSSource(settings.rss_url, http),
+    )
+
+
+def today_utc() -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime())
+
+
+# --- fetch ------------------------------------------------------------------------------
+
+def excluded(paper: Paper, terms: list[str], categories: list[str]) -> bool:
+    if terms and matches_keywords(paper, terms):
+        return True
+    return any(_category_matches(c, pattern) for c in paper.categories for pattern in categories)
+
+
+def _category_matches(category: str, pattern: str) -> bool:
+    return category == pattern or (pattern.endswith(".*") and category.startswith(pattern[:-1]))
+
+
+def fetch_topic(topic: Topic, settings: Settings, ledger: Ledger, sources: Sources) -> list[Paper]:
+    if topic.source == "rss":
+        announce_types = topic.announce_types or settings.rss.announce_types
+        papers = sources.rss.fetch_categories(topic.categories, announce_types)
+        papers = [p for p in papers if matches_keywords(p, topic.keywords)]
+    else:
+        # First run backfills what the README can show; later runs page until known papers.
+        backfill = not any(topic.name in p.topics for p in ledger.papers.values())
+        limit = settings.output.readme_rows if backfill else settings.arxiv.max_results_per_run
+        papers = sources.api.fetch_query(build_query(topic), limit=limit, is_known=lambda p: ledger.knows(p, topic.name))
+    terms = settings.exclude + topic.exclude
+    return [p for p in papers if not excluded(p, terms, settings.exclude_categories)]
+
+
+def fetch_all(settings: Settings, ledger: Ledger, sources: Sources) -> list[TopicResult]:
+    results = []
+    for topic in settings.topics:
+        try:
+            papers = fetch_topic(topic, settings, ledger, sources)
+        except SourceError as exc:
+            log.error("topic %s failed: %s", topic.name, exc)
+            results.append(TopicResult(topic.name, error=str(exc)))
+            continue
+        log.info("topic %s: %d papers fetched", topic.name, len(papers))
+        results.append(TopicResult(topic.name, tuple(papers)))
+    return results
+
+
+def merge_all(ledger: Ledger, results: list[TopicResult], today: str) -> RunSummary:
+    summary = RunSummary(date=today)
+    changes: dict[str, Change] = {}
+    for result in results:
+        topic = TopicSummary(result.name, fetched=len(result.papers), error=result.error)
+        for paper in result.papers:
+            change = ledger.record(paper, result.name, today)
+            topic.new += change is Change.NEW
+            topic.revised += change is Change.REVISED
+            if change in (Change.NEW, Change.REVISED):
+                changes[paper.id] = change
+        summary.topics.append(topic)
+    summary.new_papers = sum(c is Change.NEW for c in changes.values())
+    summary.revised_papers = sum(c is Change.REVISED for c in changes.values())
+    return summary
+
+
+# --- render -----------------------------------------------------------------------------
+
+Enricher = Callable[[Ledger, str, RunSummary], "DigestHints"]
+
+
+@dataclass
+class DigestHints:
+    """What the enrichment stages (embeddings, dedup, themes, relevance) add to a digest."""
+
+    duplicates: dict[str, tuple[str, ...]] | None = None
+    rank: Callable[[Paper], tuple] | None = None
+    finish: Callable[[Digest], Digest] | None = None  # e.g. group into themes, add top picks
+
+
+def render_all(settings: Settings, ledger: Ledger, today: str, hints: DigestHints | None = None) -> dict[Path, str]:
+    """Every output file's full content, keyed by path. Pure apart from reading the README."""
+    hints = hints or DigestHints()
+    out = settings.output
+    env = environment(settings.path(out.templates_dir) if out.templates_dir else settings.path("templates"))
+    readme_path = settings.path(out.readme)
+    papers = list(ledger.papers.values())
+    section, pages = render_readme(
+        env, [t.name for t in settings.topics], papers,
+        date=today, cap=out.readme_rows, readme_path=readme_path,
+        archive_dir=settings.path(out.archive_dir), digest_dir=settings.path(out.digest_dir),
+    )
+    existing = readme_path.read_text(encoding="utf-8") if readme_path.exists() else ""
+    files = {readme_path: splice(existing, section), **pages}
+    kwargs = {"duplicates": hints.duplicates} if hints.duplicates else {}
+    if hints.rank:
+        kwargs["rank"] = hints.rank
+    digest = build_digest(papers, today, out.digest_max_papers, **kwargs)
+    if hints.finish:
+        digest = hints.finish(digest)
+    files[digest_path(settings.path(out.digest_dir), today)] = render_digest(env, digest, cap=out.digest_max_papers)
+    return files
+
+
+def stale_archive_pages(settings: Settings, keep: set[Path]) -> list[Path]:
+    """Archive pages we wrote earlier that no longer hold any row (e.g. after raising the cap)."""
+    root = settings.path(settings.output.archive_dir)
+    return [p for p in root.glob("*/*.md") if p not in keep] if root.is_dir() else []
+
+
+def write_outputs(settings: Settings, files: dict[Path, str]) -> list[Path]:
+    written = [path for path, text in sorted(files.items()) if write_atomic(path, text)]
+    for stale in stale_archive_pages(settings, set(files)):
+        stale.unlink()
+        written.append(stale)
+    return written
+
+
+# --- the run ----------------------------------------------------------------------------
+
+def run_daily(
+    settings: Settings,
+    *,
+    sources: Sources,
+    today: str,
+    dry_run: bool = False,
+    render: bool = True,
+    enrich: Enricher | None = None,
+) -> RunSummary:
+    data_dir = settings.path(settings.output.data_dir)
+    ledger = Ledger.load(data_dir)
+    results = fetch_all(settings, ledger, sources)
+    if all(r.error for r in results):
+        details = "; ".join(f"{r.name}: {r.error}" for r in results)
+        raise NothingDone(f"every topic failed, nothing was written ({details})")
+    summary = merge_all(ledger, results, today)
+    summary.dry_run = dry_run
+    hints = enrich(ledger, today, summary) if enrich else None
+    files = render_all(settings, ledger, today, hints) if render else {}
+    if dry_run:
+        summary.outputs = [str(p) for p in sorted(files)]
+        return summary
+    written = ledger.save(data_dir)
+    written += write_outputs(settings, files)
+    summary.outputs = [str(p) for p in written]
+    save_last_run(settings, summary)
+    return summary
+
+
+def render_only(settings: Settings, *, today: str, enrich: Enricher | None = None) -> list[Path]:
+    ledger = Ledger.load(settings.path(settings.output.data_dir))
+    hints = enrich(ledger, today, RunSummary(date=today)) if enrich else None
+    return write_outputs(settings, render_all(settings, ledger, today, hints))
+
+
+def save_last_run(settings: Settings, summary: RunSummary) -> None:
+    """For `tracker publish` (run health) and for humans: the last run's summary, not committed."""
+    path = settings.path(settings.output.state_dir) / LAST_RUN_FILE
+    write_atomic(path, json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n")

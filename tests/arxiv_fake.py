@@ -41,6 +41,7 @@ class FakeArxiv:
     faults: list[Fault] = field(default_factory=list)  # served, in order, before anything else
     requests: list[dict] = field(default_factory=list)
     default: bytes | None = None  # body for an unknown query (None: 404)
+    once: dict[tuple[str, int], list[bytes]] = field(default_factory=dict)  # served first, one per request
 
     @property
     def api_url(self) -> str:
@@ -66,7 +67,9 @@ class FakeArxiv:
         elif args.get("id_list"):
             body = self.ids.get(args["id_list"])
         else:
-            body = self.pages.get((args.get("search_query", ""), int(args.get("start", 0))), self.default)
+            key = (args.get("search_query", ""), int(args.get("start", 0)))
+            queued = self.once.get(key)
+            body = queued.pop(0) if queued else self.pages.get(key, self.default)
         if body is None:
             return Response(b"not recorded", status=404)
         return Response(body, status=200, content_type=ATOM)

@@ -31,6 +31,7 @@ class Topic(_Strict):
     query: str | None = None
     categories: list[str] = []
     exclude: list[str] = []
+    exclude_categories: list[str] = []
     source: Literal["api", "rss"] = "api"
     announce_types: list[AnnounceType] | None = None  # rss only; default from `rss:`
 
@@ -228,6 +229,15 @@ def build_query(topic: Topic) -> str:
 
 # --- loading ----------------------------------------------------------------------------
 
+class _Loader(yaml.SafeLoader):
+    """YAML that keeps float-looking scalars as written: `2305.18290` is an arXiv id, not 2305.1829.
+
+    pydantic still turns "3.5" into 3.5 where a field is a float.
+    """
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", lambda loader, node: loader.construct_scalar(node))
+
 def load_settings(path: str | Path) -> Settings:
     config_path = Path(path)
     try:
@@ -241,8 +251,8 @@ def load_settings(path: str | Path) -> Settings:
 
 def parse_settings(text: str, *, source: str = "keywords.yaml", base_dir: Path = Path(".")) -> Settings:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source

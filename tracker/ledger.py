@@ -16,10 +16,15 @@ from typing import Iterable
 from tracker.arxiv_ids import shard_month
 from tracker.errors import TrackerError
 from tracker.models import Paper
-from tracker.storage import remove_stale_temp_files, write_atomic
+from tracker.storage import recover
 
 log = logging.getLogger(__name__)
 SHARD_DIR = "papers"
+JOURNAL = ".commit.json"  # in the data folder: an interrupted run's promised file updates
+
+
+def journal_path(data_dir: Path) -> Path:
+    return data_dir / JOURNAL
 
 
 class Change(str, Enum):
@@ -69,6 +74,7 @@ class Ledger:
 
     @classmethod
     def load(cls, data_dir: Path) -> Ledger:
+        recover(journal_path(data_dir))  # finish what a killed run had committed to
         folder = data_dir / SHARD_DIR
         papers: dict[str, Paper] = {}
         for shard in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
@@ -106,17 +112,13 @@ class Ledger:
     def by_topic(self, topic: str) -> list[Paper]:
         return [p for p in self.papers.values() if topic in p.topics]
 
-    def save(self, data_dir: Path) -> list[Path]:
-        """Write every shard whose content changed; returns the files written."""
-        folder = data_dir / SHARD_DIR
-        remove_stale_temp_files(folder)
+    def files(self, data_dir: Path) -> dict[Path, str]:
+        """Every shard's full text, keyed by path: one compact, key-sorted JSON line per paper."""
         shards: dict[str, list[Paper]] = {}
         for paper in self.papers.values():
             shards.setdefault(shard_month(paper.id), []).append(paper)
-        written = []
+        files = {}
         for month, papers in sorted(shards.items()):
             lines = (json.dumps(p.to_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":")) for p in sorted(papers, key=lambda p: p.id))
-            path = folder / f"{month}.jsonl"
-            if write_atomic(path, "\n".join(lines) + "\n"):
-                written.append(path)
-        return written
+            files[data_dir / SHARD_DIR / f"{month}.jsonl"] = "\n".join(lines) + "\n"
+        return files

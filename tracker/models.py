@@ -68,6 +68,7 @@ class TopicResult:
     name: str
     papers: tuple[Paper, ...] = ()
     error: str | None = None
+    excluded: int = 0  # dropped by `exclude` / `exclude_categories`
 
 
 @dataclass
@@ -76,6 +77,7 @@ class TopicSummary:
     fetched: int = 0
     new: int = 0
     revised: int = 0
+    excluded: int = 0
     error: str | None = None
 
 
@@ -100,6 +102,7 @@ class RunSummary:
             "fetched": sum(t.fetched for t in self.topics),
             "new": self.new_papers,
             "revised": self.revised_papers,
+            "excluded": sum(t.excluded for t in self.topics),
             "failed_topics": len(self.failed),
         }
         return {

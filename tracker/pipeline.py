@@ -16,13 +16,14 @@ from typing import Callable
 from tracker.config import Settings, Topic, build_query
 from tracker.digest import Digest, build_digest
 from tracker.errors import SourceError, TrackerError
-from tracker.ledger import Change, Ledger
+from tracker.excludes import apply_excludes
+from tracker.ledger import Change, Ledger, journal_path
 from tracker.models import Paper, RunSummary, TopicResult, TopicSummary
 from tracker.render import digest_path, environment, render_digest, render_readme, splice
 from tracker.sources.api import ArxivAPISource
 from tracker.sources.http import PoliteSession
 from tracker.sources.rss import ArxivRSSSource, matches_keywords
-from tracker.storage import write_atomic
+from tracker.storage import commit, remove_stale_stages, write_atomic
 
 log = logging.getLogger(__name__)
 LAST_RUN_FILE = "last_run.json"
@@ -58,41 +59,34 @@ def today_utc() -> str:
 
 # --- fetch ------------------------------------------------------------------------------
 
-def excluded(paper: Paper, terms: list[str], categories: list[str]) -> bool:
-    if terms and matches_keywords(paper, terms):
-        return True
-    return any(_category_matches(c, pattern) for c in paper.categories for pattern in categories)
-
-
-def _category_matches(category: str, pattern: str) -> bool:
-    return category == pattern or (pattern.endswith(".*") and category.startswith(pattern[:-1]))
-
-
-def fetch_topic(topic: Topic, settings: Settings, ledger: Ledger, sources: Sources) -> list[Paper]:
+def fetch_topic(topic: Topic, settings: Settings, ledger: Ledger, sources: Sources) -> tuple[list[Paper], int]:
+    """The topic's papers after excludes, and how many the excludes dropped."""
     if topic.source == "rss":
         announce_types = topic.announce_types or settings.rss.announce_types
         papers = sources.rss.fetch_categories(topic.categories, announce_types)
         papers = [p for p in papers if matches_keywords(p, topic.keywords)]
     else:
-        # First run backfills what the README can show; later runs page until known papers.
+        # First run backfills what the README can show, in whole pages so that a rerun's
+        # first page is all known and stops at once; later runs page until known papers.
         backfill = not any(topic.name in p.topics for p in ledger.papers.values())
-        limit = settings.output.readme_rows if backfill else settings.arxiv.max_results_per_run
+        page = settings.arxiv.page_size
+        limit = -(-settings.output.readme_rows // page) * page if backfill else settings.arxiv.max_results_per_run
         papers = sources.api.fetch_query(build_query(topic), limit=limit, is_known=lambda p: ledger.knows(p, topic.name))
-    terms = settings.exclude + topic.exclude
-    return [p for p in papers if not excluded(p, terms, settings.exclude_categories)]
+    kept, dropped = apply_excludes(papers, settings.exclude + topic.exclude, settings.exclude_categories + topic.exclude_categories)
+    return kept, sum(dropped.values())
 
 
 def fetch_all(settings: Settings, ledger: Ledger, sources: Sources) -> list[TopicResult]:
     results = []
     for topic in settings.topics:
         try:
-            papers = fetch_topic(topic, settings, ledger, sources)
+            papers, dropped = fetch_topic(topic, settings, ledger, sources)
         except SourceError as exc:
             log.error("topic %s failed: %s", topic.name, exc)
             results.append(TopicResult(topic.name, error=str(exc)))
             continue
         log.info("topic %s: %d papers fetched", topic.name, len(papers))
-        results.append(TopicResult(topic.name, tuple(papers)))
+        results.append(TopicResult(topic.name, tuple(papers), excluded=dropped))
     return results
 
 
@@ -100,7 +94,7 @@ def merge_all(ledger: Ledger, results: list[TopicResult], today: str) -> RunSumm
     summary = RunSummary(date=today)
     changes: dict[str, Change] = {}
     for result in results:
-        topic = TopicSummary(result.name, fetched=len(result.papers), error=result.error)
+        topic = TopicSummary(result.name, fetched=len(result.papers) + result.excluded, excluded=result.excluded, error=result.error)
         for paper in result.papers:
             change = ledger.record(paper, result.name, today)
             topic.new += change is Change.NEW
@@ -157,12 +151,13 @@ def stale_archive_pages(settings: Settings, keep: set[Path]) -> list[Path]:
     return [p for p in root.glob("*/*.md") if p not in keep] if root.is_dir() else []
 
 
-def write_outputs(settings: Settings, files: dict[Path, str]) -> list[Path]:
-    written = [path for path, text in sorted(files.items()) if write_atomic(path, text)]
-    for stale in stale_archive_pages(settings, set(files)):
-        stale.unlink()
-        written.append(stale)
-    return written
+def write_all(settings: Settings, files: dict[Path, str]) -> list[Path]:
+    """Write the ledger and every output as one unit (see tracker.storage.commit)."""
+    data_dir = settings.path(settings.output.data_dir)
+    for folder in (data_dir, settings.path(settings.output.digest_dir), settings.path(settings.output.archive_dir)):
+        remove_stale_stages(folder)
+    deletions: dict[Path, str | None] = {p: None for p in stale_archive_pages(settings, set(files))}
+    return commit({**files, **deletions}, journal_path(data_dir))
 
 
 # --- the run ----------------------------------------------------------------------------
@@ -189,8 +184,7 @@ def run_daily(
     if dry_run:
         summary.outputs = [str(p) for p in sorted(files)]
         return summary
-    written = ledger.save(data_dir)
-    written += write_outputs(settings, files)
+    written = write_all(settings, {**ledger.files(data_dir), **files})
     summary.outputs = [str(p) for p in written]
     save_last_run(settings, summary)
     return summary
@@ -199,7 +193,7 @@ def run_daily(
 def render_only(settings: Settings, *, today: str, enrich: Enricher | None = None) -> list[Path]:
     ledger = Ledger.load(settings.path(settings.output.data_dir))
     hints = enrich(ledger, today, RunSummary(date=today)) if enrich else None
-    return write_outputs(settings, render_all(settings, ledger, today, hints))
+    return write_all(settings, render_all(settings, ledger, today, hints))
 
 
 def save_last_run(settings: Settings, summary: RunSummary) -> None:

@@ -14,13 +14,13 @@ from typing import Iterable, Sequence
 import jinja2
 
 from tracker.digest import Digest
+from tracker.links import find_code_links
 from tracker.models import Paper
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent / "templates"
 START_MARKER = "<!-- paper-tracker:start -->"
 END_MARKER = "<!-- paper-tracker:end -->"
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$#])")
-_CODE_HOSTS = re.compile(r"https?://(?:www\.)?(?:github\.com|gitlab\.com|huggingface\.co|bitbucket\.org)/[^\s)\]}>,;\"']+", re.I)
 
 
 def md_inline(text: str | None) -> str:
@@ -35,9 +35,8 @@ def format_authors(authors: Sequence[str], limit: int = 6) -> str:
 
 
 def code_links(paper: Paper) -> list[str]:
-    """Code/project URLs in the abstract or comment, trailing punctuation trimmed."""
-    found = _CODE_HOSTS.findall(f"{paper.abstract} {paper.comment or ''}")
-    return list(dict.fromkeys(url.rstrip(".") for url in found))
+    """Code/project URLs in the abstract or comment."""
+    return list(dict.fromkeys(find_code_links(paper.abstract) + find_code_links(paper.comment)))
 
 
 def anchor(heading: str) -> str:

@@ -1,0 +1,200 @@
+"""`tracker run` end to end: real CLI, real arxiv/feedparser clients, loopback arXiv."""
+from __future__ import annotations
+
+import html
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import feedparser
+import pytest
+from click.testing import CliRunner
+
+from tests.arxiv_fake import Fault, entry, feed, fixture
+from tracker.cli import cli
+from tracker.ledger import Ledger
+
+PAGES = {start: fixture(f"api_search_testing_page_start{start}_max10.xml") for start in range(0, 60, 10)}
+TESTING = '(ti:"testing" OR abs:"testing")'
+DATE = "2026-04-13"
+
+
+def run_cli(*args: str):
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and ".tracker" not in p.parts
+    }
+
+
+@pytest.fixture
+def testing_topic(arxiv_server, write_config):
+    arxiv_server.add_pages(TESTING, PAGES)
+    return write_config("- name: Testing\n  keywords: [testing]\n", extra="output:\n  readme_rows: 30\n")
+
+
+def test_readme_reproduces_a_dailyarxiv_listing(testing_topic, tmp_path):
+    result = run_cli("run", "--config", str(testing_topic), "--date", DATE)
+    assert result.exit_code == 0, result.output
+    # What DailyArXiv shows for the same responses: entries parsed by feedparser, newest first.
+    expected = []
+    for start in (0, 10, 20):
+        for item in feedparser.parse(PAGES[start]).entries:
+            expected.append((item.updated[:10], " ".join(item.title.split())))
+    expected.sort(key=lambda row: row[0], reverse=True)
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8")
+    rows = [l for l in readme.splitlines() if l.startswith("| **[")]
+    assert len(rows) == 30
+    dates = [row.split(" | ")[1][:10] for row in rows]
+    assert dates == [d for d, _ in expected]
+    titles = {t for _, t in expected}
+    shown = {html.unescape(row.split("**[")[1].split("](https://arxiv.org/abs/")[0].replace("\\", "")) for row in rows}
+    assert shown == titles
+    assert readme.count("## Testing") == 1
+
+
+def test_second_run_changes_nothing(testing_topic, tmp_path):
+    assert run_cli("run", "--config", str(testing_topic), "--date", DATE).exit_code == 0
+    before = snapshot(tmp_path)
+    again = run_cli("run", "--config", str(testing_topic), "--date", DATE, "--json")
+    assert again.exit_code == 0
+    summary = json.loads(again.output)
+    assert summary["totals"]["new"] == 0 and summary["outputs"] == []
+    assert snapshot(tmp_path) == before
+
+
+def test_same_inputs_give_byte_identical_files(arxiv_server, testing_topic, tmp_path):
+    assert run_cli("run", "--config", str(testing_topic), "--date", DATE).exit_code == 0
+    first = snapshot(tmp_path)
+    for path in tmp_path.iterdir():
+        if path.name != "keywords.yaml":
+            subprocess.run(["rm", "-rf", str(path)], check=True)
+    assert run_cli("run", "--config", str(testing_topic), "--date", DATE).exit_code == 0
+    assert snapshot(tmp_path) == first
+
+
+def test_json_summary(testing_topic, tmp_path):
+    result = run_cli("run", "--config", str(testing_topic), "--date", DATE, "--json")
+    summary = json.loads(result.output)
+    assert summary["date"] == DATE
+    assert summary["topics"] == [{"name": "Testing", "fetched": 30, "new": 30, "revised": 0, "excluded": 0, "error": None}]
+    assert summary["totals"] == {"fetched": 30, "new": 30, "revised": 0, "excluded": 0, "failed_topics": 0}
+    assert str(tmp_path / "digests" / "2026" / "04" / f"{DATE}.md") in summary["outputs"]
+
+
+def test_dry_run_writes_nothing(testing_topic, tmp_path):
+    before = snapshot(tmp_path)
+    result = run_cli("run", "--config", str(testing_topic), "--date", DATE, "--dry-run")
+    assert result.exit_code == 0 and "would write" in result.output
+    assert snapshot(tmp_path) == before
+
+
+def test_cross_topic_merge_and_revision_across_days(arxiv_server, write_config, tmp_path):
+    a, b = '(ti:"alpha" OR abs:"alpha")', '(ti:"beta" OR abs:"beta")'
+    shared = entry("2611.00001", 1, title="Alpha beta paper", updated="2026-11-19T10:00:00Z")
+    arxiv_server.add_pages(a, {0: feed([shared, entry("2611.00002", title="Only alpha")])})
+    arxiv_server.add_pages(b, {0: feed([shared])})
+    config = write_config("- name: Alpha\n  keywords: [alpha]\n- name: Beta\n  keywords: [beta]\n")
+    first = json.loads(run_cli("run", "--config", str(config), "--date", "2026-11-20", "--json").output)
+    assert first["totals"]["new"] == 2
+    ledger = Ledger.load(tmp_path / "data")
+    assert ledger.get("2611.00001").topics == ("Alpha", "Beta")
+    digest = (tmp_path / "digests/2026/11/2026-11-20.md").read_text()
+    assert digest.count("Alpha beta paper") == 1 and "topics: Alpha, Beta" in digest
+
+    revised = entry("2611.00001", 2, title="Alpha beta paper (v2)", updated="2026-11-21T10:00:00Z", published="2026-11-19T10:00:00Z")
+    arxiv_server.add_pages(a, {0: feed([revised, entry("2611.00002", title="Only alpha")])})
+    arxiv_server.add_pages(b, {0: feed([revised])})
+    second = json.loads(run_cli("run", "--config", str(config), "--date", "2026-11-22", "--json").output)
+    assert (second["totals"]["new"], second["totals"]["revised"]) == (0, 1)
+    digest = (tmp_path / "digests/2026/11/2026-11-22.md").read_text()
+    assert "## Revised" in digest and "2611.00001v2" in digest and "## New" not in digest
+    readme = (tmp_path / "README.md").read_text()
+    assert "2026-11-21 (v2)" in readme
+
+
+def test_a_rejected_topic_fails_alone_with_exit_3(arxiv_server, write_config, tmp_path):
+    arxiv_server.add_pages(TESTING, PAGES)
+    arxiv_server.add_pages("(id:abc)", {0: fixture("legacy_error_incorrect_id_format_from_user_manual.xml")})
+    config = write_config("- name: Broken\n  query: id:abc\n- name: Testing\n  keywords: [testing]\n", extra="output:\n  readme_rows: 10\n")
+    result = CliRunner().invoke(cli, ["run", "--config", str(config), "--date", DATE])
+    assert result.exit_code == 3
+    assert "topic 'Broken' failed: arXiv rejected the query: incorrect id format for 1234.12345" in result.stderr
+    assert len(Ledger.load(tmp_path / "data").papers) == 10
+    assert "## Testing" in (tmp_path / "README.md").read_text()
+
+
+def test_when_every_topic_fails_nothing_stored_changes(arxiv_server, testing_topic, tmp_path):
+    assert run_cli("run", "--config", str(testing_topic), "--date", DATE).exit_code == 0
+    before = snapshot(tmp_path)
+    arxiv_server.faults = [Fault(503)] * 10
+    result = CliRunner().invoke(cli, ["run", "--config", str(testing_topic), "--date", "2026-04-14"])
+    assert result.exit_code == 1
+    assert "every topic failed, nothing was written" in result.stderr and "HTTP 503" in result.stderr
+    assert snapshot(tmp_path) == before
+
+
+def test_a_503_burst_is_ridden_out(arxiv_server, testing_topic, tmp_path):
+    arxiv_server.faults = [Fault(503), Fault(503), Fault(429, headers={"Retry-After": "0"})]
+    result = run_cli("run", "--config", str(testing_topic), "--date", DATE, "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.output)["totals"]["new"] == 30
+
+
+def test_rss_topic_selects_announce_types(arxiv_server, write_config, tmp_path):
+    arxiv_server.feeds["cs.CL"] = fixture("made_rss_cs.CL_all_announce_types.xml")
+    config = write_config("- name: CL\n  source: rss\n  categories: [cs.CL]\n  keywords: [benchmark, transformers, citation]\n  announce_types: [new, cross]\n")
+    summary = json.loads(run_cli("run", "--config", str(config), "--date", "2025-09-19", "--json").output)
+    assert summary["topics"][0]["new"] == 2  # the replace-cross citation paper is filtered by type
+    assert set(Ledger.load(tmp_path / "data").papers) == {"2509.14521", "2509.14707"}
+
+
+def test_kill_9_at_any_moment_loses_nothing(arxiv_server, write_config, tmp_path):
+    """Kill the real CLI at spread-out moments; the ledger stays readable and a final run equals an uninterrupted one."""
+    entries = [entry(f"{2001 + m // 12 * 100 + m % 12:04d}.{i:05d}", updated=f"2026-11-{10 + i % 9:02d}T00:00:00Z",
+                     title=f"Paper {m}-{i} on testing") for m in range(60) for i in range(2)]
+    arxiv_server.add_pages(TESTING, {0: feed(entries)})
+    config = write_config("- name: Testing\n  keywords: [testing]\n")
+    config.write_text(config.read_text().replace("page_size: 10", "page_size: 200"))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    command = [sys.executable, "-m", "tracker", "run", "--config", str(config), "--date", DATE, "--no-embed"]
+
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    (reference / "keywords.yaml").write_text(config.read_text())
+    started = time.monotonic()
+    subprocess.run([*command[:5], str(reference / "keywords.yaml"), *command[6:]], env=env, check=True, capture_output=True)
+    duration = time.monotonic() - started
+
+    for fraction in (0.2, 0.4, 0.55, 0.7, 0.8, 0.9, 0.95):
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(duration * fraction)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        Ledger.load(tmp_path / "data")  # readable after every kill (raises if not)
+    final = subprocess.run(command, env=env, capture_output=True)
+    assert final.returncode == 0, final.stderr
+    mine = {k: v for k, v in snapshot(tmp_path).items() if not k.startswith("reference")}
+    assert mine == snapshot(reference)
+
+
+def test_excludes_drop_papers_before_the_ledger_and_are_counted(arxiv_server, write_config, tmp_path):
+    body = feed([
+        entry("2611.00001", title="A survey of testing", categories=("cs.SE",)),
+        entry("2611.00002", title="Testing quantum circuits", categories=("quant-ph",)),
+        entry("2611.00003", title="Testing compilers", categories=("cs.PL",)),
+    ])
+    arxiv_server.add_pages(TESTING, {0: body})
+    config = write_config("- name: Testing\n  keywords: [testing]\n", extra="exclude: [survey]\nexclude_categories: [quant-ph]\n")
+    summary = json.loads(run_cli("run", "--config", str(config), "--date", DATE, "--json").output)
+    assert summary["topics"][0]["excluded"] == 2 and summary["totals"]["excluded"] == 2
+    assert set(Ledger.load(tmp_path / "data").papers) == {"2611.00003"}

@@ -1,0 +1,210 @@
+"""The group's interest profile: arXiv ids, BibTeX entries and free-text interests.
+
+Config `profile: {papers: [ids], bibtex: path, interests: [text]}`; every part is optional.
+Problems in the profile (a malformed id, an unreadable BibTeX entry) become warnings naming
+what was skipped and where: a bad profile entry must not stop the daily run.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tracker.arxiv_ids import canonical_id
+from tracker.errors import TrackerError
+from tracker.models import Paper
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProfileText:
+    """A profile item embedded from its own text (an interest, or a BibTeX entry without an id)."""
+
+    label: str
+    text: str
+    date: str | None = None  # ISO date when known; newer items may weigh more
+
+
+@dataclass(frozen=True)
+class Profile:
+    ids: tuple[str, ...] = ()  # canonical arXiv ids; their text comes from the ledger
+    texts: tuple[ProfileText, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.ids and not self.texts
+
+
+def build_profile(
+    papers: Iterable[str] = (),
+    bibtex: str | Path | None = None,
+    interests: Iterable[str] = (),
+) -> Profile:
+    """Read every configured part of the profile. Only the BibTeX file is read from disk."""
+    ids, warnings = parse_ids(papers)
+    texts = [ProfileText(label=f"interest: {_shorten(t)}", text=t.strip()) for t in interests if t.strip()]
+    if bibtex:
+        bib_ids, bib_texts, bib_warnings = _read_bibtex_file(Path(bibtex))
+        ids += bib_ids
+        texts += bib_texts
+        warnings += bib_warnings
+    for warning in warnings:
+        logger.warning("%s", warning)
+    return Profile(ids=tuple(dict.fromkeys(ids)), texts=tuple(texts), warnings=tuple(warnings))
+
+
+def parse_ids(values: Iterable[str], *, where: str = "profile.papers") -> tuple[list[str], list[str]]:
+    """Canonical ids of `values` (prefix `arXiv:`, versions, old style accepted) and warnings."""
+    ids: list[str] = []
+    warnings: list[str] = []
+    for value in values:
+        try:
+            ids.append(canonical_id(str(value)))
+        except TrackerError:
+            warnings.append(f"{where}: {value!r} is not an arXiv id; skipped")
+    return ids, warnings
+
+
+def missing_ids(profile: Profile, known_ids: Iterable[str]) -> list[str]:
+    """Profile ids not in the ledger yet: fetch these once by id (arXiv API `id_list`)."""
+    known = set(known_ids)
+    return [i for i in profile.ids if i not in known]
+
+
+def profile_items(
+    profile: Profile, papers: Mapping[str, Paper], text_of: Callable[[Paper], str]
+) -> list[ProfileText]:
+    """Everything to embed for the profile, in a stable order: ids found in `papers`, then texts.
+
+    `text_of` is how papers are embedded elsewhere (tracker.embed.paper_text), so a profile
+    paper and the same paper in the digest get the same vector. Ids not in `papers` are left
+    out; `missing_ids` names them.
+    """
+    items = [
+        ProfileText(label=f"{pid} {papers[pid].title}", text=text_of(papers[pid]), date=_paper_date(papers[pid]))
+        for pid in profile.ids
+        if pid in papers
+    ]
+    return items + list(profile.texts)
+
+
+def _paper_date(paper: Paper) -> str | None:
+    return (paper.published or paper.updated or paper.first_seen or "")[:10] or None
+
+
+# --- BibTeX ----------------------------------------------------------------------------------
+
+# An entry starts with `@type{` or `@type(` at the start of a line. Splitting the raw text on
+# these lets us parse entries one at a time: bibtexparser 1.x silently drops a broken entry,
+# and we want to name its line instead.
+_ENTRY_START = re.compile(r"^[ \t]*@[ \t]*(\w+)[ \t]*[{(]", re.MULTILINE)
+_ID_FIELDS = ("eprint", "arxiv", "arxivid", "arxiv_id")
+_ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf)/([^\s?#}]+?)(?:\.pdf)?(?=$|[\s?#}])", re.IGNORECASE)
+_ARXIV_DOI = re.compile(r"10\.48550/arxiv\.(\S+)", re.IGNORECASE)
+_ARXIV_NOTE = re.compile(r"arxiv:\s*(\S+)", re.IGNORECASE)  # Google Scholar: journal={arXiv preprint arXiv:...}
+
+
+def _read_bibtex_file(path: Path) -> tuple[list[str], list[ProfileText], list[str]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [], [f"profile.bibtex: cannot read {path}: {exc}"]
+    return read_bibtex(text, source=str(path))
+
+
+def read_bibtex(text: str, *, source: str = "bibtex") -> tuple[list[str], list[ProfileText], list[str]]:
+    """Profile ids and texts from BibTeX source; unreadable entries are warnings with their line."""
+    ids: list[str] = []
+    texts: list[ProfileText] = []
+    warnings: list[str] = []
+    chunks = _split_entries(text)
+    strings = "\n".join(chunk for kind, _, chunk in chunks if kind == "string")
+    for kind, line, chunk in chunks:
+        if kind in ("string", "comment", "preamble"):
+            continue
+        where = f"{source} line {line}"
+        entries = _parse_chunk(chunk, strings)
+        if not entries:
+            warnings.append(f"{where}: unreadable BibTeX entry; skipped")
+        for entry in entries:  # more than one only when entries share a line
+            arxiv_id, bad_id = _entry_arxiv_id(entry)
+            if bad_id:
+                warnings.append(f"{where}: {bad_id!r} in entry {entry.get('ID', '?')!r} is not an arXiv id")
+            if arxiv_id:
+                ids.append(arxiv_id)
+            elif profile_text := _entry_text(entry):
+                texts.append(profile_text)
+            else:
+                warnings.append(f"{where}: entry {entry.get('ID', '?')!r} has no arXiv id and no title; skipped")
+    return ids, texts, warnings
+
+
+def _split_entries(text: str) -> list[tuple[str, int, str]]:
+    """(entry type lower-cased, 1-based line number, raw chunk) for each `@type{` in `text`."""
+    starts = list(_ENTRY_START.finditer(text))
+    chunks = []
+    for i, match in enumerate(starts):
+        end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
+        line = text.count("\n", 0, match.start()) + 1
+        chunks.append((match.group(1).lower(), line, text[match.start():end]))
+    return chunks
+
+
+def _parse_chunk(chunk: str, strings: str) -> list[dict[str, str]]:
+    import bibtexparser  # ~0.1 s import; only needed when a BibTeX profile is configured
+    from bibtexparser.bparser import BibTexParser
+
+    parser = BibTexParser(common_strings=True, ignore_nonstandard_types=False)
+    try:
+        return bibtexparser.loads(f"{strings}\n{chunk}", parser=parser).entries
+    except Exception:  # noqa: BLE001 - pyparsing raises assorted types on broken input
+        return []
+
+
+def _entry_arxiv_id(entry: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(canonical id or None, the offending value when a dedicated id field is malformed)."""
+    archive = (entry.get("archiveprefix") or entry.get("eprinttype") or "arxiv").strip().lower()
+    for name in _ID_FIELDS:
+        if name == "eprint" and archive != "arxiv":
+            continue  # an eprint of another archive (IACR, HAL, ...)
+        value = entry.get(name, "").strip()
+        if value:
+            try:
+                return canonical_id(value), None
+            except TrackerError:
+                return None, value
+    for name, pattern in (("url", _ARXIV_URL), ("doi", _ARXIV_DOI), ("journal", _ARXIV_NOTE),
+                          ("note", _ARXIV_NOTE), ("howpublished", _ARXIV_NOTE)):
+        match = pattern.search(entry.get(name, ""))
+        if match:
+            try:
+                return canonical_id(match.group(1).rstrip(".,;")), None
+            except TrackerError:
+                continue
+    return None, None
+
+
+def _entry_text(entry: Mapping[str, str]) -> ProfileText | None:
+    title = _plain(entry.get("title", ""))
+    if not title:
+        return None
+    abstract = _plain(entry.get("abstract", ""))
+    year = entry.get("year", "").strip()
+    date = f"{year}-01-01" if re.fullmatch(r"\d{4}", year) else None
+    return ProfileText(label=title, text=f"{title}. {abstract}" if abstract else title, date=date)
+
+
+def _plain(value: str) -> str:
+    """LaTeX-ish BibTeX field -> plain text: accents to unicode, grouping braces dropped."""
+    from bibtexparser.latexenc import latex_to_unicode
+
+    return " ".join(latex_to_unicode(value).replace("{", "").replace("}", "").split())
+
+
+def _shorten(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"

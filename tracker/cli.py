@@ -195,6 +195,15 @@ def demo(folder: Path, no_embed: bool) -> None:
         click.echo(line)
 
 
+from tracker.relevance_cli import register as _register_explain  # noqa: E402 - needs `cli` defined
+
+_register_explain(cli)  # `tracker explain ARXIV_ID`
+
+from tracker.search_cli import register as _register_search  # noqa: E402 - needs `cli` defined
+
+_register_search(cli)  # `tracker search`, `tracker similar`, `tracker index`
+
+
 def main() -> None:
     cli(prog_name="tracker")
 

@@ -107,6 +107,28 @@ def merge_all(ledger: Ledger, results: list[TopicResult], today: str) -> RunSumm
     return summary
 
 
+def fetch_profile_papers(settings: Settings, ledger: Ledger, sources: Sources, today: str) -> None:
+    """The group's own papers (profile ids) are fetched once by id and kept in the ledger, with no topic."""
+    from tracker.profile import build_profile, missing_ids
+
+    conf = settings.profile
+    if not conf.papers and not conf.bibtex:
+        return
+    profile = build_profile(conf.papers, settings.path(conf.bibtex) if conf.bibtex else None, conf.interests)
+    missing = missing_ids(profile, ledger.papers)
+    if not missing:
+        return
+    try:
+        found = sources.api.fetch_ids(missing)
+    except SourceError as exc:
+        log.warning("profile papers not fetched (%s); relevance uses the rest of the profile", exc)
+        return
+    for paper in found:
+        ledger.record(paper, None, today)
+    for unknown in sorted(set(missing) - {p.id for p in found}):
+        log.warning("profile.papers: %s is not on arXiv; skipped", unknown)
+
+
 # --- render -----------------------------------------------------------------------------
 
 Enricher = Callable[[Ledger, str, RunSummary], "DigestHints"]
@@ -119,6 +141,7 @@ class DigestHints:
     duplicates: dict[str, tuple[str, ...]] | None = None
     rank: Callable[[Paper], tuple] | None = None
     finish: Callable[[Digest], Digest] | None = None  # e.g. group into themes, add top picks
+    on_committed: Callable[[], None] | None = None  # after the files are written: e.g. update the search index
 
 
 def render_all(settings: Settings, ledger: Ledger, today: str, hints: DigestHints | None = None) -> dict[Path, str]:
@@ -179,6 +202,7 @@ def run_daily(
         raise NothingDone(f"every topic failed, nothing was written ({details})")
     summary = merge_all(ledger, results, today)
     summary.dry_run = dry_run
+    fetch_profile_papers(settings, ledger, sources, today)
     hints = enrich(ledger, today, summary) if enrich else None
     files = render_all(settings, ledger, today, hints) if render else {}
     if dry_run:
@@ -186,6 +210,8 @@ def run_daily(
         return summary
     written = write_all(settings, {**ledger.files(data_dir), **files})
     summary.outputs = [str(p) for p in written]
+    if hints and hints.on_committed:
+        hints.on_committed()
     save_last_run(settings, summary)
     return summary
 

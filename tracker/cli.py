@@ -203,6 +203,10 @@ from tracker.search_cli import register as _register_search  # noqa: E402 - need
 
 _register_search(cli)  # `tracker search`, `tracker similar`, `tracker index`
 
+from tracker.publish_cli import register as _register_publish  # noqa: E402 - needs `cli` defined
+
+_register_publish(cli)  # `tracker publish`, `tracker schedule`
+
 
 def main() -> None:
     cli(prog_name="tracker")

@@ -120,7 +120,7 @@ class PublishSettings(_Strict):
 
 
 class ScheduleSettings(_Strict):
-    cron: str = "17 1 * * 1-5"
+    cron: str = "17 2 * * 1-5"  # Mon-Fri UTC: after arXiv's Sun-Thu 20:00 US Eastern announcements
     timezone: str = "UTC"
 
 

@@ -199,6 +199,9 @@ def run_daily(
     results = fetch_all(settings, ledger, sources)
     if all(r.error for r in results):
         details = "; ".join(f"{r.name}: {r.error}" for r in results)
+        failed = RunSummary(date=today, topics=[TopicSummary(r.name, error=r.error) for r in results], dry_run=dry_run)
+        if not dry_run:
+            save_last_run(settings, failed, error="every topic failed")  # so the health issue can say so
         raise NothingDone(f"every topic failed, nothing was written ({details})")
     summary = merge_all(ledger, results, today)
     summary.dry_run = dry_run
@@ -222,7 +225,10 @@ def render_only(settings: Settings, *, today: str, enrich: Enricher | None = Non
     return write_all(settings, render_all(settings, ledger, today, hints))
 
 
-def save_last_run(settings: Settings, summary: RunSummary) -> None:
+def save_last_run(settings: Settings, summary: RunSummary, *, error: str | None = None) -> None:
     """For `tracker publish` (run health) and for humans: the last run's summary, not committed."""
+    data = summary.to_dict()
+    if error:
+        data["error"] = error
     path = settings.path(settings.output.state_dir) / LAST_RUN_FILE
-    write_atomic(path, json.dumps(summary.to_dict(), indent=2, sort_keys=True) + "\n")
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

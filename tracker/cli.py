@@ -76,6 +76,9 @@ def _print_summary(summary, as_json: bool) -> None:
         click.echo(f"{topic['name']}: {status}")
     totals = data["totals"]
     click.echo(f"{data['date']}: {totals['new']} new, {totals['revised']} revised; {verb} {len(data['outputs'])} file(s)")
+    if "embedded" in data:
+        click.echo(f"embedded {data['embedded']} text(s); {data.get('near_duplicates', 0)} near-duplicate(s); "
+                   f"{data.get('clusters', 0)} theme(s)")
 
 
 def _exit_for(summary) -> None:

@@ -87,6 +87,10 @@ def run_demo(folder: Path, *, embed: bool = True) -> list[str]:
             enrich = make_enricher(settings)
         summary = pipeline.run_daily(settings, sources=pipeline.make_sources(settings), today=DEMO_DATE, enrich=enrich)
     lines = [f"{t.name}: {t.fetched} fetched, {t.new} new" + (f" (error: {t.error})" if t.error else "") for t in summary.topics]
+    extra = summary.extra
+    if extra:
+        lines.append(f"embedded {extra.get('embedded', 0)} texts, {extra.get('near_duplicates', 0)} near-duplicates, "
+                     f"{extra.get('clusters', 0)} themes")
     lines.append(f"wrote {len(summary.outputs)} files under {folder}:")
     lines += [f"  {Path(p).relative_to(folder.resolve())}" for p in summary.outputs[:12]]
     lines.append(f"open {folder / 'README.md'} and {folder / 'digests'}")

@@ -16,7 +16,7 @@ from typing import Iterable
 from tracker.arxiv_ids import shard_month
 from tracker.errors import TrackerError
 from tracker.models import Paper
-from tracker.storage import recover
+from tracker.storage import commit, recover
 
 log = logging.getLogger(__name__)
 SHARD_DIR = "papers"
@@ -122,3 +122,7 @@ class Ledger:
             lines = (json.dumps(p.to_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":")) for p in sorted(papers, key=lambda p: p.id))
             files[data_dir / SHARD_DIR / f"{month}.jsonl"] = "\n".join(lines) + "\n"
         return files
+
+    def save(self, data_dir: Path) -> list[Path]:
+        """Write the ledger alone (a run writes it together with its outputs, see pipeline.write_all)."""
+        return commit(self.files(data_dir), journal_path(data_dir))

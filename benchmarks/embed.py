@@ -1,0 +1,111 @@
+"""Embedding throughput: the project's CPU encoder against plain sentence-transformers.
+
+Baseline: `SentenceTransformer(model).encode(texts)` (its defaults: batch 32, torch fp32).
+Ours: `tracker.embed.load_encoder(model, "cpu", cache_dir=...)` (int8 ONNX, see tracker/embed.py).
+Texts: realistic abstracts (150-300 words) recombined deterministically from the sentences of
+the real arXiv abstracts in the shared fixtures. The two encoders take turns on chunks of
+the same texts, so load from other processes on a shared machine hits both alike.
+
+Run: python benchmarks/embed.py [--n 2000] [--chunk 250]
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+FIXTURES = ROOT.parent / "shared" / "fixtures" / "arxiv-api"
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def real_abstracts() -> list[tuple[str, str]]:
+    """(title, abstract) of every distinct real paper in the recorded API responses."""
+    found = {}
+    for path in sorted(FIXTURES.glob("*.xml")):
+        for entry in ET.parse(path).getroot().iter(f"{ATOM}entry"):
+            title = " ".join((entry.findtext(f"{ATOM}title") or "").split())
+            abstract = " ".join((entry.findtext(f"{ATOM}summary") or "").split())
+            if title and title != "Error" and len(abstract.split()) > 40:
+                found[title] = abstract
+    return sorted(found.items())
+
+
+def synthetic_abstracts(n: int, seed: int = 0) -> list[str]:
+    """`n` title + abstract texts of 150-300 words: a real abstract's sentences, topped up from others."""
+    papers = real_abstracts()
+    split = lambda text: [s for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) > 4]  # noqa: E731
+    pool = [sentence for _, abstract in papers for sentence in split(abstract)]
+    rng = random.Random(seed)
+    texts = []
+    for _ in range(n):
+        title, abstract = rng.choice(papers)
+        sentences, target = split(abstract), rng.randint(150, 300)
+        rng.shuffle(sentences)
+        words: list[str] = []
+        while len(words) < target:
+            words += (sentences.pop() if sentences else rng.choice(pool)).split()
+        texts.append(f"{title}. {' '.join(words[:target])}")
+    return texts
+
+
+def query_start_seconds(state_dir: Path) -> float:
+    """Wall time of a fresh process that loads the query encoder and embeds one query."""
+    code = ("from pathlib import Path; from tracker.embed import load_query_encoder as q; "
+            f"q(cache_dir=Path({str(state_dir)!r})).encode(['graph neural networks'])")
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--chunk", type=int, default=250)
+    parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    args = parser.parse_args()
+
+    from sentence_transformers import SentenceTransformer
+
+    from tracker.embed import load_encoder, resolve_model_dir
+
+    texts = synthetic_abstracts(args.n)
+    words = [len(t.split()) for t in texts]
+    print(f"{len(texts)} abstracts, {min(words)}-{max(words)} words (mean {np.mean(words):.0f})")
+    with tempfile.TemporaryDirectory() as tmp:
+        state_dir = Path(tmp)
+        start = time.perf_counter()
+        ours = load_encoder(args.model, "cpu", cache_dir=state_dir)
+        print(f"ours: {ours!r}; export + load {time.perf_counter() - start:.1f} s (once per model)")
+        baseline = SentenceTransformer(str(resolve_model_dir(args.model)), device="cpu")
+        baseline.encode(texts[:8]), ours.encode(texts[:8])  # warm-up
+        spent, vectors = {"baseline": 0.0, "ours": 0.0}, {"baseline": [], "ours": []}
+        for start_row in range(0, len(texts), args.chunk):
+            chunk = texts[start_row:start_row + args.chunk]
+            for name, encode in (("baseline", baseline.encode), ("ours", ours.encode)):
+                began = time.perf_counter()
+                vectors[name].append(np.asarray(encode(chunk), dtype=np.float32))
+                spent[name] += time.perf_counter() - began
+        query_start = query_start_seconds(state_dir)
+    base, mine = (np.concatenate(vectors[name]) for name in ("baseline", "ours"))
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    cosine = (base * mine).sum(axis=1)
+    rate = {name: len(texts) / seconds for name, seconds in spent.items()}
+    print(f"baseline SentenceTransformer.encode: {rate['baseline']:6.1f} abstracts/s")
+    print(f"ours ({type(ours).__name__}):          {rate['ours']:6.1f} abstracts/s")
+    print(f"ratio: {rate['ours'] / rate['baseline']:.2f}x   cosine to baseline: mean {cosine.mean():.4f}, "
+          f"min {cosine.min():.4f}")
+    print(f"query encoder, fresh process to first vector: {query_start:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -88,10 +88,24 @@ def _exit_for(summary) -> None:
         sys.exit(EXIT_PARTIAL)
 
 
-def _run(config_path: Path, run_date: str | None, dry_run: bool, as_json: bool, render: bool, embed: bool) -> None:
+def with_device(settings, device: str | None):
+    """`--device` overrides `embedding.device` for this invocation."""
+    if device is None:
+        return settings
+    return settings.model_copy(update={"embedding": settings.embedding.model_copy(update={"device": device})})
+
+
+device_option = click.option(
+    "--device", type=click.Choice(["cpu", "cuda", "mps"]), default=None,
+    help="Where to embed (default: embedding.device, else CUDA, then MPS, then CPU).",
+)
+
+
+def _run(config_path: Path, run_date: str | None, dry_run: bool, as_json: bool, render: bool, embed: bool,
+         device: str | None = None) -> None:
     from tracker import pipeline
 
-    settings = load(config_path)
+    settings = with_device(load(config_path), device)
     enrich = None
     if embed and settings.embedding.enabled:
         from tracker.enrich import make_enricher
@@ -111,7 +125,8 @@ def _run(config_path: Path, run_date: str | None, dry_run: bool, as_json: bool, 
 @click.option("--dry-run", is_flag=True, help="Fetch and compute, but write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.option("--no-embed", is_flag=True, help="Skip embeddings, duplicates and themes (fast, no model).")
-def run(config_path: Path, run_date: str | None, dry_run: bool, as_json: bool, no_embed: bool) -> None:
+@device_option
+def run(config_path: Path, run_date: str | None, dry_run: bool, as_json: bool, no_embed: bool, device: str | None) -> None:
     """Fetch every topic, update the ledger, render README and the day's digest.
 
     Exit 0 when every topic succeeded, 3 when some failed (the rest were written),
@@ -119,7 +134,7 @@ def run(config_path: Path, run_date: str | None, dry_run: bool, as_json: bool, n
 
     Example: tracker run --date 2026-11-20 --json
     """
-    _run(config_path, run_date, dry_run, as_json, render=True, embed=not no_embed)
+    _run(config_path, run_date, dry_run, as_json, render=True, embed=not no_embed, device=device)
 
 
 @cli.command()
@@ -139,14 +154,15 @@ def fetch(config_path: Path, run_date: str | None, dry_run: bool, as_json: bool)
 @config_option
 @date_option
 @click.option("--no-embed", is_flag=True, help="Render without themes/duplicates (no model).")
-def render(config_path: Path, run_date: str | None, no_embed: bool) -> None:
+@device_option
+def render(config_path: Path, run_date: str | None, no_embed: bool, device: str | None) -> None:
     """Re-render README, archives and the day's digest from the ledger (no network).
 
     Example: tracker render --date 2026-11-20
     """
     from tracker import pipeline
 
-    settings = load(config_path)
+    settings = with_device(load(config_path), device)
     enrich = None
     if not no_embed and settings.embedding.enabled:
         from tracker.enrich import make_enricher

@@ -128,3 +128,18 @@ def test_new_version_of_a_known_paper_is_not_known(arxiv_server, source):
     arxiv_server.add_pages("q", {0: body})
     papers = source.fetch_query("q", limit=10, is_known=lambda p: p.version <= 1)
     assert papers[0].version == 2
+
+
+def test_a_timeout_is_retried(arxiv_server):
+    arxiv_server.add_pages("all:testing", PAGES)
+    arxiv_server.faults = [Fault(200, PAGES[0], delay=0.6)]  # answers, but too late
+    # real sleeps here: the loopback server is busy with the slow answer until it is sent
+    http = PoliteSession(delay_seconds=0, retries=2, timeout=0.3, backoff_seconds=0.5)
+    papers = ArxivAPISource(arxiv_server.api_url, http, page_size=10).fetch_query("all:testing", limit=10)
+    assert len(papers) == 10 and len(arxiv_server.api_requests()) == 2
+
+
+def test_secrets_free_user_agent_and_single_connection(arxiv_server, source):
+    arxiv_server.add_pages("all:testing", PAGES)
+    source.fetch_query("all:testing", limit=10)
+    assert source.client.http.session.headers["User-Agent"].startswith("paper-tracker")

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from tracker.arxiv_ids import canonical_id  # noqa: E402
 from tracker.relevance import recency_weights, score  # noqa: E402
 
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "arxiv-api"
+FIXTURES = ROOT / "tests" / "fixtures" / "arxiv-api"
 LABELS = Path(__file__).parent / "data" / "relevance_labels.json"
 K = 10
 TODAY = "2026-05-01"  # the fixtures were recorded April-May 2026

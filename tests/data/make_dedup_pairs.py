@@ -1,6 +1,6 @@
 """Build tests/data/dedup_pairs.json: labelled near-duplicate pairs from real arXiv abstracts.
 
-Run once from the project root (needs ../shared/fixtures and the bundled model):
+Run once from the project root (needs tests/fixtures and the bundled model):
 
     python tests/data/make_dedup_pairs.py
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 SEED = 20240603
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "arxiv-api"
+FIXTURES = ROOT / "tests" / "fixtures" / "arxiv-api"
 OUT = Path(__file__).with_name("dedup_pairs.json")
 
 # Word swaps of the kind an author makes between v1 and v2 (both directions used).

@@ -198,3 +198,20 @@ def test_excludes_drop_papers_before_the_ledger_and_are_counted(arxiv_server, wr
     summary = json.loads(run_cli("run", "--config", str(config), "--date", DATE, "--json").output)
     assert summary["topics"][0]["excluded"] == 2 and summary["totals"]["excluded"] == 2
     assert set(Ledger.load(tmp_path / "data").papers) == {"2611.00003"}
+
+
+def test_archives_follow_the_cap_and_fetch_alone_leaves_them(arxiv_server, write_config, tmp_path):
+    arxiv_server.add_pages(TESTING, PAGES)
+    config = write_config("- name: Testing\n  keywords: [testing]\n", extra="output:\n  readme_rows: 15\n")
+    assert run_cli("run", "--config", str(config), "--date", DATE).exit_code == 0
+    pages = sorted((tmp_path / "archive" / "testing").glob("*.md"))
+    assert pages  # backfill reads whole pages (20 papers); the 5 oldest go to the archive
+    readme_rows = [l for l in (tmp_path / "README.md").read_text().splitlines() if l.startswith("| **[")]
+    archived = sum(len([l for l in p.read_text().splitlines() if l.startswith("| **[")]) for p in pages)
+    assert len(readme_rows) == 15 and len(readme_rows) + archived == len(Ledger.load(tmp_path / "data").papers)
+    assert run_cli("fetch", "--config", str(config), "--date", DATE).exit_code == 0
+    assert sorted((tmp_path / "archive" / "testing").glob("*.md")) == pages
+    # raising the cap brings rows back into the README and removes emptied archive pages
+    config.write_text(config.read_text().replace("readme_rows: 15", "readme_rows: 500"))
+    assert run_cli("render", "--config", str(config), "--date", DATE, "--no-embed").exit_code == 0
+    assert not list((tmp_path / "archive").rglob("*.md"))

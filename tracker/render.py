@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 import jinja2
 
-from tracker.digest import Digest
+from tracker.digest import Digest, by_date
 from tracker.links import find_code_links
 from tracker.models import Paper
 
@@ -84,13 +84,9 @@ class TopicTable:
     archives: tuple[ArchiveLink, ...]
 
 
-def newest_first(papers: Iterable[Paper]) -> list[Paper]:
-    return sorted(papers, key=lambda p: (p.updated or "", p.id), reverse=True)
-
-
 def split_for_archive(papers: Iterable[Paper], cap: int) -> tuple[list[Paper], dict[str, list[Paper]]]:
     """The newest `cap` papers stay in the README; the rest go to pages by month of their date."""
-    ordered = newest_first(papers)
+    ordered = sorted(papers, key=by_date, reverse=True)  # newest first, as in the digest
     months: dict[str, list[Paper]] = {}
     for paper in ordered[cap:]:
         months.setdefault(paper.date[:7] or "undated", []).append(paper)

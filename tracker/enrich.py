@@ -42,7 +42,7 @@ def make_enricher(settings: Settings, *, encoder=None) -> Callable[[Ledger, str,
         row = {p.id: i for i, p in enumerate(papers)}
         vector_of = lambda ps: vectors[[row[p.id] for p in ps]] if ps else vectors[:0]  # noqa: E731
 
-        papers = score_relevance(settings, ledger, papers, vectors, today, get_encoder())
+        papers = score_relevance(settings, ledger, papers, vectors, get_encoder())
         relevance_on = any(p.relevance is not None for p in papers)
         duplicates = near_duplicates(settings, papers, vector_of, today)
         summary.extra["near_duplicates"] = sum(len(others) for others in duplicates.values())
@@ -87,13 +87,12 @@ def near_duplicates(settings: Settings, papers: list[Paper], vector_of, today: s
     return {g.representative: tuple(g.duplicates) for g in groups}
 
 
-def score_relevance(settings: Settings, ledger: Ledger, papers: list[Paper], vectors: np.ndarray, today: str, encoder) -> list[Paper]:
+def score_relevance(settings: Settings, ledger: Ledger, papers: list[Paper], vectors: np.ndarray, encoder) -> list[Paper]:
     """Every paper's similarity to the group's profile, stored in the ledger (None: no profile)."""
-    from tracker.profile import build_profile
+    from tracker.profile import profile_from_settings
     from tracker.relevance import score, with_relevance
 
-    conf = settings.profile
-    profile = build_profile(conf.papers, settings.path(conf.bibtex) if conf.bibtex else None, conf.interests)
+    profile = profile_from_settings(settings)
     rows = {p.id: i for i, p in enumerate(papers)}
     # Profile papers are in the ledger (fetched by id), so their vectors are already cached.
     id_vectors = vectors[[rows[pid] for pid in profile.ids if pid in rows]]

@@ -108,13 +108,21 @@ def _read_manifest(folder: Path) -> dict[str, Any] | None:
         return None
 
 
-def find_export(model_dir: Path, folder: Path) -> dict[str, Any] | None:
-    """The manifest of a complete, current export of `model_dir` in `folder`, else None."""
+def current_manifest(model_dir: Path, folder: Path, recipe: str) -> dict[str, Any] | None:
+    """The manifest in `folder` if it describes an export of `model_dir` by `recipe`, else None."""
     manifest = _read_manifest(folder)
     if manifest is None:
         return None
-    if manifest.get("recipe") != RECIPE or manifest.get("source") != fingerprint(model_dir):
+    if manifest.get("recipe") != recipe or manifest.get("source") != fingerprint(model_dir):
         log.info("exported model in %s is for another model or recipe; re-exporting", folder)
+        return None
+    return manifest
+
+
+def find_export(model_dir: Path, folder: Path) -> dict[str, Any] | None:
+    """The manifest of a complete, current export of `model_dir` in `folder`, else None."""
+    manifest = current_manifest(model_dir, folder, RECIPE)
+    if manifest is None:
         return None
     model = folder / MODEL_FILE
     try:

@@ -35,8 +35,8 @@ from tracker.onnx_encoder import (
     ExportError,
     _export_fp32,
     _file_digest,
-    _read_manifest,
     _tokenizer,
+    current_manifest,
     fingerprint,
     open_export,
     plan_export,
@@ -107,11 +107,8 @@ def calibration_texts(count: int = CALIBRATION_COUNT) -> list[str]:
 
 def find_export(model_dir: Path, folder: Path) -> dict[str, Any] | None:
     """The manifest of a complete, current export of `model_dir` in `folder`, else None."""
-    manifest = _read_manifest(folder)
+    manifest = current_manifest(model_dir, folder, RECIPE)
     if manifest is None:
-        return None
-    if manifest.get("recipe") != RECIPE or manifest.get("source") != fingerprint(model_dir):
-        log.info("exported model in %s is for another model or recipe; re-exporting", folder)
         return None
     for name in FILES:
         expected = manifest.get("files", {}).get(name, {})

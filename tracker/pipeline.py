@@ -110,12 +110,11 @@ def merge_all(ledger: Ledger, results: list[TopicResult], today: str) -> RunSumm
 
 def fetch_profile_papers(settings: Settings, ledger: Ledger, sources: Sources, today: str) -> None:
     """The group's own papers (profile ids) are fetched once by id and kept in the ledger, with no topic."""
-    from tracker.profile import build_profile, missing_ids
+    from tracker.profile import missing_ids, profile_from_settings
 
-    conf = settings.profile
-    if not conf.papers and not conf.bibtex:
+    if not settings.profile.papers and not settings.profile.bibtex:
         return
-    profile = build_profile(conf.papers, settings.path(conf.bibtex) if conf.bibtex else None, conf.interests)
+    profile = profile_from_settings(settings)
     missing = missing_ids(profile, ledger.papers)
     if not missing:
         return

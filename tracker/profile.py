@@ -6,6 +6,8 @@ what was skipped and where: a bad profile entry must not stop the daily run.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -55,6 +57,12 @@ def build_profile(
     for warning in warnings:
         logger.warning("%s", warning)
     return Profile(ids=tuple(dict.fromkeys(ids)), texts=tuple(texts), warnings=tuple(warnings))
+
+
+def profile_from_settings(settings: Any) -> Profile:
+    """The profile configured under `profile:` in keywords.yaml (BibTeX path relative to it)."""
+    conf = settings.profile
+    return build_profile(conf.papers, settings.path(conf.bibtex) if conf.bibtex else None, conf.interests)
 
 
 def parse_ids(values: Iterable[str], *, where: str = "profile.papers") -> tuple[list[str], list[str]]:

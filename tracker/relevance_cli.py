@@ -33,7 +33,7 @@ def explain(ctx: click.Context, arxiv_id: str, k: int, as_json: bool, config_pat
     from tracker.arxiv_ids import canonical_id
     from tracker.cli import load
     from tracker.ledger import Ledger
-    from tracker.profile import build_profile, missing_ids, profile_items
+    from tracker.profile import missing_ids, profile_from_settings, profile_items
     from tracker.relevance import explain_paper
 
     paper_id = canonical_id(arxiv_id)
@@ -43,8 +43,7 @@ def explain(ctx: click.Context, arxiv_id: str, k: int, as_json: bool, config_pat
     paper = ledger.get(paper_id)
     if paper is None:
         raise TrackerError(f"{paper_id} is not in the ledger ({data_dir}); only tracked papers can be explained")
-    conf = settings.profile
-    profile = build_profile(conf.papers, settings.path(conf.bibtex) if conf.bibtex else None, conf.interests)
+    profile = profile_from_settings(settings)
     if profile.empty:
         raise TrackerError("no profile configured: add `profile: {papers, bibtex, interests}` to the config")
     encoder = _encoder(ctx, settings)

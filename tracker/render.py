@@ -6,6 +6,7 @@ so `|`, newlines, HTML, backticks and LaTeX cannot break a table or inject marku
 from __future__ import annotations
 
 import html
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,8 +123,6 @@ def render_readme(
 
 
 def _relative(target: Path, start: Path) -> str:
-    import os
-
     return Path(os.path.relpath(target, start)).as_posix()
 
 

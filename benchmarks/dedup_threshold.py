@@ -6,7 +6,7 @@ Data: tests/data/dedup_pairs.json (real arXiv abstracts; duplicates are seeded e
 distinct pairs are each paper's nearest other papers; see tests/data/make_dedup_pairs.py).
 Embeds "title\\nabstract" with the bundled all-MiniLM-L6-v2 on CPU. Baseline: cosine
 threshold only (no title check). Prints one row per threshold, then the errors left at
-tracker.dedup.DEFAULT_THRESHOLD.
+tracker.enrich.dedup.DEFAULT_THRESHOLD.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tracker import dedup  # noqa: E402
+from tracker.enrich import dedup  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "dedup_pairs.json"
 

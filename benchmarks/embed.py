@@ -1,7 +1,7 @@
 """Embedding throughput: the project's CPU encoder against plain sentence-transformers.
 
 Baseline: `SentenceTransformer(model).encode(texts)` (its defaults: batch 32, torch fp32).
-Ours: `tracker.embed.load_encoder(model, "cpu", cache_dir=...)` (int8 OpenVINO, see tracker/embed.py).
+Ours: `tracker.enrich.embed.load_encoder(model, "cpu", cache_dir=...)` (int8 OpenVINO, see tracker/embed.py).
 Texts: realistic abstracts (150-300 words) recombined deterministically from the sentences of
 the real arXiv abstracts in the shared fixtures. The two encoders take turns on chunks of
 the same texts, so load from other processes on a shared machine hits both alike.
@@ -60,7 +60,7 @@ def synthetic_abstracts(n: int, seed: int = 0) -> list[str]:
 
 def query_start_seconds(state_dir: Path) -> float:
     """Wall time of a fresh process that loads the query encoder and embeds one query."""
-    code = ("from pathlib import Path; from tracker.embed import load_query_encoder as q; "
+    code = ("from pathlib import Path; from tracker.enrich.embed import load_query_encoder as q; "
             f"q(cache_dir=Path({str(state_dir)!r})).encode(['graph neural networks'])")
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
@@ -76,7 +76,7 @@ def main() -> None:
 
     from sentence_transformers import SentenceTransformer
 
-    from tracker.embed import load_encoder, resolve_model_dir
+    from tracker.enrich.embed import load_encoder, resolve_model_dir
 
     texts = synthetic_abstracts(args.n)
     words = [len(t.split()) for t in texts]

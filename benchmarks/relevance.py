@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tracker.arxiv_ids import canonical_id  # noqa: E402
-from tracker.relevance import recency_weights, score  # noqa: E402
+from tracker.enrich.relevance import recency_weights, score  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "arxiv-api"
 LABELS = Path(__file__).parent / "data" / "relevance_labels.json"

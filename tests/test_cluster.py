@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tracker.cluster import OTHER, Theme, cluster_themes, label_terms
+from tracker.enrich.cluster import OTHER, Theme, cluster_themes, label_terms
 from tracker.models import Paper
 
 DATA = Path(__file__).parent / "data" / "dedup_pairs.json"

@@ -3,7 +3,7 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from tracker.cli import cli
+from tracker.cli.main import cli
 from tracker.config import build_query, load_settings, parse_settings, query_warnings
 from tracker.errors import ConfigError
 

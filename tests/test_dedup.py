@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tracker.dedup import (
+from tracker.enrich.dedup import (
     DEFAULT_THRESHOLD,
     DuplicateGroup,
     find_near_duplicates,

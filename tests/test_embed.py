@@ -1,4 +1,4 @@
-"""tracker.embed: text, device choice, the embedding cache (with a fake encoder) and the real fast path."""
+"""tracker.enrich.embed: text, device choice, the embedding cache (with a fake encoder) and the real fast path."""
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tracker.embed import (
+from tracker.enrich.embed import (
     DeviceChoice,
     EmbeddingCache,
     Encoder,
@@ -182,7 +182,7 @@ def test_a_corrupt_cache_is_logged_and_rebuilt(tmp_path, caplog, damage):
     expected, _ = embed_papers(PAPERS, encoder, EmbeddingCache(tmp_path, encoder.model_name))
     cache_file = next(tmp_path.glob("*.npz"))
     damage(cache_file)
-    with caplog.at_level(logging.WARNING, logger="tracker.embed"):
+    with caplog.at_level(logging.WARNING, logger="tracker.enrich.embed"):
         vectors, count = embed_papers(PAPERS, encoder, EmbeddingCache(tmp_path, encoder.model_name))
     assert count == 10 and np.array_equal(vectors, expected)
     assert "rebuilding" in caplog.text
@@ -193,7 +193,7 @@ def test_a_corrupt_cache_is_logged_and_rebuilt(tmp_path, caplog, damage):
 
 def test_a_dim_change_under_the_same_name_rebuilds(tmp_path, caplog):
     embed_papers(PAPERS, CountingEncoder(dim=16), EmbeddingCache(tmp_path, "fake-model"))
-    with caplog.at_level(logging.WARNING, logger="tracker.embed"):
+    with caplog.at_level(logging.WARNING, logger="tracker.enrich.embed"):
         vectors, count = embed_papers(PAPERS, CountingEncoder(dim=8), EmbeddingCache(tmp_path, "fake-model"))
     assert count == 10 and vectors.shape == (10, 8) and "dim" in caplog.text
 
@@ -249,7 +249,7 @@ def real(tmp_path_factory):
     """The fast encoder (exported once into a temp state dir) and sentence-transformers' vectors."""
     from sentence_transformers import SentenceTransformer
 
-    from tracker.embed import load_encoder
+    from tracker.enrich.embed import load_encoder
 
     state_dir = tmp_path_factory.mktemp("state")
     encoder = load_encoder("all-MiniLM-L6-v2", "cpu", cache_dir=state_dir)
@@ -270,7 +270,7 @@ def test_fast_path_agrees_with_sentence_transformers(real):
 @pytest.mark.model
 def test_query_encoder_starts_without_torch_and_shares_the_space(real):
     state_dir, encoder, expected = real
-    code = ("import sys, numpy as np; from pathlib import Path; from tracker.embed import load_query_encoder; "
+    code = ("import sys, numpy as np; from pathlib import Path; from tracker.enrich.embed import load_query_encoder; "
             f"v = load_query_encoder('all-MiniLM-L6-v2', cache_dir=Path({str(state_dir)!r})).encode({REAL_TEXTS!r}); "
             "sys.stdout.buffer.write(v.tobytes()); "
             "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules and 'nncf' not in sys.modules")
@@ -283,7 +283,7 @@ def test_query_encoder_starts_without_torch_and_shares_the_space(real):
 
 @pytest.mark.model
 def test_a_damaged_or_stale_export_is_not_used(real, tmp_path):
-    from tracker.openvino_encoder import MODEL_FILE, WEIGHTS_FILE, find_export
+    from tracker.enrich.encoders.openvino import MODEL_FILE, WEIGHTS_FILE, find_export
 
     state_dir, _, _ = real
     model_dir = resolve_model_dir("all-MiniLM-L6-v2")
@@ -305,7 +305,7 @@ def test_a_damaged_or_stale_export_is_not_used(real, tmp_path):
 
 @pytest.mark.model
 def test_a_corrupt_export_is_rebuilt(real, tmp_path):
-    from tracker.openvino_encoder import COMPILED_DIR, WEIGHTS_FILE, find_export, open_or_export
+    from tracker.enrich.encoders.openvino import COMPILED_DIR, WEIGHTS_FILE, find_export, open_or_export
 
     state_dir, encoder, expected = real
     model_dir = resolve_model_dir("all-MiniLM-L6-v2")

@@ -13,8 +13,8 @@ from tests.arxiv_fake import entry, feed, fixture
 from tests.search_fakes import HashEncoder
 from tracker import pipeline
 from tracker.config import load_settings
-from tracker.enrich import make_enricher
-from tracker.ledger import Ledger
+from tracker.enrich.stage import make_enricher
+from tracker.store.ledger import Ledger
 
 TESTING = '(ti:"testing" OR abs:"testing")'
 PAGES = {start: fixture(f"api_search_testing_page_start{start}_max10.xml") for start in range(0, 60, 10)}

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tracker.excludes import apply_excludes
+from tracker.sources.excludes import apply_excludes
 from tracker.models import Paper
 
 

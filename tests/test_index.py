@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from tests.search_fakes import HashEncoder, paper
-from tracker import index as vindex
-from tracker.index import IndexCorrupt, IndexMissing, ModelMismatch
-from tracker.search import search
+from tracker.store import index as vindex
+from tracker.store.index import IndexCorrupt, IndexMissing, ModelMismatch
+from tracker.store.search import search
 
 TITLES = [
     "Sparse attention for long documents", "Graph neural networks for molecules", "Diffusion models for audio",
@@ -173,10 +173,10 @@ def test_vectors_must_match_rows(tmp_path):
 def ledger_project(tmp_path, corpus):
     from click.testing import CliRunner
 
-    from tracker.cli import cli
-    from tracker.ledger import Ledger
+    from tracker.cli.main import cli
+    from tracker.store.ledger import Ledger
 
-    pytest.importorskip("tracker.embed")
+    pytest.importorskip("tracker.enrich.embed")
     encoder = HashEncoder()
     (tmp_path / "keywords.yaml").write_text(
         f"topics:\n  - name: llm\n    keywords: [llm]\nembedding:\n  model: {encoder.model_name}\n", encoding="utf-8")

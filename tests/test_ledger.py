@@ -3,7 +3,7 @@ import json
 import pytest
 
 from tracker.errors import TrackerError
-from tracker.ledger import Change, Ledger, merge
+from tracker.store.ledger import Change, Ledger, merge
 from tracker.models import Paper
 
 
@@ -52,8 +52,8 @@ def test_same_version_fills_what_rss_did_not_know():
 
 
 def save(ledger, data_dir):
-    from tracker.ledger import journal_path
-    from tracker.storage import commit
+    from tracker.store.ledger import journal_path
+    from tracker.store.journal import commit
 
     return commit(ledger.files(data_dir), journal_path(data_dir))
 
@@ -85,7 +85,7 @@ def test_corrupt_line_is_named_not_silently_dropped(tmp_path):
 
 
 def test_a_commit_killed_after_its_journal_is_rolled_forward_on_load(tmp_path):
-    from tracker.ledger import journal_path
+    from tracker.store.ledger import journal_path
 
     ledger = Ledger()
     ledger.record(paper("2411.00001"), "T", "2026-11-20")

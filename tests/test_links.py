@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tracker.links import find_code_links
+from tracker.render.links import find_code_links
 
 CASES = [
     # Real abstracts and comments from the recorded arXiv responses.

@@ -3,7 +3,7 @@ from __future__ import annotations
 import logging
 
 from tracker.models import Paper
-from tracker.profile import Profile, ProfileText, build_profile, missing_ids, profile_items, read_bibtex
+from tracker.enrich.profile import Profile, ProfileText, build_profile, missing_ids, profile_items, read_bibtex
 
 BIBTEX = r"""% The group's own papers
 @string{icse = "International Conference on Software Engineering"}

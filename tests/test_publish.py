@@ -1,4 +1,4 @@
-"""tracker.publish against a stateful loopback fake of GitHub, driven by the real PyGithub client."""
+"""tracker.publish.github against a stateful loopback fake of GitHub, driven by the real PyGithub client."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +8,7 @@ import pytest
 
 from tests.fake_github import DISCONNECT, TOKEN, Fault, blob_sha
 from tests.fake_github import fake_github as fake  # noqa: F401 - pytest fixture
-from tracker import publish
+from tracker.publish import github as publish
 from tracker.errors import TrackerError
 
 DATE = "2026-11-20"

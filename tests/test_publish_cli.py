@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from tests.fake_github import TOKEN
 from tests.fake_github import fake_github as fake  # noqa: F401 - pytest fixture
-from tracker.cli import cli
-from tracker.ledger import Ledger
+from tracker.cli.main import cli
+from tracker.store.ledger import Ledger
 from tracker.models import Paper
 
 DATE = "2026-11-20"

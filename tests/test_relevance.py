@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tracker.models import Paper
-from tracker.relevance import explain, explain_paper, recency_weights, score, with_relevance
+from tracker.enrich.relevance import explain, explain_paper, recency_weights, score, with_relevance
 
 
 def unit(*rows):

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tracker.ledger import Ledger
+from tracker.store.ledger import Ledger
 from tracker.models import Paper
-from tracker.relevance_cli import register
+from tracker.cli.relevance import register
 
-pytest.importorskip("tracker.embed")  # paper_text lives there
+pytest.importorskip("tracker.enrich.embed")  # paper_text lives there
 
 
 class BagOfWordsEncoder:

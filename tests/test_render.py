@@ -1,8 +1,8 @@
 import re
 
-from tracker.digest import build_digest
+from tracker.render.digest import build_digest
 from tracker.models import Paper
-from tracker.render import environment, md_inline, render_digest, render_readme, splice, split_for_archive
+from tracker.render.markdown import environment, md_inline, render_digest, render_readme, splice, split_for_archive
 
 NASTY = "A | B\nnew line <script>alert(1)</script> `code` $\\mathcal{O}(n^2)$ [x](y) *bold* _it_"
 

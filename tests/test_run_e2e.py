@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from tests.arxiv_fake import Fault, entry, feed, fixture
-from tracker.cli import cli
-from tracker.ledger import Ledger
+from tracker.cli.main import cli
+from tracker.store.ledger import Ledger
 
 PAGES = {start: fixture(f"api_search_testing_page_start{start}_max10.xml") for start in range(0, 60, 10)}
 TESTING = '(ti:"testing" OR abs:"testing")'

@@ -1,4 +1,4 @@
-"""tracker.schedule: crontab semantics on APScheduler 3, DST, and a real short scheduler run."""
+"""tracker.publish.schedule: crontab semantics on APScheduler 3, DST, and a real short scheduler run."""
 from __future__ import annotations
 
 import logging
@@ -15,7 +15,7 @@ import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
 from tracker.errors import TrackerError
-from tracker.schedule import crontab_weekdays, cron_trigger, next_fire_times, run_scheduler
+from tracker.publish.schedule import crontab_weekdays, cron_trigger, next_fire_times, run_scheduler
 
 NY = ZoneInfo("America/New_York")
 
@@ -108,7 +108,7 @@ def test_bad_expressions_and_timezones_are_tracker_errors():
 
 
 def test_scheduler_fires_the_job_logs_its_summary_and_stops_on_sigterm(caplog):
-    caplog.set_level(logging.INFO, logger="tracker.schedule")
+    caplog.set_level(logging.INFO, logger="tracker.publish.schedule")
     calls = []
     previous = signal.getsignal(signal.SIGTERM)
 
@@ -132,7 +132,7 @@ def test_sigint_stops_a_scheduler_process_cleanly(tmp_path):
     script.write_text(textwrap.dedent("""
         import logging, sys
         from apscheduler.triggers.interval import IntervalTrigger
-        from tracker.schedule import run_scheduler
+        from tracker.publish.schedule import run_scheduler
         logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
         def job():
             print("ran", flush=True)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from tests.search_fakes import HashEncoder, fixture_papers, paper
-from tracker import index as vindex
+from tracker.store import index as vindex
 from tracker.errors import TrackerError
-from tracker.search import Filters, search, similar
+from tracker.store.search import Filters, search, similar
 
 # 30 papers on one theme ("graph") and 10 on another; the filtered topic has the *worst* matches,
 # so a search that cut to top-k before filtering would return too few of them.
@@ -121,7 +121,7 @@ def project(tmp_path, encoder):
     """A config + built index (fake model) in a temp folder; returns a function running the CLI."""
     from click.testing import CliRunner
 
-    from tracker.cli import cli
+    from tracker.cli.main import cli
 
     (tmp_path / "keywords.yaml").write_text(
         "topics:\n  - name: graphs\n    keywords: [graph]\n"
@@ -215,7 +215,7 @@ def test_every_command_has_help_with_an_example(project):
 @pytest.fixture(scope="module")
 def real_index(tmp_path_factory):
     """The ~117 real fixture abstracts indexed with the real model; the fast query encoder for queries."""
-    from tracker.embed import load_encoder, load_query_encoder, paper_text
+    from tracker.enrich.embed import load_encoder, load_query_encoder, paper_text
 
     papers = fixture_papers()
     state_dir = tmp_path_factory.mktemp("real")

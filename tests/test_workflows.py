@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from tracker.schedule import cron_trigger, next_fire_times
+from tracker.publish.schedule import cron_trigger, next_fire_times
 
 WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
 

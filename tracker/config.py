@@ -104,7 +104,7 @@ class EmbeddingSettings(_Strict):
 
 
 class DedupSettings(_Strict):
-    threshold: float | None = Field(None, gt=0, le=1)  # None: the measured default in tracker.dedup
+    threshold: float | None = Field(None, gt=0, le=1)  # None: the measured default in tracker.enrich.dedup
 
 
 class ThemeSettings(_Strict):

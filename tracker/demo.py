@@ -82,7 +82,7 @@ def run_demo(folder: Path, *, embed: bool = True) -> list[str]:
         settings = load_settings(config)
         enrich = None
         if embed:
-            from tracker.enrich import make_enricher
+            from tracker.enrich.stage import make_enricher
 
             enrich = make_enricher(settings)
         summary = pipeline.run_daily(settings, sources=pipeline.make_sources(settings), today=DEMO_DATE, enrich=enrich)

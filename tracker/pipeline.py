@@ -2,7 +2,7 @@
 
 Only this module sequences the stages; each stage is a plain function on plain data.
 Everything is computed in memory first; the ledger and all outputs are then written as one
-unit (tracker.storage.commit), so a run killed at any moment leaves the previous files or
+unit (tracker.store.journal.commit), so a run killed at any moment leaves the previous files or
 the new ones, and the next run finishes the job.
 """
 from __future__ import annotations
@@ -15,16 +15,16 @@ from pathlib import Path
 from typing import Callable
 
 from tracker.config import Settings, Topic, build_query
-from tracker.digest import Digest, build_digest
+from tracker.render.digest import Digest, build_digest
 from tracker.errors import SourceError, TrackerError
-from tracker.excludes import apply_excludes
-from tracker.ledger import Change, Ledger, journal_path
+from tracker.sources.excludes import apply_excludes
+from tracker.store.ledger import Change, Ledger, journal_path
 from tracker.models import Paper, RunSummary, TopicResult, TopicSummary
-from tracker.render import digest_path, environment, render_digest, render_readme, splice
+from tracker.render.markdown import digest_path, environment, render_digest, render_readme, splice
 from tracker.sources.api import ArxivAPISource
 from tracker.sources.http import PoliteSession
 from tracker.sources.rss import ArxivRSSSource, matches_keywords
-from tracker.storage import commit, remove_stale_stages, write_atomic
+from tracker.store.journal import commit, remove_stale_stages, write_atomic
 
 log = logging.getLogger(__name__)
 LAST_RUN_FILE = "last_run.json"
@@ -110,7 +110,7 @@ def merge_all(ledger: Ledger, results: list[TopicResult], today: str) -> RunSumm
 
 def fetch_profile_papers(settings: Settings, ledger: Ledger, sources: Sources, today: str) -> None:
     """The group's own papers (profile ids) are fetched once by id and kept in the ledger, with no topic."""
-    from tracker.profile import missing_ids, profile_from_settings
+    from tracker.enrich.profile import missing_ids, profile_from_settings
 
     if not settings.profile.papers and not settings.profile.bibtex:
         return
@@ -179,7 +179,7 @@ def stale_archive_pages(settings: Settings, keep: set[Path]) -> list[Path]:
 
 
 def write_all(settings: Settings, files: dict[Path, str | None]) -> list[Path]:
-    """Write the ledger and every output as one unit (see tracker.storage.commit)."""
+    """Write the ledger and every output as one unit (see tracker.store.journal.commit)."""
     data_dir = settings.path(settings.output.data_dir)
     for folder in (data_dir, settings.path(settings.output.digest_dir), settings.path(settings.output.archive_dir)):
         remove_stale_stages(folder)

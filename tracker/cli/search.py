@@ -1,4 +1,4 @@
-"""`tracker search`, `tracker similar`, `tracker index`: thin commands over tracker.index/search.
+"""`tracker search`, `tracker similar`, `tracker index`: thin commands over tracker.store.index/search.
 
 `search` must start fast: nothing here imports torch, sentence-transformers, sklearn, jinja2 or
 the arxiv client. The query is encoded by the ONNX query encoder while another thread checks and
@@ -19,7 +19,7 @@ from tracker.errors import TrackerError
 
 
 def _settings(config_path: Path):
-    from tracker.cli import load
+    from tracker.cli.main import load
 
     return load(config_path)
 
@@ -38,7 +38,7 @@ def _date(name: str, value: str | None) -> str | None:
 
 
 def _filters(since: str | None, until: str | None, topic: str | None, author: str | None):
-    from tracker.search import Filters
+    from tracker.store.search import Filters
 
     since, until = _date("--since", since), _date("--until", until)
     if since and until and since > until:
@@ -53,21 +53,21 @@ def _query_encoder(ctx: click.Context, settings) -> Any:
     given = (ctx.obj or {}).get("query_encoder")
     if given is not None:
         return given
-    from tracker.embed import load_query_encoder
+    from tracker.enrich.embed import load_query_encoder
 
     return load_query_encoder(settings.embedding.model, cache_dir=_state_dir(settings))
 
 
 def _encoder(settings) -> Any:
-    from tracker.embed import load_encoder
+    from tracker.enrich.embed import load_encoder
 
     return load_encoder(settings.embedding.model, settings.embedding.device, cache_dir=_state_dir(settings))
 
 
 def _embed(papers, encoder, state_dir: Path):
     """Vectors of the papers (from the embedding cache; only new texts reach the model) and text hashes."""
-    from tracker.embed import text_hash
-    from tracker.enrich import embed_all  # the same cache `tracker run` fills
+    from tracker.enrich.embed import text_hash
+    from tracker.enrich.stage import embed_all  # the same cache `tracker run` fills
 
     vectors, _ = embed_all(papers, encoder, state_dir)
     return vectors, [text_hash(paper) for paper in papers]
@@ -112,8 +112,8 @@ def search(ctx, query: str, k: int, since, until, topic, author, as_json: bool, 
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from tracker import index as vindex
-    from tracker.search import check_k, search as run_search
+    from tracker.store import index as vindex
+    from tracker.store.search import check_k, search as run_search
 
     if not query.strip():
         raise TrackerError("the search query is empty: give some words, e.g. tracker search \"graph neural networks\"")
@@ -149,9 +149,9 @@ def similar(ctx, arxiv_id: str, k: int, as_json: bool, config_path: Path) -> Non
 
     Example: tracker similar arXiv:2401.01234v2 -k 5
     """
-    from tracker import index as vindex
+    from tracker.store import index as vindex
     from tracker.arxiv_ids import canonical_id
-    from tracker.search import check_k, similar as run_similar
+    from tracker.store.search import check_k, similar as run_similar
 
     check_k(k)
     canonical_id(arxiv_id)  # reject a malformed id before touching the index
@@ -174,8 +174,8 @@ def index_command(ctx, rebuild: bool, as_json: bool, config_path: Path) -> None:
 
     Example: tracker index --rebuild
     """
-    from tracker import index as vindex
-    from tracker.ledger import Ledger
+    from tracker.store import index as vindex
+    from tracker.store.ledger import Ledger
 
     settings = _settings(config_path)
     state_dir = _state_dir(settings)

@@ -1,4 +1,4 @@
-"""The fast CPU path of tracker.embed: a sentence-transformers model exported to int8 ONNX.
+"""The fast CPU path of tracker.enrich.embed: a sentence-transformers model exported to int8 ONNX.
 
 Export (once per model, needs torch): the Hugging Face transformer + pooling + L2-normalise
 are traced with `torch.onnx.export`, then onnxruntime's dynamic int8 quantisation (per-channel
@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from tracker.embed import Encoder
-from tracker.storage import write_atomic
+from tracker.enrich.embed import Encoder
+from tracker.store.journal import write_atomic
 
 if TYPE_CHECKING:
     import onnxruntime

@@ -146,7 +146,7 @@ def render_issue_body(
     template_dir: Path | None = None,
 ) -> str:
     """Render issue.md.j2; `template_dir` holds user overrides, as for the other templates."""
-    from tracker.render import environment
+    from tracker.render.markdown import environment
 
     return environment(template_dir).get_template("issue.md.j2").render(
         date=date,

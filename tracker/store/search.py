@@ -16,7 +16,7 @@ from tracker.errors import TrackerError
 if TYPE_CHECKING:
     import numpy as np
 
-    from tracker.index import VectorIndex
+    from tracker.store.index import VectorIndex
 
 
 @dataclass(frozen=True)

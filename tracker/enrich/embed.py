@@ -282,7 +282,7 @@ def _fast_cpu_encoder(model: str, model_dir: Path, cache_dir: Path, *, batch_siz
     from importlib.util import find_spec
 
     if find_spec("openvino") is not None:
-        from tracker import openvino_encoder
+        from tracker.enrich.encoders import openvino as openvino_encoder
 
         can_export = allow_export and find_spec("nncf") is not None
         fast = openvino_encoder.open_or_export(model, model_dir, _export_dir(cache_dir, model, "openvino"),
@@ -290,7 +290,7 @@ def _fast_cpu_encoder(model: str, model_dir: Path, cache_dir: Path, *, batch_siz
                                                for_queries=for_queries)
         if fast is not None:
             return fast
-    from tracker import onnx_encoder
+    from tracker.enrich.encoders import onnx as onnx_encoder
 
     return onnx_encoder.open_or_export(model, model_dir, _export_dir(cache_dir, model),
                                        batch_size=batch_size, allow_export=allow_export)
@@ -384,7 +384,7 @@ class EmbeddingCache:
         """Write the cache if it changed. Returns whether it wrote."""
         if not self.dirty:
             return False
-        from tracker.storage import write_atomic
+        from tracker.store.journal import write_atomic
 
         ids = list(self._rows)
         vectors = np.ascontiguousarray(self._vectors[[self._rows[i] for i in ids]] if ids else self._vectors)

@@ -1,4 +1,4 @@
-"""`tracker publish` and `tracker schedule`: thin commands over tracker.publish / tracker.schedule.
+"""`tracker publish` and `tracker schedule`: thin commands over tracker.publish.github / tracker.publish.schedule.
 
 What publish reads (all relative to the config file's folder, which is the repository root):
   digests/YYYY/MM/YYYY-MM-DD.md   the day's rendered digest (output.digest_dir)
@@ -45,9 +45,9 @@ class DayToPublish:
 
 def gather_day(settings: Any, date: str) -> DayToPublish:
     """Everything publishing needs for `date`, read from the files the run wrote."""
-    from tracker.digest import papers_of_day
-    from tracker.ledger import Ledger
-    from tracker.render import digest_path
+    from tracker.render.digest import papers_of_day
+    from tracker.store.ledger import Ledger
+    from tracker.render.markdown import digest_path
 
     new_papers, revised_papers = papers_of_day(Ledger.load(settings.path(settings.output.data_dir)).papers.values(), date)
     new, revised = len(new_papers), len(revised_papers)
@@ -125,7 +125,7 @@ def publish_command(config_path: Path, run_date: str | None, repo_name: str | No
 
     Example: tracker publish --repo acme/papers --dry-run
     """
-    from tracker import publish
+    from tracker.publish import github as publish
     from tracker.pipeline import today_utc
 
     settings = _load(config_path)
@@ -175,7 +175,7 @@ def _templates_dir(settings: Any) -> Path:
 
 
 def _print_dry_run(settings: Any, day: DayToPublish, repo_name: str | None, with_health: bool) -> None:
-    from tracker import publish
+    from tracker.publish import github as publish
 
     target = repo_name or "(no repository set)"
     if day.new_count == 0 and day.revised_count == 0 and settings.publish.empty_day == "skip":
@@ -221,7 +221,7 @@ def schedule_command(
     """
     from datetime import datetime
 
-    from tracker import schedule
+    from tracker.publish import schedule
 
     settings = _load(config_path) if not (cron_expr and tz_name and print_next) else None
     cron_expr = cron_expr or settings.schedule.cron
@@ -245,7 +245,7 @@ def _daily_job(config_path: Path, and_publish: bool) -> Any:
         today = pipeline.today_utc()
         enrich = None
         if settings.embedding.enabled:
-            from tracker.enrich import make_enricher
+            from tracker.enrich.stage import make_enricher
 
             enrich = make_enricher(settings)
         try:
@@ -262,7 +262,7 @@ def _daily_job(config_path: Path, and_publish: bool) -> Any:
 
 
 def _publish_day(settings: Any, date: str) -> None:
-    from tracker import publish
+    from tracker.publish import github as publish
 
     day = gather_day(settings, date)
     repo = publish.connect_from_env(settings.publish.repo)
@@ -274,7 +274,7 @@ def _publish_day(settings: Any, date: str) -> None:
 
 
 def _publish_health(settings: Any, summary: Mapping[str, Any]) -> None:
-    from tracker import publish
+    from tracker.publish import github as publish
 
     publish.report_health(publish.connect_from_env(settings.publish.repo), summary, label=settings.publish.health_label)
 

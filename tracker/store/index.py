@@ -11,7 +11,7 @@ or checksum and is reported as corrupt instead of being searched.
 Exact search (`IndexFlatIP` on L2-normalised vectors = cosine) below HNSW_THRESHOLD rows, then
 `IndexHNSWFlat` (inner product, M=32, efConstruction=80, efSearch=512). Measured recall@10 against
 exact search over the same vectors: 100,000 vectors (117 real fixture abstracts embedded by
-tracker.embed + synthetic vectors from a Gaussian fitted to them), the 117 real titles as queries
+tracker.enrich.embed + synthetic vectors from a Gaussian fitted to them), the 117 real titles as queries
 (`python benchmarks/search.py`): efSearch 256: 0.956 (2.4 ms/query), 512: 0.978 (3.8 ms),
 1024: 0.990 (6.5 ms); flat: 15-25 ms/query. At 1,000,000 vectors: HNSW ~4-8 ms vs flat
 ~180-630 ms per query, peak RSS 1.8 GB vs 1.5 GB (both map the vectors from the file), HNSW
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from tracker.errors import TrackerError
-from tracker.storage import write_atomic
+from tracker.store.journal import write_atomic
 
 if TYPE_CHECKING:  # numpy/faiss are imported lazily: `import faiss` alone costs ~0.2 s
     import numpy as np
@@ -225,7 +225,7 @@ def _same_model(a: str, b: str) -> bool:
     """"all-MiniLM-L6-v2" and "sentence-transformers/all-MiniLM-L6-v2" are one model."""
     if a == b:
         return True
-    from tracker.embed import canonical_model_name
+    from tracker.enrich.embed import canonical_model_name
 
     return canonical_model_name(a) == canonical_model_name(b)
 

@@ -108,7 +108,7 @@ def _run(config_path: Path, run_date: str | None, dry_run: bool, as_json: bool, 
     settings = with_device(load(config_path), device)
     enrich = None
     if embed and settings.embedding.enabled:
-        from tracker.enrich import make_enricher
+        from tracker.enrich.stage import make_enricher
 
         enrich = make_enricher(settings)
     summary = pipeline.run_daily(
@@ -165,7 +165,7 @@ def render(config_path: Path, run_date: str | None, no_embed: bool, device: str 
     settings = with_device(load(config_path), device)
     enrich = None
     if not no_embed and settings.embedding.enabled:
-        from tracker.enrich import make_enricher
+        from tracker.enrich.stage import make_enricher
 
         enrich = make_enricher(settings)
     written = pipeline.render_only(settings, today=run_date or pipeline.today_utc(), enrich=enrich)
@@ -214,15 +214,15 @@ def demo(folder: Path, no_embed: bool) -> None:
         click.echo(line)
 
 
-from tracker.relevance_cli import register as _register_explain  # noqa: E402 - needs `cli` defined
+from tracker.cli.relevance import register as _register_explain  # noqa: E402 - needs `cli` defined
 
 _register_explain(cli)  # `tracker explain ARXIV_ID`
 
-from tracker.search_cli import register as _register_search  # noqa: E402 - needs `cli` defined
+from tracker.cli.search import register as _register_search  # noqa: E402 - needs `cli` defined
 
 _register_search(cli)  # `tracker search`, `tracker similar`, `tracker index`
 
-from tracker.publish_cli import register as _register_publish  # noqa: E402 - needs `cli` defined
+from tracker.cli.publish import register as _register_publish  # noqa: E402 - needs `cli` defined
 
 _register_publish(cli)  # `tracker publish`, `tracker schedule`
 

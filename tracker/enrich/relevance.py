@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tracker.links import find_code_links
+from tracker.render.links import find_code_links
 from tracker.models import Paper
 
 DEFAULT_TOP = 1  # max similarity; measured best in benchmarks/relevance.py

@@ -1,7 +1,7 @@
-"""The default CPU path of tracker.embed: the model quantised to int8 by NNCF and run by OpenVINO.
+"""The default CPU path of tracker.enrich.embed: the model quantised to int8 by NNCF and run by OpenVINO.
 
 Export (once per model, needs torch + nncf): the transformer + pooling + L2-normalise graph
-traced by tracker.onnx_encoder, read by OpenVINO, then NNCF post-training quantisation
+traced by tracker.enrich.encoders.onnx, read by OpenVINO, then NNCF post-training quantisation
 (transformer preset: int8 weights *and* activations, including the attention matmuls),
 calibrated on CALIBRATION_TEXTS. Encoding needs only `openvino` and `tokenizers` (no torch).
 
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from tracker.embed import Encoder
-from tracker.onnx_encoder import (
+from tracker.enrich.embed import Encoder
+from tracker.enrich.encoders.onnx import (
     MANIFEST,
     MIN_PROBE_COSINE,
     PROBE_TEXTS,
@@ -41,7 +41,7 @@ from tracker.onnx_encoder import (
     open_export,
     plan_export,
 )
-from tracker.storage import write_atomic
+from tracker.store.journal import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -31,10 +31,10 @@ def explain(ctx: click.Context, arxiv_id: str, k: int, as_json: bool, config_pat
     Example: tracker explain arXiv:2401.01234v2 -k 5
     """
     from tracker.arxiv_ids import canonical_id
-    from tracker.cli import load
-    from tracker.ledger import Ledger
-    from tracker.profile import missing_ids, profile_from_settings, profile_items
-    from tracker.relevance import explain_paper
+    from tracker.cli.main import load
+    from tracker.store.ledger import Ledger
+    from tracker.enrich.profile import missing_ids, profile_from_settings, profile_items
+    from tracker.enrich.relevance import explain_paper
 
     paper_id = canonical_id(arxiv_id)
     settings = load(config_path)
@@ -47,7 +47,7 @@ def explain(ctx: click.Context, arxiv_id: str, k: int, as_json: bool, config_pat
     if profile.empty:
         raise TrackerError("no profile configured: add `profile: {papers, bibtex, interests}` to the config")
     encoder = _encoder(ctx, settings)
-    from tracker.embed import paper_text
+    from tracker.enrich.embed import paper_text
 
     items = profile_items(profile, ledger.papers, paper_text)
     if not items:
@@ -62,7 +62,7 @@ def _encoder(ctx: click.Context, settings) -> Any:
     given = (ctx.obj or {}).get("encoder")
     if given is not None:
         return given
-    from tracker.embed import load_encoder
+    from tracker.enrich.embed import load_encoder
 
     return load_encoder(settings.embedding.model, device=settings.embedding.device,
                         cache_dir=settings.path(settings.output.state_dir))

@@ -14,8 +14,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from tracker.config import Settings
-from tracker.digest import Digest, ThemeGroup, papers_of_day
-from tracker.ledger import Ledger
+from tracker.render.digest import Digest, ThemeGroup, papers_of_day
+from tracker.store.ledger import Ledger
 from tracker.models import Paper, RunSummary
 from tracker.pipeline import DigestHints
 
@@ -30,7 +30,7 @@ def make_enricher(settings: Settings, *, encoder=None) -> Callable[[Ledger, str,
 
     def get_encoder():
         if not loaded:
-            from tracker.embed import load_encoder
+            from tracker.enrich.embed import load_encoder
 
             loaded.append(load_encoder(settings.embedding.model, device=settings.embedding.device, cache_dir=state_dir))
         return loaded[0]
@@ -63,7 +63,7 @@ def make_enricher(settings: Settings, *, encoder=None) -> Callable[[Ledger, str,
 
 
 def embed_all(papers: Sequence[Paper], encoder, state_dir: Path, *, save: bool = True) -> tuple[np.ndarray, int]:
-    from tracker.embed import EmbeddingCache, embed_papers
+    from tracker.enrich.embed import EmbeddingCache, embed_papers
 
     cache = EmbeddingCache(state_dir / "embeddings", encoder.model_name)
     vectors, embedded = embed_papers(list(papers), encoder, cache, save=save)
@@ -73,7 +73,7 @@ def embed_all(papers: Sequence[Paper], encoder, state_dir: Path, *, save: bool =
 
 def near_duplicates(settings: Settings, papers: list[Paper], vector_of, today: str) -> dict[str, tuple[str, ...]]:
     """{representative id: other ids of the same work} for groups that touch today's papers."""
-    from tracker.dedup import DEFAULT_THRESHOLD, find_near_duplicates
+    from tracker.enrich.dedup import DEFAULT_THRESHOLD, find_near_duplicates
 
     new, revised = papers_of_day(papers, today)
     day = new + revised
@@ -89,8 +89,8 @@ def near_duplicates(settings: Settings, papers: list[Paper], vector_of, today: s
 
 def score_relevance(settings: Settings, ledger: Ledger, papers: list[Paper], vectors: np.ndarray, encoder) -> list[Paper]:
     """Every paper's similarity to the group's profile, stored in the ledger (None: no profile)."""
-    from tracker.profile import profile_from_settings
-    from tracker.relevance import score, with_relevance
+    from tracker.enrich.profile import profile_from_settings
+    from tracker.enrich.relevance import score, with_relevance
 
     profile = profile_from_settings(settings)
     rows = {p.id: i for i, p in enumerate(papers)}
@@ -107,7 +107,7 @@ def group_by_theme(settings: Settings, digest: Digest, vector_of, relevance_on: 
     """Cluster the digest's kept new papers into labelled themes; add top picks by relevance."""
     from dataclasses import replace
 
-    from tracker.cluster import cluster_themes
+    from tracker.enrich.cluster import cluster_themes
 
     items = {item.paper.id: item for item in digest.new}
     papers = [item.paper for item in digest.new]
@@ -122,8 +122,8 @@ def group_by_theme(settings: Settings, digest: Digest, vector_of, relevance_on: 
 
 
 def update_search_index(state_dir: Path, model: str, papers: Sequence[Paper], vectors: np.ndarray) -> None:
-    from tracker import index
-    from tracker.embed import text_hash
+    from tracker.store import index
+    from tracker.enrich.embed import text_hash
 
     tracked = [i for i, p in enumerate(papers) if p.topics]
     if not tracked:

@@ -16,7 +16,7 @@ from typing import Iterable
 from tracker.arxiv_ids import shard_month
 from tracker.errors import TrackerError
 from tracker.models import Paper
-from tracker.storage import commit, recover
+from tracker.store.journal import commit, recover
 
 log = logging.getLogger(__name__)
 SHARD_DIR = "papers"

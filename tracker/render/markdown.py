@@ -14,11 +14,11 @@ from typing import Iterable, Sequence
 
 import jinja2
 
-from tracker.digest import Digest, by_date
-from tracker.links import find_code_links
+from tracker.render.digest import Digest, by_date
+from tracker.render.links import find_code_links
 from tracker.models import Paper
 
-BUILTIN_TEMPLATES = Path(__file__).resolve().parent / "templates"
+BUILTIN_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 START_MARKER = "<!-- paper-tracker:start -->"
 END_MARKER = "<!-- paper-tracker:end -->"
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$#])")

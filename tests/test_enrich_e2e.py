@@ -13,7 +13,6 @@ from tests.arxiv_fake import entry, feed, fixture
 from tests.search_fakes import HashEncoder
 from tracker import pipeline
 from tracker.config import load_settings
-from tracker.enrich.stage import make_enricher
 from tracker.store.ledger import Ledger
 
 TESTING = '(ti:"testing" OR abs:"testing")'
@@ -23,8 +22,7 @@ DATE = "2026-04-13"
 
 def run(config, encoder, date=DATE):
     settings = load_settings(config)
-    enrich = make_enricher(settings, encoder=encoder)
-    return pipeline.run_daily(settings, sources=pipeline.make_sources(settings), today=date, enrich=enrich)
+    return pipeline.run_daily(settings, sources=pipeline.make_sources(settings), today=date, encoder=encoder)
 
 
 @pytest.fixture

@@ -80,12 +80,7 @@ def run_demo(folder: Path, *, embed: bool = True) -> list[str]:
         os.environ["TRACKER_ARXIV_API_URL"] = f"{base}/api/query"
         os.environ["TRACKER_ARXIV_RSS_URL"] = f"{base}/rss"
         settings = load_settings(config)
-        enrich = None
-        if embed:
-            from tracker.enrich.stage import make_enricher
-
-            enrich = make_enricher(settings)
-        summary = pipeline.run_daily(settings, sources=pipeline.make_sources(settings), today=DEMO_DATE, enrich=enrich)
+        summary = pipeline.run_daily(settings, sources=pipeline.make_sources(settings), today=DEMO_DATE, embed=embed)
     lines = [f"{t.name}: {t.fetched} fetched, {t.new} new" + (f" (error: {t.error})" if t.error else "") for t in summary.topics]
     extra = summary.extra
     if extra:

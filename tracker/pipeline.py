@@ -10,11 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 from tracker.config import Settings, Topic, build_query
+from tracker.enrich.stage import (
+    LazyEncoder, add_themes, near_duplicates, rank_by_relevance, save_vectors, score_relevance, with_scores,
+)
+from tracker.enrich.stage import embed as embed_stage
+from tracker.redact import redact
 from tracker.render.digest import Digest, build_digest
 from tracker.errors import SourceError, TrackerError
 from tracker.sources.excludes import apply_excludes
@@ -31,7 +36,11 @@ LAST_RUN_FILE = "last_run.json"
 
 
 class NothingDone(TrackerError):
-    """Every topic failed: nothing was written."""
+    """Every topic failed: nothing was written. Carries the failed run's summary (for --json)."""
+
+    def __init__(self, message: str, *, summary: RunSummary | None = None):
+        super().__init__(message)
+        self.summary = summary
 
 
 @dataclass
@@ -131,29 +140,21 @@ def fetch_profile_papers(settings: Settings, ledger: Ledger, sources: Sources, t
 
 # --- render -----------------------------------------------------------------------------
 
-Enricher = Callable[[Ledger, str, RunSummary], "DigestHints"]
+def make_digest(settings: Settings, papers: list[Paper], today: str, *, duplicates=None, relevance_on: bool = False) -> Digest:
+    kwargs = {"duplicates": duplicates} if duplicates else {}
+    if relevance_on:
+        kwargs["rank"] = rank_by_relevance
+    return build_digest(papers, today, settings.output.digest_max_papers, **kwargs)
 
 
-@dataclass
-class DigestHints:
-    """What the enrichment stages (embeddings, dedup, themes, relevance) add to a digest."""
-
-    duplicates: dict[str, tuple[str, ...]] | None = None
-    rank: Callable[[Paper], tuple] | None = None
-    finish: Callable[[Digest], Digest] | None = None  # e.g. group into themes, add top picks
-    on_committed: Callable[[], None] | None = None  # after the files are written: e.g. update the search index
-
-
-def render_all(settings: Settings, ledger: Ledger, today: str, hints: DigestHints | None = None) -> dict[Path, str | None]:
+def render_all(settings: Settings, papers: list[Paper], today: str, digest: Digest) -> dict[Path, str | None]:
     """Every output file's full content keyed by path (None: an archive page to delete).
 
     Reads only the current README (to keep what is outside our markers) and the archive folder.
     """
-    hints = hints or DigestHints()
     out = settings.output
     env = environment(settings.path(out.templates_dir) if out.templates_dir else settings.path("templates"))
     readme_path = settings.path(out.readme)
-    papers = list(ledger.papers.values())
     section, pages = render_readme(
         env, [t.name for t in settings.topics], papers,
         date=today, cap=out.readme_rows, readme_path=readme_path,
@@ -161,12 +162,6 @@ def render_all(settings: Settings, ledger: Ledger, today: str, hints: DigestHint
     )
     existing = readme_path.read_text(encoding="utf-8") if readme_path.exists() else ""
     files = {readme_path: splice(existing, section), **pages}
-    kwargs = {"duplicates": hints.duplicates} if hints.duplicates else {}
-    if hints.rank:
-        kwargs["rank"] = hints.rank
-    digest = build_digest(papers, today, out.digest_max_papers, **kwargs)
-    if hints.finish:
-        digest = hints.finish(digest)
     files[digest_path(settings.path(out.digest_dir), today)] = render_digest(env, digest, cap=out.digest_max_papers)
     files.update({stale: None for stale in stale_archive_pages(settings, set(files))})
     return files
@@ -195,37 +190,88 @@ def run_daily(
     today: str,
     dry_run: bool = False,
     render: bool = True,
-    enrich: Enricher | None = None,
+    embed: bool = True,
+    encoder=None,
 ) -> RunSummary:
+    """fetch → ledger → embed → relevance → duplicates → digest → themes → render → commit → vectors.
+
+    `embed=False` skips the model-backed stages; `encoder` hands in a ready encoder (tests).
+    """
     data_dir = settings.path(settings.output.data_dir)
     ledger = Ledger.load(data_dir)
     results = fetch_all(settings, ledger, sources)
     if all(r.error for r in results):
-        details = "; ".join(f"{r.name}: {r.error}" for r in results)
         failed = RunSummary(date=today, topics=[TopicSummary(r.name, error=r.error) for r in results], dry_run=dry_run)
         if not dry_run:
             save_last_run(settings, failed, error="every topic failed")  # so the health issue can say so
-        raise NothingDone(f"every topic failed, nothing was written ({details})")
+        details = "; ".join(f"{r.name}: {r.error}" for r in results)
+        raise NothingDone(f"every topic failed, nothing was written ({details})", summary=failed)
     summary = merge_all(ledger, results, today)
     summary.dry_run = dry_run
     fetch_profile_papers(settings, ledger, sources, today)
-    hints = enrich(ledger, today, summary) if enrich else None
-    files = render_all(settings, ledger, today, hints) if render else {}
+
+    files: dict[Path, str | None] = {}
+    embedded = None
+    if render:
+        encoder = lazy_encoder(settings, embed, encoder)
+        digest, embedded = enriched_digest(settings, ledger, today, summary, encoder)
+        files = render_all(settings, sorted(ledger.papers.values(), key=lambda p: p.id), today, digest)
     if dry_run:
         summary.outputs = [str(p) for p in sorted(files)]
+        save_dry_run_preview(settings, summary, files)
         return summary
     written = write_all(settings, {**ledger.files(data_dir), **files})
     summary.outputs = [str(p) for p in written]
-    if hints and hints.on_committed:
-        hints.on_committed()
+    if embedded is not None:
+        save_vectors(settings, embedded, encoder)
     save_last_run(settings, summary)
     return summary
 
 
-def render_only(settings: Settings, *, today: str, enrich: Enricher | None = None) -> list[Path]:
+def lazy_encoder(settings: Settings, embed: bool, encoder=None) -> LazyEncoder | None:
+    """None when the model-backed stages are off (`--no-embed`, or `embedding.enabled: false` without a handed-in encoder)."""
+    if not embed or (encoder is None and not settings.embedding.enabled):
+        return None
+    return LazyEncoder(settings, encoder)
+
+
+def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: RunSummary, encoder: LazyEncoder | None):
+    """embed → relevance → duplicates → digest → themes. Updates the ledger's relevance scores."""
+    papers = sorted(ledger.papers.values(), key=lambda p: p.id)
+    if encoder is None:
+        return make_digest(settings, papers, today), None
+    embedded = embed_stage(settings, papers, encoder)
+    summary.extra["embedded"] = embedded.embedded
+    scores = score_relevance(settings, embedded, encoder)
+    ledger.update(with_scores(papers, scores))
+    papers = sorted(ledger.papers.values(), key=lambda p: p.id)
+    embedded = replace(embedded, papers=tuple(papers))
+    duplicates = near_duplicates(settings, embedded, today)
+    summary.extra["near_duplicates"] = sum(len(others) for others in duplicates.values())
+    digest = make_digest(settings, papers, today, duplicates=duplicates, relevance_on=bool(scores))
+    digest = add_themes(settings, digest, embedded, relevance_on=bool(scores))
+    summary.extra["clusters"] = len(digest.themes)
+    return digest, embedded
+
+
+def render_only(settings: Settings, *, today: str, embed: bool = True, encoder=None) -> list[Path]:
     ledger = Ledger.load(settings.path(settings.output.data_dir))
-    hints = enrich(ledger, today, RunSummary(date=today)) if enrich else None
-    return write_all(settings, render_all(settings, ledger, today, hints))
+    digest, _ = enriched_digest(settings, ledger, today, RunSummary(date=today), lazy_encoder(settings, embed, encoder))
+    files = render_all(settings, sorted(ledger.papers.values(), key=lambda p: p.id), today, digest)
+    return write_all(settings, {**ledger.files(settings.path(settings.output.data_dir)), **files})
+
+
+def dry_run_dir(settings: Settings, date: str) -> Path:
+    """Where a dry run leaves what it would have written, for `tracker publish --dry-run` (a cache)."""
+    return settings.path(settings.output.state_dir) / "dry-run" / date
+
+
+def save_dry_run_preview(settings: Settings, summary: RunSummary, files: dict[Path, str | None]) -> None:
+    folder = dry_run_dir(settings, summary.date)
+    digest = files.get(digest_path(settings.path(settings.output.digest_dir), summary.date))
+    if digest is not None:
+        write_atomic(folder / "digest.md", digest)
+    write_atomic(folder / LAST_RUN_FILE, redact(json.dumps(summary.to_dict(), indent=2, sort_keys=True)) + "\n")
 
 
 def save_last_run(settings: Settings, summary: RunSummary, *, error: str | None = None) -> None:
@@ -234,4 +280,4 @@ def save_last_run(settings: Settings, summary: RunSummary, *, error: str | None 
     if error:
         data["error"] = error
     path = settings.path(settings.output.state_dir) / LAST_RUN_FILE
-    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    write_atomic(path, redact(json.dumps(data, indent=2, sort_keys=True)) + "\n")

@@ -243,13 +243,8 @@ def _daily_job(config_path: Path, and_publish: bool) -> Any:
 
         settings = _load(config_path)  # re-read each time: keywords.yaml edits apply to the next run
         today = pipeline.today_utc()
-        enrich = None
-        if settings.embedding.enabled:
-            from tracker.enrich.stage import make_enricher
-
-            enrich = make_enricher(settings)
         try:
-            summary = pipeline.run_daily(settings, sources=pipeline.make_sources(settings), today=today, enrich=enrich).to_dict()
+            summary = pipeline.run_daily(settings, sources=pipeline.make_sources(settings), today=today).to_dict()
         except TrackerError as exc:
             if and_publish:
                 _publish_health(settings, {"date": today, "topics": [], "error": str(exc)})

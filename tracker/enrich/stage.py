@@ -1,135 +1,160 @@
-"""The model-backed stages of a run: embed, near-duplicates, relevance, themes, search index.
+"""The model-backed stages of a run, as plain functions on plain data.
 
-`make_enricher(settings)` returns the function `pipeline.run_daily` calls between merging
-and rendering. It embeds every ledger paper whose text is not cached yet, then hands the
-renderer what it needs (duplicate groups, a rank, a theme grouping) as `DigestHints`.
-The encoder is loaded lazily, so commands that never embed never import torch.
+`pipeline.run_daily` calls them in order: embed → relevance → duplicates → (digest) → themes.
+Each takes the papers and their vectors and returns data; none writes a file or mutates
+its inputs. The encoder is loaded lazily (`LazyEncoder`), so commands that never embed
+never import torch, and a run with nothing new loads no model at all.
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from tracker.config import Settings
+from tracker.models import Paper
 from tracker.render.digest import Digest, ThemeGroup, papers_of_day
-from tracker.store.ledger import Ledger
-from tracker.models import Paper, RunSummary
-from tracker.pipeline import DigestHints
 
 log = logging.getLogger(__name__)
 TOP_PICKS = 5
 
 
-def make_enricher(settings: Settings, *, encoder=None) -> Callable[[Ledger, str, RunSummary], DigestHints]:
-    """`encoder` may be handed in (tests use a deterministic fake); else it loads on first use."""
-    state_dir = settings.path(settings.output.state_dir)
-    loaded: list = [encoder] if encoder is not None else []
+class LazyEncoder:
+    """Loads the configured encoder on first use (tests hand in a ready one)."""
 
-    def get_encoder():
-        if not loaded:
+    def __init__(self, settings: Settings, encoder=None):
+        self._settings = settings
+        self._encoder = encoder
+
+    @property
+    def model_name(self) -> str:
+        return self._encoder.model_name if self._encoder is not None else self._settings.embedding.model
+
+    def get(self):
+        if self._encoder is None:
             from tracker.enrich.embed import load_encoder
 
-            loaded.append(load_encoder(settings.embedding.model, device=settings.embedding.device, cache_dir=state_dir))
-        return loaded[0]
+            emb = self._settings.embedding
+            self._encoder = load_encoder(emb.model, device=emb.device, cache_dir=state_dir(self._settings))
+        return self._encoder
 
-    def enrich(ledger: Ledger, today: str, summary: RunSummary) -> DigestHints:
-        papers = sorted(ledger.papers.values(), key=lambda p: p.id)
-        vectors, embedded = embed_all(papers, get_encoder(), state_dir, save=not summary.dry_run)
-        summary.extra["embedded"] = embedded
-        row = {p.id: i for i, p in enumerate(papers)}
-        vector_of = lambda ps: vectors[[row[p.id] for p in ps]] if ps else vectors[:0]  # noqa: E731
+    @property
+    def dim(self) -> int:
+        return int(self.get().dim)
 
-        papers = score_relevance(settings, ledger, papers, vectors, get_encoder())
-        relevance_on = any(p.relevance is not None for p in papers)
-        duplicates = near_duplicates(settings, papers, vector_of, today)
-        summary.extra["near_duplicates"] = sum(len(others) for others in duplicates.values())
-
-        def finish(digest: Digest) -> Digest:
-            grouped = group_by_theme(settings, digest, vector_of, relevance_on)
-            summary.extra["clusters"] = len(grouped.themes)
-            return grouped
-
-        def on_committed() -> None:
-            if not summary.dry_run:
-                update_search_index(state_dir, get_encoder().model_name, papers, vectors)
-
-        rank = (lambda p: (p.relevance or 0.0, p.updated or "", p.id)) if relevance_on else None
-        return DigestHints(duplicates=duplicates, rank=rank, finish=finish, on_committed=on_committed)
-
-    return enrich
+    def encode(self, texts: Sequence[str], **kwargs) -> np.ndarray:
+        encoder = self.get()
+        return np.asarray(encoder.encode(list(texts), **kwargs) if kwargs else encoder.encode(list(texts)), dtype=np.float32)
 
 
-def embed_all(papers: Sequence[Paper], encoder, state_dir: Path, *, save: bool = True) -> tuple[np.ndarray, int]:
+def state_dir(settings: Settings) -> Path:
+    return settings.path(settings.output.state_dir)
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """Every ledger paper (sorted by id) and its vector, row for row."""
+
+    papers: tuple[Paper, ...]
+    vectors: np.ndarray
+    embedded: int  # texts embedded by this run (the rest came from the store)
+
+    def of(self, papers: Sequence[Paper]) -> np.ndarray:
+        rows = {p.id: i for i, p in enumerate(self.papers)}
+        return self.vectors[[rows[p.id] for p in papers]] if papers else self.vectors[:0]
+
+
+# --- embed ------------------------------------------------------------------------------
+
+def embed(settings: Settings, papers: Sequence[Paper], encoder: LazyEncoder) -> Embedded:
+    """Vectors for every paper, embedding only texts the vector store does not hold yet."""
     from tracker.enrich.embed import EmbeddingCache, embed_papers
 
-    cache = EmbeddingCache(state_dir / "embeddings", encoder.model_name)
-    vectors, embedded = embed_papers(list(papers), encoder, cache, save=save)
-    log.info("embedded %d new or changed texts (%d cached)", embedded, len(papers) - embedded)
-    return vectors, embedded
+    papers = sorted(papers, key=lambda p: p.id)
+    cache = EmbeddingCache(state_dir(settings) / "embeddings", encoder.model_name)
+    vectors, embedded = embed_papers(papers, encoder.get(), cache, save=False)
+    log.info("embedded %d new or changed texts (%d from the store)", embedded, len(papers) - embedded)
+    return Embedded(tuple(papers), vectors, embedded)
 
 
-def near_duplicates(settings: Settings, papers: list[Paper], vector_of, today: str) -> dict[str, tuple[str, ...]]:
+def save_vectors(settings: Settings, embedded: Embedded, encoder: LazyEncoder) -> None:
+    """After the run's files are committed: keep the vectors and make them searchable."""
+    from tracker.enrich.embed import EmbeddingCache, text_hash
+    from tracker.store import index
+
+    cache = EmbeddingCache(state_dir(settings) / "embeddings", encoder.model_name)
+    cache.put([p.id for p in embedded.papers], [text_hash(p) for p in embedded.papers], embedded.vectors)
+    cache.save()
+    tracked = [i for i, p in enumerate(embedded.papers) if p.topics]
+    if tracked:
+        rows = [index.row_from_paper(embedded.papers[i], text_hash(embedded.papers[i])) for i in tracked]
+        result = index.update(state_dir(settings), encoder.model_name, embedded.vectors[tracked], rows)
+        log.info("search index: %s", result.to_dict())
+
+
+# --- relevance --------------------------------------------------------------------------
+
+def score_relevance(settings: Settings, embedded: Embedded, encoder: LazyEncoder) -> dict[str, float]:
+    """{paper id: similarity to the group's profile}; empty when no profile is configured."""
+    from tracker.enrich.profile import profile_from_settings
+    from tracker.enrich.relevance import score
+
+    profile = profile_from_settings(settings)
+    if profile.empty:
+        return {}
+    rows = {p.id: i for i, p in enumerate(embedded.papers)}
+    # Profile papers are in the ledger (fetched by id), so their vectors are at hand.
+    id_vectors = embedded.vectors[[rows[pid] for pid in profile.ids if pid in rows]]
+    texts = [item.text for item in profile.texts]
+    profile_vectors = np.vstack([id_vectors, encoder.encode(texts)]) if texts else id_vectors
+    if not len(profile_vectors):
+        return {}
+    scores = score(embedded.vectors, profile_vectors)
+    return {p.id: round(float(s), 4) for p, s in zip(embedded.papers, scores)}
+
+
+def with_scores(papers: Sequence[Paper], scores: dict[str, float]) -> list[Paper]:
+    """The papers whose stored relevance changes (to be written back to the ledger)."""
+    return [p.with_changes(relevance=scores.get(p.id)) for p in papers if scores and p.relevance != scores.get(p.id)]
+
+
+def rank_by_relevance(paper: Paper) -> tuple:
+    return (paper.relevance or 0.0, paper.updated or "", paper.id)
+
+
+# --- duplicates -------------------------------------------------------------------------
+
+def near_duplicates(settings: Settings, embedded: Embedded, today: str) -> dict[str, tuple[str, ...]]:
     """{representative id: other ids of the same work} for groups that touch today's papers."""
     from tracker.enrich.dedup import DEFAULT_THRESHOLD, find_near_duplicates
 
-    new, revised = papers_of_day(papers, today)
+    new, revised = papers_of_day(embedded.papers, today)
     day = new + revised
     if not day:
         return {}
     day_ids = {p.id for p in day}
-    older = [p for p in papers if p.id not in day_ids and p.topics]
-    groups = find_near_duplicates(
-        day, vector_of(day), settings.dedup.threshold or DEFAULT_THRESHOLD, against=(older, vector_of(older))
-    )
+    older = [p for p in embedded.papers if p.id not in day_ids and p.topics]
+    threshold = settings.dedup.threshold or DEFAULT_THRESHOLD
+    groups = find_near_duplicates(day, embedded.of(day), threshold, against=(older, embedded.of(older)))
     return {g.representative: tuple(g.duplicates) for g in groups}
 
 
-def score_relevance(settings: Settings, ledger: Ledger, papers: list[Paper], vectors: np.ndarray, encoder) -> list[Paper]:
-    """Every paper's similarity to the group's profile, stored in the ledger (None: no profile)."""
-    from tracker.enrich.profile import profile_from_settings
-    from tracker.enrich.relevance import score, with_relevance
+# --- themes -----------------------------------------------------------------------------
 
-    profile = profile_from_settings(settings)
-    rows = {p.id: i for i, p in enumerate(papers)}
-    # Profile papers are in the ledger (fetched by id), so their vectors are already cached.
-    id_vectors = vectors[[rows[pid] for pid in profile.ids if pid in rows]]
-    texts = [item.text for item in profile.texts]
-    profile_vectors = np.vstack([id_vectors, encoder.encode(texts)]) if texts else id_vectors
-    scored = with_relevance(papers, score(vectors, profile_vectors) if len(profile_vectors) else None)
-    ledger.update(new for new, old in zip(scored, papers) if new.relevance != old.relevance)
-    return scored
-
-
-def group_by_theme(settings: Settings, digest: Digest, vector_of, relevance_on: bool) -> Digest:
+def add_themes(settings: Settings, digest: Digest, embedded: Embedded, *, relevance_on: bool) -> Digest:
     """Cluster the digest's kept new papers into labelled themes; add top picks by relevance."""
-    from dataclasses import replace
-
     from tracker.enrich.cluster import cluster_themes
 
-    items = {item.paper.id: item for item in digest.new}
-    papers = [item.paper for item in digest.new]
     top = tuple(sorted(digest.new, key=lambda i: (-(i.paper.relevance or 0.0), i.paper.id))[:TOP_PICKS]) if relevance_on else ()
+    papers = [item.paper for item in digest.new]
     if len(papers) < settings.themes.min_papers:
         return replace(digest, top_picks=top)
     key = (lambda p: p.relevance or 0.0) if relevance_on else None
-    themes = cluster_themes(papers, vector_of(papers), min_papers=settings.themes.min_papers,
+    themes = cluster_themes(papers, embedded.of(papers), min_papers=settings.themes.min_papers,
                             max_themes=settings.themes.max_themes, key=key)
+    items = {item.paper.id: item for item in digest.new}
     groups = tuple(ThemeGroup(t.label, tuple(items[pid] for pid in t.paper_ids)) for t in themes)
     return replace(digest, themes=groups if len(groups) > 1 else (), top_picks=top)
-
-
-def update_search_index(state_dir: Path, model: str, papers: Sequence[Paper], vectors: np.ndarray) -> None:
-    from tracker.store import index
-    from tracker.enrich.embed import text_hash
-
-    tracked = [i for i, p in enumerate(papers) if p.topics]
-    if not tracked:
-        return
-    rows = [index.row_from_paper(papers[i], text_hash(papers[i])) for i in tracked]
-    result = index.update(state_dir, model, vectors[tracked], rows)
-    log.info("search index: %s", result.to_dict())
-
-

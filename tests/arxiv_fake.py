@@ -2,10 +2,14 @@
 
 Routes by the query parameters the real API sees, records every request, and can inject
 faults (503/429 bursts, empty pages, timeouts) so retries are exercised over real HTTP.
+`RawServer` misbehaves below HTTP (bodies cut short, dropped chunks, trickled bytes).
 """
 from __future__ import annotations
 
+import socket
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -30,6 +34,7 @@ class Fault:
     body: bytes = b""
     headers: dict = field(default_factory=dict)
     delay: float = 0.0
+    content_type: str = ATOM
 
 
 @dataclass
@@ -42,6 +47,7 @@ class FakeArxiv:
     requests: list[dict] = field(default_factory=list)
     default: bytes | None = None  # body for an unknown query (None: 404)
     once: dict[tuple[str, int], list[bytes]] = field(default_factory=dict)  # served first, one per request
+    broken: dict[str, Fault] = field(default_factory=dict)  # search_query -> served for every request of it
 
     @property
     def api_url(self) -> str:
@@ -58,10 +64,10 @@ class FakeArxiv:
     def handle(self, request: Request) -> Response:
         args = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query, keep_blank_values=True).items()}
         self.requests.append({"path": request.path, **args})
-        if self.faults:
-            fault = self.faults.pop(0)
+        if self.faults or args.get("search_query") in self.broken:
+            fault = self.faults.pop(0) if self.faults else self.broken[args["search_query"]]
             time.sleep(fault.delay)
-            return Response(fault.body, status=fault.status, headers=fault.headers, content_type=ATOM)
+            return Response(fault.body, status=fault.status, headers=fault.headers, content_type=fault.content_type)
         if request.path.startswith("/rss/"):
             body = self.feeds.get(request.path.removeprefix("/rss/"))
         elif args.get("id_list"):
@@ -106,3 +112,87 @@ def feed(entries: list[str], total: int | None = None, start: int = 0) -> bytes:
         f"<opensearch:totalResults>{total}</opensearch:totalResults><opensearch:startIndex>{start}</opensearch:startIndex>"
         + "".join(entries) + "</feed>"
     ).encode()
+
+
+# --- below HTTP: a server that writes exactly the bytes a test scripts -------------------------
+
+Responder = Callable[[socket.socket], None]
+
+
+def _head(status: str = "200 OK", headers: dict | None = None) -> bytes:
+    lines = [f"HTTP/1.1 {status}", "Connection: close", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def answer(body: bytes, content_type: str = ATOM) -> Responder:
+    """A complete, well-behaved response."""
+    return lambda conn: conn.sendall(_head(headers={"Content-Type": content_type, "Content-Length": len(body)}) + body)
+
+
+def cut_short(body: bytes, at: int, *, content_length: bool) -> Responder:
+    """Send `body[:at]` and close; with Content-Length the client can tell, without it only the parse can."""
+    headers = {"Content-Type": ATOM, **({"Content-Length": len(body)} if content_length else {})}
+    return lambda conn: conn.sendall(_head(headers=headers) + body[:at])
+
+
+def dropped_mid_chunk(body: bytes, at: int) -> Responder:
+    """Chunked transfer: announce the whole body as one chunk, send `at` bytes of it, close."""
+    headers = {"Content-Type": ATOM, "Transfer-Encoding": "chunked"}
+    return lambda conn: conn.sendall(_head(headers=headers) + f"{len(body):x}\r\n".encode() + body[:at])
+
+
+def trickle(body: bytes, every: float, *, headers_too: bool = False) -> Responder:
+    """One byte every `every` seconds (of the headers too, if asked), until the client hangs up."""
+    def respond(conn: socket.socket) -> None:
+        head = _head(headers={"Content-Type": ATOM, "Content-Length": len(body)})
+        if not headers_too:
+            conn.sendall(head)
+        for byte in (head if headers_too else b"") + body:
+            conn.sendall(bytes([byte]))
+            time.sleep(every)
+    return respond
+
+
+class RawServer:
+    """Loopback TCP server: request N gets responder N (the last one repeats), then the socket closes."""
+
+    def __init__(self, *responders: Responder):
+        self.responders = list(responders)
+        self.requests: list[str] = []  # request lines, in order
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}/"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            self.requests.append(data.split(b"\r\n", 1)[0].decode())
+            responder = self.responders[min(len(self.requests), len(self.responders)) - 1]
+            try:
+                responder(conn)
+            except OSError:  # the client hung up (e.g. its deadline cut the connection)
+                pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._listener.close()

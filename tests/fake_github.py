@@ -44,6 +44,8 @@ class FakeGitHub:
         self.commits: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
+        self.queries: list[dict[str, str]] = []  # query strings of issue listings
+        self.sent: list[str] = []  # every issue/comment body and title written through the API
         self.unhandled: list[tuple[str, str]] = []
         self.echo_auth = False  # put the received Authorization header in 401 messages
         self._ids = 1000
@@ -115,9 +117,12 @@ class FakeGitHub:
             ("POST", rf"^{repo}/issues/(\d+)/comments$", lambda m: self._post_comment(int(m.group(1)), data)),
             ("PATCH", rf"^{repo}/issues/comments/(\d+)$", lambda m: self._edit_comment(int(m.group(1)), data)),
             ("DELETE", rf"^{repo}/issues/comments/(\d+)$", lambda m: self._delete_comment(int(m.group(1)))),
-            ("GET", rf"^{repo}/contents/(.+)$", lambda m: self._get_file(m.group(1))),
+            ("GET", rf"^{repo}/contents/?(.*)$", lambda m: self._get_contents(m.group(1).strip("/"))),
             ("PUT", rf"^{repo}/contents/(.+)$", lambda m: self._put_file(m.group(1), data)),
+            ("DELETE", rf"^{repo}/contents/(.+)$", lambda m: self._delete_file(m.group(1), data)),
         ]
+        if method in ("POST", "PATCH") and "/issues" in path:  # what would reach watchers
+            self.sent += [data[key] for key in ("title", "body") if isinstance(data.get(key), str)]
         for verb, pattern, fn in routes:
             match = re.match(pattern, path)
             if verb == method and match:
@@ -176,6 +181,8 @@ class FakeGitHub:
         }
 
     def _list_issues(self, query: dict) -> tuple[int, dict, Any]:
+        """Filters by state and labels; `since` is recorded in `self.queries` but not applied."""
+        self.queries.append(query)
         state = query.get("state", "open")
         wanted = [n for n in query.get("labels", "").split(",") if n]
         issues = [
@@ -238,10 +245,33 @@ class FakeGitHub:
             "url": f"{self.base}/repos/{self.full_name}/contents/{path}",
         }
 
-    def _get_file(self, path: str) -> tuple[int, dict, Any]:
+    def _get_contents(self, path: str) -> tuple[int, dict, Any]:
+        """A file's JSON, or a folder's listing (files and sub-folders directly in it)."""
+        if path in self.files:
+            return 200, {}, self._file_json(path)
+        prefix = f"{path}/" if path else ""
+        below = [p[len(prefix):] for p in self.files if p.startswith(prefix)]
+        if not below:
+            return 404, {}, {"message": "Not Found"}
+        entries = []
+        for name in sorted({b.split("/", 1)[0] for b in below}):
+            full = prefix + name
+            if full in self.files:
+                entries.append({k: v for k, v in self._file_json(full).items() if k not in ("content", "encoding")})
+            else:
+                entries.append({"type": "dir", "name": name, "path": full, "sha": blob_sha(full.encode()), "size": 0,
+                                "url": f"{self.base}/repos/{self.full_name}/contents/{full}"})
+        return 200, {}, entries
+
+    def _delete_file(self, path: str, data: dict) -> tuple[int, dict, Any]:
         if path not in self.files:
             return 404, {}, {"message": "Not Found"}
-        return 200, {}, self._file_json(path)
+        if data.get("sha") != blob_sha(self.files[path]):
+            return 409, {}, {"message": f"{path} does not match {data.get('sha')}"}
+        del self.files[path]
+        commit = {"sha": hashlib.sha1(f"{len(self.commits)}-{path}".encode()).hexdigest(), "message": data["message"], "branch": data.get("branch")}
+        self.commits.append(commit)
+        return 200, {}, {"content": None, "commit": commit}
 
     def _put_file(self, path: str, data: dict) -> tuple[int, dict, Any]:
         exists = path in self.files

@@ -1,24 +1,22 @@
-"""tracker.publish.github against a stateful loopback fake of GitHub, driven by the real PyGithub client."""
+"""tracker.publish against a stateful loopback fake of GitHub, driven by the real PyGithub client."""
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 
 import pytest
 
-from tests.fake_github import DISCONNECT, TOKEN, Fault, blob_sha
+from tests.fake_github import DISCONNECT, TOKEN, Fault
 from tests.fake_github import fake_github as fake  # noqa: F401 - pytest fixture
-from tracker.publish import github as publish
 from tracker.errors import TrackerError
+from tracker.publish import client, commit, health, issues
+from tracker.publish.digest_issue import publish_digest, publish_weekly
+from tracker.publish.split import body_size, split_markdown
+from tracker.publish.tasks import as_task_list, carry_ticks, task_items
 
 DATE = "2026-11-20"
 RATE_LIMITED = {"message": "API rate limit exceeded for installation ID 1."}
-
-
-@pytest.fixture
-def repo(fake):
-    # per_page=2 so listing issues and comments exercises Link-header pagination
-    return publish.connect(TOKEN, fake.base, "acme/papers", write_delay=0, per_page=2)
 
 
 class FakeSleep:
@@ -29,20 +27,36 @@ class FakeSleep:
         self.calls.append(seconds)
 
 
+def connect(fake, sleep=None, **policy):
+    retry = client.RetryPolicy(sleep=sleep or FakeSleep(), **policy)
+    # per_page=2 so listing issues and comments exercises Link-header pagination
+    return client.connect(TOKEN, fake.base, "acme/papers", write_delay=0, per_page=2, retry=retry)
+
+
+@pytest.fixture
+def repo(fake):
+    return connect(fake)
+
+
+def entry(t: int, i: int) -> str:
+    """One paper as the digest template lays it out: a list item with indented continuation lines."""
+    pid = f"2611.{t}{i:04d}"
+    return (
+        f"- **[Title {t}-{i} on things](https://arxiv.org/abs/{pid}v1)** · `{pid}v1`\n\n"
+        f"  A. Author, B. Author<br>\n  2026-11-19 · cs.CL · topics: T{t}\n\n"
+        f"  <details><summary>Abstract</summary>An abstract about things {t}-{i}.</details>\n"
+    )
+
+
 def digest_md(rows: int, topics: int = 1) -> str:
-    out = [f"# arXiv digest {DATE}", ""]
+    out = [f"# arXiv digest: {DATE}", "", f"**{rows * topics}** new papers, **0** revised.", ""]
     for t in range(topics):
-        out += [f"## Topic {t}", "", "| Paper | Title | Authors |", "|---|---|---|"]
-        out += [f"| [2611.{t}{i:04d}](https://arxiv.org/abs/2611.{t}{i:04d}) | Title {t}-{i} on things | A. Author, B. Author |" for i in range(rows)]
-        out.append("")
+        out += [f"## Topic {t}", ""] + [entry(t, i) for i in range(rows)]
     return "\n".join(out)
 
 
 def publish_day(repo, date=DATE, new=3, revised=1, md=None, **kw):
-    return publish.publish_digest(
-        repo, date=date, new_count=new, revised_count=revised,
-        digest_markdown=digest_md(new) if md is None else md, **kw,
-    )
+    return publish_digest(repo, date=date, new_count=new, revised_count=revised, digest_markdown=digest_md(new) if md is None else md, **kw)
 
 
 def digest_issues(fake):
@@ -51,6 +65,10 @@ def digest_issues(fake):
 
 def our_comments(fake, number):
     return [c for c in fake.comments_of(number) if "paper-tracker:digest-part" in c["body"]]
+
+
+def parts_of(fake, number):
+    return [fake.issues[number]["body"]] + [c["body"] for c in our_comments(fake, number)]
 
 
 # --------------------------------------------------------------------------- the digest issue
@@ -63,8 +81,9 @@ def test_first_publish_opens_labelled_issue_with_marker(fake, repo):
     [issue] = digest_issues(fake)
     assert issue["title"] == "arXiv digest 2026-11-20: 3 new papers"
     assert issue["body"].startswith("<!-- paper-tracker:digest date=2026-11-20 -->")
-    assert "| Title 0-2 on things |" in issue["body"]
+    assert "- [ ] **[Title 0-2 on things](https://arxiv.org/abs/2611.00002v1)**" in issue["body"]
     assert "[2026-11-20.md](https://github.test/acme/papers/blob/main/digests/2026/11/2026-11-20.md)" in issue["body"]
+    assert issue["body"].count("**3** new") == 1  # the digest states the counts; the issue does not repeat them
     assert fake.labels["digest"]["color"]  # label created because it was missing
     assert fake.unhandled == []
 
@@ -79,8 +98,7 @@ def test_same_day_twice_updates_the_issue_and_never_opens_a_second(fake, repo):
     assert "Title 0-3" in issue["body"]
 
     writes_before = len(fake.writes())
-    third = publish_day(repo, new=4)
-    assert third.action == "unchanged"
+    assert publish_day(repo, new=4).action == "unchanged"
     assert len(fake.writes()) == writes_before  # nothing rewritten when nothing changed
 
 
@@ -90,51 +108,59 @@ def test_issue_found_by_title_when_marker_was_edited_away(fake, repo):
     assert len(digest_issues(fake)) == 1
 
 
-def test_long_digest_splits_into_comments_without_cutting_lines(fake, repo):
-    md = digest_md(120, topics=2)
-    result = publish_day(repo, new=240, md=md, limit=3000)
+def test_long_digest_splits_between_papers_and_keeps_every_paper_whole(fake, repo):
+    md = digest_md(60, topics=2)
+    result = publish_day(repo, new=120, md=md, limit=3000)
 
     [issue] = digest_issues(fake)
-    parts = [issue["body"]] + [c["body"] for c in our_comments(fake, issue["number"])]
+    parts = parts_of(fake, issue["number"])
     assert result.parts == len(parts) > 3
-    assert all(publish.body_size(p) <= 3000 for p in parts)
+    assert all(body_size(p) <= 3000 for p in parts)
     assert f"(continued below: part 1/{len(parts)})" in parts[0]
     for n, part in enumerate(parts[1:], start=2):
         assert f"*(continued {n}/{len(parts)})*" in part
-        rows = [line for line in part.splitlines() if line.startswith("|")]
-        if rows:  # a chunk holding table rows opens with the table header, so it renders
-            assert rows[:2] == ["| Paper | Title | Authors |", "|---|---|---|"]
-    # every original line arrives whole and in order
-    seen = [line for p in parts for line in p.splitlines() if line.startswith("| [2611.")]
-    assert seen == [line for line in md.splitlines() if line.startswith("| [2611.")]
+    joined = "\n".join(parts)
+    for t in range(2):
+        for i in range(60):  # each paper's item arrives whole, as one task item, in order
+            task = entry(t, i).replace("- **", "- [ ] **", 1)
+            assert task in joined or task.rstrip("\n") in joined
+    items = [item.paper for p in parts for item in task_items(p)]
+    assert items == [f"2611.{t}{i:04d}" for t in range(2) for i in range(60)]
 
 
 def test_shrinking_digest_deletes_surplus_comments_but_not_human_ones(fake, repo):
-    publish_day(repo, new=240, md=digest_md(120, topics=2), limit=3000)
+    publish_day(repo, new=120, md=digest_md(60, topics=2), limit=3000)
     [issue] = digest_issues(fake)
     human = fake.add_comment(issue["number"], "nice paper in here!")
+    quoting = fake.add_comment(issue["number"], "> <!-- paper-tracker:digest-part date=2026-11-20 -->\n> quoted")
 
     result = publish_day(repo, new=5, md=digest_md(5), limit=3000)
 
     assert result.parts == 1
-    assert our_comments(fake, issue["number"]) == []
-    assert [c["id"] for c in fake.comments_of(issue["number"])] == [human["id"]]
+    assert [c["id"] for c in fake.comments_of(issue["number"])] == [human["id"], quoting["id"]]
     assert "(continued" not in fake.issues[issue["number"]]["body"]
 
-    grown = publish_day(repo, new=240, md=digest_md(120, topics=2), limit=3000)
-    assert len(our_comments(fake, issue["number"])) == grown.parts - 1
+    grown = publish_day(repo, new=120, md=digest_md(60, topics=2), limit=3000)
+    assert len(our_comments(fake, issue["number"])) == grown.parts - 1 + 1  # + the human's quote, untouched
+    assert fake.comments[quoting["id"]]["body"].endswith("> quoted")
 
 
-def test_split_repeats_table_header_and_keeps_header_with_separator():
+def test_split_repeats_table_header_and_keeps_header_with_separator_and_first_row():
     text = "intro\n\n| A | B |\n|---|---|\n" + "\n".join(f"| {i} | x |" for i in range(40))
-    chunks = publish.split_markdown(text, 120)
-    assert all(publish.body_size(c) <= 120 for c in chunks)
+    chunks = split_markdown(text, 120)
+    assert all(body_size(c) <= 120 for c in chunks)
     for chunk in chunks[1:]:
         assert chunk.splitlines()[:2] == ["| A | B |", "|---|---|"]
-    # a chunk boundary falling between header and separator moves the header along
+    rows = [line for c in chunks for line in c.splitlines() if line.startswith("| ") and "A" not in line]
+    assert rows == [f"| {i} | x |" for i in range(40)]
     lines = ["p" * 50, "| H |", "|---|", "| 1 |"]
-    chunks = publish.split_markdown("\n".join(lines), 58)
-    assert chunks == ["p" * 50, "| H |\n|---|\n| 1 |"]
+    assert split_markdown("\n".join(lines), 58) == ["p" * 50, "| H |\n|---|\n| 1 |"]
+
+
+def test_split_cuts_only_a_line_longer_than_the_limit():
+    chunks = split_markdown("short\n" + "é" * 500 + "\nend", 100)
+    assert all(body_size(c) <= 100 for c in chunks)
+    assert "".join(chunks).replace("\n", "") == "short" + "é" * 500 + "end"
 
 
 def test_publishing_a_day_closes_earlier_open_digests_only(fake, repo):
@@ -164,6 +190,72 @@ def test_empty_day_issue_opens_short_issue(fake, repo):
     assert "No new or revised papers" in issue["body"] and len(issue["body"]) < 300
 
 
+def test_failed_topics_are_named_once_and_never_called_a_quiet_day(fake, repo):
+    failures = [("Vision", "arXiv API HTTP 503 from http://user:pw@export.arxiv.org/api after 4 tries")]
+    result = publish_day(repo, new=0, revised=0, md="", empty_day="issue", failures=failures)
+    body = fake.issues[result.number]["body"]
+    assert "Vision" in body and "HTTP 503" in body and "pw@" not in body
+    assert "No new or revised papers" not in body
+
+    shown = digest_md(2) + "\n> Vision failed: arXiv API HTTP 503 from http://\\*\\*\\*@export.arxiv.org/api after 4 tries\n"
+    again = publish_day(repo, date="2026-11-21", new=2, md=shown, failures=failures)
+    assert fake.issues[again.number]["body"].count("HTTP 503") == 1  # the digest names it already
+
+
+# --------------------------------------------------------------------------- ticks
+
+
+def test_every_paper_is_a_task_item_and_ticks_survive_a_republish(fake, repo):
+    publish_day(repo, new=120, md=digest_md(60, topics=2), limit=3000)
+    [issue] = digest_issues(fake)
+    number = issue["number"]
+    # members tick one paper in the body and one in a continuation comment (GitHub edits the text)
+    issue["body"] = issue["body"].replace("- [ ] **[Title 0-1 ", "- [x] **[Title 0-1 ")
+    comment = our_comments(fake, number)[-1]
+    last = task_items(comment["body"])[-1].paper
+    comment["body"] = carry_ticks(comment["body"], {last})
+
+    publish_day(repo, new=121, md=digest_md(60, topics=2) + "\n" + entry(3, 0), limit=3000)
+
+    ticked = {item.paper for p in parts_of(fake, number) for item in task_items(p) if item.checked}
+    assert ticked == {"2611.00001", last}
+
+
+def test_task_items_read_only_real_links_outside_code():
+    md = "\n".join([
+        "- **[A \\](https://arxiv.org/abs/2401.99999)](https://arxiv.org/abs/2401.01234v3)** · x",  # escaped title text
+        "1. **[Top pick](https://arxiv.org/abs/hep-th/9901001)**",
+        "- plain item without a paper",
+        "```",
+        "- **[In code](https://arxiv.org/abs/2401.05555)**",
+        "```",
+    ])
+    tasks = as_task_list(md)
+    assert as_task_list(tasks) == tasks  # idempotent
+    assert [(i.paper, i.checked) for i in task_items(tasks)] == [("2401.01234", False), ("hep-th/9901001", False)]
+    assert "- plain item without a paper" in tasks and "- **[In code]" in tasks
+    ticked = task_items(carry_ticks(tasks, {"hep-th/9901001"}))
+    assert [i.checked for i in ticked] == [False, True]
+
+
+# --------------------------------------------------------------------------- weekly review
+
+
+def test_weekly_review_issue_is_labelled_idempotent_and_closes_older_weeks(fake, repo):
+    old = publish_weekly(repo, page="# Weekly review 2026-W46\n\nlast week", week="2026-W46")
+    page = "# Weekly review 2026-W47\n\n" + "\n".join(f"- rising theme {i}: " + "x" * 80 for i in range(60))
+    first = publish_weekly(repo, page=page, week="2026-W47", limit=2000)
+    again = publish_weekly(repo, page=page, week="2026-W47", limit=2000)
+
+    issue = fake.issues[first.number]
+    assert issue["labels"] == ["weekly"] and issue["title"] == "Weekly review 2026-W47"
+    assert first.action == "created" and again.action == "unchanged" and first.parts > 1
+    assert fake.issues[old.number]["state"] == "closed" and first.closed == (old.number,)
+    assert digest_issues(fake) == []
+    with pytest.raises(TrackerError, match="Weekly review 2026-W48"):
+        publish_weekly(repo, page="# Something else", week="2026-W48")
+
+
 # --------------------------------------------------------------------------- run health
 
 
@@ -175,49 +267,63 @@ def summary(date=DATE, errors=None):
 
 
 def test_health_issue_opens_updates_and_closes(fake, repo):
-    opened = publish.report_health(repo, summary(errors={"vision": "arXiv API HTTP 503 after 4 tries"}))
+    opened = health.report_health(repo, summary(errors={"vision": "arXiv API HTTP 503 after 4 tries"}))
     assert opened.action == "opened"
     issue = fake.issues[opened.number]
     assert issue["labels"] == ["tracker-health"]
     assert "| vision | arXiv API HTTP 503 after 4 tries |" in issue["body"]
     assert "1 of 3 topics failed" in issue["body"]
 
-    updated = publish.report_health(repo, summary("2026-11-21", {"llm": "timeout", "vision": "x|y"}))
-    assert updated == publish.HealthResult("updated", opened.number)
+    updated = health.report_health(repo, summary("2026-11-21", {"llm": "timeout", "vision": "x|y"}))
+    assert updated == health.HealthResult("updated", opened.number)
     assert len([i for i in fake.issues.values() if "tracker-health" in i["labels"]]) == 1
     assert "| vision | x\\|y |" in fake.issues[opened.number]["body"]
 
-    closed = publish.report_health(repo, summary("2026-11-22"))
-    assert closed == publish.HealthResult("closed", opened.number)
+    closed = health.report_health(repo, summary("2026-11-22"))
+    assert closed == health.HealthResult("closed", opened.number)
     assert fake.issues[opened.number]["state"] == "closed"
     assert "2026-11-22 completed cleanly" in fake.comments_of(opened.number)[-1]["body"]
 
 
 def test_clean_run_without_health_issue_does_nothing(fake, repo):
-    assert publish.report_health(repo, summary()).action == "none"
+    assert health.report_health(repo, summary()).action == "none"
     assert fake.writes() == []
 
 
-def test_whole_run_failure_is_reported():
-    body = publish.render_health_body({"date": DATE, "topics": [], "error": "every topic failed"})
-    assert "| run | every topic failed |" in body and "failed" in body
+def test_health_body_redacts_credentials_and_survives_a_malformed_summary():
+    body = health.render_health_body({"date": "not a date", "topics": "oops", "error": "GET http://u:hunter22@h/x?token=abc"})
+    assert "hunter22" not in body and "token=abc" not in body
+    assert "an unknown day" in body and "| run |" in body
 
 
 # --------------------------------------------------------------------------- commit mode
 
 
-def test_commit_files_creates_updates_and_skips_unchanged(fake, repo):
+def test_commit_files_compares_with_the_remote_by_folder_listing(fake, repo):
     fake.files["README.md"] = b"old"
     fake.files["data/papers/2026-11.jsonl"] = b"same\n"
+    fake.files["archive/t/2026-01.md"] = b"gone soon"
     files = {"README.md": b"new", "data/papers/2026-11.jsonl": b"same\n", "digests/2026/11/2026-11-20.md": b"# d\n"}
 
-    changed = publish.commit_files(repo, files, message="arXiv digest 2026-11-20", branch="main")
+    result = commit.commit_files(repo, files, message="arXiv digest 2026-11-20", branch="main", deleted=["archive/t/2026-01.md"])
 
-    assert changed == ["README.md", "digests/2026/11/2026-11-20.md"]
+    assert result.changed == ["README.md", "digests/2026/11/2026-11-20.md"] and result.deleted == ["archive/t/2026-01.md"]
     assert fake.files["README.md"] == b"new" and fake.files["digests/2026/11/2026-11-20.md"] == b"# d\n"
-    assert [c["branch"] for c in fake.commits] == ["main", "main"]
-    assert publish.commit_files(repo, files, message="again") == []
-    assert publish.git_blob_sha(b"same\n") == blob_sha(b"same\n")
+    assert "archive/t/2026-01.md" not in fake.files
+    assert [c["branch"] for c in fake.commits] == ["main"] * 3
+    listings = [p for m, p in fake.requests if m == "GET" and "/contents" in p]
+    assert len(listings) == 4  # one listing per folder (root, data/papers, digests/2026/11, archive/t), not per file
+    assert commit.commit_files(repo, files, message="again").changed == []
+    assert result.remote["digests/2026/11/2026-11-20.md"] == commit.git_blob_sha(b"# d\n")
+
+
+def test_commit_keeps_readme_edits_made_on_github(fake, repo):
+    fake.files["README.md"] = b"# Lab papers\n\nEdited on GitHub.\n\n<!-- paper-tracker:start -->\nold table\n<!-- paper-tracker:end -->\n"
+    local = b"# Lab papers\n\nstale intro\n\n<!-- paper-tracker:start -->\nnew table\n<!-- paper-tracker:end -->\n"
+    commit.commit_files(repo, {"README.md": local}, message="m", readme="README.md")
+    assert fake.files["README.md"].decode() == (
+        "# Lab papers\n\nEdited on GitHub.\n\n<!-- paper-tracker:start -->\nnew table\n<!-- paper-tracker:end -->\n"
+    )
 
 
 # --------------------------------------------------------------------------- faults
@@ -225,75 +331,108 @@ def test_commit_files_creates_updates_and_skips_unchanged(fake, repo):
 
 def test_bad_token_is_one_clear_line(fake):
     with pytest.raises(TrackerError) as err:
-        publish.connect("ghp_" + "W" * 36, fake.base, "acme/papers", write_delay=0)
+        client.connect("ghp_" + "W" * 36, fake.base, "acme/papers", write_delay=0)
     message = str(err.value)
     assert "401" in message and "GITHUB_TOKEN" in message and "\n" not in message
 
 
 def test_missing_token_and_bad_repo_name_fail_before_any_request(fake):
     with pytest.raises(TrackerError, match="GITHUB_TOKEN is not set"):
-        publish.connect_from_env(environ={"GITHUB_REPOSITORY": "acme/papers", "TRACKER_GITHUB_API_URL": fake.base})
+        client.connect_from_env(environ={"GITHUB_REPOSITORY": "acme/papers", "TRACKER_GITHUB_API_URL": fake.base})
     with pytest.raises(TrackerError, match="OWNER/NAME"):
-        publish.connect_from_env(environ={"GITHUB_TOKEN": TOKEN, "TRACKER_GITHUB_API_URL": fake.base})
+        client.connect_from_env(environ={"GITHUB_TOKEN": TOKEN, "TRACKER_GITHUB_API_URL": fake.base})
+    with pytest.raises(TrackerError, match="TRACKER_GITHUB_WRITE_DELAY"):
+        client.connect_from_env(environ={"GITHUB_TOKEN": TOKEN, "GITHUB_REPOSITORY": "a/b", "TRACKER_GITHUB_WRITE_DELAY": "1e308"})
     assert fake.requests == []
 
 
 def test_unknown_repository_is_404(fake):
     with pytest.raises(TrackerError) as err:
-        publish.connect(TOKEN, fake.base, "acme/missing", write_delay=0)
+        client.connect(TOKEN, fake.base, "acme/missing", write_delay=0)
     assert "404" in str(err.value) and "acme/missing" in str(err.value)
 
 
 def test_env_connection_uses_api_url_and_repository(fake):
     env = {"GITHUB_TOKEN": TOKEN, "TRACKER_GITHUB_API_URL": fake.base, "GITHUB_REPOSITORY": "acme/papers"}
-    assert publish.connect_from_env(environ=env, write_delay=0).full_name == "acme/papers"
+    assert client.connect_from_env(environ=env, write_delay=0).full_name == "acme/papers"
 
 
 @pytest.mark.parametrize("status", [403, 429])
-def test_rate_limit_waits_retry_after_then_succeeds(fake, repo, status):
-    fake.faults.append(Fault("POST", r"/issues$", status, {"Retry-After": "7"}, RATE_LIMITED))
+def test_rate_limit_waits_retry_after_then_succeeds(fake, status):
     sleep = FakeSleep()
+    repo = connect(fake, sleep)
+    fake.faults.append(Fault("POST", r"/issues$", status, {"Retry-After": "7"}, RATE_LIMITED))
 
-    result = publish_day(repo, retry=publish.RetryPolicy(sleep=sleep))
+    result = publish_day(repo)
 
     assert sleep.calls == [7.0]
     assert result.action == "created" and len(digest_issues(fake)) == 1
 
 
-def test_rate_limit_honours_reset_header_and_bounds_the_wait(fake, repo):
-    reset = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1000042"}
+def test_secondary_limit_without_headers_waits_a_minute(fake):
+    sleep = FakeSleep()
+    repo = connect(fake, sleep)
+    fake.faults.append(Fault("POST", r"/issues$", 403, {}, {"message": "You have exceeded a secondary rate limit"}))
+    publish_day(repo)
+    assert sleep.calls == [60.0] and len(digest_issues(fake)) == 1
+
+
+def test_rate_limit_honours_reset_header_and_bounds_every_wait(fake):
+    sleep = FakeSleep()
+    repo = connect(fake, sleep, max_wait=300, budget=100)
+    reset = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 42)}
     fake.faults.append(Fault("GET", r"/labels/", 403, reset, RATE_LIMITED))
+    publish_day(repo)
+    assert len(sleep.calls) == 1 and 40 <= sleep.calls[0] <= 44  # until the reset, + 1 s
+
+    fake.faults.append(Fault("GET", r"/issues$", 403, {"Retry-After": "100000"}, RATE_LIMITED))
+    with pytest.raises(TrackerError, match="rate limit.*longer than we wait; rerun later"):
+        publish_day(repo, date="2026-11-21")
+    fake.faults.append(Fault("GET", r"/issues$", 429, {"Retry-After": "90"}, RATE_LIMITED))
+    with pytest.raises(TrackerError, match="rate limit.*90 s"):  # 43 s waited + 90 s > the 100 s budget
+        publish_day(repo, date="2026-11-21")
+    assert len(sleep.calls) == 1  # neither hopeless wait was started
+
+
+def test_rate_limit_that_persists_ends_after_the_attempts(fake):
     sleep = FakeSleep()
-    publish_day(repo, retry=publish.RetryPolicy(sleep=sleep, clock=lambda: 1_000_000.0))
-    assert sleep.calls == [43.0]  # reset - now + 1 s
+    repo = connect(fake, sleep, attempts=2)
+    fake.faults.append(Fault("GET", r"/issues$", 429, {"Retry-After": "1"}, RATE_LIMITED, times=5))
+    with pytest.raises(TrackerError, match="rate limit"):
+        publish_day(repo)
+    assert sleep.calls == [1.0, 1.0]
 
-    fake.faults.append(Fault("GET", r"/issues$", 403, {"Retry-After": "3600"}, RATE_LIMITED))
+
+def test_forbidden_without_rate_limit_is_not_retried(fake):
     sleep = FakeSleep()
-    with pytest.raises(TrackerError, match="rate limit.*3600 s"):
-        publish_day(repo, date="2026-11-21", retry=publish.RetryPolicy(sleep=sleep, max_wait=300))
-    assert sleep.calls == []
-
-
-def test_forbidden_without_rate_limit_is_not_retried(fake, repo):
+    repo = connect(fake, sleep)
     fake.faults.append(Fault("POST", r"/issues$", 403, {}, {"message": "Resource not accessible by integration"}))
-    sleep = FakeSleep()
     with pytest.raises(TrackerError, match="403 Resource not accessible.*issues:write"):
-        publish_day(repo, retry=publish.RetryPolicy(sleep=sleep))
+        publish_day(repo)
     assert sleep.calls == []
 
 
-def test_network_failure_midway_is_completed_by_the_next_publish(fake, repo):
-    # the connection drops while posting the 2nd continuation comment
+def test_reads_are_retried_after_a_drop_or_a_5xx(fake, repo):
+    fake.faults.append(Fault("GET", r"/issues$", DISCONNECT))
+    fake.faults.append(Fault("GET", r"/labels/", 502, {}, {"message": "Bad Gateway"}))
+    assert publish_day(repo).action == "created"
+    assert len(digest_issues(fake)) == 1
+
+
+def test_a_write_whose_answer_was_lost_is_not_repeated_and_the_rerun_finishes(fake, repo):
+    # the connection drops while posting the 2nd continuation comment; a 502 hits the 3rd on the rerun
     fake.faults.append(Fault("POST", r"/issues/\d+/comments$", DISCONNECT, skip=1))
     with pytest.raises(TrackerError, match="network failure.*rerun `tracker publish`"):
-        publish_day(repo, new=240, md=digest_md(120, topics=2), limit=3000)
+        publish_day(repo, new=120, md=digest_md(60, topics=2), limit=3000)
     [issue] = digest_issues(fake)
-    assert len(our_comments(fake, issue["number"])) == 1  # half-published so far
+    assert len(our_comments(fake, issue["number"])) == 1  # half-published so far, nothing posted twice
+    fake.faults.append(Fault("POST", r"/issues/\d+/comments$", 502, {}, {"message": "Bad Gateway"}, skip=1))
+    with pytest.raises(TrackerError, match="502"):
+        publish_day(repo, new=120, md=digest_md(60, topics=2), limit=3000)
 
-    result = publish_day(repo, new=240, md=digest_md(120, topics=2), limit=3000)
+    result = publish_day(repo, new=120, md=digest_md(60, topics=2), limit=3000)
 
-    assert result.action == "updated"
-    assert len(digest_issues(fake)) == 1
+    assert result.action == "updated" and len(digest_issues(fake)) == 1
     bodies = [c["body"] for c in our_comments(fake, issue["number"])]
     assert len(bodies) == result.parts - 1
     assert [f"continued {n}/{result.parts}" in b for n, b in enumerate(bodies, start=2)] == [True] * len(bodies)
@@ -301,9 +440,9 @@ def test_network_failure_midway_is_completed_by_the_next_publish(fake, repo):
 
 def test_token_never_appears_in_logs_output_or_errors(fake, caplog, capsys):
     caplog.set_level(logging.DEBUG)  # includes PyGithub's and urllib3's request logging
-    repo = publish.connect(TOKEN, fake.base, "acme/papers", write_delay=0)
-    publish_day(repo, new=240, md=digest_md(120, topics=2), limit=3000)
-    publish.report_health(repo, summary(errors={"llm": "boom"}))
+    repo = client.connect(TOKEN, fake.base, "acme/papers", write_delay=0)
+    publish_day(repo, new=120, md=digest_md(60, topics=2), limit=3000)
+    health.report_health(repo, summary(errors={"llm": f"boom with {TOKEN}"}))
 
     fake.echo_auth = True  # a server that echoes the credentials back in its error message
     fake.token = "rotated"
@@ -312,12 +451,17 @@ def test_token_never_appears_in_logs_output_or_errors(fake, caplog, capsys):
     shown = "".join(traceback.format_exception(err.value))
     captured = capsys.readouterr()
     assert "401" in str(err.value)
-    for text in (caplog.text, captured.out, captured.err, shown, repr(err.value)):
+    for text in (caplog.text, captured.out, captured.err, shown, repr(err.value), *fake.sent):
         assert TOKEN not in text
     assert TOKEN[4:] not in caplog.text
 
 
-def test_rate_limit_wait_is_none_for_ordinary_errors():
-    assert publish.rate_limit_wait(404, {}, "Not Found") is None
-    assert publish.rate_limit_wait(403, {}, "Resource not accessible by integration") is None
-    assert publish.rate_limit_wait(403, {}, "You have exceeded a secondary rate limit") == 60.0
+def test_issue_kinds_find_their_key_by_marker_or_title():
+    class Issue:
+        def __init__(self, title, body):
+            self.title, self.body = title, body
+
+    assert issues.DIGEST.key_of(Issue("x", "<!-- paper-tracker:digest date=2026-11-20 -->\nhi")) == "2026-11-20"
+    assert issues.DIGEST.key_of(Issue("arXiv digest 2026-11-21: 3 new papers", "edited")) == "2026-11-21"
+    assert issues.WEEKLY.key_of(Issue("Weekly review 2026-W47", None)) == "2026-W47"
+    assert issues.WEEKLY.key_of(Issue("arXiv digest 2026-11-21: 3 new papers", "")) is None

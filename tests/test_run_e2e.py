@@ -54,7 +54,7 @@ def test_readme_reproduces_a_dailyarxiv_listing(testing_topic, tmp_path):
     readme = (tmp_path / "README.md").read_text(encoding="utf-8")
     rows = [l for l in readme.splitlines() if l.startswith("| **[")]
     assert len(rows) == 30
-    dates = [row.split(" | ")[1][:10] for row in rows]
+    dates = [row.split(" | ")[1][:10].replace("\u2011", "-") for row in rows]  # shown with non-breaking hyphens
     assert dates == [d for d, _ in expected]
     titles = {t for _, t in expected}
     shown = {html.unescape(row.split("**[")[1].split("](https://arxiv.org/abs/")[0].replace("\\", "")) for row in rows}
@@ -119,7 +119,7 @@ def test_cross_topic_merge_and_revision_across_days(arxiv_server, write_config, 
     digest = (tmp_path / "digests/2026/11/2026-11-22.md").read_text()
     assert "## Revised" in digest and "2611.00001v2" in digest and "## New" not in digest
     readme = (tmp_path / "README.md").read_text()
-    assert "2026-11-21 (v2)" in readme
+    assert "2026\u201111\u201121\u00a0(v2)" in readme  # the date cell does not wrap
 
 
 def test_a_rejected_topic_fails_alone_with_exit_3(arxiv_server, write_config, tmp_path):

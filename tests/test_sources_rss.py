@@ -56,3 +56,19 @@ def test_feed_outage_is_retried_then_reported(arxiv_server):
     source = ArxivRSSSource(arxiv_server.rss_url, PoliteSession(delay_seconds=0, retries=1, sleep=lambda s: None))
     with pytest.raises(SourceError, match="HTTP 503"):
         source.fetch_categories(["cs.CL"], ALL_TYPES)
+
+
+@pytest.mark.parametrize("body", [
+    b"<!DOCTYPE html><html><body>Down for maintenance</body></html>",
+    b'{"items": []}',
+    b"",
+])
+def test_parse_feed_refuses_what_is_not_a_feed(body):
+    with pytest.raises(SourceError, match="not an RSS or Atom feed"):
+        parse_feed(body)
+
+
+def test_parse_feed_refuses_a_feed_cut_short():
+    body = fixture("made_rss_cs.CL_all_announce_types.xml")
+    with pytest.raises(SourceError, match="incomplete or malformed feed"):
+        parse_feed(body[: body.index(b"</item>") + 30])

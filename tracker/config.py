@@ -1,18 +1,26 @@
 """Load and validate keywords.yaml.
 
-Validation is pydantic's (unknown keys and wrong types are rejected); this module adds
-arXiv query checks and turns every problem into one line naming the key and its line.
+Validation is pydantic's (unknown keys, wrong types, out-of-range numbers are rejected); this module
+adds arXiv query and category checks and checks across topics (a name or archive folder used twice),
+and reports EVERY problem, one line each naming the file, line and key (`ConfigProblems.problems`).
+Reading the file safely (encoding, aliases, depth) is tracker.config_yaml's job.
 """
 from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator,
+)
 
+from tracker import config_yaml
+from tracker.arxiv_query import build_query, check_query_syntax, query_warnings  # noqa: F401 (re-exported)
+from tracker.arxiv_taxonomy import category_problem, pattern_problem
+from tracker.config_yaml import printable
 from tracker.errors import ConfigError
 
 DEFAULT_API_URL = "https://export.arxiv.org/api/query"
@@ -21,17 +29,83 @@ ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 AnnounceType = Literal["new", "cross", "replace", "replace-cross"]
 
 
+class ConfigProblems(ConfigError):
+    """Several problems in one config; the CLI prints each on its own line (`str()` joins them)."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+# --- field types --------------------------------------------------------------------------
+
+_NOT_FINITE = re.compile(r"[-+]?\.?(inf|infinity|nan)", re.IGNORECASE)
+_FLOAT_TEXT = re.compile(r"[-+]?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][-+]?\d+)")
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, bool):  # pydantic would read `true` as 1
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    if isinstance(value, str) and _NOT_FINITE.fullmatch(value.strip()):
+        raise ValueError(f"expected a finite number, got {printable(value)}")
+    return value
+
+
+def _whole_number(value: Any) -> Any:
+    value = _number(value)
+    if isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):  # floats stay text (see config_yaml)
+        number = float(value)
+        if not number.is_integer():  # also inf, from 1e400
+            raise ValueError(f"expected a whole number, got {printable(value)}")
+        return int(number)  # `100.0` or `1e20`: the range check then speaks about the value
+    return value
+
+
+def _category(value: str) -> str:
+    problem = category_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _category_pattern(value: str) -> str:
+    problem = pattern_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# Invisible or line-breaking characters would garble queries, headings and one-line messages.
+# (U+200D and variation selectors stay allowed: emoji sequences need them.)
+_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _plain_text(value: str) -> str:
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in _BIDI:
+            raise ValueError(f"contains the invisible control character U+{ord(char):04X}; remove it")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_whole_number)]
+Float = Annotated[float, BeforeValidator(_number)]
+Text = Annotated[str, AfterValidator(_plain_text)]
+Category = Annotated[str, AfterValidator(_category)]  # sent to arXiv: exactly as arXiv spells it
+CategoryPattern = Annotated[str, AfterValidator(_category_pattern)]  # local filter: globs and archives too
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: `.inf`/`nan` pass `ge=0` checks but break every sleep, timeout and cap downstream.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Topic(_Strict):
-    name: str = Field(min_length=1)
-    keywords: list[str] = []
-    query: str | None = None
-    categories: list[str] = []
-    exclude: list[str] = []
-    exclude_categories: list[str] = []
+    name: Text = Field(min_length=1, max_length=200)
+    keywords: list[Text] = Field([], max_length=500)
+    query: Text | None = Field(None, max_length=4000)
+    categories: list[Category] = []
+    exclude: list[Text] = Field([], max_length=500)
+    exclude_categories: list[CategoryPattern] = []
     source: Literal["api", "rss"] = "api"
     announce_types: list[AnnounceType] | None = None  # rss only; default from `rss:`
 
@@ -70,15 +144,19 @@ class Topic(_Strict):
         return self
 
 
+# Every number has both bounds: an unbounded value (1e20 rows, a 1e308 s timeout) overflows later,
+# far from the config line that caused it. tests/test_config.py checks that each numeric field has them.
 class ArxivSettings(_Strict):
-    api_url: str = DEFAULT_API_URL
-    rss_url: str = DEFAULT_RSS_URL
-    page_size: int = Field(100, ge=1, le=2000)
-    delay_seconds: float = Field(3.0, ge=0)
-    retries: int = Field(5, ge=0, le=20)
-    backoff_seconds: float = Field(2.0, ge=0)  # first retry wait; doubles each time (Retry-After wins)
-    timeout_seconds: float = Field(30.0, gt=0)
-    max_results_per_run: int = Field(1000, ge=1, le=10000)
+    api_url: Text = DEFAULT_API_URL
+    rss_url: Text = DEFAULT_RSS_URL
+    page_size: Int = Field(100, ge=1, le=2000)
+    delay_seconds: Float = Field(3.0, ge=0, le=60)
+    retries: Int = Field(5, ge=0, le=20)
+    backoff_seconds: Float = Field(2.0, ge=0, le=600)  # first retry wait; doubles each time (Retry-After wins)
+    timeout_seconds: Float = Field(30.0, gt=0, le=600)
+    request_deadline_seconds: Float = Field(60.0, gt=0, le=3600)  # whole request, however slowly it trickles
+    wait_budget_seconds: Float = Field(600.0, ge=0, le=86400)  # all retry waits of a run, all topics together
+    max_results_per_run: Int = Field(1000, ge=1, le=10000)
 
 
 class RssSettings(_Strict):
@@ -87,10 +165,10 @@ class RssSettings(_Strict):
 
 class OutputSettings(_Strict):
     readme: str = "README.md"
-    readme_rows: int = Field(100, ge=1)
+    readme_rows: Int = Field(100, ge=1, le=10000)
     archive_dir: str = "archive"
     digest_dir: str = "digests"
-    digest_max_papers: int = Field(50, ge=1)
+    digest_max_papers: Int = Field(50, ge=1, le=1000)
     data_dir: str = "data"
     state_dir: str = ".tracker"
     templates_dir: str | None = None  # user overrides, looked up before the built-in templates
@@ -99,17 +177,17 @@ class OutputSettings(_Strict):
 class EmbeddingSettings(_Strict):
     model: str = "all-MiniLM-L6-v2"
     device: Literal["cpu", "cuda", "mps"] | None = None
-    batch_size: int | None = Field(None, ge=1)
+    batch_size: Int | None = Field(None, ge=1, le=4096)
     enabled: bool = True
 
 
 class DedupSettings(_Strict):
-    threshold: float | None = Field(None, gt=0, le=1)  # None: the measured default in tracker.enrich.dedup
+    threshold: Float | None = Field(None, gt=0, le=1)  # None: the measured default in tracker.enrich.dedup
 
 
 class ThemeSettings(_Strict):
-    min_papers: int = Field(6, ge=1)
-    max_themes: int = Field(8, ge=1)
+    min_papers: Int = Field(6, ge=1, le=10000)
+    max_themes: Int = Field(8, ge=1, le=100)
 
 
 class PublishSettings(_Strict):
@@ -141,18 +219,9 @@ class Settings(_Strict):
     publish: PublishSettings = PublishSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     profile: ProfileSettings = ProfileSettings()
-    exclude: list[str] = []
-    exclude_categories: list[str] = []
+    exclude: list[Text] = []
+    exclude_categories: list[CategoryPattern] = []
     base_dir: Path = Path(".")  # the config file's folder; not read from YAML
-
-    @model_validator(mode="after")
-    def _unique_topic_names(self) -> Settings:
-        seen: set[str] = set()
-        for topic in self.topics:
-            if topic.name.casefold() in seen:
-                raise ValueError(f"topic name {topic.name!r} appears twice")
-            seen.add(topic.name.casefold())
-        return self
 
     def path(self, relative: str) -> Path:
         """Resolve a configured path against the config file's folder."""
@@ -167,108 +236,96 @@ class Settings(_Strict):
         return os.environ.get("TRACKER_ARXIV_RSS_URL") or self.arxiv.rss_url
 
 
-# --- arXiv query building and checking ---------------------------------------------------
-
-_OPERATOR_TYPO = re.compile(r"(?<![\w:])(and|or|andnot|And|Or|AndNot|Andnot|Not|not)(?![\w:])")
-
-
-def _outside_quotes(query: str) -> str:
-    return re.sub(r'"[^"]*"', '""', query)
-
-
-def check_query_syntax(query: str) -> None:
-    """Reject queries arXiv would silently read as something else."""
-    if not query.strip():
-        raise ValueError("query is empty")
-    if query.count('"') % 2:
-        raise ValueError(f"unbalanced double quote in query {query!r}")
-    bare = _outside_quotes(query)
-    depth = 0
-    for char in bare:
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth < 0:
-            break
-    if depth != 0:
-        raise ValueError(f"unbalanced parentheses in query {query!r}")
-    typo = _OPERATOR_TYPO.search(bare)
-    if typo:
-        raise ValueError(
-            f"query {query!r} uses {typo.group(1)!r}: arXiv operators are uppercase AND, OR, ANDNOT "
-            "(lowercase words are searched as terms)"
-        )
-
-
-def query_warnings(query: str) -> list[str]:
-    """Legal but surprising constructs, shown by `tracker check`."""
-    warnings = []
-    bare = _outside_quotes(query)
-    for match in re.finditer(r"\b(ti|au|abs|co|jr|cat|rn|id|all):([^\s()\"]+)\s+(?!AND\b|OR\b|ANDNOT\b)([^\s()\":]+)(?=\s|\)|$)", bare):
-        field, first, second = match.groups()
-        warnings.append(
-            f"unquoted multi-word term `{field}:{first} {second}`: arXiv reads it as "
-            f"`{field}:{first} OR {second}`; write `{field}:\"{first} {second}\"` to search the phrase"
-        )
-    return warnings
-
-
-def _phrase_clause(phrases: list[str]) -> str:
-    parts = [f'{field}:"{p}"' for p in phrases for field in ("ti", "abs")]
-    return "(" + " OR ".join(parts) + ")" if len(parts) > 1 else parts[0]
-
-
-def build_query(topic: Topic) -> str:
-    """The exact arXiv API `search_query` for a topic (phrases matched in title or abstract)."""
-    query = f"({topic.query})" if topic.query else _phrase_clause(topic.keywords)
-    if topic.categories:
-        cats = " OR ".join(f"cat:{c}" for c in topic.categories)
-        query += f" AND ({cats})" if len(topic.categories) > 1 else f" AND {cats.strip()}"
-    if topic.exclude:
-        query += f" ANDNOT {_phrase_clause(topic.exclude)}"
-    return query
-
-
 # --- loading ----------------------------------------------------------------------------
-
-class _Loader(yaml.SafeLoader):
-    """YAML that keeps float-looking scalars as written: `2305.18290` is an arXiv id, not 2305.1829.
-
-    pydantic still turns "3.5" into 3.5 where a field is a float.
-    """
-
-
-_Loader.add_constructor("tag:yaml.org,2002:float", lambda loader, node: loader.construct_scalar(node))
 
 def load_settings(path: str | Path) -> Settings:
     config_path = Path(path)
     try:
-        text = config_path.read_text(encoding="utf-8")
+        with config_path.open("rb") as handle:
+            raw = handle.read(config_yaml.MAX_CONFIG_BYTES + 1)  # never read a huge file whole
     except FileNotFoundError:
         raise ConfigError(f"{config_path}: config file not found (create it, or pass --config PATH)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{config_path}: is a folder; --config takes the keywords.yaml file") from None
     except OSError as exc:
         raise ConfigError(f"{config_path}: cannot read config: {exc.strerror}") from None
+    text = config_yaml.decode(raw, str(config_path))
     return parse_settings(text, source=str(config_path), base_dir=config_path.resolve().parent)
 
 
 def parse_settings(text: str, *, source: str = "keywords.yaml", base_dir: Path = Path(".")) -> Settings:
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    """Validate a config's text; every problem found is reported (ConfigProblems), one line each."""
+    doc = config_yaml.load(text, source)
+    data = doc.data
+    if data is None:
+        raise ConfigError(f"{source}: the config is empty; it needs a `topics` list (see README: keywords.yaml)")
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping with a `topics` list at the top level")
-    lines = _line_index(node)
+        raise ConfigError(f"{source}: expected a mapping with a `topics` list at the top level, "
+                          f"found {_kind(data)}")
+    problems = [(_line_of(p), p) for p in doc.problems] + _topic_clashes(data, doc.lines, source)
+    settings = None
     try:
-        return Settings.model_validate({**data, "base_dir": base_dir})
+        settings = Settings.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, data, lines, source)) from None
+        problems += [_describe(error, data, doc.lines, source) for error in exc.errors()]
+    if problems:
+        ordered = sorted(dict.fromkeys(problems), key=lambda item: item[0])  # by line; each problem once
+        raise ConfigProblems([message for _, message in ordered])
+    return settings
 
 
-def _describe(exc: ValidationError, data: dict, lines: dict[tuple, int], source: str) -> str:
-    error = exc.errors()[0]
+def require_topic(settings: Settings, name: str) -> Topic:
+    """The topic called `name` (any case, blanks ignored), or a usage error naming the known topics."""
+    wanted = name.strip().casefold()
+    for topic in settings.topics:
+        if topic.name.casefold() == wanted:
+            return topic
+    known = ", ".join(repr(t.name) for t in settings.topics)
+    raise ConfigError(f"no topic named {printable(name)!r} in the config; the topics are: {known}")
+
+
+def _kind(data: Any) -> str:
+    names = {list: "a list", str: "a single value", int: "a number", float: "a number", bool: "true/false"}
+    return names.get(type(data), type(data).__name__)
+
+
+def _line_of(problem: str) -> int:
+    match = re.match(r"[^\n]*?:(\d+): ", problem)
+    return int(match.group(1)) if match else 0
+
+
+def _topic_clashes(data: dict, lines: dict[tuple, int], source: str) -> list[tuple[int, str]]:
+    """Two topics with one name (any case), or whose names share an archive folder (slug)."""
+    from tracker.render.paths import topic_slug
+
+    topics = data.get("topics")
+    if not isinstance(topics, list):
+        return []
+    problems: list[tuple[int, str]] = []
+    by_name: dict[str, tuple[str, int]] = {}
+    by_slug: dict[str, tuple[str, int]] = {}
+    for index, topic in enumerate(topics):
+        name = topic.get("name") if isinstance(topic, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            continue
+        name = name.strip()
+        line = lines.get(("topics", index, "name")) or lines.get(("topics", index), 0)
+        first = by_name.get(name.casefold())
+        slug = topic_slug(name)
+        if first:
+            message = f"topic name {printable(name)!r} appears twice (first at line {first[1]})"
+        elif slug in by_slug:
+            other, other_line = by_slug[slug]
+            message = (f"topics {printable(other)!r} (line {other_line}) and {printable(name)!r} would share the "
+                       f"archive folder {slug!r}; rename one")
+        else:
+            by_name[name.casefold()] = by_slug[slug] = (name, line)
+            continue
+        problems.append((line, f"{source}:{line}: `topics[{printable(name)}].name`: {message}"))
+    return problems
+
+
+def _describe(error: dict, data: dict, lines: dict[tuple, int], source: str) -> tuple[int, str]:
     loc = tuple(error["loc"])
     key = _key_name(loc, data)
     line = _line_for(loc, lines)
@@ -279,43 +336,29 @@ def _describe(exc: ValidationError, data: dict, lines: dict[tuple, int], source:
     elif kind == "missing":
         message = f"missing key `{key}`"
     else:
-        message = f"`{key}`: {error['msg'].removeprefix('Value error, ')}"
-    more = len(exc.errors()) - 1
-    return f"{where}: {message}" + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
+        message = f"`{key}`: {printable(error['msg'].removeprefix('Value error, '), 300)}"
+        given = error.get("input")
+        if isinstance(given, (str, int, float)) and not isinstance(given, bool) and kind != "value_error":
+            message += f" (got {printable(str(given), 40)})"
+    return line or 0, f"{where}: {message}"
 
 
 def _key_name(loc: tuple, data: dict) -> str:
-    """topics[1].keywords, or topics[name=MLLM].keywords when the topic has a name."""
+    """topics[1].keywords, or topics[MLLM].keywords when the topic has a name."""
     parts: list[str] = []
     node: Any = data
     for item in loc:
-        if isinstance(item, int):
-            name = node[item].get("name") if isinstance(node, list) and item < len(node) and isinstance(node[item], dict) else None
-            parts[-1] += f"[{name}]" if name else f"[{item}]"
+        if isinstance(item, int) and parts:
+            entry = node[item] if isinstance(node, list) and item < len(node) else None
+            name = entry.get("name") if isinstance(entry, dict) else None
+            parts[-1] += f"[{printable(name)}]" if isinstance(name, str) and name.strip() else f"[{item}]"
         else:
-            parts.append(str(item))
+            parts.append(printable(str(item)))
         try:
             node = node[item]
         except (KeyError, IndexError, TypeError):
             node = None
     return ".".join(parts) or "(top level)"
-
-
-def _line_index(node: yaml.Node | None, path: tuple = ()) -> dict[tuple, int]:
-    """Map each key path to the 1-based line it is written on."""
-    lines: dict[tuple, int] = {}
-    if node is None:
-        return lines
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            child = path + (key_node.value,)
-            lines.update(_line_index(value_node, child))
-            lines[child] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines.update(_line_index(item, path + (index,)))
-    return lines
 
 
 def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:

@@ -16,3 +16,7 @@ class ConfigError(TrackerError):
 
 class SourceError(TrackerError):
     """arXiv could not answer one topic's query (after retries) or rejected it."""
+
+
+class ArxivUnreachable(SourceError):
+    """The run's first request could not resolve or reach arXiv: stop every topic at once."""

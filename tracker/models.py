@@ -1,8 +1,12 @@
 """Plain data passed between pipeline stages. No I/O here."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
+
+from tracker.text import clean_block, clean_line
+
+MULTILINE_FIELDS = frozenset({"abstract"})  # every other text field of a Paper is a single line
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class Paper:
     revised_on: str | None = None  # run date a newer version was last recorded
     announce_type: str | None = None  # RSS only: new / cross / replace / replace-cross
     relevance: float | None = None  # similarity to the group's profile, when configured
+    # Fields a ledger record had that this version does not know: kept so a rewrite loses nothing.
+    extra: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def versioned_id(self) -> str:
@@ -45,17 +51,40 @@ class Paper:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        extra = data.pop("extra")
         for key in ("authors", "categories", "topics"):
             data[key] = list(data[key])
-        return data
+        return {**extra, **data}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Paper:
-        known = {f for f in cls.__dataclass_fields__}
+        """From trusted data (e.g. `to_dict` output). Ledger lines go through tracker.store.records."""
+        known = set(cls.__dataclass_fields__) - {"extra"}
         values = {k: v for k, v in data.items() if k in known}
         for key in ("authors", "categories", "topics"):
             values[key] = tuple(values.get(key) or ())
-        return cls(**values)
+        return cls(**values, extra={k: v for k, v in data.items() if k not in known})
+
+    def cleaned(self) -> Paper:
+        """Every text field through tracker.text: the one normalisation, applied at the ledger's door."""
+        changes: dict[str, Any] = {}
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if isinstance(value, str):
+                new: Any = clean_block(value) if spec.name in MULTILINE_FIELDS else clean_line(value)
+                if not new and spec.default is None:
+                    new = None  # an optional field that held only noise is absent
+            elif isinstance(value, tuple):
+                new = tuple(item for item in map(clean_line, value) if item)
+                if spec.name == "topics":
+                    new = tuple(sorted(set(new)))
+                elif spec.name == "categories":
+                    new = tuple(dict.fromkeys(new))
+            else:
+                continue
+            if new != value:
+                changes[spec.name] = new
+        return replace(self, **changes) if changes else self
 
     def with_changes(self, **changes: Any) -> Paper:
         return replace(self, **changes)

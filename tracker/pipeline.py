@@ -21,6 +21,7 @@ from tracker.enrich.stage import (
 from tracker.enrich.stage import embed as embed_stage
 from tracker.redact import redact
 from tracker.render.digest import Digest, build_digest
+from tracker.render.feed import digest_feed
 from tracker.errors import SourceError, TrackerError
 from tracker.sources.excludes import apply_excludes
 from tracker.store.ledger import Change, Ledger, journal_path
@@ -30,6 +31,7 @@ from tracker.sources.api import ArxivAPISource
 from tracker.sources.http import PoliteSession
 from tracker.sources.rss import ArxivRSSSource, matches_keywords
 from tracker.store.journal import commit, remove_stale_stages, write_atomic
+from tracker.store.lock import run_lock
 
 log = logging.getLogger(__name__)
 LAST_RUN_FILE = "last_run.json"
@@ -50,13 +52,7 @@ class Sources:
 
 
 def make_sources(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> Sources:
-    http = PoliteSession(
-        delay_seconds=settings.arxiv.delay_seconds,
-        retries=settings.arxiv.retries,
-        timeout=settings.arxiv.timeout_seconds,
-        backoff_seconds=settings.arxiv.backoff_seconds,
-        sleep=sleep,
-    )
+    http = PoliteSession.from_settings(settings.arxiv, sleep=sleep)  # deadline and wait budget too
     return Sources(
         api=ArxivAPISource(settings.api_url, http, page_size=settings.arxiv.page_size),
         rss=ArxivRSSSource(settings.rss_url, http),
@@ -144,7 +140,8 @@ def make_digest(settings: Settings, papers: list[Paper], today: str, *, duplicat
     kwargs = {"duplicates": duplicates} if duplicates else {}
     if relevance_on:
         kwargs["rank"] = rank_by_relevance
-    return build_digest(papers, today, settings.output.digest_max_papers, **kwargs)
+    return build_digest(papers, today, settings.output.digest_max_papers, **kwargs,
+                        readme_rows=settings.output.readme_rows, topics=[t.name for t in settings.topics])
 
 
 def render_all(settings: Settings, papers: list[Paper], today: str, digest: Digest) -> dict[Path, str | None]:
@@ -161,16 +158,19 @@ def render_all(settings: Settings, papers: list[Paper], today: str, digest: Dige
         archive_dir=settings.path(out.archive_dir), digest_dir=settings.path(out.digest_dir),
     )
     existing = readme_path.read_text(encoding="utf-8") if readme_path.exists() else ""
-    files = {readme_path: splice(existing, section), **pages}
+    files = {readme_path: splice(existing, section, readme_path), **pages}
     files[digest_path(settings.path(out.digest_dir), today)] = render_digest(env, digest, cap=out.digest_max_papers)
     files.update({stale: None for stale in stale_archive_pages(settings, set(files))})
+    files.update([digest_feed(settings.path(out.digest_dir), settings.base_dir, repo=settings.publish.repo, pending=files)])
     return files
 
 
 def stale_archive_pages(settings: Settings, keep: set[Path]) -> list[Path]:
-    """Archive pages we wrote earlier that no longer hold any row (e.g. after raising the cap)."""
-    root = settings.path(settings.output.archive_dir)
-    return [p for p in root.glob("*/*.md") if p not in keep] if root.is_dir() else []
+    """Archive pages we wrote earlier that no longer hold any row (see tracker.render.paths.stale_archive_pages)."""
+    from tracker.render import paths  # helper-C2: the lead may call this directly instead
+
+    topics = [t.name for t in settings.topics]
+    return paths.stale_archive_pages(settings.path(settings.output.archive_dir), topics, keep, settings.base_dir)
 
 
 def write_all(settings: Settings, files: dict[Path, str | None]) -> list[Path]:
@@ -183,7 +183,16 @@ def write_all(settings: Settings, files: dict[Path, str | None]) -> list[Path]:
 
 # --- the run ----------------------------------------------------------------------------
 
-def run_daily(
+def run_daily(settings: Settings, *, dry_run: bool = False, **kwargs) -> RunSummary:
+    """A run holds the run lock throughout (tracker.store.lock); a dry run changes no file, so needs none."""
+    if dry_run:
+        return _run_daily(settings, dry_run=True, **kwargs)
+    command = "tracker run" if kwargs.get("render", True) else "tracker fetch"
+    with run_lock(settings.path(settings.output.state_dir), command=command):
+        return _run_daily(settings, **kwargs)
+
+
+def _run_daily(
     settings: Settings,
     *,
     sources: Sources,
@@ -198,7 +207,7 @@ def run_daily(
     `embed=False` skips the model-backed stages; `encoder` hands in a ready encoder (tests).
     """
     data_dir = settings.path(settings.output.data_dir)
-    ledger = Ledger.load(data_dir)
+    ledger = Ledger.load(data_dir, read_only=dry_run)  # a dry run reads a pending commit, never applies it
     results = fetch_all(settings, ledger, sources)
     if all(r.error for r in results):
         failed = RunSummary(date=today, topics=[TopicSummary(r.name, error=r.error) for r in results], dry_run=dry_run)
@@ -255,10 +264,11 @@ def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: Run
 
 
 def render_only(settings: Settings, *, today: str, embed: bool = True, encoder=None) -> list[Path]:
-    ledger = Ledger.load(settings.path(settings.output.data_dir))
-    digest, _ = enriched_digest(settings, ledger, today, RunSummary(date=today), lazy_encoder(settings, embed, encoder))
-    files = render_all(settings, sorted(ledger.papers.values(), key=lambda p: p.id), today, digest)
-    return write_all(settings, {**ledger.files(settings.path(settings.output.data_dir)), **files})
+    with run_lock(settings.path(settings.output.state_dir), command="tracker render"):
+        ledger = Ledger.load(settings.path(settings.output.data_dir))
+        digest, _ = enriched_digest(settings, ledger, today, RunSummary(date=today), lazy_encoder(settings, embed, encoder))
+        files = render_all(settings, sorted(ledger.papers.values(), key=lambda p: p.id), today, digest)
+        return write_all(settings, {**ledger.files(settings.path(settings.output.data_dir)), **files})
 
 
 def dry_run_dir(settings: Settings, date: str) -> Path:

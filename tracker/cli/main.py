@@ -20,9 +20,10 @@ from tracker.cli import relevance as relevance_commands
 from tracker.cli import search as search_commands
 from tracker.cli.options import (
     EXIT_INTERRUPTED, EXIT_PARTIAL, config_option, date_option, device_option, given_encoder, json_option,
-    load_settings, verbose_option,
+    env_url_secrets, load_settings, verbose_option,
 )
 from tracker.errors import TrackerError
+from tracker.redact import redact
 
 
 class TrackerGroup(click.Group):
@@ -42,7 +43,7 @@ class TrackerGroup(click.Group):
             return super().invoke(ctx)
         except TrackerError as exc:
             for problem in getattr(exc, "problems", None) or [str(exc)]:
-                click.echo(f"error: {problem}", err=True)
+                click.echo(f"error: {redact(problem, env_url_secrets())}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             # Every write goes through the journal, so stopping here leaves old or new files.
@@ -62,17 +63,22 @@ def cli() -> None:
     """
 
 
+def _echo(text: str) -> None:
+    """stdout, with credentials masked (a `user:pass@` endpoint must not reach CI logs)."""
+    click.echo(redact(text, env_url_secrets()))
+
+
 def _print_summary(data: dict, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        _echo(json.dumps(data, indent=2, sort_keys=True))
         return
     verb = "would write" if data.get("dry_run") else "wrote"
     for topic in data["topics"]:
         status = (f"error: {topic['error']}" if topic["error"]
                   else f"{topic['fetched']} fetched, {topic['new']} new, {topic['revised']} revised")
-        click.echo(f"{topic['name']}: {status}")
+        _echo(f"{topic['name']}: {status}")
     totals = data["totals"]
-    click.echo(f"{data['date']}: {totals['new']} new, {totals['revised']} revised; {verb} {len(data['outputs'])} file(s)")
+    _echo(f"{data['date']}: {totals['new']} new, {totals['revised']} revised; {verb} {len(data['outputs'])} file(s)")
     if "embedded" in data:
         click.echo(f"embedded {data['embedded']} text(s); {data.get('near_duplicates', 0)} near-duplicate(s); "
                    f"{data.get('clusters', 0)} theme(s)")
@@ -95,7 +101,7 @@ def _run(ctx: click.Context, config_path: Path, run_date: str | None, *, dry_run
         raise
     _print_summary(summary.to_dict(), as_json)
     for topic in summary.failed:
-        click.echo(f"error: topic {topic.name!r} failed: {topic.error}", err=True)
+        click.echo(f"error: topic {topic.name!r} failed: {redact(topic.error or '', env_url_secrets())}", err=True)
     if summary.failed:
         ctx.exit(EXIT_PARTIAL)
 
@@ -175,14 +181,14 @@ def check(config_path: Path) -> None:
         click.echo(f"{topic.name} [{topic.source}]")
         if topic.source == "rss":
             types = ", ".join(topic.announce_types or settings.rss.announce_types)
-            click.echo(f"  feed: {settings.rss_url.rstrip('/')}/{'+'.join(sorted(topic.categories))} ({types})")
+            _echo(f"  feed: {settings.rss_url.rstrip('/')}/{'+'.join(sorted(topic.categories))} ({types})")
             click.echo(f"  keywords (title or abstract): {', '.join(topic.keywords)}")
         else:
             query = build_query(topic)
             click.echo(f"  query: {query}")
             for warning in query_warnings(query):
                 click.echo(f"  warning: {warning}")
-    click.echo(f"OK: {len(settings.topics)} topic(s); API {settings.api_url}")
+    _echo(f"OK: {len(settings.topics)} topic(s); API {settings.api_url}")
 
 
 @cli.command()
@@ -202,12 +208,9 @@ def demo(folder: Path, no_embed: bool) -> None:
         click.echo(line)
 
 
-for _command in (
-    search_commands.search, search_commands.similar, search_commands.index_command,  # semantic search
-    relevance_commands.explain,  # `tracker explain ARXIV_ID`
-    publish_commands.publish, publish_commands.schedule,  # GitHub issue; lab-server scheduler
-):
-    cli.add_command(_command)
+# Each command module lists its own commands; registering here (not there) keeps imports one-way.
+for _module in (search_commands, relevance_commands, publish_commands):
+    _module.register(cli)  # search/similar/index; explain; publish/feedback/schedule
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ def explain(ctx: click.Context, arxiv_id: str, k: int, as_json: bool, config_pat
     Example: tracker explain arXiv:2401.01234v2 -k 5
     """
     from tracker.arxiv_ids import canonical_id
-    from tracker.cli.main import load
+    from tracker.cli.options import load_settings as load
     from tracker.store.ledger import Ledger
     from tracker.enrich.profile import missing_ids, profile_from_settings, profile_items
     from tracker.enrich.relevance import explain_paper

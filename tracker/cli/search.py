@@ -19,7 +19,7 @@ from tracker.errors import TrackerError
 
 
 def _settings(config_path: Path):
-    from tracker.cli.main import load
+    from tracker.cli.options import load_settings as load
 
     return load(config_path)
 

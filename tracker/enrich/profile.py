@@ -32,6 +32,7 @@ class ProfileText:
 
 @dataclass(frozen=True)
 class Profile:
+    name: str = ""  # "" for the single `profile:`; each of `profiles:` has its own
     ids: tuple[str, ...] = ()  # canonical arXiv ids; their text comes from the ledger
     texts: tuple[ProfileText, ...] = ()
     warnings: tuple[str, ...] = ()

@@ -1,46 +1,191 @@
-"""Relevance of papers to the group's profile: pure functions on embedding vectors.
+"""Relevance of papers to the group's profiles: pure functions on embedding vectors.
 
-A paper's relevance is the mean cosine similarity to its `top` closest profile items.
-benchmarks/relevance.py compares top-1 (max), top-2, top-3 and recency-weighted profiles on
-real abstracts: max ranks best (precision@10 0.85 vs 0.75 for top-3, mean of two scenarios),
-so `top=1` is the default. An empty profile means relevance is off: `score` returns None.
+Each profile gets its own linear model over the embeddings, retrained every run (what
+arxiv-sanity-lite does per tag): positives are the profile's papers, its BibTeX/interest texts
+and the group's ticked papers, negatives the rest of the ledger. Scores are the classifier's
+probability (0-1). With too few positives or papers to train on, a profile falls back to its
+mean cosine similarity. benchmarks/relevance.py measured why: max similarity collapses when
+one profile paper sits in a dense neighbourhood of off-target papers, and the classifier
+beats both similarity rankings in every scenario (figures in that script's docstring).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from tracker.render.links import find_code_links
+from tracker.enrich.profile import Profile
 from tracker.models import Paper
 
-DEFAULT_TOP = 1  # max similarity; measured best in benchmarks/relevance.py
-DEFAULT_HALF_LIFE_DAYS = 730  # the weight's excess over MIN_WEIGHT halves every two years
-MIN_WEIGHT = 0.8  # old profile papers still count: the group did choose them
+log = logging.getLogger(__name__)
+
+CLASSIFIER = "classifier"
+SIMILARITY = "similarity"
+# Fewer positives than this, or fewer negatives than MIN_NEGATIVES: similarity fallback.
+MIN_POSITIVES = 2
+MIN_NEGATIVES = 20
+MAX_NEGATIVES = 20_000  # a larger ledger is subsampled (stable as it grows: by hash of the id)
+C = 1.0  # inverse regularisation strength of the logistic regression
+FEEDBACK_PROFILE = ""  # name of the implicit profile when the group has ticks but no profile
 
 
-def score(
-    paper_vectors: np.ndarray,
-    profile_vectors: np.ndarray,
-    *,
-    profile_weights: np.ndarray | None = None,
-    top: int = DEFAULT_TOP,
-) -> np.ndarray | None:
-    """Relevance of each paper (rows of `paper_vectors`): mean of its `top` best profile similarities.
+@dataclass(frozen=True)
+class ProfileScores:
+    """One profile's scores: {paper id: 0-1}, how they were made, and what it learned from."""
 
-    With `profile_weights` (one per profile vector, e.g. `recency_weights`) each similarity is
-    scaled by its item's weight before picking the best. Returns None when the profile is empty.
+    name: str
+    method: str  # CLASSIFIER or SIMILARITY
+    scores: dict[str, float]
+    positives: tuple[str, ...]  # labels of the positive examples ("2401.01234 Title", "interest: ...")
+    feedback: tuple[str, ...] = ()  # the ticked ids among them
+
+
+@dataclass(frozen=True)
+class Relevance:
+    profiles: tuple[ProfileScores, ...] = ()
+    own_ids: frozenset[str] = field(default_factory=frozenset)  # the group's papers and its liked papers
+
+    @property
+    def scores(self) -> dict[str, dict[str, float]]:
+        return {p.name: p.scores for p in self.profiles}
+
+    @property
+    def methods(self) -> dict[str, str]:
+        return {p.name: p.method for p in self.profiles}
+
+    def best(self) -> dict[str, float]:
+        """Each paper's best score over the profiles, rounded as the ledger stores it."""
+        best: dict[str, float] = {}
+        for profile in self.profiles:
+            for pid, value in profile.scores.items():
+                best[pid] = max(best.get(pid, 0.0), value)
+        return {pid: round(value, 4) for pid, value in best.items()}
+
+
+@dataclass(frozen=True)
+class _Examples:
+    """A profile's positives: vectors, labels, and which ledger rows they are."""
+
+    name: str
+    vectors: np.ndarray
+    labels: tuple[str, ...]
+    rows: frozenset[int]
+    feedback: tuple[str, ...] = ()
+
+
+# --- scoring ----------------------------------------------------------------------------
+
+def score_profiles(
+    papers: Sequence[Paper],
+    vectors: np.ndarray,
+    profiles: Sequence[Profile],
+    profile_vectors: Mapping[str, np.ndarray] | None = None,
+    feedback: Mapping[str, str] | None = None,
+) -> Relevance:
+    """Score every paper (rows of `vectors`) against every profile.
+
+    `papers` is the whole ledger, sorted by id; `profile_vectors[name]` holds the vectors of
+    that profile's `texts`, row for row (the caller encodes them). `feedback` maps ticked ids to
+    the date they were ticked. Pure and deterministic: same inputs, same scores.
     """
-    sims = similarities(paper_vectors, profile_vectors)
-    if sims is None:
-        return None
-    if profile_weights is not None:
-        sims = sims * np.asarray(profile_weights, dtype=np.float32)[None, :]
-    k = max(1, min(top, sims.shape[1]))
-    best = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:]
-    return best.mean(axis=1)
+    vectors = _unit(vectors)
+    examples = positives_of(papers, vectors, profiles, profile_vectors or {}, feedback or {})
+    own = {pid for profile in profiles for pid in profile.ids} | set(feedback or {})
+    scored = tuple(_score_one(papers, vectors, ex) for ex in examples)
+    return Relevance(scored, frozenset(own))
+
+
+def positives_of(
+    papers: Sequence[Paper],
+    vectors: np.ndarray,
+    profiles: Sequence[Profile],
+    profile_vectors: Mapping[str, np.ndarray],
+    feedback: Mapping[str, str],
+) -> list[_Examples]:
+    """Each profile's positive examples; each ticked paper joins the profile it is closest to.
+
+    A tick does not say who ticked, so a group with several profiles teaches the one whose
+    examples look most like the paper. Ticks with no profile at all form an implicit profile.
+    """
+    row = {p.id: i for i, p in enumerate(papers)}
+    examples = []
+    for profile in profiles:
+        ids = [pid for pid in profile.ids if pid in row]
+        texts = _unit(profile_vectors.get(profile.name, np.zeros((0, vectors.shape[1]), np.float32)))
+        if len(texts) != len(profile.texts):
+            raise ValueError(f"profile {profile.name!r}: {len(profile.texts)} texts but {len(texts)} vectors")
+        labels = [f"{pid} {papers[row[pid]].title}" for pid in ids] + [t.label for t in profile.texts]
+        stacked = np.vstack([vectors[[row[pid] for pid in ids]].reshape(-1, vectors.shape[1]), texts])
+        examples.append(_Examples(profile.name, stacked, tuple(labels), frozenset(row[pid] for pid in ids)))
+    ticked = sorted(pid for pid in feedback if pid in row)
+    if not ticked:
+        return examples
+    usable = [ex for ex in examples if len(ex.vectors)]
+    if not usable:
+        usable = [_Examples(FEEDBACK_PROFILE, vectors[:0], (), frozenset())]
+        examples = [ex for ex in examples if ex.name != FEEDBACK_PROFILE] + usable
+    owner = _closest_profile(vectors[[row[pid] for pid in ticked]], usable)
+    by_name = {ex.name: ex for ex in examples}
+    for pid, index in zip(ticked, owner):
+        by_name[usable[index].name] = _add(by_name[usable[index].name], pid, row[pid], vectors, papers)
+    return [by_name[ex.name] for ex in examples]
+
+
+def _closest_profile(tick_vectors: np.ndarray, usable: Sequence[_Examples]) -> list[int]:
+    if len(usable) == 1:
+        return [0] * len(tick_vectors)
+    best = np.stack([(tick_vectors @ ex.vectors.T).max(axis=1) for ex in usable], axis=1)
+    return best.argmax(axis=1).tolist()  # ties: the profile listed first
+
+
+def _add(ex: _Examples, pid: str, row: int, vectors: np.ndarray, papers: Sequence[Paper]) -> _Examples:
+    if row in ex.rows:
+        return ex
+    return _Examples(ex.name, np.vstack([ex.vectors, vectors[row][None, :]]),
+                     ex.labels + (f"{pid} {papers[row].title}",), ex.rows | {row}, ex.feedback + (pid,))
+
+
+def _score_one(papers: Sequence[Paper], vectors: np.ndarray, ex: _Examples) -> ProfileScores:
+    negatives = negative_rows(papers, ex.rows)
+    if len(ex.vectors) == 0:
+        return ProfileScores(ex.name, SIMILARITY, {}, ())
+    if len(ex.vectors) < MIN_POSITIVES or len(negatives) < MIN_NEGATIVES:
+        values = similarity_scores(vectors, ex.vectors)
+        method = SIMILARITY
+    else:
+        model = fit(ex.vectors, vectors[negatives])
+        values = model.predict_proba(vectors)[:, 1]
+        method = CLASSIFIER
+    log.debug("profile %r: %s on %d positives", ex.name, method, len(ex.vectors))
+    scores = {p.id: float(v) for p, v in zip(papers, values)}
+    return ProfileScores(ex.name, method, scores, ex.labels, ex.feedback)
+
+
+def negative_rows(papers: Sequence[Paper], positive_rows: frozenset[int], cap: int = MAX_NEGATIVES) -> list[int]:
+    """Every ledger row that is not a positive; past `cap`, a subsample chosen by a hash of the id,
+    so the same papers stay in it as the ledger grows and the model changes little day to day."""
+    rows = [i for i in range(len(papers)) if i not in positive_rows]
+    if len(rows) <= cap:
+        return rows
+    return sorted(sorted(rows, key=lambda i: hashlib.sha256(papers[i].id.encode()).digest())[:cap])
+
+
+def fit(positives: np.ndarray, negatives: np.ndarray) -> Any:
+    """Class-balanced L2 logistic regression, positives vs negatives (deterministic: lbfgs)."""
+    from sklearn.linear_model import LogisticRegression  # ~0.5 s import; only when a profile is set
+
+    x = np.vstack([positives, negatives]).astype(np.float64)
+    y = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
+    return LogisticRegression(C=C, class_weight="balanced", max_iter=2000, tol=1e-6).fit(x, y)
+
+
+def similarity_scores(vectors: np.ndarray, positives: np.ndarray) -> np.ndarray:
+    """The fallback: mean cosine similarity to the positives, clipped to 0-1."""
+    return np.clip((_unit(vectors) @ _unit(positives).T).mean(axis=1), 0.0, 1.0)
 
 
 def similarities(paper_vectors: np.ndarray, profile_vectors: np.ndarray) -> np.ndarray | None:
@@ -51,70 +196,16 @@ def similarities(paper_vectors: np.ndarray, profile_vectors: np.ndarray) -> np.n
     return _unit(paper_vectors).reshape(-1, profile.shape[1]) @ profile.T
 
 
-def recency_weights(
-    dates: Sequence[str | None],
-    *,
-    today: str,
-    half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
-    floor: float = MIN_WEIGHT,
-) -> np.ndarray:
-    """Weight per profile item: from 1 (new) down towards `floor` (old), halving the excess over
-    `floor` every `half_life_days`. Undated items weigh 1: typed-in interests describe the group now.
+def score(paper_vectors: np.ndarray, profile_vectors: np.ndarray, *, top: int = 1) -> np.ndarray | None:
+    """Mean of each paper's `top` best similarities to the profile items (top=1: max similarity).
 
-    The floor is high on purpose: the weight multiplies a cosine similarity, and all of a
-    day's similarities sit in a narrow band, so a small factor already reorders a lot
-    (benchmarks/relevance.py shows a floor of 0.25 halving precision@10).
+    The baseline benchmarks/relevance.py compares against; None for an empty profile.
     """
-    now = date.fromisoformat(today[:10])
-    weights = []
-    for item_date in dates:
-        if not item_date:
-            weights.append(1.0)
-            continue
-        age = max(0, (now - date.fromisoformat(item_date[:10])).days)
-        weights.append(floor + (1 - floor) * 0.5 ** (age / half_life_days))
-    return np.asarray(weights, dtype=np.float32)
-
-
-def explain(
-    paper_vector: np.ndarray,
-    profile_vectors: np.ndarray,
-    profile_labels: Sequence[str],
-    k: int = 3,
-) -> list[tuple[str, float]]:
-    """The `k` profile items closest to one paper, closest first, with their cosine similarity."""
-    sims = similarities(np.asarray(paper_vector)[None, :], profile_vectors)
+    sims = similarities(paper_vectors, profile_vectors)
     if sims is None:
-        return []
-    order = np.argsort(-sims[0], kind="stable")[:k]
-    return [(profile_labels[i], round(float(sims[0, i]), 4)) for i in order]
-
-
-def explain_paper(
-    paper: Paper,
-    paper_vector: np.ndarray,
-    profile_vectors: np.ndarray,
-    profile_labels: Sequence[str],
-    *,
-    k: int = 3,
-) -> dict[str, Any]:
-    """Plain data for `tracker explain ID`: relevance, closest profile items, code links."""
-    relevance = score(np.asarray(paper_vector)[None, :], profile_vectors)
-    return {
-        "id": paper.id,
-        "title": paper.title,
-        "relevance": None if relevance is None else round(float(relevance[0]), 4),
-        "closest": [{"label": label, "similarity": sim}
-                    for label, sim in explain(paper_vector, profile_vectors, profile_labels, k)],
-        "code_links": find_code_links(f"{paper.abstract}\n{paper.comment or ''}"),
-    }
-
-
-def with_relevance(papers: Sequence[Paper], scores: np.ndarray | None) -> list[Paper]:
-    """Papers with `relevance` set from `scores` (rounded), or cleared when relevance is off."""
-    if scores is None:
-        return [p.with_changes(relevance=None) for p in papers]
-    return [p.with_changes(relevance=round(float(s), 4)) for p, s in zip(papers, scores, strict=True)]
+        return None
+    k = max(1, min(top, sims.shape[1]))
+    return np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:

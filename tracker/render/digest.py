@@ -29,10 +29,17 @@ class Digest:
     themes: tuple[ThemeGroup, ...] = ()  # the kept new papers grouped by theme, when clustered
     top_picks: tuple[DigestItem, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    failures: tuple[tuple[str, str], ...] = ()  # (topic, arXiv's message) for each topic that failed today
+    left_out_in_readme: int | None = None  # of `left_out`, how many a README table shows (None: not computed)
 
     @property
     def left_out(self) -> int:
         return self.new_total - len(self.new) + self.revised_total - len(self.revised)
+
+    @property
+    def left_out_in_archives(self) -> int | None:
+        """Left-out papers found only on archive pages (None: not computed)."""
+        return None if self.left_out_in_readme is None else self.left_out - self.left_out_in_readme
 
     @property
     def is_empty(self) -> bool:
@@ -67,11 +74,18 @@ def build_digest(
     *,
     rank: Callable[[Paper], tuple] = by_date,
     duplicates: dict[str, Sequence[str]] | None = None,
+    failures: Iterable[tuple[str, str]] = (),
+    readme_rows: int | None = None,
+    topics: Sequence[str] | None = None,
 ) -> Digest:
     """Select the day's papers, hide duplicates behind their representative, rank and cap.
 
     The cap keeps the best-ranked new papers first; revised papers fill what room is left.
+    `failures` are the topics that could not be fetched, with arXiv's message. With
+    `readme_rows` (the README cap) and the configured `topics`, the digest can say where the
+    papers it leaves out are shown: in a README table or only on an archive page.
     """
+    papers = list(papers)
     new, revised = papers_of_day(papers, date)
     duplicates = duplicates or {}
     hidden = {other for others in duplicates.values() for other in others}
@@ -79,10 +93,30 @@ def build_digest(
     revised_items = [DigestItem(p) for p in sorted(revised, key=rank, reverse=True) if p.id not in hidden]
     kept_new = new_items[:cap]
     kept_revised = revised_items[: max(cap - len(kept_new), 0)]
+    left_out = [i.paper for i in new_items[len(kept_new):] + revised_items[len(kept_revised):]]
+    in_readme = None
+    if readme_rows is not None:
+        shown = readme_table_ids(papers, readme_rows, topics)
+        in_readme = sum(1 for p in left_out if p.id in shown)
     return Digest(
         date=date,
         new=tuple(kept_new),
         revised=tuple(kept_revised),
         new_total=len(new_items),
         revised_total=len(revised_items),
+        failures=tuple((str(topic), str(message)) for topic, message in failures),
+        left_out_in_readme=in_readme,
     )
+
+
+def readme_table_ids(papers: Iterable[Paper], rows: int, topics: Sequence[str] | None = None) -> set[str]:
+    """Ids in some topic's README table: its newest `rows` papers (as tracker.render.markdown lays them out).
+
+    `topics`: the configured topics (None: every topic any paper has).
+    """
+    by_topic: dict[str, list[Paper]] = {}
+    for paper in papers:
+        for topic in paper.topics:
+            by_topic.setdefault(topic, []).append(paper)
+    names = by_topic if topics is None else [t for t in topics if t in by_topic]
+    return {p.id for name in names for p in sorted(by_topic[name], key=by_date, reverse=True)[:rows]}

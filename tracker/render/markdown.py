@@ -1,33 +1,29 @@
 """Digest and ledger -> Markdown, through Jinja2 templates (users may override any template).
 
-Everything user-supplied (titles, abstracts, comments, names) passes through `md_inline`,
-so `|`, newlines, HTML, backticks and LaTeX cannot break a table or inject markup.
+Everything user-supplied (titles, abstracts, comments, names) passes through the filter for
+its destination (tracker.render.escape: md_text, md_cell, html_text, md_link), so the reader
+sees the text as written and nothing in it can break a table, inject markup or ping anyone.
 """
 from __future__ import annotations
 
-import html
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import jinja2
 
 from tracker.render.digest import Digest, by_date
+from tracker.render.escape import FILTERS, md_text
 from tracker.render.links import find_code_links
+from tracker.render.splice import END_MARKER, START_MARKER, splice  # noqa: F401  (re-exported)
+from tracker.render.paths import archive_marker, archive_page, feed_path, topic_slug
+from tracker.render.paths import digest_path  # noqa: F401  (re-exported: callers import it from here)
 from tracker.models import Paper
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-START_MARKER = "<!-- paper-tracker:start -->"
-END_MARKER = "<!-- paper-tracker:end -->"
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$#])")
-
-
-def md_inline(text: str | None) -> str:
-    """Make arbitrary text safe inside a Markdown table cell, heading, list item or link text."""
-    flat = " ".join((text or "").split())
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
+md_inline = md_text  # the old name of the Markdown-text filter
 
 
 def format_authors(authors: Sequence[str], limit: int = 6) -> str:
@@ -45,8 +41,11 @@ def anchor(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
-def slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "topic"
+def table_date(paper: Paper) -> str:
+    """The date (and version) as one unbreakable run: non-breaking hyphens and space, so a narrow
+    table column never wraps it, while it still reads as 2024-01-03."""
+    shown = paper.date + (f" (v{paper.version})" if paper.version > 1 else "")
+    return shown.replace("-", "\u2011").replace(" ", "\u00a0")
 
 
 def environment(override_dir: Path | None = None) -> jinja2.Environment:
@@ -56,15 +55,17 @@ def environment(override_dir: Path | None = None) -> jinja2.Environment:
     loaders.append(jinja2.FileSystemLoader(str(BUILTIN_TEMPLATES)))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
-        autoescape=False,  # Markdown, not HTML: escaping is explicit through the `md` filter
+        autoescape=False,  # Markdown, not HTML: each value is escaped for its context (escape.py)
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters["md"] = md_inline
+    env.filters.update(FILTERS)
+    env.filters["md"] = md_text  # older templates (and user overrides) say `md`
     env.filters["authors"] = format_authors
     env.filters["code_links"] = code_links
+    env.filters["table_date"] = table_date
     return env
 
 
@@ -105,43 +106,57 @@ def render_readme(
     archive_dir: Path,
     digest_dir: Path,
 ) -> tuple[str, dict[Path, str]]:
-    """The marked README section, and every archive page keyed by its path."""
+    """The marked README section, and every archive page keyed by its path.
+
+    No run date goes into the built-in templates: a page changes only when its rows change.
+    `date` stays in the context for user templates.
+    """
     tables, pages = [], {}
+    anchors = unique_anchors(topics)
     for name in topics:
         rows, months = split_for_archive((p for p in papers if name in p.topics), cap)
         links = []
         for month, month_papers in sorted(months.items(), reverse=True):
-            page_path = archive_dir / slug(name) / f"{month}.md"
-            pages[page_path] = env.get_template("archive.md.j2").render(topic=name, month=month, rows=month_papers, date=date)
+            page_path = archive_page(archive_dir, name, month)
+            back = f"{_relative(readme_path, page_path.parent)}#{anchors[name]}"
+            body = env.get_template("archive.md.j2").render(
+                topic=name, month=month, rows=month_papers, readme_link=back, date=date
+            )
+            pages[page_path] = f"{archive_marker(topic_slug(name))}\n{body}"
             links.append(ArchiveLink(month, _relative(page_path, readme_path.parent)))
         count = len(rows) + sum(len(v) for v in months.values())
-        tables.append(TopicTable(name, anchor(name), count, tuple(rows), tuple(links)))
+        tables.append(TopicTable(name, anchors[name], count, tuple(rows), tuple(links)))
     section = env.get_template("readme.md.j2").render(
-        topics=tables, date=date, cap=cap, total=len(papers), digests_link=_relative(digest_dir, readme_path.parent)
+        topics=tables, date=date, cap=cap, total=sum(1 for p in papers if p.topics),
+        digests_link=_relative(digest_dir, readme_path.parent),
+        feed_link=_relative(feed_path(digest_dir), readme_path.parent),
     )
     return section, pages
+
+
+def unique_anchors(headings: Sequence[str]) -> dict[str, str]:
+    """GitHub's anchors for headings in order: a repeated anchor gets -1, -2, ... as GitHub does."""
+    seen: dict[str, int] = {}
+    result = {}
+    for heading in headings:
+        base = anchor(heading)
+        count = seen.get(base, 0)
+        result[heading] = base if count == 0 else f"{base}-{count}"
+        seen[base] = count + 1
+    return result
 
 
 def _relative(target: Path, start: Path) -> str:
     return Path(os.path.relpath(target, start)).as_posix()
 
 
-def splice(existing: str, section: str) -> str:
-    """Replace only the text between our markers; add the marked block at the end if absent."""
-    block = f"{START_MARKER}\n{section.strip()}\n{END_MARKER}"
-    start, end = existing.find(START_MARKER), existing.find(END_MARKER)
-    if start != -1 and end > start:
-        return existing[:start] + block + existing[end + len(END_MARKER):]
-    separator = "" if not existing else ("\n" if existing.endswith("\n") else "\n\n")
-    return existing + separator + block + "\n"
-
-
 # --- digest -----------------------------------------------------------------------------
 
-def digest_path(digest_dir: Path, date: str) -> Path:
-    year, month, _ = date.split("-")
-    return digest_dir / year / month / f"{date}.md"
-
-
-def render_digest(env: jinja2.Environment, digest: Digest, *, cap: int) -> str:
+def render_digest(
+    env: jinja2.Environment, digest: Digest, *, cap: int, failures: Iterable[tuple[str, str]] | None = None
+) -> str:
+    """The day's digest page. `failures` ((topic, arXiv's message) per failed topic) replaces
+    `digest.failures` when given: the page then names each one instead of claiming a quiet day."""
+    if failures is not None:
+        digest = replace(digest, failures=tuple((str(t), str(m)) for t, m in failures))
     return env.get_template("digest.md.j2").render(d=digest, cap=cap)

@@ -1,9 +1,11 @@
 """The arXiv query API, through the `arxiv` package.
 
-`arxiv.Client` does URL building, paging and Atom parsing; we replace its page fetch with
-our own so that 429/5xx/timeouts/empty pages are retried with backoff (honouring
-Retry-After) and arXiv's error feed (HTTP 400, an entry titled "Error") becomes a clear
-message instead of an empty result.
+`arxiv.Client` does URL building, paging and entry parsing; we replace its page fetch with
+our own so that 429/5xx/transport faults and any answer that is not a complete Atom page
+(a body cut short, an HTML maintenance page, fewer entries than the page frames) are retried
+with backoff (honouring Retry-After), and arXiv's error feed (HTTP 400, an entry titled
+"Error") becomes a clear message instead of an empty result. An entry that cannot be read is
+skipped with a warning naming it; the rest of its page is kept.
 """
 from __future__ import annotations
 
@@ -11,19 +13,21 @@ import itertools
 import logging
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import arxiv
-import requests
 from arxiv import _feed
 from lxml import etree
 
 from tracker.arxiv_ids import parse_id
-from tracker.errors import SourceError
+from tracker.errors import SourceError, TrackerError
 from tracker.models import Paper
-from tracker.sources.http import PoliteSession, TransientError
+from tracker.redact import redact, url_secrets
+from tracker.sources.http import Answer, PoliteSession, TransientError, host_of, local_name, well_formed_xml
 
 log = logging.getLogger(__name__)
 _ATOM = "{http://www.w3.org/2005/Atom}"
+_OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
 
 
 def error_message(content: bytes) -> str | None:
@@ -40,8 +44,66 @@ def error_message(content: bytes) -> str | None:
     return None
 
 
+class _Skipped(arxiv.Result):
+    """An entry that could not be read; kept in the page so arxiv.Client's paging offsets stay right."""
+
+    def __init__(self, label: str, reason: str):  # noqa: super().__init__ wants a whole paper
+        self.entry_id, self.reason = label, reason
+
+
+def _label(entry: etree._Element) -> str:
+    """How a warning names an entry: its id, else its title (hostile text: shortened, redacted)."""
+    text = entry.findtext(f"{_ATOM}id") or entry.findtext(f"{_ATOM}title") or "(no id)"
+    return redact(repr(" ".join(text.split())[:120]))
+
+
+def _entry_result(entry: etree._Element) -> arxiv.Result:
+    missing = [name for name in ("id", "updated", "published") if not (entry.findtext(f"{_ATOM}{name}") or "").strip()]
+    if missing:
+        return _Skipped(_label(entry), f"no <{'>, <'.join(missing)}>")
+    try:
+        result = _feed._build_result(entry)
+    except (ValueError, TypeError, AttributeError) as exc:
+        return _Skipped(_label(entry), f"unreadable ({exc})")
+    return result if result is not None else _Skipped(_label(entry), "unreadable")
+
+
+def _header(root: etree._Element) -> dict[str, int | None]:
+    values = {}
+    for name in ("totalResults", "startIndex", "itemsPerPage"):
+        text = root.findtext(f"{_OPENSEARCH}{name}")
+        try:
+            values[name] = int(text.strip()) if text is not None else None
+        except ValueError:
+            values[name] = None
+    return values
+
+
+def parse_page(root: etree._Element, url: str) -> _feed.ParsedFeed:
+    """One API page; TransientError if it is not an Atom feed or holds fewer entries than it frames."""
+    where = host_of(url)
+    if root.tag != f"{_ATOM}feed":
+        raise TransientError(f"expected an Atom feed from {where}, got <{local_name(root)}>")
+    entries = root.findall(f"{_ATOM}entry")
+    head = _header(root)
+    asked = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    start = int(asked.get("start", 0))
+    if head["startIndex"] is not None and head["startIndex"] != start:
+        raise TransientError(f"{where} answered start={head['startIndex']} for start={start}")
+    total = head["totalResults"]
+    sizes = [n for n in (head["itemsPerPage"], int(asked.get("max_results", 0))) if n]
+    per_page = min(sizes) if sizes else None
+    if total is not None and per_page is not None:
+        expected = max(0, min(per_page, total - start))
+        if len(entries) < expected:
+            # A body cut short and closed, or arXiv's sporadic empty page mid-pagination.
+            raise TransientError(f"incomplete page from {where}: {len(entries)} of {expected} entries at start={start}")
+    header = _feed.FeedHeader(total_results=total or 0, items_per_page=per_page or 0, start_index=start)
+    return _feed.ParsedFeed(header=header, results=[_entry_result(e) for e in entries])
+
+
 class _PoliteClient(arxiv.Client):
-    """An arxiv.Client whose page fetch goes through a PoliteSession."""
+    """An arxiv.Client whose page fetch goes through a PoliteSession and checks each answer."""
 
     def __init__(self, url: str, http: PoliteSession, page_size: int):
         super().__init__(page_size=page_size, delay_seconds=0, num_retries=0)
@@ -51,19 +113,13 @@ class _PoliteClient(arxiv.Client):
     def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> _feed.ParsedFeed:
         parsed: list[_feed.ParsedFeed] = []
 
-        def check(response: requests.Response) -> None:
-            message = error_message(response.content)
+        def check(answer: Answer) -> None:
+            message = error_message(answer.content)
             if message:
-                raise SourceError(f"arXiv rejected the query: {message}")
-            if response.status_code != 200:
-                raise SourceError(f"arXiv answered HTTP {response.status_code} for {url}")
-            feed = _feed.parse(response.content)
-            if feed.malformed:
-                raise TransientError(f"malformed feed from {url}: {feed.error}")
-            if not feed.results and not first_page:
-                # The sporadic "valid but empty" page mid-pagination: asking again usually works.
-                raise TransientError(f"empty page mid-pagination at {url}")
-            parsed.append(feed)
+                raise SourceError(redact(f"arXiv rejected the query: {message}", url_secrets(url)))
+            if answer.status != 200:
+                raise SourceError(f"arXiv answered HTTP {answer.status} from {host_of(url)}")
+            parsed.append(parse_page(well_formed_xml(answer), url))
 
         self.http.get_with_retries(url, check)
         return parsed[-1]
@@ -97,6 +153,21 @@ def to_paper(result: arxiv.Result) -> Paper:
     )
 
 
+def to_papers(results: Iterable[arxiv.Result]) -> list[Paper]:
+    """Papers of the entries that can be read; each one that cannot is skipped with a warning naming it."""
+    papers = []
+    for result in results:
+        if isinstance(result, _Skipped):
+            log.warning("skipped an arXiv entry %s: %s", result.entry_id, result.reason)
+            continue
+        try:
+            papers.append(to_paper(result))
+        except (TrackerError, ValueError, TypeError, AttributeError) as exc:
+            label = redact(repr(" ".join(str(result.entry_id).split())[:120]))
+            log.warning("skipped an arXiv entry %s: %s", label, redact(str(exc)))
+    return papers
+
+
 def _pages(results: Iterable[arxiv.Result], size: int) -> Iterator[list[arxiv.Result]]:
     iterator = iter(results)
     while page := list(itertools.islice(iterator, size)):
@@ -118,9 +189,9 @@ class ArxivAPISource:
         )
         papers: list[Paper] = []
         for page in _pages(self.client.results(search), self.page_size):
-            converted = [to_paper(result) for result in page]
+            converted = to_papers(page)
             papers.extend(converted)
-            if all(is_known(p) for p in converted):
+            if converted and all(is_known(p) for p in converted):
                 log.info("page of %d already-known papers: stop paging", len(converted))
                 break
         return papers
@@ -130,6 +201,6 @@ class ArxivAPISource:
         if not ids:
             return []
         search = arxiv.Search(id_list=ids, max_results=len(ids))
-        return [to_paper(result) for result in self.client.results(search)]
+        return to_papers(self.client.results(search))
 
 

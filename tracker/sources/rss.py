@@ -2,22 +2,25 @@
 
 Each item carries `arxiv:announce_type` (new / cross / replace / replace-cross) and a
 description of the form "arXiv:IDvN Announce Type: new \\nAbstract: ...". Feeds are empty on
-days without an announcement; that is a normal, quiet day, not an error.
+days without an announcement; that is a normal, quiet day, not an error. Anything that is not a
+complete RSS/Atom document (a body cut short, an HTML page, JSON, an empty body) is a failed
+request: retried, then the topic fails. An item that cannot be read is skipped with a warning.
 """
 from __future__ import annotations
 
 import logging
 import re
 import time
+import xml.sax
 from typing import Iterable
 
 import feedparser
-import requests
 
 from tracker.arxiv_ids import parse_id
 from tracker.errors import SourceError, TrackerError
 from tracker.models import Paper
-from tracker.sources.http import PoliteSession
+from tracker.redact import redact
+from tracker.sources.http import Answer, PoliteSession, TransientError, host_of, local_name, well_formed_xml
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +46,11 @@ def _iso(parsed: time.struct_time | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", parsed) if parsed else None
 
 
-def _entry_to_paper(entry: feedparser.FeedParserDict) -> Paper | None:
+def _entry_to_paper(entry: feedparser.FeedParserDict) -> Paper:
     description = entry.get("summary", "")
     match = _DESCRIPTION.match(description)
     raw_id = match.group("id") if match else entry.get("id", "")
-    try:
-        arxiv_id = parse_id(raw_id)
-    except TrackerError:
-        log.warning("skipping feed item without an arXiv id: %r", entry.get("title"))
-        return None
+    arxiv_id = parse_id(raw_id)
     abstract = description[match.end():] if match else description
     announced = _iso(entry.get("published_parsed") or entry.get("updated_parsed"))
     announce_type = entry.get("arxiv_announce_type") or (match.group("type") if match else None)
@@ -75,11 +74,45 @@ def _entry_to_paper(entry: feedparser.FeedParserDict) -> Paper | None:
     )
 
 
+_FEED_ROOTS = {"rss", "feed", "RDF"}
+
+
+def _label(entry: feedparser.FeedParserDict) -> str:
+    text = entry.get("id") or entry.get("link") or entry.get("title") or "(no id)"
+    return redact(repr(" ".join(str(text).split())[:120]))
+
+
 def parse_feed(content: bytes) -> list[Paper]:
+    """The papers of an RSS/Atom announcement feed; SourceError if it is not one.
+
+    Items that cannot be read are skipped with a warning naming them.
+    """
     feed = feedparser.parse(content)
-    if feed.bozo and not feed.entries and not feed.feed.get("title"):
-        raise SourceError(f"arXiv feed could not be parsed: {feed.get('bozo_exception')}")
-    return [paper for entry in feed.entries if (paper := _entry_to_paper(entry))]
+    if not feed.get("version"):
+        raise SourceError(f"not an RSS or Atom feed: {feed.get('bozo_exception') or 'unrecognised document'}")
+    if feed.bozo and isinstance(feed.get("bozo_exception"), xml.sax.SAXException):
+        raise SourceError(f"incomplete or malformed feed: {feed.bozo_exception}")
+    papers = []
+    for entry in feed.entries:
+        try:
+            papers.append(_entry_to_paper(entry))
+        except (TrackerError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.warning("skipped a feed item %s: %s", _label(entry), redact(str(exc)))
+    return papers
+
+
+def check_feed(answer: Answer) -> list[Paper]:
+    """An answer of the feed server as papers; TransientError (retry) unless it is a complete feed."""
+    where = host_of(answer.url)
+    if answer.status != 200:
+        raise SourceError(f"arXiv feed answered HTTP {answer.status} from {where}")
+    root = well_formed_xml(answer)
+    if local_name(root) not in _FEED_ROOTS:
+        raise TransientError(f"expected an RSS or Atom feed from {where}, got <{local_name(root)}>")
+    try:
+        return parse_feed(answer.content)
+    except SourceError as exc:
+        raise TransientError(f"{exc} (from {where})") from None
 
 
 def matches_keywords(paper: Paper, phrases: Iterable[str]) -> bool:
@@ -97,13 +130,8 @@ class ArxivRSSSource:
     def fetch_categories(self, categories: Iterable[str], announce_types: Iterable[str]) -> list[Paper]:
         key = "+".join(sorted(categories))
         if key not in self._cache:
-            url = f"{self.url}/{key}"
-
-            def check(response: requests.Response) -> None:
-                if response.status_code != 200:
-                    raise SourceError(f"arXiv feed answered HTTP {response.status_code} for {url}")
-
-            response = self.http.get_with_retries(url, check)
-            self._cache[key] = parse_feed(response.content)
+            parsed: list[list[Paper]] = []
+            self.http.get_with_retries(f"{self.url}/{key}", lambda answer: parsed.append(check_feed(answer)))
+            self._cache[key] = parsed[-1]
         wanted = set(announce_types)
         return [p for p in self._cache[key] if p.announce_type in wanted]

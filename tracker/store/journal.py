@@ -5,18 +5,54 @@ unit through a small journal: new contents are staged beside their targets, the 
 listing them is written atomically, then each stage is renamed into place. A run killed
 before the journal exists changed nothing; a run killed after it is rolled forward by
 `recover` at the start of the next run. Either way the next run behaves as if the killed
-one had finished or never started.
+one had finished or never started. A write that fails (disk full, read-only folder) removes
+what it staged and raises `WriteError`: the old files are intact.
+
+The journal is a state file on disk, so it is trusted no further than it can be checked:
+paths in it are relative to the project root (found from the journal's own recorded
+location, so a journal copied with its folder applies inside the copy), never absolute,
+never `..`, never resolving outside the root; it may delete only Markdown pages. A journal
+that fails any check is discarded with a warning, its staged files removed, nothing applied.
+
+Test hook: TRACKER_TEST_COMMIT_PAUSE=<seconds> sleeps before each step of applying a journal,
+so tests/test_run_e2e.py can kill a run inside that window.
 """
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import tempfile
-from pathlib import Path
+import time
+from pathlib import Path, PurePosixPath
+
+from tracker.errors import TrackerError
 
 log = logging.getLogger(__name__)
 STAGE_SUFFIX = ".staged"
+FORMAT = 2
+DELETABLE_SUFFIXES = (".md",)  # a commit deletes only pages the tracker renders, never ledger shards
+_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+class WriteError(TrackerError, OSError):
+    """A file could not be written; what was staged is removed, the old files are intact.
+
+    Also an OSError, so code treating a cache write as best-effort (`except OSError`) still does.
+    """
+
+    @classmethod
+    def of(cls, exc: OSError, path: Path, outcome: str = "nothing was changed") -> WriteError:
+        reason = "disk full" if exc.errno in _FULL else (exc.strerror or type(exc).__name__).lower()
+        return cls(exc.errno, f"{reason} while writing {path}: {outcome}")
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
+
+
+class UnsafeJournal(ValueError):
+    """A journal that does not pass the checks above."""
 
 
 def _encode(content: str | bytes) -> bytes:
@@ -26,7 +62,7 @@ def _encode(content: str | bytes) -> bytes:
 def _unchanged(path: Path, data: bytes) -> bool:
     try:
         return path.read_bytes() == data
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return False
 
 
@@ -37,67 +73,246 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
+def _make_parents(path: Path, created: list[Path]) -> None:
+    """mkdir -p, remembering the folders it made so a failed commit can take them away again."""
+    missing = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(exist_ok=True)
+        created.append(folder)
+
+
 def write_atomic(path: Path, content: str | bytes) -> bool:
     """Write `content` to `path` via a temp file + rename. Returns False when it was already there."""
     data = _encode(content)
     if _unchanged(path, data):
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    created: list[Path] = []
+    tmp = None
     try:
+        _make_parents(path, created)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
         _write_synced(Path(tmp), data)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        _remove_folders(created)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise WriteError.of(exc, path) from exc
         raise
     return True
 
 
-def commit(files: dict[Path, str | bytes | None], journal: Path) -> list[Path]:
-    """Replace (or delete, for None) all `files` as one unit. Returns the paths that changed."""
+def commit(files: dict[Path, str | bytes | None], journal: Path, *, root: Path | None = None) -> list[Path]:
+    """Replace (or delete, for None) all `files` as one unit. Returns the paths that changed.
+
+    `root` (default: the folder holding the journal and every file) is what journal paths are
+    relative to; every file must lie inside it.
+    """
     recover(journal)
-    changes = {path: (None if content is None else _encode(content)) for path, content in files.items()}
-    changes = {p: d for p, d in changes.items() if (d is None and p.exists()) or (d is not None and not _unchanged(p, d))}
+    journal = journal.resolve()
+    changes = {_real(p): (None if c is None else _encode(c)) for p, c in files.items()}
+    changes = {p: d for p, d in changes.items() if (d is None and _is_file(p)) or (d is not None and not _unchanged(p, d))}
     if not changes:
         return []
-    plan = []
+    root = (root or Path(os.path.commonpath([journal.parent, *changes]))).resolve()
+    plan = {"format": FORMAT, "journal": _relative(journal, root), "replace": [], "delete": []}
     for path, data in sorted(changes.items()):
-        stage = None
-        if data is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            stage = path.with_name(f".{path.name}{STAGE_SUFFIX}")
-            _write_synced(stage, data)
-        plan.append({"target": str(path), "stage": str(stage) if stage else None})
-    write_atomic(journal, json.dumps(plan, indent=1))
-    _apply(plan)
-    journal.unlink()
+        if path.is_dir():
+            raise TrackerError(f"cannot write {path}: it is a folder; nothing was changed")
+        plan["replace" if data is not None else "delete"].append(_relative(path, root))
+    try:
+        _check(plan, root)  # what recovery would refuse, commit refuses to promise
+    except UnsafeJournal as exc:
+        raise TrackerError(f"refusing to write: {exc}; nothing was changed") from None
+    _stage_all(root, {p: d for p, d in changes.items() if d is not None}, journal, plan)
+    _apply(root, plan)
+    journal.unlink(missing_ok=True)
     return sorted(changes)
+
+
+def _real(path: Path) -> Path:
+    """Absolute, with links in its folders resolved (a link at the path itself is replaced, not followed)."""
+    path = Path(os.path.abspath(path))
+    return path.parent.resolve() / path.name
+
+
+def _is_file(path: Path) -> bool:
+    return path.is_symlink() or path.is_file()
+
+
+def _stage_all(root: Path, data_by_path: dict[Path, bytes], journal: Path, plan: dict) -> None:
+    """Write every stage, then the journal; on any failure remove them all and raise WriteError."""
+    staged: list[Path] = []
+    created: list[Path] = []
+    current = journal
+    try:
+        for path, data in sorted(data_by_path.items()):
+            current = path
+            _make_parents(path, created)
+            staged.append(stage_of(path))
+            _write_synced(staged[-1], data)
+        current = journal
+        write_atomic(journal, json.dumps(plan, indent=1, ensure_ascii=True))
+    except OSError as exc:
+        for stage in staged:
+            stage.unlink(missing_ok=True)
+        _remove_folders(created)
+        raise WriteError.of(exc, current) from exc
+
+
+def _remove_folders(created: list[Path]) -> None:
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass  # not empty after all: something else wrote there
+
+
+def stage_of(path: Path) -> Path:
+    return path.with_name(f".{path.name}{STAGE_SUFFIX}")
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        raise TrackerError(f"{path} is outside the project folder {root}; keep every output inside it") from None
+
+
+def _root_of(journal: Path, recorded: object) -> Path:
+    """The project root: the journal's location minus the location it recorded relative to the root."""
+    parts = _safe_parts(recorded)
+    if journal.parts[-len(parts):] != parts:
+        raise UnsafeJournal(f"it records its own location as {recorded!r}, but it is at {journal}")
+    return Path(*journal.parts[: -len(parts)])
+
+
+def _safe_parts(recorded: object) -> tuple[str, ...]:
+    if not isinstance(recorded, str) or not recorded or "\\" in recorded or "\x00" in recorded:
+        raise UnsafeJournal(f"{recorded!r} is not a relative path")
+    path = PurePosixPath(recorded)
+    if path.is_absolute() or any(part in ("..", ".") for part in recorded.split("/")) or not path.parts:
+        raise UnsafeJournal(f"{recorded!r} is absolute or leaves the project folder")
+    return path.parts
+
+
+def _target(root: Path, recorded: object) -> Path:
+    target = root.joinpath(*_safe_parts(recorded))
+    resolved_root = root.resolve()
+    if not target.parent.resolve().is_relative_to(resolved_root):
+        raise UnsafeJournal(f"{recorded!r} resolves outside the project folder (through a link)")
+    return target
+
+
+def _check(plan: object, root: Path) -> dict[str, list[Path]]:
+    """The journal's steps as absolute paths, or UnsafeJournal naming the first problem."""
+    if not isinstance(plan, dict) or plan.get("format") != FORMAT:
+        raise UnsafeJournal("not a journal this version wrote")
+    steps: dict[str, list[Path]] = {}
+    for kind in ("replace", "delete"):
+        entries = plan.get(kind)
+        if not isinstance(entries, list):
+            raise UnsafeJournal(f"`{kind}` is not a list")
+        steps[kind] = [_target(root, entry) for entry in entries]
+    for target in steps["delete"]:
+        if target.suffix not in DELETABLE_SUFFIXES:
+            raise UnsafeJournal(f"it would delete {target}, which a run never deletes")
+    return steps
+
+
+def _read(journal: Path) -> tuple[Path, dict[str, list[Path]]]:
+    """The root and checked steps of the journal at `journal` (which exists)."""
+    try:
+        plan = json.loads(journal.read_bytes().decode("utf-8"))
+    except ValueError:  # written atomically, so this is damage from outside
+        raise UnsafeJournal("unreadable") from None
+    if not isinstance(plan, dict):
+        raise UnsafeJournal("not a journal this version wrote")
+    root = _root_of(journal, plan.get("journal"))
+    return root, _check(plan, root)
 
 
 def recover(journal: Path) -> None:
     """Finish a commit a killed run had promised (journal present), or do nothing."""
-    if not journal.exists():
+    journal = journal.resolve()
+    if not journal.is_file():
         return
     try:
-        plan = json.loads(journal.read_text(encoding="utf-8"))
-    except ValueError:
-        # The journal is written atomically, so this is damage from outside: the staged files are not trusted.
-        log.warning("ignoring unreadable commit journal %s", journal)
-        journal.unlink()
+        root, steps = _read(journal)
+    except UnsafeJournal as exc:
+        _discard(journal, exc)
         return
-    log.warning("completing the file updates of an interrupted run (%d files)", len(plan))
-    _apply(plan)
-    journal.unlink()
+    count = len(steps["replace"]) + len(steps["delete"])
+    log.warning("completing the file updates of an interrupted run (%d files)", count)
+    _apply_steps(steps)
+    journal.unlink(missing_ok=True)
 
 
-def _apply(plan: list[dict]) -> None:
-    for step in plan:
-        target = Path(step["target"])
-        if step["stage"] is None:
-            target.unlink(missing_ok=True)
-        elif Path(step["stage"]).exists():
-            os.replace(step["stage"], target)
+def pending(journal: Path) -> dict[Path, Path | None]:
+    """What a pending journal would change, without changing anything (for read-only runs).
+
+    Maps each target to the file holding its promised content (its stage, or the target itself
+    when the stage was already renamed), or to None for a page it deletes.
+    """
+    journal = journal.resolve()
+    if not journal.is_file():
+        return {}
+    try:
+        _, steps = _read(journal)
+    except UnsafeJournal as exc:
+        log.warning("ignoring commit journal %s: %s", journal, exc)
+        return {}
+    view: dict[Path, Path | None] = {t: (stage_of(t) if stage_of(t).exists() else t) for t in steps["replace"]}
+    view.update({t: None for t in steps["delete"]})
+    return view
+
+
+def _discard(journal: Path, problem: Exception) -> None:
+    log.warning("discarding commit journal %s (%s): nothing in it was applied", journal, problem)
+    try:
+        plan = json.loads(journal.read_bytes().decode("utf-8"))
+        entries = plan.get("replace") if isinstance(plan, dict) else None
+        root = journal.parent if not isinstance(plan, dict) else _root_of(journal, plan.get("journal"))
+    except (ValueError, UnsafeJournal):
+        entries, root = None, journal.parent
+    for entry in entries if isinstance(entries, list) else []:
+        try:
+            stage_of(_target(root, entry)).unlink(missing_ok=True)
+        except (UnsafeJournal, OSError):
+            continue  # only stages we can place safely are removed
+    journal.unlink(missing_ok=True)
+
+
+def _apply(root: Path, plan: dict) -> None:
+    _apply_steps(_check(plan, root))
+
+
+def _apply_steps(steps: dict[str, list[Path]]) -> None:
+    pause = _test_pause()
+    for target in steps["replace"]:
+        time.sleep(pause)
+        _step(target, lambda: os.replace(stage_of(target), target))
+    for target in steps["delete"]:
+        time.sleep(pause)
+        _step(target, lambda: target.unlink(missing_ok=True))
+
+
+def _step(target: Path, action) -> None:
+    try:
+        action()
+    except FileNotFoundError:
+        pass  # stage already renamed (by the killed run, or a concurrent recovery)
+    except OSError as exc:
+        raise WriteError.of(exc, target, "the next run completes the update") from exc
+
+
+def _test_pause() -> float:
+    try:
+        return max(0.0, float(os.environ.get("TRACKER_TEST_COMMIT_PAUSE") or 0))
+    except ValueError:
+        return 0.0
 
 
 def remove_stale_stages(folder: Path) -> None:

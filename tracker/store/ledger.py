@@ -2,24 +2,31 @@
 
 Stored as JSON Lines under `data/papers/YYYY-MM.jsonl`, sharded by the month in the arXiv
 id (so a paper never changes shard) and sorted by id, one compact line per paper: daily
-commits touch few lines. Each shard is replaced atomically.
+commits touch few lines. Lines are split at "\\n" only (see tracker.store.records).
+
+Every paper enters through `Ledger.record`, which passes it through the one text
+normalisation (tracker.text); records read back are normalised too. A line that is not a
+valid record is warned about (file:line) and kept verbatim, so a rewrite loses nothing; two
+records of one paper are merged by the same rule as a fetch.
 """
 from __future__ import annotations
 
-import json
 import logging
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Iterable
 
 from tracker.arxiv_ids import shard_month
-from tracker.errors import TrackerError
 from tracker.models import Paper
-from tracker.store.journal import commit, recover
+from tracker.store.journal import commit, pending, recover
+from tracker.store.records import BadRecord, decode, encode, line_id
+from tracker.text import clean_line
 
 log = logging.getLogger(__name__)
 SHARD_DIR = "papers"
+SHARD_NAME = re.compile(r"\d{4}-\d{2}\.jsonl")
 JOURNAL = ".commit.json"  # in the data folder: an interrupted run's promised file updates
 
 
@@ -31,7 +38,7 @@ class Change(str, Enum):
     NEW = "new"  # first time in the ledger
     REVISED = "revised"  # a newer version than the ledger had
     TOPIC = "topic"  # known paper, matched by one more topic
-    SAME = "same"  # nothing to record
+    SAME = "same"  # nothing to record (or only a repair of the same version's metadata)
 
 
 def merge(existing: Paper | None, incoming: Paper, topic: str | None, today: str) -> tuple[Paper, Change]:
@@ -47,46 +54,108 @@ def merge(existing: Paper | None, incoming: Paper, topic: str | None, today: str
             published=existing.published or incoming.published,
             revised_on=today,
             relevance=existing.relevance,
+            extra={**existing.extra, **incoming.extra},
         )
         change = Change.NEW if existing.first_seen == today else Change.REVISED
         return revised, change
-    filled = _fill_missing(existing, incoming) if incoming.version == existing.version else existing
-    filled = filled.with_changes(topics=merged_topics)
-    if filled == existing:
+    repaired = repair(existing, incoming) if incoming.version == existing.version else existing
+    repaired = repaired.with_changes(topics=merged_topics)
+    if repaired == existing:
         return existing, Change.SAME
-    return filled, Change.TOPIC if merged_topics != existing.topics else Change.SAME
+    return repaired, Change.TOPIC if merged_topics != existing.topics else Change.SAME
 
 
-_FILLABLE = ("published", "comment", "journal_ref", "doi", "abstract", "primary_category")
+_LATEST = ("comment", "journal_ref", "doi")  # change without a new version: the latest non-empty wins
+_FILL = ("published", "updated", "primary_category", "abs_url", "pdf_url", "announce_type")
+_FULLER = ("title", "abstract", "authors", "categories")  # a cut-short response left a prefix
 
 
-def _fill_missing(existing: Paper, incoming: Paper) -> Paper:
-    """Same version seen again (e.g. the API after RSS): keep what we have, add what we lacked."""
-    updates = {name: getattr(incoming, name) for name in _FILLABLE if not getattr(existing, name) and getattr(incoming, name)}
-    if not existing.authors and incoming.authors:
-        updates["authors"] = incoming.authors
+def repair(existing: Paper, incoming: Paper) -> Paper:
+    """The same version seen again: add what we lacked, take newer metadata, undo a truncation."""
+    updates = {}
+    for name in _LATEST:
+        old, new = getattr(existing, name), getattr(incoming, name)
+        if new and not (old and old.startswith(new)):  # a cut-short copy never replaces the full text
+            updates[name] = new
+    for name in _FILL:
+        if not getattr(existing, name) and getattr(incoming, name):
+            updates[name] = getattr(incoming, name)
+    for name in _FULLER:
+        old, new = getattr(existing, name), getattr(incoming, name)
+        if len(new) > len(old) and new[: len(old)] == old:
+            updates[name] = new
+    updates = {k: v for k, v in updates.items() if getattr(existing, k) != v}
     return existing.with_changes(**updates) if updates else existing
+
+
+def combine(first: Paper, second: Paper) -> Paper:
+    """Two records of one paper (e.g. both sides of a merge conflict): one record keeping both histories."""
+    older, newer = (second, first) if second.version < first.version else (first, second)
+    base = newer if newer.version > older.version else repair(older, newer)
+    seen = [d for d in (older.first_seen, newer.first_seen) if d]
+    revised = [d for d in (older.revised_on, newer.revised_on) if d]
+    return base.with_changes(
+        topics=tuple(sorted(set(older.topics) | set(newer.topics))),
+        first_seen=min(seen) if seen else None,
+        revised_on=max(revised) if revised else None,
+        published=older.published or newer.published,
+        relevance=newer.relevance if newer.relevance is not None else older.relevance,
+        extra={**older.extra, **newer.extra},
+    )
+
+
+@dataclass(frozen=True)
+class KeptLine:
+    """A line that is not a valid record: written back unchanged, in its shard."""
+
+    month: str
+    id: str | None  # to keep it beside the record of that id, when it names one
+    raw: bytes
 
 
 @dataclass
 class Ledger:
     papers: dict[str, Paper] = field(default_factory=dict)
+    kept: list[KeptLine] = field(default_factory=list)
+    months: set[str] = field(default_factory=set)  # shards read from disk: always written back
 
     @classmethod
-    def load(cls, data_dir: Path) -> Ledger:
-        recover(journal_path(data_dir))  # finish what a killed run had committed to
-        folder = data_dir / SHARD_DIR
-        papers: dict[str, Paper] = {}
-        for shard in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
-            for number, line in enumerate(shard.read_text(encoding="utf-8").splitlines(), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    paper = Paper.from_dict(json.loads(line))
-                except (ValueError, TypeError) as exc:
-                    raise TrackerError(f"{shard}:{number}: unreadable ledger record ({exc}); fix or remove that line") from None
-                papers[paper.id] = paper
-        return cls(papers)
+    def load(cls, data_dir: Path, *, read_only: bool = False) -> Ledger:
+        """Read every shard. First finish what a killed run had committed to; with `read_only`,
+        change no file and read the files as that commit would leave them."""
+        journal = journal_path(data_dir)
+        if read_only:
+            promised = pending(journal)
+        else:
+            recover(journal)
+            promised = {}
+        ledger = cls()
+        origins: dict[str, str] = {}
+        for shard, source in _shards(data_dir / SHARD_DIR, promised):
+            ledger._read_shard(shard, source, origins)
+        return ledger
+
+    def _read_shard(self, shard: Path, source: Path, origins: dict[str, str]) -> None:
+        month = shard.name.removesuffix(".jsonl")
+        self.months.add(month)
+        for number, raw in enumerate(_read_bytes(source, shard).split(b"\n"), start=1):
+            if not raw.strip():
+                continue
+            where = f"{shard}:{number}"
+            try:
+                paper, notes = decode(raw)
+            except BadRecord as exc:
+                log.warning("%s: %s; the line is kept unchanged and ignored", where, exc)
+                self.kept.append(KeptLine(month, line_id(raw), raw))
+                continue
+            for note in notes:
+                log.warning("%s: %s", where, note)
+            paper = paper.cleaned()
+            if paper.id in self.papers:
+                log.warning("%s and %s both hold %s; merged into one record", origins[paper.id], where, paper.id)
+                paper = combine(self.papers[paper.id], paper)
+            self.papers[paper.id] = paper
+            origins[paper.id] = where
 
     def get(self, paper_id: str) -> Paper | None:
         return self.papers.get(paper_id)
@@ -96,33 +165,60 @@ class Ledger:
         known = self.papers.get(paper.id)
         if known is None or known.version < paper.version:
             return False
-        return topic is None or topic in known.topics
+        return topic is None or clean_line(topic) in known.topics
 
     def record(self, incoming: Paper, topic: str | None, today: str) -> Change:
-        merged, change = merge(self.papers.get(incoming.id), incoming, topic, today)
-        if change is not Change.SAME or merged != self.papers.get(incoming.id):
+        """The one way into the ledger: clean the paper's text, then merge it with what we hold."""
+        incoming = incoming.cleaned()
+        merged, change = merge(self.papers.get(incoming.id), incoming, clean_line(topic) if topic else None, today)
+        if merged != self.papers.get(incoming.id):
             self.papers[merged.id] = merged
         return change
 
     def update(self, papers: Iterable[Paper]) -> None:
         """Replace records wholesale (e.g. with relevance scores added by a later stage)."""
         for paper in papers:
-            self.papers[paper.id] = paper
+            self.papers[paper.id] = paper.cleaned()
 
     def by_topic(self, topic: str) -> list[Paper]:
+        topic = clean_line(topic)
         return [p for p in self.papers.values() if topic in p.topics]
 
-    def files(self, data_dir: Path) -> dict[Path, str]:
-        """Every shard's full text, keyed by path: one compact, key-sorted JSON line per paper."""
-        shards: dict[str, list[Paper]] = {}
+    def files(self, data_dir: Path) -> dict[Path, bytes]:
+        """Every shard's full content, keyed by path: one compact, key-sorted JSON line per paper."""
+        lines: dict[str, list[tuple[tuple, bytes]]] = {month: [] for month in self.months}
         for paper in self.papers.values():
-            shards.setdefault(shard_month(paper.id), []).append(paper)
+            lines.setdefault(shard_month(paper.id), []).append(((0, paper.id, 0), encode(paper)))
+        for kept in self.kept:
+            key = (0, kept.id, 1) if kept.id is not None else (1, "", 0)
+            lines.setdefault(kept.month, []).append((key, kept.raw))
         files = {}
-        for month, papers in sorted(shards.items()):
-            lines = (json.dumps(p.to_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":")) for p in sorted(papers, key=lambda p: p.id))
-            files[data_dir / SHARD_DIR / f"{month}.jsonl"] = "\n".join(lines) + "\n"
+        for month, entries in sorted(lines.items()):
+            entries.sort(key=lambda entry: entry[0])  # stable: kept lines stay in their order
+            body = b"\n".join(raw for _, raw in entries)
+            files[data_dir / SHARD_DIR / f"{month}.jsonl"] = body + b"\n" if body else b""
         return files
 
     def save(self, data_dir: Path) -> list[Path]:
         """Write the ledger alone (a run writes it together with its outputs, see pipeline.write_all)."""
         return commit(self.files(data_dir), journal_path(data_dir))
+
+
+def _shards(folder: Path, promised: dict[Path, Path | None]) -> list[tuple[Path, Path]]:
+    """(shard, file to read it from): the shards on disk plus any a pending commit creates."""
+    on_disk = {p.parent.resolve() / p.name: p for p in folder.glob("*.jsonl")} if folder.is_dir() else {}
+    for path in sorted(set(on_disk) - {p for p in on_disk if SHARD_NAME.fullmatch(p.name)}):
+        log.warning("%s is not a ledger shard (YYYY-MM.jsonl); ignored", path)
+    real_folder = folder.resolve()
+    names = {p for p in on_disk if SHARD_NAME.fullmatch(p.name)}
+    names |= {t for t in promised if t.parent == real_folder and SHARD_NAME.fullmatch(t.name)}
+    return [(shard, promised.get(shard) or shard) for shard in sorted(names)]
+
+
+def _read_bytes(source: Path, shard: Path) -> bytes:
+    try:
+        return source.read_bytes()
+    except FileNotFoundError:
+        if source == shard:
+            raise
+        return shard.read_bytes()  # the stage was renamed into place meanwhile

@@ -1,0 +1,217 @@
+"""Hostile paper text, and how to look at our output the way GitHub shows it.
+
+- `CORPUS`: real-looking papers whose titles, abstracts, comments and author names carry what
+  arXiv really lets through: LaTeX, Markdown and HTML syntax, entities, @mentions and issue
+  references, URLs glued to punctuation, emoji, RTL text, combining marks, control characters.
+- `render_gfm`: GitHub's renderer (cmark-gfm via `cmarkgfm`) with GitHub's extensions. GitHub
+  renders raw HTML (CMARK_OPT_UNSAFE) and then sanitises it with an allow-list; cmark's "safe"
+  mode would drop our own `<details>` too, so we render unsafe and check the elements ourselves
+  (`foreign_elements`).
+- `visible_text`, `expected_visible`: what a reader sees, and what they should see.
+- `live_references`: what GitHub would turn into a notification or cross-reference.
+- hypothesis strategies for arbitrary Unicode in every text field of a Paper.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import cmarkgfm
+import lxml.html
+from cmarkgfm.cmark import Options
+from hypothesis import strategies as st
+
+from tracker.models import Paper
+
+GFM_EXTENSIONS = ["table", "autolink", "strikethrough", "tagfilter", "tasklist"]
+
+LATEX_TITLE = r"SR$^3$: $\varepsilon_1$-Robust Retrieval with \frac{1}{2}-Step *Self* Refinement | 20\% Faster"
+CORPUS = (
+    Paper(
+        id="2411.00001", version=2, title=LATEX_TITLE,
+        abstract=(
+            "We bound the error by $\\mathcal{O}(n^2 \\log n)$ and $$\\sum_{i=1}^n x_i^2$$ in 20\\% of cases, "
+            "at a cost of $5 and $10 per run. Our code is at https://github.com/org/sr3_repo. See also "
+            "(https://en.wikipedia.org/wiki/Big_O_(notation)) and www.example.org/path_with_underscores.\n\n"
+            "Second paragraph: a_b^c, *emphasis*, __strong__, ~~struck~~, `code` and ``` fences ```."
+        ),
+        authors=("Ana María Pérez-Ñúñez", "O'Brien, J.", "李小龙", "@alice", "Zoë *Star* Smith", "<b>Bold</b> Author", "Seventh Person"),
+        comment="15 pages, 9 figures; accepted at ICML'25 | code: https://gitlab.com/grp/sub/proj.",
+        abs_url="https://arxiv.org/abs/2411.00001", updated="2024-11-02T10:00:00Z", topics=("LLM",),
+    ),
+    Paper(
+        id="2411.00002", version=1,
+        title="<img src=x onerror=alert(1)> <script>alert('t')</script> & &amp; &lt;img &#36; &copy;",
+        abstract=(
+            "Raw HTML: <details><summary>x</summary>open</details> </td></tr> <iframe src=//evil></iframe> "
+            "<style>*{display:none}</style> <a href=\"javascript:alert(1)\">click</a> <!-- paper-tracker:end --> "
+            "<!-- comment --> <https://auto.link/x> [link](javascript:alert(1)) ![img](https://evil.example/x.png) "
+            "and a stray </details> end."
+        ),
+        authors=("Eve <eve@example.com>",),
+        comment="<!-- paper-tracker:start --> &lt;script&gt; &#x3C;b&#x3E; \\<br\\> <br>",
+        abs_url="https://arxiv.org/abs/2411.00002", updated="2024-11-03T10:00:00Z", topics=("LLM", "Safety"),
+    ),
+    Paper(
+        id="2411.00003", version=1,
+        title="Thanks @octocat and @github/security-team: fixes #123, GH-7 and torvalds/linux#1 :rocket:",
+        abstract=(
+            "We ping @dependabot, @org/team and user@example.com; see #42, gh-99, owner/repo#7 and "
+            "https://github.com/python/cpython/issues/12345 or https://github.com/o/r/pull/1. "
+            "Emoji shortcodes :tada: and :+1: and commit deadbeefcafe1234."
+        ),
+        authors=("@octocat", "Team @acme/ml"),
+        comment="cc @someone; related to #9 and github.com/a/b/discussions/3",
+        abs_url="https://arxiv.org/abs/2411.00003", updated="2024-11-04T10:00:00Z", topics=("Safety",),
+    ),
+    Paper(
+        id="2411.00004", version=1,
+        title="- A title that starts like a list | with || pipes \\| and a \\ backslash",
+        abstract=(
+            "# Not a heading\n> not a quote\n1. not a list\n---\n===\n| a | b |\n| --- | --- |\n"
+            "    indented code?\n- [ ] not a task [^1] [!NOTE]\n\u2028line separator\u2029paragraph separator"
+        ),
+        authors=("1. Numbered", "# Hash", "> Quote", "- Dash"),
+        comment="    leading spaces\tand\ttabs\r\nand CRLF",
+        abs_url="https://arxiv.org/abs/2411.00004", updated="2024-11-05T10:00:00Z", topics=("LLM",),
+    ),
+    Paper(
+        id="2411.00005", version=1,
+        title="\u0646\u0645\u0648\u0630\u062c \u0644\u063a\u0648\u064a (RTL) \u05e9\u05dc\u05d5\u05dd, Z\u0308o\u0301e\u0300, 🚀 emoji 👩‍🔬 and \u202eevil\u202c bidi",
+        abstract=(
+            "Code available at https://x/a)<script>alert(1)</script> and at https://github.com/a/b). "
+            "Demo: https://demo.example.com/app?x=1&y=2#frag, done. A % sign, 100%, 50\\% and \\%."
+            " NUL\x00 and BEL\x07 and DEL\x7f controls."
+        ),
+        authors=("\u0639\u0644\u064a \u062d\u0633\u0646", "Ng\u0169y\u1ec5n V\u0103n A"),
+        comment=None,
+        abs_url="javascript:alert(1)", updated="2024-11-06T10:00:00Z", topics=("Safety",),
+    ),
+)
+
+# Elements our templates (and the publisher's task lists) emit; paper text must add none.
+ALLOWED_ELEMENTS = {
+    "div", "p", "ul", "ol", "li", "strong", "em", "a", "table", "thead", "tbody", "tr", "th", "td",
+    "details", "summary", "br", "span", "code", "h1", "h2", "h3", "h4", "blockquote", "hr", "input",
+}
+_INVISIBLE = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u200b\u202a-\u202e\u2066-\u2069]")
+
+
+def render_gfm(markdown: str) -> str:
+    return cmarkgfm.markdown_to_html_with_extensions(
+        markdown, options=Options.CMARK_OPT_UNSAFE, extensions=GFM_EXTENSIONS
+    )
+
+
+def parse(html_text: str):
+    return lxml.html.fragment_fromstring(html_text or "<p></p>", create_parent="div")
+
+
+def normalise(text: str) -> str:
+    """What two texts must agree on: visible characters, whitespace runs as one space, NFC."""
+    return unicodedata.normalize("NFC", " ".join(_INVISIBLE.sub("", text).split()))
+
+
+def visible_text(html_text: str) -> str:
+    """The text a reader sees (entities decoded, tags gone), normalised."""
+    return normalise(parse(html_text).text_content())
+
+
+def expected_visible(source: str | None) -> str:
+    """What the reader must see for a field: the source text itself, normalised."""
+    return normalise(source or "")
+
+
+def foreign_elements(html_text: str, allowed: set[str] = ALLOWED_ELEMENTS) -> list[str]:
+    """Elements or attributes no template of ours emits: raw HTML that came from paper text."""
+    bad = []
+    for element in parse(html_text).iter():
+        if not isinstance(element.tag, str):  # a comment: only our own marker lines
+            if not re.fullmatch(r" paper-tracker:[\w-]+(?: [\w-]+=[\w-]+)? ", element.text or ""):
+                bad.append(f"<!--{element.text}-->")
+            continue
+        if element.tag not in allowed:
+            bad.append(element.tag)
+        for name, value in element.attrib.items():
+            if name not in ("href", "type", "checked", "disabled", "class", "align") or name.startswith("on"):
+                bad.append(f"{element.tag}[{name}]")
+            if name == "href" and not re.match(r"https?://|[\w./#-]", value):
+                bad.append(f"{element.tag}[href={value}]")
+        if element.tag == "span" and (len(element) or (element.text or "") != "$"):
+            bad.append(f"span:{element.text!r}")  # our only span is GitHub's literal dollar
+    return bad
+
+
+# GitHub's patterns (html-pipeline's mention/issue-reference/emoji filters), made stricter:
+# any `@` or `#` directly followed by a login/number character counts, whatever precedes it.
+_LIVE = re.compile(
+    r"@[A-Za-z0-9]|#\d|\bgh-\d|:[a-z0-9_+-]+:"
+    r"|github\.com/[\w.-]+/[\w.-]+/(?:issues|pull|discussions)/\d",
+    re.IGNORECASE,
+)
+
+
+def live_references(html_text: str) -> list[str]:
+    """@mentions, #refs, GH-refs, emoji shortcodes and GitHub thread URLs GitHub would act on:
+    in each block's text outside code (text nodes joined, as they read) and in every href."""
+    root = parse(html_text)
+    found = []
+    for element in root.iter("p", "li", "td", "th", "summary", "details", "h1", "h2", "h3", "blockquote"):
+        text = "".join(_text_outside_code(element, top=True))
+        found += _LIVE.findall(text)
+    for link in root.iter("a"):
+        href = link.get("href", "")
+        if re.search(r"github\.com/[^/]+/[^/]+/(?:issues|pull|discussions)\b", href, re.IGNORECASE) or "@" in href:
+            found.append(href)
+    return found
+
+
+def _text_outside_code(element, top: bool = False):
+    if element.tag in ("code", "pre") and not top:
+        yield " " + (element.tail or "")
+        return
+    yield element.text or ""
+    for child in element:
+        yield from _text_outside_code(child)
+    if not top:
+        yield element.tail or ""
+
+
+def table_cell_counts(html_text: str) -> list[tuple[int, int]]:
+    """(cells in this row, cells in its table's header) for every body row."""
+    counts = []
+    for table in parse(html_text).iter("table"):
+        header = len(table.xpath("./thead/tr/th"))
+        counts += [(len(row.xpath("./td")), header) for row in table.xpath("./tbody/tr")]
+    return counts
+
+
+# --- hypothesis ------------------------------------------------------------------------------
+
+# Every code point except surrogates (which no UTF-8 file can hold), controls and separators included.
+any_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+# Text that mixes in what matters most, so short examples still hit it often.
+_SPICE = st.sampled_from([
+    "$", "$x$", "\\", "|", "`", "*", "_", "<", ">", "&", "&amp;", "<img src=x>", "@a", "@o/t", "#1", "GH-2",
+    "o/r#3", ":tada:", "\n", "\u2028", "\u202e", "\x00", "\u200b", "https://github.com/a/b.", "www.x.org",
+    "<!-- paper-tracker:end -->", "[x](y)", "# ", "- ", "1. ", "</details>", "</td>", "\\|", "~~",
+])
+hostile_text = st.lists(st.one_of(any_text, _SPICE), max_size=6).map("".join)
+
+
+@st.composite
+def hostile_papers(draw, index: int = 1) -> Paper:
+    return Paper(
+        id=f"2411.{index:05d}",
+        version=draw(st.integers(1, 3)),
+        title=draw(hostile_text),
+        abstract=draw(hostile_text),
+        authors=tuple(draw(st.lists(hostile_text, max_size=3))),
+        comment=draw(st.one_of(st.none(), hostile_text)),
+        journal_ref=draw(st.one_of(st.none(), hostile_text)),
+        doi=draw(st.one_of(st.none(), hostile_text)),
+        categories=tuple(draw(st.lists(hostile_text, max_size=2))),
+        primary_category=draw(hostile_text),
+        abs_url=draw(st.one_of(st.just(f"https://arxiv.org/abs/2411.{index:05d}"), hostile_text)),
+        updated="2024-11-02T10:00:00Z",
+    )

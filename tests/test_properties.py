@@ -1,0 +1,87 @@
+"""Arbitrary Unicode in every text field of a paper, through ledger → reload → render → publish.
+
+Whatever arXiv sends: the ledger reloads with the same records, every README and archive table
+row renders (cmark-gfm) with exactly its header's cells, each title, author, comment and abstract
+reads as stored, and nothing sent to GitHub carries a live mention, cross-reference or raw HTML
+element that came from paper text.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.hostile import (
+    expected_visible,
+    foreign_elements,
+    hostile_papers,
+    live_references,
+    render_gfm,
+    table_cell_counts,
+    visible_text,
+)
+from tracker.publish.digest_issue import render_issue_body
+from tracker.publish.issues import DIGEST, issue_parts
+from tracker.publish.tasks import as_task_list
+from tracker.render.digest import build_digest
+from tracker.render.markdown import environment, render_digest, render_readme, splice
+from tracker.store.ledger import Ledger
+
+TODAY = "2024-11-06"
+TOPICS = ["C++ | <b>@team</b> $x$", "Safety #1 :tada:"]
+ENV = environment()
+
+
+@st.composite
+def days(draw):
+    count = draw(st.integers(1, 3))
+    papers = [draw(hostile_papers(index=i + 1)) for i in range(count)]
+    topics = [draw(st.sampled_from(TOPICS)) for _ in papers]
+    return list(zip(papers, topics))
+
+
+@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(day=days())
+def test_any_unicode_survives_ledger_render_and_publish(day):
+    with tempfile.TemporaryDirectory(prefix="tracker-prop-") as folder:
+        root = Path(folder)
+        stored = _through_the_ledger(root / "data", day)
+        papers = list(stored.values())
+
+        section, pages = render_readme(
+            ENV, TOPICS, papers, date=TODAY, cap=1, readme_path=root / "README.md",
+            archive_dir=root / "archive", digest_dir=root / "digests",
+        )
+        for where, markdown in [("README", splice("# Lab\n", section)), *((str(p), t) for p, t in pages.items())]:
+            html = render_gfm(markdown)
+            counts = table_cell_counts(html)
+            assert counts and all(cells == header for cells, header in counts), where
+            assert foreign_elements(html) == [] and live_references(html) == [], where
+
+        digest = render_digest(ENV, build_digest(papers, TODAY, cap=50), cap=50)
+        body = render_issue_body(date=TODAY, new_count=len(papers), revised_count=0, digest_markdown=digest)
+        for part in issue_parts(DIGEST, TODAY, as_task_list(body)):
+            html = render_gfm(part)
+            assert foreign_elements(html) == [], part
+            assert live_references(html) == [], part
+        shown = visible_text(render_gfm(digest))
+        for paper in papers:
+            for value in (paper.title, paper.abstract, paper.comment, *paper.authors[:6]):
+                assert expected_visible(value) in shown, (value, digest)
+
+
+def _through_the_ledger(data_dir: Path, day) -> dict:
+    ledger = Ledger()
+    for paper, topic in day:
+        ledger.record(paper, topic, TODAY)
+    for path, data in ledger.files(data_dir).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        for line in data.decode("utf-8").split("\n"):
+            assert len(line.splitlines()) <= 1, line  # any JSON Lines reader splits only where we do
+    reloaded = Ledger.load(data_dir, read_only=True)
+    assert reloaded.papers == ledger.papers
+    assert len(reloaded.papers) == len({paper.id for paper, _ in day})
+    return reloaded.papers

@@ -1,0 +1,70 @@
+"""arXiv's query language: build a topic's exact `search_query`, and catch what arXiv would misread.
+
+arXiv does not reject a malformed query; it silently searches something else (lowercase `and` is a
+word, an unquoted phrase is an OR of words). So the config refuses the first and `tracker check`
+warns about the second.
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tracker.config import Topic
+
+_OPERATOR_TYPO = re.compile(r"(?<![\w:])(and|or|andnot|And|Or|AndNot|Andnot|Not|not)(?![\w:])")
+
+
+def _outside_quotes(query: str) -> str:
+    return re.sub(r'"[^"]*"', '""', query)
+
+
+def check_query_syntax(query: str) -> None:
+    """Reject queries arXiv would silently read as something else."""
+    if not query.strip():
+        raise ValueError("query is empty")
+    if query.count('"') % 2:
+        raise ValueError(f"unbalanced double quote in query {query!r}")
+    bare = _outside_quotes(query)
+    depth = 0
+    for char in bare:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            break
+    if depth != 0:
+        raise ValueError(f"unbalanced parentheses in query {query!r}")
+    typo = _OPERATOR_TYPO.search(bare)
+    if typo:
+        raise ValueError(
+            f"query {query!r} uses {typo.group(1)!r}: arXiv operators are uppercase AND, OR, ANDNOT "
+            "(lowercase words are searched as terms)"
+        )
+
+
+def query_warnings(query: str) -> list[str]:
+    """Legal but surprising constructs, shown by `tracker check`."""
+    warnings = []
+    bare = _outside_quotes(query)
+    for match in re.finditer(r"\b(ti|au|abs|co|jr|cat|rn|id|all):([^\s()\"]+)\s+(?!AND\b|OR\b|ANDNOT\b)([^\s()\":]+)(?=\s|\)|$)", bare):
+        field, first, second = match.groups()
+        warnings.append(
+            f"unquoted multi-word term `{field}:{first} {second}`: arXiv reads it as "
+            f"`{field}:{first} OR {second}`; write `{field}:\"{first} {second}\"` to search the phrase"
+        )
+    return warnings
+
+
+def _phrase_clause(phrases: list[str]) -> str:
+    parts = [f'{field}:"{p}"' for p in phrases for field in ("ti", "abs")]
+    return "(" + " OR ".join(parts) + ")" if len(parts) > 1 else parts[0]
+
+
+def build_query(topic: Topic) -> str:
+    """The exact arXiv API `search_query` for a topic (phrases matched in title or abstract)."""
+    query = f"({topic.query})" if topic.query else _phrase_clause(topic.keywords)
+    if topic.categories:
+        cats = " OR ".join(f"cat:{c}" for c in topic.categories)
+        query += f" AND ({cats})" if len(topic.categories) > 1 else f" AND {cats.strip()}"
+    if topic.exclude:
+        query += f" ANDNOT {_phrase_clause(topic.exclude)}"
+    return query

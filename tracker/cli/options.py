@@ -1,0 +1,152 @@
+"""What every `tracker` command shares, defined once: options, date parsing, settings, encoder.
+
+Command modules (cli/search.py, cli/relevance.py, cli/publish.py) import from here, never from
+tracker.cli.main, so there is no import circle: main.py imports them and registers their commands.
+
+Usage errors (a bad date, an unknown device) raise click.BadParameter / click.UsageError and exit 2,
+like a bad config (ConfigError). `-v` is added to every command by `TrackerGroup.add_command`, so it
+works before and after the subcommand (`tracker -v check` and `tracker check -v`).
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tracker.redact import RedactFilter, url_secrets
+
+EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+_VERBOSITY_KEY = "tracker.verbosity"
+
+
+# --- dates -------------------------------------------------------------------------------
+
+def parse_date(value: str | None, *, name: str = "--date") -> str | None:
+    """`YYYY-MM-DD` (surrounding blanks ignored) as an ISO date string; anything else is a usage error."""
+    if value is None:
+        return None
+    try:
+        return datetime.date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD", param_hint=f"'{name}'") from None
+
+
+def date_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """click callback for any date option (`--date`, `--since`, `--until`)."""
+    name = param.opts[0] if param.opts else param.name
+    return parse_date(value, name=name)
+
+
+# --- options -----------------------------------------------------------------------------
+
+config_option = click.option(
+    "--config", "config_path", default="keywords.yaml", show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path), help="The topics file; paths in it resolve relative to it.",
+)
+date_option = click.option("--date", "run_date", callback=date_callback, help="Run date YYYY-MM-DD (default: today, UTC).")
+device_option = click.option(
+    "--device", type=click.Choice(["cpu", "cuda", "mps"]), default=None,
+    help="Where to embed (default: embedding.device, else CUDA, then MPS, then CPU).",
+)
+
+
+def json_option(help: str = "Print the result as JSON.") -> Any:  # noqa: A002 (click's name)
+    """`--json` (stored as `as_json`); say in `help` exactly what is printed."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+# --- verbosity ---------------------------------------------------------------------------
+
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to whatever sys.stderr is now (click's test runner swaps it per invocation)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    """`-v` counts add up wherever they are given: before the subcommand, after it, or both."""
+    root = ctx.find_root()
+    total = root.meta.get(_VERBOSITY_KEY, 0) + (value or 0)
+    root.meta[_VERBOSITY_KEY] = total
+    configure_logging(total)
+
+
+def configure_logging(verbosity: int) -> None:
+    """Our warnings by default, INFO with -v, DEBUG with -vv; other libraries' only from WARNING
+    (all of them with -vvv). Only the CLI configures logging."""
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if isinstance(h, _CurrentStderr)), None)
+    if handler is None:
+        handler = _CurrentStderr()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    handler.filters = [_OursOrWarnings(everything=verbosity >= 3), RedactFilter(env_url_secrets())]
+    logging.getLogger("tracker").setLevel([logging.WARNING, logging.INFO, logging.DEBUG][min(verbosity, 2)])
+    if verbosity >= 3:
+        root.setLevel(logging.DEBUG)
+
+
+def env_url_secrets() -> list[str]:
+    """Passwords in the endpoint overrides (`http://user:pass@host`), masked in every line we print."""
+    return [secret for key in ("TRACKER_ARXIV_API_URL", "TRACKER_ARXIV_RSS_URL")
+            for secret in url_secrets(os.environ.get(key, ""))]
+
+
+class _OursOrWarnings(logging.Filter):
+    def __init__(self, everything: bool):
+        super().__init__()
+        self.everything = everything
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ours = record.name == "tracker" or record.name.startswith("tracker.")
+        return self.everything or ours or record.levelno >= logging.WARNING
+
+
+def verbose_option() -> click.Option:
+    return click.Option(
+        ["-v", "--verbose"], count=True, expose_value=False, callback=_set_verbosity,
+        help="More log output (-vv debug, -vvv also other libraries' logs); before or after the command name.",
+    )
+
+
+# --- settings and encoder ----------------------------------------------------------------
+
+def load_settings(config_path: Path | str, device: str | None = None):
+    """The validated config; `device` (from `--device`) overrides `embedding.device`."""
+    from tracker.config import load_settings as load
+
+    settings = load(config_path)
+    if device is None:
+        return settings
+    return settings.model_copy(update={"embedding": settings.embedding.model_copy(update={"device": device})})
+
+
+def make_encoder(ctx: click.Context, settings, key: str = "encoder"):
+    """The encoder for commands that embed (index, explain): one handed in through click's context
+    object (`obj={"encoder": ...}`, as tests do), else the configured model, loaded on first use.
+    Nothing heavy is imported until something is encoded."""
+    given = given_encoder(ctx, key)
+    if given is not None:
+        return given
+    from tracker.enrich.stage import LazyEncoder
+
+    return LazyEncoder(settings)
+
+
+def given_encoder(ctx: click.Context, key: str = "encoder") -> Any:
+    """An encoder handed in through click's context object, if any (`tracker run` passes it on)."""
+    return ctx.obj.get(key) if isinstance(ctx.obj, dict) else None

@@ -1,0 +1,169 @@
+"""What `tracker publish` publishes for a day, read from the files the run left behind.
+
+  digests/YYYY/MM/YYYY-MM-DD.md   the day's rendered digest (output.digest_dir)
+  digests/YYYY/week-WW.md         the week's review, when the run wrote one
+  data/                           the ledger, to count the day's new/revised papers
+  .tracker/last_run.json          the run summary: failed topics, health, files for --commit
+  .tracker/dry-run/DATE/          what `tracker run --dry-run` would have written (digest.md,
+                                  last_run.json): `publish --dry-run` previews from these
+
+Everything read from `.tracker/` is a cache written by our own run, but it is still redacted
+before it can reach GitHub, and a damaged file is treated as missing (with a warning).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tracker.errors import TrackerError
+from tracker.redact import redact
+
+log = logging.getLogger(__name__)
+
+LAST_RUN = "last_run.json"
+DRY_RUN_DIR = "dry-run"
+
+
+@dataclass(frozen=True)
+class DayToPublish:
+    date: str
+    new_count: int
+    revised_count: int
+    digest_markdown: str
+    digest_file: Path  # where the committed digest lives (also for a dry run's preview)
+    summary: Mapping[str, Any] | None  # the run summary for this date, if the run recorded one
+    from_dry_run: bool = False  # read from .tracker/dry-run/DATE/
+
+
+def gather_day(settings: Any, date: str, *, dry_run: bool = False) -> DayToPublish:
+    """Everything publishing needs for `date`; a dry run prefers what `run --dry-run` left."""
+    from tracker.render.paths import digest_path
+
+    digest_file = digest_path(settings.path(settings.output.digest_dir), date)
+    preview = dry_run_folder(settings, date)
+    if dry_run and (preview / "digest.md").is_file():
+        summary = read_summary(preview / LAST_RUN, date)
+        new, revised = _counted(summary) if summary else count_day(settings, date)
+        markdown = _read_text(preview / "digest.md")
+        return DayToPublish(date, new, revised, markdown, digest_file, summary, from_dry_run=True)
+    new, revised = count_day(settings, date)
+    if digest_file.is_file():
+        markdown = _read_text(digest_file)
+    elif new or revised:
+        raise TrackerError(f"digest {digest_file} not found: run `tracker run --date {date}` before publishing")
+    else:
+        markdown = ""
+    return DayToPublish(date, new, revised, markdown, digest_file, read_summary(state_dir(settings) / LAST_RUN, date))
+
+
+def state_dir(settings: Any) -> Path:
+    return settings.path(settings.output.state_dir)
+
+
+def dry_run_folder(settings: Any, date: str) -> Path:
+    return state_dir(settings) / DRY_RUN_DIR / date
+
+
+def count_day(settings: Any, date: str) -> tuple[int, int]:
+    from tracker.render.digest import papers_of_day
+    from tracker.store.ledger import Ledger
+
+    new, revised = papers_of_day(Ledger.load(settings.path(settings.output.data_dir)).papers.values(), date)
+    return len(new), len(revised)
+
+
+def _counted(summary: Mapping[str, Any]) -> tuple[int, int]:
+    totals = summary.get("totals") if isinstance(summary.get("totals"), Mapping) else {}
+    return _count(totals.get("new")), _count(totals.get("revised"))
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TrackerError(f"cannot read {path}: {exc}") from None
+
+
+def read_summary(path: Path, date: str) -> Mapping[str, Any] | None:
+    """The run summary at `path` if it is for `date`, every string in it redacted; else None."""
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring the run summary %s: %s", path, redact(str(exc)))
+        return None
+    if not isinstance(summary, dict):
+        log.warning("ignoring the run summary %s: not a JSON object", path)
+        return None
+    summary = _redacted(summary)
+    return summary if summary.get("date") == date else None
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    if isinstance(value, dict):
+        return {redact(str(k)): _redacted(v) for k, v in value.items()}
+    return value
+
+
+def failures(summary: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """(topic, arXiv's message) for each topic that failed in the run, redacted."""
+    topics = (summary or {}).get("topics")
+    return [
+        (redact(str(t.get("name"))), redact(str(t.get("error"))))
+        for t in (topics if isinstance(topics, list) else []) if isinstance(t, Mapping) and t.get("error")
+    ]
+
+
+def health_summary(day: DayToPublish, *, outcome: str | None = None, problems: tuple[str, ...] = ()) -> Mapping[str, Any]:
+    """The run's summary for the health issue, with what the workflow saw added.
+
+    No summary for the day means the run died before writing one. `outcome` is the run step's
+    outcome (GitHub Actions' success/failure/cancelled); `problems` are other steps' failures.
+    """
+    if day.summary is None:
+        summary: dict[str, Any] = {"date": day.date, "topics": [], "error": "the run recorded no summary for this date (it failed early)"}
+    else:
+        summary = dict(day.summary)
+    extra = [redact(p) for p in problems]
+    if outcome in ("failure", "cancelled") and day.summary is not None and not _has_problem(summary):
+        extra.insert(0, f"the run step ended with '{outcome}' after writing its summary; see the job log")
+    if extra:
+        summary["error"] = "; ".join([*([str(summary["error"])] if summary.get("error") else []), *extra])
+    return summary
+
+
+def _has_problem(summary: Mapping[str, Any]) -> bool:
+    return bool(summary.get("error")) or bool(failures(summary))
+
+
+def weekly_page(settings: Any, date: str) -> Path:
+    """`digests/YYYY/week-WW.md` for the ISO week `date` falls in."""
+    year, week, _ = dt.date.fromisoformat(date).isocalendar()
+    return settings.path(settings.output.digest_dir) / f"{year}" / f"week-{week:02d}.md"
+
+
+def iso_week(date: str) -> str:
+    year, week, _ = dt.date.fromisoformat(date).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def repo_path(settings: Any, path: Path) -> str:
+    """`path` relative to the repository root (the config file's folder), POSIX style."""
+    try:
+        return Path(path).resolve().relative_to(settings.path(".").resolve()).as_posix()
+    except ValueError:
+        raise TrackerError(f"{path} is outside the config folder {settings.path('.')}; cannot commit it") from None

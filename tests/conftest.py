@@ -7,6 +7,40 @@ import pytest
 
 from tests.arxiv_fake import FakeArxiv
 
+REAL_MODEL = "all-MiniLM-L6-v2"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache_dir(tmp_path_factory) -> Path:
+    """One model-export cache for the whole session (TRACKER_CACHE_DIR, inherited by subprocesses):
+    the real model is exported at most once per session, never into the user's own cache."""
+    import os
+
+    folder = tmp_path_factory.mktemp("tracker-cache")
+    saved = os.environ.get("TRACKER_CACHE_DIR")
+    os.environ["TRACKER_CACHE_DIR"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("TRACKER_CACHE_DIR", None)
+    else:
+        os.environ["TRACKER_CACHE_DIR"] = saved
+
+
+@pytest.fixture(scope="session")
+def real_encoder(model_cache_dir):
+    """The production CPU document encoder of the bundled model (exported once per session)."""
+    from tracker.enrich.encoders import load_encoder
+
+    return load_encoder(REAL_MODEL, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def real_query_encoder(real_encoder):
+    """The production query encoder (fp32 graph of the same export)."""
+    from tracker.enrich.encoders import load_query_encoder
+
+    return load_query_encoder(REAL_MODEL)
+
 
 @pytest.fixture
 def arxiv_server(httpserver) -> FakeArxiv:

@@ -71,7 +71,7 @@ CORPUS = (
             "# Not a heading\n> not a quote\n1. not a list\n---\n===\n| a | b |\n| --- | --- |\n"
             "    indented code?\n- [ ] not a task [^1] [!NOTE]\n\u2028line separator\u2029paragraph separator"
         ),
-        authors=("1. Numbered", "# Hash", "> Quote", "- Dash"),
+        authors=("1. Numbered", "# Hash", "> Quote", "- Dash", "Team C #", "==="),
         comment="    leading spaces\tand\ttabs\r\nand CRLF",
         abs_url="https://arxiv.org/abs/2411.00004", updated="2024-11-05T10:00:00Z", topics=("LLM",),
     ),
@@ -177,13 +177,31 @@ def _text_outside_code(element, top: bool = False):
         yield element.tail or ""
 
 
-def table_cell_counts(html_text: str) -> list[tuple[int, int]]:
-    """(cells in this row, cells in its table's header) for every body row."""
-    counts = []
+def table_rows(html_text: str) -> list[dict[str, str]]:
+    """Every body row of every table as {header text: visible cell text}.
+
+    cmark-gfm silently drops cells beyond the header's count, so a `|` that split a cell shows
+    up as text missing from its cell, not as an extra cell: check the cells' contents.
+    """
+    rows = []
     for table in parse(html_text).iter("table"):
-        header = len(table.xpath("./thead/tr/th"))
-        counts += [(len(row.xpath("./td")), header) for row in table.xpath("./tbody/tr")]
-    return counts
+        headers = [normalise(th.text_content()) for th in table.xpath("./thead/tr/th")]
+        for row in table.xpath("./tbody/tr"):
+            cells = [normalise(td.text_content()) for td in row.xpath("./td")]
+            assert len(cells) == len(headers), (headers, cells)
+            rows.append(dict(zip(headers, cells)))
+    return rows
+
+
+def check_row(row: dict[str, str], paper: Paper, authors_line: str) -> None:
+    """The row shows the paper's fields, each whole in its own column. Title and authors share a
+    cell (`**title**<br>authors`); a collapsed cell reads "Show" (its <summary>) first."""
+    title = expected_visible(paper.title) or "(untitled)"
+    assert row["Title"] == normalise(title + expected_visible(authors_line)), (row, paper)
+    for column, value in (("Abstract", paper.abstract), ("Comment", paper.comment)):
+        if column in row:
+            text = expected_visible(value)
+            assert row[column] in (text, normalise("Show" + text)), (column, row, paper)
 
 
 # --- hypothesis ------------------------------------------------------------------------------

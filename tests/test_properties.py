@@ -14,19 +14,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.hostile import (
+    check_row,
     expected_visible,
     foreign_elements,
     hostile_papers,
     live_references,
     render_gfm,
-    table_cell_counts,
+    table_rows,
     visible_text,
 )
 from tracker.publish.digest_issue import render_issue_body
 from tracker.publish.issues import DIGEST, issue_parts
 from tracker.publish.tasks import as_task_list
 from tracker.render.digest import build_digest
-from tracker.render.markdown import environment, render_digest, render_readme, splice
+from tracker.render.markdown import environment, format_authors, render_digest, render_readme, split_for_archive, splice
+from tracker.render.paths import archive_page
 from tracker.store.ledger import Ledger
 
 TODAY = "2024-11-06"
@@ -54,10 +56,12 @@ def test_any_unicode_survives_ledger_render_and_publish(day):
             ENV, TOPICS, papers, date=TODAY, cap=1, readme_path=root / "README.md",
             archive_dir=root / "archive", digest_dir=root / "digests",
         )
-        for where, markdown in [("README", splice("# Lab\n", section)), *((str(p), t) for p, t in pages.items())]:
+        for where, markdown, expected in _tables(root, papers, splice("# Lab\n", section), pages):
             html = render_gfm(markdown)
-            counts = table_cell_counts(html)
-            assert counts and all(cells == header for cells, header in counts), where
+            rows = table_rows(html)
+            assert len(rows) == len(expected), where
+            for row, paper in zip(rows, expected):
+                check_row(row, paper, format_authors(paper.authors))
             assert foreign_elements(html) == [] and live_references(html) == [], where
 
         digest = render_digest(ENV, build_digest(papers, TODAY, cap=50), cap=50)
@@ -70,6 +74,18 @@ def test_any_unicode_survives_ledger_render_and_publish(day):
         for paper in papers:
             for value in (paper.title, paper.abstract, paper.comment, *paper.authors[:6]):
                 assert expected_visible(value) in shown, (value, digest)
+
+
+def _tables(root: Path, papers: list, readme: str, pages: dict):
+    """(where, Markdown, the papers its table rows must show in order) for the README and each archive page."""
+    readme_rows, archived = [], {}
+    for topic in TOPICS:
+        rows, months = split_for_archive([p for p in papers if topic in p.topics], 1)
+        readme_rows += rows
+        for month, month_papers in months.items():
+            archived[archive_page(root / "archive", topic, month)] = month_papers
+    assert set(archived) == set(pages)
+    return [("README", readme, readme_rows), *((str(path), pages[path], archived[path]) for path in pages)]
 
 
 def _through_the_ledger(data_dir: Path, day) -> dict:

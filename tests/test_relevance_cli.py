@@ -1,38 +1,20 @@
+"""`tracker explain` on real abstracts (the recorded arXiv responses) with a crude real encoder."""
 from __future__ import annotations
 
+import functools
 import json
-import re
 import textwrap
-import zlib
 
 import click
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tracker.store.ledger import Ledger
-from tracker.models import Paper
+from tests.search_fakes import HashEncoder, fixture_papers
 from tracker.cli.relevance import register
+from tracker.store.ledger import Ledger
 
-pytest.importorskip("tracker.enrich.embed")  # paper_text lives there
-
-
-class BagOfWordsEncoder:
-    """A real, crude encoder: texts sharing words get close vectors."""
-
-    model_name = "fake-bow"
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), 128), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                out[row, zlib.crc32(word.encode()) % 128] += 1.0
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-
-def make_paper(pid, title, abstract):
-    return Paper(id=pid, version=1, title=title, abstract=abstract, categories=("cs.SE",),
-                 published="2024-01-02T00:00:00Z")
+ML_TESTING = ["1808.05353", "1912.04900", "2202.12139", "2301.05651"]  # the group's papers
+TARGET = "1907.06632"  # Metamorphic Testing of a Deep Learning based Forecaster
 
 
 @pytest.fixture
@@ -45,42 +27,110 @@ def cli():
     return group
 
 
-@pytest.fixture
-def project(tmp_path):
-    ledger = Ledger({p.id: p for p in [
-        make_paper("2401.00001", "Metamorphic testing of deep learning classifiers",
-                   "We test image classifiers with metamorphic relations. Code: https://github.com/lab/mt."),
-        make_paper("2401.00002", "Mutation testing for neural networks", "Mutation operators for deep learning."),
-        make_paper("2401.00003", "Black hole thermodynamics", "Entropy of horizons in gravity."),
-    ]})
-    ledger.save(tmp_path / "data")
-    (tmp_path / "keywords.yaml").write_text(textwrap.dedent("""\
-        topics:
-          - name: Testing
-            keywords: [testing]
+@functools.cache
+def real_papers():
+    return tuple(fixture_papers())
+
+
+def write_project(tmp_path, profile_yaml: str, feedback: list[str] = ()):
+    papers = {p.id: p for p in real_papers()}
+    papers[TARGET] = papers[TARGET].with_changes(relevance=0.5, comment="Code: https://github.com/lab/forecast")
+    Ledger(papers).save(tmp_path / "data")
+    if feedback:
+        lines = [json.dumps({"id": pid, "ticked": "2026-05-01", "issue": 3}) for pid in feedback]
+        (tmp_path / "data" / "feedback.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "keywords.yaml").write_text(
+        "topics:\n  - name: Testing\n    keywords: [testing]\n" + textwrap.dedent(profile_yaml), encoding="utf-8")
+    return tmp_path / "keywords.yaml"
+
+
+def run(cli, config, *args, encoder=None):
+    return CliRunner().invoke(cli, ["explain", *args, "--config", str(config)], obj={"encoder": encoder or HashEncoder()})
+
+
+def test_explain_json_names_method_score_and_the_positives_that_pushed_it_up(cli, tmp_path):
+    config = write_project(tmp_path, f"""\
         profile:
-          papers: ["2401.00002", "arXiv:2409.99999v2", not-an-id]
-          interests: ["black holes and gravity"]
-        """), encoding="utf-8")
-    return tmp_path
-
-
-def test_explain_lists_closest_profile_items(cli, project):
-    result = CliRunner().invoke(
-        cli, ["explain", "arXiv:2401.00001v1", "--json", "--config", str(project / "keywords.yaml")],
-        obj={"encoder": BagOfWordsEncoder()},
-    )
+          papers: {ML_TESTING + ["arXiv:2409.99999v2"]}
+          interests: ["metamorphic testing of machine learning models"]
+        """, feedback=["2103.02870"])
+    result = run(cli, config, f"arXiv:{TARGET}v1", "--json", "-k", "2")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output[result.output.index("{"):])
-    labels = [item["label"] for item in data["closest"]]
-    assert labels == ["2401.00002 Mutation testing for neural networks", "interest: black holes and gravity"]
-    assert data["relevance"] == data["closest"][0]["similarity"] > data["closest"][1]["similarity"]
-    assert data["code_links"] == ["https://github.com/lab/mt"]
+    data = json.loads(result.output)
+    (entry,) = data["profiles"]
+    assert entry["method"] == "classifier"
+    assert entry["positives_used"] == 6 and entry["feedback_used"] == 1  # 4 papers + 1 interest + 1 tick
+    assert 0 < entry["score"] < 1 and len(entry["top_positives"]) == 2
+    first, second = entry["top_positives"]
+    assert first["contribution"] >= second["contribution"] > 0
+    assert entry["positives_term"] + entry["negatives_term"] + entry["intercept"] == pytest.approx(entry["logit"], abs=2e-3)
+    assert data["own"] is False and data["stored_relevance"] == 0.5
+    assert data["code_links"] == ["https://github.com/lab/forecast"]
     assert data["profile_not_in_ledger"] == ["2409.99999"]
 
 
-def test_explain_unknown_paper_is_a_one_line_error(cli, project):
-    result = CliRunner().invoke(cli, ["explain", "2402.00001", "--config", str(project / "keywords.yaml")],
-                                obj={"encoder": BagOfWordsEncoder()})
+def test_explain_text_output_says_where_the_score_came_from(cli, tmp_path):
+    config = write_project(tmp_path, f"""\
+        profiles:
+          - name: ML testing
+            papers: {ML_TESTING}
+          - name: Newcomer
+            papers: ["1704.08347"]
+        """)
+    result = run(cli, config, TARGET)
+    assert result.exit_code == 0, result.output
+    assert "profile 'ML testing': score 0." in result.output and "classifier trained on 4 positives" in result.output
+    assert "profile 'Newcomer': score 0." in result.output
+    assert "similarity fallback: mean similarity to 1 positives" in result.output
+    assert "= logit" in result.output
+    only = run(cli, config, TARGET, "--profile", "newcomer", "--json")
+    assert [p["profile"] for p in json.loads(only.output)["profiles"]] == ["Newcomer"]
+
+
+def test_explain_of_the_groups_own_paper_says_it_is_never_a_pick(cli, tmp_path):
+    config = write_project(tmp_path, f"profile:\n  papers: {ML_TESTING}\n")
+    result = run(cli, config, ML_TESTING[0])
+    assert result.exit_code == 0, result.output
+    assert "never a top pick" in result.output
+
+
+def test_explain_with_ticks_only(cli, tmp_path):
+    config = write_project(tmp_path, "", feedback=["1808.05353", "2202.12139", "2103.02870"])
+    data = json.loads(run(cli, config, TARGET, "--json").output)
+    (entry,) = data["profiles"]
+    assert entry["profile"] == "" and entry["method"] == "classifier" and entry["feedback_used"] == 3
+    assert all(item["ticked"] for item in entry["top_positives"])
+
+
+def test_explain_scores_what_the_run_scores(cli, tmp_path):
+    from tracker.config import load_settings
+    from tracker.enrich.profile import relevance_inputs
+    from tracker.enrich.relevance import score_profiles
+
+    config = write_project(tmp_path, f"profile:\n  papers: {ML_TESTING}\n  interests: [testing deep learning]\n")
+    encoder = HashEncoder()
+    data = json.loads(run(cli, config, TARGET, "--json", encoder=encoder).output)
+    inputs = relevance_inputs(load_settings(config), encoder.encode)
+    papers = sorted(real_papers(), key=lambda p: p.id)
+    scored = score_profiles(papers, encoder.encode([f"{p.title}. {p.abstract}" for p in papers]),
+                            inputs.profiles, inputs.profile_vectors, inputs.feedback)
+    assert data["profiles"][0]["score"] == round(scored.scores[""][TARGET], 4)
+
+
+@pytest.mark.parametrize("args, profile_yaml, message", [
+    (["2402.00001"], "profile:\n  papers: ['1808.05353']\n", "2402.00001 is not in the ledger"),
+    ([TARGET], "", "no profile configured"),
+    (["not-an-id"], "profile:\n  papers: ['1808.05353']\n", "not-an-id"),
+])
+def test_explain_errors_are_one_line(cli, tmp_path, args, profile_yaml, message):
+    config = write_project(tmp_path, profile_yaml)
+    result = run(cli, config, *args)
     assert result.exit_code != 0
-    assert "2402.00001 is not in the ledger" in str(result.exception)
+    assert message in str(result.exception) and "\n" not in str(result.exception)
+
+
+def test_unknown_profile_is_a_usage_error_naming_the_profiles(cli, tmp_path):
+    config = write_project(tmp_path, f"profiles:\n  - name: RM\n    papers: {ML_TESTING}\n")
+    result = run(cli, config, TARGET, "--profile", "nope")
+    assert result.exit_code == 2
+    assert "no profile named 'nope'; named profiles: 'RM'" in result.output

@@ -159,32 +159,62 @@ def test_rss_topic_selects_announce_types(arxiv_server, write_config, tmp_path):
 
 
 def test_kill_9_at_any_moment_loses_nothing(arxiv_server, write_config, tmp_path):
-    """Kill the real CLI at spread-out moments; the ledger stays readable and a final run equals an uninterrupted one."""
+    """Kill the real CLI inside the journal window and at spread-out moments; the ledger stays readable,
+    the next real run completes the interrupted commit, and the result equals an uninterrupted run."""
     entries = [entry(f"{2001 + m // 12 * 100 + m % 12:04d}.{i:05d}", updated=f"2026-11-{10 + i % 9:02d}T00:00:00Z",
                      title=f"Paper {m}-{i} on testing") for m in range(60) for i in range(2)]
     arxiv_server.add_pages(TESTING, {0: feed(entries)})
     config = write_config("- name: Testing\n  keywords: [testing]\n")
     config.write_text(config.read_text().replace("page_size: 10", "page_size: 200"))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
-    command = [sys.executable, "-m", "tracker", "run", "--config", str(config), "--date", DATE, "--no-embed"]
 
-    reference = tmp_path / "reference"
-    reference.mkdir()
-    (reference / "keywords.yaml").write_text(config.read_text())
+    def command(folder: Path) -> list[str]:
+        return [sys.executable, "-m", "tracker", "run", "--config", str(folder / "keywords.yaml"), "--date", DATE, "--no-embed"]
+
+    folders = {}
+    for name in ("reference", "journal-kill"):
+        folders[name] = tmp_path / name
+        folders[name].mkdir()
+        (folders[name] / "keywords.yaml").write_text(config.read_text())
     started = time.monotonic()
-    subprocess.run([*command[:5], str(reference / "keywords.yaml"), *command[6:]], env=env, check=True, capture_output=True)
+    subprocess.run(command(folders["reference"]), env=env, check=True, capture_output=True)
     duration = time.monotonic() - started
+    expected = snapshot(folders["reference"])
 
-    for fraction in (0.2, 0.4, 0.55, 0.7, 0.8, 0.9, 0.95):
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Inside the journal window: TRACKER_TEST_COMMIT_PAUSE (tracker.store.journal) slows the apply step;
+    # kill once the journal exists and its first file was renamed, so the commit is half applied.
+    folder = folders["journal-kill"]
+    process = subprocess.Popen(command(folder), env={**env, "TRACKER_TEST_COMMIT_PAUSE": "0.05"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = folder / "data" / ".commit.json"
+    first_stage = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if first_stage is None and journal.exists():
+            first = json.loads(journal.read_text())["replace"][0].split("/")
+            first_stage = folder.joinpath(*first[:-1], f".{first[-1]}.staged")
+        if first_stage is not None and not first_stage.exists():
+            break
+        time.sleep(0.002)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert journal.exists() and list(folder.rglob(".*.staged")), "the kill did not land inside the journal window"
+    assert Ledger.load(folder / "data", read_only=True).papers == Ledger.load(folders["reference"] / "data").papers
+    again = subprocess.run(command(folder), env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and "completing the file updates of an interrupted run" in again.stderr, again.stderr
+    assert not journal.exists() and snapshot(folder) == expected
+
+    # Spread-out moments, each followed by the next real run (which completes or redoes the work).
+    for fraction in (0.3, 0.6, 0.9):
+        process = subprocess.Popen(command(tmp_path), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(duration * fraction)
         process.send_signal(signal.SIGKILL)
         process.wait()
-        Ledger.load(tmp_path / "data")  # readable after every kill (raises if not)
-    final = subprocess.run(command, env=env, capture_output=True)
+        Ledger.load(tmp_path / "data", read_only=True)  # readable after every kill (raises if not), nothing changed
+    final = subprocess.run(command(tmp_path), env=env, capture_output=True)
     assert final.returncode == 0, final.stderr
-    mine = {k: v for k, v in snapshot(tmp_path).items() if not k.startswith("reference")}
-    assert mine == snapshot(reference)
+    mine = {k: v for k, v in snapshot(tmp_path).items() if not k.startswith(tuple(folders))}
+    assert mine == expected
 
 
 def test_excludes_drop_papers_before_the_ledger_and_are_counted(arxiv_server, write_config, tmp_path):

@@ -18,6 +18,11 @@ def test_the_pattern_covers_every_control_format_and_separator_code_point_this_p
     assert missed == []
 
 
+def test_the_fast_path_skips_only_text_without_anything_to_neutralise():
+    printable = [hex(c) for c in range(sys.maxunicode + 1) if _SPECIAL.match(chr(c)) and chr(c).isprintable()]
+    assert printable == []
+
+
 def test_every_python_line_break_is_known():
     breaks = {chr(c) for c in range(sys.maxunicode + 1) if len(("a" + chr(c) + "b").splitlines()) == 2}
     assert breaks == LINE_BREAKS

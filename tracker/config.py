@@ -22,6 +22,7 @@ from tracker.arxiv_query import build_query, check_query_syntax, query_warnings 
 from tracker.arxiv_taxonomy import category_problem, pattern_problem
 from tracker.config_yaml import printable
 from tracker.errors import ConfigError
+from tracker.text import clean_line
 
 DEFAULT_API_URL = "https://export.arxiv.org/api/query"
 DEFAULT_RSS_URL = "https://rss.arxiv.org/rss"
@@ -112,9 +113,10 @@ class Topic(_Strict):
     @field_validator("name")
     @classmethod
     def _name_not_blank(cls, value: str) -> str:
-        if not value.strip():
+        value = clean_line(value)  # as the ledger stores it (tracker.text), so the two always match
+        if not value:
             raise ValueError("topic name is empty")
-        return value.strip()
+        return value
 
     @field_validator("keywords", "exclude")
     @classmethod
@@ -208,6 +210,37 @@ class ProfileSettings(_Strict):
     interests: list[str] = []
 
 
+class NamedProfileSettings(ProfileSettings):
+    """One of `profiles:` (a sub-group's or a student's interests): it gets its own top picks."""
+
+    name: Text = Field(min_length=1, max_length=100)
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("profile name is empty")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> NamedProfileSettings:
+        if not (self.papers or self.bibtex or self.interests):
+            raise ValueError(f"profile {self.name!r} is empty: give it `papers`, `bibtex` or `interests`")
+        return self
+
+
+def _unique_profile_names(profiles: list[NamedProfileSettings]) -> list[NamedProfileSettings]:
+    seen: set[str] = set()
+    for profile in profiles:
+        if profile.name.casefold() in seen:
+            raise ValueError(f"profile name {profile.name!r} appears twice")
+        seen.add(profile.name.casefold())
+    return profiles
+
+
+Profiles = Annotated[list[NamedProfileSettings], AfterValidator(_unique_profile_names)]
+
+
 class Settings(_Strict):
     topics: list[Topic] = Field(min_length=1)
     arxiv: ArxivSettings = ArxivSettings()
@@ -218,7 +251,8 @@ class Settings(_Strict):
     themes: ThemeSettings = ThemeSettings()
     publish: PublishSettings = PublishSettings()
     schedule: ScheduleSettings = ScheduleSettings()
-    profile: ProfileSettings = ProfileSettings()
+    profile: ProfileSettings = ProfileSettings()  # the group's one unnamed profile
+    profiles: Profiles = Field([], max_length=100)  # named profiles, each with its own top picks
     exclude: list[Text] = []
     exclude_categories: list[CategoryPattern] = []
     base_dir: Path = Path(".")  # the config file's folder; not read from YAML

@@ -1,6 +1,7 @@
 """Plain data passed between pipeline stages. No I/O here."""
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -50,11 +51,10 @@ class Paper:
         return (self.updated or self.published or self.first_seen or "")[:10]
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        extra = data.pop("extra")
+        data = {name: getattr(self, name) for name in _STORED_FIELDS}  # not asdict(): no deep copies of strings
         for key in ("authors", "categories", "topics"):
             data[key] = list(data[key])
-        return {**extra, **data}
+        return {**copy.deepcopy(self.extra), **data} if self.extra else data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Paper:
@@ -68,26 +68,30 @@ class Paper:
     def cleaned(self) -> Paper:
         """Every text field through tracker.text: the one normalisation, applied at the ledger's door."""
         changes: dict[str, Any] = {}
-        for spec in fields(self):
-            value = getattr(self, spec.name)
+        for name, optional in _TEXT_FIELDS:
+            value = getattr(self, name)
             if isinstance(value, str):
-                new: Any = clean_block(value) if spec.name in MULTILINE_FIELDS else clean_line(value)
-                if not new and spec.default is None:
+                new: Any = clean_block(value) if name in MULTILINE_FIELDS else clean_line(value)
+                if not new and optional:
                     new = None  # an optional field that held only noise is absent
             elif isinstance(value, tuple):
                 new = tuple(item for item in map(clean_line, value) if item)
-                if spec.name == "topics":
+                if name == "topics":
                     new = tuple(sorted(set(new)))
-                elif spec.name == "categories":
+                elif name == "categories":
                     new = tuple(dict.fromkeys(new))
             else:
                 continue
             if new != value:
-                changes[spec.name] = new
+                changes[name] = new
         return replace(self, **changes) if changes else self
 
     def with_changes(self, **changes: Any) -> Paper:
         return replace(self, **changes)
+
+
+_STORED_FIELDS = tuple(f.name for f in fields(Paper) if f.name != "extra")
+_TEXT_FIELDS = tuple((f.name, f.default is None) for f in fields(Paper) if f.name not in ("version", "relevance", "extra"))
 
 
 @dataclass(frozen=True)

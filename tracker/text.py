@@ -39,22 +39,37 @@ def _replacement(char: str, multiline: bool) -> str:
 
 
 def _neutralise(text: str, multiline: bool) -> str:
-    if multiline and "\r\n" in text:
-        text = text.replace("\r\n", "\n")  # one break, not two
-    if _SPECIAL.search(text):
+    # isprintable() is False for every Cc/Cf/Cs/Zl/Zp/Cn character (and for some harmless
+    # ones): a fast C check that lets ordinary text skip the slower pattern.
+    if not text.isprintable():
+        if multiline and "\r\n" in text:
+            text = text.replace("\r\n", "\n")  # one break, not two
         text = _SPECIAL.sub(lambda m: _replacement(m.group(), multiline), text)
     if not text.isascii() and not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     return text
 
 
+def _plain(text: str) -> str | None:
+    """`text` normalised, when it is already one clean line (the common case, checked in C); else None."""
+    if not text.isprintable() or "  " in text or text[:1] == " " or text[-1:] == " ":
+        return None  # printable text holds no whitespace but the ASCII space
+    if text.isascii() or unicodedata.is_normalized("NFC", text):
+        return text
+    return unicodedata.normalize("NFC", text)
+
+
 def clean_line(text: str) -> str:
     """A single-line field: specials removed, every line break a space, whitespace collapsed, NFC."""
-    return " ".join(_neutralise(text, multiline=False).split())
+    plain = _plain(text)
+    return plain if plain is not None else " ".join(_neutralise(text, multiline=False).split())
 
 
 def clean_block(text: str) -> str:
     """A multi-line field (an abstract): as clean_line per line; at most one blank line between paragraphs."""
+    plain = _plain(text)
+    if plain is not None:
+        return plain
     lines = [" ".join(line.split()) for line in _neutralise(text, multiline=True).split("\n")]
     kept: list[str] = []
     for line in lines:

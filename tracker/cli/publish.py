@@ -1,7 +1,6 @@
 """`tracker publish`, `tracker feedback` and `tracker schedule`: thin commands over tracker.publish."""
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -9,8 +8,6 @@ from typing import Any
 import click
 
 from tracker.cli.options import config_option, date_option, load_settings
-
-log = logging.getLogger(__name__)
 
 _OUTCOMES = ["success", "failure", "cancelled", "skipped"]
 

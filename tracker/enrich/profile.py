@@ -1,6 +1,7 @@
-"""The group's interest profile: arXiv ids, BibTeX entries and free-text interests.
+"""The group's interest profiles: arXiv ids, BibTeX entries and free-text interests.
 
-Config `profile: {papers: [ids], bibtex: path, interests: [text]}`; every part is optional.
+Config `profile: {papers: [ids], bibtex: path, interests: [text]}` (one unnamed profile; every
+part optional) and/or `profiles: [{name, papers, bibtex, interests}, ...]` (named profiles).
 Problems in the profile (a malformed id, an unreadable BibTeX entry) become warnings naming
 what was skipped and where: a bad profile entry must not stop the daily run.
 """
@@ -46,9 +47,12 @@ def build_profile(
     papers: Iterable[str] = (),
     bibtex: str | Path | None = None,
     interests: Iterable[str] = (),
+    *,
+    name: str = "",
 ) -> Profile:
     """Read every configured part of the profile. Only the BibTeX file is read from disk."""
-    ids, warnings = parse_ids(papers)
+    where = f"profiles[{name}].papers" if name else "profile.papers"
+    ids, warnings = parse_ids(papers, where=where)
     texts = [ProfileText(label=f"interest: {_shorten(t)}", text=t.strip()) for t in interests if t.strip()]
     if bibtex:
         bib_ids, bib_texts, bib_warnings = _read_bibtex_file(Path(bibtex))
@@ -57,13 +61,66 @@ def build_profile(
         warnings += bib_warnings
     for warning in warnings:
         logger.warning("%s", warning)
-    return Profile(ids=tuple(dict.fromkeys(ids)), texts=tuple(texts), warnings=tuple(warnings))
+    return Profile(name=name, ids=tuple(dict.fromkeys(ids)), texts=tuple(texts), warnings=tuple(warnings))
+
+
+def profiles_from_settings(settings: Any) -> list[Profile]:
+    """Every configured profile: the unnamed `profile:` first (when set), then `profiles:` in order.
+
+    BibTeX paths resolve relative to the config file.
+    """
+    confs = [("", settings.profile)] + [(conf.name, conf) for conf in getattr(settings, "profiles", ())]
+    profiles = [
+        build_profile(conf.papers, settings.path(conf.bibtex) if conf.bibtex else None, conf.interests, name=name)
+        for name, conf in confs
+    ]
+    return [p for p in profiles if not p.empty or p.name]
 
 
 def profile_from_settings(settings: Any) -> Profile:
-    """The profile configured under `profile:` in keywords.yaml (BibTeX path relative to it)."""
-    conf = settings.profile
-    return build_profile(conf.papers, settings.path(conf.bibtex) if conf.bibtex else None, conf.interests)
+    """All configured profiles as one (their ids and texts together): what to fetch, what is the group's own."""
+    return merge_profiles(profiles_from_settings(settings))
+
+
+@dataclass(frozen=True)
+class RelevanceInputs:
+    """What tracker.enrich.relevance.score_profiles needs besides the ledger and its vectors."""
+
+    profiles: tuple[Profile, ...]
+    profile_vectors: dict[str, Any]  # profile name -> vectors of its texts, row for row
+    feedback: dict[str, str]  # ticked id -> date first ticked
+
+    @property
+    def empty(self) -> bool:
+        return all(p.empty for p in self.profiles) and not self.feedback
+
+
+def relevance_inputs(settings: Any, encode: Callable[[list[str]], Any]) -> RelevanceInputs:
+    """Read the profiles (BibTeX files) and the group's ticks (data/feedback.jsonl); encode the
+    profiles' texts with `encode` (called only when some profile has texts, so no model loads
+    otherwise). The one place a run and `tracker explain` gather these, so both score alike."""
+    import numpy as np
+
+    from tracker.publish.feedback import feedback_path
+    from tracker.store.feedback import load_feedback
+
+    profiles = tuple(profiles_from_settings(settings))
+    texts = [t.text for p in profiles for t in p.texts]
+    encoded = np.asarray(encode(texts), dtype=np.float32) if texts else np.zeros((0, 0), np.float32)
+    vectors, start = {}, 0
+    for profile in profiles:
+        vectors[profile.name] = encoded[start:start + len(profile.texts)]
+        start += len(profile.texts)
+    return RelevanceInputs(profiles, vectors, load_feedback(feedback_path(settings)))
+
+
+def merge_profiles(profiles: Iterable[Profile]) -> Profile:
+    profiles = list(profiles)
+    return Profile(
+        ids=tuple(dict.fromkeys(pid for p in profiles for pid in p.ids)),
+        texts=tuple(t for p in profiles for t in p.texts),
+        warnings=tuple(w for p in profiles for w in p.warnings),
+    )
 
 
 def parse_ids(values: Iterable[str], *, where: str = "profile.papers") -> tuple[list[str], list[str]]:

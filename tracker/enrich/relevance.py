@@ -25,11 +25,14 @@ log = logging.getLogger(__name__)
 
 CLASSIFIER = "classifier"
 SIMILARITY = "similarity"
-# Fewer positives than this, or fewer negatives than MIN_NEGATIVES: similarity fallback.
+# Fewer positives than this, or fewer negatives than MIN_NEGATIVES: similarity fallback. Measured
+# (benchmarks/relevance.py --sweep): with one tick the classifier is no better than similarity, from
+# two on it is; trained on fewer than ~40 negatives it is sometimes worse than mean similarity.
 MIN_POSITIVES = 2
-MIN_NEGATIVES = 20
+MIN_NEGATIVES = 50
 MAX_NEGATIVES = 20_000  # a larger ledger is subsampled (stable as it grows: by hash of the id)
 C = 1.0  # inverse regularisation strength of the logistic regression
+TOP_PICKS = 5  # per profile, in the digest
 FEEDBACK_PROFILE = ""  # name of the implicit profile when the group has ticks but no profile
 
 
@@ -116,8 +119,10 @@ def positives_of(
     for profile in profiles:
         ids = [pid for pid in profile.ids if pid in row]
         texts = _unit(profile_vectors.get(profile.name, np.zeros((0, vectors.shape[1]), np.float32)))
-        if len(texts) != len(profile.texts):
-            raise ValueError(f"profile {profile.name!r}: {len(profile.texts)} texts but {len(texts)} vectors")
+        texts = texts.reshape(0, vectors.shape[1]) if texts.size == 0 else texts
+        if texts.shape != (len(profile.texts), vectors.shape[1]):
+            raise ValueError(f"profile {profile.name!r}: {len(profile.texts)} texts but text vectors of "
+                             f"shape {texts.shape} (papers' vectors have {vectors.shape[1]} dimensions)")
         labels = [f"{pid} {papers[row[pid]].title}" for pid in ids] + [t.label for t in profile.texts]
         stacked = np.vstack([vectors[[row[pid] for pid in ids]].reshape(-1, vectors.shape[1]), texts])
         examples.append(_Examples(profile.name, stacked, tuple(labels), frozenset(row[pid] for pid in ids)))
@@ -182,6 +187,97 @@ def fit(positives: np.ndarray, negatives: np.ndarray) -> Any:
     y = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
     return LogisticRegression(C=C, class_weight="balanced", max_iter=2000, tol=1e-6).fit(x, y)
 
+
+# --- explain ----------------------------------------------------------------------------
+
+def explain(
+    paper_id: str,
+    papers: Sequence[Paper],
+    vectors: np.ndarray,
+    profiles: Sequence[Profile],
+    profile_vectors: Mapping[str, np.ndarray] | None = None,
+    feedback: Mapping[str, str] | None = None,
+    *,
+    k: int = 3,
+) -> dict[str, Any]:
+    """Why `paper_id` scores as it does against each profile: plain data for `tracker explain`.
+
+    Retrains exactly what `score_profiles` trains on the same inputs, so the score is the run's.
+    For the classifier, the logit splits exactly into one term per training example (at the
+    optimum of L2 logistic regression, w = C * sum_i weight_i * (y_i - p_i) * x_i), so "the positives
+    that pushed it up most" are the largest of those terms; for the fallback, each positive's share
+    of the mean similarity.
+    """
+    vectors = _unit(vectors)
+    row = next((i for i, p in enumerate(papers) if p.id == paper_id), None)
+    if row is None:
+        raise KeyError(paper_id)
+    feedback = feedback or {}
+    examples = positives_of(papers, vectors, profiles, profile_vectors or {}, feedback)
+    own = {pid for profile in profiles for pid in profile.ids} | set(feedback)
+    return {
+        "id": paper_id,
+        "title": papers[row].title,
+        "own": paper_id in own,
+        "profiles": [_explain_one(papers, vectors, ex, row, k) for ex in examples],
+    }
+
+
+def _explain_one(papers: Sequence[Paper], vectors: np.ndarray, ex: _Examples, row: int, k: int) -> dict[str, Any]:
+    x = vectors[row]
+    out: dict[str, Any] = {"profile": ex.name, "positives_used": len(ex.vectors), "feedback_used": len(ex.feedback)}
+    if not len(ex.vectors):
+        return {**out, "method": None, "score": None, "top_positives": []}
+    negatives = negative_rows(papers, ex.rows)
+    sims = ex.vectors @ x
+    if len(ex.vectors) < MIN_POSITIVES or len(negatives) < MIN_NEGATIVES:
+        score_value, terms, extra = float(np.clip(sims.mean(), 0, 1)), sims / len(sims), {}
+        method = SIMILARITY
+    else:
+        model = fit(ex.vectors, vectors[negatives])
+        train = np.vstack([ex.vectors, vectors[negatives]]).astype(np.float64)
+        y = np.r_[np.ones(len(ex.vectors)), np.zeros(len(negatives))]
+        weight = np.where(y == 1, len(y) / (2 * len(ex.vectors)), len(y) / (2 * len(negatives)))
+        all_terms = C * weight * (y - model.predict_proba(train)[:, 1]) * (train @ x)
+        terms = all_terms[: len(ex.vectors)]
+        score_value = float(model.predict_proba(x[None, :].astype(np.float64))[0, 1])
+        extra = {"logit": round(float(model.decision_function(x[None, :].astype(np.float64))[0]), 4),
+                 "positives_term": round(float(terms.sum()), 4),
+                 "negatives_term": round(float(all_terms[len(ex.vectors):].sum()), 4),
+                 "intercept": round(float(model.intercept_[0]), 4)}
+        method = CLASSIFIER
+    order = np.argsort(-terms, kind="stable")[:k]
+    top = [{"label": ex.labels[i], "similarity": round(float(sims[i]), 4), "contribution": round(float(terms[i]), 4),
+            "ticked": ex.labels[i].split(" ", 1)[0] in ex.feedback} for i in order]
+    return {**out, "method": method, "score": round(score_value, 4), "top_positives": top, **extra}
+
+
+# --- digest -----------------------------------------------------------------------------
+
+def add_picks(digest: Any, relevance: Relevance, n: int = TOP_PICKS) -> Any:
+    """The digest with each profile's top `n` new papers, and the group's own papers set apart.
+
+    The group's own papers (profile papers, ticked papers) are never picks: they are listed in
+    `own_papers` when they are in today's news (new or revised).
+    """
+    from dataclasses import replace
+
+    from tracker.render.digest import Pick, ProfilePicks
+
+    candidates = [item for item in digest.new if item.paper.id not in relevance.own_ids]
+    picks = []
+    for profile in relevance.profiles:
+        if not profile.scores:
+            continue
+        value = profile.scores
+        best = sorted(candidates, key=lambda item: (-value.get(item.paper.id, 0.0), item.paper.id))[:n]
+        picks.append(ProfilePicks(profile.name, profile.method,
+                                  tuple(Pick(item, round(value.get(item.paper.id, 0.0), 4)) for item in best)))
+    own = tuple(item for item in digest.new + digest.revised if item.paper.id in relevance.own_ids)
+    return replace(digest, profile_picks=tuple(picks), own_papers=own)
+
+
+# --- similarity -------------------------------------------------------------------------
 
 def similarity_scores(vectors: np.ndarray, positives: np.ndarray) -> np.ndarray:
     """The fallback: mean cosine similarity to the positives, clipped to 0-1."""

@@ -58,7 +58,8 @@ def sync_feedback(repo: Any, settings: Any, *, days: int, today: str) -> Feedbac
     path = feedback_path(settings)
     records = load_feedback_records(path)
     added, removed = apply_ticks(records, ticks, today)
-    save_feedback(path, records)
+    if records or path.exists():  # no empty file in the repository before the first tick
+        save_feedback(path, records)
     return FeedbackReport(tuple(ticks.issues), tuple(added), tuple(removed), len(records), ticks.skipped, path)
 
 

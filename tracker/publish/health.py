@@ -62,7 +62,7 @@ def render_health_body(summary: Mapping[str, Any], run_url: str | None = None) -
     ]
     lines += [f"| {md_cell(name[:_CELL_CHARS])} | {md_cell(error[:_CELL_CHARS])} |" for name, error in problems]
     if run_url:
-        lines += ["", "Run: " + md_link(md_text(redact(run_url)), redact(run_url))]
+        lines += ["", "Run: " + md_link(redact(run_url), redact(run_url))]  # md_link escapes its text
     lines += ["", "This issue is updated while runs keep failing and closed by the next clean run."]
     return "\n".join(lines) + "\n"
 

@@ -20,6 +20,21 @@ class ThemeGroup:
 
 
 @dataclass(frozen=True)
+class Pick:
+    item: DigestItem
+    score: float  # the profile's score (0-1), not the paper's best over profiles
+
+
+@dataclass(frozen=True)
+class ProfilePicks:
+    """One profile's top picks of the day (tracker.enrich.relevance.add_picks)."""
+
+    name: str  # "" for the single unnamed `profile:`
+    method: str  # "classifier" or "similarity" (the fallback)
+    picks: tuple[Pick, ...]
+
+
+@dataclass(frozen=True)
 class Digest:
     date: str
     new: tuple[DigestItem, ...]  # after the cap, in display order
@@ -31,6 +46,8 @@ class Digest:
     notes: tuple[str, ...] = field(default=())
     failures: tuple[tuple[str, str], ...] = ()  # (topic, arXiv's message) for each topic that failed today
     left_out_in_readme: int | None = None  # of `left_out`, how many a README table shows (None: not computed)
+    profile_picks: tuple[ProfilePicks, ...] = ()  # top picks per profile; the group's own papers never
+    own_papers: tuple[DigestItem, ...] = ()  # the group's papers (profile or ticked) in today's news
 
     @property
     def left_out(self) -> int:

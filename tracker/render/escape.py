@@ -64,15 +64,17 @@ _GITHUB = (
     r"|(?P<emoji>:)(?=[\w+-]+:)"
 )
 # Markdown: backslash-escape every character that can start inline markup, entities or HTML,
-# plus `|` (tables) and `~` (strikethrough). Any ASCII punctuation may be escaped in CommonMark.
-# The `:` of `://` and the `.` of `www.` keep cmark-gfm's autolinker off (see above).
-_MD = re.compile(_GITHUB + r"|(?P<md>[\\`*_\[\]<>&|~]|:(?=//)|(?<=www)\.)", re.IGNORECASE)
+# plus `|` (tables), `~` (strikethrough) and `#` (a heading's closing run would eat "C #").
+# Any ASCII punctuation may be escaped in CommonMark. The `:` of `://` and the `.` of `www.`
+# keep cmark-gfm's autolinker off (see above).
+_MD = re.compile(_GITHUB + r"|(?P<md>[\\`*_\[\]<>&|~#]|:(?=//)|(?<=www)\.)", re.IGNORECASE)
 # A URL in paper text, as far as it could go; `trim_url` then drops sentence punctuation.
 _TEXT_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'`]+", re.IGNORECASE)
 _HTML = re.compile(_GITHUB + r"|(?P<html>[&<>\"'])")
 _GITHUB_REPO_BEFORE = re.compile(r"(?i:github\.com)/[\w.-]+/[\w.-]+$")
-# A value at the start of a line must not open a block: heading, quote, list, setext underline.
-_MD_LINE_START = re.compile(r"^(?:[#>+=-]|\d{1,9}(?=[.)]))")
+# A value at the start of a line must not open a block: quote, list, setext underline
+# (`#`, `<`, `*`, `_`, `|`, backticks and `~` are escaped wherever they are).
+_MD_LINE_START = re.compile(r"^(?:[>+=-]|\d{1,9}(?=[.)]))")
 
 
 def display_line(text: object) -> str:
@@ -135,9 +137,10 @@ def md_label(text: object) -> str:
 def md_link(text: object, url: object) -> str:
     """`[text](url)` when `url` is a well-formed http(s) URL, else the text alone; safe in a cell.
 
-    `text` is raw, e.g. `{{ p.title | md_link(p.abs_url) }}`.
+    `text` is raw, e.g. `{{ p.title | md_link(p.abs_url) }}`. An empty text reads "(untitled)":
+    an empty label would leave a dead link, or `****` in the reader's face.
     """
-    label = md_label(text)
+    label = md_label(text) or "(untitled)"
     href = safe_url(url if isinstance(url, str) else None)
     return label if href is None else _link(label, href)
 

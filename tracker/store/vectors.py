@@ -89,7 +89,7 @@ class VectorStore:
             except Damaged as exc:
                 problem = str(exc)
             log.warning("vector store %s is %s; it will be rebuilt", store.folder, problem)
-            store._clear()
+            store.clear()
             return store
         raise AssertionError("unreachable")
 
@@ -119,7 +119,7 @@ class VectorStore:
         self._listed = [bool(row[3]) for row in rows]
         self._meta = [row[4] for row in rows] if with_meta else None
 
-    def _clear(self) -> None:
+    def clear(self) -> None:
         """Forget everything (the next save replaces the files on disk)."""
         self.ids, self._pos, self._hashes, self._listed, self._meta = [], {}, [], [], []
         self._vectors, self._ann = np.zeros((0, 0), dtype=np.float32), None
@@ -141,6 +141,10 @@ class VectorStore:
     def text_hash_of(self, paper_id: str) -> str | None:
         pos = self._pos.get(paper_id)
         return None if pos is None else self._hashes[pos]
+
+    def is_listed(self, paper_id: str) -> bool:
+        pos = self._pos.get(paper_id)
+        return pos is not None and self._listed[pos]
 
     def listed(self) -> np.ndarray:
         """Boolean row mask: papers with a topic (search shows only these)."""
@@ -165,7 +169,7 @@ class VectorStore:
         dim = int(encoder.dim)
         if self.dim not in (None, dim):
             log.warning("vector store %s holds %s-d vectors, the model gives %d-d; rebuilding it", self.folder, self.dim, dim)
-            self._clear()
+            self.clear()
         self.meta([])  # the rows' metadata, to compare with the papers'
         texts = [embed_text(p) for p in papers]
         digests = [text_hash(t) for t in texts]

@@ -1,0 +1,254 @@
+"""The one vector store: embed only what changed, one integrity and model check, damage means rebuild."""
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.search_fakes import HashEncoder, paper
+from tests.test_embed import CountingEncoder
+from tracker.enrich.embed import embed_text
+from tracker.store import index as nn
+from tracker.store.vectors import STORE_DIR, VectorStore
+
+PAPERS = [paper(f"2401.{i:05d}", f"Paper number {i} on topic {i % 3}", abstract=f"Abstract {i} about graphs.")
+          for i in range(10)]
+
+
+def embed(state_dir: Path, papers=PAPERS, encoder=None, *, save: bool = True):
+    encoder = encoder or CountingEncoder()
+    store = VectorStore.open(state_dir, encoder.model_name)
+    vectors, count = store.vectors_for(papers, encoder)
+    if save:
+        store.save()
+    return vectors, count, store
+
+
+def files(state_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((state_dir / STORE_DIR).iterdir()) if p.is_file()}
+
+
+def test_second_run_embeds_nothing_and_returns_the_same_vectors(tmp_path):
+    encoder = CountingEncoder()
+    first, count, _ = embed(tmp_path, encoder=encoder)
+    assert count == 10 and len(encoder.embedded) == 10
+    again, count, _ = embed(tmp_path, encoder=encoder)
+    assert count == 0 and len(encoder.embedded) == 10
+    assert np.array_equal(first, again)
+    assert np.allclose(first, encoder.encode([embed_text(p) for p in PAPERS]), atol=1e-6)
+
+
+def test_a_changed_abstract_re_embeds_only_that_paper_and_replaces_its_row(tmp_path):
+    encoder = CountingEncoder()
+    embed(tmp_path, encoder=encoder)
+    changed = list(PAPERS)
+    changed[3] = changed[3].with_changes(abstract="A revised abstract.", version=2)
+    encoder.embedded.clear()
+    vectors, count, store = embed(tmp_path, changed, encoder)
+    assert count == 1 and encoder.embedded == [embed_text(changed[3])]
+    assert np.allclose(vectors[3], encoder.encode([embed_text(changed[3])])[0], atol=1e-6)
+    assert len(VectorStore.open(tmp_path, encoder.model_name)) == 10  # replaced, not added
+
+
+def test_vectors_for_aligns_with_any_order_and_subset_and_duplicates(tmp_path):
+    encoder = CountingEncoder()
+    everything, _, _ = embed(tmp_path, encoder=encoder)
+    picked = [PAPERS[7], PAPERS[2], PAPERS[7]]
+    vectors, count, _ = embed(tmp_path, picked, encoder)
+    assert count == 0 and np.array_equal(vectors, everything[[7, 2, 7]])
+
+
+def test_unsaved_work_writes_nothing(tmp_path):
+    """A dry run embeds in memory only: no file appears, and the next run embeds again."""
+    _, count, _ = embed(tmp_path, save=False)
+    assert count == 10 and not (tmp_path / STORE_DIR).exists()
+    embed(tmp_path)
+    before = files(tmp_path)
+    store = VectorStore.open(tmp_path, "fake-model")
+    store.vectors_for(PAPERS + [paper("2402.00001", "New one")], CountingEncoder())
+    assert files(tmp_path) == before
+
+
+def test_saving_nothing_new_writes_nothing(tmp_path):
+    embed(tmp_path)
+    before = files(tmp_path)
+    _, _, store = embed(tmp_path)
+    assert files(tmp_path) == before and store.save() is False
+
+
+def test_metadata_changes_are_saved_without_re_embedding(tmp_path):
+    embed(tmp_path)
+    vectors_file = next(name for name in files(tmp_path) if name.startswith("vectors-"))
+    retagged = [p.with_changes(topics=("llm", "new topic")) if p.id == PAPERS[4].id else p for p in PAPERS]
+    _, count, _ = embed(tmp_path, retagged)
+    store = VectorStore.open(tmp_path, "fake-model", with_meta=False)
+    assert count == 0 and store.meta([PAPERS[4].id])[0]["topics"] == ["llm", "new topic"]
+    assert store.manifest["files"]["vectors"]["name"] == vectors_file  # vectors were not rewritten
+
+
+def test_model_aliases_share_one_store_and_another_model_rebuilds_it(tmp_path, caplog):
+    embed(tmp_path, encoder=CountingEncoder("all-MiniLM-L6-v2"))
+    _, count, _ = embed(tmp_path, encoder=CountingEncoder("sentence-transformers/all-MiniLM-L6-v2"))
+    assert count == 0
+    with caplog.at_level(logging.WARNING, logger="tracker.store.vectors"):
+        _, count, _ = embed(tmp_path, encoder=CountingEncoder("other-model"))
+    assert count == 10 and "for model 'sentence-transformers/all-MiniLM-L6-v2'" in caplog.text
+    assert VectorStore.open(tmp_path, "other-model").manifest["model"] == "sentence-transformers/other-model"
+    with pytest.raises(ValueError, match="other-model"):
+        VectorStore.open(tmp_path, "other-model").vectors_for(PAPERS, CountingEncoder("model-b"))
+
+
+def test_a_dim_change_under_the_same_name_rebuilds(tmp_path, caplog):
+    embed(tmp_path, encoder=CountingEncoder(dim=16))
+    with caplog.at_level(logging.WARNING, logger="tracker.store.vectors"):
+        vectors, count, _ = embed(tmp_path, encoder=CountingEncoder(dim=8))
+    assert count == 10 and vectors.shape == (10, 8) and "16-d" in caplog.text
+    assert VectorStore.open(tmp_path, "fake-model").dim == 8
+
+
+def _damage(folder: Path, which: str, how: str) -> None:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    path = folder / ("manifest.json" if which == "manifest" else manifest["files"][which]["name"])
+    data = bytearray(path.read_bytes())
+    if how == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "flip":  # same size, one byte off: only the checksum can tell
+        data[len(data) * 3 // 4] ^= 0x10
+        path.write_bytes(bytes(data))
+    elif how == "delete":
+        path.unlink()
+    elif how == "garbage":
+        path.write_bytes(b"\x00not what it should be" * 3)
+    elif how == "wrong shape":
+        path.write_text(json.dumps({**manifest, "count": manifest["count"] + 1}))
+    elif how == "wrong type":
+        path.write_text(json.dumps([1, 2, 3]))
+
+
+@pytest.mark.parametrize("which, how", [
+    ("vectors", "truncate"), ("vectors", "flip"), ("vectors", "delete"), ("vectors", "garbage"),
+    ("rows", "truncate"), ("rows", "flip"), ("rows", "delete"), ("rows", "garbage"),
+    ("manifest", "truncate"), ("manifest", "garbage"), ("manifest", "wrong shape"), ("manifest", "wrong type"),
+])
+def test_a_damaged_store_is_logged_rebuilt_and_never_serves_wrong_vectors(tmp_path, caplog, which, how):
+    expected, _, _ = embed(tmp_path)
+    _damage(tmp_path / STORE_DIR, which, how)
+    with caplog.at_level(logging.WARNING, logger="tracker.store.vectors"):
+        store = VectorStore.open(tmp_path, "fake-model")
+        assert len(store) == 0 and store.search(expected[0], 3) == []  # nothing served from a damaged store
+        vectors, count = store.vectors_for(PAPERS, CountingEncoder())
+        store.save()
+    assert count == 10 and np.array_equal(vectors, expected)
+    assert "will be rebuilt" in caplog.text and str(tmp_path / STORE_DIR) in caplog.text
+    caplog.clear()
+    _, count, _ = embed(tmp_path)
+    assert count == 0 and "rebuilt" not in caplog.text  # the rebuilt store is sound
+
+
+def test_a_failed_save_is_logged_not_raised(tmp_path, caplog):
+    (tmp_path / STORE_DIR).write_text("a file where the store folder should be")
+    with caplog.at_level(logging.WARNING, logger="tracker.store.vectors"):
+        _, count, store = embed(tmp_path)
+    assert count == 10 and "not saved" in caplog.text
+    assert (tmp_path / STORE_DIR).read_text() == "a file where the store folder should be"
+
+
+def test_first_save_removes_the_old_layouts_quietly(tmp_path):
+    for name in ("embeddings", "index", "models/all-MiniLM-L6-v2-e9e2c881-openvino"):
+        (tmp_path / name).mkdir(parents=True)
+        (tmp_path / name / "leftover.bin").write_bytes(b"x" * 100)
+    (tmp_path / "last_run.json").write_text("{}")
+    embed(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last_run.json", STORE_DIR]
+
+
+def test_generations_keep_one_previous_and_drop_older_files(tmp_path):
+    embed(tmp_path)
+    for i in range(3):
+        embed(tmp_path, PAPERS + [paper(f"2402.{i:05d}", f"Added {i}")])
+    names = files(tmp_path)
+    assert sum(n.startswith("vectors-") for n in names) == 2 and sum(n.startswith("rows-") for n in names) == 2
+
+
+def _save_in_process(state_dir: str, start: int) -> None:
+    papers = [paper(f"2403.{i:05d}", f"Concurrent {i}") for i in range(start, start + 30)]
+    for round_ in range(5):
+        store = VectorStore.open(Path(state_dir), "fake-bow")
+        store.vectors_for(papers[: 6 * (round_ + 1)], HashEncoder())
+        store.save()
+
+
+def test_two_processes_saving_at_once_leave_a_sound_store(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_save_in_process, args=(str(tmp_path), start)) for start in (0, 100)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    store = VectorStore.open(tmp_path, "fake-bow")
+    assert store.manifest is not None and len(store) >= 30  # a whole generation of one of them, never a mix
+    for pid in store.ids:
+        assert np.allclose(store.vector(pid), HashEncoder().encode([embed_text(paper(pid, f"Concurrent {int(pid[5:])}"))])[0])
+
+
+# --- search through the store ---------------------------------------------------------------
+
+
+def test_search_filters_before_the_top_k_cut_and_leaves_out_unlisted_papers(tmp_path):
+    encoder = HashEncoder()
+    papers = [paper(f"2401.{i:05d}", f"Graph networks {i}", topics=("graphs",)) for i in range(20)]
+    papers += [paper(f"2402.{i:05d}", f"Protein study {i} with a graph", topics=("bio",)) for i in range(5)]
+    papers += [paper("2403.00001", "Graph networks 3", topics=())]  # a profile paper: stored, never listed
+    _, _, store = embed(tmp_path, papers, encoder)
+    query = encoder.encode(["graph networks"])[0]
+    assert "2403.00001" not in {pid for pid, _ in store.search(query, 30)}
+    hits = store.search(query, 5, keep=lambda pid: pid.startswith("2402."))
+    assert len(hits) == 5 and {pid[:4] for pid, _ in hits} == {"2402"}
+    assert [score for _, score in hits] == sorted((score for _, score in hits), reverse=True)
+    assert store.search(query, 3, listed_only=False)  # the unlisted paper is there for other uses
+
+
+def test_the_accelerator_kicks_in_above_the_threshold_and_stays_in_step(tmp_path, monkeypatch):
+    monkeypatch.setattr(nn, "ANN_THRESHOLD", 300)
+    rng = np.random.default_rng(1)
+
+    class Random:
+        model_name, dim = "random", 32
+
+        def encode(self, texts):
+            return rng.normal(size=(len(texts), 32)).astype(np.float32)
+
+    papers = [paper(f"2401.{i:05d}", f"Paper {i}") for i in range(400)]
+    _, _, store = embed(tmp_path, papers, Random())
+    assert "ann" in store.manifest["files"]
+    revised = papers[:50] + [p.with_changes(abstract="Rewritten.") for p in papers[50:60]] + papers[60:]
+    added = revised + [paper(f"2402.{i:05d}", f"New {i}") for i in range(20)]
+    _, count, _ = embed(tmp_path, added, Random())
+    assert count == 30
+    loaded = VectorStore.open(tmp_path, "random", with_meta=False)
+    for pid in ("2401.00055", "2402.00007", "2401.00300"):  # a changed, a new and an unchanged paper
+        assert loaded.search(loaded.vector(pid), 1)[0][0] == pid
+    exact = nn.exact_top(loaded._vectors, loaded.vector("2401.00001"), 10)
+    assert [pos for pos, _ in exact][:5] == [loaded.ids.index(pid) for pid, _ in loaded.search(loaded.vector("2401.00001"), 5)]
+
+
+@pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="needs POSIX permissions that bind")
+def test_a_read_only_store_is_searched_but_not_saved(tmp_path, caplog):
+    embed(tmp_path)
+    (tmp_path / STORE_DIR).chmod(0o555)
+    try:
+        store = VectorStore.open(tmp_path, "fake-model")
+        assert len(store) == 10
+        with caplog.at_level(logging.WARNING, logger="tracker.store.vectors"):
+            store.vectors_for(PAPERS + [paper("2402.00001", "New")], CountingEncoder())
+            assert store.save() is False
+        assert "not saved" in caplog.text
+    finally:
+        (tmp_path / STORE_DIR).chmod(0o755)

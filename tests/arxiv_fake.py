@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from werkzeug import Request, Response
+
+from tracker.sources.api import ArxivAPISource
+from tracker.sources.http import PoliteSession
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ATOM = "application/atom+xml; charset=utf-8"
@@ -156,8 +160,9 @@ def trickle(body: bytes, every: float, *, headers_too: bool = False) -> Responde
 class RawServer:
     """Loopback TCP server: request N gets responder N (the last one repeats), then the socket closes."""
 
-    def __init__(self, *responders: Responder):
+    def __init__(self, *responders: Responder, greeting: bytes | None = None):
         self.responders = list(responders)
+        self.greeting = greeting  # sent on connect, before reading anything (e.g. plain HTTP to a TLS client)
         self.requests: list[str] = []  # request lines, in order
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
@@ -179,6 +184,9 @@ class RawServer:
 
     def _handle(self, conn: socket.socket) -> None:
         with conn:
+            if self.greeting is not None:
+                conn.sendall(self.greeting)
+                return
             data = b""
             while b"\r\n\r\n" not in data:
                 chunk = conn.recv(4096)
@@ -196,3 +204,33 @@ class RawServer:
         self._stop.set()
         self._thread.join()
         self._listener.close()
+
+
+# --- quick clients for fault tests ---------------------------------------------------------------
+
+def session(**overrides) -> PoliteSession:
+    """Tiny waits: every sleep is recorded in `.slept`, none really happens."""
+    slept: list[float] = []
+    options = dict(delay_seconds=0, retries=2, timeout=5, backoff_seconds=0.1, deadline=5, sleep=slept.append)
+    http = PoliteSession(**{**options, **overrides})
+    http.slept = slept
+    return http
+
+
+def api(url: str, http: PoliteSession | None = None) -> ArxivAPISource:
+    """The API source at `url` (a server root gets /api/query), pages of 10."""
+    endpoint = url if url.endswith("/api/query") else url.rstrip("/") + "/api/query"
+    return ArxivAPISource(endpoint, http or session(), page_size=10)
+
+
+@pytest.fixture
+def raw():
+    servers = []
+
+    def start(*responders, **options) -> RawServer:
+        servers.append(RawServer(*responders, **options))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()

@@ -3,7 +3,6 @@ daily runs that rewrite no page whose rows did not change. Real CLI against a lo
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -118,7 +117,7 @@ def test_cleanup_follows_no_link_and_leaves_the_repository_alone(tmp_path):
     linked_root = repo / "linked-archive"
     linked_root.symlink_to(outside)
     assert stale_archive_pages(linked_root, ["Linked"], set(), repo) == []
-    assert stale_archive_pages(repo / "linked-archive", ["Linked"], set(), repo) == []
+    assert stale_archive_pages(linked_root.resolve(), ["Linked"], set(), repo) == []  # given resolved, as settings.path does
     assert victim.exists() and outside_page.exists() and inside_target.exists()
 
 

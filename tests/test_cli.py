@@ -258,3 +258,30 @@ def test_a_password_in_the_endpoint_never_reaches_the_output(arxiv_server, write
         result = invoke(*args, "--config", str(config))
         assert "s3cr3t-pw" not in result.output, (args, result.output)
         assert "http://***@" in result.output or args != ["check"], result.output
+
+
+def test_search_for_an_unknown_topic_names_the_known_topics(tmp_path):
+    config = tmp_path / "k.yaml"
+    config.write_text("topics:\n  - name: MLLM\n    keywords: [x]\n  - name: Reward Model\n    keywords: [y]\n")
+    result = invoke("search", "reward hacking", "--topic", "Nope", "--config", str(config))
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: no topic named 'Nope' in the config; the topics are: 'MLLM', 'Reward Model'"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["search", "x", "-k", "0"], "-k must be at least 1"),
+    (["search", "x", "--since", "2026-02-01", "--until", "2026-01-01"], "is after --until"),
+    (["search", "   "], "the search query is empty"),
+    (["search", "x", "--topic", " "], "--topic is empty"),
+    (["similar", "not-an-id"], "not an arXiv identifier: 'not-an-id'"),
+    (["explain", "2401.1"], "not an arXiv identifier: '2401.1'"),
+    (["run", "--device", "tpu"], "'tpu' is not one of"),
+    (["demo", "--bogus"], "No such option: --bogus"),
+])
+def test_usage_errors_exit_2_with_one_error_line(tmp_path, args, message):
+    config = tmp_path / "k.yaml"
+    config.write_text("topics:\n  - name: A\n    keywords: [x]\n")
+    result = invoke(*args, "--config", str(config))
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "Traceback" not in result.output

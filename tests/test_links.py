@@ -102,3 +102,14 @@ def test_links_in_text_never_point_at_github_threads_or_unsafe_targets():
 ])
 def test_code_links_are_safe(text, expected):
     assert find_code_links(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("代码见 https://github.com/a/b。", ["https://github.com/a/b"]),
+    ("（代码：https://github.com/a/b）", ["https://github.com/a/b"]),
+    ("Code at “https://github.com/a/b”…", ["https://github.com/a/b"]),
+    ("Code at https://github.com/a/b_~", ["https://github.com/a/b"]),
+    ("Code: https://zh.example.org/项目/代码 and more", ["https://zh.example.org/%E9%A1%B9%E7%9B%AE/%E4%BB%A3%E7%A0%81"]),
+])
+def test_trailing_punctuation_of_any_script_is_not_part_of_the_url(text, expected):
+    assert find_code_links(text) == expected

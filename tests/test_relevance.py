@@ -63,8 +63,9 @@ def test_scores_are_deterministic_and_independent_of_input_row_order():
     first = score_profiles(papers, vectors, [Profile(ids=A_IDS)])
     again = score_profiles(papers, vectors, [Profile(ids=A_IDS)])
     assert first == again
-    # Profile ids listed in another order train the same model.
-    shuffled = score_profiles(papers, vectors, [Profile(ids=tuple(reversed(A_IDS)))])
+    # Profile ids listed in another order, ledger rows in another order: the same model.
+    order = np.random.default_rng(3).permutation(len(papers))
+    shuffled = score_profiles([papers[i] for i in order], vectors[order], [Profile(ids=tuple(reversed(A_IDS)))])
     assert shuffled.best() == first.best()
 
 
@@ -93,11 +94,15 @@ def test_interest_texts_are_positives_encoded_by_the_caller():
     assert result.own_ids == frozenset()  # texts are not papers
 
 
-def test_text_vectors_must_match_the_texts():
+def test_vectors_must_line_up_with_papers_and_texts():
     papers, vectors = ledger()
     profile = Profile(name="B", texts=(ProfileText("x", "x"),))
     with pytest.raises(ValueError, match="1 texts but text vectors of shape"):
         score_profiles(papers, vectors, [profile], {})
+    with pytest.raises(ValueError, match="1 texts but text vectors of shape"):
+        score_profiles(papers, vectors, [profile], {"B": np.ones((1, DIM + 1))})
+    with pytest.raises(ValueError, match="104 papers but 103 vectors"):
+        score_profiles(papers, vectors[1:], [Profile(ids=A_IDS)])
 
 
 def test_named_profiles_each_get_their_own_scores_and_best_is_the_max():
@@ -251,3 +256,20 @@ def test_unnamed_profile_picks_are_just_top_picks():
     digest = add_picks(_digest(papers), score_profiles(papers, vectors, [Profile(ids=A_IDS[:1])]))
     markdown = render_digest(environment(), digest, cap=200)
     assert "## Top picks\n" in markdown and "Closest to the group's papers" in markdown
+
+
+def test_one_profile_paper_in_a_dense_off_target_cluster_does_not_take_the_list():
+    """Issue 11's trap: max similarity hands the top picks to the crowd around one profile paper."""
+    rng = np.random.default_rng(11)
+    def around(axis, spread, n):
+        rows = np.eye(DIM)[axis] * 2.0 + rng.normal(0, spread, (n, DIM))
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    vectors = np.vstack([around(0, 0.45, 14), around(2, 0.12, 25), around(3, 1.5, 60)]).astype(np.float32)
+    papers = [paper(f"2401.{i:05d}") for i in range(len(vectors))]  # 0-13: on target, 14-38: the crowd
+    profile = Profile(ids=tuple(p.id for p in papers[:4]) + (papers[14].id,))
+    on_target = {p.id for p in papers[4:14]}
+    day = [p.id for p in papers if p.id not in profile.ids]
+    by_max = sorted(day, key=lambda pid: -score(vectors, vectors[[int(i[5:]) for i in profile.ids]])[int(pid[5:])])
+    assert len(on_target & set(by_max[:5])) <= 1  # the trap is real for max similarity
+    scores = score_profiles(papers, vectors, [profile]).scores[""]
+    assert len(on_target & set(top(scores, exclude=profile.ids))) >= 4

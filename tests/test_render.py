@@ -93,7 +93,6 @@ def test_user_templates_override_builtins(tmp_path):
 # --- layout, as GitHub renders it (cmark-gfm) -------------------------------------------------
 
 from dataclasses import replace  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 from tests.hostile import parse, render_gfm  # noqa: E402
 from tracker.render.digest import DigestItem, ThemeGroup  # noqa: E402

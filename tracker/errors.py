@@ -14,6 +14,12 @@ class ConfigError(TrackerError):
     exit_code = 2
 
 
+class UsageError(TrackerError):
+    """A command-line argument or option is invalid (exit 2, like a bad config)."""
+
+    exit_code = 2
+
+
 class SourceError(TrackerError):
     """arXiv could not answer one topic's query (after retries) or rejected it."""
 

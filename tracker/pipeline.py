@@ -22,7 +22,7 @@ from tracker.enrich.stage import embed as embed_stage
 from tracker.redact import redact
 from tracker.render.digest import Digest, build_digest
 from tracker.render.feed import digest_feed
-from tracker.errors import SourceError, TrackerError
+from tracker.errors import ArxivUnreachable, SourceError, TrackerError
 from tracker.sources.excludes import apply_excludes
 from tracker.store.ledger import Change, Ledger, journal_path
 from tracker.models import Paper, RunSummary, TopicResult, TopicSummary
@@ -87,6 +87,8 @@ def fetch_all(settings: Settings, ledger: Ledger, sources: Sources) -> list[Topi
     for topic in settings.topics:
         try:
             papers, dropped = fetch_topic(topic, settings, ledger, sources)
+        except ArxivUnreachable:
+            raise
         except SourceError as exc:
             log.error("topic %s failed: %s", topic.name, exc)
             results.append(TopicResult(topic.name, error=str(exc)))
@@ -208,7 +210,14 @@ def _run_daily(
     """
     data_dir = settings.path(settings.output.data_dir)
     ledger = Ledger.load(data_dir, read_only=dry_run)  # a dry run reads a pending commit, never applies it
-    results = fetch_all(settings, ledger, sources)
+    try:
+        results = fetch_all(settings, ledger, sources)
+    except ArxivUnreachable as exc:  # offline or arXiv down: say so at once, not once per topic
+        results = [TopicResult(t.name, error=str(exc)) for t in settings.topics]
+        failed = RunSummary(date=today, topics=[TopicSummary(r.name, error=r.error) for r in results], dry_run=dry_run)
+        if not dry_run:
+            save_last_run(settings, failed, error=str(exc))
+        raise NothingDone(str(exc), summary=failed) from None
     if all(r.error for r in results):
         failed = RunSummary(date=today, topics=[TopicSummary(r.name, error=r.error) for r in results], dry_run=dry_run)
         if not dry_run:

@@ -42,6 +42,20 @@ def date_callback(ctx: click.Context, param: click.Parameter, value: str | None)
     return parse_date(value, name=name)
 
 
+def arxiv_id_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """click callback for an arXiv id argument: a malformed id is a usage error (exit 2); the text is kept."""
+    from tracker.arxiv_ids import canonical_id
+    from tracker.errors import TrackerError
+
+    if value is None:
+        return None
+    try:
+        canonical_id(value)
+    except TrackerError as exc:
+        raise click.BadParameter(str(exc), param_hint="ARXIV_ID") from None
+    return value
+
+
 # --- options -----------------------------------------------------------------------------
 
 config_option = click.option(

@@ -12,12 +12,12 @@ from typing import Any
 
 import click
 
-from tracker.cli.options import config_option, given_encoder, json_option, load_settings
+from tracker.cli.options import arxiv_id_callback, config_option, given_encoder, json_option, load_settings
 from tracker.errors import TrackerError
 
 
 @click.command()
-@click.argument("arxiv_id")
+@click.argument("arxiv_id", callback=arxiv_id_callback)
 @click.option("-k", "k", type=click.IntRange(min=1, max=50), default=3, show_default=True,
               help="How many of the positives that pushed the score up to show, per profile.")
 @click.option("--profile", "profile_name", default=None, help="Only this profile (by name).")

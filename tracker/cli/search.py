@@ -17,8 +17,8 @@ from typing import Any
 
 import click
 
-from tracker.cli.options import config_option, date_callback, given_encoder, json_option, load_settings
-from tracker.errors import TrackerError
+from tracker.cli.options import arxiv_id_callback, config_option, date_callback, given_encoder, json_option, load_settings
+from tracker.errors import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +120,14 @@ def search(ctx, query: str, k: int, since, until, topic, author, as_json: bool, 
     from tracker.store.vectors import VectorStore
 
     if not query.strip():
-        raise TrackerError("the search query is empty: give some words, e.g. tracker search \"graph neural networks\"")
+        raise UsageError("the search query is empty: give some words, e.g. tracker search \"graph neural networks\"")
     check_k(k)
     filters = Filters(since=since, until=until, topic=topic, author=author).check()
     settings = load_settings(config_path)
+    if topic is not None:
+        from tracker.config import require_topic
+
+        require_topic(settings, topic)  # an unknown topic is a usage error naming the known ones, not 0 hits
     with ThreadPoolExecutor(max_workers=1) as pool:  # check + open the store while the encoder loads
         opening = pool.submit(VectorStore.open, _state_dir(settings), settings.embedding.model, with_meta=False)
         vector = _query_encoder(ctx, settings).encode([query.strip()])[0]
@@ -135,7 +139,7 @@ def search(ctx, query: str, k: int, since, until, topic, author, as_json: bool, 
 
 
 @click.command()
-@click.argument("arxiv_id")
+@click.argument("arxiv_id", callback=arxiv_id_callback)
 @k_option
 @hits_json
 @config_option

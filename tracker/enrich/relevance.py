@@ -4,9 +4,10 @@ Each profile gets its own linear model over the embeddings, retrained every run 
 arxiv-sanity-lite does per tag): positives are the profile's papers, its BibTeX/interest texts
 and the group's ticked papers, negatives the rest of the ledger. Scores are the classifier's
 probability (0-1). With too few positives or papers to train on, a profile falls back to its
-mean cosine similarity. benchmarks/relevance.py measured why: max similarity collapses when
-one profile paper sits in a dense neighbourhood of off-target papers, and the classifier
-beats both similarity rankings in every scenario (figures in that script's docstring).
+mean cosine similarity. Why a classifier: max similarity lets one profile paper that sits in a
+dense neighbourhood of off-target papers fill the whole list (issue 11); a model trained against
+the ledger learns what the profile has that the neighbourhood lacks, and it learns from ticks.
+benchmarks/relevance.py measures all three on real abstracts (and where each loses).
 """
 from __future__ import annotations
 
@@ -91,11 +92,11 @@ def score_profiles(
 ) -> Relevance:
     """Score every paper (rows of `vectors`) against every profile.
 
-    `papers` is the whole ledger, sorted by id; `profile_vectors[name]` holds the vectors of
+    `papers` is the whole ledger (any order); `profile_vectors[name]` holds the vectors of
     that profile's `texts`, row for row (the caller encodes them). `feedback` maps ticked ids to
     the date they were ticked. Pure and deterministic: same inputs, same scores.
     """
-    vectors = _unit(vectors)
+    papers, vectors = _by_id(papers, _unit(vectors))
     examples = positives_of(papers, vectors, profiles, profile_vectors or {}, feedback or {})
     own = {pid for profile in profiles for pid in profile.ids} | set(feedback or {})
     scored = tuple(_score_one(papers, vectors, ex) for ex in examples)
@@ -117,7 +118,7 @@ def positives_of(
     row = {p.id: i for i, p in enumerate(papers)}
     examples = []
     for profile in profiles:
-        ids = [pid for pid in profile.ids if pid in row]
+        ids = sorted(pid for pid in profile.ids if pid in row)
         texts = _unit(profile_vectors.get(profile.name, np.zeros((0, vectors.shape[1]), np.float32)))
         texts = texts.reshape(0, vectors.shape[1]) if texts.size == 0 else texts
         if texts.shape != (len(profile.texts), vectors.shape[1]):
@@ -208,7 +209,7 @@ def explain(
     that pushed it up most" are the largest of those terms; for the fallback, each positive's share
     of the mean similarity.
     """
-    vectors = _unit(vectors)
+    papers, vectors = _by_id(papers, _unit(vectors))
     row = next((i for i, p in enumerate(papers) if p.id == paper_id), None)
     if row is None:
         raise KeyError(paper_id)
@@ -302,6 +303,14 @@ def score(paper_vectors: np.ndarray, profile_vectors: np.ndarray, *, top: int = 
         return None
     k = max(1, min(top, sims.shape[1]))
     return np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
+
+
+def _by_id(papers: Sequence[Paper], vectors: np.ndarray) -> tuple[list[Paper], np.ndarray]:
+    """Papers (and their rows) sorted by id: the same ledger always trains the same model."""
+    if len(papers) != len(vectors):
+        raise ValueError(f"{len(papers)} papers but {len(vectors)} vectors")
+    order = sorted(range(len(papers)), key=lambda i: papers[i].id)
+    return [papers[i] for i in order], vectors[order] if len(order) else vectors
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:

@@ -61,7 +61,7 @@ def render_feed(
         ET.SubElement(feed, _q("link"), rel="self", type="application/atom+xml",
                       href=f"https://raw.githubusercontent.com/{_url(repo)}/{_url(branch)}/{_url(feed_file)}")
         ET.SubElement(feed, _q("link"), rel="alternate", type="text/html",
-                      href=f"https://github.com/{_url(repo)}/tree/{_url(branch)}/{_url(posix_dir(feed_file))}")
+                      href=f"https://github.com/{_url(repo)}/tree/{_url(branch)}/{_url(_posix_dir(feed_file))}")
     for item in items:
         entry = ET.SubElement(feed, _q("entry"))
         _text(entry, "id", _tag_uri(repo, item.path))
@@ -154,14 +154,14 @@ def _plain(markdown_line: str) -> str:
 def _link(path: str, feed_file: str, repo: str | None, branch: str) -> str:
     if repo:
         return f"https://github.com/{_url(repo)}/blob/{_url(branch)}/{_url(path)}"
-    return _url(Path(os.path.relpath(path, posix_dir(feed_file) or ".")).as_posix())
+    return _url(Path(os.path.relpath(path, _posix_dir(feed_file) or ".")).as_posix())
 
 
 def _url(text: str) -> str:
     return quote(text, safe="/-._~")
 
 
-def posix_dir(path: str) -> str:
+def _posix_dir(path: str) -> str:
     return path.rpartition("/")[0]
 
 

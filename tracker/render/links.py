@@ -3,6 +3,7 @@ found in an abstract or comment (GitHub, GitLab, Hugging Face, Bitbucket, projec
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import quote, urlsplit
 
 # Hosts whose links point at code, models or data.
@@ -21,7 +22,7 @@ _URL = re.compile(
     r"(?:https?://|www\.|(?<![\w.@/-])(?:github\.com|gitlab\.com|huggingface\.co|bitbucket\.org)/)[^\s<>\"'`{}\\]+",
     re.IGNORECASE,
 )
-_TRAILING = ".,;:!?'\"*"
+_TRAILING = ".,;:!?'\"*_~"
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
 # On GitHub these pages are discussions, not code, and linking them from an issue adds a
 # cross-reference to a stranger's issue.
@@ -127,10 +128,14 @@ def _candidates(text: str) -> list[tuple[int, str]]:
 
 
 def trim_url(url: str) -> str:
-    """Drop sentence punctuation and unbalanced closing brackets the URL got glued to."""
+    """Drop sentence punctuation and unbalanced closing brackets the URL got glued to.
+
+    Trailing ASCII `.,;:!?'"*_~` (as GitHub's autolinker) and any non-ASCII punctuation or
+    symbol (`。`, `，`, `…`, `”`, `）`) end a sentence, not a URL.
+    """
     while url:
         last = url[-1]
-        if last in _TRAILING:
+        if last in _TRAILING or (not last.isascii() and unicodedata.category(last)[0] in "PS"):
             url = url[:-1]
         elif last in _CLOSERS and url.count(last) > url.count(_CLOSERS[last]):
             url = url[:-1]

@@ -204,7 +204,8 @@ class PoliteSession:
                         raise
                     return answer
         except TransientError as exc:
-            raise SourceError(redact(f"arXiv did not answer after {self.retries + 1} attempts: {exc}", secrets)) from None
+            tries = f"{self.retries + 1} attempts" if self.retries else "1 attempt"
+            raise SourceError(redact(f"arXiv did not answer after {tries}: {exc}", secrets)) from None
         except _BudgetSpent as spent:
             raise SourceError(redact(
                 f"gave up waiting for arXiv: another {spent.args[0]:g} s would exceed the run's budget for "

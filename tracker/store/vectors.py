@@ -33,7 +33,7 @@ import numpy as np
 
 from tracker.enrich.embed import embed_text, text_hash
 from tracker.enrich.encoders.base import normalise
-from tracker.enrich.encoders.models import canonical_model_name, same_model
+from tracker.enrich.encoders.models import canonical_model_name, model_identity, same_model
 from tracker.store import index as nn
 from tracker.store.journal import write_atomic
 
@@ -61,6 +61,7 @@ class VectorStore:
 
     def __init__(self, folder: Path, model_name: str):
         self.folder, self.model_name = Path(folder), model_name
+        self.model_files = model_identity(model_name)  # the model's fingerprint; None for unresolvable names
         self.manifest: dict[str, Any] | None = None
         self.ids: list[str] = []
         self._pos: dict[str, int] = {}
@@ -88,6 +89,8 @@ class VectorStore:
                 problem = "missing files named in its manifest"
             except Damaged as exc:
                 problem = str(exc)
+            except OSError as exc:  # unreadable: permissions, I/O errors, a file where the folder should be
+                problem = f"unreadable ({exc})"
             log.warning("vector store %s is %s; it will be rebuilt", store.folder, problem)
             store.clear()
             return store
@@ -99,6 +102,8 @@ class VectorStore:
             return
         if not same_model(str(manifest.get("model")), self.model_name):
             raise Damaged(f"for model {manifest.get('model')!r}, not {canonical_model_name(self.model_name)!r}")
+        if None not in (manifest.get("model_files"), self.model_files) and manifest["model_files"] != self.model_files:
+            raise Damaged(f"for other files of model {manifest['model']!r} (it was changed since)")
         files = manifest["files"]
         for entry in files.values():
             _verify(self.folder / entry["name"], entry)
@@ -162,26 +167,28 @@ class VectorStore:
     def vectors_for(self, papers: Sequence[Any], encoder: Any) -> tuple[np.ndarray, int]:
         """Vectors aligned with `papers`, embedding only papers whose text is new or changed.
 
-        Returns (vectors, how many texts were embedded). Nothing is written until `save()`.
+        Returns (vectors, how many texts were embedded). The encoder is not touched (a lazy one
+        is not even loaded) when nothing is new. Nothing is written until `save()`.
         """
         if not same_model(encoder.model_name, self.model_name):
             raise ValueError(f"the store is for {self.model_name!r} but the encoder is {encoder.model_name!r}")
-        dim = int(encoder.dim)
-        if self.dim not in (None, dim):
-            log.warning("vector store %s holds %s-d vectors, the model gives %d-d; rebuilding it", self.folder, self.dim, dim)
-            self.clear()
         self.meta([])  # the rows' metadata, to compare with the papers'
         texts = [embed_text(p) for p in papers]
         digests = [text_hash(t) for t in texts]
         todo = {p.id: (t, d) for p, t, d in zip(papers, texts, digests) if self.text_hash_of(p.id) != d}
         if todo:
             fresh = normalise(np.asarray(encoder.encode([t for t, _ in todo.values()]), dtype=np.float32))
-            if fresh.shape != (len(todo), dim):
-                raise ValueError(f"encoder returned shape {fresh.shape}, expected {(len(todo), dim)}")
+            if fresh.ndim != 2 or len(fresh) != len(todo):
+                raise ValueError(f"encoder returned shape {fresh.shape} for {len(todo)} texts")
+            if self.dim not in (None, fresh.shape[1]):
+                log.warning("vector store %s holds %s-d vectors, the model gives %d-d; rebuilding it",
+                            self.folder, self.dim, fresh.shape[1])
+                self.clear()
+                return self.vectors_for(papers, encoder)
             self._put(list(todo), [d for _, d in todo.values()], fresh)
         self._note_meta(papers)
         rows = [self._pos[p.id] for p in papers]
-        return np.array(self._vectors[rows], dtype=np.float32).reshape(len(papers), dim), len(todo)
+        return np.array(self._vectors[rows], dtype=np.float32).reshape(len(papers), self.dim or 0), len(todo)
 
     def _put(self, ids: list[str], digests: list[str], vectors: np.ndarray) -> None:
         new = [pid for pid in ids if pid not in self._pos]
@@ -272,6 +279,7 @@ class VectorStore:
         if len(self.ids) >= nn.ANN_THRESHOLD:
             files["ann"] = self._write_ann(self.folder / f"ann-{tag}.faiss", old_files.get("ann"), vectors_kept)
         manifest = {"format": FORMAT, "generation": generation, "model": canonical_model_name(self.model_name),
+                    "model_files": self.model_files,
                     "dim": int(self._vectors.shape[1]) if len(self.ids) else 0, "count": len(self.ids), "files": files}
         write_atomic(self.folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
         keep = {MANIFEST, ".lock"} | {e["name"] for m in (manifest, previous or {}) for e in m.get("files", {}).values()}
@@ -305,14 +313,24 @@ def _read_manifest(folder: Path, *, quiet: bool = False) -> dict[str, Any] | Non
         if quiet:
             return None
         raise Damaged(f"unreadable ({path.name}: {exc})") from None
-    ok = isinstance(manifest, dict) and manifest.get("format") == FORMAT and isinstance(manifest.get("files"), dict) \
-        and {"vectors", "rows"} <= set(manifest["files"]) and isinstance(manifest.get("count"), int) \
-        and isinstance(manifest.get("dim"), int)
-    if not ok:
+    if not _sound_manifest(manifest):
         if quiet:
             return None
         raise Damaged(f"not a format-{FORMAT} store ({path.name})")
     return manifest
+
+
+def _sound_manifest(manifest: Any) -> bool:
+    """The shape a manifest must have before anything in it is used (file names: plain names in the folder)."""
+    if not (isinstance(manifest, dict) and manifest.get("format") == FORMAT and isinstance(manifest.get("files"), dict)):
+        return False
+    files = manifest["files"]
+    entries_ok = all(
+        isinstance(entry, dict) and isinstance(entry.get("name"), str) and Path(entry["name"]).name == entry["name"]
+        and entry["name"] not in ("", ".", "..", MANIFEST) and isinstance(entry.get("size"), int)
+        and isinstance(entry.get("crc32"), int) for entry in files.values())
+    counts_ok = all(isinstance(manifest.get(key), int) and manifest[key] >= 0 for key in ("count", "dim"))
+    return entries_ok and counts_ok and {"vectors", "rows"} <= set(files) <= {"vectors", "rows", "ann"}
 
 
 def _verify(path: Path, entry: dict[str, Any]) -> None:

@@ -251,33 +251,41 @@ def _convert(model_dir: Path, plan: ExportPlan):
     """(fp32 OpenVINO model, its input names, torch's vectors of PROBE_TEXTS)."""
     import torch
     from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
-    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()  # config notes and weight-loading bars mean nothing to our users
-    hf_logging.disable_progress_bar()
-    try:
+    with _quiet_transformers():
         # Eager attention traces into plain MatMul/Softmax nodes, which OpenVINO fuses and NNCF quantises.
         model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
         hf_tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-    inputs = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in hf_tokenizer.model_input_names]
-    wrapper = _pooled(model, plan.pooling, inputs)
-    probe = hf_tokenizer(list(PROBE_TEXTS), padding=True, truncation=True, max_length=plan.max_seq_length,
-                         return_tensors="pt")
-    example = tuple(probe[name] for name in inputs)
-    ov = openvino_module()
-    with torch.no_grad(), warnings.catch_warnings(), telemetry_off():
-        warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python code are expected
-        reference = wrapper(*example).numpy()  # before tracing, which can leave torch's mask helpers altered
-        converted = ov.convert_model(wrapper, example_input=example)  # dynamic batch and length
+        inputs = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in hf_tokenizer.model_input_names]
+        wrapper = _pooled(model, plan.pooling, inputs)
+        probe = hf_tokenizer(list(PROBE_TEXTS), padding=True, truncation=True, max_length=plan.max_seq_length,
+                             return_tensors="pt")
+        example = tuple(probe[name] for name in inputs)
+        ov = openvino_module()
+        with torch.no_grad(), warnings.catch_warnings(), telemetry_off():
+            warnings.simplefilter("ignore")  # tracer warnings about shape-dependent Python code are expected
+            reference = wrapper(*example).numpy()  # before tracing, which can leave torch's mask helpers altered
+            converted = ov.convert_model(wrapper, example_input=example)  # dynamic batch and length
     for port, name in zip(converted.inputs, inputs):
         port.get_tensor().set_names({name})
     converted.reshape({port: ov.PartialShape([-1, -1]) for port in converted.inputs})
     return converted, inputs, reference
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """transformers' config notes and weight-loading bars mean nothing to our users: errors only."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def _pooled(model, pooling: str, inputs: list[str]):

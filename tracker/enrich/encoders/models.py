@@ -72,3 +72,14 @@ def fingerprint(model_dir: Path) -> str:
         else:
             digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
     return digest.hexdigest()
+
+
+def model_identity(model: str) -> str | None:
+    """A short fingerprint of the model's files, or None when they cannot be found (e.g. a test double's name).
+
+    Stores of vectors key on it besides the name, so a model retrained in place is not mixed with its old vectors.
+    """
+    try:
+        return fingerprint(resolve_model_dir(model))[:16]
+    except (TrackerError, OSError):
+        return None

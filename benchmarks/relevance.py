@@ -212,6 +212,47 @@ def sweep(scenarios: list[dict], papers: list[Paper], vectors: np.ndarray, text_
     print("\n--sweep: fallback threshold (ticks only, forced method)")
     for target in fb["targets"]:
         print_feedback(target, papers, vectors, ks=(1, 2, 3), methods=("max similarity", "mean similarity", "classifier"))
+    single_positive(scenarios, papers, vectors, text_vectors)
+    few_negatives(scenarios, papers, vectors)
+
+
+def few_negatives(scenarios: list[dict], papers: list[Paper], vectors: np.ndarray) -> None:
+    """A young ledger: the classifier trained on N negatives (5 seeded draws) vs mean similarity."""
+    ids = [p.id for p in papers]
+    plain = [s for s in scenarios if s["profile"] and not s.get("interests")]
+    print(f"\n--sweep: few negatives ({len(plain)} scenarios x 5 draws), mean P@5 / P@10")
+    for n in (10, 25, 50, 100):
+        rows = []
+        for seed, scenario in itertools.product(range(5), plain):
+            positive_rows = [ids.index(pid) for pid in scenario["profile"]]
+            pool = [i for i in range(len(ids)) if i not in positive_rows]
+            drawn = np.random.default_rng(seed).choice(pool, size=min(n, len(pool)), replace=False)
+            model = relevance.fit(vectors[positive_rows], vectors[drawn])
+            day = set(ids) - set(scenario["profile"])
+            rows.append(figures(ranked(ids, model.predict_proba(vectors)[:, 1], day), set(scenario["on_profile"])))
+        print(f"  classifier, {n:>3} negatives: {np.mean([r[0] for r in rows]):.2f} / {np.mean([r[1] for r in rows]):.2f}")
+    sims = [figures(ranked(ids, relevance.similarity_scores(vectors, vectors[[ids.index(pid) for pid in s["profile"]]]),
+                           set(ids) - set(s["profile"])), set(s["on_profile"])) for s in plain]
+    print(f"  mean similarity:            {np.mean([r[0] for r in sims]):.2f} / {np.mean([r[1] for r in sims]):.2f}")
+
+
+def single_positive(scenarios: list[dict], papers: list[Paper], vectors: np.ndarray, text_vectors: dict) -> None:
+    """Every profile item of every scenario as a one-item profile: classifier vs similarity."""
+    ids = [p.id for p in papers]
+    figures_by = {"classifier": [], "similarity": []}
+    for scenario in scenarios:
+        day = set(ids) - set(scenario["profile"])
+        items = [(vectors[[ids.index(pid)]], [ids.index(pid)]) for pid in scenario["profile"]]
+        items += [(text_vectors[t][None, :], []) for t in scenario.get("interests", [])]
+        for positive, rows in items:
+            negatives = vectors[[i for i in range(len(ids)) if i not in rows]]
+            clf = relevance.fit(positive, negatives).predict_proba(vectors)[:, 1]
+            figures_by["classifier"].append(figures(ranked(ids, clf, day), set(scenario["on_profile"])))
+            sim = relevance.similarity_scores(vectors, positive)
+            figures_by["similarity"].append(figures(ranked(ids, sim, day), set(scenario["on_profile"])))
+    print(f"\n--sweep: one-item profiles ({len(figures_by['classifier'])} of them), mean P@5 / P@10 / nDCG@10")
+    for name, rows in figures_by.items():
+        print(f"  {name:12} " + " / ".join(f"{v:.3f}" for v in np.mean(rows, axis=0)))
 
 
 def run_quiet(scenario: dict, papers: list[Paper], vectors: np.ndarray, text_vectors: dict) -> float:

@@ -1,4 +1,4 @@
-"""A tiny stateful fake of the GitHub REST endpoints tracker.publish.github uses, on a loopback server.
+"""A tiny stateful fake of the GitHub REST endpoints tracker.publish uses, on a loopback server.
 
 Driven by the real PyGithub client (base_url points here), so tests exercise real HTTP, real
 pagination (Link headers) and real error decoding. Faults can be queued: an HTTP error response

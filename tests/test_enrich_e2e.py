@@ -10,6 +10,7 @@ import json
 import pytest
 
 from tests.arxiv_fake import entry, feed, fixture
+from tests.hostile import render_gfm, visible_text
 from tests.search_fakes import HashEncoder
 from tracker import pipeline
 from tracker.config import load_settings
@@ -81,7 +82,7 @@ def test_near_duplicates_are_shown_once_naming_the_other_id(arxiv_server, write_
     config = write_config("- name: Testing\n  keywords: [testing]\n")
     summary = run(config, HashEncoder(dim=256))
     assert summary.extra["near_duplicates"] == 1
-    digest = (tmp_path / "digests/2026/04/2026-04-13.md").read_text()
+    digest = visible_text(render_gfm((tmp_path / "digests/2026/04/2026-04-13.md").read_text()))
     assert "also posted as 2611.00450" in digest
     assert "2611.00450v1" not in digest  # the duplicate is not listed on its own
     assert len(Ledger.load(tmp_path / "data").papers) == 3  # but the ledger keeps both records

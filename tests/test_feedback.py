@@ -180,3 +180,33 @@ def test_only_recent_digest_issues_are_read_and_older_ticks_are_kept(workdir, fa
 def test_feedback_needs_a_token(workdir, fake):
     result = CliRunner().invoke(cli, ["feedback", "--config", str(workdir / "keywords.yaml"), "--repo", "acme/papers"], env={"GITHUB_TOKEN": ""})
     assert result.exit_code == 1 and "GITHUB_TOKEN is not set" in result.output
+
+
+def test_feedback_never_writes_beside_a_running_run(workdir, fake):
+    import threading
+
+    from tracker.store.lock import run_lock
+
+    issue = fake.add_issue(f"arXiv digest {DATE}: 5 new papers", digest_body(DATE, PAPERS), ["digest"])
+    issue["body"] = tick(issue["body"], PAPERS[0])
+    held, release = threading.Event(), threading.Event()
+
+    def a_run():
+        with run_lock(workdir / ".tracker", command="tracker run"):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=a_run)
+    holder.start()
+    try:
+        assert held.wait(5)
+        env = {"GITHUB_TOKEN": TOKEN, "TRACKER_GITHUB_API_URL": fake.base, "GITHUB_REPOSITORY": "acme/papers",
+               "TRACKER_GITHUB_WRITE_DELAY": "0", "TRACKER_LOCK_WAIT_SECONDS": "0.2"}
+        result = CliRunner().invoke(cli, ["feedback", "--config", str(workdir / "keywords.yaml")], env=env)
+    finally:
+        release.set()
+        holder.join()
+    assert result.exit_code == 1 and "another tracker run is in progress" in result.output and "tracker run" in result.output
+    assert not (workdir / "data" / "feedback.jsonl").exists()
+    assert run_feedback(workdir, fake).exit_code == 0  # once the run is done, the tick is recorded
+    assert load_feedback(workdir / "data" / "feedback.jsonl") == {PAPERS[0]: "2026-11-22"}

@@ -199,6 +199,15 @@ def test_dry_run_without_a_dry_run_uses_the_real_digest_and_claims_no_problem(wo
     assert "no run summary for 2026-11-20 yet" in result.output and "would open/update" not in result.output
 
 
+def test_dry_run_previews_the_weeks_review_too(workdir, fake):
+    write_summary(workdir)
+    (workdir / "digests" / "2026" / "week-47.md").write_text("# Weekly review 2026-W47\n\n- reward models rising\n")
+    result = CliRunner().invoke(cli, ["publish", "--dry-run", "--config", str(workdir / "keywords.yaml")], env={"GITHUB_TOKEN": ""})
+    assert "weekly: would publish [weekly]: 'Weekly review 2026-W47'" in result.output
+    assert "<!-- paper-tracker:weekly week=2026-W47 -->\n- reward models rising" in result.output
+    assert fake.requests == []
+
+
 # --------------------------------------------------------------------------- weekly review
 
 
@@ -323,3 +332,16 @@ def test_a_failed_digest_publish_still_reports_health_then_fails(workdir, fake):
     assert result.exit_code == 1 and "publishing the digest issue" in result.output and "403" in result.output
     [health] = health_issues(fake)
     assert "| run | publishing the digest issue: GitHub refused access (403 " in health["body"]
+
+
+def test_dry_run_where_every_topic_failed_names_the_failure_not_a_quiet_day(workdir, fake):
+    write_summary(workdir)  # yesterday's real state says all is well; the dry run says otherwise
+    dry = workdir / ".tracker" / "dry-run" / DATE
+    dry.mkdir(parents=True)
+    summary = {"date": DATE, "topics": [{"name": "LLM", "error": "cannot resolve export.arxiv.org: are you offline?"}],
+               "totals": {"new": 0, "revised": 0}, "error": "every topic failed"}
+    (dry / "last_run.json").write_text(json.dumps(summary))
+    result = CliRunner().invoke(cli, ["publish", "--dry-run", "--config", str(workdir / "keywords.yaml")], env={"GITHUB_TOKEN": ""})
+    assert result.exit_code == 0, result.output
+    assert "nothing new (from the dry run" in result.output
+    assert "health: would open/update a [tracker-health] issue" in result.output and "are you offline?" in result.output

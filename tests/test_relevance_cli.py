@@ -120,13 +120,18 @@ def test_explain_scores_what_the_run_scores(cli, tmp_path):
 @pytest.mark.parametrize("args, profile_yaml, message", [
     (["2402.00001"], "profile:\n  papers: ['1808.05353']\n", "2402.00001 is not in the ledger"),
     ([TARGET], "", "no profile configured"),
-    (["not-an-id"], "profile:\n  papers: ['1808.05353']\n", "not-an-id"),
 ])
 def test_explain_errors_are_one_line(cli, tmp_path, args, profile_yaml, message):
     config = write_project(tmp_path, profile_yaml)
     result = run(cli, config, *args)
     assert result.exit_code != 0
     assert message in str(result.exception) and "\n" not in str(result.exception)
+
+
+def test_malformed_id_is_a_usage_error(cli, tmp_path):
+    config = write_project(tmp_path, "profile:\n  papers: ['1808.05353']\n")
+    result = run(cli, config, "not-an-id")
+    assert result.exit_code == 2 and "not an arXiv identifier: 'not-an-id'" in result.output
 
 
 def test_unknown_profile_is_a_usage_error_naming_the_profiles(cli, tmp_path):

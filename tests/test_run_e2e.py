@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.arxiv_fake import Fault, entry, feed, fixture
+from tests.hostile import render_gfm, visible_text
 from tracker.cli.main import cli
 from tracker.store.ledger import Ledger
 
@@ -57,7 +58,8 @@ def test_readme_reproduces_a_dailyarxiv_listing(testing_topic, tmp_path):
     dates = [row.split(" | ")[1][:10].replace("\u2011", "-") for row in rows]  # shown with non-breaking hyphens
     assert dates == [d for d, _ in expected]
     titles = {t for _, t in expected}
-    shown = {html.unescape(row.split("**[")[1].split("](https://arxiv.org/abs/")[0].replace("\\", "")) for row in rows}
+    # The titles as GitHub shows them (cmark-gfm), from each row's first cell up to the authors.
+    shown = {visible_text(render_gfm(row.split(" | ")[0].removeprefix("| ").split("<br>")[0])) for row in rows}
     assert shown == titles
     assert readme.count("## Testing") == 1
 
@@ -147,7 +149,7 @@ def test_a_503_burst_is_ridden_out(arxiv_server, testing_topic, tmp_path):
     arxiv_server.faults = [Fault(503), Fault(503), Fault(429, headers={"Retry-After": "0"})]
     result = run_cli("run", "--config", str(testing_topic), "--date", DATE, "--json")
     assert result.exit_code == 0
-    assert json.loads(result.output)["totals"]["new"] == 30
+    assert json.loads(result.stdout)["totals"]["new"] == 30
 
 
 def test_rss_topic_selects_announce_types(arxiv_server, write_config, tmp_path):

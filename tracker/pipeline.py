@@ -182,7 +182,7 @@ def write_all(settings: Settings, files: dict[Path, str | None]) -> list[Path]:
     data_dir = settings.path(settings.output.data_dir)
     for folder in (data_dir, settings.path(settings.output.digest_dir), settings.path(settings.output.archive_dir)):
         remove_stale_stages(folder)
-    return commit(files, journal_path(data_dir))
+    return commit(files, journal_path(data_dir), root=settings.base_dir)  # nothing outside the project
 
 
 # --- the run ----------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def _run_daily(
     written = write_all(settings, {**ledger.files(data_dir), **files})
     summary.outputs = [str(p) for p in written]
     if embedded is not None:
-        save_vectors(settings, embedded, encoder)
+        save_vectors(embedded)
     save_last_run(settings, summary)
     return summary
 
@@ -301,4 +301,7 @@ def save_last_run(settings: Settings, summary: RunSummary, *, error: str | None 
     if error:
         data["error"] = error
     path = settings.path(settings.output.state_dir) / LAST_RUN_FILE
-    write_atomic(path, redact(json.dumps(data, indent=2, sort_keys=True)) + "\n")
+    try:
+        write_atomic(path, redact(json.dumps(data, indent=2, sort_keys=True)) + "\n")
+    except OSError as exc:  # a cache: the run's files are already committed, so this must not fail the run
+        log.warning("could not save %s (%s); `tracker publish` will not see this run's health", path, exc)

@@ -35,10 +35,10 @@ class LazyEncoder:
 
     def get(self):
         if self._encoder is None:
-            from tracker.enrich.embed import load_encoder
+            from tracker.enrich.encoders import load_encoder
 
             emb = self._settings.embedding
-            self._encoder = load_encoder(emb.model, device=emb.device, cache_dir=state_dir(self._settings))
+            self._encoder = load_encoder(emb.model, device=emb.device)
         return self._encoder
 
     @property
@@ -61,6 +61,7 @@ class Embedded:
     papers: tuple[Paper, ...]
     vectors: np.ndarray
     embedded: int  # texts embedded by this run (the rest came from the store)
+    store: object = None  # the vector store they came from (saved after the run's files are committed)
 
     def of(self, papers: Sequence[Paper]) -> np.ndarray:
         rows = {p.id: i for i, p in enumerate(self.papers)}
@@ -71,28 +72,23 @@ class Embedded:
 
 def embed(settings: Settings, papers: Sequence[Paper], encoder: LazyEncoder) -> Embedded:
     """Vectors for every paper, embedding only texts the vector store does not hold yet."""
-    from tracker.enrich.embed import EmbeddingCache, embed_papers
-
     papers = sorted(papers, key=lambda p: p.id)
-    cache = EmbeddingCache(state_dir(settings) / "embeddings", encoder.model_name)
-    vectors, embedded = embed_papers(papers, encoder.get(), cache, save=False)
+    store = open_store(settings, encoder)
+    vectors, embedded = store.vectors_for(papers, encoder)
     log.info("embedded %d new or changed texts (%d from the store)", embedded, len(papers) - embedded)
-    return Embedded(tuple(papers), vectors, embedded)
+    return Embedded(tuple(papers), vectors, embedded, store)
 
 
-def save_vectors(settings: Settings, embedded: Embedded, encoder: LazyEncoder) -> None:
-    """After the run's files are committed: keep the vectors and make them searchable."""
-    from tracker.enrich.embed import EmbeddingCache, text_hash
-    from tracker.store import index
+def open_store(settings: Settings, encoder: LazyEncoder):
+    from tracker.store.vectors import VectorStore
 
-    cache = EmbeddingCache(state_dir(settings) / "embeddings", encoder.model_name)
-    cache.put([p.id for p in embedded.papers], [text_hash(p) for p in embedded.papers], embedded.vectors)
-    cache.save()
-    tracked = [i for i, p in enumerate(embedded.papers) if p.topics]
-    if tracked:
-        rows = [index.row_from_paper(embedded.papers[i], text_hash(embedded.papers[i])) for i in tracked]
-        result = index.update(state_dir(settings), encoder.model_name, embedded.vectors[tracked], rows)
-        log.info("search index: %s", result.to_dict())
+    return VectorStore.open(state_dir(settings), encoder.model_name)
+
+
+def save_vectors(embedded: Embedded) -> None:
+    """After the run's files are committed: keep the new vectors; search sees them from now on."""
+    if embedded.store is not None:
+        embedded.store.save()
 
 
 # --- relevance --------------------------------------------------------------------------

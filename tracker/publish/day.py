@@ -46,14 +46,15 @@ def gather_day(settings: Any, date: str, *, dry_run: bool = False) -> DayToPubli
 
     digest_file = digest_path(settings.path(settings.output.digest_dir), date)
     preview = dry_run_folder(settings, date)
-    if dry_run and (preview / "digest.md").is_file():
+    if dry_run and ((preview / "digest.md").is_file() or (preview / LAST_RUN).is_file()):
+        # what the dry run found: its summary (even when every topic failed and no digest was made)
         summary = read_summary(preview / LAST_RUN, date)
         new, revised = _counted(summary) if summary else count_day(settings, date)
-        markdown = _read_text(preview / "digest.md")
+        markdown = read_text(preview / "digest.md") if (preview / "digest.md").is_file() else ""
         return DayToPublish(date, new, revised, markdown, digest_file, summary, from_dry_run=True)
     new, revised = count_day(settings, date)
     if digest_file.is_file():
-        markdown = _read_text(digest_file)
+        markdown = read_text(digest_file)
     elif new or revised:
         raise TrackerError(f"digest {digest_file} not found: run `tracker run --date {date}` before publishing")
     else:
@@ -73,7 +74,8 @@ def count_day(settings: Any, date: str) -> tuple[int, int]:
     from tracker.render.digest import papers_of_day
     from tracker.store.ledger import Ledger
 
-    new, revised = papers_of_day(Ledger.load(settings.path(settings.output.data_dir)).papers.values(), date)
+    ledger = Ledger.load(settings.path(settings.output.data_dir), read_only=True)  # publishing never applies a journal
+    new, revised = papers_of_day(ledger.papers.values(), date)
     return len(new), len(revised)
 
 
@@ -86,7 +88,7 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
-def _read_text(path: Path) -> str:
+def read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -53,13 +53,16 @@ def sync_feedback(repo: Any, settings: Any, *, days: int, today: str) -> Feedbac
     """Update the feedback file from the digest issues of the `days` days up to `today`."""
     from tracker.store.ledger import Ledger
 
-    known = set(Ledger.load(settings.path(settings.output.data_dir)).papers)
+    from tracker.store.lock import run_lock
+
+    known = set(Ledger.load(settings.path(settings.output.data_dir), read_only=True).papers)
     ticks = read_ticks(repo, settings.publish.label, since=_days_before(today, days), known=known)
     path = feedback_path(settings)
-    records = load_feedback_records(path)
-    added, removed = apply_ticks(records, ticks, today)
-    if records or path.exists():  # no empty file in the repository before the first tick
-        save_feedback(path, records)
+    with run_lock(settings.path(settings.output.state_dir), command="tracker feedback"):  # never beside a run's write
+        records = load_feedback_records(path)
+        added, removed = apply_ticks(records, ticks, today)
+        if records or path.exists():  # no empty file in the repository before the first tick
+            save_feedback(path, records)
     return FeedbackReport(tuple(ticks.issues), tuple(added), tuple(removed), len(records), ticks.skipped, path)
 
 

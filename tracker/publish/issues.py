@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from tracker.publish.client import Api
@@ -33,10 +34,13 @@ class IssueKind:
     title_re: re.Pattern[str]  # finds the key in a title whose marker a human edited away
     tasks: bool  # papers become task-list items (members tick what they liked)
 
+    @cached_property
+    def _mark_re(self) -> re.Pattern[str]:
+        return re.compile(re.escape(self.mark).replace(re.escape("{key}"), r"([\w-]+)"))
+
     def key_of(self, issue: Any) -> str | None:
         """The date or week an issue is for: hidden body marker first, title as a fallback."""
-        marker = re.escape(self.mark).replace(re.escape("{key}"), r"([\w-]+)")
-        found = re.search(marker, issue.body or "") or self.title_re.match(issue.title or "")
+        found = self._mark_re.search(issue.body or "") or self.title_re.match(issue.title or "")
         return found.group(1) if found else None
 
 

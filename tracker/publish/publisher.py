@@ -48,9 +48,13 @@ class PublishReport:
 def publish_day(settings: Any, repo: Any, date: str, options: PublishOptions = PublishOptions()) -> PublishReport:
     """Commit (optional), digest issue, weekly issue, then health, which is reported even when an
     earlier step failed (naming that failure); the first failure is raised afterwards."""
-    day = days.gather_day(settings, date)
+    from tracker.store.lock import run_lock
+
+    with run_lock(days.state_dir(settings), command="tracker publish"):  # a consistent snapshot, not a run's half
+        day = days.gather_day(settings, date)
+        files, deleted = managed_files(settings, day.summary) if options.commit else ({}, [])
     failed: list[TrackerError] = []
-    committed = _attempt(failed, "committing the files", lambda: _commit(settings, repo, day, options))
+    committed = _attempt(failed, "committing the files", lambda: _commit(settings, repo, day, files, deleted, options))
     digest = _attempt(failed, "publishing the digest issue", lambda: publish_digest(
         repo, date=date, new_count=day.new_count, revised_count=day.revised_count,
         digest_markdown=day.digest_markdown, failures=days.failures(day.summary),
@@ -76,10 +80,11 @@ def _attempt(failed: list[TrackerError], what: str, step: Callable[[], T]) -> T 
         return None
 
 
-def _commit(settings: Any, repo: Any, day: days.DayToPublish, options: PublishOptions) -> CommitResult | None:
+def _commit(
+    settings: Any, repo: Any, day: days.DayToPublish, files: dict[str, bytes], deleted: list[str], options: PublishOptions
+) -> CommitResult | None:
     if not options.commit:
         return None
-    files, deleted = managed_files(settings, day.summary)
     return commit_files(
         repo, files, deleted=deleted, message=f"arXiv digest {day.date}", branch=options.branch,
         readme=days.repo_path(settings, settings.path(settings.output.readme)),
@@ -94,7 +99,7 @@ def _publish_week(settings: Any, repo: Any, date: str) -> PublishResult | None:
     page = days.weekly_page(settings, date)
     if not page.is_file():
         return None
-    text = page.read_text(encoding="utf-8")
+    text = days.read_text(page)
     if weekly_week(text) != days.iso_week(date):
         log.warning("%s does not start with '# Weekly review %s'; not publishing it", page, days.iso_week(date))
         return None
@@ -117,7 +122,11 @@ def digest_url(settings: Any, repo: Any, day: days.DayToPublish, branch: str | N
     if committed is not None:
         present = committed.remote.get(path) == git_blob_sha(data)
     else:
-        present = remote_has(repo, path, data, ref=branch or NotSet)
+        try:
+            present = remote_has(repo, path, data, ref=branch or NotSet)
+        except TrackerError as exc:  # the issue goes out anyway, just without the link
+            log.warning("cannot tell whether GitHub holds %s (%s); not linking it", path, exc)
+            present = False
     if not present:
         log.info("GitHub does not hold %s as written; the issue will not link it", path)
         return None
@@ -222,7 +231,7 @@ def _weekly_preview(settings: Any, date: str) -> list[str]:
     week = days.iso_week(date)
     if not page.is_file():
         return []
-    text = page.read_text(encoding="utf-8")
+    text = days.read_text(page)
     if weekly_week(text) != week:
         return [f"weekly: {page} does not start with '# Weekly review {week}'; would not publish it"]
     body = text.split("\n", 1)[1] if "\n" in text else ""

@@ -72,9 +72,10 @@ _MD = re.compile(_GITHUB + r"|(?P<md>[\\`*_\[\]<>&|~#]|:(?=//)|(?<=www)\.)", re.
 _TEXT_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'`]+", re.IGNORECASE)
 _HTML = re.compile(_GITHUB + r"|(?P<html>[&<>\"'])")
 _GITHUB_REPO_BEFORE = re.compile(r"(?i:github\.com)/[\w.-]+/[\w.-]+$")
-# A value at the start of a line must not open a block: quote, list, setext underline
-# (`#`, `<`, `*`, `_`, `|`, backticks and `~` are escaped wherever they are).
-_MD_LINE_START = re.compile(r"^(?:[>+=-]|\d{1,9}(?=[.)]))")
+# A value at the start of a line must not open a block: a list item ("- x", "+ x", "1. x",
+# "2) x") or a setext underline / thematic break ("---", "= ="). `#`, `>`, `<`, `*`, `_`, `|`,
+# backticks and `~` are escaped wherever they are; "2611.00450" or "-0.5" stay as they are.
+_MD_LINE_START = re.compile(r"^(?:[-+](?=[ \t]|$)|\d{1,9}(?=[.)](?:[ \t]|$))|[-=][-= \t]*$)")
 
 
 def display_line(text: object) -> str:
@@ -111,7 +112,7 @@ def _md_escape(text: str) -> str:
 def _guard_line_start(line: str, escaped: str) -> str:
     start = _MD_LINE_START.match(line)
     if start and escaped.startswith(start.group(0)):
-        # "1." / "1)" start an ordered list: escape the delimiter; "#", ">", "-", "+", "=" themselves.
+        # "1." / "1)": escape the delimiter after the digits; "-", "+", "=": the character itself.
         cut = len(start.group(0))
         escaped = escaped[:cut] + "\\" + escaped[cut:] if start.group(0)[0].isdigit() else "\\" + escaped
     return escaped
@@ -166,7 +167,12 @@ def _github_replace(match: re.Match) -> str | None:
 
 def _md_replace(match: re.Match) -> str:
     replaced = _github_replace(match)
-    return replaced if replaced is not None else "\\" + match.group(0)
+    if replaced is not None:
+        return replaced
+    # A backslash as an entity, not `\\`: no escaped character then follows a backslash, so
+    # `\]`, `\|` and `\(` in our output always mean the escaped character (simpler for
+    # anything that reads our Markdown back, e.g. the publisher's task-list parser).
+    return "&#x5C;" if match.group(0) == "\\" else "\\" + match.group(0)
 
 
 def _html_replace(match: re.Match) -> str:

@@ -1,0 +1,208 @@
+"""Readable labels for groups of papers: a few distinct phrases each group's papers actually use.
+
+Candidates are phrases as written: runs of 1-3 words with no stop word, number, LaTeX or
+punctuation inside ("mutation testing", "Luttinger liquids", "large language models"), so a
+label is always text a reader can find in the papers (n-grams built after dropping stop words
+would invent "testing software" from "testing of software").
+
+Each candidate is scored per group with class-based TF-IDF (BERTopic's c-TF-IDF, counting
+papers rather than words, so one abstract repeating a word cannot carry a label):
+
+    score(t, g) = share of g's papers using t  x  log(1 + average group size / papers using t)
+
+A phrase used by a single paper of a group never labels it. The best phrase gives way to a
+longer one containing it when that longer one still covers half of its papers ("testing" ->
+"mutation testing"). Further phrases are picked by maximal marginal relevance (as BERTopic's
+MaximalMarginalRelevance representation) over the candidates' TF-IDF vectors across papers,
+plus word overlap, so a label never says the same thing twice ("mutation testing, mutants").
+The phrase is shown in the case the abstracts write it mid-sentence ("LLMs", "Luttinger liquid").
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+MAX_WORDS = 3
+MMR_DIVERSITY = 0.6  # weight of "unlike the phrases already chosen" against the phrase's own score
+MIN_RELATIVE_SCORE = 0.35  # a further phrase must score at least this share of the best one
+LONGER_COVERAGE = 0.5  # a longer phrase replaces a shorter one covering at least this share of its papers
+CANDIDATES = 40
+
+# Words every abstract uses; they would label every group of a small day.
+_BOILERPLATE = frozenset("""
+    paper papers propose proposed proposes present presents presented approach approaches method methods
+    result results study studies studied show shows shown showed using based use uses used new novel work
+    works problem problems demonstrate demonstrates provide provides provided including different existing
+    various recent recently however also well via within without across towards toward furthermore
+    moreover therefore thus hence whereas finally first second third one two three four five several many
+    important significant significantly particular particularly respectively able allows allow given
+    approach introduce introduces introduced investigate investigates investigated paper's consider
+    considered obtain obtained achieve achieves achieved evaluate evaluated evaluation address addresses
+    way ways make makes made number large small high low better best good state art effective effectively
+    efficient efficiently key main novel existing current proposed performance
+    """.split())
+_TOKEN = re.compile(r"[^\W\d_][^\W_]*(?:[-'][^\W_]+)*")  # a word: starts with a letter; "helium-4", "GPT-4"
+_MATH = re.compile(r"\$[^$]*\$|\\[a-zA-Z]+|\{[^{}]*\}")  # LaTeX is not a phrase
+_SENTENCE_END = re.compile(r"[.!?:;]\s*$")
+
+
+def stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | _BOILERPLATE
+
+
+def phrases(text: str, stop: frozenset[str]) -> set[str]:
+    """Every candidate phrase of `text`, lowercased: 1-3 word runs broken by anything but a space."""
+    found: set[str] = set()
+    for run in _runs(text, stop):
+        keys = [w.lower() for w, _ in run]
+        for n in range(1, MAX_WORDS + 1):
+            found.update(" ".join(keys[i:i + n]) for i in range(len(keys) - n + 1))
+    return found
+
+
+def _runs(text: str, stop: frozenset[str]) -> list[list[tuple[str, int]]]:
+    """Runs of words separated only by spaces, as (word, start offset); stop words break runs."""
+    text = _MATH.sub(" . ", text)
+    runs: list[list[tuple[str, int]]] = [[]]
+    end = 0
+    for match in _TOKEN.finditer(text):
+        word = match.group(0)
+        if word.lower().endswith("'s"):
+            word = word[:-2]
+        gap = text[end:match.start()]
+        if gap.strip() or word.lower() in stop or len(word) < 2:
+            runs.append([])
+        if word.lower() not in stop and len(word) >= 2:
+            runs[-1].append((word, match.start()))
+        end = match.end()
+    return [run for run in runs if run]
+
+
+def label_phrases(docs: Sequence[str], groups: Sequence[Sequence[int]], n_phrases: int = 2
+                  ) -> list[tuple[str, ...]]:
+    """Up to `n_phrases` distinct phrases per group (lists of indices into `docs`), best first."""
+    stop = stop_words()
+    doc_phrases = [phrases(doc, stop) for doc in docs]
+    vocab = sorted(set().union(*doc_phrases)) if doc_phrases else []
+    if not vocab or not groups:
+        return [() for _ in groups]
+    column = {t: k for k, t in enumerate(vocab)}
+    used = np.zeros((len(docs), len(vocab)), dtype=bool)
+    for row, found in enumerate(doc_phrases):
+        used[row, [column[t] for t in found]] = True
+    in_docs = used.sum(axis=0)
+    grouped = sum(len(g) for g in groups)
+    idf = np.log(1 + (grouped / len(groups)) / np.maximum(in_docs, 1))
+    vectors = used * np.log(1 + len(docs) / np.maximum(in_docs, 1))  # TF-IDF columns, for MMR
+    labels = []
+    for group in groups:
+        members = list(group)
+        in_group = used[members].sum(axis=0)
+        score = np.where(in_group >= min(2, len(members)), in_group / max(len(members), 1) * idf, 0.0)
+        chosen = _choose(score, in_group, vocab, vectors[members], n_phrases)
+        labels.append(tuple(display_form(vocab[k], [docs[m] for m in members]) for k in chosen))
+    return labels
+
+
+def _choose(score: np.ndarray, in_group: np.ndarray, vocab: list[str], vectors: np.ndarray,
+            n_phrases: int) -> list[int]:
+    """Indices of the chosen phrases: the best (made longer where that keeps coverage), then MMR."""
+    ranked = sorted(np.flatnonzero(score > 0), key=lambda k: (-score[k], len(vocab[k]), vocab[k]))[:CANDIDATES]
+    if not ranked:
+        return []
+    best = _longer(ranked[0], ranked, in_group, vocab)
+    chosen = [best]
+    top = score[best] if score[best] > 0 else score[ranked[0]]
+    norms = np.linalg.norm(vectors, axis=0)
+    while len(chosen) < n_phrases:
+        options = [k for k in ranked if k not in chosen and score[k] >= MIN_RELATIVE_SCORE * top
+                   and not any(_overlaps(vocab[k], vocab[c]) for c in chosen)]
+        if not options:
+            break
+
+        def mmr(k: int) -> float:
+            similar = max(_cosine(vectors[:, k], vectors[:, c], norms[k], norms[c]) for c in chosen)
+            return (1 - MMR_DIVERSITY) * score[k] / top - MMR_DIVERSITY * similar
+
+        pick = max(options, key=lambda k: (mmr(k), -len(vocab[k]), _neg(vocab[k])))
+        chosen.append(_longer(pick, ranked, in_group, vocab, avoid=[vocab[c] for c in chosen]))
+    return chosen
+
+
+def _longer(k: int, ranked: list[int], in_group: np.ndarray, vocab: list[str], avoid: Sequence[str] = ()) -> int:
+    """The longest phrase containing vocab[k] that is still used by LONGER_COVERAGE of its papers."""
+    best = k
+    for other in ranked:
+        if (len(vocab[other].split()) > len(vocab[best].split()) and _contains(vocab[other], vocab[k])
+                and in_group[other] >= LONGER_COVERAGE * in_group[k]
+                and not any(_overlaps(vocab[other], a) for a in avoid)):
+            if len(vocab[other].split()) > len(vocab[best].split()) or in_group[other] > in_group[best]:
+                best = other
+    return best
+
+
+def _contains(longer: str, shorter: str) -> bool:
+    return f" {shorter} " in f" {longer} "
+
+
+def _cosine(a: np.ndarray, b: np.ndarray, na: float, nb: float) -> float:
+    return float(a @ b / (na * nb)) if na and nb else 0.0
+
+
+def _neg(text: str) -> tuple[int, ...]:
+    """Sort key making alphabetical order win ties inside max()."""
+    return tuple(-ord(c) for c in text)
+
+
+def _overlaps(a: str, b: str) -> bool:
+    """True when two phrases share a word up to a plural/verb ending ("model" ~ "language models")."""
+    return bool({_stem(w) for w in a.split()} & {_stem(w) for w in b.split()})
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ies", "es", "s", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def display_form(phrase: str, docs: Sequence[str]) -> str:
+    """`phrase` as the papers write it in running text: the commonest spelling not at the start
+    of a sentence or in a title ("Luttinger liquid", "LLMs"); failing that, lowercase words
+    except those capitalised inside (acronyms, "GPT-4", "DeepXplore")."""
+    pattern = re.compile(r"(?<![\w-])" + r"\s+".join(map(re.escape, phrase.split())) + r"(?![\w-])", re.IGNORECASE)
+    running: Counter[str] = Counter()
+    anywhere: Counter[str] = Counter()
+    for doc in docs:
+        title, _, abstract = doc.partition("\n")
+        for part, is_abstract in ((title, False), (abstract, True)):
+            for match in pattern.finditer(part):
+                form = " ".join(match.group(0).split())
+                anywhere[form] += 1
+                if is_abstract and match.start() > 0 and not _SENTENCE_END.search(part[:match.start()]):
+                    running[form] += 1
+    if running:
+        return min(running, key=lambda form: (-running[form], form))
+    if anywhere:
+        form = min(anywhere, key=lambda f: (-anywhere[f], f))
+        return " ".join(w if any(c.isupper() for c in w[1:]) else w.lower() for w in form.split())
+    return phrase
+
+
+def heading(label_phrases: Sequence[str]) -> str:
+    """The theme's heading: its phrases joined, the first letter capitalised ("Mutation testing, LLMs")."""
+    text = ", ".join(label_phrases)
+    first = text.split(" ", 1)[0]
+    return text[:1].upper() + text[1:] if first.isalpha() and first.islower() else text
+
+
+def in_text(phrase: str, text: str) -> bool:
+    """Whether `phrase` appears in `text` as written (case and spacing aside)."""
+    words = phrase.split()
+    pattern = r"(?<![\w-])" + r"\s+".join(map(re.escape, words)) + r"(?![\w-])"
+    return re.search(pattern, text, re.IGNORECASE) is not None

@@ -277,11 +277,13 @@ def test_search_for_an_unknown_topic_names_the_known_topics(tmp_path):
     (["similar", "not-an-id"], "not an arXiv identifier: 'not-an-id'"),
     (["explain", "2401.1"], "not an arXiv identifier: '2401.1'"),
     (["run", "--device", "tpu"], "'tpu' is not one of"),
-    (["demo", "--bogus"], "No such option: --bogus"),
+    (["demo", "--bogus"], "No such option '--bogus'"),
+    (["search"], "Missing argument 'QUERY'"),
 ])
 def test_usage_errors_exit_2_with_one_error_line(tmp_path, args, message):
     config = tmp_path / "k.yaml"
     config.write_text("topics:\n  - name: A\n    keywords: [x]\n")
     result = invoke(*args, "--config", str(config))
     assert result.exit_code == 2, result.output
-    assert message in result.stderr and "Traceback" not in result.output
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("error: ") and message in result.stderr
+    assert "--help`)" in result.stderr and result.stdout == ""

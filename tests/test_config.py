@@ -251,7 +251,7 @@ def test_whole_numbers_written_as_floats_are_accepted():
 
 # --- topics across the file: names, archive folders, categories ------------------------------
 
-@pytest.mark.parametrize("first, second", [("Reward Model", "reward-model"), ("A B", "A-B"), ("Graph  NN", "graph nn")])
+@pytest.mark.parametrize("first, second", [("Reward Model", "reward-model"), ("A B", "A-B"), ("C-3PO Robots", "c 3po robots")])
 def test_topics_sharing_an_archive_folder_are_refused_naming_both_and_their_lines(first, second):
     text = f"topics:\n  - name: {first}\n    keywords: [x]\n  - name: {second}\n    keywords: [y]\n"
     with pytest.raises(ConfigError) as info:
@@ -267,6 +267,12 @@ def test_distinct_names_get_distinct_folders(names):
     text = "topics:\n" + "".join(f"  - name: \"{n}\"\n    keywords: [k{i}]\n" for i, n in enumerate(names))
     settings = parse(text)
     assert len({topic_slug(t.name) for t in settings.topics}) == len(names)
+
+
+def test_names_that_differ_only_in_invisible_characters_are_duplicates():
+    text = 'topics:\n  - name: AB\n    keywords: [x]\n  - name: "A\\u200bB"\n    keywords: [y]\n'
+    with pytest.raises(ConfigError, match=r"^k.yaml:4: `topics\[AB\].name`: topic name 'AB' appears twice \(first at line 2\)$"):
+        parse(text)
 
 
 def test_a_duplicate_topic_is_reported_at_its_own_line():

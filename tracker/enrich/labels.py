@@ -30,6 +30,9 @@ MMR_DIVERSITY = 0.6  # weight of "unlike the phrases already chosen" against the
 MIN_RELATIVE_SCORE = 0.35  # a further phrase must score at least this share of the best one
 LONGER_COVERAGE = 0.5  # a longer phrase replaces a shorter one covering at least this share of its papers
 CANDIDATES = 40
+DISTINCT_POWER = 1.0
+MIN_COVERAGE = 0.25  # a label phrase is used by at least this share of the group's papers (and two)
+PHRASE_BONUS = 1.0  # for a phrase of 2-3 words: "sample complexity" reads better than "sample" or "unknown"
 
 # Words every abstract uses; they would label every group of a small day.
 _BOILERPLATE = frozenset("""
@@ -42,8 +45,10 @@ _BOILERPLATE = frozenset("""
     approach introduce introduces introduced investigate investigates investigated paper's consider
     considered obtain obtained achieve achieves achieved evaluate evaluated evaluation address addresses
     way ways make makes made number large small high low better best good state art effective effectively
-    efficient efficiently key main novel existing current proposed performance
-    """.split())
+    efficient efficiently key main novel existing current proposed performance extensive experiments
+    experimental framework frameworks technique techniques tool tools regarding commonly adapted
+    describe describes description determine determining unknown known eases ease enable enables
+        """.split())
 _TOKEN = re.compile(r"[^\W\d_][^\W_]*(?:[-'][^\W_]+)*")  # a word: starts with a letter; "helium-4", "GPT-4"
 _MATH = re.compile(r"\$[^$]*\$|\\[a-zA-Z]+|\{[^{}]*\}")  # LaTeX is not a phrase
 _SENTENCE_END = re.compile(r"[.!?:;]\s*$")
@@ -97,13 +102,15 @@ def label_phrases(docs: Sequence[str], groups: Sequence[Sequence[int]], n_phrase
         used[row, [column[t] for t in found]] = True
     in_docs = used.sum(axis=0)
     grouped = sum(len(g) for g in groups)
+    longer_bonus = np.array([1 + PHRASE_BONUS * (" " in t) for t in vocab])
     idf = np.log(1 + (grouped / len(groups)) / np.maximum(in_docs, 1))
     vectors = used * np.log(1 + len(docs) / np.maximum(in_docs, 1))  # TF-IDF columns, for MMR
     labels = []
     for group in groups:
         members = list(group)
         in_group = used[members].sum(axis=0)
-        score = np.where(in_group >= min(2, len(members)), in_group / max(len(members), 1) * idf, 0.0)
+        enough = in_group >= max(min(2, len(members)), MIN_COVERAGE * len(members))
+        score = np.where(enough, in_group / max(len(members), 1) * (in_group / np.maximum(in_docs, 1)) ** DISTINCT_POWER * longer_bonus, 0.0)
         chosen = _choose(score, in_group, vocab, vectors[members], n_phrases)
         labels.append(tuple(display_form(vocab[k], [docs[m] for m in members]) for k in chosen))
     return labels
@@ -121,6 +128,7 @@ def _choose(score: np.ndarray, in_group: np.ndarray, vocab: list[str], vectors: 
     norms = np.linalg.norm(vectors, axis=0)
     while len(chosen) < n_phrases:
         options = [k for k in ranked if k not in chosen and score[k] >= MIN_RELATIVE_SCORE * top
+                   and " " in vocab[k]  # a lone second word ("sample", "factors") says little
                    and not any(_overlaps(vocab[k], vocab[c]) for c in chosen)]
         if not options:
             break
@@ -186,8 +194,8 @@ def display_form(phrase: str, docs: Sequence[str]) -> str:
                 anywhere[form] += 1
                 if is_abstract and match.start() > 0 and not _SENTENCE_END.search(part[:match.start()]):
                     running[form] += 1
-    if running:
-        return min(running, key=lambda form: (-running[form], form))
+    if running:  # capitals mid-sentence that are not always there are emphasis ("Deep Learning (DL)")
+        return min(running, key=lambda form: (-sum(w == w.lower() for w in form.split()), -running[form], form))
     if anywhere:
         form = min(anywhere, key=lambda f: (-anywhere[f], f))
         return " ".join(w if any(c.isupper() for c in w[1:]) else w.lower() for w in form.split())
@@ -197,8 +205,8 @@ def display_form(phrase: str, docs: Sequence[str]) -> str:
 def heading(label_phrases: Sequence[str]) -> str:
     """The theme's heading: its phrases joined, the first letter capitalised ("Mutation testing, LLMs")."""
     text = ", ".join(label_phrases)
-    first = text.split(" ", 1)[0]
-    return text[:1].upper() + text[1:] if first.isalpha() and first.islower() else text
+    first = label_phrases[0].split()[0] if text else ""
+    return text[:1].upper() + text[1:] if first[:1].isalpha() and first == first.lower() else text
 
 
 def in_text(phrase: str, text: str) -> bool:

@@ -20,12 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
-import mmap
-import os
 import secrets
-import shutil
 import sqlite3
-import zlib
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -35,18 +31,13 @@ from tracker.enrich.embed import embed_text, text_hash
 from tracker.enrich.encoders.base import normalise
 from tracker.enrich.encoders.models import canonical_model_name, model_identity, same_model
 from tracker.store import index as nn
+from tracker.store import vector_files as vf
 from tracker.store.journal import write_atomic
+from tracker.store.vector_files import FORMAT, MANIFEST, Damaged
 
 log = logging.getLogger(__name__)
 
 STORE_DIR = "vectors"
-MANIFEST = "manifest.json"
-FORMAT = 1
-OLD_LAYOUTS = ("embeddings", "index", "models")  # state folders of earlier versions
-
-
-class Damaged(Exception):
-    """The store on disk does not add up (the message says how)."""
 
 
 def row_meta(paper: Any) -> dict[str, Any]:
@@ -97,7 +88,7 @@ class VectorStore:
         raise AssertionError("unreachable")
 
     def _load(self, with_meta: bool) -> None:
-        manifest = _read_manifest(self.folder)
+        manifest = vf.read_manifest(self.folder)
         if manifest is None:
             return
         if not same_model(str(manifest.get("model")), self.model_name):
@@ -106,7 +97,7 @@ class VectorStore:
             raise Damaged(f"for other files of model {manifest['model']!r} (it was changed since)")
         files = manifest["files"]
         for entry in files.values():
-            _verify(self.folder / entry["name"], entry)
+            vf.verify(self.folder / entry["name"], entry)
         count, dim = manifest["count"], manifest["dim"]
         try:
             vectors = np.load(self.folder / files["vectors"]["name"], mmap_mode="r", allow_pickle=False)
@@ -114,7 +105,7 @@ class VectorStore:
             raise Damaged(f"unreadable ({files['vectors']['name']}: {exc})") from None
         if vectors.dtype != np.float32 or vectors.shape != (count, dim):
             raise Damaged(f"inconsistent (vectors {vectors.dtype} {vectors.shape}, manifest {count} x {dim})")
-        rows = _read_rows(self.folder / files["rows"]["name"], with_meta)
+        rows = vf.read_rows(self.folder / files["rows"]["name"], with_meta)  # meta: pipeline compares it
         if [pos for pos, *_ in rows] != list(range(count)):
             raise Damaged("inconsistent (rows and vectors do not line up)")
         self.manifest, self._vectors = manifest, vectors
@@ -127,6 +118,7 @@ class VectorStore:
     def clear(self) -> None:
         """Forget everything (the next save replaces the files on disk)."""
         self.ids, self._pos, self._hashes, self._listed, self._meta = [], {}, [], [], []
+        self.manifest = None  # nothing on disk is reused (an old accelerator, vectors file)
         self._vectors, self._ann = np.zeros((0, 0), dtype=np.float32), None
         self._changed_rows, self._rows_dirty = set(), True
 
@@ -157,10 +149,20 @@ class VectorStore:
 
     def meta(self, paper_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Search metadata of the given papers, in order (id included)."""
+        positions = [self._pos[pid] for pid in paper_ids]
+        if self._meta is None and len(positions) > 500:  # many rows (filters): read them all at once
+            self._load_meta()
+        if self._meta is not None:
+            texts = [self._meta[pos] for pos in positions]
+        else:  # opened for search: read just these rows
+            found = dict(vf.read_meta(self.folder / self.manifest["files"]["rows"]["name"], positions))
+            texts = [found[pos] for pos in positions]
+        return [{"id": pid, **json.loads(text)} for pid, text in zip(paper_ids, texts)]
+
+    def _load_meta(self) -> None:
         if self._meta is None:
-            rows = self.folder / self.manifest["files"]["rows"]["name"] if self.manifest else None
-            self._meta = [row[4] for row in _read_rows(rows, True)] if rows else ["{}"] * len(self.ids)
-        return [{"id": pid, **json.loads(self._meta[self._pos[pid]])} for pid in paper_ids]
+            self._meta = [text for _, text in vf.read_meta(self.folder / self.manifest["files"]["rows"]["name"], None)] \
+                if self.manifest else ["{}"] * len(self.ids)
 
     # --- embedding --------------------------------------------------------------------------
 
@@ -172,7 +174,7 @@ class VectorStore:
         """
         if not same_model(encoder.model_name, self.model_name):
             raise ValueError(f"the store is for {self.model_name!r} but the encoder is {encoder.model_name!r}")
-        self.meta([])  # the rows' metadata, to compare with the papers'
+        self._load_meta()  # the rows' metadata, to compare with the papers'
         texts = [embed_text(p) for p in papers]
         digests = [text_hash(t) for t in texts]
         todo = {p.id: (t, d) for p, t, d in zip(papers, texts, digests) if self.text_hash_of(p.id) != d}
@@ -207,8 +209,6 @@ class VectorStore:
         self._rows_dirty = True
 
     def _note_meta(self, papers: Sequence[Any]) -> None:
-        if self._meta is None:
-            self.meta([])  # loads the rows' metadata
         for paper in papers:
             pos, meta = self._pos[paper.id], json.dumps(row_meta(paper), ensure_ascii=False, sort_keys=True)
             if self._meta[pos] != meta or self._listed[pos] != bool(paper.topics):
@@ -252,30 +252,33 @@ class VectorStore:
             return False
         from filelock import FileLock
 
+        tag = secrets.token_hex(4)  # names this save's files: unique, so no two writers ever share one
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with FileLock(str(self.folder / ".lock"), timeout=600):
-                self._write_generation()
-        except (OSError, TimeoutError) as exc:  # filelock.Timeout is a TimeoutError
+                self._write_generation(tag)
+        except (OSError, TimeoutError, sqlite3.Error, RuntimeError) as exc:  # disk full, read-only, faiss errors
+            for partial in self.folder.glob(f"*-{tag}.*") if self.folder.is_dir() else ():
+                partial.unlink(missing_ok=True)
             log.warning("vector store %s not saved (%s); the next run embeds again what it lacks", self.folder, exc)
             return False
         self._rows_dirty = False
         self._changed_rows.clear()
-        _remove_old_layouts(self.folder.parent)
+        vf.remove_old_layouts(self.folder.parent)
         return True
 
-    def _write_generation(self) -> None:
-        previous = _read_manifest(self.folder, quiet=True)
+    def _write_generation(self, tag: str) -> None:
+        previous = vf.read_manifest(self.folder, quiet=True)
         generation = int((previous or {}).get("generation", 0)) + 1
-        tag = f"{generation:06d}-{secrets.token_hex(3)}"
+        tag = f"{generation:06d}-{tag}"
         old_files = (self.manifest or {}).get("files", {})
         files = {}
         vectors_kept = not self._changed_rows and "vectors" in old_files and (self.folder / old_files["vectors"]["name"]).exists()
         if vectors_kept:
             files["vectors"] = old_files["vectors"]
         else:
-            files["vectors"] = _write_vectors(self.folder / f"vectors-{tag}.npy", self._vectors)
-        files["rows"] = _write_rows(self.folder / f"rows-{tag}.sqlite", self)
+            files["vectors"] = vf.write_vectors(self.folder / f"vectors-{tag}.npy", self._vectors)
+        files["rows"] = vf.write_rows(self.folder / f"rows-{tag}.sqlite", self.ids, self._hashes, self._listed, self._meta)
         if len(self.ids) >= nn.ANN_THRESHOLD:
             files["ann"] = self._write_ann(self.folder / f"ann-{tag}.faiss", old_files.get("ann"), vectors_kept)
         manifest = {"format": FORMAT, "generation": generation, "model": canonical_model_name(self.model_name),
@@ -297,103 +300,4 @@ class VectorStore:
         else:  # crossing the threshold (or after a rebuild)
             ann = nn.build_ann(self._vectors)
         nn.write_ann(ann, path)
-        return _describe(path)
-
-
-# --- files ----------------------------------------------------------------------------------
-
-
-def _read_manifest(folder: Path, *, quiet: bool = False) -> dict[str, Any] | None:
-    path = folder / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        if quiet:
-            return None
-        raise Damaged(f"unreadable ({path.name}: {exc})") from None
-    if not _sound_manifest(manifest):
-        if quiet:
-            return None
-        raise Damaged(f"not a format-{FORMAT} store ({path.name})")
-    return manifest
-
-
-def _sound_manifest(manifest: Any) -> bool:
-    """The shape a manifest must have before anything in it is used (file names: plain names in the folder)."""
-    if not (isinstance(manifest, dict) and manifest.get("format") == FORMAT and isinstance(manifest.get("files"), dict)):
-        return False
-    files = manifest["files"]
-    entries_ok = all(
-        isinstance(entry, dict) and isinstance(entry.get("name"), str) and Path(entry["name"]).name == entry["name"]
-        and entry["name"] not in ("", ".", "..", MANIFEST) and isinstance(entry.get("size"), int)
-        and isinstance(entry.get("crc32"), int) for entry in files.values())
-    counts_ok = all(isinstance(manifest.get(key), int) and manifest[key] >= 0 for key in ("count", "dim"))
-    return entries_ok and counts_ok and {"vectors", "rows"} <= set(files) <= {"vectors", "rows", "ann"}
-
-
-def _verify(path: Path, entry: dict[str, Any]) -> None:
-    size = path.stat().st_size  # FileNotFoundError: the caller reads the manifest again
-    if size != entry.get("size"):
-        raise Damaged(f"truncated or damaged ({path.name} is {size} bytes, expected {entry.get('size')})")
-    if _crc32(path) != entry.get("crc32"):
-        raise Damaged(f"damaged ({path.name} fails its checksum)")
-
-
-def _crc32(path: Path) -> int:
-    """CRC-32 catches truncation and damage at ~3 GB/s (a cryptographic hash adds nothing against accidents)."""
-    with open(path, "rb") as handle:
-        if os.fstat(handle.fileno()).st_size == 0:
-            return zlib.crc32(b"")
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:  # no copy, GIL released
-            return zlib.crc32(mapped)
-
-
-def _describe(path: Path) -> dict[str, Any]:
-    return {"name": path.name, "size": path.stat().st_size, "crc32": _crc32(path)}
-
-
-def _write_vectors(path: Path, vectors: np.ndarray) -> dict[str, Any]:
-    with open(path, "wb") as handle:
-        np.save(handle, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    return _describe(path)
-
-
-def _read_rows(path: Path, with_meta: bool) -> list[tuple]:
-    columns = "pos, id, hash, listed" + (", meta" if with_meta else ", NULL")
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
-        try:
-            return db.execute(f"SELECT {columns} FROM rows ORDER BY pos").fetchall()
-        finally:
-            db.close()
-    except sqlite3.DatabaseError as exc:
-        raise Damaged(f"unreadable ({path.name}: {exc})") from None
-
-
-def _write_rows(path: Path, store: VectorStore) -> dict[str, Any]:
-    path.unlink(missing_ok=True)
-    db = sqlite3.connect(path)
-    try:
-        db.execute("CREATE TABLE rows (pos INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, hash TEXT NOT NULL, "
-                   "listed INTEGER NOT NULL, meta TEXT NOT NULL)")
-        db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)",
-                       zip(range(len(store.ids)), store.ids, store._hashes, map(int, store._listed), store._meta))
-        db.commit()
-    finally:
-        db.close()
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-    return _describe(path)
-
-
-def _remove_old_layouts(state_dir: Path) -> None:
-    """Earlier versions' caches (.npz embeddings, faiss + sqlite index, per-folder model exports)."""
-    for name in OLD_LAYOUTS:
-        old = state_dir / name
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
-            log.info("removed %s (replaced by %s)", old, state_dir / STORE_DIR)
+        return vf.describe(path)

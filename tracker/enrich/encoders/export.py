@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from tracker.enrich.encoders.calibration import CALIBRATION_BATCH, calibration_texts
 from tracker.enrich.encoders.models import fingerprint
@@ -138,7 +137,7 @@ def find_export(model_dir: Path, folder: Path, source: str | None = None) -> dic
     """The manifest of a complete export of `model_dir` by RECIPE in `folder`, else None (logged if damaged)."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, ValueError) as exc:
         log.warning("exported model in %s has an unreadable manifest (%s); rebuilding it", folder, exc)

@@ -180,9 +180,10 @@ def _stem(word: str) -> str:
 
 
 def display_form(phrase: str, docs: Sequence[str]) -> str:
-    """`phrase` as the papers write it in running text: the commonest spelling not at the start
-    of a sentence or in a title ("Luttinger liquid", "LLMs"); failing that, lowercase words
-    except those capitalised inside (acronyms, "GPT-4", "DeepXplore")."""
+    """`phrase` as the papers write it in running text (not at a sentence start or in a title),
+    in lowercase wherever some paper writes it so ("deep learning", but "Luttinger liquid",
+    "LLMs", "quantum Monte Carlo"); failing that, lowercase words except those capitalised
+    inside (acronyms, "GPT-4", "DeepXplore")."""
     pattern = re.compile(r"(?<![\w-])" + r"\s+".join(map(re.escape, phrase.split())) + r"(?![\w-])", re.IGNORECASE)
     running: Counter[str] = Counter()
     anywhere: Counter[str] = Counter()

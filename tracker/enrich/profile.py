@@ -101,8 +101,7 @@ def relevance_inputs(settings: Any, encode: Callable[[list[str]], Any]) -> Relev
     otherwise). The one place a run and `tracker explain` gather these, so both score alike."""
     import numpy as np
 
-    from tracker.publish.feedback import feedback_path
-    from tracker.store.feedback import load_feedback
+    from tracker.store.feedback import feedback_path, load_feedback  # no PyGithub import in a run
 
     profiles = tuple(profiles_from_settings(settings))
     texts = [t.text for p in profiles for t in p.texts]

@@ -18,12 +18,9 @@ from typing import Any
 from tracker.publish.client import Api
 from tracker.publish.issues import DIGEST, list_issues, our_comments
 from tracker.publish.tasks import task_items
-from tracker.store.feedback import load_feedback_records, save_feedback
+from tracker.store.feedback import feedback_path, load_feedback_records, save_feedback
 
 log = logging.getLogger(__name__)
-
-FEEDBACK_FILE = "feedback.jsonl"
-
 
 @dataclass
 class Ticks:
@@ -43,10 +40,6 @@ class FeedbackReport:
     liked: int  # papers in the feedback file afterwards
     skipped: int  # items skipped with a warning
     path: Path
-
-
-def feedback_path(settings: Any) -> Path:
-    return settings.path(settings.output.data_dir) / FEEDBACK_FILE
 
 
 def sync_feedback(repo: Any, settings: Any, *, days: int, today: str) -> FeedbackReport:

@@ -19,6 +19,12 @@ from tracker.errors import TrackerError
 from tracker.store.journal import write_atomic
 
 log = logging.getLogger(__name__)
+FEEDBACK_FILE = "feedback.jsonl"
+
+
+def feedback_path(settings) -> Path:  # noqa: ANN001 - tracker.config.Settings (not imported: keep this light)
+    """data/feedback.jsonl: in the data folder, so the group's taste is versioned with the ledger."""
+    return settings.path(settings.output.data_dir) / FEEDBACK_FILE
 
 
 def load_feedback(path: Path) -> dict[str, str]:

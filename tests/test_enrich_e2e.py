@@ -103,8 +103,8 @@ def test_profile_ranks_top_picks_and_profile_papers_are_not_news(arxiv_server, w
     digest = (tmp_path / "digests/2026/04/2026-04-13.md").read_text()
     top = digest.split("## Top picks")[1].split("\n## ")[0]
     picks = [l for l in top.splitlines() if l[:2] in {f"{i}." for i in range(1, 6)}]
-    assert len(picks) == 5 and "relevance" in picks[0]
-    scores = [float(l.split("relevance ")[1].split(" ")[0]) for l in picks]
+    assert len(picks) == 5 and "score" in picks[0]
+    scores = [float(l.split("score ")[1].split(" ")[0]) for l in picks]
     assert scores == sorted(scores, reverse=True)
     assert "2601.00077" not in digest  # the profile paper itself is not news
     assert "Mutation Testing" in picks[0]  # the closest real paper leads

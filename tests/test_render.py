@@ -1,6 +1,6 @@
 import re
 
-from tracker.render.digest import build_digest
+from tracker.render.digest import Pick, ProfilePicks, build_digest
 from tracker.models import Paper
 from tracker.render.markdown import environment, md_inline, render_digest, render_readme, splice, split_for_archive
 
@@ -201,7 +201,7 @@ def test_each_abstract_appears_once_collapsed_in_the_digest():
     items = {i.paper.id: i for i in digest.new}
     themed = replace(digest, themes=(ThemeGroup("Alpha", tuple(items[p.id] for p in papers[:3])),
                                      ThemeGroup("Other", tuple(items[p.id] for p in papers[3:]))),
-                     top_picks=(DigestItem(papers[4]), DigestItem(papers[3])))
+                     profile_picks=(ProfilePicks("", "classifier", (Pick(items[papers[4].id], 0.9), Pick(items[papers[3].id], 0.8))),))
     html = parse(render_gfm(render_digest(environment(), themed, cap=10)))
     for p in papers:
         holders = [d for d in html.iter("details") if p.abstract in d.text_content()]

@@ -18,6 +18,8 @@ from tracker.config import Settings, Topic, build_query
 from tracker.enrich.stage import (
     LazyEncoder, add_themes, near_duplicates, rank_by_relevance, save_vectors, score_relevance, with_scores,
 )
+from tracker.enrich.profile import profiles_from_settings
+from tracker.enrich.relevance import add_picks
 from tracker.enrich.stage import embed as embed_stage
 from tracker.redact import redact
 from tracker.render.digest import Digest, build_digest
@@ -115,14 +117,11 @@ def merge_all(ledger: Ledger, results: list[TopicResult], today: str) -> RunSumm
     return summary
 
 
-def fetch_profile_papers(settings: Settings, ledger: Ledger, sources: Sources, today: str) -> None:
+def fetch_profile_papers(ledger: Ledger, sources: Sources, today: str, profiles: list) -> None:
     """The group's own papers (profile ids) are fetched once by id and kept in the ledger, with no topic."""
-    from tracker.enrich.profile import missing_ids, profile_from_settings
+    from tracker.enrich.profile import merge_profiles, missing_ids
 
-    if not settings.profile.papers and not settings.profile.bibtex:
-        return
-    profile = profile_from_settings(settings)
-    missing = missing_ids(profile, ledger.papers)
+    missing = missing_ids(merge_profiles(profiles), ledger.papers)
     if not missing:
         return
     try:
@@ -228,13 +227,14 @@ def _run_daily(
         raise NothingDone(f"every topic failed, nothing was written ({details})", summary=failed)
     summary = merge_all(ledger, results, today)
     summary.dry_run = dry_run
-    fetch_profile_papers(settings, ledger, sources, today)
+    profiles = profiles_from_settings(settings)  # once per run: BibTeX read and its warnings logged once
+    fetch_profile_papers(ledger, sources, today, profiles)
 
     files: dict[Path, str | None] = {}
     embedded = None
     if render:
         encoder = lazy_encoder(settings, embed, encoder)
-        digest, embedded = enriched_digest(settings, ledger, today, summary, encoder)
+        digest, embedded = enriched_digest(settings, ledger, today, summary, encoder, profiles)
         files = render_all(settings, sorted(ledger.papers.values(), key=lambda p: p.id), today, digest)
     if dry_run:
         summary.outputs = [str(p) for p in sorted(files)]
@@ -255,29 +255,32 @@ def lazy_encoder(settings: Settings, embed: bool, encoder=None) -> LazyEncoder |
     return LazyEncoder(settings, encoder)
 
 
-def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: RunSummary, encoder: LazyEncoder | None):
-    """embed → relevance → duplicates → digest → themes. Updates the ledger's relevance scores."""
+def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: RunSummary,
+                    encoder: LazyEncoder | None, profiles: list):
+    """embed → relevance → duplicates → digest → themes → picks. Updates the ledger's relevance scores."""
     papers = sorted(ledger.papers.values(), key=lambda p: p.id)
     if encoder is None:
         return make_digest(settings, papers, today, summary), None
     embedded = embed_stage(settings, papers, encoder)
     summary.extra["embedded"] = embedded.embedded
-    scores = score_relevance(settings, embedded, encoder)
-    ledger.update(with_scores(papers, scores))
+    relevance = score_relevance(settings, embedded, encoder, profiles)
+    ledger.update(with_scores(papers, relevance.best(), today))
     papers = sorted(ledger.papers.values(), key=lambda p: p.id)
     embedded = replace(embedded, papers=tuple(papers))
     duplicates = near_duplicates(settings, embedded, today)
     summary.extra["near_duplicates"] = sum(len(others) for others in duplicates.values())
-    digest = make_digest(settings, papers, today, summary, duplicates=duplicates, relevance_on=bool(scores))
-    digest = add_themes(settings, digest, embedded, relevance_on=bool(scores))
+    relevance_on = bool(relevance.profiles)
+    digest = make_digest(settings, papers, today, summary, duplicates=duplicates, relevance_on=relevance_on)
+    digest = add_themes(settings, digest, embedded, relevance_on=relevance_on)
     summary.extra["clusters"] = len(digest.themes)
-    return digest, embedded
+    return add_picks(digest, relevance), embedded
 
 
 def render_only(settings: Settings, *, today: str, embed: bool = True, encoder=None) -> list[Path]:
     with run_lock(settings.path(settings.output.state_dir), command="tracker render"):
         ledger = Ledger.load(settings.path(settings.output.data_dir))
-        digest, _ = enriched_digest(settings, ledger, today, RunSummary(date=today), lazy_encoder(settings, embed, encoder))
+        digest, _ = enriched_digest(settings, ledger, today, RunSummary(date=today), lazy_encoder(settings, embed, encoder),
+                                    profiles_from_settings(settings))
         files = render_all(settings, sorted(ledger.papers.values(), key=lambda p: p.id), today, digest)
         return write_all(settings, {**ledger.files(settings.path(settings.output.data_dir)), **files})
 

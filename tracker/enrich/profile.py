@@ -95,7 +95,8 @@ class RelevanceInputs:
         return all(p.empty for p in self.profiles) and not self.feedback
 
 
-def relevance_inputs(settings: Any, encode: Callable[[list[str]], Any]) -> RelevanceInputs:
+def relevance_inputs(settings: Any, encode: Callable[[list[str]], Any], *,
+                     profiles: Iterable[Profile] | None = None) -> RelevanceInputs:
     """Read the profiles (BibTeX files) and the group's ticks (data/feedback.jsonl); encode the
     profiles' texts with `encode` (called only when some profile has texts, so no model loads
     otherwise). The one place a run and `tracker explain` gather these, so both score alike."""
@@ -103,7 +104,7 @@ def relevance_inputs(settings: Any, encode: Callable[[list[str]], Any]) -> Relev
 
     from tracker.store.feedback import feedback_path, load_feedback  # no PyGithub import in a run
 
-    profiles = tuple(profiles_from_settings(settings))
+    profiles = tuple(profiles_from_settings(settings) if profiles is None else profiles)
     texts = [t.text for p in profiles for t in p.texts]
     encoded = np.asarray(encode(texts), dtype=np.float32) if texts else np.zeros((0, 0), np.float32)
     vectors, start = {}, 0

@@ -15,11 +15,11 @@ from typing import Sequence
 import numpy as np
 
 from tracker.config import Settings
+from tracker.enrich.relevance import Relevance
 from tracker.models import Paper
 from tracker.render.digest import Digest, ThemeGroup, papers_of_day
 
 log = logging.getLogger(__name__)
-TOP_PICKS = 5
 
 
 class LazyEncoder:
@@ -93,28 +93,29 @@ def save_vectors(embedded: Embedded) -> None:
 
 # --- relevance --------------------------------------------------------------------------
 
-def score_relevance(settings: Settings, embedded: Embedded, encoder: LazyEncoder) -> dict[str, float]:
-    """{paper id: similarity to the group's profile}; empty when no profile is configured."""
-    from tracker.enrich.profile import profile_from_settings
-    from tracker.enrich.relevance import score
+def score_relevance(settings: Settings, embedded: Embedded, encoder: LazyEncoder, profiles: Sequence) -> Relevance:
+    """Every paper scored against each profile (a classifier per profile, or similarity when it
+    has too few examples); empty when no profile or tick is configured."""
+    from tracker.enrich.profile import relevance_inputs
+    from tracker.enrich.relevance import score_profiles
 
-    profile = profile_from_settings(settings)
-    if profile.empty:
-        return {}
-    rows = {p.id: i for i, p in enumerate(embedded.papers)}
-    # Profile papers are in the ledger (fetched by id), so their vectors are at hand.
-    id_vectors = embedded.vectors[[rows[pid] for pid in profile.ids if pid in rows]]
-    texts = [item.text for item in profile.texts]
-    profile_vectors = np.vstack([id_vectors, encoder.encode(texts)]) if texts else id_vectors
-    if not len(profile_vectors):
-        return {}
-    scores = score(embedded.vectors, profile_vectors)
-    return {p.id: round(float(s), 4) for p, s in zip(embedded.papers, scores)}
+    inputs = relevance_inputs(settings, encoder.encode, profiles=profiles)
+    if inputs.empty:
+        return Relevance()
+    return score_profiles(embedded.papers, embedded.vectors, inputs.profiles, inputs.profile_vectors, inputs.feedback)
 
 
-def with_scores(papers: Sequence[Paper], scores: dict[str, float]) -> list[Paper]:
-    """The papers whose stored relevance changes (to be written back to the ledger)."""
-    return [p.with_changes(relevance=scores.get(p.id)) for p in papers if scores and p.relevance != scores.get(p.id)]
+def with_scores(papers: Sequence[Paper], scores: dict[str, float], today: str) -> list[Paper]:
+    """The papers whose stored relevance should change: today's news, and papers never scored.
+
+    A paper keeps the score it had when it was news: the model is retrained every run, and
+    rewriting every record's score daily would turn each commit into a whole-ledger diff.
+    """
+    def due(p: Paper) -> bool:
+        return p.relevance is None or p.first_seen == today or p.revised_on == today
+
+    return [p.with_changes(relevance=scores[p.id]) for p in papers
+            if p.id in scores and due(p) and p.relevance != scores[p.id]]
 
 
 def rank_by_relevance(paper: Paper) -> tuple:
@@ -141,16 +142,15 @@ def near_duplicates(settings: Settings, embedded: Embedded, today: str) -> dict[
 # --- themes -----------------------------------------------------------------------------
 
 def add_themes(settings: Settings, digest: Digest, embedded: Embedded, *, relevance_on: bool) -> Digest:
-    """Cluster the digest's kept new papers into labelled themes; add top picks by relevance."""
+    """Cluster the digest's kept new papers into labelled themes (ordered by relevance when on)."""
     from tracker.enrich.cluster import cluster_themes
 
-    top = tuple(sorted(digest.new, key=lambda i: (-(i.paper.relevance or 0.0), i.paper.id))[:TOP_PICKS]) if relevance_on else ()
     papers = [item.paper for item in digest.new]
     if len(papers) < settings.themes.min_papers:
-        return replace(digest, top_picks=top)
+        return digest
     key = (lambda p: p.relevance or 0.0) if relevance_on else None
     themes = cluster_themes(papers, embedded.of(papers), min_papers=settings.themes.min_papers,
                             max_themes=settings.themes.max_themes, key=key)
     items = {item.paper.id: item for item in digest.new}
     groups = tuple(ThemeGroup(t.label, tuple(items[pid] for pid in t.paper_ids)) for t in themes)
-    return replace(digest, themes=groups if len(groups) > 1 else (), top_picks=top)
+    return replace(digest, themes=groups if len(groups) > 1 else ())

@@ -42,7 +42,6 @@ class Digest:
     new_total: int
     revised_total: int
     themes: tuple[ThemeGroup, ...] = ()  # the kept new papers grouped by theme, when clustered
-    top_picks: tuple[DigestItem, ...] = ()
     notes: tuple[str, ...] = field(default=())
     failures: tuple[tuple[str, str], ...] = ()  # (topic, arXiv's message) for each topic that failed today
     left_out_in_readme: int | None = None  # of `left_out`, how many a README table shows (None: not computed)

@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Collection, Iterable, Sequence
 
 import jinja2
 
@@ -95,6 +95,43 @@ def split_for_archive(papers: Iterable[Paper], cap: int) -> tuple[list[Paper], d
     return ordered[:cap], months
 
 
+@dataclass(frozen=True)
+class TopicLayout:
+    """Where a topic's papers go, by id: README rows and archive months, each newest first."""
+
+    readme: tuple[str, ...]
+    months: dict[str, tuple[str, ...]]
+
+    @property
+    def count(self) -> int:
+        return len(self.readme) + sum(map(len, self.months.values()))
+
+
+# (id, topics, newest-first key: `updated` or "", table date: Paper.date) of one paper
+PaperKey = tuple[str, Sequence[str], str, str]
+
+
+def paper_key(paper: Paper) -> PaperKey:
+    return paper.id, paper.topics, paper.updated or "", paper.date
+
+
+def layout(topics: Sequence[str], keys: Iterable[PaperKey], cap: int) -> dict[str, TopicLayout]:
+    """split_for_archive for every topic at once, from keys alone (no record needs to be read)."""
+    by_topic: dict[str, list[tuple[str, str, str]]] = {name: [] for name in topics}
+    for pid, paper_topics, updated, date in keys:
+        for name in paper_topics:
+            if name in by_topic:
+                by_topic[name].append((updated, pid, date))
+    placed = {}
+    for name, items in by_topic.items():
+        items.sort(reverse=True)  # by_date order: (updated, id), newest first; ids are unique
+        months: dict[str, list[str]] = {}
+        for _, pid, date in items[cap:]:
+            months.setdefault(date[:7] or "undated", []).append(pid)
+        placed[name] = TopicLayout(tuple(pid for _, pid, _ in items[:cap]), {m: tuple(ids) for m, ids in months.items()})
+    return placed
+
+
 def render_readme(
     env: jinja2.Environment,
     topics: Sequence[str],
@@ -111,27 +148,57 @@ def render_readme(
     No run date goes into the built-in templates: a page changes only when its rows change.
     `date` stays in the context for user templates.
     """
-    tables, pages = [], {}
+    papers = list(papers)
+    by_id = {p.id: p for p in papers}
+    section, pages = render_tables(
+        env, topics, layout(topics, map(paper_key, papers), cap), lambda ids: [by_id[i] for i in ids],
+        total=sum(1 for p in papers if p.topics), date=date, cap=cap,
+        readme_path=readme_path, archive_dir=archive_dir, digest_dir=digest_dir,
+    )
+    return section or "", pages
+
+
+def render_tables(
+    env: jinja2.Environment,
+    topics: Sequence[str],
+    placed: dict[str, TopicLayout],
+    lookup: Callable[[Sequence[str]], Sequence[Paper]],
+    *,
+    total: int,
+    date: str,
+    cap: int,
+    readme_path: Path,
+    archive_dir: Path,
+    digest_dir: Path,
+    pages: Collection[tuple[str, str]] | None = None,
+    readme: bool = True,
+) -> tuple[str | None, dict[Path, str]]:
+    """The README section (None without `readme`) and the archive pages named in `pages`
+    ((topic, month) pairs; None: every page). `lookup` gives the records of ids, in order:
+    only the rows rendered are looked up, so a caller can read records lazily."""
+    tables, rendered = [], {}
     anchors = unique_anchors(topics)
     for name in topics:
-        rows, months = split_for_archive((p for p in papers if name in p.topics), cap)
         links = []
-        for month, month_papers in sorted(months.items(), reverse=True):
+        for month, ids in sorted(placed[name].months.items(), reverse=True):
             page_path = archive_page(archive_dir, name, month)
-            back = f"{_relative(readme_path, page_path.parent)}#{anchors[name]}"
-            body = env.get_template("archive.md.j2").render(
-                topic=name, month=month, rows=month_papers, readme_link=back, date=date
-            )
-            pages[page_path] = f"{archive_marker(topic_slug(name))}\n{body}"
+            if pages is None or (name, month) in pages:
+                back = f"{_relative(readme_path, page_path.parent)}#{anchors[name]}"
+                body = env.get_template("archive.md.j2").render(
+                    topic=name, month=month, rows=lookup(ids), readme_link=back, date=date
+                )
+                rendered[page_path] = f"{archive_marker(topic_slug(name))}\n{body}"
             links.append(ArchiveLink(month, _relative(page_path, readme_path.parent)))
-        count = len(rows) + sum(len(v) for v in months.values())
-        tables.append(TopicTable(name, anchors[name], count, tuple(rows), tuple(links)))
+        rows = tuple(lookup(placed[name].readme)) if readme else ()
+        tables.append(TopicTable(name, anchors[name], placed[name].count, rows, tuple(links)))
+    if not readme:
+        return None, rendered
     section = env.get_template("readme.md.j2").render(
-        topics=tables, date=date, cap=cap, total=sum(1 for p in papers if p.topics),
+        topics=tables, date=date, cap=cap, total=total,
         digests_link=_relative(digest_dir, readme_path.parent),
         feed_link=_relative(feed_path(digest_dir), readme_path.parent),
     )
-    return section, pages
+    return section, rendered
 
 
 def unique_anchors(headings: Sequence[str]) -> dict[str, str]:

@@ -8,6 +8,9 @@ Every paper enters through `Ledger.record`, which passes it through the one text
 normalisation (tracker.text); records read back are normalised too. A line that is not a
 valid record is warned about (file:line) and kept verbatim, so a rewrite loses nothing; two
 records of one paper are merged by the same rule as a fetch.
+
+A daily run loads the ledger with an `index` (tracker.store.ledger_index, a cache): shards it
+does not change or show are hashed but never parsed, and only changed shards are written.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from typing import Iterable
 from tracker.arxiv_ids import shard_month
 from tracker.models import Paper
 from tracker.store.journal import commit, pending, recover
+from tracker.store.ledger_index import Entry, PaperMap, ShardIndex, digest, entry_of, read_index, write_index
 from tracker.store.records import BadRecord, decode, encode, line_id
 from tracker.text import clean_line
 
@@ -115,14 +119,23 @@ class KeptLine:
 
 @dataclass
 class Ledger:
-    papers: dict[str, Paper] = field(default_factory=dict)
+    papers: dict[str, Paper] | PaperMap = field(default_factory=dict)
     kept: list[KeptLine] = field(default_factory=list)
-    months: set[str] = field(default_factory=set)  # shards read from disk: always written back
+    months: set[str] = field(default_factory=set)  # shards parsed as found on disk: always written back
+    # With an index (see load): where it lives, each shard's digest as read, and as `files` wrote it.
+    index_path: Path | None = field(default=None, repr=False, compare=False)
+    digests: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _written: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    _sources: dict[str, tuple[Path, Path]] = field(default_factory=dict, repr=False, compare=False)
+    _origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def load(cls, data_dir: Path, *, read_only: bool = False) -> Ledger:
+    def load(cls, data_dir: Path, *, read_only: bool = False, index: Path | None = None) -> Ledger:
         """Read every shard. First finish what a killed run had committed to; with `read_only`,
-        change no file and read the files as that commit would leave them."""
+        change no file and read the files as that commit would leave them.
+
+        With `index` (a cache file, tracker.store.ledger_index), a shard whose bytes the index
+        describes is parsed only when one of its records is needed; `save_index` updates it."""
         journal = journal_path(data_dir)
         if read_only:
             promised = pending(journal)
@@ -130,15 +143,63 @@ class Ledger:
             recover(journal)
             promised = {}
         ledger = cls()
-        origins: dict[str, str] = {}
-        for shard, source in _shards(data_dir / SHARD_DIR, promised):
-            ledger._read_shard(shard, source, origins)
+        shards = _shards(data_dir / SHARD_DIR, promised)
+        if index is None:
+            for shard, source in shards:
+                ledger._read_shard(shard, _read_bytes(source, shard))
+        else:
+            ledger._open_indexed(shards, index)
         return ledger
 
-    def _read_shard(self, shard: Path, source: Path, origins: dict[str, str]) -> None:
+    def _open_indexed(self, shards: list[tuple[Path, Path]], index: Path) -> None:
+        """Hash every shard; take entries from the index where the digest matches, parse the rest now."""
+        cached = read_index(index)
+        self.index_path = index
+        unread: dict[str, tuple[str, Entry]] = {}
+        parse_now: dict[str, bytes] = {}
+        for shard, source in shards:
+            month = shard.name.removesuffix(".jsonl")
+            data = _read_bytes(source, shard)
+            self.digests[month], self._sources[month] = digest(data), (shard, source)
+            known = cached.get(month)
+            if known is None or known.digest != self.digests[month]:
+                parse_now[month] = data  # new, or changed by hand / by git: read and checked in full
+                continue
+            for pid, entry in known.entries.items():
+                if pid in unread or shard_month(pid) != month:  # two records of one paper, or a misplaced one
+                    parse_now.setdefault(month, b"")
+                    parse_now.setdefault(unread[pid][0] if pid in unread else shard_month(pid), b"")
+                unread[pid] = (month, entry)
+        self.papers = PaperMap(unread, self._load_month)
+        for month in parse_now:  # drop what the index said about them: their records are the truth
+            for pid in self.papers.unread_months.pop(month, []):
+                unread.pop(pid, None)
+        for month, data in sorted(parse_now.items()):
+            if month in self._sources:
+                shard, source = self._sources[month]
+                self._read_shard(shard, data or _read_bytes(source, shard), into=self.papers.loaded)
+        # A shard written back must be read in full first; so must one holding a copy of a parsed paper.
+        while need := {m for m in self.months if m in self.papers.unread_months} | {
+                unread[pid][0] for pid in self.papers.loaded if pid in unread}:
+            self.papers.load(need)
+        log.debug("ledger: %d of %d shards parsed", len(self.digests) - len(self.papers.unread_months), len(self.digests))
+
+    def _load_month(self, month: str) -> None:
+        """Parse one indexed shard on first need. Its records were cleaned before they were written."""
+        shard, source = self._sources[month]
+        data = _read_bytes(source, shard)
+        trusted = digest(data) == self.digests[month]
+        if not trusted:
+            log.warning("%s changed while this run was using it; it is read again and written back", shard)
+        self._read_shard(shard, data, into=self.papers.loaded, trusted=trusted)
+
+    def _read_shard(self, shard: Path, data: bytes, *, into: dict | None = None, trusted: bool = False) -> None:
         month = shard.name.removesuffix(".jsonl")
-        self.months.add(month)
-        for number, raw in enumerate(_read_bytes(source, shard).split(b"\n"), start=1):
+        into = self.papers if into is None else into
+        origins = self._origins
+        if not trusted:
+            self.months.add(month)
+        for number, raw in enumerate(data.split(b"\n"), start=1):
             if not raw.strip():
                 continue
             where = f"{shard}:{number}"
@@ -150,19 +211,36 @@ class Ledger:
                 continue
             for note in notes:
                 log.warning("%s: %s", where, note)
-            paper = paper.cleaned()
-            if paper.id in self.papers:
+            paper = paper if trusted else paper.cleaned()
+            if paper.id in into:
                 log.warning("%s and %s both hold %s; merged into one record", origins[paper.id], where, paper.id)
-                paper = combine(self.papers[paper.id], paper)
-            self.papers[paper.id] = paper
+                paper = combine(into[paper.id], paper)
+            if shard_month(paper.id) != month and not trusted:
+                self.months.add(shard_month(paper.id))  # it moves to its own shard: write that one too
+            into[paper.id] = paper
             origins[paper.id] = where
 
     def get(self, paper_id: str) -> Paper | None:
         return self.papers.get(paper_id)
 
+    def entry(self, paper_id: str) -> Entry | None:
+        """Version, topics and dates of a paper, without parsing its shard."""
+        if isinstance(self.papers, PaperMap):
+            return self.papers.entry(paper_id)
+        paper = self.papers.get(paper_id)
+        return entry_of(paper) if paper is not None else None
+
+    def entries(self) -> Iterable[tuple[str, Entry]]:
+        if isinstance(self.papers, PaperMap):
+            return self.papers.entries()
+        return ((pid, entry_of(paper)) for pid, paper in self.papers.items())
+
+    def has_topic(self, topic: str) -> bool:
+        return any(topic in entry.topics for _, entry in self.entries())
+
     def knows(self, paper: Paper, topic: str | None = None) -> bool:
         """True when the ledger has this version (or newer), and the topic if one is given."""
-        known = self.papers.get(paper.id)
+        known = self.entry(paper.id)
         if known is None or known.version < paper.version:
             return False
         return topic is None or clean_line(topic) in known.topics
@@ -185,9 +263,17 @@ class Ledger:
         return [p for p in self.papers.values() if topic in p.topics]
 
     def files(self, data_dir: Path) -> dict[Path, bytes]:
-        """Every shard's full content, keyed by path: one compact, key-sorted JSON line per paper."""
-        lines: dict[str, list[tuple[tuple, bytes]]] = {month: [] for month in self.months}
-        for paper in self.papers.values():
+        """Every shard's full content, keyed by path: one compact, key-sorted JSON line per paper.
+
+        With an index, only the shards that were parsed as found on disk or hold a changed record."""
+        if isinstance(self.papers, PaperMap):
+            while (write := self.months | self.papers.dirty) & set(self.papers.unread_months):
+                self.papers.load(write)  # a shard is written only from a full read of it
+            papers = [p for p in self.papers.loaded.values() if shard_month(p.id) in write]
+        else:
+            write, papers = self.months, self.papers.values()
+        lines: dict[str, list[tuple[tuple, bytes]]] = {month: [] for month in write}
+        for paper in papers:
             lines.setdefault(shard_month(paper.id), []).append(((0, paper.id, 0), encode(paper)))
         for kept in self.kept:
             key = (0, kept.id, 1) if kept.id is not None else (1, "", 0)
@@ -196,8 +282,28 @@ class Ledger:
         for month, entries in sorted(lines.items()):
             entries.sort(key=lambda entry: entry[0])  # stable: kept lines stay in their order
             body = b"\n".join(raw for _, raw in entries)
-            files[data_dir / SHARD_DIR / f"{month}.jsonl"] = body + b"\n" if body else b""
+            files[data_dir / SHARD_DIR / f"{month}.jsonl"] = data = body + b"\n" if body else b""
+            self._written[month] = digest(data)
         return files
+
+    def save_index(self) -> None:
+        """After the shards of `files` are committed: what each shard holds, for the next run (a cache).
+
+        Shards with lines that are not records are left out, so they are read (and warned about) each run."""
+        if self.index_path is None or not isinstance(self.papers, PaperMap):
+            return
+        by_month: dict[str, dict[str, Entry]] = {month: {} for month in {*self.digests, *self._written}}
+        for pid, paper in self.papers.loaded.items():
+            by_month.setdefault(shard_month(pid), {})[pid] = entry_of(paper)
+        for pid, (month, entry) in self.papers.unread.items():
+            by_month[month][pid] = entry
+        bad = {kept.month for kept in self.kept}
+        shards = {}
+        for month, entries in by_month.items():
+            known = self._written.get(month) or self.digests.get(month)
+            if known and month not in bad:
+                shards[month] = ShardIndex(known, entries)
+        write_index(self.index_path, shards)
 
     def save(self, data_dir: Path) -> list[Path]:
         """Write the ledger alone (a run writes it together with its outputs, see pipeline.write_all)."""

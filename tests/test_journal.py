@@ -27,7 +27,7 @@ def project(tmp_path):
     (root / "data" / "papers" / "2024-11.jsonl").write_text("old ledger\n")
     (root / "README.md").write_text("old readme\n")
     (root / "archive" / "t").mkdir(parents=True)
-    (root / "archive" / "t" / "2024-01.md").write_text("old page\n")
+    (root / "archive" / "t" / "2024-01.md").write_text("<!-- paper-tracker:archive topic=t -->\nold page\n")  # as we write them
     return root
 
 

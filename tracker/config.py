@@ -134,6 +134,14 @@ class ThemeSettings(_Strict):
     max_themes: Int = Field(8, ge=1, le=100)
 
 
+class WeeklySettings(_Strict):
+    """The weekly review (tracker.render.weekly): written by the first run on or after `weekday` of each ISO week."""
+
+    enabled: bool = True
+    weekday: Int = Field(1, ge=1, le=7)  # 1 = Monday ... 7 = Sunday
+    weeks: Int = Field(4, ge=2, le=52)  # weeks compared, the reviewed one included
+
+
 class PublishSettings(_Strict):
     repo: str | None = None
     label: str = "digest"
@@ -192,6 +200,7 @@ class Settings(_Strict):
     dedup: DedupSettings = DedupSettings()
     themes: ThemeSettings = ThemeSettings()
     publish: PublishSettings = PublishSettings()
+    weekly: WeeklySettings = WeeklySettings()
     schedule: ScheduleSettings = ScheduleSettings()
     profile: ProfileSettings = ProfileSettings()  # the group's one unnamed profile
     profiles: Profiles = Field([], max_length=100)  # named profiles, each with its own top picks

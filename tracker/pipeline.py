@@ -28,11 +28,13 @@ from tracker.errors import ArxivUnreachable, SourceError, TrackerError
 from tracker.sources.excludes import apply_excludes
 from tracker.store.ledger import Change, Ledger, journal_path
 from tracker.models import Paper, RunSummary, TopicResult, TopicSummary
-from tracker.render.markdown import digest_path, environment, render_digest, render_readme, splice
+from tracker.render.markdown import digest_path, render_digest
+from tracker.render.plan import digest_papers, environment_for, render_tables_of_run, save_render_state
 from tracker.sources.api import ArxivAPISource
 from tracker.sources.http import PoliteSession
 from tracker.sources.rss import ArxivRSSSource, matches_keywords
 from tracker.store.journal import commit, remove_stale_stages, write_atomic
+from tracker.store.ledger_index import INDEX_DIR
 from tracker.store.lock import run_lock
 
 log = logging.getLogger(__name__)
@@ -76,7 +78,7 @@ def fetch_topic(topic: Topic, settings: Settings, ledger: Ledger, sources: Sourc
     else:
         # First run backfills what the README can show, in whole pages so that a rerun's
         # first page is all known and stops at once; later runs page until known papers.
-        backfill = not any(topic.name in p.topics for p in ledger.papers.values())
+        backfill = not ledger.has_topic(topic.name)
         page = settings.arxiv.page_size
         limit = -(-settings.output.readme_rows // page) * page if backfill else settings.arxiv.max_results_per_run
         papers = sources.api.fetch_query(build_query(topic), limit=limit, is_known=lambda p: ledger.knows(p, topic.name))
@@ -147,33 +149,33 @@ def make_digest(settings: Settings, papers: list[Paper], today: str, summary: Ru
                         readme_rows=settings.output.readme_rows, topics=[t.name for t in settings.topics])
 
 
-def render_all(settings: Settings, papers: list[Paper], today: str, digest: Digest) -> dict[Path, str | None]:
-    """Every output file's full content keyed by path (None: an archive page to delete).
+def render_all(settings: Settings, ledger: Ledger, today: str, digest: Digest, *, full: bool = False) -> dict[Path, str | None]:
+    """Every output file that can change, its full content keyed by path (None: an archive page to delete).
 
-    Reads only the current README (to keep what is outside our markers) and the archive folder.
+    The README and archive pages come from tracker.render.plan: only those this run's ledger
+    changes can reach (every one with `full`), reading only the records they show.
     """
     out = settings.output
-    env = environment(settings.path(out.templates_dir) if out.templates_dir else settings.path("templates"))
-    readme_path = settings.path(out.readme)
-    section, pages = render_readme(
-        env, [t.name for t in settings.topics], papers,
-        date=today, cap=out.readme_rows, readme_path=readme_path,
-        archive_dir=settings.path(out.archive_dir), digest_dir=settings.path(out.digest_dir),
-    )
-    existing = readme_path.read_text(encoding="utf-8") if readme_path.exists() else ""
-    files = {readme_path: splice(existing, section, readme_path), **pages}
+    env = environment_for(settings)
+    files = render_tables_of_run(settings, env, ledger, today, full=full)
     files[digest_path(settings.path(out.digest_dir), today)] = render_digest(env, digest, cap=out.digest_max_papers)
-    files.update({stale: None for stale in stale_archive_pages(settings, set(files))})
     files.update([digest_feed(settings.path(out.digest_dir), settings.base_dir, repo=settings.publish.repo, pending=files)])
     return files
 
 
-def stale_archive_pages(settings: Settings, keep: set[Path]) -> list[Path]:
-    """Archive pages we wrote earlier that no longer hold any row (see tracker.render.paths.stale_archive_pages)."""
-    from tracker.render import paths  # helper-C2: the lead may call this directly instead
+def ledger_index(settings: Settings) -> Path:
+    """The ledger's index cache (tracker.store.ledger_index): lets a run parse only the shards it needs."""
+    return settings.path(settings.output.state_dir) / INDEX_DIR
 
-    topics = [t.name for t in settings.topics]
-    return paths.stale_archive_pages(settings.path(settings.output.archive_dir), topics, keep, settings.base_dir)
+
+def after_commit(settings: Settings, ledger: Ledger, files: dict[Path, str | None] | None) -> None:
+    """Caches describing what was just committed, for the next run (`files`: the outputs, if rendered).
+
+    A fetch that renders nothing saves neither: both keep describing the last render, so the next
+    run renders what the fetch added."""
+    if files is not None:
+        ledger.save_index()
+        save_render_state(settings, ledger, files)
 
 
 def write_all(settings: Settings, files: dict[Path, str | None]) -> list[Path]:
@@ -210,7 +212,8 @@ def _run_daily(
     `embed=False` skips the model-backed stages; `encoder` hands in a ready encoder (tests).
     """
     data_dir = settings.path(settings.output.data_dir)
-    ledger = Ledger.load(data_dir, read_only=dry_run)  # a dry run reads a pending commit, never applies it
+    # A dry run reads a pending commit, never applies it. The index spares parsing unneeded shards.
+    ledger = Ledger.load(data_dir, read_only=dry_run, index=ledger_index(settings))
     try:
         results = fetch_all(settings, ledger, sources)
     except ArxivUnreachable as exc:  # offline or arXiv down: say so at once, not once per topic
@@ -235,12 +238,13 @@ def _run_daily(
     if render:
         encoder = lazy_encoder(settings, embed, encoder)
         digest, embedded = enriched_digest(settings, ledger, today, summary, encoder, profiles)
-        files = render_all(settings, sorted(ledger.papers.values(), key=lambda p: p.id), today, digest)
+        files = render_all(settings, ledger, today, digest)
     if dry_run:
         summary.outputs = [str(p) for p in sorted(files)]
         save_dry_run_preview(settings, summary, files)
         return summary
     written = write_all(settings, {**ledger.files(data_dir), **files})
+    after_commit(settings, ledger, files if render else None)
     summary.outputs = [str(p) for p in written]
     if embedded is not None:
         save_vectors(embedded)
@@ -258,9 +262,9 @@ def lazy_encoder(settings: Settings, embed: bool, encoder=None) -> LazyEncoder |
 def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: RunSummary,
                     encoder: LazyEncoder | None, profiles: list):
     """embed → relevance → duplicates → digest → themes → picks. Updates the ledger's relevance scores."""
+    if encoder is None:  # the digest needs only the day's papers and the README rows: parse no other shard
+        return make_digest(settings, digest_papers(settings, ledger, today), today, summary), None
     papers = sorted(ledger.papers.values(), key=lambda p: p.id)
-    if encoder is None:
-        return make_digest(settings, papers, today, summary), None
     embedded = embed_stage(settings, papers, encoder)
     summary.extra["embedded"] = embedded.embedded
     relevance = score_relevance(settings, embedded, encoder, profiles)
@@ -278,11 +282,13 @@ def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: Run
 
 def render_only(settings: Settings, *, today: str, embed: bool = True, encoder=None) -> list[Path]:
     with run_lock(settings.path(settings.output.state_dir), command="tracker render"):
-        ledger = Ledger.load(settings.path(settings.output.data_dir))
+        ledger = Ledger.load(settings.path(settings.output.data_dir), index=ledger_index(settings))
         digest, _ = enriched_digest(settings, ledger, today, RunSummary(date=today), lazy_encoder(settings, embed, encoder),
                                     profiles_from_settings(settings))
-        files = render_all(settings, sorted(ledger.papers.values(), key=lambda p: p.id), today, digest)
-        return write_all(settings, {**ledger.files(settings.path(settings.output.data_dir)), **files})
+        files = render_all(settings, ledger, today, digest, full=True)  # `tracker render` re-renders every page
+        written = write_all(settings, {**ledger.files(settings.path(settings.output.data_dir)), **files})
+        after_commit(settings, ledger, files)
+        return written
 
 
 def dry_run_dir(settings: Settings, date: str) -> Path:
@@ -293,9 +299,12 @@ def dry_run_dir(settings: Settings, date: str) -> Path:
 def save_dry_run_preview(settings: Settings, summary: RunSummary, files: dict[Path, str | None]) -> None:
     folder = dry_run_dir(settings, summary.date)
     digest = files.get(digest_path(settings.path(settings.output.digest_dir), summary.date))
-    if digest is not None:
-        write_atomic(folder / "digest.md", digest)
-    write_atomic(folder / LAST_RUN_FILE, redact(json.dumps(summary.to_dict(), indent=2, sort_keys=True)) + "\n")
+    try:
+        if digest is not None:
+            write_atomic(folder / "digest.md", digest)
+        write_atomic(folder / LAST_RUN_FILE, redact(json.dumps(summary.to_dict(), indent=2, sort_keys=True)) + "\n")
+    except OSError as exc:  # a cache (helper-J): a damaged or full .tracker/ must not fail the dry run
+        log.warning("could not save the dry run's preview in %s (%s); `publish --dry-run` will not see it", folder, exc)
 
 
 def save_last_run(settings: Settings, summary: RunSummary, *, error: str | None = None) -> None:

@@ -85,7 +85,7 @@ def cluster_themes(
     themes = []
     for m, t in zip(members, phrases):
         ids = ordered(papers, vectors, m, key)
-        themes.append(Theme(heading(t) or _fallback_label(papers, vectors, m), t, ids))
+        themes.append(Theme(heading(t) or fallback_label(papers, vectors, m), t, ids))
     themes.sort(key=lambda th: (-len(th.paper_ids), th.label))
     if (labels < 0).any():
         themes.append(Theme(OTHER, (), ordered(papers, vectors, np.flatnonzero(labels < 0), key)))
@@ -179,7 +179,7 @@ def text(paper: Paper) -> str:
     return f"{paper.title}\n{paper.abstract}"
 
 
-def _fallback_label(papers: list[Paper], vectors: np.ndarray, members: np.ndarray) -> str:
+def fallback_label(papers: list[Paper], vectors: np.ndarray, members: np.ndarray) -> str:
     """A theme whose papers share no phrase: named after its most central paper's title."""
     central = ordered(papers, vectors, members, None)[0]
     title = next(p.title for p in papers if p.id == central)

@@ -120,10 +120,12 @@ def _merged_readme(api: Api, repo: Any, path: str, local: bytes, ref: Any) -> by
 
 
 def _section(text: str, start: str, end: str) -> str | None:
-    """The lines between the marker lines (None without exactly one pair, in order)."""
-    lines = text.split("\n")
-    starts = [i for i, line in enumerate(lines) if line.strip() == start]
-    ends = [i for i, line in enumerate(lines) if line.strip() == end]
+    """The lines between the marker lines (None without exactly one pair, in order), by the
+    splice's own rule of what a marker line is (not a marker quoted in code or a comment)."""
+    from tracker.render.splice import find_markers
+
+    found = find_markers(text)
+    starts, ends = found[start], found[end]
     if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
         return None
-    return "\n".join(lines[starts[0] + 1 : ends[0]])
+    return "\n".join(text.split("\n")[starts[0] : ends[0] - 1])

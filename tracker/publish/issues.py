@@ -17,6 +17,7 @@ from typing import Any
 from tracker.publish.client import Api
 from tracker.publish.split import GITHUB_BODY_LIMIT, split_markdown
 from tracker.publish.tasks import as_task_list, carry_ticks, task_items
+from tracker.render.escape import neutralise_references
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,11 @@ class PublishResult:
 
 
 def issue_parts(kind: IssueKind, key: str, body: str, limit: int = GITHUB_BODY_LIMIT) -> list[str]:
-    """The issue body followed by continuation comment bodies, each carrying its marker."""
-    chunks = split_markdown(body, limit - _MARKER_OVERHEAD) or [""]
+    """The issue body followed by continuation comment bodies, each carrying its marker.
+
+    The body may have been read from disk (a digest an older version wrote, a page edited by
+    hand): whatever would still ping someone or cross-reference a thread is neutralised here."""
+    chunks = split_markdown(neutralise_references(body), limit - _MARKER_OVERHEAD) or [""]
     total = len(chunks)
     mark, part_mark = kind.mark.format(key=key), kind.part_mark.format(key=key)
     if total == 1:

@@ -180,4 +180,18 @@ def _html_replace(match: re.Match) -> str:
     return replaced if replaced is not None else html.escape(match.group(0), quote=True)
 
 
+# What GitHub would act on in Markdown that was NOT rendered by these filters just now (a digest
+# written by an older version, a hand-edited page): `@login`, `#12` (but not the entity `&#12;`),
+# `GH-7`, and issue/PR/discussion URLs, anywhere, link destinations included.
+_LIVE_IN_MARKDOWN = re.compile(r"@(?=[A-Za-z0-9])|(?<!&)#(?=\d)|(?i:\bgh-)(?=\d)"
+                               r"|(?i:github\.com/[\w.-]+/[\w.-]+/)(?=(?i:issues|pull|discussions)/)")
+
+
+def neutralise_references(markdown: str) -> str:
+    """Markdown about to be sent to GitHub, with a ZWSP after anything that would still ping or
+    cross-reference: the last line of defence at the edge. Idempotent, and a no-op on what these
+    filters render (they already leave no such run), so the text reads the same."""
+    return _LIVE_IN_MARKDOWN.sub(lambda m: m.group(0) + ZWSP, markdown)
+
+
 FILTERS = {"md_text": md_text, "md_cell": md_cell, "md_label": md_label, "html_text": html_text, "md_link": md_link}

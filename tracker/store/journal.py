@@ -13,6 +13,9 @@ paths in it are relative to the project root (found from the journal's own recor
 location, so a journal copied with its folder applies inside the copy), never absolute,
 never `..`, never resolving outside the root; it may delete only Markdown pages. A journal
 that fails any check is discarded with a warning, its staged files removed, nothing applied.
+Recovery trusts the disk no further: the journal and each stage must be regular files (a link
+could lead into another project), it deletes only archive pages carrying the tracker's marker,
+and a step that can never succeed (its target became a folder) is skipped with a warning.
 
 Test hook: TRACKER_TEST_COMMIT_PAUSE=<seconds> sleeps before each step of applying a journal,
 so tests/test_run_e2e.py can kill a run inside that window.
@@ -23,6 +26,7 @@ import errno
 import json
 import logging
 import os
+import stat
 import tempfile
 import time
 from pathlib import Path, PurePosixPath
@@ -33,7 +37,11 @@ log = logging.getLogger(__name__)
 STAGE_SUFFIX = ".staged"
 FORMAT = 2
 DELETABLE_SUFFIXES = (".md",)  # a commit deletes only pages the tracker renders, never ledger shards
+# The first line of every archive page (tracker.render.paths.ARCHIVE_MARKER): recovery deletes nothing else.
+RECOVERABLE_DELETE_HEAD = b"<!-- paper-tracker:archive "
 _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+# A rename that fails with one of these fails the same way on every later try.
+_PERMANENT = {errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ENOTEMPTY, errno.EEXIST, errno.ELOOP, errno.EINVAL}
 
 
 class WriteError(TrackerError, OSError):
@@ -44,8 +52,10 @@ class WriteError(TrackerError, OSError):
 
     @classmethod
     def of(cls, exc: OSError, path: Path, outcome: str = "nothing was changed") -> WriteError:
-        reason = "disk full" if exc.errno in _FULL else (exc.strerror or type(exc).__name__).lower()
-        return cls(exc.errno, f"{reason} while writing {path}: {outcome}")
+        if isinstance(exc, WriteError):
+            return exc  # already says which file and what it left behind
+        reason = "disk full" if exc.errno in _FULL else (exc.strerror or type(exc).__name__)
+        return cls(exc.errno, f"{reason[:1].lower()}{reason[1:]} while writing {path}: {outcome}")
 
     def __str__(self) -> str:
         return self.strerror or super().__str__()
@@ -59,10 +69,20 @@ def _encode(content: str | bytes) -> bytes:
     return content.encode("utf-8") if isinstance(content, str) else content
 
 
+def regular_file(path: Path) -> bool:
+    """True for a regular file that is not a link (a FIFO would block a read; a link may lead anywhere)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def _unchanged(path: Path, data: bytes) -> bool:
+    if not regular_file(path):
+        return False
     try:
         return path.read_bytes() == data
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+    except OSError:
         return False
 
 
@@ -111,35 +131,43 @@ def commit(files: dict[Path, str | bytes | None], journal: Path, *, root: Path |
     relative to; every file must lie inside it.
     """
     recover(journal)
-    journal = journal.resolve()
+    journal = _real(journal)
     changes = {_real(p): (None if c is None else _encode(c)) for p, c in files.items()}
-    changes = {p: d for p, d in changes.items() if (d is None and _is_file(p)) or (d is not None and not _unchanged(p, d))}
+    changes = {p: d for p, d in changes.items() if (d is None and (p.is_symlink() or p.is_file())) or (d is not None and not _unchanged(p, d))}
     if not changes:
         return []
     root = (root or Path(os.path.commonpath([journal.parent, *changes]))).resolve()
     plan = {"format": FORMAT, "journal": _relative(journal, root), "replace": [], "delete": []}
+    _check_targets(changes, journal)
     for path, data in sorted(changes.items()):
-        if path.is_dir():
-            raise TrackerError(f"cannot write {path}: it is a folder; nothing was changed")
         plan["replace" if data is not None else "delete"].append(_relative(path, root))
     try:
         _check(plan, root)  # what recovery would refuse, commit refuses to promise
     except UnsafeJournal as exc:
         raise TrackerError(f"refusing to write: {exc}; nothing was changed") from None
     _stage_all(root, {p: d for p, d in changes.items() if d is not None}, journal, plan)
-    _apply(root, plan)
+    _apply_steps(_check(plan, root))
     journal.unlink(missing_ok=True)
     return sorted(changes)
+
+
+def _check_targets(changes: dict[Path, bytes | None], journal: Path) -> None:
+    """Refuse, before anything is staged, targets no rename could ever put in place."""
+    folders = {parent: path for path in changes for parent in path.parents}
+    for path in sorted(changes):
+        if path == journal or path == stage_of(journal):
+            raise TrackerError(f"cannot write {path}: it is the commit journal; point that output elsewhere; nothing was changed")
+        if path in folders:
+            raise TrackerError(f"cannot write {path}: it would also be the folder of {folders[path]}; "
+                               "give the outputs distinct paths; nothing was changed")
+        if path.is_dir() and not path.is_symlink():
+            raise TrackerError(f"cannot write {path}: it is a folder; nothing was changed")
 
 
 def _real(path: Path) -> Path:
     """Absolute, with links in its folders resolved (a link at the path itself is replaced, not followed)."""
     path = Path(os.path.abspath(path))
     return path.parent.resolve() / path.name
-
-
-def _is_file(path: Path) -> bool:
-    return path.is_symlink() or path.is_file()
 
 
 def _stage_all(root: Path, data_by_path: dict[Path, bytes], journal: Path, plan: dict) -> None:
@@ -151,13 +179,18 @@ def _stage_all(root: Path, data_by_path: dict[Path, bytes], journal: Path, plan:
         for path, data in sorted(data_by_path.items()):
             current = path
             _make_parents(path, created)
-            staged.append(stage_of(path))
-            _write_synced(staged[-1], data)
+            stage = stage_of(path)
+            if os.path.lexists(stage) and not regular_file(stage):
+                current = stage  # a leftover folder or link of our stage's name: never written through
+                stage.unlink() if stage.is_symlink() or not stage.is_dir() else stage.rmdir()
+            staged.append(stage)
+            _write_synced(stage, data)
         current = journal
         write_atomic(journal, json.dumps(plan, indent=1, ensure_ascii=True))
-    except OSError as exc:
+    except OSError as exc:  # (write_atomic's WriteError passes through WriteError.of unchanged)
         for stage in staged:
-            stage.unlink(missing_ok=True)
+            if regular_file(stage):
+                stage.unlink()
         _remove_folders(created)
         raise WriteError.of(exc, current) from exc
 
@@ -224,20 +257,26 @@ def _check(plan: object, root: Path) -> dict[str, list[Path]]:
 
 def _read(journal: Path) -> tuple[Path, dict[str, list[Path]]]:
     """The root and checked steps of the journal at `journal` (which exists)."""
+    root = _root_of(journal, (plan := _load_plan(journal)).get("journal"))
+    return root, _check(plan, root)
+
+
+def _load_plan(journal: Path) -> dict:
     try:
         plan = json.loads(journal.read_bytes().decode("utf-8"))
-    except ValueError:  # written atomically, so this is damage from outside
+    except (ValueError, RecursionError):  # written atomically, so this is damage from outside
         raise UnsafeJournal("unreadable") from None
+    except OSError as exc:
+        raise UnsafeJournal(f"unreadable ({exc.strerror or exc})") from None
     if not isinstance(plan, dict):
         raise UnsafeJournal("not a journal this version wrote")
-    root = _root_of(journal, plan.get("journal"))
-    return root, _check(plan, root)
+    return plan
 
 
 def recover(journal: Path) -> None:
     """Finish a commit a killed run had promised (journal present), or do nothing."""
-    journal = journal.resolve()
-    if not journal.is_file():
+    journal = _real(journal)  # its folders resolved, but a journal that is itself a link is not followed
+    if not _usable_journal(journal):
         return
     try:
         root, steps = _read(journal)
@@ -246,8 +285,23 @@ def recover(journal: Path) -> None:
         return
     count = len(steps["replace"]) + len(steps["delete"])
     log.warning("completing the file updates of an interrupted run (%d files)", count)
-    _apply_steps(steps)
+    _apply_steps(steps, recovering=True)
     journal.unlink(missing_ok=True)
+
+
+def _usable_journal(journal: Path) -> bool:
+    """True for a journal to read; anything else at its path that a commit could not replace is cleared."""
+    if regular_file(journal) or not os.path.lexists(journal):
+        return os.path.lexists(journal)
+    if journal.is_dir() and not journal.is_symlink():
+        try:
+            journal.rmdir()
+        except OSError:
+            raise TrackerError(f"{journal} is a folder where the tracker keeps its commit journal; remove it") from None
+    else:  # a link (it could lead into another project) or a FIFO/socket (a read would block)
+        journal.unlink()
+    log.warning("removed %s: not a commit journal (a link, folder or special file); nothing in it was applied", journal)
+    return False
 
 
 def pending(journal: Path) -> dict[Path, Path | None]:
@@ -256,26 +310,25 @@ def pending(journal: Path) -> dict[Path, Path | None]:
     Maps each target to the file holding its promised content (its stage, or the target itself
     when the stage was already renamed), or to None for a page it deletes.
     """
-    journal = journal.resolve()
-    if not journal.is_file():
+    journal = _real(journal)
+    if not regular_file(journal):
         return {}
     try:
         _, steps = _read(journal)
     except UnsafeJournal as exc:
         log.warning("ignoring commit journal %s: %s", journal, exc)
         return {}
-    view: dict[Path, Path | None] = {t: (stage_of(t) if stage_of(t).exists() else t) for t in steps["replace"]}
-    view.update({t: None for t in steps["delete"]})
+    view: dict[Path, Path | None] = {t: (stage_of(t) if regular_file(stage_of(t)) else t) for t in steps["replace"]}
+    view.update({t: None for t in steps["delete"] if _ours_to_delete(t)})
     return view
 
 
 def _discard(journal: Path, problem: Exception) -> None:
     log.warning("discarding commit journal %s (%s): nothing in it was applied", journal, problem)
     try:
-        plan = json.loads(journal.read_bytes().decode("utf-8"))
-        entries = plan.get("replace") if isinstance(plan, dict) else None
-        root = journal.parent if not isinstance(plan, dict) else _root_of(journal, plan.get("journal"))
-    except (ValueError, UnsafeJournal):
+        plan = _load_plan(journal)
+        entries, root = plan.get("replace"), _root_of(journal, plan.get("journal"))
+    except UnsafeJournal:
         entries, root = None, journal.parent
     for entry in entries if isinstance(entries, list) else []:
         try:
@@ -285,26 +338,48 @@ def _discard(journal: Path, problem: Exception) -> None:
     journal.unlink(missing_ok=True)
 
 
-def _apply(root: Path, plan: dict) -> None:
-    _apply_steps(_check(plan, root))
-
-
-def _apply_steps(steps: dict[str, list[Path]]) -> None:
+def _apply_steps(steps: dict[str, list[Path]], *, recovering: bool = False) -> None:
+    """Rename each stage into place, then delete. When `recovering`, the steps come from a file on
+    disk: only a regular stage is moved and only our archive pages deleted, and a step that can
+    never succeed is skipped (warned) so that it cannot fail every later run."""
     pause = _test_pause()
     for target in steps["replace"]:
         time.sleep(pause)
-        _step(target, lambda: os.replace(stage_of(target), target))
+        stage = stage_of(target)
+        if recovering and os.path.lexists(stage) and not regular_file(stage):
+            log.warning("not moving %s into place: it is not a regular file (left as it is)", stage)
+            continue
+        _step(target, lambda: os.replace(stage, target), recovering, stage)
     for target in steps["delete"]:
         time.sleep(pause)
-        _step(target, lambda: target.unlink(missing_ok=True))
+        if recovering and os.path.lexists(target) and not _ours_to_delete(target):
+            log.warning("not deleting %s: it is not an archive page the tracker wrote", target)
+            continue
+        _step(target, lambda: target.unlink(missing_ok=True), recovering)
 
 
-def _step(target: Path, action) -> None:
+def _ours_to_delete(target: Path) -> bool:
+    """An archive page carrying the tracker's marker line (what a journal on disk may delete)."""
+    if not regular_file(target):
+        return False
+    try:
+        with open(target, "rb") as handle:
+            return handle.read(len(RECOVERABLE_DELETE_HEAD)) == RECOVERABLE_DELETE_HEAD
+    except OSError:
+        return False
+
+
+def _step(target: Path, action, recovering: bool = False, stage: Path | None = None) -> None:
     try:
         action()
     except FileNotFoundError:
         pass  # stage already renamed (by the killed run, or a concurrent recovery)
     except OSError as exc:
+        if recovering and exc.errno in _PERMANENT:
+            log.warning("could not complete the update of %s (%s); skipped", target, exc.strerror or exc)
+            if stage is not None and regular_file(stage):
+                stage.unlink(missing_ok=True)
+            return
         raise WriteError.of(exc, target, "the next run completes the update") from exc
 
 
@@ -319,4 +394,5 @@ def remove_stale_stages(folder: Path) -> None:
     """Staged or temp files with no journal are leftovers of a run killed before it committed."""
     if folder.is_dir():
         for leftover in [*folder.rglob(f".*{STAGE_SUFFIX}"), *folder.rglob(".*.tmp")]:
-            leftover.unlink(missing_ok=True)
+            if regular_file(leftover) or leftover.is_symlink():  # never a folder of that name
+                leftover.unlink(missing_ok=True)

@@ -23,8 +23,8 @@ from typing import Iterable
 
 from tracker.arxiv_ids import shard_month
 from tracker.models import Paper
-from tracker.store.journal import commit, pending, recover
-from tracker.store.ledger_index import Entry, PaperMap, ShardIndex, digest, entry_of, read_index, write_index
+from tracker.store.journal import commit, pending, recover, regular_file
+from tracker.store.ledger_index import Entry, PaperMap, ShardIndex, digest, entry_of, read_shard_index, write_shard_indexes
 from tracker.store.records import BadRecord, decode, encode, line_id
 from tracker.text import clean_line
 
@@ -125,7 +125,8 @@ class Ledger:
     # With an index (see load): where it lives, each shard's digest as read, and as `files` wrote it.
     index_path: Path | None = field(default=None, repr=False, compare=False)
     digests: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
-    _written: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    previous: dict[str, ShardIndex] = field(default_factory=dict, repr=False, compare=False)  # index of a changed shard
+    written: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _sources: dict[str, tuple[Path, Path]] = field(default_factory=dict, repr=False, compare=False)
     _origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -134,7 +135,7 @@ class Ledger:
         """Read every shard. First finish what a killed run had committed to; with `read_only`,
         change no file and read the files as that commit would leave them.
 
-        With `index` (a cache file, tracker.store.ledger_index), a shard whose bytes the index
+        With `index` (a cache folder, tracker.store.ledger_index), a shard whose bytes the index
         describes is parsed only when one of its records is needed; `save_index` updates it."""
         journal = journal_path(data_dir)
         if read_only:
@@ -153,7 +154,6 @@ class Ledger:
 
     def _open_indexed(self, shards: list[tuple[Path, Path]], index: Path) -> None:
         """Hash every shard; take entries from the index where the digest matches, parse the rest now."""
-        cached = read_index(index)
         self.index_path = index
         unread: dict[str, tuple[str, Entry]] = {}
         parse_now: dict[str, bytes] = {}
@@ -161,9 +161,11 @@ class Ledger:
             month = shard.name.removesuffix(".jsonl")
             data = _read_bytes(source, shard)
             self.digests[month], self._sources[month] = digest(data), (shard, source)
-            known = cached.get(month)
+            known = read_shard_index(index, month)
             if known is None or known.digest != self.digests[month]:
                 parse_now[month] = data  # new, or changed by hand / by git: read and checked in full
+                if known is not None:
+                    self.previous[month] = known  # what it held before (tracker.render.plan compares)
                 continue
             for pid, entry in known.entries.items():
                 if pid in unread or shard_month(pid) != month:  # two records of one paper, or a misplaced one
@@ -283,7 +285,7 @@ class Ledger:
             entries.sort(key=lambda entry: entry[0])  # stable: kept lines stay in their order
             body = b"\n".join(raw for _, raw in entries)
             files[data_dir / SHARD_DIR / f"{month}.jsonl"] = data = body + b"\n" if body else b""
-            self._written[month] = digest(data)
+            self.written[month] = digest(data)
         return files
 
     def save_index(self) -> None:
@@ -292,18 +294,17 @@ class Ledger:
         Shards with lines that are not records are left out, so they are read (and warned about) each run."""
         if self.index_path is None or not isinstance(self.papers, PaperMap):
             return
-        by_month: dict[str, dict[str, Entry]] = {month: {} for month in {*self.digests, *self._written}}
+        by_month: dict[str, dict[str, Entry]] = {month: {} for month in self.written}  # only rewritten shards change
         for pid, paper in self.papers.loaded.items():
-            by_month.setdefault(shard_month(pid), {})[pid] = entry_of(paper)
-        for pid, (month, entry) in self.papers.unread.items():
-            by_month[month][pid] = entry
+            if shard_month(pid) in by_month:
+                by_month[shard_month(pid)][pid] = entry_of(paper)
         bad = {kept.month for kept in self.kept}
-        shards = {}
-        for month, entries in by_month.items():
-            known = self._written.get(month) or self.digests.get(month)
-            if known and month not in bad:
-                shards[month] = ShardIndex(known, entries)
-        write_index(self.index_path, shards)
+        listed = {p.stem for p in self.index_path.glob("*.json")} if self.index_path.is_dir() else set()
+        write_shard_indexes(
+            self.index_path,
+            {month: ShardIndex(self.written[month], by_month[month]) for month in self.written if month not in bad},
+            drop=bad | (listed - set(self.digests) - set(self.written)),  # shards gone from disk
+        )
 
     def save(self, data_dir: Path) -> list[Path]:
         """Write the ledger alone (a run writes it together with its outputs, see pipeline.write_all)."""
@@ -313,6 +314,9 @@ class Ledger:
 def _shards(folder: Path, promised: dict[Path, Path | None]) -> list[tuple[Path, Path]]:
     """(shard, file to read it from): the shards on disk plus any a pending commit creates."""
     on_disk = {p.parent.resolve() / p.name: p for p in folder.glob("*.jsonl")} if folder.is_dir() else {}
+    for path in sorted(p for p in on_disk if not regular_file(p)):  # a link may lead out of the repository
+        log.warning("%s is not a regular file (a link, folder or special file); not read as a ledger shard", path)
+        del on_disk[path]
     for path in sorted(set(on_disk) - {p for p in on_disk if SHARD_NAME.fullmatch(p.name)}):
         log.warning("%s is not a ledger shard (YYYY-MM.jsonl); ignored", path)
     real_folder = folder.resolve()

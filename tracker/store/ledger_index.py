@@ -3,7 +3,7 @@
 A daily run must know every id (to never record a paper twice), its version and topics, and
 the dates that place it in a README table or an archive page, but it reads full records only
 of the papers it changes or shows. So the ledger keeps, per shard, a compact `Entry` per paper
-in `<state_dir>/ledger-index.json`, keyed by a digest of the shard's exact bytes. On load, each
+in `<state_dir>/ledger-index/<month>.json`, keyed by a digest of the shard's exact bytes. On load, each
 shard is read and hashed (cheap: no JSON parsing); a shard whose digest matches is not parsed at
 all until one of its records is needed (`PaperMap`). A missing, damaged or stale index, or a
 shard edited by hand, only means more shards are parsed: the index is a cache, never the truth.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sys
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from tracker.arxiv_ids import shard_month
 from tracker.models import Paper
 
 log = logging.getLogger(__name__)
-INDEX_FILE = "ledger-index.json"
+INDEX_DIR = "ledger-index"  # in the state folder
 FORMAT = 1
 
 
@@ -56,40 +57,51 @@ class ShardIndex:
     entries: dict[str, Entry]
 
 
-def read_index(path: Path) -> dict[str, ShardIndex]:
-    """{month: ShardIndex} from the cache file; {} when it is missing, unreadable or of another format."""
+# One small file per shard, column by column (compact, quick to parse, rewritten only when its shard is).
+_COLUMNS = ("versions", "topics", "updated", "dates", "first_seen", "revised_on")
+
+
+def read_shard_index(folder: Path, month: str) -> ShardIndex | None:
+    """The cached entries of one shard; None when missing, unreadable or of another format."""
+    path = folder / f"{month}.json"
     try:
         data = json.loads(path.read_bytes())
         if data.get("format") != FORMAT:
-            return {}
-        topics: dict[tuple, tuple] = {}  # one tuple object per distinct topic set (100,000 papers, few sets)
-        shards = {}
-        for month, shard in data["shards"].items():
-            entries = {}
-            for pid, version, names, updated, date, first_seen, revised_on in shard["entries"]:
-                names = topics.setdefault(tuple(names), tuple(names))
-                entries[pid] = Entry(int(version), names, updated, date, first_seen, revised_on)
-            shards[month] = ShardIndex(str(shard["digest"]), entries)
-        return shards
+            return None
+        sets = [tuple(names) for names in data["topic_sets"]]
+        columns = [data[name] for name in _COLUMNS]
+        columns[1] = [sets[i] for i in columns[1]]
+        for i in (3, 4, 5):  # run dates repeat a lot: one string object each
+            columns[i] = [sys.intern(value) if value else value for value in columns[i]]
+        if not all(len(column) == len(data["ids"]) for column in columns):
+            raise ValueError("columns of different lengths")
+        return ShardIndex(str(data["digest"]), dict(zip(data["ids"], map(Entry, *columns))))
     except FileNotFoundError:
-        return {}
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        log.info("ledger index %s unusable (%s): every shard is read", path, exc)
-        return {}
+        return None
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        log.info("ledger index %s unusable (%s): the shard is read in full", path, exc)
+        return None
 
 
-def write_index(path: Path, shards: dict[str, ShardIndex]) -> None:
-    """Best effort: a cache that cannot be written costs the next run time, nothing else."""
+def write_shard_indexes(folder: Path, shards: dict[str, ShardIndex], drop: set[str]) -> None:
+    """Write the given shards' entries and remove those of `drop`. Best effort: a cache that
+    cannot be written costs the next run time, nothing else."""
     from tracker.store.journal import write_atomic
 
-    data = {"format": FORMAT, "shards": {
-        month: {"digest": s.digest, "entries": [[pid, *entry] for pid, entry in sorted(s.entries.items())]}
-        for month, s in sorted(shards.items())
-    }}
     try:
-        write_atomic(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        for month in sorted(drop):
+            (folder / f"{month}.json").unlink(missing_ok=True)
+        for month, shard in sorted(shards.items()):
+            ids = sorted(shard.entries)
+            rows = [shard.entries[pid] for pid in ids]
+            sets = sorted({entry.topics for entry in rows})
+            number = {names: i for i, names in enumerate(sets)}
+            data = {"format": FORMAT, "digest": shard.digest, "ids": ids, "topic_sets": sets,
+                    **{name: [entry[i] for entry in rows] for i, name in enumerate(_COLUMNS)}}
+            data["topics"] = [number[entry.topics] for entry in rows]
+            write_atomic(folder / f"{month}.json", json.dumps(data, ensure_ascii=False, separators=(",", ":")))
     except OSError as exc:
-        log.warning("could not save the ledger index %s (%s); the next run reads every shard", path, exc)
+        log.warning("could not save the ledger index in %s (%s); the next run reads more shards", folder, exc)
 
 
 class PaperMap(MutableMapping):

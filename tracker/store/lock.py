@@ -64,20 +64,47 @@ def run_lock(folder: Path, *, wait_seconds: float | None = None, command: str = 
     wait = default_wait_seconds() if wait_seconds is None else wait_seconds
     lock = filelock.FileLock(folder / LOCK_FILE, thread_local=False)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        _prepare(folder)
         _acquire(lock, folder, wait)
     except OSError as exc:  # e.g. a read-only or full state folder
         raise WriteError.of(exc, folder / LOCK_FILE, "nothing was done") from exc
     try:
         with _held_guard:
             _held[folder] = threading.get_ident()
-        write_atomic(folder / HOLDER_FILE, json.dumps(_me(command), sort_keys=True) + "\n")
+        _record_holder(folder, command)
         yield
     finally:
         with _held_guard:
             _held.pop(folder, None)
         _forget_holder(folder)
         lock.release()
+
+
+def _prepare(folder: Path) -> None:
+    """The state folder, with nothing in the way of the lock file (it is a cache: damage is cleared)."""
+    if folder.exists() and not folder.is_dir():
+        raise TrackerError(f"{folder} is a file, but the tracker keeps its state (run lock, caches) in a folder "
+                           "there: move the file away or set output.state_dir; nothing was done")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in (LOCK_FILE, HOLDER_FILE):
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            try:
+                path.rmdir()
+            except OSError:
+                if name == HOLDER_FILE:
+                    continue  # information only: _record_holder warns
+                raise TrackerError(f"{path} is a folder where the tracker keeps its run lock; remove it; "
+                                   "nothing was done") from None
+            log.warning("removed the empty folder %s, which stood where the run lock goes", path)
+
+
+def _record_holder(folder: Path, command: str) -> None:
+    """Who holds the lock, for a second run's message. Information only: failing to write it blocks nothing."""
+    try:
+        write_atomic(folder / HOLDER_FILE, json.dumps(_me(command), sort_keys=True) + "\n")
+    except OSError as exc:
+        log.warning("could not record the lock holder in %s (%s); runs are still one at a time", folder / HOLDER_FILE, exc)
 
 
 def _acquire(lock: filelock.FileLock, folder: Path, wait: float) -> None:

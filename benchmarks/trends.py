@@ -1,0 +1,151 @@
+"""Does `tracker trends` find a sub-topic that appears only this week among ordinary papers?
+
+    python benchmarks/trends.py
+
+Timelines of 4 weeks built from the real abstracts in the recorded arXiv responses (the corpus
+of benchmarks/themes.py). Every week holds `b` ordinary papers drawn from everything except the
+planted sub-topic (software testing of all kinds, statistics, condensed matter, other fields);
+the last week also holds `k` papers of one planted sub-topic, labelled by reading the papers
+before any model ran (benchmarks/data/relevance_labels.json): testing ML systems, statistical
+hypothesis testing, flaky tests / regression testing in CI, testing automotive systems. The
+first two have 14 papers, flaky tests 8, automotive 6, so `k` is capped there.
+Sizes: k in (4, 6, 10), b in (10, 25); 5 seeds each. Small k among b=25 is the hard case:
+4 papers among 100.
+
+For each run: the planted theme is the theme holding most planted papers; its rank among the
+rising themes (growth > 1; "-" when it is not rising), the share of the planted papers it holds,
+and its strangers (ordinary papers of this week in it; of earlier weeks in brackets).
+Target: rank 1, holding >= 60%, strangers <= planted papers it holds.
+
+Methods: shipped = tracker.enrich.trends.find_trends (a growth scan over the Ward tree);
+baseline = the digest's themes (tracker.enrich.cluster.group_vectors, one cut) over the same
+window, each with the same growth statistic. Embeds with the bundled all-MiniLM-L6-v2 through
+sentence-transformers. Deterministic (seeded).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.themes import embed, load_corpus  # noqa: E402
+from tracker.enrich import trends  # noqa: E402
+from tracker.enrich.cluster import group_vectors, unit  # noqa: E402
+
+END = "2026-03-29"  # a Sunday
+WEEKS = 4
+PLANTED = ("testing ML systems", "hypothesis testing", "flaky tests, CI", "automotive testing")
+SIZES = [(k, b) for k in (4, 6, 10) for b in (10, 25)]
+SEEDS = range(5)
+
+
+def timeline(papers, group, planted: str, k: int, b: int, seed: int):
+    """(papers with first_seen/published dates, row indices into the corpus, planted ids)."""
+    rng = random.Random(f"{planted}/{k}/{b}/{seed}")
+    members = [r for r, p in enumerate(papers) if group.get(p.id) == planted]
+    others = [r for r, p in enumerate(papers) if group.get(p.id) != planted]
+    chosen = rng.sample(others, WEEKS * b) + rng.sample(members, min(k, len(members)))
+    first = dt.date.fromisoformat(END) - dt.timedelta(days=7 * WEEKS - 1)
+    dated = []
+    for i, row in enumerate(chosen):
+        week = min(i // b, WEEKS - 1)
+        seen = first + dt.timedelta(days=7 * week + rng.randrange(7))
+        dated.append(replace(papers[row], topics=("bench",), first_seen=seen.isoformat(),
+                             published=(seen - dt.timedelta(days=1)).isoformat() + "T00:00:00Z"))
+    return dated, chosen, {papers[r].id for r in chosen[WEEKS * b:]}
+
+
+def baseline_report(window, vectors):
+    """The digest's one-cut themes over the window, ranked by the same growth statistic."""
+    vectors = unit(np.asarray(vectors, dtype=np.float64))
+    labels = group_vectors(vectors, max_themes=len(vectors))
+    week = np.array(window.week)
+    share = trends._share(window)
+    themes = []
+    for c in np.unique(labels):
+        rows = np.flatnonzero(labels == c)
+        counts = np.bincount(week[rows], minlength=WEEKS)
+        low, median = trends.growth(int(counts[-1]), int(counts[:-1].sum()), share)
+        now = tuple(window.papers[r].id for r in rows if week[r] == WEEKS - 1)
+        themes.append(trends.Trend(str(c), (), tuple(counts), now, low, median))
+    themes.sort(key=lambda t: -(t.growth or 0))
+    return trends.TrendReport(window.end, None, window.weeks, tuple(themes)), labels
+
+
+def outcome(report, window, planted_ids: set[str], members_of) -> dict:
+    best, held = None, 0
+    for theme in report.themes:
+        count = len(planted_ids & set(theme.papers))
+        if count > held:
+            best, held = theme, count
+    if best is None:
+        return {"rank": None, "held": 0.0, "strangers": 0, "earlier": 0, "ok": False}
+    rising = [t for t in report.themes if t.rising]
+    rank = rising.index(best) + 1 if best in rising else None
+    strangers = len(set(best.papers) - planted_ids)
+    earlier = sum(best.weekly_counts[:-1])
+    ok = rank == 1 and held >= 0.6 * len(planted_ids) and strangers <= held
+    return {"rank": rank, "held": held / len(planted_ids), "strangers": strangers, "earlier": earlier, "ok": ok}
+
+
+def run_all(papers, vectors, group):
+    results = {"shipped": [], "baseline": []}
+    for planted in PLANTED:
+        available = sum(g == planted for g in group.values())
+        for k, b in SIZES:
+            if k > available and (min(kk for kk, _ in SIZES if kk >= available) != k):
+                continue  # k is capped at the group's size: run the capped size once
+            for seed in SEEDS:
+                dated, rows, planted_ids = timeline(papers, group, planted, k, b, seed)
+                window = trends.select_window(dated, END, WEEKS)
+                order = {p.id: i for i, p in enumerate(dated)}
+                vecs = vectors[[rows[order[p.id]] for p in window.papers]]
+                shipped = trends.find_trends(window, vecs)
+                base, _ = baseline_report(window, vecs)
+                for name, report in (("shipped", shipped), ("baseline", base)):
+                    results[name].append({"planted": planted, "k": len(planted_ids), "b": b, "seed": seed,
+                                          **outcome(report, window, planted_ids, None)})
+    return results
+
+
+def print_results(results) -> None:
+    shipped = results["shipped"]
+    print(f"{'planted':<20}{'k':>3}{'b':>4}  {'shipped: rank / held / strangers (earlier)':<56}base ranks")
+    keys = sorted({(r["planted"], r["k"], r["b"]) for r in shipped}, key=lambda x: (PLANTED.index(x[0]), x[1], x[2]))
+    for key in keys:
+        runs = [r for r in shipped if (r["planted"], r["k"], r["b"]) == key]
+        base = [r for r in results["baseline"] if (r["planted"], r["k"], r["b"]) == key]
+        cells = " ".join(f"{_rank(r)}/{r['held']:.0%}/{r['strangers']}({r['earlier']})" for r in runs)
+        print(f"{key[0]:<20}{key[1]:>3}{key[2]:>4}  {cells:<56}{' '.join(_rank(r) for r in base)}")
+    print()
+    for name, rows in results.items():
+        hard = [r for r in rows if r["k"] == 4 and r["b"] == 25]
+        print(f"{name:<9} target met in {sum(r['ok'] for r in rows)}/{len(rows)} runs; ranked first "
+              f"{sum(r['rank'] == 1 for r in rows)}/{len(rows)}; hard case (k=4, b=25) "
+              f"{sum(r['ok'] for r in hard)}/{len(hard)}")
+        for planted in PLANTED:
+            mine = [r for r in rows if r["planted"] == planted]
+            print(f"          {planted:<20} {sum(r['ok'] for r in mine)}/{len(mine)}")
+
+
+def _rank(row) -> str:
+    return "-" if row["rank"] is None else str(row["rank"])
+
+
+def main() -> None:
+    papers, group, _ = load_corpus()
+    vectors = embed(papers)
+    print(f"{len(papers)} real papers; {WEEKS} weeks ending {END}; {len(PLANTED)} planted sub-topics x "
+          f"{len(SIZES)} sizes x {len(SEEDS)} seeds")
+    print_results(run_all(papers, vectors, group))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""What is taking off: the last N weeks of papers in themes, followed week by week, ranked by growth.
+
+Weeks: N windows of 7 days, the last ending on `end` (inclusive). A paper counts in the week the
+ledger first saw it (`first_seen`) if it was news then: submitted (v1) at most NEWS_AGE_DAYS
+earlier. Older papers first seen now are the backfill of a new topic or an old paper's
+revision; counting them would make every new topic "rise". Weeks that ended before the ledger's
+first run are not tracked and are left out of the baseline.
+
+Themes: one Ward tree over the window's paper vectors (the geometry of the digest's themes,
+tracker.enrich.cluster). Every subtree with at least MIN_THIS_WEEK papers of this week and no
+looser than the digest's theme cut is a candidate; the rising themes are the candidates of
+highest growth that do not overlap (a scan over the tree: a burst is found at its own scale,
+four papers or forty, instead of at one cut that would merge a small new sub-topic into an
+old neighbour). The remaining papers fall into the digest's themes. A theme's weekly counts
+are its papers per week: the theme is followed back through the weeks by the tree itself.
+
+Growth: given a theme's papers in the tracked weeks, the number that arrived this week is
+binomial with the share of all papers that arrived this week if its rate did not change. With a
+Beta prior centred on "no change" worth PRIOR_PAPERS papers, `growth` is the ratio of this week's
+rate to the earlier weeks' at the posterior's CREDIBLE quantile: "at least this much faster than
+before, nine times in ten"; `rate_ratio` is the posterior median. A theme rises when growth > 1.
+Over 4 weeks of equal size: 1 paper a week then 2 -> 0.5 (not rising); 0 then 2 -> 0.98; 0 then
+3 -> 1.5; 0 then 5 -> 2.6; 10 a week then 20 -> 1.3.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tracker.enrich.cluster import WARD_CUT, fallback_label, ordered, text, unit
+from tracker.enrich.labels import heading, label_phrases
+from tracker.models import Paper
+
+NEWS_AGE_DAYS = 30
+PRIOR_PAPERS = 4.0
+CREDIBLE = 0.10
+MIN_THIS_WEEK = 3  # a rising theme has at least this many papers this week
+MIN_THEME = 2
+
+
+@dataclass(frozen=True)
+class Week:
+    start: str  # ISO date, inclusive
+    end: str  # ISO date, inclusive
+    tracked: bool  # the tracker was running (False: left out of the baseline)
+    papers: int  # papers first seen that week (news only)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The papers of the last N weeks: `papers[i]` arrived in week `week[i]` (0 = oldest)."""
+
+    end: str
+    topic: str | None
+    weeks: tuple[Week, ...]
+    papers: tuple[Paper, ...]
+    week: tuple[int, ...]
+
+    @property
+    def this_week(self) -> int:
+        return len(self.weeks) - 1
+
+
+@dataclass(frozen=True)
+class Trend:
+    label: str
+    terms: tuple[str, ...]
+    weekly_counts: tuple[int, ...]  # oldest week first; the last is this week
+    papers: tuple[str, ...]  # this week's papers, best first
+    growth: float | None  # None when no earlier week was tracked
+    rate_ratio: float | None
+
+    @property
+    def rising(self) -> bool:
+        return self.growth is not None and self.growth > 1.0
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "terms": list(self.terms), "papers": list(self.papers),
+                "weekly_counts": list(self.weekly_counts), "growth": _round(self.growth),
+                "rate_ratio": _round(self.rate_ratio), "rising": self.rising}
+
+
+@dataclass(frozen=True)
+class TrendReport:
+    end: str
+    topic: str | None
+    weeks: tuple[Week, ...]
+    themes: tuple[Trend, ...] = field(default=())
+
+    @property
+    def rising(self) -> list[Trend]:
+        return [t for t in self.themes if t.rising]
+
+    def to_dict(self) -> dict:
+        return {"date": self.end, "topic": self.topic,
+                "weeks": [{"start": w.start, "end": w.end, "tracked": w.tracked, "papers": w.papers}
+                          for w in self.weeks],
+                "themes": [t.to_dict() for t in self.themes]}
+
+
+# --- the window -------------------------------------------------------------------------
+
+def select_window(papers: Sequence[Paper], end: str, weeks: int = 4, topic: str | None = None) -> Window:
+    """The tracked papers (with a topic; `topic` only, if given) that arrived in the last `weeks` weeks."""
+    last = dt.date.fromisoformat(end)
+    starts = [last - dt.timedelta(days=7 * (weeks - k) - 1) for k in range(weeks)]
+    first_run = min((p.first_seen for p in papers if p.topics and p.first_seen), default=None)
+    chosen: list[tuple[Paper, int]] = []
+    for paper in sorted(papers, key=lambda p: p.id):
+        if not paper.topics or (topic is not None and topic not in paper.topics) or not is_news(paper):
+            continue
+        seen = dt.date.fromisoformat(paper.first_seen[:10])
+        if starts[0] <= seen <= last:
+            chosen.append((paper, (seen - starts[0]).days // 7))
+    counts = np.bincount([w for _, w in chosen], minlength=weeks)
+    week_list = tuple(
+        Week(start.isoformat(), (start + dt.timedelta(days=6)).isoformat(),
+             first_run is not None and (start + dt.timedelta(days=6)).isoformat() >= first_run, int(counts[k]))
+        for k, start in enumerate(starts))
+    return Window(end, topic, week_list, tuple(p for p, _ in chosen), tuple(w for _, w in chosen))
+
+
+def is_news(paper: Paper) -> bool:
+    """First seen within NEWS_AGE_DAYS of its first version (unknown submission dates count)."""
+    if not paper.first_seen:
+        return False
+    submitted = (paper.published or "")[:10]
+    if not submitted:
+        return True
+    try:
+        age = dt.date.fromisoformat(paper.first_seen[:10]) - dt.date.fromisoformat(submitted)
+    except ValueError:
+        return True
+    return age.days <= NEWS_AGE_DAYS
+
+
+# --- themes and growth ------------------------------------------------------------------
+
+def find_trends(window: Window, vectors: np.ndarray, *, key: Callable[[Paper], float] | None = None
+                ) -> TrendReport:
+    """Themes of `window` (row i of `vectors` embeds window.papers[i]), most rising first.
+
+    Within a theme, this week's papers are ordered by `key` (higher first; e.g. relevance) or
+    by closeness to the theme's centre."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    if vectors.shape[0] != len(window.papers):
+        raise ValueError(f"find_trends: {len(window.papers)} papers but vectors of shape {vectors.shape}")
+    report = TrendReport(window.end, window.topic, window.weeks)
+    if not window.papers:
+        return report
+    vectors = unit(vectors)
+    week = np.array(window.week)
+    tracked = np.array([window.weeks[w].tracked for w in week])
+    members = theme_members(vectors, week == window.this_week, tracked)
+    papers = list(window.papers)
+    labels = label_phrases([text(p) for p in papers], [m.tolist() for m in members])
+    trends = []
+    for rows, phrases in zip(members, labels):
+        counts = np.bincount(week[rows], minlength=len(window.weeks))
+        low, median = growth(int(counts[-1]), int(counts[:-1][_tracked_before(window)].sum()), _share(window))
+        now = rows[week[rows] == window.this_week]
+        trends.append(Trend(heading(phrases) or fallback_label(papers, vectors, rows), phrases,
+                            tuple(int(c) for c in counts), ordered(papers, vectors, now, key) if len(now) else (),
+                            _or_none(low), _or_none(median)))
+    trends.sort(key=lambda t: (-(t.growth if t.growth is not None else 0.0), -t.weekly_counts[-1], t.label))
+    return TrendReport(window.end, window.topic, window.weeks, tuple(trends))
+
+
+def theme_members(vectors: np.ndarray, this_week: np.ndarray, tracked: np.ndarray) -> list[np.ndarray]:
+    """Row indices of each theme: the rising subtrees first (scan), then the digest cut's themes."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    n = len(vectors)
+    if n < 3:
+        return [np.arange(n)] if n >= MIN_THEME else []
+    spread = float(np.sqrt(((vectors - vectors.mean(axis=0)) ** 2).sum(axis=1).mean()))
+    if spread < 1e-6:
+        return [np.arange(n)]
+    tree = linkage(vectors, method="ward")
+    leaves = _subtree_leaves(tree, n)
+    now = np.append(this_week & tracked, np.zeros(n - 1, bool)).astype(int)
+    before = np.append(~this_week & tracked, np.zeros(n - 1, bool)).astype(int)
+    for k, (a, b, _, _) in enumerate(tree):
+        now[n + k] = now[int(a)] + now[int(b)]
+        before[n + k] = before[int(a)] + before[int(b)]
+    share = float(this_week[tracked].mean()) if tracked.any() else 0.0
+    candidates = [n + k for k in range(n - 1) if tree[k, 2] <= WARD_CUT * spread and now[n + k] >= MIN_THIS_WEEK]
+    taken = np.zeros(n, bool)
+    themes: list[np.ndarray] = []
+    flat = fcluster(tree, t=WARD_CUT * spread, criterion="distance")
+    if before.any() and 0 < share < 1:
+        scored = sorted(candidates, key=lambda node: (-growth(now[node], before[node], share)[0], node))
+        for node in scored:
+            if growth(now[node], before[node], share)[0] <= 1.0:
+                break
+            rows = leaves[node]
+            if not taken[rows].any():
+                themes.append(np.sort(rows))
+                taken[rows] = True
+    for label in np.unique(flat):
+        rows = np.flatnonzero((flat == label) & ~taken)
+        if len(rows) >= MIN_THEME:
+            themes.append(rows)
+    return themes
+
+
+def _subtree_leaves(tree: np.ndarray, n: int) -> dict[int, np.ndarray]:
+    leaves: dict[int, np.ndarray] = {i: np.array([i]) for i in range(n)}
+    for k, (a, b, _, _) in enumerate(tree):
+        leaves[n + k] = np.concatenate([leaves[int(a)], leaves[int(b)]])
+    return leaves
+
+
+def growth(this_week: int, before: int, share: float) -> tuple[float, float]:
+    """(conservative, median) ratio of this week's rate to the earlier weeks' (see above).
+
+    `share`: the fraction of all tracked papers that arrived this week."""
+    from scipy.stats import beta
+
+    if not 0 < share < 1:
+        return (float("nan"), float("nan"))
+    a, b = this_week + PRIOR_PAPERS * share, before + PRIOR_PAPERS * (1 - share)
+    expected = share / (1 - share)
+    low, median = beta.ppf([CREDIBLE, 0.5], a, b)
+    return (float(low / (1 - low) / expected), float(median / (1 - median) / expected))
+
+
+def _share(window: Window) -> float:
+    tracked = [w.papers for w in window.weeks if w.tracked]
+    return window.weeks[-1].papers / sum(tracked) if window.weeks[-1].tracked and sum(tracked) else 0.0
+
+
+def _tracked_before(window: Window) -> np.ndarray:
+    return np.array([w.tracked for w in window.weeks[:-1]], dtype=bool)
+
+
+def _or_none(value: float) -> float | None:
+    return None if value != value else value  # NaN: no earlier week to compare with
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

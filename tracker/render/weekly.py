@@ -1,0 +1,134 @@
+"""The weekly review: `digests/YYYY/week-WW.md`, written by the first run of each ISO week.
+
+Written on the first run on or after `weekly.weekday` (1 = Monday) of an ISO week that finds no
+review for that week yet, so a skipped Monday is made up on Tuesday and a second run changes
+nothing. It covers the 7 days up to that run (the weeks of `tracker trends --date <run date>`)
+and is named after the week it was issued in, as `tracker publish` expects: its first line is
+`# Weekly review YYYY-Www`. It holds the rising themes with their best papers and a Mermaid chart
+of them, the week's top picks by relevance, and the new papers per topic. Nothing is written
+until the tracker has run for a week (there is nothing to compare with before).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from tracker.enrich.trends import Trend, TrendReport, find_trends, select_window
+from tracker.models import Paper
+from tracker.render.charts import Chart, Series, week_label, xychart
+
+RISING_SHOWN = 5
+BEST_PAPERS = 3
+TOP_PICKS = 5
+
+
+@dataclass(frozen=True)
+class RisingTheme:
+    trend: Trend
+    best: tuple[Paper, ...]  # this week's best papers of the theme
+    more: int  # this week's other papers of the theme
+
+
+@dataclass(frozen=True)
+class TopicCount:
+    name: str
+    this_week: int
+    before: tuple[int, ...]  # the earlier weeks, oldest first (None when not tracked)
+
+
+@dataclass(frozen=True)
+class WeeklyReview:
+    week: str  # "2026-W13"
+    start: str
+    end: str
+    new_papers: int
+    weeks: int  # weeks compared (this one included)
+    embedded: bool  # False: no vectors, so no themes
+    rising: tuple[RisingTheme, ...]
+    chart: Chart | None
+    top_picks: tuple[Paper, ...]
+    topics: tuple[TopicCount, ...]
+    tracked_before: int  # earlier weeks the tracker was running
+
+
+def weekly_settings(settings: Any) -> tuple[bool, int, int]:
+    """(enabled, weekday, weeks) from `weekly:` in the config (defaults: on, Monday, 4)."""
+    weekly = getattr(settings, "weekly", None)
+    return (getattr(weekly, "enabled", True), getattr(weekly, "weekday", 1), getattr(weekly, "weeks", 4))
+
+
+def review_path(digest_dir: Path, day: str) -> Path:
+    """`digests/YYYY/week-WW.md` for the ISO week `day` falls in."""
+    year, week, _ = dt.date.fromisoformat(day).isocalendar()
+    return digest_dir / f"{year}" / f"week-{week:02d}.md"
+
+
+def iso_week(day: str) -> str:
+    year, week, _ = dt.date.fromisoformat(day).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def weekly_review_files(settings: Any, papers: Sequence[Paper], vectors: np.ndarray | None, today: str
+                        ) -> dict[Path, str]:
+    """{path: Markdown} of the week's review when this run should write it (see above), else {}.
+
+    `vectors` (row i embeds papers[i]) may be None (a run without embeddings): the review then
+    has counts and top picks but no themes."""
+    enabled, weekday, weeks = weekly_settings(settings)
+    path = review_path(settings.path(settings.output.digest_dir), today)
+    if not enabled or dt.date.fromisoformat(today).isoweekday() < weekday or path.exists():
+        return {}
+    review = build_review(papers, vectors, today, weeks=weeks, topics=[t.name for t in settings.topics])
+    if review is None:
+        return {}
+    from tracker.render.markdown import environment
+
+    out = settings.output
+    env = environment(settings.path(out.templates_dir) if out.templates_dir else None)
+    return {path: env.get_template("weekly.md.j2").render(r=review)}
+
+
+def build_review(papers: Sequence[Paper], vectors: np.ndarray | None, today: str, *, weeks: int = 4,
+                 topics: Sequence[str] = ()) -> WeeklyReview | None:
+    """The review of the 7 days ending `today` (None when the tracker was not running before them:
+    a first week has nothing to be compared with)."""
+    window = select_window(papers, today, weeks)
+    if not any(w.tracked for w in window.weeks[:-1]):
+        return None
+    by_id = {p.id: p for p in papers}
+    relevance_on = any(p.relevance is not None for p in window.papers)
+    key = (lambda p: p.relevance or 0.0) if relevance_on else None
+    report = None
+    if vectors is not None:
+        rows = {p.id: k for k, p in enumerate(papers)}
+        report = find_trends(window, np.asarray(vectors)[[rows[p.id] for p in window.papers]], key=key)
+    rising = tuple(RisingTheme(t, tuple(by_id[i] for i in t.papers[:BEST_PAPERS]), max(0, len(t.papers) - BEST_PAPERS))
+                   for t in (report.rising if report else [])[:RISING_SHOWN])
+    this_week = [p for p, w in zip(window.papers, window.week) if w == window.this_week]
+    picks = sorted((p for p in this_week if p.relevance is not None), key=lambda p: (-(p.relevance or 0.0), p.id))
+    last = window.weeks[-1]
+    return WeeklyReview(
+        week=iso_week(today), start=last.start, end=last.end, new_papers=len(this_week), weeks=len(window.weeks),
+        embedded=vectors is not None, rising=rising, chart=rising_chart(report, rising) if rising else None,
+        top_picks=tuple(picks[:TOP_PICKS]), topics=topic_counts(window, topics),
+        tracked_before=sum(w.tracked for w in window.weeks[:-1]),
+    )
+
+
+def topic_counts(window, topics: Sequence[str]) -> tuple[TopicCount, ...]:
+    counts = {name: [0] * len(window.weeks) for name in topics}
+    for paper, week in zip(window.papers, window.week):
+        for name in paper.topics:
+            if name in counts:
+                counts[name][week] += 1
+    return tuple(TopicCount(name, c[-1], tuple(c[:-1])) for name, c in counts.items())
+
+
+def rising_chart(report: TrendReport, rising: Sequence[RisingTheme]) -> Chart:
+    labels = [week_label(dt.date.fromisoformat(w.start)) for w in report.weeks]
+    series = [Series(r.trend.label, r.trend.weekly_counts) for r in rising]
+    return xychart("Papers per week in the rising themes", labels, series)

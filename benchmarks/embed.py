@@ -8,7 +8,7 @@ Texts: realistic abstracts (150-300 words) recombined deterministically from the
 the real arXiv abstracts in the shared fixtures. The two encoders take turns on chunks of
 the same texts, so load from other processes on a shared machine hits both alike.
 
-Run: python benchmarks/embed.py [--n 2000] [--chunk 250]
+Run: python benchmarks/embed.py [--n 2000] [--chunk 250] [--cache DIR]
 """
 from __future__ import annotations
 
@@ -82,6 +82,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--chunk", type=int, default=250)
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--cache", help="reuse this model cache (TRACKER_CACHE_DIR) instead of exporting afresh")
     args = parser.parse_args()
 
     from sentence_transformers import SentenceTransformer
@@ -92,7 +93,7 @@ def main() -> None:
     words = [len(t.split()) for t in texts]
     print(f"{len(texts)} abstracts, {min(words)}-{max(words)} words (mean {np.mean(words):.0f})")
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["TRACKER_CACHE_DIR"] = tmp
+        os.environ["TRACKER_CACHE_DIR"] = args.cache or tmp
         start = time.perf_counter()
         ours = load_encoder(args.model, device="cpu")
         print(f"ours: {ours!r}; export + load {time.perf_counter() - start:.1f} s (once per model)")

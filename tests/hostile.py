@@ -233,3 +233,66 @@ def hostile_papers(draw, index: int = 1) -> Paper:
         abs_url=draw(st.one_of(st.just(f"https://arxiv.org/abs/2411.{index:05d}"), hostile_text)),
         updated="2024-11-02T10:00:00Z",
     )
+
+
+# --- as arXiv would send it -------------------------------------------------------------------
+
+# XML 1.0 cannot carry these at all (not even as character references), so no feed can deliver
+# them; what is left of each field is what the sources must cope with.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str | None) -> str:
+    from xml.sax.saxutils import escape
+
+    return escape(_NOT_XML.sub("", text or ""))
+
+
+def xml_attr(text: str | None) -> str:
+    from xml.sax.saxutils import quoteattr
+
+    return quoteattr(_NOT_XML.sub("", text or ""))
+
+
+def atom_page(papers) -> bytes:
+    """An arXiv API page holding `papers`, every text field (and category attribute) as given."""
+    entries = []
+    for p in papers:
+        cats = "".join(f"<category term={xml_attr(c)} scheme=\"http://arxiv.org/schemas/atom\"/>" for c in p.categories)
+        people = "".join(f"<author><name>{xml_text(a)}</name></author>" for a in p.authors)
+        optional = "".join(f"<arxiv:{tag}>{xml_text(value)}</arxiv:{tag}>" for tag, value in
+                           (("comment", p.comment), ("journal_ref", p.journal_ref), ("doi", p.doi)) if value is not None)
+        entries.append(
+            f"<entry><id>http://arxiv.org/abs/{p.id}v{p.version}</id><title>{xml_text(p.title)}</title>"
+            f"<updated>{p.updated}</updated><published>{p.updated}</published><summary>{xml_text(p.abstract)}</summary>"
+            f"{people}{cats}{optional}<arxiv:primary_category term={xml_attr(p.primary_category)}/>"
+            f"<link href=\"https://arxiv.org/abs/{p.id}v{p.version}\" rel=\"alternate\" type=\"text/html\"/></entry>"
+        )
+    return (
+        "<?xml version='1.0' encoding='UTF-8'?>\n<feed xmlns:opensearch=\"http://a9.com/-/spec/opensearch/1.1/\" "
+        "xmlns:arxiv=\"http://arxiv.org/schemas/atom\" xmlns=\"http://www.w3.org/2005/Atom\"><id>x</id><title>q</title>"
+        f"<updated>2024-11-06T00:00:00Z</updated><opensearch:itemsPerPage>{max(len(entries), 1)}</opensearch:itemsPerPage>"
+        f"<opensearch:totalResults>{len(entries)}</opensearch:totalResults><opensearch:startIndex>0</opensearch:startIndex>"
+        + "".join(entries) + "</feed>"
+    ).encode("utf-8")
+
+
+def rss_feed(papers) -> bytes:
+    """An arXiv announcement feed (RSS 2.0) holding `papers` as `new` items."""
+    items = []
+    for p in papers:
+        cats = "".join(f"<category>{xml_text(c)}</category>" for c in p.categories)
+        optional = "".join(f"<arxiv:{tag}>{xml_text(value)}</arxiv:{tag}>" for tag, value in
+                           (("journal_reference", p.journal_ref), ("DOI", p.doi)) if value is not None)
+        items.append(
+            f"<item><title>{xml_text(p.title)}</title><link>https://arxiv.org/abs/{p.id}</link>"
+            f"<description>{xml_text(f'arXiv:{p.id}v{p.version} Announce Type: new ' + chr(10) + 'Abstract: ' + p.abstract)}</description>"
+            f"<guid isPermaLink=\"false\">oai:arXiv.org:{p.id}v{p.version}</guid>{cats}"
+            f"<pubDate>Wed, 06 Nov 2024 00:00:00 -0500</pubDate><arxiv:announce_type>new</arxiv:announce_type>{optional}"
+            f"<dc:creator>{xml_text(', '.join(p.authors))}</dc:creator></item>"
+        )
+    return (
+        "<?xml version='1.0' encoding='UTF-8'?>\n<rss xmlns:arxiv=\"http://arxiv.org/schemas/atom\" "
+        "xmlns:dc=\"http://purl.org/dc/elements/1.1/\" version=\"2.0\"><channel><title>cs.CL updates</title>"
+        "<link>http://rss.arxiv.org/rss/cs.CL</link><description>x</description>" + "".join(items) + "</channel></rss>"
+    ).encode("utf-8")

@@ -1,6 +1,9 @@
-"""Arbitrary Unicode in every text field of a paper, through ledger → reload → render → publish.
+"""Arbitrary Unicode in every text field of a paper, through fetch → ledger → reload → render → publish.
 
-Whatever arXiv sends: the ledger reloads with the same records, every README and archive table
+Each paper arrives as arXiv would send it (an API Atom page or an announcement RSS feed, parsed
+by the real clients: everything XML can carry), or straight into the ledger (what an older
+version or a hand edit may have stored: any code point). Whatever arrives: the ledger reloads
+with the same records, every README and archive table
 row renders (cmark-gfm) with exactly its header's cells, each title, author, comment and abstract
 reads as stored, and nothing sent to GitHub carries a live mention, cross-reference or raw HTML
 element that came from paper text.
@@ -14,12 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.hostile import (
+    atom_page,
     check_row,
     expected_visible,
     foreign_elements,
     hostile_papers,
     live_references,
     render_gfm,
+    rss_feed,
     table_rows,
     visible_text,
 )
@@ -29,6 +34,9 @@ from tracker.publish.tasks import as_task_list
 from tracker.render.digest import build_digest
 from tracker.render.markdown import environment, format_authors, render_digest, render_readme, split_for_archive, splice
 from tracker.render.paths import archive_page
+from tracker.sources.api import parse_page, to_papers
+from tracker.sources.http import Answer, well_formed_xml
+from tracker.sources.rss import check_feed
 from tracker.store.ledger import Ledger
 
 TODAY = "2024-11-06"
@@ -41,7 +49,22 @@ def days(draw):
     count = draw(st.integers(1, 3))
     papers = [draw(hostile_papers(index=i + 1)) for i in range(count)]
     topics = [draw(st.sampled_from(TOPICS)) for _ in papers]
-    return list(zip(papers, topics))
+    via = [draw(st.sampled_from(["api", "rss", "ledger"])) for _ in papers]
+    return list(zip(papers, topics, via))
+
+
+def _fetched(paper, via: str):
+    """`paper` as the source `via` delivers it: sent as arXiv would, parsed by the real client."""
+    if via == "ledger":
+        return paper
+    url = "https://export.arxiv.org/api/query?search_query=x&start=0&max_results=10"
+    if via == "api":
+        answer = Answer(url, 200, {"Content-Type": "application/atom+xml"}, atom_page([paper]))
+        got = to_papers(parse_page(well_formed_xml(answer), url).results)
+    else:
+        got = check_feed(Answer("https://rss.arxiv.org/rss/cs.CL", 200, {"Content-Type": "application/rss+xml"}, rss_feed([paper])))
+    assert [(p.id, p.version) for p in got] == [(paper.id, paper.version)], (via, paper)  # no entry is lost
+    return got[0]
 
 
 @settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -90,8 +113,8 @@ def _tables(root: Path, papers: list, readme: str, pages: dict):
 
 def _through_the_ledger(data_dir: Path, day) -> dict:
     ledger = Ledger()
-    for paper, topic in day:
-        ledger.record(paper, topic, TODAY)
+    for paper, topic, via in day:
+        ledger.record(_fetched(paper, via), topic, TODAY)
     for path, data in ledger.files(data_dir).items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -99,5 +122,5 @@ def _through_the_ledger(data_dir: Path, day) -> dict:
             assert len(line.splitlines()) <= 1, line  # any JSON Lines reader splits only where we do
     reloaded = Ledger.load(data_dir, read_only=True)
     assert reloaded.papers == ledger.papers
-    assert len(reloaded.papers) == len({paper.id for paper, _ in day})
+    assert len(reloaded.papers) == len({paper.id for paper, _, _ in day})
     return reloaded.papers

@@ -24,6 +24,7 @@ from tracker.enrich.stage import embed as embed_stage
 from tracker.redact import redact
 from tracker.render.digest import Digest, build_digest
 from tracker.render.feed import digest_feed
+from tracker.render.weekly import weekly_review_files
 from tracker.errors import ArxivUnreachable, SourceError, TrackerError
 from tracker.sources.excludes import apply_excludes
 from tracker.store.ledger import Change, Ledger, journal_path
@@ -239,6 +240,8 @@ def _run_daily(
         encoder = lazy_encoder(settings, embed, encoder)
         digest, embedded = enriched_digest(settings, ledger, today, summary, encoder, profiles)
         files = render_all(settings, ledger, today, digest)
+        files.update(weekly_review_files(  # helper-H: the week's review on its first run (tracker.render.weekly)
+            settings, embedded.papers if embedded else ledger.papers.values(), embedded.vectors if embedded else None, today))
     if dry_run:
         summary.outputs = [str(p) for p in sorted(files)]
         save_dry_run_preview(settings, summary, files)

@@ -17,8 +17,10 @@ to "Other", so an unrelated paper is not filed under a theme it merely sat next 
 is more than OUTLIER_Z robust deviations below the theme's median, or below the point halfway
 (FLOOR_SHARE) from that median down to how close two papers of the set are on average (so a
 diffuse theme cannot take in a paper no closer to it than to anything). Pairs, which have no
-spread, are held to the median of all themes. On the benchmark's days 94% of unrelated papers
-(other fields, fetched by id) go to Other, and 2.5% of papers of a known group.
+spread, are held to the median of all themes; a cluster whose papers are no closer to each
+other than that halfway point (unrelated papers Ward put together last) is no theme at all.
+On the benchmark's days 94% of unrelated papers (other fields, fetched by id) go to Other,
+and 2.6% of the papers of a known group.
 
 Labels: readable phrases the papers use (tracker.enrich.labels): class-based TF-IDF over
 phrases as written, then maximal marginal relevance for a second, different phrase.
@@ -74,9 +76,11 @@ def cluster_themes(
     papers = [papers[k] for k in order]
     vectors = unit(vectors[order])
 
-    labels = group_vectors(vectors, max_themes=max_themes, min_size=min_theme_size) \
-        if len(papers) >= min_papers else np.zeros(len(papers), int)
-    labels = without_outliers(vectors, labels, min_size=min_theme_size)
+    if len(papers) >= min_papers:
+        labels = group_vectors(vectors, max_themes=max_themes, min_size=min_theme_size)
+        labels = without_outliers(vectors, labels, min_size=min_theme_size)
+    else:
+        labels = np.zeros(len(papers), int)
     if (labels < 0).all():  # nothing but stragglers: one theme is the honest answer
         labels = np.zeros(len(papers), int)
     members = [np.flatnonzero(labels == c) for c in sorted(set(labels.tolist()) - {-1})]
@@ -137,19 +141,19 @@ def without_outliers(vectors: np.ndarray, labels: np.ndarray, *, min_size: int =
 
 
 def fit_floors(closeness: list[np.ndarray], base: float) -> np.ndarray:
-    """Per theme, the least cosine to its centroid a member may have (see the module docstring).
-
-    OUTLIER_Z robust deviations below the theme's median closeness, and never below halfway from
-    that median down to `base` (how close two papers of the set are on average): a diffuse
-    theme's wide spread must not let in a paper no closer to it than to anything. Themes too
-    small to have a spread (pairs) are judged by the median closeness of all members."""
-    pooled = np.concatenate([c for c in closeness if len(c) >= 3] or [np.concatenate(closeness)])
+    """Per theme, the least cosine to its centroid a member may have (inf: not a theme); see the
+    module docstring. `closeness`: each theme's members' cosines to the centroid of the others;
+    `base`: how close two papers of the set are on average."""
+    pooled = float(np.median(np.concatenate([c for c in closeness if len(c) >= 3] or closeness)))
     floors = []
     for values in closeness:
-        median = float(np.median(values if len(values) >= 3 else pooled))
+        median = float(np.median(values)) if len(values) >= 3 else pooled
         deviation = max(1.4826 * float(np.median(np.abs(values - median))), MIN_DEVIATION) \
             if len(values) >= 3 else 0.0
-        floors.append(max(median - OUTLIER_Z * deviation, base + FLOOR_SHARE * (median - base)))
+        if median < base + FLOOR_SHARE * (pooled - base):  # papers no closer to each other than to the rest
+            floors.append(np.inf)  # are no theme: each goes where it fits, or to Other
+        else:
+            floors.append(max(median - OUTLIER_Z * deviation, base + FLOOR_SHARE * (median - base)))
     return np.array(floors)
 
 

@@ -22,15 +22,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 MAX_WORDS = 3
 MMR_DIVERSITY = 0.6  # weight of "unlike the phrases already chosen" against the phrase's own score
 MIN_RELATIVE_SCORE = 0.35  # a further phrase must score at least this share of the best one
-LONGER_COVERAGE = 0.5  # a longer phrase replaces a shorter one covering at least this share of its papers
+LONGER_COVERAGE = 0.5  # a phrase replaces a single word when used by at least this share of its papers
+FRAGMENT_SHARE = 0.9  # ... and a shorter phrase when it accounts for this share of the shorter one's uses
 CANDIDATES = 40
-DISTINCT_POWER = 1.0
 MIN_COVERAGE = 0.25  # a label phrase is used by at least this share of the group's papers (and two)
 PHRASE_BONUS = 1.0  # for a phrase of 2-3 words: "sample complexity" reads better than "sample" or "unknown"
 
@@ -60,13 +61,14 @@ def stop_words() -> frozenset[str]:
     return frozenset(ENGLISH_STOP_WORDS) | _BOILERPLATE
 
 
-def phrases(text: str, stop: frozenset[str]) -> set[str]:
-    """Every candidate phrase of `text`, lowercased: 1-3 word runs broken by anything but a space."""
-    found: set[str] = set()
+def phrases(text: str, stop: frozenset[str]) -> list[str]:
+    """Every candidate phrase of `text` (with repeats), lowercased: 1-3 word runs broken by
+    anything but a space."""
+    found: list[str] = []
     for run in _runs(text, stop):
         keys = [w.lower() for w, _ in run]
         for n in range(1, MAX_WORDS + 1):
-            found.update(" ".join(keys[i:i + n]) for i in range(len(keys) - n + 1))
+            found.extend(" ".join(keys[i:i + n]) for i in range(len(keys) - n + 1))
     return found
 
 
@@ -91,66 +93,82 @@ def _runs(text: str, stop: frozenset[str]) -> list[list[tuple[str, int]]]:
 def label_phrases(docs: Sequence[str], groups: Sequence[Sequence[int]], n_phrases: int = 2
                   ) -> list[tuple[str, ...]]:
     """Up to `n_phrases` distinct phrases per group (lists of indices into `docs`), best first."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
     stop = stop_words()
-    doc_phrases = [phrases(doc, stop) for doc in docs]
-    vocab = sorted(set().union(*doc_phrases)) if doc_phrases else []
-    if not vocab or not groups:
+    vectorizer = CountVectorizer(analyzer=lambda doc: phrases(doc, stop), min_df=min(2, len(docs)))
+    try:  # sparse counts: a window of thousands of abstracts has hundreds of thousands of phrases
+        counts = vectorizer.fit_transform(docs).tocsr()
+    except ValueError:  # no phrase at all (only numbers and stop words)
         return [() for _ in groups]
-    column = {t: k for k, t in enumerate(vocab)}
-    used = np.zeros((len(docs), len(vocab)), dtype=bool)
-    for row, found in enumerate(doc_phrases):
-        used[row, [column[t] for t in found]] = True
-    in_docs = used.sum(axis=0)
-    grouped = sum(len(g) for g in groups)
-    longer_bonus = np.array([1 + PHRASE_BONUS * (" " in t) for t in vocab])
-    idf = np.log(1 + (grouped / len(groups)) / np.maximum(in_docs, 1))
-    vectors = used * np.log(1 + len(docs) / np.maximum(in_docs, 1))  # TF-IDF columns, for MMR
+    vocab = [str(t) for t in vectorizer.get_feature_names_out()]
+    used = (counts > 0).astype(np.float64).tocsr()
+    in_docs = np.asarray(used.sum(axis=0)).ravel()
+    bonus = np.array([1 + PHRASE_BONUS * (" " in t) for t in vocab])
     labels = []
     for group in groups:
         members = list(group)
-        in_group = used[members].sum(axis=0)
+        in_group = np.asarray(used[members].sum(axis=0)).ravel()
         enough = in_group >= max(min(2, len(members)), MIN_COVERAGE * len(members))
-        score = np.where(enough, in_group / max(len(members), 1) * (in_group / np.maximum(in_docs, 1)) ** DISTINCT_POWER * longer_bonus, 0.0)
-        chosen = _choose(score, in_group, vocab, vectors[members], n_phrases)
-        labels.append(tuple(display_form(vocab[k], [docs[m] for m in members]) for k in chosen))
+        # c-TF-IDF counting papers: coverage of the group x share of the phrase's papers in it
+        score = np.where(enough, in_group / max(len(members), 1) * in_group / np.maximum(in_docs, 1) * bonus, 0.0)
+        ranked = sorted(np.flatnonzero(score > 0), key=lambda k: (-score[k], len(vocab[k]), vocab[k]))[:CANDIDATES]
+        occurrences = np.asarray(counts[members][:, ranked].sum(axis=0)).ravel() if ranked else np.zeros(0)
+        candidates = [Candidate(vocab[k], float(score[k]), int(in_group[k]), int(n)) for k, n in zip(ranked, occurrences)]
+        vectors = used[members][:, ranked].toarray() * np.log(1 + len(docs) / np.maximum(in_docs[ranked], 1))
+        chosen = _choose(candidates, vectors, n_phrases)
+        labels.append(tuple(display_form(c.phrase, [docs[m] for m in members]) for c in chosen))
     return labels
 
 
-def _choose(score: np.ndarray, in_group: np.ndarray, vocab: list[str], vectors: np.ndarray,
-            n_phrases: int) -> list[int]:
-    """Indices of the chosen phrases: the best (made longer where that keeps coverage), then MMR."""
-    ranked = sorted(np.flatnonzero(score > 0), key=lambda k: (-score[k], len(vocab[k]), vocab[k]))[:CANDIDATES]
-    if not ranked:
+@dataclass(frozen=True)
+class Candidate:
+    phrase: str
+    score: float
+    papers: int  # papers of the group using it
+    uses: int  # times the group's papers use it
+
+
+def _choose(candidates: list[Candidate], vectors: np.ndarray, n_phrases: int) -> list[Candidate]:
+    """The best phrase (made longer where that loses little), then further ones by MMR."""
+    if not candidates:
         return []
-    best = _longer(ranked[0], ranked, in_group, vocab)
-    chosen = [best]
-    top = score[best] if score[best] > 0 else score[ranked[0]]
+    chosen = [_longer(candidates[0], candidates)]
+    top = chosen[0].score or candidates[0].score
+    index = {c.phrase: k for k, c in enumerate(candidates)}
     norms = np.linalg.norm(vectors, axis=0)
     while len(chosen) < n_phrases:
-        options = [k for k in ranked if k not in chosen and score[k] >= MIN_RELATIVE_SCORE * top
-                   and " " in vocab[k]  # a lone second word ("sample", "factors") says little
-                   and not any(_overlaps(vocab[k], vocab[c]) for c in chosen)]
+        options = [k for k, c in enumerate(candidates) if c not in chosen and c.score >= MIN_RELATIVE_SCORE * top
+                   and " " in c.phrase  # a lone second word ("sample", "factors") says little
+                   and not any(_overlaps(c.phrase, d.phrase) for d in chosen)]
         if not options:
             break
 
         def mmr(k: int) -> float:
-            similar = max(_cosine(vectors[:, k], vectors[:, c], norms[k], norms[c]) for c in chosen)
-            return (1 - MMR_DIVERSITY) * score[k] / top - MMR_DIVERSITY * similar
+            similar = max(_cosine(vectors[:, k], vectors[:, index[d.phrase]], norms[k], norms[index[d.phrase]])
+                          for d in chosen)
+            return (1 - MMR_DIVERSITY) * candidates[k].score / top - MMR_DIVERSITY * similar
 
-        pick = max(options, key=lambda k: (mmr(k), -len(vocab[k]), _neg(vocab[k])))
-        chosen.append(_longer(pick, ranked, in_group, vocab, avoid=[vocab[c] for c in chosen]))
+        pick = max(options, key=lambda k: (mmr(k), -len(candidates[k].phrase), _neg(candidates[k].phrase)))
+        chosen.append(_longer(candidates[pick], candidates, avoid=[d.phrase for d in chosen]))
     return chosen
 
 
-def _longer(k: int, ranked: list[int], in_group: np.ndarray, vocab: list[str], avoid: Sequence[str] = ()) -> int:
-    """The longest phrase containing vocab[k] that is still used by LONGER_COVERAGE of its papers."""
-    best = k
-    for other in ranked:
-        if (len(vocab[other].split()) > len(vocab[best].split()) and _contains(vocab[other], vocab[k])
-                and in_group[other] >= LONGER_COVERAGE * in_group[k]
-                and not any(_overlaps(vocab[other], a) for a in avoid)):
-            if len(vocab[other].split()) > len(vocab[best].split()) or in_group[other] > in_group[best]:
+def _longer(short: Candidate, candidates: list[Candidate], avoid: Sequence[str] = ()) -> Candidate:
+    """The phrase to show for `short`: a single word gives way to the longest phrase containing it
+    used by LONGER_COVERAGE of its papers ("mutation" -> "mutation testing"); a phrase of several
+    words only to one it is nearly always part of ("quantum Monte" -> "quantum Monte Carlo", but
+    "flaky tests" stays, though every paper also says "flaky tests break")."""
+    best = short
+    for other in candidates:
+        if len(other.phrase.split()) <= len(best.phrase.split()) or not _contains(other.phrase, short.phrase) \
+                or any(_overlaps(other.phrase, a) for a in avoid):
+            continue
+        if " " in short.phrase:
+            if other.uses >= FRAGMENT_SHARE * short.uses:
                 best = other
+        elif other.papers >= LONGER_COVERAGE * short.papers:
+            best = other
     return best
 
 

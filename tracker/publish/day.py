@@ -101,7 +101,7 @@ def read_summary(path: Path, date: str) -> Mapping[str, Any] | None:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # a damaged cache is a missing one
         log.warning("ignoring the run summary %s: %s", path, redact(str(exc)))
         return None
     if not isinstance(summary, dict):

@@ -14,6 +14,7 @@ from typing import Callable, Collection, Iterable, Sequence
 
 import jinja2
 
+from tracker.render.charts import Chart, activity_chart
 from tracker.render.digest import Digest, by_date
 from tracker.render.escape import FILTERS, md_text
 from tracker.render.links import find_code_links
@@ -154,6 +155,7 @@ def render_readme(
         env, topics, layout(topics, map(paper_key, papers), cap), lambda ids: [by_id[i] for i in ids],
         total=sum(1 for p in papers if p.topics), date=date, cap=cap,
         readme_path=readme_path, archive_dir=archive_dir, digest_dir=digest_dir,
+        activity=activity_chart(topics, ((p.topics, p.date) for p in papers)),
     )
     return section or "", pages
 
@@ -172,6 +174,7 @@ def render_tables(
     digest_dir: Path,
     pages: Collection[tuple[str, str]] | None = None,
     readme: bool = True,
+    activity: Chart | None = None,
 ) -> tuple[str | None, dict[Path, str]]:
     """The README section (None without `readme`) and the archive pages named in `pages`
     ((topic, month) pairs; None: every page). `lookup` gives the records of ids, in order:
@@ -196,7 +199,7 @@ def render_tables(
     section = env.get_template("readme.md.j2").render(
         topics=tables, date=date, cap=cap, total=total,
         digests_link=_relative(digest_dir, readme_path.parent),
-        feed_link=_relative(feed_path(digest_dir), readme_path.parent),
+        feed_link=_relative(feed_path(digest_dir), readme_path.parent), activity=activity,
     )
     return section, rendered
 

@@ -24,8 +24,10 @@ import jinja2
 import jinja2.meta
 
 from tracker.config import Settings
+from tracker.arxiv_ids import shard_month
 from tracker.models import Paper
 from tracker.render import paths
+from tracker.render.charts import activity_chart
 from tracker.render.markdown import environment, layout, render_tables, splice
 from tracker.store.ledger import Ledger
 from tracker.store.ledger_index import Entry, PaperMap, digest
@@ -139,45 +141,71 @@ def plan(settings: Settings, env: jinja2.Environment, ledger: Ledger, placed, fu
     reason = ("asked to" if full else "ledger read without an index" if not isinstance(papers, PaperMap)
               else "no render state" if state is None
               else "templates, render code or output settings changed" if state.fingerprint != fingerprint(settings, env)
-              else "the ledger changed since the last render" if state.shards != ledger.digests or ledger.months
+              else "archive.md.j2 shows the run date" if uses_run_date(env, "archive.md.j2")
               else "")
-    if reason:
-        return Plan(True, None, f"every page ({reason})")
-    if uses_run_date(env, "archive.md.j2"):
-        return Plan(True, None, "every page (archive.md.j2 shows the run date)")
+    before = None if reason else since_render(ledger, state)
+    if before is None:
+        return Plan(True, None, f"every page ({reason or 'the ledger changed in a way its index cannot trace'})")
     topics = [t.name for t in settings.topics]
-    pages = _changed_pages(topics, placed, papers, settings.output.readme_rows)
+    pages = _changed_pages(topics, placed, papers, before, settings.output.readme_rows)
     edited = _edited(settings, state)
     pages |= {key for key, file in _page_files(settings, placed).items() if _key(settings, file) in edited}
-    readme = bool(papers.changed) or _key(settings, settings.path(settings.output.readme)) in edited \
+    readme = bool(before) or _key(settings, settings.path(settings.output.readme)) in edited \
         or uses_run_date(env, "readme.md.j2")
     return Plan(readme, frozenset(pages), f"{len(pages)} pages, README {'too' if readme else 'unchanged'}")
 
 
-def _changed_pages(topics: list[str], placed, papers: PaperMap, cap: int) -> set[tuple[str, str]]:
-    """Pages whose row ids differ from the last render's, or that show a record this run changed."""
-    if not papers.changed:
+def since_render(ledger: Ledger, state: RenderState) -> dict[str, Entry | None] | None:
+    """{id: its entry when the pages were last rendered (None: not in the ledger then)} for every
+    paper that may have changed since: changed by this run, or in a shard changed since (a fetch
+    that did not render, a hand edit, a stale cache restored by CI). None when that cannot be told."""
+    papers = ledger.papers
+    before: dict[str, Entry | None] = dict(papers.changed)
+    for month in set(state.shards) | set(ledger.digests):
+        then = state.shards.get(month)
+        if ledger.digests.get(month) == then:
+            continue
+        if month not in ledger.digests:
+            return None  # a shard removed by hand
+        previous = ledger.previous.get(month)
+        if then is not None and (previous is None or previous.digest != then):
+            return None  # its index describes another state than the one rendered
+        old = previous.entries if then is not None else {}
+        before.update({pid: old.get(pid) for pid in old})
+        before.update({pid: old.get(pid) for pid in papers.loaded if shard_month(pid) == month})
+    return before
+
+
+def _changed_pages(topics: list[str], placed, papers: PaperMap, before: dict[str, Entry | None], cap: int) -> set[tuple[str, str]]:
+    """Pages whose row ids differ from the last render's, or that show a record changed since."""
+    if not before:
         return set()
-    now = {pid: papers.entry(pid) for pid in papers.changed}
-    before = layout(topics, _keys(papers.entries(), replace=papers.changed), cap)
+    now = {pid: papers.entry(pid) for pid in before}
+    then = layout(topics, _keys(papers.entries(), replace=before), cap)
     touched = set()
     for name in topics:
-        old, new = before[name].months, placed[name].months
+        old, new = then[name].months, placed[name].months
         touched |= {(name, m) for m in set(old) | set(new) if old.get(m) != new.get(m)}
-        for entry in [*papers.changed.values(), *now.values()]:
+        for entry in [*before.values(), *now.values()]:
             if entry is not None and name in entry.topics:
                 touched.add((name, entry.month))
     return touched
 
 
 def _keys(entries: Iterable[tuple[str, Entry]], replace: dict[str, Entry | None] | None = None):
+    """Layout keys of `entries`, or of the ledger as it was, with `replace` (id -> entry then)."""
     replace = replace or {}
+    seen = set()
     for pid, entry in entries:
+        seen.add(pid)
         if pid in replace:
             entry = replace[pid]
             if entry is None:
-                continue  # new this run: not there before
+                continue  # not in the ledger then
         yield pid, entry.topics, entry.updated, entry.date
+    for pid, entry in replace.items():
+        if pid not in seen and entry is not None:  # in the ledger then, gone now
+            yield pid, entry.topics, entry.updated, entry.date
 
 
 def _edited(settings: Settings, state: RenderState) -> set[str]:
@@ -215,6 +243,7 @@ def render_tables_of_run(settings: Settings, env: jinja2.Environment, ledger: Le
         total=sum(1 for _, e in entries if e.topics), date=today, cap=out.readme_rows,
         readme_path=readme_path, archive_dir=settings.path(out.archive_dir), digest_dir=settings.path(out.digest_dir),
         pages=chosen.pages, readme=chosen.readme,
+        activity=activity_chart(topics, ((e.topics, e.date) for _, e in entries)) if chosen.readme else None,
     )
     files: dict[Path, str | None] = dict(pages)
     if section is not None:

@@ -21,7 +21,7 @@ import numpy as np
 ANN_THRESHOLD = 200_000
 """Rows from which search goes through faiss. Exact search costs ~0.1 ms per 1,000 rows here
 (100k: ~10-25 ms, 200k: ~30-50 ms, 1M: ~180-600 ms per query); below 200k it is instant and exact."""
-ANN_NPROBE = 48
+PROBE_SHARE = 8  # search 1/8 of the inverted lists: recall@10 0.925 at 1/13, 0.989 at 1/5 (400k Gaussian filler)
 ANN_CANDIDATES = 200  # at least this many (or 8k) candidates are re-scored exactly
 TRAIN_PER_LIST = 48  # k-means training points per inverted list (faiss wants >= 39)
 
@@ -53,7 +53,7 @@ def ann_top(ann: Any, vectors: np.ndarray, query: np.ndarray, k: int,
     if allowed is not None and allowed.mean() < 0.5:  # a narrow filter: exact over the few rows is cheaper
         return exact_top(vectors, query, k, allowed)
     fetch = min(ann.ntotal, max(ANN_CANDIDATES, 8 * k))
-    params = faiss.SearchParametersIVF(nprobe=ANN_NPROBE)
+    params = faiss.SearchParametersIVF(nprobe=max(16, ann.nlist // PROBE_SHARE))
     _, found = ann.search(query.reshape(1, -1).astype(np.float32), fetch, params=params)
     rows = np.unique(found[0][found[0] >= 0])
     if allowed is not None:

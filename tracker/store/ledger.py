@@ -184,7 +184,6 @@ class Ledger:
         while need := {m for m in self.months if m in self.papers.unread_months} | {
                 unread[pid][0] for pid in self.papers.loaded if pid in unread}:
             self.papers.load(need)
-        log.debug("ledger: %d of %d shards parsed", len(self.digests) - len(self.papers.unread_months), len(self.digests))
 
     def _load_month(self, month: str) -> None:
         """Parse one indexed shard on first need. Its records were cleaned before they were written."""
@@ -294,6 +293,9 @@ class Ledger:
         Shards with lines that are not records are left out, so they are read (and warned about) each run."""
         if self.index_path is None or not isinstance(self.papers, PaperMap):
             return
+        parsed = sorted(set(self.digests) - set(self.papers.unread_months))
+        log.info("ledger: parsed %d of %d shards (%s), wrote %d", len(parsed), len(self.digests),
+                 " ".join(parsed) or "none", len(self.written))
         by_month: dict[str, dict[str, Entry]] = {month: {} for month in self.written}  # only rewritten shards change
         for pid, paper in self.papers.loaded.items():
             if shard_month(pid) in by_month:

@@ -23,7 +23,8 @@ from typing import Any, Iterator
 import filelock
 
 from tracker.errors import TrackerError
-from tracker.store.journal import WriteError, write_atomic
+from tracker.store.journal import WriteError, regular_file, write_atomic
+from tracker.text import clean_line
 
 log = logging.getLogger(__name__)
 LOCK_FILE = "run.lock"
@@ -128,9 +129,11 @@ def _me(command: str) -> dict[str, Any]:
 
 def read_holder(folder: Path) -> dict[str, Any] | None:
     """The holder info, or None when absent, unreadable or left by a process that is gone."""
+    if not regular_file(folder / HOLDER_FILE):  # a FIFO would block the read
+        return None
     try:
         info = json.loads((folder / HOLDER_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(info, dict) or not isinstance(info.get("pid"), int):
         return None
@@ -142,15 +145,20 @@ def read_holder(folder: Path) -> dict[str, Any] | None:
 def describe(holder: dict[str, Any] | None) -> str:
     if holder is None:
         return "holder unknown"
-    host = f" on {holder['host']}" if holder.get("host") != socket.gethostname() else ""
-    command = f", {holder['command']}" if holder.get("command") else ""
-    return f"pid {holder['pid']}{host}, started {holder.get('started', '?')}{command}"
+    def shown(value: Any) -> str:  # the file is on disk, so its text is untrusted: one short clean line
+        return clean_line(str(value))[:80]
+
+    host = f" on {shown(holder['host'])}" if holder.get("host") != socket.gethostname() else ""
+    command = f", {shown(holder['command'])}" if holder.get("command") else ""
+    return f"pid {holder['pid']}{host}, started {shown(holder.get('started', '?'))}{command}"
 
 
 def _forget_holder(folder: Path) -> None:
+    if not regular_file(folder / HOLDER_FILE):
+        return
     try:
         info = json.loads((folder / HOLDER_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return
     if isinstance(info, dict) and info.get("pid") == os.getpid():
         (folder / HOLDER_FILE).unlink(missing_ok=True)

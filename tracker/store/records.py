@@ -45,6 +45,8 @@ def decode(raw: bytes) -> tuple[Paper, list[str]]:
         raise BadRecord("not UTF-8 text") from None
     except ValueError as exc:
         raise BadRecord(f"not JSON ({exc})") from None
+    except RecursionError:  # "[[[[..." deeper than the parser's stack: no record is nested at all
+        raise BadRecord("not a record (JSON nested too deeply)") from None
     if not isinstance(data, dict):
         raise BadRecord(f"a JSON {type(data).__name__}, not an object")
     notes: list[str] = []
@@ -66,7 +68,7 @@ def line_id(raw: bytes) -> str | None:
     """The id of a line we could not read as a record, if it has one (to keep it in id order)."""
     try:
         data = json.loads(raw.decode("utf-8"))
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     value = data.get("id") if isinstance(data, dict) else None
     return value if isinstance(value, str) else None

@@ -67,7 +67,8 @@ def baseline_report(window, vectors):
     vectors = unit(np.asarray(vectors, dtype=np.float64))
     labels = group_vectors(vectors, max_themes=len(vectors))
     week = np.array(window.week)
-    share = trends._share(window)
+    tracked = sum(w.papers for w in window.weeks)
+    share = window.weeks[-1].papers / tracked
     themes = []
     for c in np.unique(labels):
         rows = np.flatnonzero(labels == c)
@@ -79,7 +80,7 @@ def baseline_report(window, vectors):
     return trends.TrendReport(window.end, None, window.weeks, tuple(themes)), labels
 
 
-def outcome(report, window, planted_ids: set[str], members_of) -> dict:
+def outcome(report, planted_ids: set[str]) -> dict:
     best, held = None, 0
     for theme in report.themes:
         count = len(planted_ids & set(theme.papers))
@@ -111,7 +112,7 @@ def run_all(papers, vectors, group):
                 base, _ = baseline_report(window, vecs)
                 for name, report in (("shipped", shipped), ("baseline", base)):
                     results[name].append({"planted": planted, "k": len(planted_ids), "b": b, "seed": seed,
-                                          **outcome(report, window, planted_ids, None)})
+                                          **outcome(report, planted_ids)})
     return results
 
 

@@ -93,6 +93,7 @@ CORPUS = (
 ALLOWED_ELEMENTS = {
     "div", "p", "ul", "ol", "li", "strong", "em", "a", "table", "thead", "tbody", "tr", "th", "td",
     "details", "summary", "br", "span", "code", "h1", "h2", "h3", "h4", "blockquote", "hr", "input",
+    "pre",  # the Mermaid chart blocks (```mermaid, tracker.render.charts); tests/test_charts.py checks them
 }
 _INVISIBLE = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u200b\u202a-\u202e\u2066-\u2069]")
 
@@ -139,6 +140,8 @@ def foreign_elements(html_text: str, allowed: set[str] = ALLOWED_ELEMENTS) -> li
                 bad.append(f"{element.tag}[href={value}]")
         if element.tag == "span" and (len(element) or (element.text or "") != "$"):
             bad.append(f"span:{element.text!r}")  # our only span is GitHub's literal dollar
+        if element.tag == "pre" and [(c.tag, c.get("class")) for c in element] != [("code", "language-mermaid")]:
+            bad.append("pre")  # our only code block is a Mermaid chart
     return bad
 
 

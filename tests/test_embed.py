@@ -251,13 +251,21 @@ def exact_vectors():
 
 
 @pytest.mark.model
-def test_cpu_path_agrees_with_sentence_transformers(real_encoder, exact_vectors, model_cache_dir):
-    assert type(real_encoder).__name__ == "OpenVinoEncoder" and real_encoder.dim == 384
-    assert Path(real_encoder.folder).parent == model_cache_dir / "models"  # the per-user cache, not .tracker
-    cosine = (real_encoder.encode(REAL_TEXTS) * exact_vectors).sum(axis=1)
-    assert cosine.min() >= 0.99, cosine
-    single = np.vstack([real_encoder.encode([text]) for text in REAL_TEXTS])  # each text alone: no padding
-    assert (single * real_encoder.encode(REAL_TEXTS)).sum(axis=1).min() >= 0.999
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_cpu_path_agrees_with_sentence_transformers(real_encoder, exact_vectors, model_cache_dir, monkeypatch,
+                                                     precision):
+    from tracker.enrich.encoders import load_encoder
+    from tracker.enrich.encoders.openvino import int8_pays
+
+    monkeypatch.setenv("TRACKER_CPU_PRECISION", precision)  # the documented override of the CPU's choice
+    assert int8_pays() is (precision == "int8")
+    encoder = load_encoder("all-MiniLM-L6-v2", device="cpu")
+    assert type(encoder).__name__ == "OpenVinoEncoder" and encoder.dim == 384 and encoder.precision == precision
+    assert encoder.folder == real_encoder.folder and encoder.folder.parent == model_cache_dir / "models"
+    cosine = (encoder.encode(REAL_TEXTS) * exact_vectors).sum(axis=1)
+    assert cosine.min() >= (0.99 if precision == "int8" else 0.9999), cosine
+    single = np.vstack([encoder.encode([text]) for text in REAL_TEXTS])  # each text alone: no padding
+    assert (single * encoder.encode(REAL_TEXTS)).sum(axis=1).min() >= 0.999
 
 
 @pytest.mark.model

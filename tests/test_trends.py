@@ -66,7 +66,8 @@ def test_backfill_old_revisions_and_untracked_papers_are_not_news():
     rss = Paper(id="rss", version=1, title="t", abstract="a", topics=("T",), first_seen="2026-03-24")  # no date: counts
     profile = paper("own", "2026-03-24", topics=())  # the group's own paper: tracked by no topic
     other = paper("x", "2026-03-24", topics=("U",))
-    window = select_window([old, rss, profile, other, paper("y", "2026-03-25")], END, 4, topic="T")
+    garbled = Paper(id="bad", version=1, title="t", abstract="a", topics=("T",), first_seen="someday", published="2026-13-45")
+    window = select_window([old, rss, profile, other, garbled, paper("y", "2026-03-25")], END, 4, topic="T")
     assert [p.id for p in window.papers] == ["rss", "y"]
     assert not is_news(old) and is_news(rss)
 

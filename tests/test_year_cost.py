@@ -244,3 +244,32 @@ def test_a_shard_changed_behind_the_index_is_read_in_full_again(arxiv_server, tm
     assert reread.papers == Ledger.load(tmp_path).papers and reread.get("2601.00009").title == "Added by hand"
     assert "2026-02.jsonl:1" in caplog.text  # the bad line is named, and kept
     assert os.path.getsize(tmp_path / "papers" / "2026-02.jsonl") > 0
+
+
+def test_a_copy_of_a_record_added_to_another_shard_by_hand_is_merged_back_into_one(arxiv_server, tmp_path):
+    world = World(arxiv_server)
+    seed(world, tmp_path)
+    index = tmp_path / "index"
+    ledger = Ledger.load(tmp_path, index=index)
+    ledger.files(tmp_path)
+    ledger.save_index()
+    own = json.loads((tmp_path / "papers" / "2025-12.jsonl").read_text().splitlines()[0])
+    other = tmp_path / "papers" / "2026-01.jsonl"
+    other.write_text(other.read_text() + json.dumps({**own, "version": 2, "title": "Paper v2"}) + "\n")
+    reread = Ledger.load(tmp_path, index=index)
+    for path, data in reread.files(tmp_path).items():
+        path.write_bytes(data)
+    holders = [p.name for p in (tmp_path / "papers").glob("*.jsonl") if f'"id":"{own["id"]}"' in p.read_text()]
+    assert holders == ["2025-12.jsonl"] and Ledger.load(tmp_path).get(own["id"]).version == 2
+
+
+def test_a_shard_nearing_githubs_file_limit_is_named(tmp_path, caplog, monkeypatch):
+    from tracker.store import ledger as ledger_module
+
+    monkeypatch.setattr(ledger_module, "SHARD_WARN_BYTES", 1000)  # the real limit needs ~24,000 records
+    ledger = Ledger()
+    for i in range(3):
+        ledger.record(Paper(id=f"2601.{i:05d}", version=1, title="T", abstract="A" * 400), "Alpha", "2026-01-05")
+    with caplog.at_level(logging.WARNING):
+        ledger.files(tmp_path)
+    assert "2026-01.jsonl is 0 MB (3 papers); GitHub warns at 50 MB" in caplog.text

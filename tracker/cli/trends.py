@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from tracker.cli.options import config_option, date_callback, given_encoder, json_option, load_settings
+from tracker.cli.options import config_option, date_option, given_encoder, json_option, load_settings
 from tracker.errors import TrackerError
 
 _JSON_HELP = ('Print {"date", "topic", "weeks": [{start, end, tracked, papers}], "themes": [{"label", "terms", '
@@ -22,21 +22,20 @@ _JSON_HELP = ('Print {"date", "topic", "weeks": [{start, end, tracked, papers}],
 
 @click.command()
 @config_option
-@click.option("--date", "end", callback=date_callback,
-              help="The last day of the week to look at, YYYY-MM-DD (default: today, UTC).")
+@date_option  # the last day of the week looked at
 @click.option("--weeks", type=click.IntRange(min=2, max=52), default=4, show_default=True,
               help="How many weeks to compare, this one included.")
 @click.option("--topic", default=None, help="Only papers of this topic (as named in the config).")
 @json_option(_JSON_HELP)
 @click.pass_context
-def trends(ctx: click.Context, config_path: Path, end: str | None, weeks: int, topic: str | None,
+def trends(ctx: click.Context, config_path: Path, run_date: str | None, weeks: int, topic: str | None,
            as_json: bool) -> None:
     """Show which themes are rising: the last weeks' papers in themes, counted week by week.
 
-    Papers count in the week the tracker first saw them (first versions from the last 30 days
-    only: a new topic's backfill is not news). Themes are ranked by growth: how much faster
-    they gained papers this week than before, conservatively (a theme going from 1 paper to 2
-    is not rising).
+    The weeks are the 7-day windows ending on --date. Papers count in the week the tracker
+    first saw them (first versions from the last 30 days only: a new topic's backfill is not
+    news). Themes are ranked by growth: how much faster they gained papers this week than
+    before, conservatively (a theme going from 1 paper to 2 is not rising).
 
     Example: tracker trends --weeks 6 --topic "Reasoning" --date 2026-03-29
     """
@@ -47,7 +46,7 @@ def trends(ctx: click.Context, config_path: Path, end: str | None, weeks: int, t
     settings = load_settings(config_path)
     topic = _known_topic(settings, topic)
     ledger = Ledger.load(settings.path(settings.output.data_dir), read_only=True)
-    window = select_window(list(ledger.papers.values()), end or today_utc(), weeks, topic)
+    window = select_window(list(ledger.papers.values()), run_date or today_utc(), weeks, topic)
     vectors = _vectors(ctx, settings, list(window.papers))
     key = (lambda p: p.relevance or 0.0) if any(p.relevance is not None for p in window.papers) else None
     report = find_trends(window, vectors, key=key)

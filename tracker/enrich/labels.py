@@ -5,17 +5,23 @@ punctuation inside ("mutation testing", "Luttinger liquids", "large language mod
 label is always text a reader can find in the papers (n-grams built after dropping stop words
 would invent "testing software" from "testing of software").
 
-Each candidate is scored per group with class-based TF-IDF (BERTopic's c-TF-IDF, counting
-papers rather than words, so one abstract repeating a word cannot carry a label):
+Each candidate is scored per group with a class-based TF-IDF (as BERTopic's c-TF-IDF, but
+counting papers rather than words, so one abstract repeating a word cannot carry a label):
 
-    score(t, g) = share of g's papers using t  x  log(1 + average group size / papers using t)
+    score(t, g) = (g's papers using t / g's papers) x (g's papers using t / all papers using t)
+                  x 2 for a phrase of 2-3 words
 
-A phrase used by a single paper of a group never labels it. The best phrase gives way to a
-longer one containing it when that longer one still covers half of its papers ("testing" ->
-"mutation testing"). Further phrases are picked by maximal marginal relevance (as BERTopic's
-MaximalMarginalRelevance representation) over the candidates' TF-IDF vectors across papers,
-plus word overlap, so a label never says the same thing twice ("mutation testing, mutants").
-The phrase is shown in the case the abstracts write it mid-sentence ("LLMs", "Luttinger liquid").
+The second factor replaces c-TF-IDF's log(1 + A / frequency), which favours words two papers
+happen to share ("face", "eases") over the phrase most of the group uses. A label phrase is used
+by at least MIN_COVERAGE of the group's papers and by two of them. The best phrase gives way to
+a longer one containing it when that one still covers half of its papers ("mutation" ->
+"mutation testing"), or, for a phrase of several words, when it is nearly always part of it
+("quantum Monte" -> "quantum Monte Carlo"). A second phrase (of several words: a lone second
+word says little) is picked by maximal marginal relevance, as BERTopic's
+MaximalMarginalRelevance representation, over the candidates' TF-IDF vectors across the group's
+papers, and never shares a word with the first. Phrases are shown as the abstracts write them
+mid-sentence ("LLMs", "Luttinger liquid", "deep learning" even where a paper says "Deep
+Learning (DL)"). benchmarks/themes.py prints example labels.
 """
 from __future__ import annotations
 
@@ -46,10 +52,9 @@ _BOILERPLATE = frozenset("""
     approach introduce introduces introduced investigate investigates investigated paper's consider
     considered obtain obtained achieve achieves achieved evaluate evaluated evaluation address addresses
     way ways make makes made number large small high low better best good state art effective effectively
-    efficient efficiently key main novel existing current proposed performance extensive experiments
-    experimental framework frameworks technique techniques tool tools regarding commonly adapted
-    describe describes description determine determining unknown known eases ease enable enables
-        """.split())
+    efficient efficiently key main current performance extensive experiments
+    experimental framework frameworks technique techniques tool tools et al
+    """.split())
 _TOKEN = re.compile(r"[^\W\d_][^\W_]*(?:[-'][^\W_]+)*")  # a word: starts with a letter; "helium-4", "GPT-4"
 _MATH = re.compile(r"\$[^$]*\$|\\[a-zA-Z]+|\{[^{}]*\}")  # LaTeX is not a phrase
 _SENTENCE_END = re.compile(r"[.!?:;]\s*$")

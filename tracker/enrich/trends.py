@@ -21,6 +21,13 @@ rate to the earlier weeks' at the posterior's CREDIBLE quantile: "at least this 
 before, nine times in ten"; `rate_ratio` is the posterior median. A theme rises when growth > 1.
 Over 4 weeks of equal size: 1 paper a week then 2 -> 0.5 (not rising); 0 then 2 -> 0.98; 0 then
 3 -> 1.5; 0 then 5 -> 2.6; 10 a week then 20 -> 1.3.
+
+Measured by benchmarks/trends.py (real abstracts; a labelled sub-topic of 4-10 papers planted in
+the last of 4 weeks of 10 or 25 ordinary papers each; 110 runs): the planted theme ranks first
+among the rising themes in 86 runs (one cut of the digest's themes: 75) and also holds >= 60% of
+its papers with no more strangers than members in 73 (71). Statistical hypothesis testing: 30/30;
+sub-topics of software testing whose papers' nearest neighbours are half other testing papers
+(testing ML systems, flaky tests): about half. The limit is the embedding, not the statistic.
 """
 from __future__ import annotations
 
@@ -110,9 +117,9 @@ def select_window(papers: Sequence[Paper], end: str, weeks: int = 4, topic: str 
     first_run = min((p.first_seen for p in papers if p.topics and p.first_seen), default=None)
     chosen: list[tuple[Paper, int]] = []
     for paper in sorted(papers, key=lambda p: p.id):
-        if not paper.topics or (topic is not None and topic not in paper.topics) or not is_news(paper):
+        seen = _day(paper.first_seen)
+        if not paper.topics or (topic is not None and topic not in paper.topics) or seen is None or not is_news(paper):
             continue
-        seen = dt.date.fromisoformat(paper.first_seen[:10])
         if starts[0] <= seen <= last:
             chosen.append((paper, (seen - starts[0]).days // 7))
     counts = np.bincount([w for _, w in chosen], minlength=weeks)
@@ -124,17 +131,18 @@ def select_window(papers: Sequence[Paper], end: str, weeks: int = 4, topic: str 
 
 
 def is_news(paper: Paper) -> bool:
-    """First seen within NEWS_AGE_DAYS of its first version (unknown submission dates count)."""
-    if not paper.first_seen:
+    """First seen within NEWS_AGE_DAYS of its first version (an unknown submission date counts)."""
+    seen, submitted = _day(paper.first_seen), _day(paper.published)
+    if seen is None:
         return False
-    submitted = (paper.published or "")[:10]
-    if not submitted:
-        return True
+    return submitted is None or (seen - submitted).days <= NEWS_AGE_DAYS
+
+
+def _day(value: str | None) -> dt.date | None:
     try:
-        age = dt.date.fromisoformat(paper.first_seen[:10]) - dt.date.fromisoformat(submitted)
-    except ValueError:
-        return True
-    return age.days <= NEWS_AGE_DAYS
+        return dt.date.fromisoformat(value[:10]) if value else None
+    except ValueError:  # a hand-edited ledger line: such a paper is left out, not a crash
+        return None
 
 
 # --- themes and growth ------------------------------------------------------------------
@@ -192,9 +200,9 @@ def theme_members(vectors: np.ndarray, this_week: np.ndarray, tracked: np.ndarra
     themes: list[np.ndarray] = []
     flat = fcluster(tree, t=WARD_CUT * spread, criterion="distance")
     if before.any() and 0 < share < 1:
-        scored = sorted(candidates, key=lambda node: (-growth(now[node], before[node], share)[0], node))
-        for node in scored:
-            if growth(now[node], before[node], share)[0] <= 1.0:
+        scores = {node: growth(int(now[node]), int(before[node]), share)[0] for node in candidates}
+        for node in sorted(candidates, key=lambda node: (-scores[node], node)):
+            if scores[node] <= 1.0:
                 break
             rows = leaves[node]
             if not taken[rows].any():
@@ -218,13 +226,13 @@ def growth(this_week: int, before: int, share: float) -> tuple[float, float]:
     """(conservative, median) ratio of this week's rate to the earlier weeks' (see above).
 
     `share`: the fraction of all tracked papers that arrived this week."""
-    from scipy.stats import beta
+    from scipy.special import betaincinv  # the Beta quantile; scipy.stats takes seconds to import
 
     if not 0 < share < 1:
         return (float("nan"), float("nan"))
     a, b = this_week + PRIOR_PAPERS * share, before + PRIOR_PAPERS * (1 - share)
     expected = share / (1 - share)
-    low, median = beta.ppf([CREDIBLE, 0.5], a, b)
+    low, median = betaincinv(a, b, [CREDIBLE, 0.5])
     return (float(low / (1 - low) / expected), float(median / (1 - median) / expected))
 
 

@@ -152,7 +152,9 @@ def managed_files(settings: Any, summary: Mapping[str, Any] | None) -> tuple[dic
         folder = settings.path(out.archive_dir) / topic_slug(topic.name)
         marker = archive_marker(topic_slug(topic.name))
         found |= {p for p in _files(folder, ("*.md",), recursive=False) if _first_line(p) == marker}
-    listed = [settings.path(p) for p in ((summary or {}).get("outputs") or []) if isinstance(p, str)]
+    # The run summary is a cache file: trusted only to name files of the kinds the tracker writes.
+    listed = [settings.path(p) for p in ((summary or {}).get("outputs") or []) if isinstance(p, str) and "\0" not in p]
+    listed = [p for p in listed if _tracker_kind(settings, p)]
     found |= {p for p in listed if p.is_file()}
     state = days.state_dir(settings).resolve()
     files = {
@@ -162,6 +164,20 @@ def managed_files(settings: Any, summary: Mapping[str, Any] | None) -> tuple[dic
     }
     deleted = [days.repo_path(settings, p) for p in listed if not p.exists() and not p.is_symlink() and _inside(p, root, state)]
     return files, deleted
+
+
+def _tracker_kind(settings: Any, path: Path) -> bool:
+    """A path the tracker itself writes: the README, a ledger shard, a digest page or feed, a topic's archive page."""
+    from tracker.render.paths import topic_slug
+
+    out = settings.output
+    path = Path(os.path.abspath(path))
+    folder = lambda name: Path(os.path.abspath(settings.path(name)))  # noqa: E731
+    archives = {folder(out.archive_dir) / topic_slug(t.name) for t in settings.topics}
+    return (path == folder(out.readme)
+            or (path.suffix == ".jsonl" and folder(out.data_dir) in path.parents)
+            or (path.suffix in (".md", ".xml") and folder(out.digest_dir) in path.parents)
+            or (path.suffix == ".md" and path.parent in archives))
 
 
 def _files(folder: Path, patterns: tuple[str, ...], *, recursive: bool = True) -> set[Path]:

@@ -99,14 +99,24 @@ def md_text(text: object) -> str:
         href = link_target(url)
         if href is None:
             continue
-        parts += [_md_escape(line[done:match.start()]), _link(_md_escape(url), href)]
+        parts += [_md_escape(line, done, match.start()), _link(_md_escape(url), href)]
         done = match.start() + len(url)
-    parts.append(_md_escape(line[done:]))
+    parts.append(_md_escape(line, done))
     return _guard_line_start(line, "".join(parts))
 
 
-def _md_escape(text: str) -> str:
-    return _MD.sub(_md_replace, text)
+def _md_escape(line: str, start: int = 0, end: int | None = None) -> str:
+    """`line[start:end]` escaped, its lookaheads seeing the whole line: an "@" right before a URL
+    that becomes a link still reads as "@h..." to whoever joins the text nodes, so it is marked."""
+    end = len(line) if end is None else end
+    out, done = [], start
+    for match in _MD.finditer(line, start):
+        if match.start() >= end:
+            break
+        out += [line[done:match.start()], _md_replace(match)]
+        done = match.end()
+    out.append(line[done:end])
+    return "".join(out)
 
 
 def _guard_line_start(line: str, escaped: str) -> str:

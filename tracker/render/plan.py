@@ -130,12 +130,18 @@ def _key(settings: Settings, path: Path) -> str:
 
 @dataclass(frozen=True)
 class Plan:
+    every_page: bool
     readme: bool
-    pages: frozenset[tuple[str, str]] | None  # (topic, month); None: every page
+    before: dict[str, Entry | None]  # papers that may have changed since the last render (see since_render)
+    edited: frozenset[tuple[str, str]]  # pages edited or deleted since the last render
     why: str  # for the log
 
+    @property
+    def nothing(self) -> bool:
+        return not (self.every_page or self.readme or self.before or self.edited)
 
-def plan(settings: Settings, env: jinja2.Environment, ledger: Ledger, placed, full: bool = False) -> Plan:
+
+def plan(settings: Settings, env: jinja2.Environment, ledger: Ledger, full: bool = False) -> Plan:
     papers = ledger.papers
     state = read_state(state_path(settings))
     reason = ("asked to" if full else "ledger read without an index" if not isinstance(papers, PaperMap)
@@ -145,14 +151,16 @@ def plan(settings: Settings, env: jinja2.Environment, ledger: Ledger, placed, fu
               else "")
     before = None if reason else since_render(ledger, state)
     if before is None:
-        return Plan(True, None, f"every page ({reason or 'the ledger changed in a way its index cannot trace'})")
-    topics = [t.name for t in settings.topics]
-    pages = _changed_pages(topics, placed, papers, before, settings.output.readme_rows)
+        return Plan(True, True, {}, frozenset(), f"every page ({reason or 'the ledger changed in a way its index cannot trace'})")
     edited = _edited(settings, state)
-    pages |= {key for key, file in _page_files(settings, placed).items() if _key(settings, file) in edited}
+    slugs = {paths.topic_slug(t.name): t.name for t in settings.topics}
+    archive = settings.path(settings.output.archive_dir)
+    pages = frozenset((slugs[f.parent.name], f.stem) for f in map(settings.path, edited)
+                      if f.parent.parent == archive and f.parent.name in slugs)
     readme = bool(before) or _key(settings, settings.path(settings.output.readme)) in edited \
         or uses_run_date(env, "readme.md.j2")
-    return Plan(readme, frozenset(pages), f"{len(pages)} pages, README {'too' if readme else 'unchanged'}")
+    return Plan(False, readme, before, pages, f"{len(before)} changed papers, {len(pages)} edited pages, "
+                f"README {'too' if readme else 'unchanged'}")
 
 
 def since_render(ledger: Ledger, state: RenderState) -> dict[str, Entry | None] | None:
@@ -233,19 +241,23 @@ def render_tables_of_run(settings: Settings, env: jinja2.Environment, ledger: Le
     """The README (when it can change), the archive pages that can change, and stale pages (None)."""
     out = settings.output
     topics = [t.name for t in settings.topics]
+    chosen = plan(settings, env, ledger, full)
+    log.info("rendering: %s", chosen.why)
+    if chosen.nothing:
+        return {}  # nothing changed since the last render: no page or README can differ, none is stale
     entries = list(ledger.entries())
     placed = layout(topics, _keys(entries), out.readme_rows)
-    chosen = plan(settings, env, ledger, placed, full)
-    log.info("rendering %s", chosen.why)
+    pages = None if chosen.every_page else \
+        chosen.edited | _changed_pages(topics, placed, ledger.papers, chosen.before, out.readme_rows)
     readme_path = settings.path(out.readme)
-    section, pages = render_tables(
+    section, rendered = render_tables(
         env, topics, placed, lambda ids: [ledger.papers[i] for i in ids],
         total=sum(1 for _, e in entries if e.topics), date=today, cap=out.readme_rows,
         readme_path=readme_path, archive_dir=settings.path(out.archive_dir), digest_dir=settings.path(out.digest_dir),
-        pages=chosen.pages, readme=chosen.readme,
+        pages=pages, readme=chosen.readme,
         activity=activity_chart(topics, ((e.topics, e.date) for _, e in entries)) if chosen.readme else None,
     )
-    files: dict[Path, str | None] = dict(pages)
+    files: dict[Path, str | None] = dict(rendered)
     if section is not None:
         existing = readme_path.read_text(encoding="utf-8") if readme_path.exists() else ""
         files[readme_path] = splice(existing, section, readme_path)

@@ -38,7 +38,7 @@ STAGE_SUFFIX = ".staged"
 FORMAT = 2
 DELETABLE_SUFFIXES = (".md",)  # a commit deletes only pages the tracker renders, never ledger shards
 # The first line of every archive page (tracker.render.paths.ARCHIVE_MARKER): recovery deletes nothing else.
-RECOVERABLE_DELETE_HEAD = b"<!-- paper-tracker:archive "
+RECOVERABLE_DELETE_HEAD = b"<!-- paper-tracker:archive topic="
 _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 # A rename that fails with one of these fails the same way on every later try.
 _PERMANENT = {errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ENOTEMPTY, errno.EEXIST, errno.ELOOP, errno.EINVAL}

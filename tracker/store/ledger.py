@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 SHARD_DIR = "papers"
 SHARD_NAME = re.compile(r"\d{4}-\d{2}\.jsonl")
 JOURNAL = ".commit.json"  # in the data folder: an interrupted run's promised file updates
+# GitHub warns about files over 50 MB (and rejects 100 MB). A record averages ~1.9 KB, so a month
+# shard reaches this only near arXiv's whole monthly output (~25,000 papers): say so early.
+SHARD_WARN_BYTES = 45_000_000
 
 
 def journal_path(data_dir: Path) -> Path:
@@ -155,34 +158,29 @@ class Ledger:
     def _open_indexed(self, shards: list[tuple[Path, Path]], index: Path) -> None:
         """Hash every shard; take entries from the index where the digest matches, parse the rest now."""
         self.index_path = index
-        unread: dict[str, tuple[str, Entry]] = {}
+        indexed: dict[str, dict[str, Entry]] = {}
         parse_now: dict[str, bytes] = {}
         for shard, source in shards:
             month = shard.name.removesuffix(".jsonl")
             data = _read_bytes(source, shard)
             self.digests[month], self._sources[month] = digest(data), (shard, source)
             known = read_shard_index(index, month)
-            if known is None or known.digest != self.digests[month]:
-                parse_now[month] = data  # new, or changed by hand / by git: read and checked in full
-                if known is not None:
-                    self.previous[month] = known  # what it held before (tracker.render.plan compares)
+            if known is not None and known.digest == self.digests[month]:
+                indexed[month] = known.entries  # exactly the bytes we wrote: parsed when needed
                 continue
-            for pid, entry in known.entries.items():
-                if pid in unread or shard_month(pid) != month:  # two records of one paper, or a misplaced one
-                    parse_now.setdefault(month, b"")
-                    parse_now.setdefault(unread[pid][0] if pid in unread else shard_month(pid), b"")
-                unread[pid] = (month, entry)
-        self.papers = PaperMap(unread, self._load_month)
-        for month in parse_now:  # drop what the index said about them: their records are the truth
-            for pid in self.papers.unread_months.pop(month, []):
-                unread.pop(pid, None)
+            parse_now[month] = data  # new, or changed by hand / by git: read and checked in full
+            if known is not None:
+                self.previous[month] = known  # what it held before (tracker.render.plan compares)
+        for month in _sharing_ids(indexed):  # one paper in two shards (by hand): both are read and rewritten
+            del indexed[month]
+            parse_now[month] = b""
+        self.papers = PaperMap(indexed, self._load_month)
         for month, data in sorted(parse_now.items()):
-            if month in self._sources:
-                shard, source = self._sources[month]
-                self._read_shard(shard, data or _read_bytes(source, shard), into=self.papers.loaded)
+            shard, source = self._sources[month]
+            self._read_shard(shard, data or _read_bytes(source, shard), into=self.papers.loaded)
         # A shard written back must be read in full first; so must one holding a copy of a parsed paper.
         while need := {m for m in self.months if m in self.papers.unread_months} | {
-                unread[pid][0] for pid in self.papers.loaded if pid in unread}:
+                self.papers.unread[pid] for pid in self.papers.loaded if pid in self.papers.unread}:
             self.papers.load(need)
 
     def _load_month(self, month: str) -> None:
@@ -284,6 +282,9 @@ class Ledger:
             entries.sort(key=lambda entry: entry[0])  # stable: kept lines stay in their order
             body = b"\n".join(raw for _, raw in entries)
             files[data_dir / SHARD_DIR / f"{month}.jsonl"] = data = body + b"\n" if body else b""
+            if len(data) > SHARD_WARN_BYTES:
+                log.warning("%s is %.0f MB (%d papers); GitHub warns at 50 MB and rejects 100 MB: "
+                            "narrow the topics", data_dir / SHARD_DIR / f"{month}.jsonl", len(data) / 1e6, len(entries))
             self.written[month] = digest(data)
         return files
 
@@ -325,6 +326,16 @@ def _shards(folder: Path, promised: dict[Path, Path | None]) -> list[tuple[Path,
     names = {p for p in on_disk if SHARD_NAME.fullmatch(p.name)}
     names |= {t for t in promised if t.parent == real_folder and SHARD_NAME.fullmatch(t.name)}
     return [(shard, promised.get(shard) or shard) for shard in sorted(names)]
+
+
+def _sharing_ids(indexed: dict[str, dict]) -> set[str]:
+    """Months whose shards hold an id another shard holds too (one quick pass when there are none)."""
+    owner: dict[str, str] = {}
+    for month, entries in indexed.items():
+        owner.update(dict.fromkeys(entries, month))
+    if len(owner) == sum(map(len, indexed.values())):
+        return set()
+    return {m for month, entries in indexed.items() for pid in entries if owner[pid] != month for m in (month, owner[pid])}
 
 
 def _read_bytes(source: Path, shard: Path) -> bytes:

@@ -109,12 +109,12 @@ class PaperMap(MutableMapping):
     (`load_month`); writing a record first parses its shard, so a shard is only ever written from
     a full read of it. Remembers which ids this run changed, with their entries from before."""
 
-    def __init__(self, unread: dict[str, tuple[str, Entry]], load_month: Callable[[str], None]):
+    def __init__(self, indexed: dict[str, dict[str, Entry]], load_month: Callable[[str], None]):
         self.loaded: dict[str, Paper] = {}
-        self.unread = unread  # id -> (month of the shard holding it, entry), until that shard is parsed
-        self.unread_months: dict[str, list[str]] = {}  # month -> its unread ids
-        for pid, (month, _) in unread.items():
-            self.unread_months.setdefault(month, []).append(pid)
+        self.unread_months = indexed  # month -> {id: entry} of each shard not parsed yet
+        self.unread: dict[str, str] = {}  # id -> month of the unparsed shard holding it
+        for month, entries in indexed.items():
+            self.unread.update(dict.fromkeys(entries, month))
         self.changed: dict[str, Entry | None] = {}  # id -> entry before this run changed it (None: new)
         self.dirty: set[str] = set()  # shards holding a changed record
         self._load_month = load_month
@@ -123,7 +123,7 @@ class PaperMap(MutableMapping):
         for month in sorted(set(months) & set(self.unread_months)):
             self._load_month(month)  # fills self.loaded
             for pid in self.unread_months.pop(month):
-                del self.unread[pid]
+                self.unread.pop(pid, None)
 
     def load_all(self) -> None:
         self.load(set(self.unread_months))
@@ -131,22 +131,23 @@ class PaperMap(MutableMapping):
     def entry(self, pid: str) -> Entry | None:
         if pid in self.loaded:
             return entry_of(self.loaded[pid])
-        found = self.unread.get(pid)
-        return found[1] if found else None
+        month = self.unread.get(pid)
+        return self.unread_months[month][pid] if month else None
 
     def entries(self) -> Iterator[tuple[str, Entry]]:
         for pid, paper in self.loaded.items():
             yield pid, entry_of(paper)
-        yield from ((pid, entry) for pid, (_, entry) in self.unread.items())
+        for entries in self.unread_months.values():
+            yield from entries.items()
 
     def __getitem__(self, pid: str) -> Paper:
         if pid not in self.loaded and pid in self.unread:
-            self.load({self.unread[pid][0]})
+            self.load({self.unread[pid]})
         return self.loaded[pid]
 
     def __setitem__(self, pid: str, paper: Paper) -> None:
         month = shard_month(pid)
-        self.load({month, *([self.unread[pid][0]] if pid in self.unread else [])})
+        self.load({month, *([self.unread[pid]] if pid in self.unread else [])})
         old = self.loaded.get(pid)
         if old != paper:
             self.changed.setdefault(pid, entry_of(old) if old is not None else None)

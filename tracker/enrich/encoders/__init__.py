@@ -1,7 +1,8 @@
 """Encoders: texts -> unit vectors. One CPU runtime (OpenVINO, int8 via NNCF) and sentence-transformers on GPUs.
 
 - `load_encoder(model, device=...)`: documents. On CPU (the default without a GPU) the model's
-  OpenVINO export (export.py, shared per user, built once) runs int8; on CUDA (fp16, batches of
+  OpenVINO export (export.py, shared per user, built once) runs int8 where the CPU has VNNI/AMX,
+  else fp32 (openvino.int8_pays); on CUDA (fp16, batches of
   256) or MPS sentence-transformers runs the model itself. A model the exporter does not support
   (or whose export drifts, or a machine without nncf/torch to build it) falls back to
   sentence-transformers on CPU, logged.
@@ -64,7 +65,7 @@ def _openvino(model: str, model_dir: Path, *, batch_size: int = 16, for_queries:
         log.warning("openvino is not installed; embedding with sentence-transformers (slower)")
         return None
     from tracker.enrich.encoders import export
-    from tracker.enrich.encoders.openvino import OpenVinoEncoder
+    from tracker.enrich.encoders.openvino import OpenVinoEncoder, int8_pays
 
     can_build = find_spec("nncf") is not None and find_spec("torch") is not None
     broken: Path | None = None
@@ -80,7 +81,8 @@ def _openvino(model: str, model_dir: Path, *, batch_size: int = 16, for_queries:
             return None
         folder, manifest = found
         try:
-            return OpenVinoEncoder(model, folder, manifest, batch_size=batch_size, for_queries=for_queries)
+            precision = "int8" if not for_queries and int8_pays() else "fp32"
+            return OpenVinoEncoder(model, folder, manifest, batch_size=batch_size, precision=precision)
         except Exception as exc:  # OpenVINO raises its own types for unreadable models
             log.warning("exported model in %s does not load (%s); rebuilding it", folder, exc)
             broken = folder

@@ -1,8 +1,9 @@
 """The CPU runtime: an exported model (see export.py) run by OpenVINO. Needs only openvino + tokenizers.
 
-Documents run the int8 graph (NNCF static quantisation, weights and activations); queries run the
-fp32 graph of the same export: the same space, rankings closest to the full model, and no torch
-import, so `tracker search` starts fast. OpenVINO's own compiled-model cache (`compiled/` in the
+Documents run the int8 graph (NNCF static quantisation, weights and activations) on CPUs where
+int8 pays (`int8_pays`), else the fp32 graph; queries always run the fp32 graph of the same
+export: the same space, rankings closest to the full model, and no torch import, so
+`tracker search` starts fast. OpenVINO's own compiled-model cache (`compiled/` in the
 export folder) makes a fresh process's compile ~0.2 s instead of ~0.7 s; OpenVINO recompiles when
 a blob does not match or load.
 
@@ -87,15 +88,33 @@ def run_once(compiled, tokens, texts: list[str]) -> np.ndarray:
     return np.array(compiled.create_infer_request().infer(feed(tokens, texts, names))[0], dtype=np.float32)
 
 
+def int8_pays() -> bool:
+    """Whether this CPU runs the int8 graph faster than the fp32 one.
+
+    int8 matrix products pay with VNNI or AMX instructions: 2.5x sentence-transformers on a 2-core
+    AVX512-VNNI Xeon. On a plain AVX2 CPU the int8 graph was *slower* than the fp32 one (6.2 vs
+    7.9 abstracts/s, benchmarks/embed.py's texts), so there documents run fp32 too (and match the
+    full model exactly). `TRACKER_CPU_PRECISION=int8|fp32` overrides the choice.
+    """
+    forced = os.environ.get("TRACKER_CPU_PRECISION", "").strip().lower()
+    if forced in ("int8", "fp32"):
+        return forced == "int8"
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace").split())
+    except OSError:  # not Linux: assume a CPU of this decade
+        return True
+    return bool(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
 class OpenVinoEncoder(Encoder):
-    """Encodes with an exported graph; `for_queries` picks the fp32 graph, else the int8 one."""
+    """Encodes with an exported graph: `precision` "int8" (documents, where it pays) or "fp32"."""
 
     def __init__(self, model_name: str, folder: Path, manifest: dict[str, Any], *, batch_size: int = 16,
-                 for_queries: bool = False):
+                 precision: str = "int8"):
         self.model_name, self.device, self.dim = model_name, "cpu", int(manifest["dim"])
-        self.batch_size = batch_size
+        self.batch_size, self.precision = batch_size, precision
         self.folder = Path(folder)
-        self._compiled = compile_model(self.folder / (QUERY_MODEL_FILE if for_queries else MODEL_FILE),
+        self._compiled = compile_model(self.folder / (MODEL_FILE if precision == "int8" else QUERY_MODEL_FILE),
                                        self.folder / COMPILED_DIR)
         self._inputs = [port.get_any_name() for port in self._compiled.inputs]
         count = int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))

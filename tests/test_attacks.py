@@ -1,0 +1,444 @@
+"""Issue 9, attacked again: variants the first fixes did not test, each against the real `tracker`
+process and loopback servers (arXiv: pytest-httpserver; GitHub: tests/fake_github.py).
+
+Each test names the class of issue 9 it holds down. The variants: other code points and fields
+(NEL, C1 controls, tag characters, bidi isolates, category attributes, RSS journal refs), state
+files that are links, folders or FIFOs, journals that lead into another project or can never be
+applied, markers in tab-indented code, raw HTML blocks and list-item fences, mentions glued to a
+URL, old digests on disk, and caches damaged in every way.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.arxiv_fake import entry, feed
+from tests.fake_github import TOKEN
+from tests.fake_github import fake_github as fake  # noqa: F401 - pytest fixture
+from tests.hostile import live_references, render_gfm, rss_feed, xml_attr, xml_text
+from tracker.errors import TrackerError
+from tracker.models import Paper
+from tracker.publish.commit import _section
+from tracker.render.escape import md_text
+from tracker.render.paths import ARCHIVE_MARKER
+from tracker.render.splice import END_MARKER as E
+from tracker.render.splice import START_MARKER as S
+from tracker.render.splice import read_readme, splice
+from tracker.store.journal import RECOVERABLE_DELETE_HEAD, commit, recover, stage_of
+from tracker.store.ledger import Ledger
+from tracker.store.lock import describe, run_lock
+
+ROOT = Path(__file__).parent.parent
+DATE = "2026-11-20"
+TESTING = '(ti:"testing" OR abs:"testing")'
+# Every kind of character the one normalisation must neutralise, as arXiv can deliver it in XML.
+SPECIALS = "\x85\u2028\u2029\u202e\u2066\u061c\u200b\u200d\ufeff\u00ad\x9b\U000e0041\U0001d173\u180e"
+
+
+def tracker(*args: object, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """The real CLI in its own process."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "TRACKER_LOCK_WAIT_SECONDS": "2", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "tracker", *map(str, args)], env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def errors(result: subprocess.CompletedProcess) -> list[str]:
+    assert "Traceback" not in result.stderr, result.stderr
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+def tree(folder: Path, *, caches: bool = False) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.is_symlink() and (caches or ".tracker" not in p.parts)}
+
+
+@pytest.fixture
+def project(tmp_path, arxiv_server):
+    """A project folder whose keywords.yaml points at the loopback arXiv; returns its config path."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+
+    def make(topics: str = "- name: Testing\n  keywords: [testing]\n", extra: str = "") -> Path:
+        config = folder / "keywords.yaml"
+        config.write_text(textwrap.dedent(f"""\
+            arxiv:
+              api_url: {arxiv_server.api_url}
+              rss_url: {arxiv_server.rss_url}
+              delay_seconds: 0
+              backoff_seconds: 0
+              retries: 1
+              timeout_seconds: 5
+              page_size: 10
+            embedding:
+              enabled: false
+            """) + textwrap.dedent(extra) + "topics:\n" + textwrap.indent(textwrap.dedent(topics), "  "))
+        return config
+
+    return make
+
+
+def run(config: Path, date: str = DATE, *extra: str) -> subprocess.CompletedProcess:
+    return tracker("run", "--config", config, "--date", date, "--no-embed", *extra)
+
+
+# --- 1: hostile text in every field, API and RSS --------------------------------------------
+
+def hostile_entry(arxiv_id: str) -> str:
+    """An API entry with SPECIALS in every text field, attribute and nested element arXiv sends."""
+    dirty = lambda text: xml_text(text.replace("|", SPECIALS))  # noqa: E731
+    return (
+        f"<entry><id>http://arxiv.org/abs/{arxiv_id}v1</id><title>{dirty('Testing|title @alice #12')}</title>"
+        f"<updated>2026-11-19T10:00:00Z</updated><published>2026-11-19T10:00:00Z</published>"
+        f"<summary>{dirty('Abstract|on testing, code https://github.com/a/b|.')}</summary>"
+        f"<author><name>{dirty('Ada|Lovelace')}</name><arxiv:affiliation>{dirty('Uni|X')}</arxiv:affiliation></author>"
+        f"<author><name>{xml_text(SPECIALS)}</name></author>"
+        f"<arxiv:comment>{dirty('15 pages,| 9 figures')}</arxiv:comment><arxiv:journal_ref>{dirty('J.| Ref')}</arxiv:journal_ref>"
+        f"<arxiv:doi>{dirty('10.1000/|x')}</arxiv:doi>"
+        f"<category term={xml_attr('cs.CL' + SPECIALS)} scheme=\"http://arxiv.org/schemas/atom\"/>"
+        f"<category term={xml_attr(SPECIALS)} scheme=\"http://arxiv.org/schemas/atom\"/>"
+        f"<arxiv:primary_category term={xml_attr('cs' + SPECIALS + '.CL')}/>"
+        f"<link href=\"https://arxiv.org/abs/{arxiv_id}v1\" rel=\"alternate\" type=\"text/html\"/></entry>"
+    )
+
+
+def test_1_specials_in_every_field_of_api_and_rss_leave_a_ledger_every_reader_splits_alike(arxiv_server, project, tmp_path):
+    arxiv_server.add_pages(TESTING, {0: feed([hostile_entry("2611.00001"), hostile_entry("2611.00002")])})
+    dirty = Paper("2611.00003", 1, f"Testing{SPECIALS}rss", f"testing{SPECIALS}abstract", authors=(f"Eve{SPECIALS}Smith", SPECIALS),
+                  categories=(f"cs.CL{SPECIALS}",), journal_ref=f"15 pages{SPECIALS}", doi=f"10.1/{SPECIALS}")
+    arxiv_server.feeds["cs.CL"] = rss_feed([dirty])
+    config = project("- name: Testing\n  keywords: [testing]\n- name: CL\n  source: rss\n  categories: [cs.CL]\n  keywords: [testing]\n")
+    first = run(config)
+    assert first.returncode == 0 and not errors(first), first.stderr
+    again = tracker("render", "--config", config, "--date", "2026-11-21", "--no-embed")
+    assert again.returncode == 0 and not errors(again), again.stderr
+    folder = config.parent
+    shards = list((folder / "data" / "papers").glob("*.jsonl"))
+    for shard in shards:
+        text = shard.read_bytes().decode("utf-8")
+        assert len(text.splitlines()) == text.count("\n")  # str.splitlines() splits only where "\n" is
+        for line in text.splitlines():
+            record = json.loads(line)
+            values = [v for v in record.values() if isinstance(v, str)] + [x for v in record.values() if isinstance(v, list) for x in v]
+            assert not [v for v in values if set(v) & set(SPECIALS)], record
+    assert set(Ledger.load(folder / "data", read_only=True).papers) == {"2611.00001", "2611.00002", "2611.00003"}
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    assert readme.count("| **[Testing") == 3 and not set(readme) & (set(SPECIALS) - {"\u200b"})
+    assert live_references(render_gfm(readme)) == []
+
+
+# --- 2, 9, 10, 3: damaged state never fails a run, and never leads outside the repository ----
+
+def test_state_files_that_are_links_folders_fifos_or_garbage_are_cleared_or_ignored(arxiv_server, project, tmp_path):
+    arxiv_server.add_pages(TESTING, {0: feed([entry("2611.00001", title="testing one")])})
+    config = project()
+    folder = config.parent
+    assert run(config).returncode == 0
+    state, papers = folder / ".tracker", folder / "data" / "papers"
+    for cached in [p for p in state.rglob("*") if p.is_file() and p.name != "run.lock"]:
+        cached.write_bytes(cached.read_bytes()[: cached.stat().st_size // 2])  # every cache cut short
+    for name in ("run.lock", "run.lock.json"):  # an empty folder where the lock or its holder info goes
+        (state / name).unlink(missing_ok=True)
+        (state / name).mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOKEN=ghp_exfiltrated\n")
+    (papers / "2026-12.jsonl").symlink_to(secret)  # a shard that leads out of the repository
+    os.mkfifo(papers / "2026-10.jsonl")  # a read would block forever
+    nested = b"[" * 100_000  # deeper than any JSON parser's stack
+    (papers / "2026-11.jsonl").write_bytes((papers / "2026-11.jsonl").read_bytes() + nested + b"\n")
+    other = tmp_path / "other"  # another project with a commit pending: our journal is a link to it
+    (other / "data").mkdir(parents=True)
+    (other / "README.md").write_text("theirs, old\n")
+    stage_of(other / "README.md").write_text("theirs, new\n")
+    (other / "data" / ".commit.json").write_text(json.dumps({"format": 2, "journal": "data/.commit.json", "replace": ["README.md"], "delete": []}))
+    (folder / "data" / ".commit.json").symlink_to(other / "data" / ".commit.json")
+
+    arxiv_server.add_pages(TESTING, {0: feed([entry("2611.00002", title="testing two"), entry("2611.00001", title="testing one")])})
+    second = run(config, "2026-11-21")
+    assert second.returncode == 0 and not errors(second), second.stderr
+    assert "2026-12.jsonl is not a regular file" in second.stderr and "2026-10.jsonl is not a regular file" in second.stderr
+    assert "nested too deeply" in second.stderr and "not a commit journal" in second.stderr
+    assert not [p for p, data in tree(folder, caches=True).items() if b"ghp_exfiltrated" in data]
+    assert secret.read_text() == "TOKEN=ghp_exfiltrated\n" and (papers / "2026-12.jsonl").is_symlink()
+    assert (other / "README.md").read_text() == "theirs, old\n"  # the other project was not touched
+    assert set(Ledger.load(folder / "data", read_only=True).papers) == {"2611.00001", "2611.00002"}
+    assert nested in (papers / "2026-11.jsonl").read_bytes()  # kept verbatim, not lost
+    third = run(config, "2026-11-21")
+    assert third.returncode == 0 and not errors(third), third.stderr
+
+
+def test_a_state_folder_that_is_a_file_is_one_line_and_changes_nothing(tmp_path):
+    (tmp_path / ".tracker").write_text("not a folder")
+    with pytest.raises(TrackerError) as caught:
+        with run_lock(tmp_path / ".tracker"):
+            pass
+    assert str(caught.value) == (f"{tmp_path / '.tracker'} is a file, but the tracker keeps its state (run lock, caches) "
+                                 "in a folder there: move the file away or set output.state_dir; nothing was done")
+    assert (tmp_path / ".tracker").read_text() == "not a folder"
+
+
+def test_lock_holder_text_from_disk_is_one_clean_line():
+    holder = {"pid": os.getpid(), "host": "elsewhere\n\x1b[31mred", "started": "2026\u202e-11", "command": "x\u2028error: fake"}
+    shown = describe(holder)
+    assert "\n" not in shown and "\x1b" not in shown and "\u2028" not in shown and "\u202e" not in shown
+
+
+# --- 10: a journal on disk is trusted no further than it can be checked -----------------------
+
+@pytest.fixture
+def repo(tmp_path):
+    root = tmp_path / "repo"
+    (root / "data" / "papers").mkdir(parents=True)
+    (root / "README.md").write_text("# Our lab\n\nHand-written.\n")
+    (root / "archive" / "t").mkdir(parents=True)
+    (root / "archive" / "t" / "2024-01.md").write_text(ARCHIVE_MARKER.format(slug="t") + "\nours\n")
+    (root / "docs").mkdir()
+    (root / "docs" / "2024-02.md").write_text("a user's page\n")
+    return root
+
+
+def journal(root: Path, replace=(), delete=()) -> Path:
+    path = root / "data" / ".commit.json"
+    path.write_text(json.dumps({"format": 2, "journal": "data/.commit.json", "replace": list(replace), "delete": list(delete)}))
+    return path
+
+
+def test_recovery_deletes_only_the_trackers_own_archive_pages(repo, caplog):
+    recover(journal(repo, delete=["README.md", "docs/2024-02.md", "archive/t/2024-01.md"]))
+    assert (repo / "README.md").exists() and (repo / "docs" / "2024-02.md").exists()
+    assert not (repo / "archive" / "t" / "2024-01.md").exists()
+    assert caplog.text.count("it is not an archive page the tracker wrote") == 2
+    assert RECOVERABLE_DELETE_HEAD.decode() == ARCHIVE_MARKER.split("{")[0]  # the two definitions agree
+
+
+def test_recovery_moves_only_regular_stages_and_skips_steps_that_can_never_succeed(repo, tmp_path, caplog):
+    stage_of(repo / "README.md").mkdir()  # a folder of the stage's name: never becomes the README
+    (tmp_path / "outside.md").write_text("outside\n")
+    stage_of(repo / "data" / "papers" / "2024-01.jsonl").symlink_to(tmp_path / "outside.md")
+    (repo / "digests").mkdir()
+    (repo / "digests" / "x.md").mkdir()  # the target became a folder after the journal was written
+    stage_of(repo / "digests" / "x.md").write_text("digest\n")
+    path = journal(repo, replace=["README.md", "data/papers/2024-01.jsonl", "digests/x.md", "a" * 300 + ".md"])
+    recover(path)
+    assert (repo / "README.md").read_text() == "# Our lab\n\nHand-written.\n" and not (repo / "data/papers/2024-01.jsonl").exists()
+    assert (repo / "digests" / "x.md").is_dir() and not stage_of(repo / "digests" / "x.md").exists()
+    assert not path.exists() and caplog.text.count("skipped") == 2 and caplog.text.count("not a regular file") == 2
+    commit({repo / "README.md": "new\n"}, path)  # and the next commit goes through
+    assert (repo / "README.md").read_text() == "new\n"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "deep", "link"])
+def test_a_journal_that_is_no_journal_is_removed_without_blocking_or_applying(repo, tmp_path, kind, caplog):
+    path = repo / "data" / ".commit.json"
+    stage_of(repo / "README.md").write_text("theirs\n")
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "deep":
+        path.write_text("[" * 100_000)
+    else:
+        other = journal(repo, replace=["README.md"]).rename(tmp_path / "elsewhere.json")
+        path.symlink_to(other)
+    recover(path)
+    assert not os.path.lexists(path) and (repo / "README.md").read_text() == "# Our lab\n\nHand-written.\n"
+    assert "journal" in caplog.text
+
+
+def test_an_output_that_is_the_journal_or_the_folder_of_another_is_refused_before_anything_is_written(repo):
+    before = tree(repo)
+    for files in ({repo / "data" / ".commit.json": "readme\n"}, {repo / "data": "x", repo / "data" / "papers" / "2024-01.jsonl": "y"}):
+        with pytest.raises(TrackerError, match=r"cannot write .*(commit journal|folder of).*nothing was changed"):
+            commit(files, repo / "data" / ".commit.json")
+        assert tree(repo) == before and not list(repo.rglob("*.staged"))
+
+
+def test_a_readme_setting_that_is_another_outputs_folder_is_one_line_and_a_fixed_config_runs(arxiv_server, project):
+    arxiv_server.add_pages(TESTING, {0: feed([entry("2611.00001", title="testing one")])})
+    config = project(extra="output:\n  readme: data\n")
+    result = run(config)
+    assert result.returncode == 1 and len(errors(result)) == 1 and "it would also be the folder of" in errors(result)[0]
+    assert not (config.parent / "data").exists() and not list(config.parent.rglob("*.staged"))
+    fixed = run(project())
+    assert fixed.returncode == 0 and not errors(fixed), fixed.stderr
+
+
+# --- 11: a dry run with a damaged cache ---------------------------------------------------------
+
+def test_a_dry_run_whose_preview_cannot_be_saved_still_succeeds_and_writes_nothing(arxiv_server, project):
+    arxiv_server.add_pages(TESTING, {0: feed([entry("2611.00001", title="testing one")])})
+    config = project()
+    (config.parent / ".tracker").mkdir()
+    (config.parent / ".tracker" / "dry-run").write_text("a file where the preview folder goes")
+    before = tree(config.parent)
+    result = run(config, DATE, "--dry-run")
+    assert result.returncode == 0 and not errors(result), result.stderr
+    assert "could not save the dry run's preview" in result.stderr and tree(config.parent) == before
+
+
+# --- 12: markers in code and raw HTML are the user's text ---------------------------------------
+
+HOSTILE_README = (
+    "# Lab\n\nTab-indented example:\n\n"
+    f"\t{S}\n\tyour rows\n\t{E}\n\n"
+    f"<pre>\n{S}\nkept\n{E}\n</pre>\n\n"
+    f"- a list item with a fence:\n  ```\n  {S}\n  {E}\n  ```\n\n"
+    f"> ```\n> {S}\n> ```\n"
+)
+
+
+@pytest.mark.parametrize("readme", [
+    HOSTILE_README,
+    f"   \t{S}\n\tx\n\t{E}\n",  # 3 spaces + a tab: column 4, indented code
+    f"\u00a0{S}\n\u00a0{E}\n",  # a no-break space is not indentation: a paragraph
+    f"<script>\n{S}\n</script>\n<?php\n{E}\n?>\n<![CDATA[\n{S}\n]]>\n",
+])
+def test_markers_inside_code_raw_html_or_after_odd_indentation_are_not_ours(readme):
+    out = splice(readme, "NEW")
+    assert out.startswith(readme) and out.endswith(f"{S}\nNEW\n{E}\n")
+    assert splice(out, "NEW") == out and _section(out, S, E) == "NEW"
+
+
+def test_markers_commented_out_are_a_one_line_error_not_a_splice_into_the_comment():
+    with pytest.raises(TrackerError, match=r"README.md: end marker at line 6 but no start marker line"):
+        splice(f"# t\n<!--\nold:\n{S}\nkept\n{E}\n-->\n", "NEW", "README.md")
+
+
+def test_a_readme_with_quoted_markers_keeps_them_in_real_runs(arxiv_server, project):
+    arxiv_server.add_pages(TESTING, {0: feed([entry("2611.00001", title="testing one")])})
+    config = project()
+    (config.parent / "README.md").write_text(HOSTILE_README)
+    result = run(config)
+    assert result.returncode == 0 and not errors(result), result.stderr
+    readme = (config.parent / "README.md").read_text()  # (a rerun changes nothing: see the splice tests above)
+    assert readme.startswith(HOSTILE_README) and readme.count(S) == HOSTILE_README.count(S) + 1
+    assert "testing one" in readme[len(HOSTILE_README):]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(b"caf\xe9\n"), r"README.md:1: not UTF-8 text \(byte 0xe9 at offset 3\)"),
+    (lambda p: p.mkdir(), "README.md is a folder"),
+    (lambda p: os.mkfifo(p), "README.md is not a regular file"),
+    (lambda p: p.symlink_to("/etc/hostname"), "README.md is a link"),
+])
+def test_a_readme_that_cannot_be_spliced_is_one_line(tmp_path, make, message):
+    make(tmp_path / "README.md")
+    with pytest.raises(TrackerError, match=message) as caught:
+        read_readme(tmp_path / "README.md")
+    assert "\n" not in str(caught.value)
+
+
+# --- 13: mentions glued to links, and digests on disk written before the escaping ---------------
+
+@pytest.mark.parametrize("text", ["@https://x.org/a", "#https://x.org", ":https://x.org:", "cc @www.example.org now"])
+def test_a_mention_glued_to_a_url_is_neutralised_like_any_other(text):
+    assert live_references(render_gfm(md_text(text))) == []
+
+
+def test_an_old_digest_on_disk_reaches_github_without_a_live_mention(tmp_path, fake):
+    (tmp_path / "keywords.yaml").write_text("topics:\n  - name: LLM\n    keywords: [llm]\n")
+    new = Paper("2611.00001", 1, "Thanks @octocat", "An abstract.", topics=("LLM",), first_seen=DATE)
+    for path, data in Ledger({new.id: new}).files(tmp_path / "data").items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    digest = tmp_path / "digests" / "2026" / "11" / f"{DATE}.md"
+    digest.parent.mkdir(parents=True)
+    digest.write_text(f"# arXiv digest: {DATE}\n\n- **[Thanks @octocat](https://arxiv.org/abs/2611.00001)** · `2611.00001v1`\n"
+                      "  fixes #12, GH-7 and acme/papers#9; see https://github.com/acme/papers/issues/3 and "
+                      "[this](https://github.com/acme/papers/pull/4), ping @acme/team\n")
+    env = {"GITHUB_TOKEN": TOKEN, "TRACKER_GITHUB_API_URL": fake.base, "GITHUB_REPOSITORY": "acme/papers",
+           "TRACKER_GITHUB_WRITE_DELAY": "0"}
+    result = tracker("publish", "--config", tmp_path / "keywords.yaml", "--date", DATE, env=env)
+    assert result.returncode == 0, result.stderr
+    bodies = [text for text in fake.sent if "octocat" in text]
+    assert bodies and all(live_references(render_gfm(text)) == [] for text in fake.sent), fake.sent
+    assert not [t for t in fake.sent if "github.com/acme/papers/issues/3" in t or "github.com/acme/papers/pull/4" in t]
+
+
+def test_a_damaged_run_summary_is_a_missing_one(tmp_path):
+    from tracker.publish.day import read_summary
+
+    (tmp_path / "last_run.json").write_text("[" * 100_000)
+    assert read_summary(tmp_path / "last_run.json", DATE) is None
+
+
+# --- 4: topics whose names once shared a folder, in a real run ----------------------------------
+
+def test_topics_that_once_shared_a_slug_keep_separate_archives_in_a_real_run(arxiv_server, project):
+    arxiv_server.add_pages('(ti:"c plus plus" OR abs:"c plus plus")', {0: feed([
+        entry("2611.00001", title="C++ new", updated="2026-11-19T10:00:00Z"), entry("2610.00001", title="C++ old", updated="2026-10-01T10:00:00Z")])})
+    arxiv_server.add_pages('(ti:"c language" OR abs:"c language")', {0: feed([
+        entry("2611.00002", title="C new", updated="2026-11-19T10:00:00Z"), entry("2610.00002", title="C old", updated="2026-10-01T10:00:00Z")])})
+    config = project("- name: C++\n  keywords: [c plus plus]\n- name: C\n  keywords: [c language]\n", extra="output:\n  readme_rows: 1\n")
+    result = run(config)
+    assert result.returncode == 0 and not errors(result), result.stderr
+    pages = sorted(p.relative_to(config.parent / "archive").as_posix() for p in (config.parent / "archive").rglob("*.md"))
+    assert len(pages) == 2 and len({p.split("/")[0] for p in pages}) == 2, pages
+    shown = {p: (config.parent / "archive" / p).read_text() for p in pages}
+    assert sorted("C++ old" in text for text in shown.values()) == [False, True]
+
+
+
+# --- 15: credentials in the feed URL and in the proxy settings --------------------------------
+
+@pytest.mark.parametrize("proxy_up", [False, True])
+def test_credentials_in_the_rss_url_or_the_proxy_reach_no_message(arxiv_server, monkeypatch, caplog, proxy_up):
+    from tests.arxiv_fake import Fault, session
+    from tracker.errors import SourceError
+    from tracker.sources.rss import ArxivRSSSource
+
+    closed = socket_port_closed()
+    proxy = f"http://puser:Pr0xyS3cret@127.0.0.1:{arxiv_server.base_url.rsplit(':', 1)[1].strip('/') if proxy_up else closed}"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, proxy)
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.setenv("no_proxy", "")
+    arxiv_server.faults = [Fault(503, body=b"down")] * 5  # the loopback server is the proxy and answers 503
+    url = arxiv_server.rss_url.replace("http://", "http://ruser:RssS3cret9@")
+    with caplog.at_level(logging.DEBUG), pytest.raises(SourceError) as caught:
+        ArxivRSSSource(url, session(retries=1)).fetch_categories(["cs.CL"], ["new"])
+    shown = str(caught.value) + caplog.text
+    assert "Pr0xyS3cret" not in shown and "RssS3cret9" not in shown and ("503" in shown or "proxy" in shown), shown
+
+
+def socket_port_closed() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # nothing listens there once the probe is closed
+
+
+# --- 17 / 10: `publish --commit` trusts the run summary (a cache) only to name tracker files ---
+
+def test_a_run_summary_cannot_make_publish_commit_or_delete_other_files(tmp_path, fake):
+    from click.testing import CliRunner
+
+    from tracker.cli.main import cli
+
+    (tmp_path / "keywords.yaml").write_text("topics:\n  - name: LLM\n    keywords: [llm]\n")
+    (tmp_path / ".env").write_text("GITHUB_TOKEN=ghp_local_secret\n")
+    new = Paper("2611.00001", 1, "A paper", "An abstract.", topics=("LLM",), first_seen=DATE)
+    for path, data in Ledger({new.id: new}).files(tmp_path / "data").items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    digest = tmp_path / "digests" / "2026" / "11" / f"{DATE}.md"
+    digest.parent.mkdir(parents=True)
+    digest.write_text(f"# arXiv digest: {DATE}\n\n- **[A paper](https://arxiv.org/abs/2611.00001)** · `2611.00001v1`\n")
+    (tmp_path / ".tracker").mkdir()
+    outputs = [".env", "keywords.yaml", "src/app.py", ".github/workflows/daily.yml", str(digest)]
+    (tmp_path / ".tracker" / "last_run.json").write_text(json.dumps({"date": DATE, "topics": [], "outputs": outputs}))
+    fake.files.update({"src/app.py": b"print('hi')\n", ".github/workflows/daily.yml": b"on: push\n"})
+    env = {"GITHUB_TOKEN": TOKEN, "TRACKER_GITHUB_API_URL": fake.base, "GITHUB_REPOSITORY": "acme/papers",
+           "TRACKER_GITHUB_WRITE_DELAY": "0"}
+    result = CliRunner().invoke(cli, ["publish", "--commit", "--date", DATE, "--config", str(tmp_path / "keywords.yaml")], env=env)
+    assert result.exit_code == 0, result.output
+    shards = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / "data" / "papers").glob("*.jsonl")}
+    assert set(fake.files) == {"src/app.py", ".github/workflows/daily.yml", f"digests/2026/11/{DATE}.md", *shards}
+    assert not any(b"ghp_local_secret" in data for data in fake.files.values())

@@ -133,6 +133,35 @@ def test_1_specials_in_every_field_of_api_and_rss_leave_a_ledger_every_reader_sp
     assert live_references(render_gfm(readme)) == []
 
 
+@pytest.mark.parametrize("arxiv_id", ["2611.00001v99999999", "\u0662\u0666\u0661\u0661.\u0660\u0660\u0660\u0660\u0661v1",
+                                      "2611.00001v\u0662", "2611.000\u00b21v1"])
+def test_an_entry_whose_id_would_poison_the_ledger_is_skipped_by_name(arxiv_id, caplog):
+    from tracker.sources.api import parse_page, to_papers
+    from tracker.sources.http import Answer, well_formed_xml
+
+    url = "https://export.arxiv.org/api/query?search_query=x&start=0&max_results=10"
+    body = feed([entry("2611.00002", title="fine"), entry("2611.00001").replace("2611.00001v1</id>", f"{arxiv_id}</id>")])
+    papers = to_papers(parse_page(well_formed_xml(Answer(url, 200, {}, body)), url).results)
+    assert [(p.id, p.version) for p in papers] == [("2611.00002", 1)]
+    assert "skipped an arXiv entry" in caplog.text and "not an arXiv identifier" in caplog.text
+
+
+@pytest.mark.parametrize("value", ['"\u00b2"', '"\u0663"', '"' + "1" * 5000 + '"', "99999999", "1.5", "true"])
+def test_a_ledger_version_that_is_no_small_whole_number_is_kept_verbatim_not_a_traceback(tmp_path, value, caplog):
+    good = b'{"abs_url":"","abstract":"a","id":"2611.00002","pdf_url":"","primary_category":"","title":"t","version":1}'
+    bad = ('{"abs_url":"","abstract":"a","id":"2611.00001","pdf_url":"","primary_category":"","title":"t","version":%s}' % value).encode()
+    deep = b'{"abs_url":"","abstract":"a","id":"2611.00003","pdf_url":"","primary_category":"","title":"t","version":1,"x":' \
+        + b"[" * 500 + b"]" * 500 + b"}"
+    shard = tmp_path / "data" / "papers" / "2026-11.jsonl"
+    shard.parent.mkdir(parents=True)
+    shard.write_bytes(bad + b"\n" + good + b"\n" + deep + b"\n")
+    ledger = Ledger.load(tmp_path / "data")
+    assert set(ledger.papers) == {"2611.00002"} and "version is" in caplog.text and "nested more than" in caplog.text
+    ledger.save(tmp_path / "data")  # written back: the bad lines kept as they were
+    lines = shard.read_bytes().split(b"\n")
+    assert bad in lines and deep in lines and Ledger.load(tmp_path / "data").get("2611.00002") is not None
+
+
 # --- 2, 9, 10, 3: damaged state never fails a run, and never leads outside the repository ----
 
 def test_state_files_that_are_links_folders_fifos_or_garbage_are_cleared_or_ignored(arxiv_server, project, tmp_path):

@@ -51,7 +51,10 @@ def blobs(sizes: list[int], dim: int = 16, seed: int = 0):
 
 @pytest.fixture(scope="module")
 def corpus():
-    """{id: Paper} and {id: vector} for the recorded papers (all-MiniLM-L6-v2, float16 on disk)."""
+    """{id: Paper} and {id: vector} for the recorded papers (all-MiniLM-L6-v2, float16 on disk).
+
+    Made with benchmarks/themes.py's loader and encoder: `papers, _, _ = load_corpus();
+    np.savez_compressed(path, ids=[p.id for p in papers], vectors=embed(papers).astype(np.float16))`."""
     stored = np.load(DATA / "fixture_vectors.npz")
     vectors = dict(zip(stored["ids"].tolist(), stored["vectors"].astype(np.float32)))
     papers = {p.id: p for p in fixture_papers()}

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 from tracker.errors import TrackerError
 
-_NEW = re.compile(r"(?P<base>\d{4}\.\d{4,5})(?:v(?P<version>\d+))?")
-_OLD = re.compile(r"(?P<base>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<version>\d+))?")
+# ASCII digits only (a Unicode \d would admit "٢٦١١.٠٠٠٠١", a second key for a real paper), and a
+# version of at most 4 digits: a feed claiming v99999999 would otherwise pin the record forever.
+_NEW = re.compile(r"(?P<base>\d{4}\.\d{4,5})(?:v(?P<version>\d{1,4}))?", re.ASCII)
+_OLD = re.compile(r"(?P<base>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<version>\d{1,4}))?", re.ASCII)
 _PREFIXES = ("https://arxiv.org/abs/", "http://arxiv.org/abs/", "https://arxiv.org/pdf/",
              "http://arxiv.org/pdf/", "oai:arxiv.org:", "arxiv:")
 

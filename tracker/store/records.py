@@ -25,6 +25,8 @@ _TEXT = ("primary_category", "abs_url", "pdf_url")
 _OPTIONAL_TEXT = ("published", "updated", "comment", "journal_ref", "doi", "first_seen", "revised_on", "announce_type")
 _LISTS = ("authors", "categories", "topics")
 KNOWN = frozenset(Paper.__dataclass_fields__) - {"extra"}
+MAX_EXTRA_DEPTH = 100  # unknown fields are kept, but no deeper than this (deepcopy and json recurse)
+MAX_VERSION = 9999  # as tracker.arxiv_ids reads versions (at most 4 digits)
 
 
 class BadRecord(ValueError):
@@ -61,6 +63,8 @@ def decode(raw: bytes) -> tuple[Paper, list[str]]:
         values[name] = _strings(name, data.get(name), notes)
     values["relevance"] = _relevance(data.get("relevance"), notes)
     extra = {key: value for key, value in data.items() if key not in KNOWN}
+    if _nested_deeper_than(extra, MAX_EXTRA_DEPTH):  # copying or writing it back would overflow the stack
+        raise BadRecord(f"a field we do not know is nested more than {MAX_EXTRA_DEPTH} levels deep")
     return Paper(**values, extra=extra), notes
 
 
@@ -90,10 +94,10 @@ def _version(value: Any, notes: list[str]) -> int:
     number = value
     if isinstance(value, float) and value.is_integer():
         number = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-        raise BadRecord(f"version is {_shown(value)}, not a positive whole number")
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 4:
+        number = int(value.strip())  # ("²".isdigit() is True, but int("²") fails; so do 5,000 digits)
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_VERSION:
+        raise BadRecord(f"version is {_shown(value)}, not a whole number from 1 to {MAX_VERSION}")
     if number is not value:
         notes.append(f"version {value!r} read as {number}")
     return number
@@ -125,6 +129,17 @@ def _relevance(value: Any, notes: list[str]) -> float | None:
         notes.append(f"relevance {value!r} dropped (it is recomputed)")
         return None
     return float(value)
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth >= limit:
+                return True
+            stack += [(child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)]
+    return False
 
 
 def _shown(value: Any) -> str:

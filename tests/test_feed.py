@@ -66,6 +66,23 @@ def test_feed_holds_the_last_30_days_newest_first_with_github_links(tmp_path):
     assert {l.rel: l.href for l in parsed.feed.links}["self"] == "https://raw.githubusercontent.com/lab/papers/main/digests/feed.xml"
 
 
+def test_weekly_reviews_are_entries_too_dated_by_their_iso_week(tmp_path):
+    write_digests(tmp_path, dt.date(2026, 4, 1), 14)
+    for week, heading in ((15, "# Weekly review 2026-W15"), (10, "# Weekly review 2026-W10")):  # W10 is outside the window
+        (tmp_path / "digests" / "2026" / f"week-{week}.md").write_text(f"{heading}\n\nRising: reward models.\n\n## Rising\n")
+    (tmp_path / "digests" / "2026" / "week-99.md").write_text("# not a real ISO week\n")  # ignored, never an error
+    (tmp_path / "digests" / "2026" / "notes.md").write_text("# a file of the user's\n")
+    _, xml = digest_feed(tmp_path / "digests", tmp_path, repo="lab/papers")
+    required_elements(xml)
+    parsed = feedparser.parse(xml.encode())
+    assert parsed.bozo == 0
+    weekly = [e for e in parsed.entries if e.title.startswith("Weekly review")]
+    assert [(e.title, e.updated, e.link) for e in weekly] == [
+        ("Weekly review 2026-W15", "2026-04-06T00:00:00Z", "https://github.com/lab/papers/blob/main/digests/2026/week-15.md")]
+    assert weekly[0].summary == "Rising: reward models."
+    assert len(parsed.entries) == 15 and not any("notes" in e.link for e in parsed.entries)
+
+
 def test_without_a_repository_links_are_relative_to_the_feed(tmp_path):
     write_digests(tmp_path, dt.date(2026, 4, 13), 2)
     _, xml = digest_feed(tmp_path / "digests", tmp_path)

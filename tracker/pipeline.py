@@ -160,8 +160,13 @@ def render_all(settings: Settings, ledger: Ledger, today: str, digest: Digest, *
     env = environment_for(settings)
     files = render_tables_of_run(settings, env, ledger, today, full=full)
     files[digest_path(settings.path(out.digest_dir), today)] = render_digest(env, digest, cap=out.digest_max_papers)
-    files.update([digest_feed(settings.path(out.digest_dir), settings.base_dir, repo=settings.publish.repo, pending=files)])
     return files
+
+
+def with_feed(settings: Settings, files: dict[Path, str | None]) -> dict[Path, str | None]:
+    """`files` plus the Atom feed over the digests and weekly reviews, these files included."""
+    feed = digest_feed(settings.path(settings.output.digest_dir), settings.base_dir, repo=settings.publish.repo, pending=files)
+    return {**files, feed[0]: feed[1]}
 
 
 def ledger_index(settings: Settings) -> Path:
@@ -240,8 +245,9 @@ def _run_daily(
         encoder = lazy_encoder(settings, embed, encoder)
         digest, embedded = enriched_digest(settings, ledger, today, summary, encoder, profiles)
         files = render_all(settings, ledger, today, digest)
-        files.update(weekly_review_files(  # helper-H: the week's review on its first run (tracker.render.weekly)
+        files.update(weekly_review_files(  # the week's review, on the week's first run
             settings, embedded.papers if embedded else ledger.papers.values(), embedded.vectors if embedded else None, today))
+        files = with_feed(settings, files)
     if dry_run:
         summary.outputs = [str(p) for p in sorted(files)]
         save_dry_run_preview(settings, summary, files)
@@ -288,7 +294,7 @@ def render_only(settings: Settings, *, today: str, embed: bool = True, encoder=N
         ledger = Ledger.load(settings.path(settings.output.data_dir), index=ledger_index(settings))
         digest, _ = enriched_digest(settings, ledger, today, RunSummary(date=today), lazy_encoder(settings, embed, encoder),
                                     profiles_from_settings(settings))
-        files = render_all(settings, ledger, today, digest, full=True)  # `tracker render` re-renders every page
+        files = with_feed(settings, render_all(settings, ledger, today, digest, full=True))  # every page re-rendered
         written = write_all(settings, {**ledger.files(settings.path(settings.output.data_dir)), **files})
         after_commit(settings, ledger, files)
         return written

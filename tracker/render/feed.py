@@ -19,6 +19,7 @@ from tracker.render.paths import feed_path
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_DAYS = 30
 _DIGEST_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})\.md")
+_WEEKLY_NAME = re.compile(r"week-(\d{2})\.md")  # <digest_dir>/YYYY/week-WW.md, the weekly review
 # Characters XML 1.0 cannot carry at all (a feed holding one is not well-formed).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _MD_INLINE = re.compile(r"\\([!-/:-@\[-`{-~])|\*\*|`")  # a backslash escape, or our bold/code markers
@@ -83,17 +84,17 @@ def digest_feed(
     root = Path(os.path.abspath(root))
     texts: dict[Path, object] = {Path(os.path.abspath(p)): _ON_DISK for p in _digest_files(Path(digest_dir))}
     for path, text in (pending or {}).items():
-        if _is_digest_page(Path(path), Path(digest_dir)):
+        if page_date(Path(path), Path(digest_dir)):
             texts[Path(os.path.abspath(path))] = text
-    dated = {p: t for p, t in texts.items() if t is not None}
-    newest = max((p.stem for p in dated), default=None)
+    dated = {p: (page_date(p, Path(digest_dir)), t) for p, t in texts.items() if t is not None}
+    newest = max((d for d, _ in dated.values()), default=None)
     items = []
     if newest:
         oldest = (dt.date.fromisoformat(newest) - dt.timedelta(days=days - 1)).isoformat()
-        for path, text in dated.items():
-            if path.stem >= oldest:  # only the window's files are read: cost stays flat over the years
-                title, summary = digest_summary(_read(path) if text is _ON_DISK else text, path.stem)
-                items.append((path.stem, Path(os.path.relpath(path, root)).as_posix(), title, summary))
+        for path, (date, text) in dated.items():
+            if date >= oldest:  # only the window's files are read: cost stays flat over the years
+                title, summary = digest_summary(_read(path) if text is _ON_DISK else text, date)
+                items.append((date, Path(os.path.relpath(path, root)).as_posix(), title, summary))
     target = feed_path(Path(digest_dir))
     feed_rel = Path(os.path.relpath(os.path.abspath(target), root)).as_posix()
     return target, render_feed(items, feed_file=feed_rel, repo=repo)
@@ -119,10 +120,11 @@ def digest_summary(markdown: str, date: str) -> tuple[str, str]:
 
 
 def _digest_files(digest_dir: Path) -> list[Path]:
-    """Every digest page `YYYY/MM/YYYY-MM-DD.md` under `digest_dir` (no links followed)."""
+    """Every digest page `YYYY/MM/YYYY-MM-DD.md` and weekly review `YYYY/week-WW.md` (no links followed)."""
+    pages = [*digest_dir.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/*.md"), *digest_dir.glob("[0-9][0-9][0-9][0-9]/week-*.md")]
     return [
-        path for path in sorted(digest_dir.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/*.md"))
-        if _is_digest_page(path, digest_dir) and path.is_file()
+        path for path in sorted(pages)
+        if page_date(path, digest_dir) and path.is_file()
         and not any(p.is_symlink() for p in (path, path.parent, path.parent.parent))
     ]
 
@@ -134,16 +136,25 @@ def _read(path: Path) -> str:
         return ""  # unreadable: listed with its date as title
 
 
-def _is_digest_page(path: Path, digest_dir: Path) -> bool:
-    """`<digest_dir>/YYYY/MM/YYYY-MM-DD.md` with a real date whose year and month match the folders."""
+def page_date(path: Path, digest_dir: Path) -> str | None:
+    """The ISO date a feed entry is dated by, or None for anything but our pages: a digest
+    `<digest_dir>/YYYY/MM/YYYY-MM-DD.md` (its date, matching its folders) or a weekly review
+    `<digest_dir>/YYYY/week-WW.md` (the Monday of that ISO week)."""
+    digest_dir = Path(os.path.abspath(digest_dir))
+    weekly = _WEEKLY_NAME.fullmatch(path.name)
+    if weekly and Path(os.path.abspath(path.parent.parent)) == digest_dir and path.parent.name.isdigit():
+        try:
+            return dt.date.fromisocalendar(int(path.parent.name), int(weekly.group(1)), 1).isoformat()
+        except ValueError:
+            return None
     match = _DIGEST_NAME.fullmatch(path.name)
-    if not match or Path(os.path.abspath(path.parent.parent.parent)) != Path(os.path.abspath(digest_dir)):
-        return False
+    if not match or Path(os.path.abspath(path.parent.parent.parent)) != digest_dir:
+        return None
     try:
         dt.date.fromisoformat(path.stem)
     except ValueError:
-        return False
-    return (match.group(1), match.group(2)) == (path.parent.parent.name, path.parent.name)
+        return None
+    return path.stem if (match.group(1), match.group(2)) == (path.parent.parent.name, path.parent.name) else None
 
 
 def _plain(markdown_line: str) -> str:

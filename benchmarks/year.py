@@ -1,21 +1,20 @@
 """A simulated year of weekday runs: what each daily commit costs, and how the repository grows.
 
-A loopback arXiv (a threading HTTP server in this process) answers each default topic's query
-newest-first, as the real API does, from a deterministic world: `--per-day` new papers every
-weekday (default 150, spread over the four default topics, some in two), abstracts recombined
-from the real ones in tests/fixtures with the real length distribution, plus ~10% revisions of
-recent papers. Each day the real CLI (`python -m tracker run --date D --json`, a fresh process,
-embeddings off unless `--embed`) runs in a scratch git repository under /tmp, and the result is
-committed. Per run: wall time, peak RSS of the run's process, files changed (archive pages among
-them), lines and bytes changed in the commit. At the end: the working tree by folder and per
-paper, `git count-objects -vH` after `git gc`, the largest tracked file, and a linear projection
-to 260 weekdays. A final quiet day (nothing new on arXiv) measures the run a ledger's size alone
-costs.
+A loopback arXiv (an HTTP server in this process) answers each default topic's query newest-first,
+as the real API does, from a deterministic world: `--per-day` new papers every weekday (default
+150 over the four default topics, some in two), abstracts recombined from the real ones in
+tests/fixtures at their real lengths, plus 10% revisions of recent papers. Each day the real CLI
+(`python -m tracker run --date D --json`, a fresh process, `--no-embed` unless `--embed`) runs in a
+scratch git repository under /tmp, which is then committed. Per run: CPU and wall time and peak RSS
+of that process, files changed (archive pages among them), lines and bytes changed. At the end:
+the tree by folder and per paper, `git count-objects -vH` after `git gc`, the largest tracked file,
+a projection to 260 weekdays; and a final quiet day (nothing new) shows what the ledger's size costs.
 
 `--start-ledger N` seeds N earlier papers into the ledger first (committed), then measures the
 first render of that ledger and a quiet day before the simulated days: the 100,000-paper case.
 `--baseline PATH` runs the same world against another checkout first (e.g. a `git worktree` of an
-older commit; its code is put first on PYTHONPATH) and prints both.
+older commit; its code is put first on PYTHONPATH) and prints both; `--code PATH` picks the
+checkout measured as "after" (default: this one).
 
 Run: python benchmarks/year.py [--days 60] [--per-day 150] [--start-ledger 100000] [--embed]
                                [--baseline /tmp/before] [--keep]
@@ -66,7 +65,6 @@ class World:
     papers: dict[str, dict] = field(default_factory=dict)
     topics: dict[str, list[str]] = field(default_factory=lambda: {t: [] for t in TOPICS})
     counters: dict[str, int] = field(default_factory=dict)
-    today: str = ""
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -112,7 +110,6 @@ class World:
         return feed([self._entry(self.papers[i]) for i in ids[start:start + size]], total=len(ids), start=start)
 
     def announce(self, day: dt.date, new: int, revised: int) -> None:
-        self.today = day.isoformat()
         self.revise(day, revised)
         for _ in range(new):
             self.new_paper(day)
@@ -163,12 +160,8 @@ def _previous_weekday(day: dt.date) -> str:
 
 
 def weekdays(start: dt.date, count: int) -> list[dt.date]:
-    days, day = [], start
-    while len(days) < count:
-        if day.weekday() < 5:
-            days.append(day)
-        day += dt.timedelta(days=1)
-    return days
+    every_day = (start + dt.timedelta(days=n) for n in range(2 * count + 7))
+    return [day for day in every_day if day.weekday() < 5][:count]
 
 
 def serve(world: World) -> tuple[ThreadingHTTPServer, str]:
@@ -202,9 +195,8 @@ def git(repo: Path, *args: str) -> str:
 def make_repo(folder: Path, api_url: str, embed: bool) -> Path:
     folder.mkdir(parents=True)
     git(folder, "init", "-q", "-b", "main")
-    git(folder, "config", "user.email", "bench@example.invalid")
-    git(folder, "config", "user.name", "year benchmark")
-    git(folder, "config", "gc.auto", "0")  # gc only when measured, at the end
+    for key, value in (("user.email", "bench@example.invalid"), ("user.name", "year"), ("gc.auto", "0")):
+        git(folder, "config", key, value)  # gc only when measured, at the end
     topics = "".join(f"  - name: {name}\n    keywords: [{word}]\n" for name, word in TOPICS.items())
     (folder / "keywords.yaml").write_text(
         f"topics:\n{topics}output:\n  readme_rows: 100\n  digest_max_papers: 50\n"
@@ -223,9 +215,7 @@ def seed_ledger(repo: Path, world: World, count: int, before: dt.date, per_day: 
     shards: dict[str, list[dict]] = {}
     day = before
     while count > 0:
-        day -= dt.timedelta(days=1)
-        if day.weekday() >= 5:
-            continue
+        day = dt.date.fromisoformat(_previous_weekday(day))
         for _ in range(min(per_day, count)):
             paper = world.new_paper(day, served=False)
             record = {k: v for k, v in paper.items() if k != "announced"}
@@ -237,7 +227,8 @@ def seed_ledger(repo: Path, world: World, count: int, before: dt.date, per_day: 
     folder = repo / "data" / "papers"
     folder.mkdir(parents=True)
     for month, records in shards.items():
-        lines = (json.dumps(r, ensure_ascii=False, sort_keys=True, separators=(",", ":")) for r in sorted(records, key=lambda r: r["id"]))
+        records.sort(key=lambda r: r["id"])
+        lines = (json.dumps(r, ensure_ascii=False, sort_keys=True, separators=(",", ":")) for r in records)
         (folder / f"{month}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "seed ledger")
@@ -251,10 +242,10 @@ class RunStats:
     peak_mb: float
     new: int
     revised: int
-    files: int
+    files: int  # changed in the commit, `pages` of them archive pages
     pages: int
-    lines: int
-    bytes: int
+    lines: int  # added + deleted
+    bytes: int  # of those lines
 
 
 def run_day(repo: Path, code: Path, date: str, embed: bool, label: str) -> RunStats:
@@ -275,7 +266,8 @@ def run_day(repo: Path, code: Path, date: str, embed: bool, label: str) -> RunSt
     git(repo, "add", "-A")
     changed = [line.split("\t") for line in git(repo, "diff", "--cached", "--numstat").splitlines()]
     lines = sum(int(a) + int(d) for a, d, _ in changed if a != "-")
-    stats = RunStats(label, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, summary["totals"]["new"], summary["totals"]["revised"],
+    totals = summary["totals"]
+    stats = RunStats(label, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, totals["new"], totals["revised"],
                      len(changed), sum(1 for *_, path in changed if path.startswith("archive/")), lines, _diff_bytes(repo))
     if changed:
         git(repo, "commit", "-q", "-m", f"papers of {date}")
@@ -306,9 +298,10 @@ def repository_figures(repo: Path) -> dict:
         folders[top] = folders.get(top, 0) + size
     papers = sum(1 for p in sizes if p.suffix == ".jsonl" for _ in p.open("rb"))
     git(repo, "gc", "-q")
-    objects = dict(line.split(": ", 1) for line in git(repo, "count-objects", "-vH").splitlines())
+    objects = git(repo, "count-objects", "-vH").strip().replace("\n", ", ")
+    pack_kib = int(dict(line.split(": ") for line in git(repo, "count-objects", "-v").splitlines())["size-pack"])
     largest = max(sizes, key=sizes.get)
-    return {"tree": sum(sizes.values()), "folders": folders, "papers": papers, "pack": objects.get("size-pack", "?"),
+    return {"tree": sum(sizes.values()), "folders": folders, "papers": papers, "pack": pack_kib * 1024,
             "count_objects": objects, "largest": (largest.relative_to(repo).as_posix(), sizes[largest]),
             "files": len(sizes), "commits": int(git(repo, "rev-list", "--count", "HEAD"))}
 
@@ -324,7 +317,6 @@ def simulate(code: Path, args: argparse.Namespace, folder: Path, label: str) -> 
         days = weekdays(dt.date.fromisoformat(args.start), args.days + 1 + (1 if args.start_ledger else 0))
         if args.start_ledger:
             seed_ledger(repo, world, args.start_ledger, days[0], args.per_day)
-            world.today = days[0].isoformat()
             runs.append(run_day(repo, code, days[0].isoformat(), args.embed, "seeded: first render"))
             print(_row(runs[-1]), flush=True)
             days = days[1:]
@@ -340,7 +332,8 @@ def simulate(code: Path, args: argparse.Namespace, folder: Path, label: str) -> 
         server.shutdown()
 
 
-HEADER = f"{'run':<22}{'wall s':>7}{'cpu s':>7}{'peak MB':>9}{'new':>5}{'rev':>5}{'files':>7}{'pages':>7}{'lines':>8}{'KB chg':>9}"
+HEADER = (f"{'run':<22}{'wall s':>7}{'cpu s':>7}{'peak MB':>9}{'new':>5}{'rev':>5}{'files':>7}{'pages':>7}"
+          f"{'lines':>8}{'KB chg':>9}")
 
 
 def _row(r: RunStats) -> str:
@@ -349,28 +342,25 @@ def _row(r: RunStats) -> str:
 
 
 def report(label: str, runs: list[RunStats], repo: dict, days: int) -> list[str]:
-    daily = [r for r in runs if r.label.startswith("day ")]
+    daily, quiet, first = [r for r in runs if r.label.startswith("day ")], runs[-1], runs[0]
     mean = lambda values: sum(values) / max(1, len(values))  # noqa: E731
     mb = lambda n: f"{n / 1e6:.1f} MB"  # noqa: E731
     lines = [f"== {label}",
-             f"days: wall mean {mean([r.seconds for r in daily]):.2f} s, max {max(r.seconds for r in daily):.2f} s; "
-             f"cpu mean {mean([r.cpu for r in daily]):.2f} s, max {max(r.cpu for r in daily):.2f} s; "
-             f"peak {max(r.peak_mb for r in daily):.0f} MB; mean {mean([r.files for r in daily]):.1f} files "
-             f"({mean([r.pages for r in daily]):.1f} archive pages), {mean([r.bytes for r in daily]) / 1024:.0f} KB changed per commit",
-             f"quiet day: wall {runs[-1].seconds:.2f} s, cpu {runs[-1].cpu:.2f} s, {runs[-1].peak_mb:.0f} MB, "
-             f"{runs[-1].files} files changed"]
-    if runs[0].label.startswith("seeded"):
-        lines.append(f"seeded ledger, first render: wall {runs[0].seconds:.2f} s, cpu {runs[0].cpu:.2f} s, "
-                     f"{runs[0].peak_mb:.0f} MB, {runs[0].files} files")
+             f"days: cpu mean {mean([r.cpu for r in daily]):.2f} s (max {max(r.cpu for r in daily):.2f}), wall mean "
+             f"{mean([r.seconds for r in daily]):.2f} s; peak {max(r.peak_mb for r in daily):.0f} MB; "
+             f"{mean([r.files for r in daily]):.1f} files ({mean([r.pages for r in daily]):.1f} archive pages), "
+             f"{mean([r.bytes for r in daily]) / 1024:.0f} KB changed per commit",
+             f"quiet day: cpu {quiet.cpu:.2f} s, wall {quiet.seconds:.2f} s, {quiet.peak_mb:.0f} MB, {quiet.files} files"]
+    if first.label.startswith("seeded"):
+        lines.append(f"seeded ledger, first render: cpu {first.cpu:.2f} s, {first.peak_mb:.0f} MB, {first.files} files")
     per = lambda n: f"{n / max(1, repo['papers']):.0f} B/paper"  # noqa: E731
     lines.append(f"tree: {mb(repo['tree'])} in {repo['files']} files, {repo['papers']} papers, {repo['commits']} commits; "
                  + ", ".join(f"{k} {mb(v)} ({per(v)})" for k, v in sorted(repo["folders"].items())))
-    lines.append(f"after git gc: size-pack {repo['pack']}, count {repo['count_objects'].get('count')}, "
-                 f"in-pack {repo['count_objects'].get('in-pack')}; largest tracked file {repo['largest'][0]} ({mb(repo['largest'][1])})")
-    if days < 260:
+    lines.append(f"after git gc: {repo['count_objects']}")
+    lines.append(f"largest tracked file: {repo['largest'][0]} ({mb(repo['largest'][1])})")
+    if days < 260 and not first.label.startswith("seeded"):
         scale = 260 / days
-        lines.append(f"linear projection to 260 weekdays: tree ~{mb(repo['tree'] * scale)} (seeded part not scaled)"
-                     if not runs[0].label.startswith("seeded") else "projection: not made for a seeded ledger")
+        lines.append(f"linear projection to 260 weekdays: tree ~{mb(repo['tree'] * scale)}, pack ~{mb(repo['pack'] * scale)}")
     return lines
 
 
@@ -381,6 +371,7 @@ def main() -> None:
     parser.add_argument("--start-ledger", type=int, default=0, help="seed this many earlier papers first")
     parser.add_argument("--embed", action="store_true", help="run the embedding stages (default: --no-embed)")
     parser.add_argument("--baseline", type=Path, help="another checkout to run the same world against first")
+    parser.add_argument("--code", type=Path, default=ROOT, help="the checkout measured as 'after' (default: this one)")
     parser.add_argument("--start", default="2025-01-06", help="first simulated day (YYYY-MM-DD)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the scratch repositories")
@@ -388,8 +379,9 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="tracker-year-", dir="/tmp"))
     results = []
     try:
-        for label, code in ([("before", args.baseline)] if args.baseline else []) + [("after", ROOT)]:
-            print(f"-- {label}: {code} ({args.days} days, {args.per_day}/day, start ledger {args.start_ledger})\n{HEADER}", flush=True)
+        for label, code in ([("before", args.baseline)] if args.baseline else []) + [("after", args.code)]:
+            print(f"-- {label}: {code} ({args.days} days, {args.per_day}/day, start ledger {args.start_ledger})", flush=True)
+            print(HEADER, flush=True)
             runs, repo = simulate(code.resolve(), args, scratch / label, label)
             results.append(report(f"{label} ({code})", runs, repo, args.days))
         print()

@@ -23,6 +23,7 @@ from tests.arxiv_fake import entry, feed
 from tests.fake_github import TOKEN
 from tests.fake_github import fake_github as fake  # noqa: F401 - pytest fixture
 from tests.hostile import live_references, render_gfm, rss_feed, xml_attr, xml_text
+from tests.test_journal import small_disk  # noqa: F401 - pytest fixture (a tmpfs: root only, skipped elsewhere)
 from tracker.errors import TrackerError
 from tracker.models import Paper
 from tracker.publish.commit import _section
@@ -86,6 +87,16 @@ def project(tmp_path, arxiv_server):
 
 def run(config: Path, date: str = DATE, *extra: str) -> subprocess.CompletedProcess:
     return tracker("run", "--config", config, "--date", date, "--no-embed", *extra)
+
+
+def run_here(config: Path, date: str = DATE, *extra: str) -> subprocess.CompletedProcess:
+    """The same CLI in this process (click's runner): for checks that need no process of their own."""
+    from click.testing import CliRunner
+
+    from tracker.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["run", "--config", str(config), "--date", date, "--no-embed", *extra])
+    return subprocess.CompletedProcess([], result.exit_code, result.stdout, result.stderr)
 
 
 # --- 1: hostile text in every field, API and RSS --------------------------------------------
@@ -168,7 +179,7 @@ def test_state_files_that_are_links_folders_fifos_or_garbage_are_cleared_or_igno
     arxiv_server.add_pages(TESTING, {0: feed([entry("2611.00001", title="testing one")])})
     config = project()
     folder = config.parent
-    assert run(config).returncode == 0
+    assert run_here(config).returncode == 0
     state, papers = folder / ".tracker", folder / "data" / "papers"
     for cached in [p for p in state.rglob("*") if p.is_file() and p.name != "run.lock"]:
         cached.write_bytes(cached.read_bytes()[: cached.stat().st_size // 2])  # every cache cut short
@@ -198,8 +209,8 @@ def test_state_files_that_are_links_folders_fifos_or_garbage_are_cleared_or_igno
     assert (other / "README.md").read_text() == "theirs, old\n"  # the other project was not touched
     assert set(Ledger.load(folder / "data", read_only=True).papers) == {"2611.00001", "2611.00002"}
     assert nested in (papers / "2026-11.jsonl").read_bytes()  # kept verbatim, not lost
-    third = run(config, "2026-11-21")
-    assert third.returncode == 0 and not errors(third), third.stderr
+    third = run_here(config, "2026-11-21")
+    assert third.returncode == 0 and "error:" not in third.stderr, third.stderr
 
 
 def test_a_state_folder_that_is_a_file_is_one_line_and_changes_nothing(tmp_path):
@@ -210,6 +221,16 @@ def test_a_state_folder_that_is_a_file_is_one_line_and_changes_nothing(tmp_path)
     assert str(caught.value) == (f"{tmp_path / '.tracker'} is a file, but the tracker keeps its state (run lock, caches) "
                                  "in a folder there: move the file away or set output.state_dir; nothing was done")
     assert (tmp_path / ".tracker").read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("name", ["run.lock", "run.lock.json"])
+def test_a_lock_file_that_is_a_link_is_dropped_and_its_target_untouched(tmp_path, name, caplog):
+    (tmp_path / "elsewhere.txt").write_text("precious\n")
+    (tmp_path / ".tracker").mkdir()
+    (tmp_path / ".tracker" / name).symlink_to(tmp_path / "elsewhere.txt")
+    with run_lock(tmp_path / ".tracker", wait_seconds=0):
+        assert (tmp_path / ".tracker" / "run.lock.json").is_file()
+    assert (tmp_path / "elsewhere.txt").read_text() == "precious\n" and "a link where the run lock goes" in caplog.text
 
 
 def test_lock_holder_text_from_disk_is_one_clean_line():
@@ -294,8 +315,8 @@ def test_a_readme_setting_that_is_another_outputs_folder_is_one_line_and_a_fixed
     result = run(config)
     assert result.returncode == 1 and len(errors(result)) == 1 and "it would also be the folder of" in errors(result)[0]
     assert not (config.parent / "data").exists() and not list(config.parent.rglob("*.staged"))
-    fixed = run(project())
-    assert fixed.returncode == 0 and not errors(fixed), fixed.stderr
+    fixed = run_here(project())
+    assert fixed.returncode == 0 and "error:" not in fixed.stderr, fixed.stderr
 
 
 # --- 11: a dry run with a damaged cache ---------------------------------------------------------
@@ -306,7 +327,7 @@ def test_a_dry_run_whose_preview_cannot_be_saved_still_succeeds_and_writes_nothi
     (config.parent / ".tracker").mkdir()
     (config.parent / ".tracker" / "dry-run").write_text("a file where the preview folder goes")
     before = tree(config.parent)
-    result = run(config, DATE, "--dry-run")
+    result = run_here(config, DATE, "--dry-run")
     assert result.returncode == 0 and not errors(result), result.stderr
     assert "could not save the dry run's preview" in result.stderr and tree(config.parent) == before
 
@@ -390,11 +411,15 @@ def test_an_old_digest_on_disk_reaches_github_without_a_live_mention(tmp_path, f
     assert not [t for t in fake.sent if "github.com/acme/papers/issues/3" in t or "github.com/acme/papers/pull/4" in t]
 
 
-def test_a_damaged_run_summary_is_a_missing_one(tmp_path):
+def test_state_nested_deeper_than_the_parser_is_damage_not_a_traceback(tmp_path, caplog):
     from tracker.publish.day import read_summary
+    from tracker.store.feedback import load_feedback
 
     (tmp_path / "last_run.json").write_text("[" * 100_000)
     assert read_summary(tmp_path / "last_run.json", DATE) is None
+    (tmp_path / "feedback.jsonl").write_text('{"id": "2611.00001", "ticked": "2026-11-20"}\n' + "[" * 100_000 + "\n")
+    assert load_feedback(tmp_path / "feedback.jsonl") == {"2611.00001": "2026-11-20"}
+    assert "feedback.jsonl:2: skipped feedback line" in caplog.text
 
 
 # --- 4: topics whose names once shared a folder, in a real run ----------------------------------
@@ -405,7 +430,7 @@ def test_topics_that_once_shared_a_slug_keep_separate_archives_in_a_real_run(arx
     arxiv_server.add_pages('(ti:"c language" OR abs:"c language")', {0: feed([
         entry("2611.00002", title="C new", updated="2026-11-19T10:00:00Z"), entry("2610.00002", title="C old", updated="2026-10-01T10:00:00Z")])})
     config = project("- name: C++\n  keywords: [c plus plus]\n- name: C\n  keywords: [c language]\n", extra="output:\n  readme_rows: 1\n")
-    result = run(config)
+    result = run_here(config)
     assert result.returncode == 0 and not errors(result), result.stderr
     pages = sorted(p.relative_to(config.parent / "archive").as_posix() for p in (config.parent / "archive").rglob("*.md"))
     assert len(pages) == 2 and len({p.split("/")[0] for p in pages}) == 2, pages
@@ -471,3 +496,146 @@ def test_a_run_summary_cannot_make_publish_commit_or_delete_other_files(tmp_path
     shards = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / "data" / "papers").glob("*.jsonl")}
     assert set(fake.files) == {"src/app.py", ".github/workflows/daily.yml", f"digests/2026/11/{DATE}.md", *shards}
     assert not any(b"ghp_local_secret" in data for data in fake.files.values())
+
+
+# --- 18: disk full with the state folder on the same full disk ---------------------------------
+
+
+def test_disk_full_with_the_state_folder_on_the_full_disk_too(small_disk, arxiv_server, project):
+    root = small_disk / "project"
+    root.mkdir()
+    arxiv_server.add_pages(TESTING, {0: feed([entry("2611.00001", title="Small testing paper")])})
+    config = project()
+    (root / "keywords.yaml").write_text(config.read_text())
+    config = root / "keywords.yaml"  # default state_dir: .tracker, on the small disk with everything else
+    first = run_here(config)
+    assert first.returncode == 0, first.stderr
+    big = [entry(f"2611.{i:05d}", title=f"Testing paper {i}", abstract="word " * 400) for i in range(2, 120)]
+    arxiv_server.add_pages(TESTING, {0: feed(big)})
+    before = tree(root)
+    full = run(config, "2026-11-21")
+    assert full.returncode == 1, full.stderr
+    assert len(errors(full)) == 1 and "disk full while writing" in errors(full)[0] and "nothing was changed" in errors(full)[0]
+    assert tree(root) == before and not [p for p in root.rglob("*") if p.name.endswith((".staged", ".tmp"))]
+    dry = run_here(config, "2026-11-21", "--dry-run")
+    assert dry.returncode == 0 and tree(root) == before, dry.stderr
+
+
+# --- 16: the config as an attack, read by the real process --------------------------------------
+
+MERGE_KEY_BOMB = "a: &a {x: [lol, lol, lol, lol, lol, lol, lol, lol, lol]}\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)}\n  <<: *{chr(97 + i)}\n  y: [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+    for i in range(9)) + "topics:\n  - name: T\n    keywords: [t]\n"
+
+
+@pytest.mark.parametrize("command, data, expected", [
+    ("check", MERGE_KEY_BOMB.encode(), ["keywords.yaml:3: invalid YAML: YAML aliases (*a) are not allowed in the config"]),
+    ("run", b"output:\n  readme_rows: 1e20\narxiv:\n  timeout_seconds: 1e308\ntopics:\n  - name: T\n    keywords: [t]\n",
+     ["keywords.yaml:2: `output.readme_rows`", "keywords.yaml:4: `arxiv.timeout_seconds`"]),
+    ("run", b"topics:\n  - name: Caf\xe9\n    keywords: [t]\n", ["keywords.yaml:2: not UTF-8 text: byte 0xe9"]),
+])
+def test_a_hostile_config_is_exit_2_with_one_line_per_problem_at_once(tmp_path, command, data, expected):
+    (tmp_path / "keywords.yaml").write_bytes(data)
+    result = tracker(command, "--config", tmp_path / "keywords.yaml", timeout=20)
+    lines = errors(result)
+    assert result.returncode == 2 and len(lines) == len(expected), result.stderr
+    for line, part in zip(lines, expected):
+        assert part in line
+    assert not (tmp_path / "data").exists() and not (tmp_path / "README.md").exists()
+
+
+# --- 5, 6, 8: a dropping, trickling, redirect-looping and page-2-resetting server in one real run ---
+
+class RoutedServer:
+    """A loopback HTTP server below HTTP's rules: the first route whose key is in the request line answers."""
+
+    def __init__(self, routes: dict):
+        import socket
+        import threading
+
+        self.routes = routes
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/"
+
+    def _serve(self) -> None:
+        import threading
+
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            line = data.split(b"\r\n", 1)[0].decode()
+            respond = next((r for key, r in self.routes.items() if key in line), None)
+            try:
+                if respond is not None:
+                    respond(conn, line)
+            except OSError:
+                pass  # the client hung up (its deadline cut the connection)
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+        self.listener.close()
+
+
+def test_each_transport_fault_fails_only_its_own_topic_in_a_real_run(tmp_path):
+    import socket
+    import struct
+    import time
+
+    from tests.arxiv_fake import answer, dropped_mid_chunk, trickle
+
+    good = feed([entry("2611.00001", title="good paper")])
+    two_pages = [feed([entry(f"2611.{i:05d}", title=f"paged {i}") for i in range(10 + 10 * p, 20 + 10 * p)], total=20, start=10 * p)
+                 for p in range(2)]
+
+    def reset(conn, line):
+        if "start=0" in line:
+            return answer(two_pages[0])(conn)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST on close
+
+    def loop(conn, line):
+        conn.sendall(f"HTTP/1.1 302 Found\r\nLocation: {line.split()[1]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".encode())
+
+    server = RoutedServer({
+        "good": lambda conn, line: answer(good)(conn),
+        "drop": lambda conn, line: dropped_mid_chunk(good, len(good) // 2)(conn),
+        "trickle": lambda conn, line: trickle(good, 0.05)(conn),
+        "loop": loop,
+        "paged": reset,
+    })
+    try:
+        topics = "".join(f"  - name: {name.title()}\n    keywords: [{name}]\n" for name in ("good", "drop", "trickle", "loop", "paged"))
+        (tmp_path / "keywords.yaml").write_text(
+            f"arxiv:\n  api_url: {server.url}api/query\n  delay_seconds: 0\n  backoff_seconds: 0\n  retries: 1\n"
+            "  timeout_seconds: 5\n  request_deadline_seconds: 0.5\n  page_size: 10\n"
+            "embedding:\n  enabled: false\ntopics:\n" + topics)
+        started = time.monotonic()
+        result = tracker("run", "--config", tmp_path / "keywords.yaml", "--date", DATE, "--no-embed")
+        took = time.monotonic() - started
+    finally:
+        server.close()
+    lines = errors(result)
+    assert result.returncode == 3, result.stderr
+    assert [line.split("'")[1] for line in lines] == ["Drop", "Trickle", "Loop", "Paged"], lines
+    assert "broken mid-body" in lines[0] and "within 0.5 s" in lines[1] and "redirect loop" in lines[2] and "reset" in lines[3]
+    assert took < 30 and set(Ledger.load(tmp_path / "data", read_only=True).papers) == {"2611.00001"}
+    assert "good paper" in (tmp_path / "README.md").read_text()

@@ -183,13 +183,35 @@ def test_a_failed_save_is_logged_not_raised(tmp_path, caplog):
     assert (tmp_path / STORE_DIR).read_text() == "a file where the store folder should be"
 
 
-def test_first_save_removes_the_old_layouts_quietly(tmp_path):
-    for name in ("embeddings", "index", "models/all-MiniLM-L6-v2-e9e2c881-openvino"):
-        (tmp_path / name).mkdir(parents=True)
-        (tmp_path / name / "leftover.bin").write_bytes(b"x" * 100)
+def test_first_save_removes_the_old_layouts_and_nothing_else(tmp_path):
+    """Earlier versions' caches go; files of the same folder names that they did not write stay
+    (state_dir may be shared, even be the project folder)."""
+    (tmp_path / "embeddings").mkdir()
+    (tmp_path / "embeddings" / "all-MiniLM-L6-v2-e9e2c881.npz").write_bytes(b"x" * 100)
+    (tmp_path / "index").mkdir()
+    (tmp_path / "index" / "manifest.json").write_text(json.dumps({"format": 1, "ntotal": 3, "files": {}}))
+    for name in ("index-4.faiss", "meta-4.sqlite"):
+        (tmp_path / "index" / name).write_bytes(b"x")
+    export = tmp_path / "models" / "all-MiniLM-L6-v2-e9e2c881-openvino"
+    export.mkdir(parents=True)
+    (export / "manifest.json").write_text(json.dumps({"recipe": "r/v2", "source": "abc"}))
+    (export / "model.bin").write_bytes(b"x" * 100)
+    mine = tmp_path / "models" / "my-own-model"
+    mine.mkdir()
+    (mine / "weights.bin").write_bytes(b"keep me")
     (tmp_path / "last_run.json").write_text("{}")
     embed(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["last_run.json", STORE_DIR]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last_run.json", "models", STORE_DIR]
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["my-own-model"]
+    assert (mine / "weights.bin").read_bytes() == b"keep me"
+
+
+def test_an_unrelated_index_folder_is_left_alone(tmp_path):
+    (tmp_path / "index").mkdir()
+    (tmp_path / "index" / "manifest.json").write_text('{"something": "else"}')
+    (tmp_path / "index" / "index-1.faiss").write_bytes(b"not ours")
+    embed(tmp_path)
+    assert (tmp_path / "index" / "index-1.faiss").read_bytes() == b"not ours"
 
 
 def test_generations_keep_one_previous_and_drop_older_files(tmp_path):

@@ -146,7 +146,7 @@ def profile_items(
 ) -> list[ProfileText]:
     """Everything to embed for the profile, in a stable order: ids found in `papers`, then texts.
 
-    `text_of` is how papers are embedded elsewhere (tracker.enrich.embed.paper_text), so a profile
+    `text_of` is how papers are embedded elsewhere (tracker.enrich.embed.embed_text), so a profile
     paper and the same paper in the digest get the same vector. Ids not in `papers` are left
     out; `missing_ids` names them.
     """

@@ -191,9 +191,9 @@ def _html_replace(match: re.Match) -> str:
 
 
 # What GitHub would act on in Markdown that was NOT rendered by these filters just now (a digest
-# written by an older version, a hand-edited page): `@login`, `#12` (but not the entity `&#12;`),
-# `GH-7`, and issue/PR/discussion URLs, anywhere, link destinations included.
-_LIVE_IN_MARKDOWN = re.compile(r"@(?=[A-Za-z0-9])|(?<!&)#(?=\d)|(?i:\bgh-)(?=\d)"
+# written by an older version, a hand-edited page): `@login`, `#12` (but not the entity `&#12;` or
+# an in-page link `](#2024-topic)`), `GH-7`, and issue/PR/discussion URLs, link destinations included.
+_LIVE_IN_MARKDOWN = re.compile(r"@(?=[A-Za-z0-9])|(?<!&)(?<!\]\()#(?=\d)|(?i:\bgh-)(?=\d)"
                                r"|(?i:github\.com/[\w.-]+/[\w.-]+/)(?=(?i:issues|pull|discussions)/)")
 
 

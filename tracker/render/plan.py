@@ -6,9 +6,9 @@ templates / render code / settings (the `fingerprint`), or ledger shards that di
 ones the last render committed (`tracker fetch`, a hand edit, `git revert`, a crash between the
 commit and the state). Otherwise it renders the pages whose row ids changed, or that hold a
 paper whose record changed, plus any page or README that was edited or deleted since, and the
-README only when some record changed. Records are read only for the rows rendered, so a quiet
-day parses no shard. The state lives in `<state_dir>/render-state.json`: a cache, like the
-ledger index; without it the run simply renders everything.
+README only when some record changed; records are read only for the rows rendered, and a day
+that changed nothing renders nothing. The state lives in `<state_dir>/render-state.json`: a
+cache, like the ledger index; without it the run simply renders everything.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import heapq
 import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterable
 
 import jinja2
@@ -46,8 +46,9 @@ def environment_for(settings: Settings) -> jinja2.Environment:
 def fingerprint(settings: Settings, env: jinja2.Environment) -> str:
     """Everything besides the ledger that shapes the README and archive pages."""
     out = settings.output
-    parts: list[bytes] = [str(FORMAT).encode(), json.dumps(
-        [out.readme, out.readme_rows, out.archive_dir, out.digest_dir, out.templates_dir, [t.name for t in settings.topics]]).encode()]
+    shape = [out.readme, out.readme_rows, out.archive_dir, out.digest_dir, out.templates_dir,
+             [t.name for t in settings.topics]]
+    parts: list[bytes] = [str(FORMAT).encode(), json.dumps(shape).encode()]
     for name in TEMPLATES:
         parts.append(env.loader.get_source(env, name)[0].encode("utf-8", "surrogatepass"))
     code = Path(__file__).resolve().parents[1]
@@ -151,11 +152,12 @@ def plan(settings: Settings, env: jinja2.Environment, ledger: Ledger, full: bool
               else "")
     before = None if reason else since_render(ledger, state)
     if before is None:
-        return Plan(True, True, {}, frozenset(), f"every page ({reason or 'the ledger changed in a way its index cannot trace'})")
+        reason = reason or "the ledger changed in a way its index cannot trace"
+        return Plan(True, True, {}, frozenset(), f"every page ({reason})")
     edited = _edited(settings, state)
     slugs = {paths.topic_slug(t.name): t.name for t in settings.topics}
-    archive = settings.path(settings.output.archive_dir)
-    pages = frozenset((slugs[f.parent.name], f.stem) for f in map(settings.path, edited)
+    archive = PurePosixPath(_key(settings, settings.path(settings.output.archive_dir)))
+    pages = frozenset((slugs[f.parent.name], f.stem) for f in map(PurePosixPath, edited)
                       if f.parent.parent == archive and f.parent.name in slugs)
     readme = bool(before) or _key(settings, settings.path(settings.output.readme)) in edited \
         or uses_run_date(env, "readme.md.j2")
@@ -184,7 +186,8 @@ def since_render(ledger: Ledger, state: RenderState) -> dict[str, Entry | None] 
     return before
 
 
-def _changed_pages(topics: list[str], placed, papers: PaperMap, before: dict[str, Entry | None], cap: int) -> set[tuple[str, str]]:
+def _changed_pages(topics: list[str], placed, papers: PaperMap, before: dict[str, Entry | None],
+                   cap: int) -> set[tuple[str, str]]:
     """Pages whose row ids differ from the last render's, or that show a record changed since."""
     if not before:
         return set()
@@ -231,7 +234,8 @@ def _edited(settings: Settings, state: RenderState) -> set[str]:
 
 def _page_files(settings: Settings, placed) -> dict[tuple[str, str], Path]:
     archive = settings.path(settings.output.archive_dir)
-    return {(name, month): paths.archive_page(archive, name, month) for name, lay in placed.items() for month in lay.months}
+    return {(name, month): paths.archive_page(archive, name, month)
+            for name, lay in placed.items() for month in lay.months}
 
 
 # --- the run's README and archive pages -----------------------------------------------------
@@ -262,7 +266,8 @@ def render_tables_of_run(settings: Settings, env: jinja2.Environment, ledger: Le
         existing = readme_path.read_text(encoding="utf-8") if readme_path.exists() else ""
         files[readme_path] = splice(existing, section, readme_path)
     keep = set(_page_files(settings, placed).values())
-    files.update({stale: None for stale in paths.stale_archive_pages(settings.path(out.archive_dir), topics, keep, settings.base_dir)})
+    stale = paths.stale_archive_pages(settings.path(out.archive_dir), topics, keep, settings.base_dir)
+    files.update({page: None for page in stale})
     return files
 
 

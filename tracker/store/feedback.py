@@ -80,6 +80,8 @@ def _parse_line(raw: bytes) -> dict:
         raise ValueError("not UTF-8") from exc
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON ({exc.msg})") from exc
+    except (RecursionError, ValueError):  # nested deeper than the parser's stack; an integer of 5,000 digits
+        raise ValueError("not a feedback record") from None
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
     return _validate(record)

@@ -89,7 +89,10 @@ def _prepare(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name in (LOCK_FILE, HOLDER_FILE):
         path = folder / name
-        if path.is_dir() and not path.is_symlink():
+        if path.is_symlink():  # the lock is never taken through a link (filelock refuses one): drop the link
+            path.unlink()
+            log.warning("removed %s, a link where the run lock goes (whatever it pointed to is untouched)", path)
+        elif path.is_dir():
             try:
                 path.rmdir()
             except OSError:

@@ -20,7 +20,6 @@ log = logging.getLogger("tracker.store.vectors")  # one logger for the store, wh
 
 MANIFEST = "manifest.json"
 FORMAT = 1
-OLD_LAYOUTS = ("embeddings", "index", "models")  # state folders of earlier versions
 
 
 class Damaged(Exception):
@@ -127,9 +126,50 @@ def write_rows(path: Path, ids: list[str], hashes: list[str], listed: list[bool]
 
 
 def remove_old_layouts(state_dir: Path) -> None:
-    """Earlier versions' caches (.npz embeddings, faiss + sqlite index, per-folder model exports)."""
-    for name in OLD_LAYOUTS:
-        old = state_dir / name
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
-            log.info("removed %s (replaced by the vector store)", old)
+    """Earlier versions' caches: .npz embeddings, the faiss + sqlite index, per-folder model exports.
+
+    Only files those versions wrote, by their exact shape, are removed (state_dir may be shared
+    with other things, even be the project folder), then their folders if left empty. Never
+    follows a link.
+    """
+    patterns = {"embeddings": ("*.npz",), "index": ("manifest.json", "index-*.faiss", "meta-*.sqlite", "*.tmp")}
+    for name, globs in patterns.items():
+        folder = state_dir / name
+        if folder.is_dir() and not folder.is_symlink() and _is_old(folder, name):
+            for pattern in globs:
+                for path in folder.glob(pattern):
+                    if path.is_file() and not path.is_symlink():
+                        path.unlink(missing_ok=True)
+            _remove_if_empty(folder)
+    models = state_dir / "models"
+    if models.is_dir() and not models.is_symlink():
+        for export in models.iterdir():
+            if export.is_dir() and not export.is_symlink() and _is_old_export(export):
+                shutil.rmtree(export, ignore_errors=True)
+        _remove_if_empty(models)
+
+
+def _is_old(folder: Path, name: str) -> bool:
+    if name == "embeddings":
+        return any(folder.glob("*.npz"))
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == 1 and "ntotal" in manifest
+
+
+def _is_old_export(folder: Path) -> bool:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and "recipe" in manifest and "source" in manifest
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+        log.info("removed %s (replaced by the vector store)", folder)
+    except OSError:  # not empty: something that is not ours lives there
+        pass

@@ -58,6 +58,7 @@ class VectorStore:
         self._pos: dict[str, int] = {}
         self._hashes: list[str] = []
         self._listed: list[bool] = []
+        self._listed_mask: np.ndarray | None = None  # self._listed as an array, for search
         self._meta: list[str] | None = []  # JSON per row; None until needed (search reads rows lazily)
         self._vectors: np.ndarray = np.zeros((0, 0), dtype=np.float32)
         self._changed_rows: set[int] = set()  # new or re-embedded since load
@@ -119,7 +120,7 @@ class VectorStore:
         """Forget everything (the next save replaces the files on disk)."""
         self.ids, self._pos, self._hashes, self._listed, self._meta = [], {}, [], [], []
         self.manifest = None  # nothing on disk is reused (an old accelerator, vectors file)
-        self._vectors, self._ann = np.zeros((0, 0), dtype=np.float32), None
+        self._vectors, self._ann, self._listed_mask = np.zeros((0, 0), dtype=np.float32), None, None
         self._changed_rows, self._rows_dirty = set(), True
 
     # --- what it holds ----------------------------------------------------------------------
@@ -144,8 +145,11 @@ class VectorStore:
         return pos is not None and self._listed[pos]
 
     def listed(self) -> np.ndarray:
-        """Boolean row mask: papers with a topic (search shows only these)."""
-        return np.array(self._listed, dtype=bool)
+        """Boolean row mask: papers with a topic (search shows only these). Read-only; cached."""
+        if self._listed_mask is None or len(self._listed_mask) != len(self._listed):
+            self._listed_mask = np.array(self._listed, dtype=bool)
+            self._listed_mask.flags.writeable = False
+        return self._listed_mask
 
     def meta(self, paper_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Search metadata of the given papers, in order (id included)."""
@@ -212,7 +216,7 @@ class VectorStore:
         for paper in papers:
             pos, meta = self._pos[paper.id], json.dumps(row_meta(paper), ensure_ascii=False, sort_keys=True)
             if self._meta[pos] != meta or self._listed[pos] != bool(paper.topics):
-                self._meta[pos], self._listed[pos] = meta, bool(paper.topics)
+                self._meta[pos], self._listed[pos], self._listed_mask = meta, bool(paper.topics), None
                 self._rows_dirty = True
 
     # --- searching --------------------------------------------------------------------------

@@ -92,9 +92,9 @@ def int8_pays() -> bool:
     """Whether this CPU runs the int8 graph faster than the fp32 one.
 
     int8 matrix products pay with VNNI or AMX instructions: 2.5x sentence-transformers on a 2-core
-    AVX512-VNNI Xeon. On a plain AVX2 CPU the int8 graph was *slower* than the fp32 one (6.2 vs
-    7.9 abstracts/s, benchmarks/embed.py's texts), so there documents run fp32 too (and match the
-    full model exactly). `TRACKER_CPU_PRECISION=int8|fp32` overrides the choice.
+    AVX512-VNNI Xeon. On a plain 2-core AVX2 CPU the int8 graph was *slower* than the fp32 one
+    (benchmarks/embed.py: int8 1.23x sentence-transformers at cosine 0.993, fp32 1.48x at 1.000),
+    so there documents run fp32 too. `TRACKER_CPU_PRECISION=int8|fp32` overrides the choice.
     """
     forced = os.environ.get("TRACKER_CPU_PRECISION", "").strip().lower()
     if forced in ("int8", "fp32"):
@@ -139,6 +139,9 @@ class OpenVinoEncoder(Encoder):
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         return next(self._encode_batches([texts]))
+
+    def __repr__(self) -> str:
+        return f"OpenVinoEncoder({self.model_name!r}, dim={self.dim}, precision={self.precision!r})"
 
 
 def _result(request) -> np.ndarray:

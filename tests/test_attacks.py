@@ -309,11 +309,12 @@ def test_an_output_that_is_the_journal_or_the_folder_of_another_is_refused_befor
         assert tree(repo) == before and not list(repo.rglob("*.staged"))
 
 
-def test_a_readme_setting_that_is_another_outputs_folder_is_one_line_and_a_fixed_config_runs(arxiv_server, project):
+def test_a_readme_setting_that_is_another_outputs_folder_is_one_config_line_and_a_fixed_config_runs(arxiv_server, project):
     arxiv_server.add_pages(TESTING, {0: feed([entry("2611.00001", title="testing one")])})
     config = project(extra="output:\n  readme: data\n")
     result = run(config)
-    assert result.returncode == 1 and len(errors(result)) == 1 and "it would also be the folder of" in errors(result)[0]
+    # refused when the config is read (exit 2), before anything is fetched; commit() refuses it too (above)
+    assert result.returncode == 2 and len(errors(result)) == 1 and "output.readme" in errors(result)[0]
     assert not (config.parent / "data").exists() and not list(config.parent.rglob("*.staged"))
     fixed = run_here(project())
     assert fixed.returncode == 0 and "error:" not in fixed.stderr, fixed.stderr

@@ -348,3 +348,22 @@ def test_arbitrary_yaml_gives_settings_or_a_config_error(text):
 def test_arbitrary_values_in_a_config_shape_give_settings_or_a_config_error(topics, top):
     text = yaml.safe_dump({**top, "topics": topics}, allow_unicode=True)
     only_config_errors(lambda: parse_settings(text, source="k.yaml"))
+
+
+@pytest.mark.parametrize("setting, complaint", [
+    ('readme: ""', "non-empty path"),
+    ("readme: data/papers/2026-11.jsonl", "Markdown file"),
+    ("readme: keywords.yaml", "Markdown file"),
+    ('archive_dir: "a\\0b"', "control characters"),
+    ("readme: data/README.md", "inside data_dir"),
+    ("archive_dir: /etc", "inside the project"),
+    ("data_dir: ../elsewhere", "inside the project"),
+    ("digest_dir: data/digests", "overlap"),
+    ("archive_dir: digests", "overlap"),
+])
+def test_output_paths_that_would_overwrite_or_escape_are_one_line(tmp_path, setting, complaint):
+    config = tmp_path / "keywords.yaml"
+    config.write_text(f"topics:\n  - name: A\n    keywords: [a]\noutput:\n  {setting}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    assert complaint in str(caught.value) and "\n" not in str(caught.value).strip()

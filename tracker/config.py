@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -116,6 +116,42 @@ class OutputSettings(_Strict):
     data_dir: str = "data"
     state_dir: str = ".tracker"
     templates_dir: str | None = None  # user overrides, looked up before the built-in templates
+
+    @field_validator("readme", "archive_dir", "digest_dir", "data_dir", "state_dir", "templates_dir")
+    @classmethod
+    def _usable_path(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value)):
+            raise ValueError("must be a non-empty path without control characters")
+        return value
+
+    @field_validator("readme", "archive_dir", "digest_dir", "data_dir")
+    @classmethod
+    def _inside_project(cls, value: str) -> str:
+        # These are committed: they must stay inside the project folder (state_dir, a cache, may not).
+        path = PurePosixPath(value.replace("\\", "/"))
+        if path.is_absolute() or ".." in path.parts or PureWindowsPath(value).drive:
+            raise ValueError(f"{value!r} must be a path inside the project folder (relative, no '..')")
+        return value
+
+    @field_validator("readme")
+    @classmethod
+    def _markdown_readme(cls, value: str) -> str:
+        if not value.lower().endswith(".md"):  # never a ledger shard, the config or another file of the user's
+            raise ValueError(f"{value!r} must be a Markdown file (*.md)")
+        return value
+
+    @model_validator(mode="after")
+    def _outputs_apart(self) -> "OutputSettings":
+        folders = {"data_dir": self.data_dir, "archive_dir": self.archive_dir, "digest_dir": self.digest_dir}
+        norm = {key: PurePosixPath(value.replace("\\", "/")) for key, value in folders.items()}
+        readme = PurePosixPath(self.readme.replace("\\", "/"))
+        for key, folder in norm.items():
+            if folder == readme or folder in readme.parents:
+                raise ValueError(f"readme {self.readme!r} lies inside {key} {folders[key]!r}; keep outputs apart")
+            for other, other_folder in norm.items():
+                if key < other and (folder == other_folder or folder in other_folder.parents or other_folder in folder.parents):
+                    raise ValueError(f"{key} {folders[key]!r} and {other} {folders[other]!r} overlap; keep outputs apart")
+        return self
 
 
 class EmbeddingSettings(_Strict):

@@ -178,7 +178,7 @@ def test_export_is_shared_per_user_built_once_by_two_processes_and_writes_nothin
     (first, first_log), (second, second_log) = results
     assert first["kind"] == second["kind"] == "OpenVinoEncoder"
     assert first["folder"] == second["folder"] and Path(first["folder"]).parent == cache / "models"
-    assert (first_log + second_log).count("exported ") == 1  # one exported, the other waited and reused it
+    assert (first_log + second_log).count("exported ") == 1, first_log + second_log  # the other waited, reused it
     assert np.allclose(first["vector"], second["vector"], atol=1e-6)
     assert [p.name for p in (cache / "models").iterdir() if not p.name.endswith(".lock")] == \
         [Path(first["folder"]).name]  # no temp folders left behind

@@ -15,6 +15,7 @@ and converts, so nothing is written to the user's home and nothing is sent.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections import deque
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from tracker.enrich.encoders.base import Encoder
+
+log = logging.getLogger(__name__)
 
 MODEL_FILE, WEIGHTS_FILE = "model.xml", "model.bin"  # int8, for documents
 QUERY_MODEL_FILE, QUERY_WEIGHTS_FILE = "query.xml", "query.bin"  # fp32, for queries
@@ -114,8 +117,12 @@ class OpenVinoEncoder(Encoder):
         self.model_name, self.device, self.dim = model_name, "cpu", int(manifest["dim"])
         self.batch_size, self.precision = batch_size, precision
         self.folder = Path(folder)
-        self._compiled = compile_model(self.folder / (MODEL_FILE if precision == "int8" else QUERY_MODEL_FILE),
-                                       self.folder / COMPILED_DIR)
+        graph = self.folder / (MODEL_FILE if precision == "int8" else QUERY_MODEL_FILE)
+        try:
+            self._compiled = compile_model(graph, self.folder / COMPILED_DIR)
+        except Exception as exc:  # e.g. a blob another process is writing right now: compile without the cache
+            log.info("OpenVINO's compiled-model cache in %s failed (%s); compiling without it", self.folder, exc)
+            self._compiled = compile_model(graph)
         self._inputs = [port.get_any_name() for port in self._compiled.inputs]
         count = int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self._requests = [self._compiled.create_infer_request() for _ in range(max(1, count))]

@@ -49,7 +49,7 @@ def _query_encoder(ctx: click.Context, settings) -> Any:
 def _ledger_papers(settings) -> list:
     from tracker.store.ledger import Ledger
 
-    return sorted(Ledger.load(settings.path(settings.output.data_dir)).papers.values(), key=lambda p: p.id)
+    return sorted(Ledger.load(settings.path(settings.output.data_dir), read_only=True).papers.values(), key=lambda p: p.id)
 
 
 def update_store(ctx: click.Context, settings, store, *, papers: list | None = None) -> int:

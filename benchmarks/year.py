@@ -248,26 +248,34 @@ class RunStats:
     bytes: int  # of those lines
 
 
+# The run is started by a small wrapper process, which reports its child's usage: a process forked
+# from this one (which holds the whole simulated world) would count this one's memory as its own.
+_MEASURED = ("import json, resource, subprocess, sys\n"
+             "code = subprocess.call(sys.argv[2:])\n"
+             "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+             "json.dump([usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024], open(sys.argv[1], 'w'))\n"
+             "sys.exit(code)\n")
+
+
 def run_day(repo: Path, code: Path, date: str, embed: bool, label: str) -> RunStats:
-    """One `tracker run` in a fresh process (peak RSS from wait4), then commit what it changed."""
+    """One `tracker run` in a fresh process (its CPU time and peak RSS), then commit what it changed."""
     command = [sys.executable, "-m", "tracker", "run", "--config", "keywords.yaml", "--date", date, "--json"]
     env = {**os.environ, "PYTHONPATH": str(code)}
     env.pop("TRACKER_ARXIV_API_URL", None)
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        process = subprocess.Popen(command + ([] if embed else ["--no-embed"]), cwd=repo, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
+        done = subprocess.run([sys.executable, "-c", _MEASURED, f"{tmp}/usage", *command, *([] if embed else ["--no-embed"])],
+                              cwd=repo, env=env, capture_output=True)
         seconds = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0), err.seek(0)
-        if process.returncode != 0:
-            raise SystemExit(f"{label}: tracker run exited {process.returncode}:\n{err.read().decode()[-3000:]}")
-        summary = json.loads(out.read())
+        if done.returncode != 0:
+            raise SystemExit(f"{label}: tracker run exited {done.returncode}:\n{done.stderr.decode()[-3000:]}")
+        cpu, peak_mb = json.loads(Path(f"{tmp}/usage").read_text())
+    summary = json.loads(done.stdout)
     git(repo, "add", "-A")
     changed = [line.split("\t") for line in git(repo, "diff", "--cached", "--numstat").splitlines()]
     lines = sum(int(a) + int(d) for a, d, _ in changed if a != "-")
     totals = summary["totals"]
-    stats = RunStats(label, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, totals["new"], totals["revised"],
+    stats = RunStats(label, seconds, cpu, peak_mb, totals["new"], totals["revised"],
                      len(changed), sum(1 for *_, path in changed if path.startswith("archive/")), lines, _diff_bytes(repo))
     if changed:
         git(repo, "commit", "-q", "-m", f"papers of {date}")

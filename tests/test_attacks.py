@@ -640,3 +640,16 @@ def test_each_transport_fault_fails_only_its_own_topic_in_a_real_run(tmp_path):
     assert "broken mid-body" in lines[0] and "within 0.5 s" in lines[1] and "redirect loop" in lines[2] and "reset" in lines[3]
     assert took < 30 and set(Ledger.load(tmp_path / "data", read_only=True).papers) == {"2611.00001"}
     assert "good paper" in (tmp_path / "README.md").read_text()
+
+
+def test_nested_json_in_render_state_or_the_ledger_index_is_a_rebuilt_cache(arxiv_server, project):
+    arxiv_server.add_pages(TESTING, {0: feed([entry("2611.00001", title="testing one")])})
+    config = project()
+    assert run_here(config, DATE).returncode == 0
+    state = config.parent / ".tracker"
+    poisoned = [p for p in state.rglob("*.json") if p.is_file() and "vectors" not in p.parts and p.name != "last_run.json"]
+    assert poisoned  # the render state and the ledger index
+    for path in poisoned:
+        path.write_text("[" * 100_000)
+    again = run_here(config, DATE)
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stderr

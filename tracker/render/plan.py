@@ -27,6 +27,7 @@ from tracker.config import Settings
 from tracker.arxiv_ids import shard_month
 from tracker.models import Paper
 from tracker.render import paths
+from tracker.render.splice import read_readme
 from tracker.render.charts import activity_chart
 from tracker.render.markdown import environment, layout, render_tables, splice
 from tracker.store.ledger import Ledger
@@ -84,7 +85,7 @@ def read_state(path: Path) -> RenderState | None:
         return RenderState(str(data["fingerprint"]), dict(data["shards"]), dict(data["files"]))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         log.info("render state %s unusable (%s): every page is rendered", path, exc)
         return None
 
@@ -263,7 +264,7 @@ def render_tables_of_run(settings: Settings, env: jinja2.Environment, ledger: Le
     )
     files: dict[Path, str | None] = dict(rendered)
     if section is not None:
-        existing = readme_path.read_text(encoding="utf-8") if readme_path.exists() else ""
+        existing = read_readme(readme_path)  # one line for a folder, FIFO, link or non-UTF-8 README
         files[readme_path] = splice(existing, section, readme_path)
     keep = set(_page_files(settings, placed).values())
     stale = paths.stale_archive_pages(settings.path(out.archive_dir), topics, keep, settings.base_dir)

@@ -335,7 +335,7 @@ def _trusted(raw: bytes) -> tuple[Paper, list[str]]:
     try:
         data = json.loads(raw)
         return Paper.from_dict(data), []
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError, RecursionError):
         return decode(raw)
 
 

@@ -78,7 +78,7 @@ def read_shard_index(folder: Path, month: str) -> ShardIndex | None:
         return ShardIndex(str(data["digest"]), dict(zip(data["ids"], map(Entry, *columns))))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as exc:
         log.info("ledger index %s unusable (%s): the shard is read in full", path, exc)
         return None
 

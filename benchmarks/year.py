@@ -67,10 +67,9 @@ class World:
     counters: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
+        self.rng, self._served = random.Random(self.seed), {}
         self.titles, self.abstracts, self.authors = _real_text()
         self.pool = [s for a in self.abstracts for s in _sentences(a)]
-        self._served: dict[str, list[str]] = {}
 
     def new_paper(self, day: dt.date, served: bool = True) -> dict:
         month = day.strftime("%y%m")
@@ -78,13 +77,11 @@ class World:
         pid = f"{month}.{self.counters[month]:05d}"
         topics = sorted({self.rng.choices(list(TOPICS), WEIGHTS)[0] for _ in range(1 + (self.rng.random() < 0.15))})
         when = f"{_previous_weekday(day)}T{self.rng.randrange(24):02d}:{self.rng.randrange(60):02d}:00Z"
-        paper = {
-            "id": pid, "version": 1, "title": self._title(), "abstract": self._abstract(),
-            "authors": self.rng.sample(self.authors, self.rng.choice((1, 2, 3, 4, 5, 6, 8, 12, 30))),
-            "categories": self.rng.sample(CATEGORIES, self.rng.randint(1, 3)), "topics": topics,
-            "comment": self.rng.choice(COMMENTS) if self.rng.random() < 0.4 else None,
-            "published": when, "updated": when, "announced": day.isoformat(),
-        }
+        paper = {"id": pid, "version": 1, "title": self._title(), "abstract": self._abstract(),
+                 "authors": self.rng.sample(self.authors, self.rng.choice((1, 2, 3, 4, 5, 6, 8, 12, 30))),
+                 "categories": self.rng.sample(CATEGORIES, self.rng.randint(1, 3)), "topics": topics,
+                 "comment": self.rng.choice(COMMENTS) if self.rng.random() < 0.4 else None,
+                 "published": when, "updated": when, "announced": day.isoformat()}
         if served:
             self.papers[pid] = paper
             for topic in topics:
@@ -153,10 +150,7 @@ def _sentences(text: str) -> list[str]:
 
 
 def _previous_weekday(day: dt.date) -> str:
-    day -= dt.timedelta(days=1)
-    while day.weekday() >= 5:
-        day -= dt.timedelta(days=1)
-    return day.isoformat()
+    return (day - dt.timedelta(days={0: 3, 6: 2}.get(day.weekday(), 1))).isoformat()  # Monday -> Friday
 
 
 def weekdays(start: dt.date, count: int) -> list[dt.date]:

@@ -129,7 +129,7 @@ def test_a_days_run_rewrites_exactly_the_pages_whose_rows_change(project):
     assert {"archive/alpha/2025-10.md", "archive/beta/2025-11.md", "archive/alpha/2025-12.md",
             "archive/beta/2025-12.md", "archive/alpha/2026-01.md"} <= changed
     assert "archive/alpha/2025-09.md" not in changed and "archive/beta/2025-09.md" not in changed
-    assert summary["totals"] == {**summary["totals"], "new": 1, "revised": 1}
+    assert (summary["totals"]["new"], summary["totals"]["revised"]) == (1, 1)
     assert full_render_writes(config, "2026-03-03") == 0  # the pages it skipped are what a full render gives
 
 

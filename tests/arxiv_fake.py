@@ -194,11 +194,16 @@ class RawServer:
                     return
                 data += chunk
             self.requests.append(data.split(b"\r\n", 1)[0].decode())
-            responder = self.responders[min(len(self.requests), len(self.responders)) - 1]
+            responder = self.responder_for(self.requests[-1])
             try:
-                responder(conn)
+                if responder is not None:
+                    responder(conn)
             except OSError:  # the client hung up (e.g. its deadline cut the connection)
                 pass
+
+    def responder_for(self, request_line: str) -> Responder | None:
+        """Request N gets responder N; the last one repeats."""
+        return self.responders[min(len(self.requests), len(self.responders)) - 1]
 
     def close(self) -> None:
         self._stop.set()

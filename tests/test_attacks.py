@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.arxiv_fake import entry, feed
+from tests.arxiv_fake import RawServer, entry, feed
 from tests.fake_github import TOKEN
 from tests.fake_github import fake_github as fake  # noqa: F401 - pytest fixture
 from tests.hostile import live_references, render_gfm, rss_feed, xml_attr, xml_text
@@ -547,54 +547,16 @@ def test_a_hostile_config_is_exit_2_with_one_line_per_problem_at_once(tmp_path, 
 
 # --- 5, 6, 8: a dropping, trickling, redirect-looping and page-2-resetting server in one real run ---
 
-class RoutedServer:
+class RoutedServer(RawServer):
     """A loopback HTTP server below HTTP's rules: the first route whose key is in the request line answers."""
 
     def __init__(self, routes: dict):
-        import socket
-        import threading
-
         self.routes = routes
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(0.2)
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/"
-
-    def _serve(self) -> None:
-        import threading
-
-        while not self.stopped.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn) -> None:
-        with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    return
-                data += chunk
-            line = data.split(b"\r\n", 1)[0].decode()
-            respond = next((r for key, r in self.routes.items() if key in line), None)
-            try:
-                if respond is not None:
-                    respond(conn, line)
-            except OSError:
-                pass  # the client hung up (its deadline cut the connection)
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.thread.join()
-        self.listener.close()
+    def responder_for(self, request_line: str):
+        respond = next((r for key, r in self.routes.items() if key in request_line), None)
+        return None if respond is None else (lambda conn: respond(conn, request_line))
 
 
 def test_each_transport_fault_fails_only_its_own_topic_in_a_real_run(tmp_path):

@@ -1,7 +1,8 @@
 """`tracker feedback`: read members' ticks in recent digest issues into data/feedback.jsonl.
 
 Each paper in a digest issue is a task-list item; a member ticks what they liked. This reads the
-issue body and the bot's continuation comments of every digest issue of the last N days, adds
+issue body and the bot's continuation comments of every digest issue the bot opened in the last
+N days (never a member's issue quoting a digest), adds
 each ticked paper (canonical id, the date its tick was first seen, the issue), and removes a
 paper a member unticked in the issue it came from. Ticks in older issues are never touched.
 Anything that is not a well-formed item for a paper in the ledger is skipped with a warning.
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.publish.client import Api
-from tracker.publish.issues import DIGEST, list_issues, our_comments
+from tracker.publish.issues import DIGEST, our_comments, own_issues
 from tracker.publish.tasks import task_items
 from tracker.store.feedback import feedback_path, load_feedback_records, save_feedback
 
@@ -63,7 +64,7 @@ def read_ticks(repo: Any, label: str, *, since: str, known: set[str]) -> Ticks:
     """Ticked and unticked papers in the digest issues for days from `since` on."""
     api = Api(repo)
     start = dt.datetime.fromisoformat(since).replace(tzinfo=dt.timezone.utc)
-    issues = api.call("listing recent digest issues", lambda: list_issues(repo, "all", label, since=start))
+    issues = api.call("listing recent digest issues", lambda: list(own_issues(repo, "all", label, since=start)))
     ticks = Ticks()
     for issue in sorted(issues, key=lambda i: i.number):
         key = DIGEST.key_of(issue)

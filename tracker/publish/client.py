@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from github import GithubRetry  # PyGithub (~0.3 s): the CLI imports this module lazily
-from github.GithubException import GithubException, RateLimitExceededExceedsMaxWait
+from github.GithubException import BadAttributeException, GithubException, RateLimitExceededExceedsMaxWait
 from urllib3 import Retry
 from urllib3.exceptions import HTTPError as Urllib3Error
 
@@ -34,7 +34,7 @@ T = TypeVar("T")
 DEFAULT_API_URL = "https://api.github.com"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _RATE_LIMITED_METHODS = Retry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"}  # a rate limit: nothing was done
-_ANSWER_ERRORS = (ValueError, KeyError, TypeError, AttributeError)  # PyGithub reading an answer that is not GitHub's JSON
+_ANSWER_ERRORS = (BadAttributeException, ValueError, KeyError, TypeError, AttributeError)  # PyGithub reading an answer that is not GitHub's JSON
 _REPO_NAME = re.compile(r"[\w.-]+/[\w.-]+")
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from tracker.publish.client import Api
 from tracker.publish.identity import learn_from_created
-from tracker.publish.issues import ensure_label, own_issues
+from tracker.publish.issues import ensure_label, loaded, own_issues
 from tracker.redact import redact
 from tracker.render.escape import md_cell, md_link, md_text
 
@@ -83,7 +83,7 @@ def report_health(repo: Any, summary: Mapping[str, Any], *, label: str = "tracke
     title = f"Tracker health: run of {date} had errors"
     if not existing:
         ensure_label(repo, label, api)
-        issue = api.call("opening the health issue", lambda: repo.create_issue(title=title, body=body, labels=[label]))
+        issue = api.call("opening the health issue", lambda: loaded(repo.create_issue(title=title, body=body, labels=[label])))
         learn_from_created(repo, issue)
         return HealthResult("opened", issue.number)
     issue = existing[0]

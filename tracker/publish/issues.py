@@ -81,13 +81,13 @@ def issue_parts(kind: IssueKind, key: str, body: str, limit: int = GITHUB_BODY_L
 
 
 def plan_parts(
-    kind: IssueKind, key: str, body: str, limit: int = GITHUB_BODY_LIMIT, *, full_url: str | None = None, max_parts: int = MAX_PARTS
+    kind: IssueKind, key: str, body: str, limit: int = GITHUB_BODY_LIMIT, *, full_url: str | None = None, max_parts: int | None = None
 ) -> Parts:
     """The parts to send, and what did not fit (named in the last part, linking `full_url`).
 
     The body may have been read from disk (a digest an older version wrote, a page edited by
     hand): whatever would still ping someone or cross-reference a thread is neutralised here."""
-    split = split_blocks(neutralise_references(body), limit - _MARKER_OVERHEAD, max_parts)
+    split = split_blocks(neutralise_references(body), limit - _MARKER_OVERHEAD, max_parts or MAX_PARTS)
     chunks = split.chunks or [""]
     if split.shortened or split.left_out:
         chunks[-1] += "\n\n" + _cut_note(split.shortened, split.left_out, full_url)
@@ -129,7 +129,7 @@ def publish_issue(
     )
     planned = plan_parts(kind, key, as_task_list(body) if kind.tasks else body, limit, full_url=full_url)
     if issue is None:
-        issue = api.call(f"opening the {kind.name} issue", lambda: repo.create_issue(title=title, body=planned.bodies[0], labels=[label]))
+        issue = api.call(f"opening the {kind.name} issue", lambda: loaded(repo.create_issue(title=title, body=planned.bodies[0], labels=[label])))
         learn_from_created(repo, issue)
         _reconcile_comments(api, issue, [], planned.bodies[1:], {})
         action = "created"
@@ -146,7 +146,7 @@ def _update(api: Api, repo: Any, kind: IssueKind, key: str, issue: Any, title: s
     states = tick_states([issue.body or "", *(c.body or "" for c in ours)]) if kind.tasks else {}
     changed = False
     if not _same(issue, title, label, with_ticks(parts[0], states)):
-        fresh = api.call(f"re-reading issue #{issue.number}", lambda: repo.get_issue(issue.number))
+        fresh = api.call(f"re-reading issue #{issue.number}", lambda: loaded(repo.get_issue(issue.number)))
         states.update(tick_states([fresh.body or ""]) if kind.tasks else {})  # a tick made since we read wins
         wanted = with_ticks(parts[0], states)
         if not _same(fresh, title, label, wanted):
@@ -155,6 +155,13 @@ def _update(api: Api, repo: Any, kind: IssueKind, key: str, issue: Any, title: s
             changed = True
     changed = _reconcile_comments(api, issue, ours, parts[1:], states) or changed
     return "updated" if changed else "unchanged"
+
+
+def loaded(issue: Any) -> Any:
+    """`issue` with the fields we use read now: PyGithub checks a field's type only when it is
+    read, and a server's odd answer must fail inside `Api.call` (one line), not later."""
+    _ = issue.number, issue.title, issue.body, issue.html_url, issue.user, [lab.name for lab in issue.labels]
+    return issue
 
 
 def _same(issue: Any, title: str, label: str, body: str) -> bool:
@@ -196,7 +203,7 @@ def own_issues(repo: Any, state: str, label: str, since: Any = None) -> Iterator
         for issue in listing:
             if issue.pull_request is None and _login(issue) == login and issue.number not in seen:
                 seen.add(issue.number)
-                yield issue
+                yield loaded(issue)
 
 
 def our_comments(api: Api, issue: Any, part_mark: str) -> list[Any]:

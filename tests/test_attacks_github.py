@@ -253,7 +253,7 @@ def test_a_tick_or_untick_made_between_the_bots_read_and_write_survives(fake, re
     def member():
         fake.issues[number]["body"] = tick(fake.issues[number]["body"], "2611.00001", on)
 
-    member_edits_after_first(fake, "GET", r"/issues$", member)  # after the bot listed the issues
+    member_edits_after_first(fake, "GET", r"/issues/\d+/comments$", member)  # the bot's last read before it writes
 
     assert publish_day(repo, new=4).action == "updated"
     assert ticked(fake.issues[number]["body"]) == ({"2611.00001"} if on else set())
@@ -268,7 +268,7 @@ def test_a_tick_in_a_continuation_comment_made_during_the_publish_survives(fake,
     def member():
         comment["body"] = tick(comment["body"], paper)
 
-    member_edits_after_first(fake, "GET", r"/issues/\d+/comments$", member)
+    member_edits_after_first(fake, "PATCH", r"/issues/\d+$", member)  # after the comments were read
     publish_day(repo, new=60, md=digest_md(30, topics=2).replace("An abstract", "A new abstract"), limit=3000)
 
     assert paper in ticked(comment["body"]) and "A new abstract" in comment["body"]

@@ -23,7 +23,7 @@ from tests.fake_github import DISCONNECT, TOKEN, Fault, blob_sha
 from tests.fake_github import fake_github as fake  # noqa: F401 - pytest fixture
 from tests.hostile import render_gfm
 from tests.test_publish import DATE, FakeSleep, connect, digest_issues, digest_md, entry, parts_of, publish_day, summary
-from tests.test_publish_cli import github_env, health_issues, workdir, write_summary  # noqa: F401 - workdir is a fixture
+from tests.test_publish_cli import fixed_today, github_env, health_issues, workdir, write_summary  # noqa: F401 - fixtures (fixed_today: autouse)
 from tracker.cli.main import cli
 from tracker.errors import TrackerError
 from tracker.publish import commit, health, identity, issues
@@ -305,6 +305,20 @@ def test_parts_are_capped_and_the_issue_names_how_many_entries_it_left_out(fake,
     assert result.parts == len(parts) == 3 and result.left_out == 200 - len(shown) > 0
     assert f"{result.left_out} more entries did not fit in this issue" in parts[-1]
     assert "the digest page in the repository" in parts[-1]  # no URL: it says where instead
+
+
+def test_the_publish_command_reports_what_did_not_fit(workdir, fake):
+    digest = workdir / "digests/2026/11/2026-11-20.md"
+    digest.write_text(digest.read_text().replace("· `2611.00002v1`", "· `2611.00002v1`\n\n  <details>" + "é" * 70_000 + "</details>"))
+    write_summary(workdir)
+
+    result = CliRunner().invoke(cli, ["publish", "--config", str(workdir / "keywords.yaml")], env=github_env(fake), catch_exceptions=False)
+
+    assert result.exit_code == 0, result.output
+    assert "warning: too big for a GitHub issue: 0 entry(ies) left out, 1 shortened" in result.output
+    [issue] = digest_issues(fake)
+    assert "1 entry was too long and shortened" in issue["body"] and "é" * 100 not in issue["body"]
+    assert {i.paper for i in task_items(issue["body"])} == {"2611.00001", "2611.00002", "2610.00003"}
 
 
 # --------------------------------------------------------------------------- dates and schedules

@@ -73,7 +73,7 @@ def report_lines(date: str, report: Any) -> list[str]:
     else:
         lines.append(f"digest issue #{digest.number} {digest.action} ({digest.parts} part(s)): {digest.url}")
     if digest.left_out or digest.shortened:
-        lines.append(f"warning: {digest.left_out} entr(ies) did not fit in the issue and {digest.shortened} were shortened; "
+        lines.append(f"warning: too big for a GitHub issue: {digest.left_out} entry(ies) left out, {digest.shortened} shortened; "
                      "the issue says so and links the full digest")
     if digest.closed:
         lines.append("closed earlier digest issue(s): " + ", ".join(f"#{n}" for n in digest.closed))

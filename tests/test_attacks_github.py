@@ -349,10 +349,20 @@ def test_a_summary_of_yesterday_restored_from_a_cache_means_todays_run_died(work
     assert "2026-11-21" in health_issue["title"] and "recorded no summary" in health_issue["body"]
 
 
-@pytest.mark.parametrize("cron", ["0 0 30 2 *", "0 0 31 4,6,9,11 *", "15 3 31 2 *"])
-def test_a_cron_that_never_fires_is_refused_at_once(cron, tmp_path):
+def test_a_cron_that_never_fires_is_refused_at_once_not_waited_on(tmp_path):
     (tmp_path / "keywords.yaml").write_text("topics:\n  - name: LLM\n    keywords: [llm]\n")
-    args = [sys.executable, "-m", "tracker", "schedule", "--cron", cron, "--timezone", "UTC", "--config", str(tmp_path / "keywords.yaml")]
+    args = [sys.executable, "-m", "tracker", "schedule", "--cron", "0 0 30 2 *", "--timezone", "UTC", "--config", str(tmp_path / "keywords.yaml")]
     done = subprocess.run(args, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "never fires" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("cron", ["0 0 31 4,6,9,11 *", "15 3 31 2 *", "0 0 30,31 2 *"])
+def test_cron_variants_that_never_fire_are_a_usage_error(cron):
+    result = CliRunner().invoke(cli, ["schedule", "--cron", cron, "--timezone", "Asia/Kolkata", "--print-next", "2"])
+    assert result.exit_code == 2 and "never fires" in result.output and result.output.count("\n") == 1
+
+
+def test_a_rare_but_real_cron_is_accepted():
+    result = CliRunner().invoke(cli, ["schedule", "--cron", "0 0 29 2 *", "--timezone", "UTC", "--print-next", "1"])
+    assert result.exit_code == 0 and "-02-29T00:00:00" in result.output

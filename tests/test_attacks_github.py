@@ -97,6 +97,15 @@ def test_deleting_the_label_loses_no_issue_no_tick_and_earlier_days_still_close(
     assert fake.issues[first.number]["state"] == "closed"  # closed by the second publish already
 
 
+def test_a_server_refusing_the_creator_filter_still_finds_the_labelled_issue(fake, repo, caplog):
+    first = publish_day(repo)
+    fake.faults.append(Fault("GET", r"/issues$", 422, {}, {"message": "Validation Failed"}, skip=1))  # the creator listing
+    with caplog.at_level(logging.WARNING):
+        again = publish_day(repo, new=4)
+    assert again.number == first.number and len(digest_issues(fake)) == 1 and "by label only" in caplog.text
+    assert any(q.get("creator") == "bot" for q in fake.queries)
+
+
 def test_installation_token_the_bot_is_github_actions_and_a_pat_users_issues_are_not_ours(fake):
     fake.installation = True  # Actions' GITHUB_TOKEN: GET /user is forbidden
     pat_user_issue = fake.add_issue(f"arXiv digest {DATE}: 2 new papers", f"{MARK}\nold", ["digest"], user="bot")
@@ -205,12 +214,16 @@ def test_a_secondary_limit_on_a_put_waits_and_an_edit_whose_answer_was_lost_is_n
     assert [r for r in fake.requests if r[0] == "PATCH"] == [("PATCH", "/repos/acme/papers/issues/1")]  # sent once
 
 
-def test_urls_naming_another_port_are_one_line_never_an_assertion_traceback(fake, workdir):
+@pytest.mark.parametrize("elsewhere", ["port", "prefix"])
+def test_urls_naming_another_port_or_prefix_are_one_line_never_an_assertion_traceback(fake, workdir, elsewhere):
     for n in range(5):  # more than one page: PyGithub follows the Link header the "proxy" wrote
         fake.add_issue(f"old {n}", "x", ["digest"])
     env = github_env(fake)
     port = int(fake.base.split(":")[2].split("/")[0])
-    fake.base = fake.base.replace(f":{port}/", f":{port - 1 if port > 2000 else port + 1}/")  # the server names another port
+    if elsewhere == "port":  # a proxy in front names the port behind it
+        fake.base = fake.base.replace(f":{port}/", f":{port - 1 if port > 2000 else port + 1}/")
+    else:  # or a path prefix of its own
+        fake.base = fake.base.replace("/api/v3", "/github/api/v3")
     write_summary(workdir)
 
     result = CliRunner().invoke(cli, ["publish", "--config", str(workdir / "keywords.yaml")], env=env, catch_exceptions=False)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from github.GithubException import GithubException
+
 from tracker.publish.client import Api
 from tracker.publish.identity import bot_login, learn_from_created
 from tracker.publish.split import GITHUB_BODY_LIMIT, split_blocks
@@ -199,11 +201,20 @@ def own_issues(repo: Any, state: str, label: str, since: Any = None) -> Iterator
     login = bot_login(repo)
     common = {"state": state, "sort": "created", "direction": "desc", "since": since or NotSet}
     seen: set[int] = set()
-    for listing in (repo.get_issues(labels=[label], **common), repo.get_issues(creator=login, **common)):
-        for issue in listing:
-            if issue.pull_request is None and _login(issue) == login and issue.number not in seen:
-                seen.add(issue.number)
-                yield loaded(issue)
+    for issue in _chain(repo.get_issues(labels=[label], **common), repo.get_issues(creator=login, **common), login):
+        if issue.pull_request is None and _login(issue) == login and issue.number not in seen:
+            seen.add(issue.number)
+            yield loaded(issue)
+
+
+def _chain(by_label: Iterable[Any], by_creator: Iterable[Any], login: str) -> Iterator[Any]:
+    yield from by_label
+    try:
+        yield from by_creator
+    except GithubException as exc:
+        if exc.status != 422:  # a server that will not filter by this login: the labelled issues still count
+            raise
+        log.warning("GitHub cannot list issues by creator %r (422); finding the tracker's issues by label only", login)
 
 
 def our_comments(api: Api, issue: Any, part_mark: str) -> list[Any]:

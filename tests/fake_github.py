@@ -31,7 +31,7 @@ class Fault:
     path_re: str  # matched against the path after the API prefix, e.g. r"/repos/o/r/issues$"
     status: int | str = DISCONNECT
     headers: dict[str, str] = field(default_factory=dict)
-    body: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, Any] | bytes = field(default_factory=dict)  # bytes: sent as they are (not JSON)
     times: int = 1
     skip: int = 0  # let this many matching requests through first
 
@@ -364,7 +364,7 @@ def serve(fake: FakeGitHub) -> ThreadingHTTPServer:
             if status == DISCONNECT:
                 self.close_connection = True  # drop the connection without a response
                 return
-            out = b"" if payload is None else json.dumps(payload).encode()
+            out = b"" if payload is None else payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             self.send_response(int(status))
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(out)))

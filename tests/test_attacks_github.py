@@ -97,6 +97,16 @@ def test_deleting_the_label_loses_no_issue_no_tick_and_earlier_days_still_close(
     assert fake.issues[first.number]["state"] == "closed"  # closed by the second publish already
 
 
+def test_a_day_whose_issue_a_member_closed_and_unlabelled_is_updated_not_opened_again(fake, repo):
+    day = publish_day(repo, new=3)
+    fake.issues[day.number]["state"] = "closed"
+    fake.delete_label("digest")
+    again = publish_day(repo, new=4)
+    assert again.number == day.number and len(digest_issues(fake)) == 1
+    closed_lookups = [q for q in fake.queries if q.get("state") == "closed"]
+    assert closed_lookups and all(q.get("since", "").startswith("2026-11-18") for q in closed_lookups)  # recent ones only
+
+
 def test_a_server_refusing_the_creator_filter_still_finds_the_labelled_issue(fake, repo, caplog):
     first = publish_day(repo)
     fake.faults.append(Fault("GET", r"/issues$", 422, {}, {"message": "Validation Failed"}, skip=1))  # the creator listing

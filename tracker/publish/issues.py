@@ -12,6 +12,7 @@ deleting the label by hand loses nothing (the label is put back on the next publ
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -127,7 +128,7 @@ def publish_issue(
     ensure_label(repo, label, api)
     mine = api.call(f"listing open {kind.name} issues", lambda: list(own_issues(repo, "open", label)))
     issue = _find(kind, mine, key) or api.call(
-        f"looking for a closed {kind.name} issue", lambda: _find(kind, own_issues(repo, "closed", label), key)
+        f"looking for a closed {kind.name} issue", lambda: _find(kind, own_issues(repo, "closed", label, _not_before(key)), key)
     )
     planned = plan_parts(kind, key, as_task_list(body) if kind.tasks else body, limit, full_url=full_url)
     if issue is None:
@@ -227,6 +228,16 @@ def our_comments(api: Api, issue: Any, part_mark: str) -> list[Any]:
 def _login(item: Any) -> str | None:
     user = getattr(item, "user", None)
     return getattr(user, "login", None)
+
+
+def _not_before(key: str) -> dt.datetime | None:
+    """An issue for `key` (a date or ISO week) was last updated after this: it cannot have been
+    opened before its day. Bounds the search of closed issues to the recent ones (2 days' margin)."""
+    try:
+        start = dt.date.fromisoformat(key) if "W" not in key else dt.date.fromisocalendar(int(key[:4]), int(key[6:]), 1)
+        return dt.datetime.combine(start - dt.timedelta(days=2), dt.time(), dt.timezone.utc)
+    except (ValueError, OverflowError):  # no bound: search them all
+        return None
 
 
 def _find(kind: IssueKind, issues: Iterable[Any], key: str) -> Any | None:  # stops at the first match

@@ -34,7 +34,8 @@ T = TypeVar("T")
 DEFAULT_API_URL = "https://api.github.com"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _RATE_LIMITED_METHODS = Retry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"}  # a rate limit: nothing was done
-_ANSWER_ERRORS = (BadAttributeException, ValueError, KeyError, TypeError, AttributeError)  # PyGithub reading an answer that is not GitHub's JSON
+# PyGithub reading an answer that is not GitHub's JSON (a proxy's error page, a field of the wrong type)
+_ANSWER_ERRORS = (BadAttributeException, ValueError, KeyError, TypeError, AttributeError)
 _REPO_NAME = re.compile(r"[\w.-]+/[\w.-]+")
 
 
@@ -191,7 +192,9 @@ class Api:
                 "a proxy or GitHub Enterprise must name its own URLs; set TRACKER_GITHUB_API_URL to the URL it uses"
             ) from None
         except _ANSWER_ERRORS as exc:
-            raise self._fail(f"GitHub ({self.where}) sent an answer PyGithub cannot read while {what}: {type(exc).__name__} {_short(exc)}") from None
+            raise self._fail(
+                f"GitHub ({self.where}) sent an answer PyGithub cannot read while {what}: {type(exc).__name__} {_short(exc)}"
+            ) from None
 
     def _error(self, what: str, exc: GithubException) -> TrackerError:
         status, message = exc.status, _message(exc) or "no message"

@@ -132,7 +132,8 @@ def publish_issue(
     )
     planned = plan_parts(kind, key, as_task_list(body) if kind.tasks else body, limit, full_url=full_url)
     if issue is None:
-        issue = api.call(f"opening the {kind.name} issue", lambda: loaded(repo.create_issue(title=title, body=planned.bodies[0], labels=[label])))
+        opened = lambda: loaded(repo.create_issue(title=title, body=planned.bodies[0], labels=[label]))  # noqa: E731
+        issue = api.call(f"opening the {kind.name} issue", opened)
         learn_from_created(repo, issue)
         _reconcile_comments(api, issue, [], planned.bodies[1:], {})
         action = "created"
@@ -140,7 +141,9 @@ def publish_issue(
         action = _update(api, repo, kind, key, issue, title, label, planned.bodies)
     closed = _close_earlier(api, kind, mine, key, issue.number)
     log.info("%s issue #%s for %s %s (%d parts)", kind.name, issue.number, key, action, len(planned.bodies))
-    return PublishResult(action, issue.number, issue.html_url, len(planned.bodies), tuple(closed), planned.shortened, planned.left_out)
+    return PublishResult(
+        action, issue.number, issue.html_url, len(planned.bodies), tuple(closed), planned.shortened, planned.left_out
+    )
 
 
 def _update(api: Api, repo: Any, kind: IssueKind, key: str, issue: Any, title: str, label: str, parts: list[str]) -> str:

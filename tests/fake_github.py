@@ -52,7 +52,8 @@ class FakeGitHub:
         self.sent: list[str] = []  # every issue/comment body and title written through the API
         self.unhandled: list[tuple[str, str]] = []
         self.echo_auth = False  # put the received Authorization header in 401 messages
-        self.installation = False  # a GitHub Actions / App token: GET /user is 403, writes by github-actions[bot]
+        self.installation = False  # a GitHub Actions / App token: GET /user is 403, writes by `app_login`
+        self.app_login = "github-actions[bot]"  # another GitHub App's installation token writes as "its-slug[bot]"
         self.after: list[Any] = []  # callables (method, path) run after each answered request
         self._ids = 1000
         self._clock = 0
@@ -110,7 +111,7 @@ class FakeGitHub:
     @property
     def login(self) -> str:
         """Who the token's writes are authored by."""
-        return "github-actions[bot]" if self.installation else "bot"
+        return self.app_login if self.installation else "bot"
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:

@@ -159,6 +159,24 @@ def test_a_configured_login_is_used_and_a_wrong_one_corrected_by_the_issue_it_op
     assert publish_day(repo, new=4).number == created.number
 
 
+def test_another_apps_login_is_learned_from_its_first_issue_and_recorded_for_the_next_runs(workdir, fake, caplog):
+    fake.installation, fake.app_login = True, "lab-bot[bot]"
+    write_summary(workdir)
+    publish = lambda: CliRunner().invoke(  # noqa: E731
+        cli, ["publish", "--config", str(workdir / "keywords.yaml")], env=github_env(fake), catch_exceptions=False)
+    with caplog.at_level(logging.WARNING):
+        assert publish().exit_code == 0
+    assert f"{identity.LOGIN_ENV}=lab-bot[bot]" in caplog.text
+    assert (workdir / ".tracker" / identity.RECORD).read_text().strip() == "lab-bot[bot]"
+    assert publish().exit_code == 0
+    assert len(digest_issues(fake)) == 1  # the next run knew its login: no second issue for the day
+
+    (workdir / ".tracker" / identity.RECORD).write_text("alice\n")  # a tampered cache names a member
+    theirs = fake.add_issue(f"arXiv digest {DATE}: x", f"{MARK}\nmine", ["digest"], user="alice")
+    publish()
+    assert fake.issues[theirs["number"]]["body"] == f"{MARK}\nmine"
+
+
 def test_health_issues_a_member_marked_are_not_closed_and_ours_is_found_without_its_label(fake, repo):
     member = fake.add_issue("My notes", f"{health.HEALTH_MARK}\nI copied this", ["tracker-health"], user="alice")
     opened = health.report_health(repo, summary(errors={"vision": "HTTP 503"}))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.publish.client import Api
+from tracker.publish.identity import record_in
 from tracker.publish.issues import DIGEST, our_comments, own_issues
 from tracker.publish.tasks import task_items
 from tracker.store.feedback import feedback_path, load_feedback_records, save_feedback
@@ -49,6 +50,7 @@ def sync_feedback(repo: Any, settings: Any, *, days: int, today: str) -> Feedbac
 
     from tracker.store.lock import run_lock
 
+    record_in(repo, settings.path(settings.output.state_dir))  # the bot's login, when GitHub will not say it
     known = set(Ledger.load(settings.path(settings.output.data_dir), read_only=True).papers)
     ticks = read_ticks(repo, settings.publish.label, since=_days_before(today, days), known=known)
     path = feedback_path(settings)

@@ -20,6 +20,7 @@ from tracker.publish.client import Api
 from tracker.publish.commit import CommitResult, commit_files, git_blob_sha, remote_has
 from tracker.publish.digest_issue import WEEKLY_LABEL, digest_title, publish_digest, publish_weekly, render_issue_body, weekly_week
 from tracker.publish.health import HealthResult, health_problems, report_health
+from tracker.publish.identity import record_in
 from tracker.publish.issues import DIGEST, WEEKLY, PublishResult, issue_parts
 from tracker.publish.split import body_size
 from tracker.publish.tasks import as_task_list
@@ -51,6 +52,7 @@ def publish_day(settings: Any, repo: Any, date: str, options: PublishOptions = P
     earlier step failed (naming that failure); the first failure is raised afterwards."""
     from tracker.store.lock import run_lock
 
+    record_in(repo, days.state_dir(settings))  # the bot's login, when GitHub will not say it
     with run_lock(days.state_dir(settings), command="tracker publish"):  # a consistent snapshot, not a run's half
         day = days.gather_day(settings, date)
         files, deleted = managed_files(settings, day.summary) if options.commit else ({}, [])
@@ -104,6 +106,7 @@ def _commit(
 
 
 def publish_health_only(settings: Any, repo: Any, summary: Mapping[str, Any], run_url: str | None = None) -> HealthResult:
+    record_in(repo, days.state_dir(settings))
     return report_health(repo, summary, label=settings.publish.health_label, run_url=run_url)
 
 

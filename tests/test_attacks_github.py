@@ -292,6 +292,14 @@ def test_answers_pygithub_cannot_read_are_one_line(fake, repo, answer, where):
     assert len([i for i in fake.issues.values() if i["user"] == "bot"]) <= 1
 
 
+def test_a_local_file_error_inside_a_github_step_is_not_called_a_network_failure(repo, tmp_path):
+    from tracker.publish.client import Api
+
+    with pytest.raises(TrackerError) as err:
+        Api(repo).call("linking the digest", lambda: (tmp_path / "gone.md").read_bytes())
+    assert "FileNotFoundError" in str(err.value) and "network" not in str(err.value)
+
+
 # --------------------------------------------------------------------------- ticks made while the bot writes
 
 

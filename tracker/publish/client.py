@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from github import GithubRetry  # PyGithub (~0.3 s): the CLI imports this module lazily
 from github.GithubException import BadAttributeException, GithubException, RateLimitExceededExceedsMaxWait
 from urllib3 import Retry
+from requests import RequestException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from tracker.errors import TrackerError
@@ -35,6 +36,7 @@ DEFAULT_API_URL = "https://api.github.com"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _RATE_LIMITED_METHODS = Retry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"}  # a rate limit: nothing was done
 # PyGithub reading an answer that is not GitHub's JSON (a proxy's error page, a field of the wrong type)
+_NETWORK_ERRORS = (RequestException, Urllib3Error, ConnectionError, TimeoutError)
 _ANSWER_ERRORS = (BadAttributeException, ValueError, KeyError, TypeError, AttributeError)
 _REPO_NAME = re.compile(r"[\w.-]+/[\w.-]+")
 
@@ -182,6 +184,8 @@ class Api:
                 return None
             raise self._error(what, exc) from None
         except (OSError, Urllib3Error) as exc:  # requests' ConnectionError/Timeout are OSErrors
+            if not isinstance(exc, _NETWORK_ERRORS):  # a local file the step read: not GitHub's fault
+                raise self._fail(f"{type(exc).__name__} while {what}: {_short(exc)}") from None
             raise self._fail(
                 f"network failure talking to GitHub ({self.where}) while {what}: {type(exc).__name__}; "
                 "rerun `tracker publish` to finish"

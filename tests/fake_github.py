@@ -3,6 +3,10 @@
 Driven by the real PyGithub client (base_url points here), so tests exercise real HTTP, real
 pagination (Link headers) and real error decoding. Faults can be queued: an HTTP error response
 or a dropped connection (no response at all) for the n-th request matching a method and path.
+`after` hooks run after a request is answered (a member editing an issue between two requests).
+Like GitHub: `GET /user` is forbidden to an installation token (`installation = True`, whose
+writes are authored by github-actions[bot]), and a file over 1 MB read through the contents API
+comes back with `"encoding": "none"` and no content (the git blobs API serves it).
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ class Fault:
     path_re: str  # matched against the path after the API prefix, e.g. r"/repos/o/r/issues$"
     status: int | str = DISCONNECT
     headers: dict[str, str] = field(default_factory=dict)
-    body: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, Any] | bytes = field(default_factory=dict)  # bytes: sent as they are (not JSON)
     times: int = 1
     skip: int = 0  # let this many matching requests through first
 
@@ -48,6 +52,9 @@ class FakeGitHub:
         self.sent: list[str] = []  # every issue/comment body and title written through the API
         self.unhandled: list[tuple[str, str]] = []
         self.echo_auth = False  # put the received Authorization header in 401 messages
+        self.installation = False  # a GitHub Actions / App token: GET /user is 403, writes by `app_login`
+        self.app_login = "github-actions[bot]"  # another GitHub App's installation token writes as "its-slug[bot]"
+        self.after: list[Any] = []  # callables (method, path) run after each answered request
         self._ids = 1000
         self._clock = 0
         self._lock = threading.Lock()
@@ -59,6 +66,13 @@ class FakeGitHub:
         for name in labels:
             self.labels.setdefault(name, {"name": name, "color": "ededed", "description": ""})
         return self._new_issue({"title": title, "body": body, "labels": labels}, state, user)
+
+    def delete_label(self, name: str) -> None:
+        """As a member deleting the label in GitHub's UI: gone from the repository and every issue."""
+        with self._lock:
+            self.labels.pop(name, None)
+            for issue in self.issues.values():
+                issue["labels"] = [n for n in issue["labels"] if n != name]
 
     def add_comment(self, number: int, body: str, user: str = "someone") -> dict:
         return self._new_comment(number, body, user)
@@ -89,7 +103,15 @@ class FakeGitHub:
                     message += f" (got {headers.get('Authorization')})"
                 return 401, {}, {"message": message}
             data = json.loads(body) if body else {}
-            return self._route(method, path, query, data)
+            answer = self._route(method, path, query, data)
+            for hook in list(self.after):
+                hook(method, path)
+            return answer
+
+    @property
+    def login(self) -> str:
+        """Who the token's writes are authored by."""
+        return self.app_login if self.installation else "bot"
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:
@@ -107,10 +129,13 @@ class FakeGitHub:
         repo = f"/repos/{self.full_name}"
         routes = [
             ("GET", rf"^{repo}$", lambda m: (200, {}, self._repo_json())),
+            ("GET", r"^/user$", lambda m: self._user()),
+            ("GET", rf"^{repo}/git/blobs/([0-9a-f]{{40}})$", lambda m: self._get_blob(m.group(1))),
+            ("GET", rf"^{repo}/issues/comments/(\d+)$", lambda m: self._get_comment(int(m.group(1)))),
             ("GET", rf"^{repo}/labels/(.+)$", self._get_label),
             ("POST", rf"^{repo}/labels$", lambda m: self._create_label(data)),
             ("GET", rf"^{repo}/issues$", lambda m: self._list_issues(query)),
-            ("POST", rf"^{repo}/issues$", lambda m: (201, {}, self._json_issue(self._new_issue(data, "open", "bot")))),
+            ("POST", rf"^{repo}/issues$", lambda m: (201, {}, self._json_issue(self._new_issue(data, "open", self.login)))),
             ("GET", rf"^{repo}/issues/(\d+)$", lambda m: self._with_issue(m, lambda i: (200, {}, self._json_issue(i)))),
             ("PATCH", rf"^{repo}/issues/(\d+)$", lambda m: self._with_issue(m, lambda i: self._edit_issue(i, data))),
             ("GET", rf"^{repo}/issues/(\d+)/comments$", lambda m: self._list_comments(int(m.group(1)), query)),
@@ -162,6 +187,7 @@ class FakeGitHub:
         return {**label, "url": f"{self.base}/repos/{self.full_name}/labels/{label['name']}"}
 
     def _new_issue(self, data: dict, state: str, user: str) -> dict:
+        self._labels_exist(data.get("labels") or [])
         number = max(self.issues, default=0) + 1
         issue = {
             "number": number, "id": self._next_id(), "title": data["title"], "body": data.get("body"),
@@ -185,9 +211,11 @@ class FakeGitHub:
         self.queries.append(query)
         state = query.get("state", "open")
         wanted = [n for n in query.get("labels", "").split(",") if n]
+        creator = query.get("creator")
         issues = [
             i for i in self.issues.values()
             if (state == "all" or i["state"] == state) and all(n in i["labels"] for n in wanted)
+            and creator in (None, i["user"])
         ]
         issues.sort(key=lambda i: i["number"], reverse=query.get("direction", "desc") == "desc")
         return self._page(f"/repos/{self.full_name}/issues", query, [self._json_issue(i) for i in issues])
@@ -196,7 +224,12 @@ class FakeGitHub:
         issue = self.issues.get(int(m.group(1)))
         return fn(issue) if issue else (404, {}, {"message": "Not Found"})
 
+    def _labels_exist(self, names: list[str]) -> None:
+        for name in names:  # GitHub creates a label named in an issue write
+            self.labels.setdefault(name, {"name": name, "color": "ededed", "description": ""})
+
     def _edit_issue(self, issue: dict, data: dict) -> tuple[int, dict, Any]:
+        self._labels_exist(data.get("labels") or [])
         for key in ("title", "body", "state", "labels"):
             if key in data:
                 issue[key] = data[key]
@@ -224,7 +257,24 @@ class FakeGitHub:
     def _post_comment(self, number: int, data: dict) -> tuple[int, dict, Any]:
         if number not in self.issues:
             return 404, {}, {"message": "Not Found"}
-        return 201, {}, self._json_comment(self._new_comment(number, data["body"], "bot"))
+        return 201, {}, self._json_comment(self._new_comment(number, data["body"], self.login))
+
+    def _get_comment(self, cid: int) -> tuple[int, dict, Any]:
+        comment = self.comments.get(cid)
+        return (200, {}, self._json_comment(comment)) if comment else (404, {}, {"message": "Not Found"})
+
+    def _user(self) -> tuple[int, dict, Any]:
+        if self.installation:
+            return 403, {}, {"message": "Resource not accessible by integration"}
+        return 200, {}, {"login": self.login, "id": 3, "type": "User"}
+
+    def _get_blob(self, sha: str) -> tuple[int, dict, Any]:
+        data = next((d for d in self.files.values() if blob_sha(d) == sha), None)
+        if data is None:
+            return 404, {}, {"message": "Not Found"}
+        encoded = base64.encodebytes(data).decode()  # GitHub wraps its base64 in lines
+        return 200, {}, {"sha": sha, "size": len(data), "encoding": "base64", "content": encoded,
+                         "url": f"{self.base}/repos/{self.full_name}/git/blobs/{sha}"}
 
     def _edit_comment(self, cid: int, data: dict) -> tuple[int, dict, Any]:
         if cid not in self.comments:
@@ -239,8 +289,10 @@ class FakeGitHub:
 
     def _file_json(self, path: str) -> dict:
         data = self.files[path]
+        big = len(data) > 1024 * 1024  # GitHub sends no content for these (PyGithub #2433)
         return {
-            "type": "file", "encoding": "base64", "content": base64.b64encode(data).decode(), "size": len(data),
+            "type": "file", "encoding": "none" if big else "base64", "size": len(data),
+            "content": "" if big else base64.b64encode(data).decode(),
             "name": path.rsplit("/", 1)[-1], "path": path, "sha": blob_sha(data),
             "url": f"{self.base}/repos/{self.full_name}/contents/{path}",
         }
@@ -313,7 +365,7 @@ def serve(fake: FakeGitHub) -> ThreadingHTTPServer:
             if status == DISCONNECT:
                 self.close_connection = True  # drop the connection without a response
                 return
-            out = b"" if payload is None else json.dumps(payload).encode()
+            out = b"" if payload is None else payload if isinstance(payload, bytes) else json.dumps(payload).encode()
             self.send_response(int(status))
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(out)))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import html.parser
 import json
+import os
+import time
 import logging
 import re
 from pathlib import Path
@@ -116,7 +118,9 @@ def test_partial_run_names_the_failed_topic_in_the_issue_and_health_closes_after
 
 
 def test_missing_run_summary_counts_as_a_failed_run(workdir, fake):
-    write_summary(workdir, date="2026-11-19")  # yesterday's: today's run died before writing one
+    write_summary(workdir, date="2026-11-19")  # yesterday's, written a day ago: today's run died before writing one
+    day_ago = time.time() - 86_000
+    os.utime(workdir / ".tracker" / "last_run.json", (day_ago, day_ago))
     invoke(workdir, fake, "publish")
     [health] = health_issues(fake)
     assert "recorded no summary" in health["body"]

@@ -30,7 +30,9 @@ def publish_command(
 ) -> None:
     """Open or update the day's digest issue (and the week's review), close older ones, report run health.
 
-    Reads digests/YYYY/MM/DATE.md, the ledger and .tracker/last_run.json; with --dry-run, what
+    Without --date, publishes the day of the last `tracker run` (if it ran today or yesterday,
+    UTC), so a publish just after midnight posts the day that was run. Reads
+    digests/YYYY/MM/DATE.md, the ledger and .tracker/last_run.json; with --dry-run, what
     `tracker run --dry-run` left in .tracker/dry-run/DATE/ when present. Needs GITHUB_TOKEN
     (issues:write; contents:write with --commit); TRACKER_GITHUB_API_URL for GitHub Enterprise.
     Publishing the same day again updates its issue instead of opening another.
@@ -39,9 +41,10 @@ def publish_command(
     """
     from tracker.pipeline import today_utc
     from tracker.publish import publisher
+    from tracker.publish.day import last_run_date
 
     settings = load_settings(config_path)
-    date = run_date or today_utc()
+    date = run_date or last_run_date(settings, today_utc())
     with_health = run_date is None  # health is about today's run, not a re-published old day
     repo_name = _repo_name(settings, repo_name)
     if dry_run:
@@ -69,6 +72,9 @@ def report_lines(date: str, report: Any) -> list[str]:
         lines.append(f"{date}: nothing new; no issue (publish.empty_day: skip)")
     else:
         lines.append(f"digest issue #{digest.number} {digest.action} ({digest.parts} part(s)): {digest.url}")
+    if digest.left_out or digest.shortened:
+        lines.append(f"warning: too big for a GitHub issue: {digest.left_out} entry(ies) left out, {digest.shortened} shortened; "
+                     "the issue says so and links the full digest")
     if digest.closed:
         lines.append("closed earlier digest issue(s): " + ", ".join(f"#{n}" for n in digest.closed))
     if report.weekly is not None:

@@ -5,7 +5,8 @@ configured for:
 - every wait is bounded: one wait at most `max_wait` seconds, all waits of one client at most
   `budget` seconds (urllib3 would sleep a `Retry-After: 100000` in full). A longer wait fails the
   step at once with a message saying when to rerun;
-- only rate limits (nothing was done) are retried for every method. A dropped connection or a 5xx
+- only rate limits (nothing was done) are retried for every method (GithubRetry leaves PATCH out;
+  we add it, so a secondary limit on an edit waits like one on a POST). A dropped connection or a 5xx
   is retried for GET only: a POST whose answer was lost may have created the issue or comment, and
   repeating it would post it twice. The publisher reconciles by markers, so rerunning finishes the job.
 """
@@ -20,8 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from github import GithubRetry  # PyGithub (~0.3 s): the CLI imports this module lazily
-from github.GithubException import GithubException, RateLimitExceededExceedsMaxWait
+from github.GithubException import BadAttributeException, GithubException, RateLimitExceededExceedsMaxWait
 from urllib3 import Retry
+from requests import RequestException
+from urllib3.exceptions import HTTPError as Urllib3Error
 
 from tracker.errors import TrackerError
 from tracker.redact import redact
@@ -31,6 +34,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 DEFAULT_API_URL = "https://api.github.com"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_RATE_LIMITED_METHODS = Retry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"}  # a rate limit: nothing was done
+# PyGithub reading an answer that is not GitHub's JSON (a proxy's error page, a field of the wrong type)
+_NETWORK_ERRORS = (RequestException, Urllib3Error, ConnectionError, TimeoutError)
+_ANSWER_ERRORS = (BadAttributeException, ValueError, KeyError, TypeError, AttributeError)
 _REPO_NAME = re.compile(r"[\w.-]+/[\w.-]+")
 
 
@@ -57,6 +64,7 @@ class BoundedRetry(GithubRetry):
         kwargs.setdefault("status_forcelist", [429, *range(500, 600)])  # GithubRetry adds 403
         kwargs.setdefault("backoff_factor", 1.0)
         kwargs.setdefault("raise_on_status", False)  # out of retries: PyGithub raises the real error
+        kwargs.setdefault("allowed_methods", _RATE_LIMITED_METHODS)  # 5xx/drops on writes: see is_retry/increment
         super().__init__(**kwargs)
 
     def new(self, **kw: Any) -> BoundedRetry:
@@ -175,10 +183,21 @@ class Api:
             if missing_ok and exc.status == 404:
                 return None
             raise self._error(what, exc) from None
-        except OSError as exc:  # requests' ConnectionError/Timeout are OSErrors
+        except (OSError, Urllib3Error) as exc:  # requests' ConnectionError/Timeout are OSErrors
+            if not isinstance(exc, _NETWORK_ERRORS):  # a local file the step read: not GitHub's fault
+                raise self._fail(f"{type(exc).__name__} while {what}: {_short(exc)}") from None
             raise self._fail(
                 f"network failure talking to GitHub ({self.where}) while {what}: {type(exc).__name__}; "
                 "rerun `tracker publish` to finish"
+            ) from None
+        except AssertionError as exc:  # PyGithub asserts that URLs the server names match the API URL
+            raise self._fail(
+                f"GitHub ({self.where}) answered while {what} with a URL outside the API URL ({_short(exc)}): "
+                "a proxy or GitHub Enterprise must name its own URLs; set TRACKER_GITHUB_API_URL to the URL it uses"
+            ) from None
+        except _ANSWER_ERRORS as exc:
+            raise self._fail(
+                f"GitHub ({self.where}) sent an answer PyGithub cannot read while {what}: {type(exc).__name__} {_short(exc)}"
             ) from None
 
     def _error(self, what: str, exc: GithubException) -> TrackerError:
@@ -201,6 +220,10 @@ class Api:
 
     def _fail(self, message: str) -> TrackerError:
         return TrackerError(redact(message, [self.token] if self.token else []))
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or "no detail"
 
 
 def _message(exc: GithubException) -> str:

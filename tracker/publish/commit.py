@@ -8,6 +8,7 @@ marked section is replaced in the README GitHub has, so an edit made on GitHub i
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 from collections import defaultdict
@@ -58,7 +59,7 @@ def commit_files(
     for path in sorted(files):
         data = files[path]
         if path == readme and remote.get(path):
-            data = _merged_readme(api, repo, path, data, ref)
+            data = _merged_readme(api, repo, path, data, remote[path])
         if remote.get(path) == git_blob_sha(data):
             continue
         if remote.get(path) is None:
@@ -103,7 +104,7 @@ def remote_has(repo: Any, path: str, data: bytes, *, ref: Any) -> bool:
     return remote_shas(repo, [path], ref=ref).get(path) == git_blob_sha(data)
 
 
-def _merged_readme(api: Api, repo: Any, path: str, local: bytes, ref: Any) -> bytes:
+def _merged_readme(api: Api, repo: Any, path: str, local: bytes, sha: str) -> bytes:
     """The README GitHub has, with the tracker's section replaced by ours (edits on GitHub kept)."""
     from tracker.render.markdown import END_MARKER, START_MARKER, splice
 
@@ -111,12 +112,26 @@ def _merged_readme(api: Api, repo: Any, path: str, local: bytes, ref: Any) -> by
     section = _section(text, START_MARKER, END_MARKER)
     if section is None:
         return local
-    remote = api.call(f"reading {path}", lambda: repo.get_contents(path, ref=ref))
     try:
-        remote_text = remote.decoded_content.decode("utf-8")
+        remote_text = read_blob(api, repo, path, sha).decode("utf-8")
     except UnicodeDecodeError:
         raise TrackerError(f"{path} on GitHub is not UTF-8 text; cannot update its tracker section") from None
     return splice(remote_text, section).encode("utf-8")
+
+
+def read_blob(api: Api, repo: Any, path: str, sha: str) -> bytes:
+    """A file's bytes by its blob SHA, through the git data API.
+
+    Not the contents API: for a file over 1 MB it answers `"encoding": "none"` with no content
+    (PyGithub's `decoded_content` then fails an assertion); blobs are served up to 100 MB."""
+    blob = api.call(f"reading {path} (blob {sha[:12]})", lambda: repo.get_git_blob(sha))
+    try:
+        data = base64.b64decode(blob.content or "") if blob.encoding == "base64" else (blob.content or "").encode("utf-8")
+    except (ValueError, TypeError):
+        data = None
+    if data is None or git_blob_sha(data) != sha:  # a proxy or a damaged answer: never splice into it
+        raise TrackerError(f"GitHub sent {path} (blob {sha[:12]}) damaged or in an unknown encoding {blob.encoding!r}; rerun later")
+    return data
 
 
 def _section(text: str, start: str, end: str) -> str | None:

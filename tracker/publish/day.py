@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,26 @@ def gather_day(settings: Any, date: str, *, dry_run: bool = False) -> DayToPubli
     else:
         markdown = ""
     return DayToPublish(date, new, revised, markdown, digest_file, read_summary(state_dir(settings) / LAST_RUN, date))
+
+
+def last_run_date(settings: Any, today: str, *, recent_hours: float = 12.0) -> str:
+    """The day `publish` without --date publishes: today, or the last run's day when that run
+    was for yesterday (UTC) and wrote its summary in the last `recent_hours`.
+
+    A publish just after midnight must post the day the run just did, not the new empty day (and
+    not report that new day's missing run as a failure). A summary of yesterday written long ago
+    is yesterday's run, restored from a cache: today's run died before writing one, and the
+    health issue must say so."""
+    path = state_dir(settings) / LAST_RUN
+    try:
+        ran = dt.date.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["date"])
+        age_hours = (time.time() - path.stat().st_mtime) / 3600
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):  # missing or damaged: a cache
+        return today
+    if ran == dt.date.fromisoformat(today) - dt.timedelta(days=1) and age_hours < recent_hours:
+        log.info("publishing %s: the run that just finished was for that day", ran)
+        return ran.isoformat()
+    return today
 
 
 def state_dir(settings: Any) -> Path:

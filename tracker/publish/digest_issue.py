@@ -102,7 +102,9 @@ def publish_digest(
         digest_markdown=digest_markdown if new_count or revised_count else "",
         digest_url=digest_url, failures=failures, template_dir=template_dir,
     )
-    return publish_issue(repo, DIGEST, key=date, title=digest_title(date, new_count), body=body, label=label, limit=limit)
+    return publish_issue(
+        repo, DIGEST, key=date, title=digest_title(date, new_count), body=body, label=label, limit=limit, full_url=digest_url,
+    )
 
 
 def weekly_week(page: str) -> str | None:

@@ -1,7 +1,8 @@
 """`tracker feedback`: read members' ticks in recent digest issues into data/feedback.jsonl.
 
 Each paper in a digest issue is a task-list item; a member ticks what they liked. This reads the
-issue body and the bot's continuation comments of every digest issue of the last N days, adds
+issue body and the bot's continuation comments of every digest issue the bot opened in the last
+N days (never a member's issue quoting a digest), adds
 each ticked paper (canonical id, the date its tick was first seen, the issue), and removes a
 paper a member unticked in the issue it came from. Ticks in older issues are never touched.
 Anything that is not a well-formed item for a paper in the ledger is skipped with a warning.
@@ -16,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from tracker.publish.client import Api
-from tracker.publish.issues import DIGEST, list_issues, our_comments
+from tracker.publish.identity import record_in
+from tracker.publish.issues import DIGEST, our_comments, own_issues
 from tracker.publish.tasks import task_items
 from tracker.store.feedback import feedback_path, load_feedback_records, save_feedback
 
@@ -48,6 +50,7 @@ def sync_feedback(repo: Any, settings: Any, *, days: int, today: str) -> Feedbac
 
     from tracker.store.lock import run_lock
 
+    record_in(repo, settings.path(settings.output.state_dir))  # the bot's login, when GitHub will not say it
     known = set(Ledger.load(settings.path(settings.output.data_dir), read_only=True).papers)
     ticks = read_ticks(repo, settings.publish.label, since=_days_before(today, days), known=known)
     path = feedback_path(settings)
@@ -63,7 +66,7 @@ def read_ticks(repo: Any, label: str, *, since: str, known: set[str]) -> Ticks:
     """Ticked and unticked papers in the digest issues for days from `since` on."""
     api = Api(repo)
     start = dt.datetime.fromisoformat(since).replace(tzinfo=dt.timezone.utc)
-    issues = api.call("listing recent digest issues", lambda: list_issues(repo, "all", label, since=start))
+    issues = api.call("listing recent digest issues", lambda: list(own_issues(repo, "all", label, since=start)))
     ticks = Ticks()
     for issue in sorted(issues, key=lambda i: i.number):
         key = DIGEST.key_of(issue)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracker.publish.client import Api
-from tracker.publish.issues import ensure_label, has_label, list_issues
+from tracker.publish.identity import learn_from_created
+from tracker.publish.issues import ensure_label, loaded, own_issues
 from tracker.redact import redact
 from tracker.render.escape import md_cell, md_link, md_text
 
@@ -71,8 +72,8 @@ def report_health(repo: Any, summary: Mapping[str, Any], *, label: str = "tracke
     """Keep one open `tracker-health` issue while runs fail; close it after a clean run."""
     api = Api(repo)
     date = summary_date(summary)
-    open_issues = api.call("listing health issues", lambda: list_issues(repo, "open", label)) if has_label(repo, label, api) else []
-    existing = [i for i in open_issues if HEALTH_MARK in (i.body or "")]
+    mine = api.call("listing health issues", lambda: list(own_issues(repo, "open", label)))
+    existing = [i for i in mine if (i.body or "").startswith(HEALTH_MARK)]  # ours: the bot's, and marked
     if not health_problems(summary):
         for issue in existing:
             api.call(f"commenting on #{issue.number}", lambda i=issue: i.create_comment(f"The run of {date} completed cleanly; closing."))
@@ -82,10 +83,13 @@ def report_health(repo: Any, summary: Mapping[str, Any], *, label: str = "tracke
     title = f"Tracker health: run of {date} had errors"
     if not existing:
         ensure_label(repo, label, api)
-        issue = api.call("opening the health issue", lambda: repo.create_issue(title=title, body=body, labels=[label]))
+        issue = api.call("opening the health issue", lambda: loaded(repo.create_issue(title=title, body=body, labels=[label])))
+        learn_from_created(repo, issue)
         return HealthResult("opened", issue.number)
     issue = existing[0]
-    if issue.body == body and issue.title == title:
+    labels = {lab.name for lab in issue.labels}
+    if issue.body == body and issue.title == title and label in labels:
         return HealthResult("unchanged", issue.number)
-    api.call(f"updating health issue #{issue.number}", lambda: issue.edit(title=title, body=body))
+    ensure_label(repo, label, api)  # a member may have deleted it: put it back
+    api.call(f"updating health issue #{issue.number}", lambda: issue.edit(title=title, body=body, labels=sorted(labels | {label})))
     return HealthResult("updated", issue.number)

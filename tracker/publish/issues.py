@@ -4,35 +4,44 @@ Every public function takes a PyGithub `Repository` built by `client.connect()` 
 tests hand in one pointed at a loopback fake. Design for partial failure: each publish recomputes
 the wanted state (issue body + continuation comments) and reconciles what GitHub has toward it,
 so a run interrupted midway is completed by the next one instead of leaving a second issue.
+
+Only the bot's own issues are touched: an issue is ours when the bot opened it (see `identity`)
+AND its body carries the hidden marker; a member's issue titled like a digest, or quoting the
+marker, is never edited, closed or read for ticks. They are found by label and by creator, so
+deleting the label by hand loses nothing (the label is put back on the next publish).
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from github.GithubException import GithubException
+
 from tracker.publish.client import Api
-from tracker.publish.split import GITHUB_BODY_LIMIT, split_markdown
+from tracker.publish.identity import bot_login, learn_from_created
+from tracker.publish.split import GITHUB_BODY_LIMIT, split_blocks
 from tracker.publish.tasks import as_task_list, carry_ticks, task_items
-from tracker.render.escape import neutralise_references
+from tracker.render.escape import md_link, neutralise_references
 
 log = logging.getLogger(__name__)
 
-_MARKER_OVERHEAD = 200  # room kept in each part for the marker and "(continued n/m)" lines
+_MARKER_OVERHEAD = 600  # room kept in each part for the markers, "(continued n/m)" and a cut note
+MAX_PARTS = 16  # issue body + 15 comments (~1 MB); a bigger day is cut, and the issue says so
 LABEL_COLORS = {"digest": "0e8a16", "weekly": "1d76db", "tracker-health": "d93f0b"}
 
 
 @dataclass(frozen=True)
 class IssueKind:
-    """One family of issues: how its issues are marked, titled and keyed (a date or an ISO week)."""
+    """One family of issues: how its issues are marked and keyed (a date or an ISO week)."""
 
     name: str
     mark: str  # hidden first line of the issue body, with {key}
     part_mark: str  # hidden first line of each continuation comment, with {key}
-    title_re: re.Pattern[str]  # finds the key in a title whose marker a human edited away
     tasks: bool  # papers become task-list items (members tick what they liked)
 
     @cached_property
@@ -40,19 +49,13 @@ class IssueKind:
         return re.compile(re.escape(self.mark).replace(re.escape("{key}"), r"([\w-]+)"))
 
     def key_of(self, issue: Any) -> str | None:
-        """The date or week an issue is for: hidden body marker first, title as a fallback."""
-        found = self._mark_re.search(issue.body or "") or self.title_re.match(issue.title or "")
+        """The date or week an issue is for, from its hidden marker (None: not one of ours)."""
+        found = self._mark_re.search(issue.body or "")
         return found.group(1) if found else None
 
 
-DIGEST = IssueKind(
-    "digest", "<!-- paper-tracker:digest date={key} -->", "<!-- paper-tracker:digest-part date={key} -->",
-    re.compile(r"^arXiv digest (\d{4}-\d{2}-\d{2})\b"), tasks=True,
-)
-WEEKLY = IssueKind(
-    "weekly", "<!-- paper-tracker:weekly week={key} -->", "<!-- paper-tracker:weekly-part week={key} -->",
-    re.compile(r"^Weekly review (\d{4}-W\d{2})\b"), tasks=False,
-)
+DIGEST = IssueKind("digest", "<!-- paper-tracker:digest date={key} -->", "<!-- paper-tracker:digest-part date={key} -->", tasks=True)
+WEEKLY = IssueKind("weekly", "<!-- paper-tracker:weekly week={key} -->", "<!-- paper-tracker:weekly-part week={key} -->", tasks=False)
 
 
 @dataclass(frozen=True)
@@ -64,62 +67,125 @@ class PublishResult:
     url: str | None = None
     parts: int = 0  # issue body + continuation comments
     closed: tuple[int, ...] = ()  # earlier issues of the kind closed by this publish
+    shortened: int = 0  # entries too long for GitHub, kept as their title line
+    left_out: int = 0  # entries past MAX_PARTS, not in the issue (the digest page has them)
 
 
-def issue_parts(kind: IssueKind, key: str, body: str, limit: int = GITHUB_BODY_LIMIT) -> list[str]:
-    """The issue body followed by continuation comment bodies, each carrying its marker.
+@dataclass(frozen=True)
+class Parts:
+    bodies: list[str]  # the issue body, then continuation comment bodies
+    shortened: int = 0
+    left_out: int = 0
+
+
+def issue_parts(kind: IssueKind, key: str, body: str, limit: int = GITHUB_BODY_LIMIT, **options: Any) -> list[str]:
+    """The issue body followed by continuation comment bodies, each carrying its marker."""
+    return plan_parts(kind, key, body, limit, **options).bodies
+
+
+def plan_parts(
+    kind: IssueKind, key: str, body: str, limit: int = GITHUB_BODY_LIMIT, *, full_url: str | None = None, max_parts: int | None = None
+) -> Parts:
+    """The parts to send, and what did not fit (named in the last part, linking `full_url`).
 
     The body may have been read from disk (a digest an older version wrote, a page edited by
     hand): whatever would still ping someone or cross-reference a thread is neutralised here."""
-    chunks = split_markdown(neutralise_references(body), limit - _MARKER_OVERHEAD) or [""]
+    split = split_blocks(neutralise_references(body), limit - _MARKER_OVERHEAD, max_parts or MAX_PARTS)
+    chunks = split.chunks or [""]
+    if split.shortened or split.left_out:
+        chunks[-1] += "\n\n" + _cut_note(split.shortened, split.left_out, full_url)
     total = len(chunks)
     mark, part_mark = kind.mark.format(key=key), kind.part_mark.format(key=key)
     if total == 1:
-        return [f"{mark}\n{chunks[0]}\n"]
+        return Parts([f"{mark}\n{chunks[0]}\n"], split.shortened, split.left_out)
     parts = [f"{mark}\n{chunks[0]}\n\n*(continued below: part 1/{total})*\n"]
     for n, chunk in enumerate(chunks[1:], start=2):
         parts.append(f"{part_mark}\n*(continued {n}/{total})*\n\n{chunk}\n")
-    return parts
+    return Parts(parts, split.shortened, split.left_out)
+
+
+def _cut_note(shortened: int, left_out: int, full_url: str | None) -> str:
+    said = []
+    if left_out:
+        said.append(f"{left_out} more entr{'y' if left_out == 1 else 'ies'} did not fit in this issue")
+    if shortened:
+        said.append(f"{shortened} entr{'y was' if shortened == 1 else 'ies were'} too long and shortened")
+    where = md_link("the full digest", full_url) if full_url and len(full_url) < 300 else "the digest page in the repository"
+    return f"**Not everything fits in a GitHub issue:** {'; '.join(said)}. See {where}."
 
 
 def publish_issue(
-    repo: Any, kind: IssueKind, *, key: str, title: str, body: str, label: str, limit: int = GITHUB_BODY_LIMIT
+    repo: Any, kind: IssueKind, *, key: str, title: str, body: str, label: str, limit: int = GITHUB_BODY_LIMIT,
+    full_url: str | None = None,
 ) -> PublishResult:
-    """Open or update the issue for `key` (+ continuation comments), then close earlier ones.
+    """Open or update the bot's issue for `key` (+ continuation comments), then close earlier ones.
 
-    Idempotent: the issue is found by its hidden marker (or the key in its title), edited only
-    when different, and our continuation comments edited/created/deleted to match. Ticks members
-    made in an issue being updated are carried over.
+    Idempotent: the issue is found by author and hidden marker, edited only when different, and
+    our continuation comments edited/created/deleted to match. Members' ticks are kept: each
+    write re-reads what it replaces and carries its tick states over, paper by paper.
     """
     api = Api(repo)
     ensure_label(repo, label, api)
-    open_issues = api.call(f"listing open {kind.name} issues", lambda: list_issues(repo, "open", label))
-    issue = _find(kind, open_issues, key) or api.call(
-        f"looking for a closed {kind.name} issue", lambda: _find(kind, list_issues(repo, "closed", label), key)
+    mine = api.call(f"listing open {kind.name} issues", lambda: list(own_issues(repo, "open", label)))
+    issue = _find(kind, mine, key) or api.call(
+        f"looking for a closed {kind.name} issue", lambda: _find(kind, own_issues(repo, "closed", label, _not_before(key)), key)
     )
-    ours = [] if issue is None else our_comments(api, issue, kind.part_mark.format(key=key))
-    if kind.tasks:
-        body = as_task_list(body)
-        if issue is not None:
-            body = carry_ticks(body, ticked_in([issue.body or "", *(c.body or "" for c in ours)]))
-    parts = issue_parts(kind, key, body, limit)
+    planned = plan_parts(kind, key, as_task_list(body) if kind.tasks else body, limit, full_url=full_url)
     if issue is None:
-        issue = api.call(f"opening the {kind.name} issue", lambda: repo.create_issue(title=title, body=parts[0], labels=[label]))
+        opened = lambda: loaded(repo.create_issue(title=title, body=planned.bodies[0], labels=[label]))  # noqa: E731
+        issue = api.call(f"opening the {kind.name} issue", opened)
+        learn_from_created(repo, issue)
+        _reconcile_comments(api, issue, [], planned.bodies[1:], {})
         action = "created"
-    elif issue.title != title or issue.body != parts[0]:
-        api.call(f"updating {kind.name} issue #{issue.number}", lambda: issue.edit(title=title, body=parts[0]))
-        action = "updated"
     else:
-        action = "unchanged"
-    if _reconcile_comments(api, issue, ours, parts[1:]) and action == "unchanged":
-        action = "updated"
-    closed = _close_earlier(api, kind, open_issues, key, issue.number)
-    log.info("%s issue #%s for %s %s (%d parts)", kind.name, issue.number, key, action, len(parts))
-    return PublishResult(action, issue.number, issue.html_url, len(parts), tuple(closed))
+        action = _update(api, repo, kind, key, issue, title, label, planned.bodies)
+    closed = _close_earlier(api, kind, mine, key, issue.number)
+    log.info("%s issue #%s for %s %s (%d parts)", kind.name, issue.number, key, action, len(planned.bodies))
+    return PublishResult(
+        action, issue.number, issue.html_url, len(planned.bodies), tuple(closed), planned.shortened, planned.left_out
+    )
 
 
-def ticked_in(texts: Iterable[str]) -> set[str]:
-    return {item.paper for text in texts for item in task_items(text) if item.checked and item.paper}
+def _update(api: Api, repo: Any, kind: IssueKind, key: str, issue: Any, title: str, label: str, parts: list[str]) -> str:
+    """Bring our issue and its comments to `parts`; 'updated' or 'unchanged'."""
+    ours = our_comments(api, issue, kind.part_mark.format(key=key))
+    states = tick_states([issue.body or "", *(c.body or "" for c in ours)]) if kind.tasks else {}
+    changed = False
+    if not _same(issue, title, label, with_ticks(parts[0], states)):
+        fresh = api.call(f"re-reading issue #{issue.number}", lambda: loaded(repo.get_issue(issue.number)))
+        states.update(tick_states([fresh.body or ""]) if kind.tasks else {})  # a tick made since we read wins
+        wanted = with_ticks(parts[0], states)
+        if not _same(fresh, title, label, wanted):
+            labels = [lab.name for lab in fresh.labels if lab.name != label] + [label]
+            api.call(f"updating {kind.name} issue #{issue.number}", lambda: fresh.edit(title=title, body=wanted, labels=labels))
+            changed = True
+    changed = _reconcile_comments(api, issue, ours, parts[1:], states) or changed
+    return "updated" if changed else "unchanged"
+
+
+def loaded(issue: Any) -> Any:
+    """`issue` with the fields we use read now: PyGithub checks a field's type only when it is
+    read, and a server's odd answer must fail inside `Api.call` (one line), not later."""
+    _ = issue.number, issue.title, issue.body, issue.html_url, issue.user, [lab.name for lab in issue.labels]
+    return issue
+
+
+def _same(issue: Any, title: str, label: str, body: str) -> bool:
+    return issue.title == title and issue.body == body and label in {lab.name for lab in issue.labels}
+
+
+def tick_states(texts: Iterable[str]) -> dict[str, bool]:
+    """Paper id -> ticked, over `texts` (ticked anywhere wins)."""
+    states: dict[str, bool] = {}
+    for text in texts:
+        for item in task_items(text):
+            if item.paper:
+                states[item.paper] = states.get(item.paper, False) or item.checked
+    return states
+
+
+def with_ticks(part: str, states: dict[str, bool]) -> str:
+    return carry_ticks(part, {paper for paper, ticked in states.items() if ticked})
 
 
 def ensure_label(repo: Any, name: str, api: Api | None = None) -> None:
@@ -129,17 +195,30 @@ def ensure_label(repo: Any, name: str, api: Api | None = None) -> None:
         api.call(f"creating label {name!r}", lambda: repo.create_label(name, color, "paper-tracker"))
 
 
-def has_label(repo: Any, name: str, api: Api | None = None) -> bool:
-    api = api or Api(repo)
-    return api.call(f"reading label {name!r}", lambda: repo.get_label(name), missing_ok=True) is not None
+def own_issues(repo: Any, state: str, label: str, since: Any = None) -> Iterator[Any]:
+    """The bot's issues (not pull requests) with `label` or opened by the bot, each once, lazily.
 
-
-def list_issues(repo: Any, state: str, label: str, since: Any = None) -> list[Any]:
-    """Issues (not pull requests) with `label`, newest first; `since` = updated at or after."""
+    Two listings: by label (the usual case, cheap) and by creator (finds an issue whose label a
+    member deleted); either way the author is checked here, whatever the server filtered."""
     from github.GithubObject import NotSet
 
-    issues = repo.get_issues(state=state, labels=[label], sort="created", direction="desc", since=since or NotSet)
-    return [i for i in issues if i.pull_request is None]
+    login = bot_login(repo)
+    common = {"state": state, "sort": "created", "direction": "desc", "since": since or NotSet}
+    seen: set[int] = set()
+    for issue in _chain(repo.get_issues(labels=[label], **common), repo.get_issues(creator=login, **common), login):
+        if issue.pull_request is None and _login(issue) == login and issue.number not in seen:
+            seen.add(issue.number)
+            yield loaded(issue)
+
+
+def _chain(by_label: Iterable[Any], by_creator: Iterable[Any], login: str) -> Iterator[Any]:
+    yield from by_label
+    try:
+        yield from by_creator
+    except GithubException as exc:
+        if exc.status != 422:  # a server that will not filter by this login: the labelled issues still count
+            raise
+        log.warning("GitHub cannot list issues by creator %r (422); finding the tracker's issues by label only", login)
 
 
 def our_comments(api: Api, issue: Any, part_mark: str) -> list[Any]:
@@ -154,19 +233,34 @@ def _login(item: Any) -> str | None:
     return getattr(user, "login", None)
 
 
-def _find(kind: IssueKind, issues: Iterable[Any], key: str) -> Any | None:
+def _not_before(key: str) -> dt.datetime | None:
+    """An issue for `key` (a date or ISO week) was last updated after this: it cannot have been
+    opened before its day. Bounds the search of closed issues to the recent ones (2 days' margin)."""
+    try:
+        start = dt.date.fromisoformat(key) if "W" not in key else dt.date.fromisocalendar(int(key[:4]), int(key[6:]), 1)
+        return dt.datetime.combine(start - dt.timedelta(days=2), dt.time(), dt.timezone.utc)
+    except (ValueError, OverflowError):  # no bound: search them all
+        return None
+
+
+def _find(kind: IssueKind, issues: Iterable[Any], key: str) -> Any | None:  # stops at the first match
     return next((i for i in issues if kind.key_of(i) == key), None)
 
 
-def _reconcile_comments(api: Api, issue: Any, ours: list[Any], wanted: list[str]) -> bool:
-    """Make our marked comments equal `wanted`, in order; never touches other people's comments."""
+def _reconcile_comments(api: Api, issue: Any, ours: list[Any], wanted: list[str], states: dict[str, bool]) -> bool:
+    """Make our marked comments equal `wanted` (with members' ticks), in order; never touches
+    other people's comments. A comment is re-read just before it is edited (a tick made since wins)."""
     changed = False
-    for comment, body in zip(ours, wanted):
-        if comment.body != body:
-            api.call(f"editing comment {comment.id}", lambda c=comment, b=body: c.edit(b))
+    for comment, part in zip(ours, wanted):
+        if comment.body == with_ticks(part, states):
+            continue
+        fresh = api.call(f"re-reading comment {comment.id}", lambda c=comment: issue.get_comment(c.id))
+        body = with_ticks(part, {**states, **tick_states([fresh.body or ""])})
+        if fresh.body != body:
+            api.call(f"editing comment {comment.id}", lambda c=fresh, b=body: c.edit(b))
             changed = True
-    for body in wanted[len(ours) :]:
-        api.call(f"adding a comment to #{issue.number}", lambda b=body: issue.create_comment(b))
+    for part in wanted[len(ours) :]:
+        api.call(f"adding a comment to #{issue.number}", lambda b=with_ticks(part, states): issue.create_comment(b))
         changed = True
     for comment in ours[len(wanted) :]:
         api.call(f"deleting comment {comment.id}", lambda c=comment: c.delete())

@@ -16,9 +16,11 @@ from urllib.parse import quote
 
 from tracker.errors import TrackerError
 from tracker.publish import day as days
+from tracker.publish.client import Api
 from tracker.publish.commit import CommitResult, commit_files, git_blob_sha, remote_has
 from tracker.publish.digest_issue import WEEKLY_LABEL, digest_title, publish_digest, publish_weekly, render_issue_body, weekly_week
 from tracker.publish.health import HealthResult, health_problems, report_health
+from tracker.publish.identity import record_in
 from tracker.publish.issues import DIGEST, WEEKLY, PublishResult, issue_parts
 from tracker.publish.split import body_size
 from tracker.publish.tasks import as_task_list
@@ -50,34 +52,46 @@ def publish_day(settings: Any, repo: Any, date: str, options: PublishOptions = P
     earlier step failed (naming that failure); the first failure is raised afterwards."""
     from tracker.store.lock import run_lock
 
+    record_in(repo, days.state_dir(settings))  # the bot's login, when GitHub will not say it
     with run_lock(days.state_dir(settings), command="tracker publish"):  # a consistent snapshot, not a run's half
         day = days.gather_day(settings, date)
         files, deleted = managed_files(settings, day.summary) if options.commit else ({}, [])
-    failed: list[TrackerError] = []
-    committed = _attempt(failed, "committing the files", lambda: _commit(settings, repo, day, files, deleted, options))
-    digest = _attempt(failed, "publishing the digest issue", lambda: publish_digest(
+    attempt = _Attempts(Api(repo))
+    committed = attempt("committing the files", lambda: _commit(settings, repo, day, files, deleted, options))
+    digest = attempt("publishing the digest issue", lambda: publish_digest(
         repo, date=date, new_count=day.new_count, revised_count=day.revised_count,
         digest_markdown=day.digest_markdown, failures=days.failures(day.summary),
         digest_url=digest_url(settings, repo, day, options.branch, committed),
         label=settings.publish.label, empty_day=settings.publish.empty_day, template_dir=templates_dir(settings),
     ))
-    weekly = _attempt(failed, "publishing the weekly review", lambda: _publish_week(settings, repo, date))
+    weekly = attempt("publishing the weekly review", lambda: _publish_week(settings, repo, date))
     health = None
     if options.health:
-        problems = (*options.problems, *(str(error) for error in failed))
+        problems = (*options.problems, *(str(error) for error in attempt.failed))
         summary = days.health_summary(day, outcome=options.outcome, problems=problems)
-        health = report_health(repo, summary, label=settings.publish.health_label, run_url=options.run_url)
-    if failed or digest is None:
-        raise failed[0]
+        health = attempt.api.call("reporting the run's health", lambda: report_health(
+            repo, summary, label=settings.publish.health_label, run_url=options.run_url,
+        ))
+    if attempt.failed or digest is None:
+        raise attempt.failed[0]
     return PublishReport(digest, committed, weekly, health)
 
 
-def _attempt(failed: list[TrackerError], what: str, step: Callable[[], T]) -> T | None:
-    try:
-        return step()
-    except TrackerError as exc:
-        failed.append(TrackerError(f"{what}: {exc}"))
-        return None
+class _Attempts:
+    """Runs steps that may fail, keeping their one-line errors so later steps still run.
+
+    Each step runs inside `Api.call`, so a library error no inner call caught is one line too."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+        self.failed: list[TrackerError] = []
+
+    def __call__(self, what: str, step: Callable[[], T]) -> T | None:
+        try:
+            return self.api.call(what, step)
+        except TrackerError as exc:
+            self.failed.append(TrackerError(f"{what}: {exc}"))
+            return None
 
 
 def _commit(
@@ -92,6 +106,7 @@ def _commit(
 
 
 def publish_health_only(settings: Any, repo: Any, summary: Mapping[str, Any], run_url: str | None = None) -> HealthResult:
+    record_in(repo, days.state_dir(settings))
     return report_health(repo, summary, label=settings.publish.health_label, run_url=run_url)
 
 

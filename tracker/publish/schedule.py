@@ -22,7 +22,7 @@ from typing import Any
 
 from apscheduler.triggers.base import BaseTrigger  # ~40 ms; the CLI imports this module lazily
 
-from tracker.errors import TrackerError
+from tracker.errors import TrackerError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,10 @@ def cron_trigger(expr: str, timezone: str | tzinfo) -> Any:
             trigger = CronTrigger(day=day, day_of_week=weekday, **common)
     except ValueError as exc:
         raise TrackerError(f"cron expression {expr!r} is invalid: {exc}") from None
-    return CrontabTrigger(trigger, tz)
+    crontab = CrontabTrigger(trigger, tz)
+    if crontab.get_next_fire_time(None, datetime.now(tz)) is None:  # e.g. "0 0 30 2 *": the scheduler would wait forever
+        raise UsageError(f"cron expression {expr!r} never fires: no date matches its day and month fields")
+    return crontab
 
 
 def resolve_timezone(timezone: str | tzinfo) -> tzinfo:

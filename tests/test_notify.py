@@ -355,3 +355,13 @@ def test_every_platform_stays_within_its_limits_and_cuts_with_a_link(papers):
         assert "more line(s)" in shown and news.link in shown  # cut, with the way to the rest
     elif papers <= 3:
         assert "more line(s)" not in shown and f"Paper {papers - 1} " in discord[-1]["content"]
+
+
+def test_a_dry_run_prints_every_payload_and_sends_nothing(project, hooks):
+    slack = hooks()
+    config = project("notify:\n  - slack: {webhook_env: SLACK_URL}\n")
+    result = notify(config, "--dry-run", env={"SLACK_URL": slack.url})
+    assert result.exit_code == 0, result.output
+    assert not slack.paths and "--- slack (keywords.yaml:" in result.output and '"blocks"' in result.output
+    assert not (config.parent / "data" / "notify.json").exists()
+    assert SECRET not in result.output

@@ -18,6 +18,7 @@ from pydantic import (
 
 from tracker import config_yaml
 from tracker.arxiv_query import build_query, check_query_syntax, query_warnings  # noqa: F401 (re-exported)
+from tracker.config_notify import NotifyChannel, attach_lines
 from tracker.config_types import Category, CategoryPattern, Float, Int, Text
 from tracker.config_yaml import printable
 from tracker.errors import ConfigError
@@ -242,6 +243,7 @@ class Settings(_Strict):
     profiles: Profiles = Field([], max_length=100)  # named profiles, each with its own top picks
     exclude: list[Text] = []
     exclude_categories: list[CategoryPattern] = []
+    notify: list[NotifyChannel] = Field([], max_length=20)  # chat/email channels for `tracker notify`
     base_dir: Path = Path(".")  # the config file's folder; not read from YAML
 
     def path(self, relative: str) -> Path:
@@ -292,6 +294,7 @@ def parse_settings(text: str, *, source: str = "keywords.yaml", base_dir: Path =
     if problems:
         ordered = sorted(dict.fromkeys(problems), key=lambda item: item[0])  # by line; each problem once
         raise ConfigProblems([message for _, message in ordered])
+    attach_lines(settings.notify, doc.lines)
     return settings
 
 

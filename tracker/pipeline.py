@@ -23,6 +23,7 @@ from tracker.enrich.relevance import add_picks
 from tracker.enrich.stage import embed as embed_stage
 from tracker.redact import redact
 from tracker.render.digest import Digest, build_digest
+from tracker.render.digest_data import digest_data_path, digest_json
 from tracker.render.feed import digest_feed
 from tracker.render.weekly import weekly_review_files
 from tracker.errors import ArxivUnreachable, SourceError, TrackerError
@@ -160,6 +161,7 @@ def render_all(settings: Settings, ledger: Ledger, today: str, digest: Digest, *
     env = environment_for(settings)
     files = render_tables_of_run(settings, env, ledger, today, full=full)
     files[digest_path(settings.path(out.digest_dir), today)] = render_digest(env, digest, cap=out.digest_max_papers)
+    files[digest_data_path(settings.path(out.digest_dir), today)] = digest_json(digest)  # for notify and the site
     return files
 
 

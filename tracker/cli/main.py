@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from tracker.cli import notify as notify_commands
 from tracker.cli import publish as publish_commands
 from tracker.cli import relevance as relevance_commands
 from tracker.cli import search as search_commands
@@ -232,8 +233,8 @@ def demo(folder: Path, no_embed: bool) -> None:
 
 
 # Each command module lists its own commands; registering here (not there) keeps imports one-way.
-for _module in (search_commands, relevance_commands, publish_commands, trends_commands):
-    _module.register(cli)  # search/similar/index; explain; publish/feedback/schedule; trends
+for _module in (search_commands, relevance_commands, publish_commands, trends_commands, notify_commands):
+    _module.register(cli)  # search/similar/index; explain; publish/feedback/schedule; trends; notify
 
 
 def main() -> None:

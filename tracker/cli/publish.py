@@ -52,6 +52,9 @@ def publish_command(
         return
     from tracker.publish.client import connect_from_env
 
+    from tracker.notify.record import notify_problems
+
+    problems = (*problems, *notify_problems(settings, date))  # channels `tracker notify` could not reach
     options = publisher.PublishOptions(
         commit=commit_mode, health=with_health, branch=os.environ.get("GITHUB_REF_NAME") or None,
         run_url=os.environ.get("TRACKER_RUN_URL"), outcome=run_outcome, problems=problems,

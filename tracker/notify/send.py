@@ -1,0 +1,116 @@
+"""`tracker notify`: the day's picks to every configured channel, once a day each, failures reported.
+
+A channel that fails is retried within the run's wait budget, then named in the report (and,
+through `.tracker/notify/DATE.json`, in the health issue); it never stops the other channels.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from tracker.config_notify import EmailChannel, NotifyChannel
+from tracker.notify import formats
+from tracker.notify.deliver import Budget, DeliveryFailed, SmtpLogin, post_json, send_email, with_retries
+from tracker.notify.news import DayNews, gather_news
+from tracker.notify.record import load_sent, mark_sent, save_failures, sent_path
+from tracker.render.links import safe_url
+from tracker.store.lock import run_lock
+
+log = logging.getLogger(__name__)
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+@dataclass
+class NotifyReport:
+    sent: list[str] = field(default_factory=list)  # channel names
+    skipped: list[str] = field(default_factory=list)  # already sent today
+    failed: list[str] = field(default_factory=list)  # "name: why", safe to show
+    previews: list[str] = field(default_factory=list)  # dry run: what would be sent
+
+
+class ChannelProblem(DeliveryFailed):
+    """The channel's configuration cannot work (missing variable, bad URL): no point retrying."""
+
+
+def channel_name(channel: NotifyChannel, config_name: str) -> str:
+    return f"{channel.kind} ({config_name}:{channel.line})" if channel.line else channel.kind
+
+
+def notify_day(settings: Any, date: str, *, config_name: str = "keywords.yaml", dry_run: bool = False,
+               force: bool = False, budget_seconds: float = 120.0) -> NotifyReport:
+    report = NotifyReport()
+    if not settings.notify:
+        return report
+    news = gather_news(settings, date)
+    if dry_run:
+        report.previews = [preview(channel, news, channel_name(channel, config_name)) for channel in settings.notify]
+        return report
+    with run_lock(settings.path(settings.output.state_dir), command="tracker notify"):
+        _send_all(settings, news, report, config_name=config_name, force=force, budget=Budget(budget_seconds))
+    save_failures(settings, date, report.failed)
+    return report
+
+
+def _send_all(settings: Any, news: DayNews, report: NotifyReport, *, config_name: str, force: bool, budget: Budget) -> None:
+    record = sent_path(settings)
+    sent = load_sent(record)
+    for channel in settings.notify:
+        name = channel_name(channel, config_name)
+        if not force and news.date in sent.get(channel.key, []):
+            report.skipped.append(name)
+            continue
+        try:
+            send_channel(channel, news, budget)
+        except DeliveryFailed as exc:
+            log.warning("notify: %s failed: %s", name, exc)
+            report.failed.append(f"{name}: {exc}")
+            continue
+        mark_sent(record, channel.key, news.date)  # at once: a crash later must not resend this one
+        report.sent.append(name)
+
+
+def send_channel(channel: NotifyChannel, news: DayNews, budget: Budget) -> None:
+    options = channel.options
+    if isinstance(options, EmailChannel):
+        message = formats.email_message(news, options.from_, options.to)
+        login = smtp_login(options)
+        with_retries(lambda: send_email(login, message, budget), budget)
+        return
+    url = webhook_url(options.webhook_env)
+    for payload in formats.WEBHOOK_PAYLOADS[channel.kind](news):
+        with_retries(lambda p=payload: post_json(url, p, budget), budget)
+
+
+def webhook_url(variable: str) -> str:
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        raise ChannelProblem(f"environment variable {variable} is not set (it must hold the webhook URL)")
+    parts = urlsplit(value)
+    loopback = parts.scheme == "http" and (parts.hostname or "") in LOOPBACK_HOSTS
+    if not (parts.scheme == "https" and safe_url(value)) and not loopback:
+        raise ChannelProblem(f"environment variable {variable} does not hold an https:// URL")
+    return value
+
+
+def smtp_login(options: EmailChannel) -> SmtpLogin:
+    username = password = None
+    if options.username_env and options.password_env:
+        username, password = os.environ.get(options.username_env), os.environ.get(options.password_env)
+        missing = [v for v, value in ((options.username_env, username), (options.password_env, password)) if not value]
+        if missing:
+            raise ChannelProblem(f"environment variable(s) {', '.join(missing)} not set")
+    return SmtpLogin(options.smtp_host, options.port, options.starttls, options.ssl, options.timeout_seconds,
+                     username, password)
+
+
+def preview(channel: NotifyChannel, news: DayNews, name: str) -> str:
+    options = channel.options
+    if isinstance(options, EmailChannel):
+        body = formats.email_message(news, options.from_, options.to).as_string()
+    else:
+        body = "\n".join(json.dumps(p, ensure_ascii=False, indent=1) for p in formats.WEBHOOK_PAYLOADS[channel.kind](news))
+    return f"--- {name} ---\n{body}"

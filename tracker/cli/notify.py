@@ -1,7 +1,6 @@
 """`tracker notify`: the day's headline and top picks to Slack, Discord, Teams and e-mail (config `notify:`)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -28,9 +27,11 @@ def notify_command(config_path: Path, run_date: str | None, dry_run: bool, force
     Example: tracker notify --dry-run
     """
     from tracker.notify.send import notify_day
+    from tracker.pipeline import today_utc
+    from tracker.publish.day import last_run_date
 
     settings = load_settings(config_path)
-    date = run_date or last_run_date(settings)
+    date = run_date or last_run_date(settings, today_utc())  # as `publish` decides it
     if not settings.notify:
         click.echo(f"{config_path}: no `notify:` channels configured; nothing to send")
         return
@@ -44,17 +45,6 @@ def notify_command(config_path: Path, run_date: str | None, dry_run: bool, force
         click.echo(f"{date}: {name} already got this day (--force sends again)")
     for line in report.failed:
         click.echo(f"{date}: not sent: {line}", err=True)
-
-
-def last_run_date(settings) -> str:
-    """The day of the last run (a notify just after midnight is about that run), else today (UTC)."""
-    from tracker.pipeline import LAST_RUN_FILE, today_utc
-
-    try:
-        date = json.loads((settings.path(settings.output.state_dir) / LAST_RUN_FILE).read_text(encoding="utf-8"))["date"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return today_utc()
-    return date if isinstance(date, str) and len(date) == 10 else today_utc()
 
 
 def register(cli_group: click.Group) -> None:

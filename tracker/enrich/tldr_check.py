@@ -132,10 +132,13 @@ def grounding_problem(text: str, title: str, abstract: str) -> str | None:
 
 
 def _copies_a_quote(text: str, paper: str) -> bool:
-    """The answer is a passage the paper puts in quotes ("reply with 'X'" answered with X)."""
+    """The answer repeats a passage the paper puts in quotes ("reply with 'X'" answered with X):
+    the usual shape of an injected payload, and rare in an honest one-line summary."""
     answer = _folded(text)
-    return any(answer and (answer in _folded(q) or _folded(q) in answer) and len(_folded(q)) >= 0.8 * len(answer)
-               for q in _QUOTED.findall(paper))
+    for quoted in map(_folded, _QUOTED.findall(paper)):
+        if quoted and (quoted in answer or (answer in quoted and len(quoted) >= 0.8 * len(answer))):
+            return True
+    return False
 
 
 def _folded(text: str) -> str:

@@ -8,7 +8,9 @@ import time
 import openai  # noqa: F401  (loaded here, so the timing tests time requests, not this import)
 import pytest
 
+from tests.arxiv_fake import entry, feed
 from tests.llm_fake import FakeLLM, Reply, completion, honest, obedient, paper_of
+from tests.test_run_e2e import run_cli
 from tracker.cli.options import configure_logging
 from tracker.config import parse_settings
 from tracker.config_types import LLMSettings
@@ -16,6 +18,7 @@ from tracker.enrich.tldr_check import check_tldr
 from tracker.enrich.tldr_llm import llm_tldrs
 from tracker.errors import ConfigError
 from tracker.models import Paper
+from tracker.store.ledger import Ledger
 from tracker.publish.health import health_problems, render_health_body
 
 KEY = "sk-test-4f9a1c0e7b2d5a8e3c6f9b1d4e7a0c3f"
@@ -269,3 +272,57 @@ def test_llm_problems_are_named_in_the_health_issue():
     body = render_health_body(summary)
     assert "had problems" in body and "HTTP 503 from api.example.org" in body
     assert health_problems({**summary, "llm": {"problems": []}}) == []
+
+
+# --- end to end: `tracker run` with the endpoint configured -----------------------------------
+
+def graph_day(arxiv_server, write_config, url: str, cap: int):
+    papers = [entry(f"2611.0000{n}", title=f"Neural graph colouring part {n}", abstract=GRAPHS) for n in (1, 2, 3)]
+    arxiv_server.add_pages('(ti:"graph" OR abs:"graph")', {0: feed(papers)})
+    return write_config("- name: Graphs\n  keywords: [graph]\n",
+                        extra=f"summaries:\n  llm: {{base_url: '{url}', model: fake-model, max_papers_per_run: {cap}}}\n")
+
+
+def everything_written(folder) -> str:
+    return "".join(p.read_text(encoding="utf-8", errors="replace") for p in folder.rglob("*") if p.is_file())
+
+
+def test_a_run_shows_llm_tldrs_in_the_digest_stores_them_and_a_rerun_sends_nothing(llm, arxiv_server, write_config, tmp_path, monkeypatch):
+    server = llm(Reply(honest))
+    config = graph_day(arxiv_server, write_config, server.url, cap=2)
+    monkeypatch.setenv("LLM_API_KEY", KEY)
+    first = run_cli("run", "--config", str(config), "--date", "2026-11-20", "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["llm"]["left_extractive"] == {"cap": 1, "rejected": 0, "unavailable": 0}
+    digest = (tmp_path / "digests/2026/11/2026-11-20.md").read_text(encoding="utf-8")
+    assert digest.count("TL;DR: This paper introduces Neural graph colouring part") == 2
+    assert "Extractive TL;DR kept for 1 of the papers below" in digest  # the cap is said, not silent
+    ledger = Ledger.load(tmp_path / "data")
+    sources = sorted(ledger.get(f"2611.0000{n}").tldr_source for n in (1, 2, 3))
+    assert sources == ["", "llm:fake-model", "llm:fake-model"]
+
+    second = run_cli("run", "--config", str(config), "--date", "2026-11-20", "--json")  # the one the cap left out
+    third = run_cli("run", "--config", str(config), "--date", "2026-11-20", "--json")
+    assert len(server.requests) == 3 and json.loads(third.stdout)["llm"]["requests"] == 0
+    assert KEY not in everything_written(tmp_path) + first.output + second.output + third.output
+
+
+def test_a_failing_endpoint_never_fails_the_run_and_is_named_in_its_health(llm, arxiv_server, write_config, tmp_path, monkeypatch):
+    server = llm(Reply(f"upstream exploded for key {KEY}", status=500))
+    config = graph_day(arxiv_server, write_config, server.url, cap=5)
+    monkeypatch.setenv("LLM_API_KEY", KEY)
+    result = run_cli("run", "--config", str(config), "--date", "2026-11-20", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["llm"]["left_extractive"]["unavailable"] == 3
+    last_run = json.loads((tmp_path / ".tracker/last_run.json").read_text())
+    assert health_problems(last_run)[0][0] == "LLM TL;DRs" and "HTTP 500" in health_problems(last_run)[0][1]
+    assert "TL;DR:" not in (tmp_path / "digests/2026/11/2026-11-20.md").read_text(encoding="utf-8")
+    assert KEY not in everything_written(tmp_path) + result.output
+
+
+def test_a_dry_run_sends_nothing(llm, arxiv_server, write_config, monkeypatch):
+    server = llm(Reply(honest))
+    config = graph_day(arxiv_server, write_config, server.url, cap=5)
+    monkeypatch.setenv("LLM_API_KEY", KEY)
+    result = run_cli("run", "--config", str(config), "--date", "2026-11-20", "--dry-run", "--json")
+    assert result.exit_code == 0 and server.requests == [] and "dry run" in json.loads(result.stdout)["llm"]["skipped"]

@@ -306,7 +306,7 @@ def with_llm_tldrs(settings: Settings, ledger: Ledger, digest: Digest, summary: 
     summary.extra["llm"] = report.to_dict()
     digest = with_papers(digest, {paper.id: paper for paper in improved})
     if report.over_cap:  # never silently: the reader sees why some lines are extractive
-        note = (f"{report.over_cap} of the papers below keep the extractive TL;DR: at most "
+        note = (f"Extractive TL;DR kept for {report.over_cap} of the papers below: at most "
                 f"{llm.max_papers_per_run} a day are summarised by {llm.model} (summaries.llm.max_papers_per_run).")
         digest = replace(digest, notes=(*digest.notes, note))
     return digest

@@ -39,7 +39,9 @@ _INSTRUCTION = re.compile(
     r"|^(?:dear |note to (?:the |any )?)?(?:ai|llm|gpt|chatgpt|assistant|chatbot|bot|summari[sz]er|language model)s?\s*[:,!]"
     r"|\bnote to (?:the |any )?(?:ai|llm|gpt|chatgpt|assistant|chatbot|bot|summari[sz]er|language model)s?\b"
 )
-_QUOTED = re.compile(r"[\"“‘']([^\"”’']{12,})[\"”’']")
+# A quoted passage: opened and closed outside a word (not the apostrophe of "model's"); overlapping
+# matches, so a stray apostrophe earlier in the abstract cannot swallow the opening quote.
+_QUOTED = re.compile(r"(?=(?<!\w)[\"“‘']([^\"“”]{12,400}?)[\"”’'](?!\w))")
 _WORD = re.compile(r"[^\W\d_]{4,}")
 _STOPWORDS = frozenset(
     "this that with from these those their which while where when into onto over under than then them they have "
@@ -72,15 +74,18 @@ def _stems(text: str) -> set[str]:
     return {w.lower()[:5] for w in _WORD.findall(text) if w.lower() not in _STOPWORDS}
 
 
-def instruction_sentences(text: str) -> list[str]:
-    """The sentences of a title or abstract that address a model (a prompt injection)."""
-    return [s for s in _sentences(" ".join(text.split())) if _INSTRUCTION.search(s)]
+def split_instructions(text: str) -> tuple[list[str], list[str]]:
+    """The sentences of a title or abstract: (those addressing a model, i.e. an injection; the rest)."""
+    injected, own = [], []
+    for sentence in _sentences(" ".join(text.split())):
+        (injected if _INSTRUCTION.search(sentence) else own).append(sentence)
+    return injected, own
 
 
 def without_instructions(text: str) -> str:
     """`text` less its sentences that address a model: what the endpoint is sent."""
-    injected = set(instruction_sentences(text))
-    return " ".join(s for s in _sentences(" ".join(text.split())) if s not in injected) if injected else text
+    injected, own = split_instructions(text)
+    return " ".join(own) if injected else text
 
 
 def plain_answer(answer: str) -> str:
@@ -117,12 +122,12 @@ def grounding_problem(text: str, title: str, abstract: str) -> str | None:
     """Why `text` is not about this paper: it echoes instructions hidden in the paper, or shares
     too few words with the paper's own text (None: it is grounded)."""
     paper = f"{title}. {abstract}"
-    injected = " ".join(instruction_sentences(paper))
     words = _stems(text)
     if not words:
         return None  # nothing to compare (a very short answer); the form check has passed it
-    own = _stems(without_instructions(paper))
-    echoed = (words & _stems(injected)) - own
+    injected, rest = split_instructions(paper)
+    own = _stems(" ".join(rest))
+    echoed = (words & _stems(" ".join(injected))) - own
     if echoed or _copies_a_quote(text, paper):
         return "repeats instructions found in the paper's text"
     share = len(words & own) / len(words)

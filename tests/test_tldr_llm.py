@@ -18,8 +18,8 @@ from tracker.enrich.tldr_check import check_tldr
 from tracker.enrich.tldr_llm import llm_tldrs
 from tracker.errors import ConfigError
 from tracker.models import Paper
-from tracker.store.ledger import Ledger
 from tracker.publish.health import health_problems, render_health_body
+from tracker.store.ledger import Ledger, merge
 
 KEY = "sk-test-4f9a1c0e7b2d5a8e3c6f9b1d4e7a0c3f"
 ENV = {"LLM_API_KEY": KEY}
@@ -74,7 +74,9 @@ def test_a_rerun_sends_nothing_and_a_new_version_is_sent_again(llm):
     improved, _ = run(server.url, [paper(1), paper(2)])
     again, report = run(server.url, improved)
     assert (again, len(server.requests), report.cached) == ([], 2, 2)
-    revised = improved[0].with_changes(version=2, tldr="extractive v2", tldr_source="extractive")  # as a revision records it
+    from_arxiv = Paper(id=improved[0].id, version=2, title=improved[0].title, abstract=GRAPHS + " Now with proofs.")
+    revised, _ = merge(improved[0], from_arxiv, "Graphs", "2026-01-02")  # as the ledger records a new version
+    assert revised.tldr_source != "llm:fake-model"
     _, report = run(server.url, [revised, improved[1]])
     assert len(server.requests) == 3 and report.accepted == 1
     other_model, report = run(server.url, improved, model="another-model")

@@ -119,7 +119,7 @@ class LLMSettings(StrictModel):
     api_key_env: str = "LLM_API_KEY"  # the NAME of the environment variable holding the key
     max_papers_per_run: Int = Field(60, ge=1, le=1000)
     timeout_seconds: Float = Field(30.0, gt=0, le=600)  # one request
-    budget_seconds: Float = Field(300.0, gt=0, le=3600)  # the whole step of a run: requests and retry waits
+    budget_seconds: Float = Field(600.0, gt=0, le=3600)  # the whole step of a run: requests and retry waits
 
     @field_validator("base_url")
     @classmethod

@@ -91,7 +91,7 @@ def without_instructions(text: str) -> str:
 def plain_answer(answer: str) -> str:
     """The answer less the surrounding blanks and quotes and a leading "TL;DR:" label."""
     text = _LABEL.sub("", answer.strip()).strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+    if len(text) >= 2 and text[0] + text[-1] in ('""', "''", "“”", "‘’"):
         text = text[1:-1].strip()
     return text
 

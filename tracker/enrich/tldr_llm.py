@@ -111,6 +111,7 @@ def llm_tldrs(papers: Sequence[Paper], settings: LLMSettings, *, env: Mapping[st
             log.warning("LLM TL;DR for %s refused (%s); keeping the extractive line", paper.versioned_id, redact(problem, [key]))
             continue
         done.append(paper.with_changes(tldr=text, tldr_source=source_name(settings.model)))
+    asker.close()
     report.requests = asker.requests
     report.accepted = len(done)
     if reasons:
@@ -153,7 +154,12 @@ class _Asker:
         self.host = urlsplit(settings.base_url).netloc.rpartition("@")[2]
         self.deadline = time.monotonic() + settings.budget_seconds
         self.requests = 0
+        self.abandoned = False
         self.client = openai.OpenAI(base_url=settings.base_url, api_key=key, timeout=settings.timeout_seconds, max_retries=0)
+
+    def close(self) -> None:
+        if not self.abandoned:  # a request still running in its thread owns a connection: leave it be
+            self.client.close()
 
     def left(self) -> float:
         return self.deadline - time.monotonic()
@@ -189,6 +195,7 @@ class _Asker:
                 model=self.settings.model, messages=messages_for(paper), max_tokens=MAX_ANSWER_TOKENS,
                 temperature=0, timeout=seconds))
         except TimeoutError:
+            self.abandoned = True
             raise _Retry(f"no complete answer from {self.host} within {seconds:.3g} s") from None
         except openai.APIStatusError as exc:
             status = exc.status_code

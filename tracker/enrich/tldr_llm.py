@@ -17,13 +17,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from tracker.config_types import LLMSettings
 from tracker.enrich.tldr_check import check_tldr, without_instructions
 from tracker.models import Paper
 from tracker.redact import redact, register_secret
+from tracker.sources.http import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,8 @@ class _Asker:
         except openai.APIStatusError as exc:
             status = exc.status_code
             if status == 429 or status >= 500:
-                raise _Retry(f"HTTP {status} from {self.host}", _retry_after(exc.response.headers)) from None
+                asked = retry_after_seconds(exc.response.headers.get("retry-after"), cap=float("inf"))  # the budget decides
+                raise _Retry(f"HTTP {status} from {self.host}", asked) from None
             # 400/401/403/404...: a wrong key, model or URL; asking again cannot help. The body may echo the key.
             raise _Unavailable(redact(f"HTTP {status} from {self.host}: {str(exc.message)[:200]}", [self.key])) from None
         except openai.APITimeoutError:
@@ -243,20 +244,3 @@ def within(seconds: float, call: Callable[[], object]) -> object:
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return outcome["value"]
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from Retry-After (seconds or an HTTP date) or retry-after-ms; None when absent or unreadable."""
-    try:
-        if headers.get("retry-after-ms"):
-            return max(float(headers["retry-after-ms"]) / 1000, 0.0)
-        value = headers.get("retry-after")
-        if not value:
-            return None
-        try:
-            seconds = float(value)
-        except ValueError:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return max(seconds, 0.0) if seconds == seconds else None  # NaN is unreadable

@@ -39,6 +39,10 @@ SYSTEM_PROMPT = (
 )
 
 
+class _BadAnswer(Exception):
+    """An answer that could not be read (not JSON, wrong shape): that paper keeps its line."""
+
+
 class _Unavailable(Exception):
     """The endpoint cannot be used for the rest of this run (down, refusing the key, budget spent)."""
 
@@ -60,9 +64,25 @@ class LLMReport:
     cached: int = 0  # already `llm:<model>` for this version: not sent again
     requests: int = 0
     over_cap: int = 0  # left extractive by max_papers_per_run
-    rejected: int = 0  # answered, but the answer failed tracker.enrich.tldr_check
     not_sent: int = 0  # left extractive because the endpoint failed or the budget ran out
     problems: list[str] = field(default_factory=list)  # one redacted line each
+    refusals: Counter[str] = field(default_factory=Counter)  # why answers failed tracker.enrich.tldr_check
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.refusals.values())
+
+    def give_up(self, left: int, reason: str) -> None:
+        self.not_sent += left
+        line = f"{reason}; {left} paper(s) keep the extractive TL;DR"
+        self.problems.append(line)
+        log.warning("LLM TL;DRs: %s", line)
+
+    def note_refusals(self) -> None:
+        if self.refusals:
+            kinds = ", ".join(f"{reason.split(' (')[0]} ({count})" for reason, count in self.refusals.most_common())
+            self.problems.append(f"{self.rejected} answer(s) refused by the TL;DR check: {kinds}; "
+                                 "those papers keep the extractive line")
 
     def to_dict(self) -> dict:
         return {"model": self.model, "accepted": self.accepted, "cached": self.cached, "requests": self.requests,
@@ -91,49 +111,39 @@ def llm_tldrs(papers: Sequence[Paper], settings: LLMSettings, *, env: Mapping[st
         return [], report
     key = env.get(settings.api_key_env, "").strip()
     if not key:
-        return [], _give_up(report, len(todo), f"environment variable {settings.api_key_env} is not set (it should "
-                                                  "hold the endpoint's API key)")
+        report.give_up(len(todo), f"environment variable {settings.api_key_env} is not set (it should hold the "
+                                  "endpoint's API key)")
+        return [], report
     register_secret(key)  # every later log line, summary and issue masks it
     asker = _Asker(settings, key, sleep=sleep, backoff=backoff)
-    done: list[Paper] = []
-    reasons: Counter[str] = Counter()
-    for index, paper in enumerate(todo):
-        try:
-            answer = asker.ask(paper)
-        except _Unavailable as exc:
-            _give_up(report, len(todo) - index, redact(str(exc), [key]))
-            break
+    try:
+        done = _ask_each(asker, todo, report)
+    finally:
+        asker.close()
         report.requests = asker.requests
-        text, problem = check_tldr(answer, paper.title, paper.abstract) if not isinstance(answer, _Bad) else (None, answer.reason)
-        if problem:
-            report.rejected += 1
-            reasons[problem] += 1
-            log.warning("LLM TL;DR for %s refused (%s); keeping the extractive line", paper.versioned_id, redact(problem, [key]))
-            continue
-        done.append(paper.with_changes(tldr=text, tldr_source=source_name(settings.model)))
-    asker.close()
-    report.requests = asker.requests
     report.accepted = len(done)
-    if reasons:
-        kinds = ", ".join(f"{reason.split(' (')[0]} ({count})" for reason, count in reasons.most_common())
-        report.problems.append(f"{report.rejected} answer(s) refused by the TL;DR check: {kinds}; "
-                               "those papers keep the extractive line")
+    report.note_refusals()
     return done, report
 
 
-def _give_up(report: LLMReport, left: int, reason: str) -> LLMReport:
-    report.not_sent += left
-    line = f"{reason}; {left} paper(s) keep the extractive TL;DR"
-    report.problems.append(line)
-    log.warning("LLM TL;DRs: %s", line)
-    return report
-
-
-@dataclass(frozen=True)
-class _Bad:
-    """An answer that could not be read (not JSON, wrong shape): that paper keeps its line."""
-
-    reason: str
+def _ask_each(asker: _Asker, todo: list[Paper], report: LLMReport) -> list[Paper]:
+    """Ask for each paper in turn until the endpoint becomes unusable; the accepted ones, updated."""
+    done = []
+    for index, paper in enumerate(todo):
+        try:
+            text, problem = check_tldr(asker.ask(paper), paper.title, paper.abstract)
+        except _BadAnswer as exc:
+            text, problem = None, str(exc)
+        except _Unavailable as exc:
+            report.give_up(len(todo) - index, redact(str(exc), [asker.key]))
+            break
+        if problem:
+            report.refusals[problem] += 1
+            log.warning("LLM TL;DR for %s refused (%s); keeping the extractive line", paper.versioned_id,
+                        redact(problem, [asker.key]))
+        else:
+            done.append(paper.with_changes(tldr=text, tldr_source=source_name(asker.settings.model)))
+    return done
 
 
 def messages_for(paper: Paper) -> list[dict[str, str]]:
@@ -165,7 +175,7 @@ class _Asker:
         return self.deadline - time.monotonic()
 
     def ask(self, paper: Paper) -> object:
-        """The answer's text (any type: checked later) or a _Bad; _Unavailable ends the step."""
+        """The answer's content (any type: checked later); _BadAnswer for this paper, _Unavailable for the step."""
         wait = self.backoff
         for attempt in range(1, ATTEMPTS + 1):
             if self.left() <= 0:
@@ -199,7 +209,7 @@ class _Asker:
             raise _Retry(f"no complete answer from {self.host} within {seconds:.3g} s") from None
         except openai.APIStatusError as exc:
             status = exc.status_code
-            if status == 429 or status >= 500:
+            if status in (408, 429) or status >= 500:
                 asked = retry_after_seconds(exc.response.headers.get("retry-after"), cap=float("inf"))  # the budget decides
                 raise _Retry(f"HTTP {status} from {self.host}", asked) from None
             # 400/401/403/404...: a wrong key, model or URL; asking again cannot help. The body may echo the key.
@@ -210,7 +220,7 @@ class _Asker:
             cause = exc.__cause__ or exc
             raise _Retry(redact(f"cannot reach {self.host}: {type(cause).__name__}: {str(cause)[:200]}", [self.key])) from None
         except (ValueError, openai.APIResponseValidationError):  # a 200 whose body is not JSON
-            return _Bad("malformed answer (not JSON)")
+            raise _BadAnswer("malformed answer (not JSON)") from None
         return _content(response)
 
 
@@ -219,15 +229,14 @@ def _content(response: object) -> object:
     try:
         return response.choices[0].message.content  # type: ignore[attr-defined]
     except (AttributeError, TypeError, IndexError, KeyError):
-        return _Bad(f"malformed answer (no choices[0].message.content in a {type(response).__name__})")
+        raise _BadAnswer(f"malformed answer (no choices[0].message.content in a {type(response).__name__})") from None
 
 
 def within(seconds: float, call: Callable[[], object]) -> object:
     """`call()`, or TimeoutError once `seconds` have passed, however slowly the server trickles bytes.
 
     httpx's timeouts bound each read, not the request; a daemon thread bounds the whole of it.
-    A request left running is abandoned (its own read timeout ends it); the step then stops anyway,
-    its budget spent."""
+    A request left running is abandoned: its own read timeout ends it, or the process's exit."""
     outcome: dict[str, object] = {}
 
     def run() -> None:

@@ -19,6 +19,7 @@ from tracker.enrich.tldr_llm import llm_tldrs
 from tracker.errors import ConfigError
 from tracker.models import Paper
 from tracker.publish.health import health_problems, render_health_body
+from tracker.render.digest import Digest, DigestItem, Pick, ProfilePicks, ThemeGroup, with_papers
 from tracker.store.ledger import Ledger, merge
 
 KEY = "sk-test-4f9a1c0e7b2d5a8e3c6f9b1d4e7a0c3f"
@@ -96,6 +97,7 @@ def test_the_cap_keeps_the_first_papers_and_reports_the_rest(llm):
 HOSTILE = {
     "link": "Neural graph colouring is explained at https://evil.example/x for everyone.",
     "bare domain": "Neural graph colouring solver, more at graphs-win.com today.",
+    "e-mail": "Neural graph colouring solver, write to graphs@uni-example.edu for code.",
     "html": "<img src=x onerror=alert(1)> Neural graph colouring solver.",
     "html entity": "Neural graph colouring &lt;script&gt; solver.",
     "markdown bold": "**Neural** graph colouring beats greedy baselines.",
@@ -151,9 +153,21 @@ def test_honest_paraphrases_pass_the_check():
     for answer in ("A sparse attention pattern with local windows and global tokens matches dense attention "
                    "on long documents at a tenth of the memory.",
                    "TL;DR: Local-window sparse attention handles long-document QA as well as dense attention, e.g. with less memory.",
-                   '"Sparse attention matches dense transformers on long documents."'):
+                   '"Sparse attention matches dense transformers on long documents."',
+                   "“A language model with sparse attention answers questions about long documents.”"):
         text, problem = check_tldr(answer, title, abstract)
         assert problem is None and text and not text.startswith(("TL;DR", '"'))
+
+
+def test_accepted_lines_reach_every_place_the_digest_shows_the_paper():
+    item = DigestItem(paper(1))
+    digest = Digest(date="2026-01-02", new=(item,), revised=(), new_total=1, revised_total=0,
+                    themes=(ThemeGroup("Graphs", (item,)),), own_papers=(item,),
+                    profile_picks=(ProfilePicks("", "similarity", (Pick(item, 0.9),)),))
+    better = paper(1).with_changes(tldr="A better line.", tldr_source="llm:m")
+    shown = with_papers(digest, {better.id: better})
+    places = [shown.new[0], shown.themes[0].items[0], shown.own_papers[0], shown.profile_picks[0].picks[0].item]
+    assert [i.paper.tldr for i in places] == ["A better line."] * 4
 
 
 # --- prompt injection ------------------------------------------------------------------------

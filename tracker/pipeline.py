@@ -21,8 +21,8 @@ from tracker.enrich.stage import (
 from tracker.enrich.profile import profiles_from_settings
 from tracker.enrich.relevance import add_picks
 from tracker.enrich.stage import embed as embed_stage
-from tracker.redact import redact
 from tracker.enrich.tldr_llm import llm_tldrs
+from tracker.redact import redact
 from tracker.render.digest import Digest, build_digest, with_papers
 from tracker.render.feed import digest_feed
 from tracker.render.weekly import weekly_review_files

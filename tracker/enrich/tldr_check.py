@@ -14,7 +14,9 @@ MAX_CHARS = 400  # 40 words of ordinary length; a 5,000-character "word" is not 
 
 _LINK = re.compile(
     r"(?i)\b[a-z][a-z0-9+.\-]*://|\bwww\.|\b(?:mailto|javascript|data|file):"
-    r"|\b[a-z0-9\-]+\.(?:com|org|net|io|ai|dev|app|xyz|ly|gg|me|co|info|biz|site|link|click|top|ru|cn)\b"
+    r"|[\w.+\-]+@[\w\-]+\.[a-z]{2,}"  # an e-mail address (GitHub links it)
+    r"|\b[a-z0-9\-]+\.(?:com|org|net|edu|gov|io|ai|dev|app|xyz|ly|gg|me|co|info|biz|site|link|click|top|online|shop"
+    r"|news|live|tech|pro|tv|cc|to|sh|so|uk|de|fr|jp|ru|cn|in|us)\b"
 )
 _HTML = re.compile(r"<[A-Za-z/!?]|&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]+);")
 _MARKDOWN_CHARS = re.compile(r"[`*_\[\]|~#\\]")  # emphasis, code, links, tables, headings, #123 refs, escapes
@@ -22,8 +24,9 @@ _MARKDOWN_START = re.compile(r"^(?:[>\-+=]|\d+[.)]\s)")  # quote, list item, set
 _MENTION = re.compile(r"(?<![\w.])@[\w\-]")
 _REFUSAL = re.compile(
     r"(?i)^(?:i'?m sorry|i am sorry|sorry\b|i apologi[sz]e|unfortunately,? i|i can(?:no|')t|i cannot|i'?m unable"
-    r"|i am unable|i won'?t|i will not)|\bas an ai\b|\bai (?:language )?model\b|\blanguage model\b"
-)
+    r"|i am unable|i won'?t|i will not)"
+    r"|\b(?:as|i am|i'm) (?:just )?an? (?:ai|artificial intelligence|(?:ai |large )?language model|llm|assistant)\b"
+)  # a paper's own "a language model" is not a refusal; "As an AI language model, I ..." is
 # A full stop that ends a sentence: followed by a space and a capital, a digit or a quote.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _ABBREVIATIONS = re.compile(r"(?i)\b(?:e\.g|i\.e|vs|et al|etc|cf|fig|eq|sec|resp|approx|no)\.$")

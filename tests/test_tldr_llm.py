@@ -274,6 +274,7 @@ def test_config_is_off_when_absent_and_checks_its_url_and_key_name():
         ("{base_url: 'https://api.example.org/v1', model: m, api_key: sk-abc}", "did you mean `api_key_env`?"),
         ("{base_url: 'https://api.example.org/v1', model: m, timeout_seconds: 0}", "timeout_seconds"),
         ("{base_url: 'https://api.example.org/v1'}", "missing key `summaries.llm.model`"),
+        ("{base_url: 'https://api.example.org/v1', model: m, budget_secs: 9}", "did you mean `budget_seconds`?"),
     ]:
         with pytest.raises(ConfigError) as info:
             parse_settings(f"summaries:\n  llm: {body}\n" + BASE, source="k.yaml")

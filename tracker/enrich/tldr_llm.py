@@ -221,6 +221,8 @@ class _Asker:
             raise _Retry(redact(f"cannot reach {self.host}: {type(cause).__name__}: {str(cause)[:200]}", [self.key])) from None
         except (ValueError, openai.APIResponseValidationError):  # a 200 whose body is not JSON
             raise _BadAnswer("malformed answer (not JSON)") from None
+        except openai.OpenAIError as exc:  # anything else the client reports: stop asking, never fail the run
+            raise _Unavailable(redact(f"{type(exc).__name__} from {self.host}: {str(exc)[:200]}", [self.key])) from None
         return _content(response)
 
 

@@ -80,6 +80,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fixtures", type=Path, default=ROOT.parent / "shared" / "fixtures" / "scitldr")
     folder = parser.parse_args().fixtures
+    if not (folder / "dev.jsonl").is_file():
+        parser.error(f"{folder}: no SciTLDR dev.jsonl/train.jsonl here; pass --fixtures FOLDER")
     train, dev = papers(folder / "train.jsonl"), papers(folder / "dev.jsonl")
     threshold_table(train)
     show("train", train)

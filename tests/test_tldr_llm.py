@@ -294,7 +294,9 @@ def test_llm_problems_are_named_in_the_health_issue():
 # --- end to end: `tracker run` with the endpoint configured -----------------------------------
 
 def graph_day(arxiv_server, write_config, url: str, cap: int):
-    papers = [entry(f"2611.0000{n}", title=f"Neural graph colouring part {n}", abstract=GRAPHS) for n in (1, 2, 3)]
+    injected = {2: " " + INJECTIONS[0]}  # paper 2 tells the model what to say
+    papers = [entry(f"2611.0000{n}", title=f"Neural graph colouring part {n}", abstract=GRAPHS + injected.get(n, ""))
+              for n in (1, 2, 3)]
     arxiv_server.add_pages('(ti:"graph" OR abs:"graph")', {0: feed(papers)})
     return write_config("- name: Graphs\n  keywords: [graph]\n",
                         extra=f"summaries:\n  llm: {{base_url: '{url}', model: fake-model, max_papers_per_run: {cap}}}\n")
@@ -305,7 +307,7 @@ def everything_written(folder) -> str:
 
 
 def test_a_run_shows_llm_tldrs_in_the_digest_stores_them_and_a_rerun_sends_nothing(llm, arxiv_server, write_config, tmp_path, monkeypatch):
-    server = llm(Reply(honest))
+    server = llm(Reply(obedient))
     config = graph_day(arxiv_server, write_config, server.url, cap=2)
     monkeypatch.setenv("LLM_API_KEY", KEY)
     first = run_cli("run", "--config", str(config), "--date", "2026-11-20", "--json")
@@ -313,6 +315,7 @@ def test_a_run_shows_llm_tldrs_in_the_digest_stores_them_and_a_rerun_sends_nothi
     assert json.loads(first.stdout)["llm"]["left_extractive"] == {"cap": 1, "rejected": 0, "unavailable": 0}
     digest = (tmp_path / "digests/2026/11/2026-11-20.md").read_text(encoding="utf-8")
     assert digest.count("TL;DR: This paper introduces Neural graph colouring part") == 2
+    assert "bitcoin" not in "".join(line for line in digest.splitlines() if "TL;DR" in line)
     assert "Extractive TL;DR kept for 1 of the papers below" in digest  # the cap is said, not silent
     ledger = Ledger.load(tmp_path / "data")
     sources = sorted(ledger.get(f"2611.0000{n}").tldr_source for n in (1, 2, 3))

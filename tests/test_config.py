@@ -227,13 +227,18 @@ def test_every_numeric_field_has_a_lower_and_an_upper_bound(path, field):
     assert bounds & {"Ge", "Gt"} and bounds & {"Le", "Lt"}, f"{'.'.join(path)} is unbounded: {field.metadata}"
 
 
+SECTION_NEEDS = {("summaries", "llm"): ["base_url: https://llm.example.org/v1", "model: m"]}  # required keys
+
+
 def config_with(path: tuple, value: str) -> str:
+    """A config setting `path` (key on line len(path)) to `value`."""
     if path[0] == "notify":  # a list of channels: the number sits in the first channel
         channel = "{smtp_host: h.example.org, from: a@example.org, to: [b@example.org], %s: %s}" % (path[2], value)
         return f"notify:\n  - {path[1]}: {channel}\ntopics:\n  - name: A\n    keywords: [x]\n"
-    section, key = path if len(path) == 2 else (None, path[0])
-    head = f"{section}:\n  {key}: {value}\n" if section else f"{key}: {value}\n"
-    return head + "topics:\n  - name: A\n    keywords: [x]\n"
+    *sections, key = path
+    lines = [f"{'  ' * depth}{section}:" for depth, section in enumerate(sections)]
+    lines += ["  " * len(sections) + line for line in [f"{key}: {value}", *SECTION_NEEDS.get(tuple(sections), [])]]
+    return "\n".join(lines) + "\ntopics:\n  - name: A\n    keywords: [x]\n"
 
 
 @pytest.mark.parametrize("value", ["1e20", "-1e20", "1e308", "1e400", ".inf", "-.inf", ".nan", "NaN", "true",
@@ -242,7 +247,7 @@ def config_with(path: tuple, value: str) -> str:
 def test_nonsense_numbers_are_one_line_naming_key_and_line(path, value):
     with pytest.raises(ConfigError) as info:
         parse_settings(config_with(path, value), source="k.yaml")
-    line = 2 if len(path) >= 2 else 1
+    line = 2 if path[0] == "notify" else len(path)
     key = f"notify[0].{'.'.join(path[1:])}" if path[0] == "notify" else ".".join(path)
     assert str(info.value).startswith(f"k.yaml:{line}: `{key}`"), str(info.value)
     assert "\n" not in str(info.value)

@@ -12,14 +12,14 @@ import re
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator,
-)
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
 from tracker import config_yaml
 from tracker.arxiv_query import build_query, check_query_syntax, query_warnings  # noqa: F401 (re-exported)
 from tracker.config_notify import NotifyChannel, attach_lines
-from tracker.config_types import Category, CategoryPattern, Float, Int, Text
+from tracker.config_types import (
+    Category, CategoryPattern, Float, Int, StrictModel, SummariesSettings, Text, did_you_mean,
+)
 from tracker.config_yaml import printable
 from tracker.errors import ConfigError
 from tracker.text import clean_line
@@ -38,9 +38,7 @@ class ConfigProblems(ConfigError):
         self.problems = list(problems)
 
 
-class _Strict(BaseModel):
-    # allow_inf_nan: `.inf`/`nan` pass `ge=0` checks but break every sleep, timeout and cap downstream.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+_Strict = StrictModel
 
 
 class Topic(_Strict):
@@ -244,6 +242,7 @@ class Settings(_Strict):
     exclude: list[Text] = []
     exclude_categories: list[CategoryPattern] = []
     notify: list[NotifyChannel] = Field([], max_length=20)  # chat/email channels for `tracker notify`
+    summaries: SummariesSettings = SummariesSettings()  # optional LLM TL;DRs
     base_dir: Path = Path(".")  # the config file's folder; not read from YAML
 
     def path(self, relative: str) -> Path:
@@ -356,7 +355,7 @@ def _describe(error: dict, data: dict, lines: dict[tuple, int], source: str) -> 
     where = f"{source}:{line}" if line else source
     kind = error["type"]
     if kind == "extra_forbidden":
-        message = f"unknown key `{key}`"
+        message = f"unknown key `{key}`" + did_you_mean(Settings, loc[:-1], str(loc[-1]))
     elif kind == "missing":
         message = f"missing key `{key}`"
     else:

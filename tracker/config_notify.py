@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
-from tracker.config_types import Float, Int
+from tracker.config_types import Float, Int, StrictModel
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # One plain address: no display name, no list, nothing that could end a header line (CR/LF).
@@ -42,17 +42,13 @@ EnvName = Annotated[str, AfterValidator(_env_name)]
 Address = Annotated[str, AfterValidator(_address)]
 
 
-class _Channel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class WebhookChannel(_Channel):
+class WebhookChannel(StrictModel):
     """Slack, Discord and Teams: an incoming-webhook URL, read from an environment variable."""
 
     webhook_env: EnvName
 
 
-class EmailChannel(_Channel):
+class EmailChannel(StrictModel):
     smtp_host: Annotated[str, AfterValidator(_host)]
     port: Int = Field(587, ge=1, le=65535)
     starttls: bool = True  # STARTTLS on a plain connection (port 587)
@@ -75,7 +71,7 @@ class EmailChannel(_Channel):
 KINDS = ("slack", "discord", "teams", "email")
 
 
-class NotifyChannel(_Channel):
+class NotifyChannel(StrictModel):
     """One list item of `notify:`: exactly one of `slack`, `discord`, `teams`, `email`."""
 
     slack: WebhookChannel | None = None

@@ -3,11 +3,15 @@ control characters, and arXiv categories that exist. Used by the models in track
 """
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import re
+import typing
 import unicodedata
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from tracker.arxiv_taxonomy import category_problem, pattern_problem
 from tracker.config_yaml import printable
@@ -65,3 +69,81 @@ Float = Annotated[float, BeforeValidator(_number)]
 Text = Annotated[str, AfterValidator(_plain_text)]
 Category = Annotated[str, AfterValidator(_category)]  # sent to arXiv: exactly as arXiv spells it
 CategoryPattern = Annotated[str, AfterValidator(_category_pattern)]  # local filter: globs and archives too
+
+
+class StrictModel(BaseModel):
+    """A section of keywords.yaml: unknown keys are errors, and so are infinite or NaN numbers."""
+
+    # allow_inf_nan: `.inf`/`nan` pass `ge=0` checks but break every sleep, timeout and cap downstream.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def did_you_mean(model: type[BaseModel], loc: tuple, key: str) -> str:
+    """"; did you mean `x`?" for an unknown `key` at `loc` (the path of the mapping holding it), or ""."""
+    for part in loc:  # walk down the nested sections of `model`
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        nested = [a for a in _types_in(field.annotation) if isinstance(a, type) and issubclass(a, BaseModel)] if field else []
+        if isinstance(part, str) and not nested:
+            return ""
+        model = nested[0] if nested else model  # list items (an int in `loc`) keep the model
+    close = difflib.get_close_matches(key, list(model.model_fields), n=1, cutoff=0.6)
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
+def _types_in(annotation: Any) -> list[Any]:
+    """The plain types inside an annotation (`LLMSettings | None` -> LLMSettings, NoneType)."""
+    args = typing.get_args(annotation)
+    return [found for arg in args for found in _types_in(arg)] if args else [annotation]
+
+
+# --- summaries: the optional LLM TL;DRs (tracker.enrich.tldr_llm) ------------------------------
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class LLMSettings(StrictModel):
+    """`summaries.llm`: one-sentence TL;DRs from any OpenAI-compatible chat-completions endpoint."""
+
+    base_url: Text = Field(max_length=2000)
+    model: Text = Field(min_length=1, max_length=200)
+    api_key_env: str = "LLM_API_KEY"  # the NAME of the environment variable holding the key
+    max_papers_per_run: Int = Field(60, ge=1, le=1000)
+    timeout_seconds: Float = Field(30.0, gt=0, le=600)  # one request
+    budget_seconds: Float = Field(600.0, gt=0, le=3600)  # the whole step of a run: requests and retry waits
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            parts = urlsplit(value.strip())
+            host = parts.hostname or ""
+        except ValueError:
+            raise ValueError(f"{printable(value)!r} is not a URL") from None
+        if parts.scheme not in ("http", "https") or not host:
+            raise ValueError("must be an http(s) URL, e.g. https://api.example.org/v1")
+        if parts.username or parts.password:
+            raise ValueError("must not carry credentials; put the key in the variable named by `api_key_env`")
+        if parts.scheme == "http" and not _is_loopback(host):
+            raise ValueError(f"plain http is allowed only for this machine (localhost, 127.0.0.1); use https for {host}")
+        return value.strip()
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not _ENV_NAME.fullmatch(value):
+            raise ValueError("must be the NAME of an environment variable (e.g. LLM_API_KEY), never the key itself")
+        return value
+
+
+class SummariesSettings(StrictModel):
+    llm: LLMSettings | None = None  # off when absent

@@ -38,6 +38,8 @@ class Paper:
     revised_on: str | None = None  # run date a newer version was last recorded
     announce_type: str | None = None  # RSS only: new / cross / replace / replace-cross
     relevance: float | None = None  # similarity to the group's profile, when configured
+    tldr: str = ""  # one-line summary of this version (placeholder until helper 17b's merge)
+    tldr_source: str = ""  # "extractive" or "llm:<model>"
     # Fields a ledger record had that this version does not know: kept so a rewrite loses nothing.
     extra: dict[str, Any] = field(default_factory=dict, hash=False)
 
@@ -54,6 +56,9 @@ class Paper:
         data = {name: getattr(self, name) for name in _STORED_FIELDS}  # not asdict(): no deep copies of strings
         for key in ("authors", "categories", "topics"):
             data[key] = list(data[key])
+        for name in ("tldr", "tldr_source"):  # absent until computed: older records are not rewritten for it
+            if not data[name]:
+                del data[name]
         return {**copy.deepcopy(self.extra), **data} if self.extra else data
 
     @classmethod

@@ -21,8 +21,9 @@ from tracker.enrich.stage import (
 from tracker.enrich.profile import profiles_from_settings
 from tracker.enrich.relevance import add_picks
 from tracker.enrich.stage import embed as embed_stage
+from tracker.enrich.tldr_llm import llm_tldrs
 from tracker.redact import redact
-from tracker.render.digest import Digest, build_digest
+from tracker.render.digest import Digest, build_digest, with_papers
 from tracker.render.digest_data import digest_data_path, digest_json
 from tracker.render.feed import digest_feed
 from tracker.render.weekly import weekly_review_files
@@ -246,6 +247,7 @@ def _run_daily(
     if render:
         encoder = lazy_encoder(settings, embed, encoder)
         digest, embedded = enriched_digest(settings, ledger, today, summary, encoder, profiles)
+        digest = with_llm_tldrs(settings, ledger, digest, summary, dry_run=dry_run)
         files = render_all(settings, ledger, today, digest)
         files.update(weekly_review_files(  # the week's review, on the week's first run
             settings, embedded.papers if embedded else ledger.papers.values(), embedded.vectors if embedded else None, today))
@@ -289,6 +291,27 @@ def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: Run
     digest = add_themes(settings, digest, embedded, relevance_on=relevance_on)
     summary.extra["clusters"] = len(digest.themes)
     return add_picks(digest, relevance), embedded
+
+
+def with_llm_tldrs(settings: Settings, ledger: Ledger, digest: Digest, summary: RunSummary, *, dry_run: bool) -> Digest:
+    """The digest's papers with LLM TL;DRs (`summaries.llm`), stored in the ledger so a rerun sends nothing.
+
+    Failures keep the extractive lines and are named in the summary's `llm` entry (the health issue)."""
+    llm = settings.summaries.llm
+    if llm is None or digest.is_empty:
+        return digest
+    if dry_run:
+        summary.extra["llm"] = {"model": llm.model, "skipped": "dry run: nothing sent"}
+        return digest
+    improved, report = llm_tldrs([item.paper for item in (*digest.new, *digest.revised)], llm)
+    ledger.update(improved)
+    summary.extra["llm"] = report.to_dict()
+    digest = with_papers(digest, {paper.id: paper for paper in improved})
+    if report.over_cap:  # never silently: the reader sees why some lines are extractive
+        note = (f"Extractive TL;DR kept for {report.over_cap} of the papers below: at most "
+                f"{llm.max_papers_per_run} a day are summarised by {llm.model} (summaries.llm.max_papers_per_run).")
+        digest = replace(digest, notes=(*digest.notes, note))
+    return digest
 
 
 def render_only(settings: Settings, *, today: str, embed: bool = True, encoder=None) -> list[Path]:

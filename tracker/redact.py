@@ -38,8 +38,17 @@ def _header_repl(m: re.Match) -> str:
     return f"{m.group(1)}{m.group(2)}{scheme}{MASK}"
 
 
+_registered: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """A secret read at run time (e.g. the LLM endpoint's key): masked by every later `redact()`."""
+    if value and len(value) >= MIN_SECRET_LEN:
+        _registered.add(value)
+
+
 def _env_secrets() -> list[str]:
-    return [v for v in (os.environ.get(name, "") for name in ENV_SECRETS) if v]
+    return [v for v in (os.environ.get(name, "") for name in ENV_SECRETS) if v] + sorted(_registered)
 
 
 def url_secrets(url: str) -> list[str]:

@@ -37,6 +37,9 @@ def health_problems(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
     if summary.get("error"):
         problems.insert(0, ("run", redact(str(summary["error"]))))
+    llm = summary.get("llm")  # optional LLM TL;DRs (tracker.enrich.tldr_llm): failures fell back to extractive lines
+    if isinstance(llm, Mapping) and isinstance(llm.get("problems"), list):
+        problems += [("LLM TL;DRs", redact(str(problem))) for problem in llm["problems"]]
     return problems
 
 
@@ -53,7 +56,7 @@ def render_health_body(summary: Mapping[str, Any], run_url: str | None = None) -
     problems = health_problems(summary)
     topics = summary.get("topics") if isinstance(summary.get("topics"), list) else []
     failed = sum(1 for t in topics if isinstance(t, Mapping) and t.get("error"))
-    kind = "failed" if summary.get("error") or (topics and failed == len(topics)) else "was partial"
+    kind = "failed" if summary.get("error") or (topics and failed == len(topics)) else "was partial" if failed else "had problems"
     lines = [
         HEALTH_MARK,
         f"The tracker run of **{summary_date(summary)}** {kind}: {failed} of {len(topics)} topics failed.",

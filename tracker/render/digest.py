@@ -1,8 +1,8 @@
 """Choose what goes into a day's digest: select, rank, cap, group. Pure."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterable, Mapping, Sequence
 
 from tracker.models import Paper
 
@@ -60,6 +60,22 @@ class Digest:
     @property
     def is_empty(self) -> bool:
         return not self.new_total and not self.revised_total
+
+
+def with_papers(digest: Digest, papers: Mapping[str, Paper]) -> Digest:
+    """`digest` showing these newer records of its papers (by id), wherever each appears."""
+    if not papers:
+        return digest
+
+    def items(entries: Iterable[DigestItem]) -> tuple[DigestItem, ...]:
+        return tuple(replace(i, paper=papers.get(i.paper.id, i.paper)) for i in entries)
+
+    return replace(
+        digest, new=items(digest.new), revised=items(digest.revised), own_papers=items(digest.own_papers),
+        themes=tuple(replace(t, items=items(t.items)) for t in digest.themes),
+        profile_picks=tuple(replace(pp, picks=tuple(replace(pick, item=items([pick.item])[0]) for pick in pp.picks))
+                            for pp in digest.profile_picks),
+    )
 
 
 def by_date(paper: Paper) -> tuple:

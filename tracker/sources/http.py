@@ -99,7 +99,11 @@ def local_name(element: etree._Element) -> str:
 
 
 def _retry_after_seconds(response: requests.Response, cap: float) -> float | None:
-    value = response.headers.get("Retry-After")
+    return retry_after_seconds(response.headers.get("Retry-After"), cap)
+
+
+def retry_after_seconds(value: str | None, cap: float) -> float | None:
+    """A Retry-After value (seconds or an HTTP date) in seconds, at most `cap`; None when absent or unreadable."""
     if not value:
         return None
     try:

@@ -21,7 +21,7 @@ from tracker.models import Paper
 _ESCAPE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 _REQUIRED_TEXT = ("title", "abstract")
-_TEXT = ("primary_category", "abs_url", "pdf_url")
+_TEXT = ("primary_category", "abs_url", "pdf_url", "tldr", "tldr_source")
 _OPTIONAL_TEXT = ("published", "updated", "comment", "journal_ref", "doi", "first_seen", "revised_on", "announce_type")
 _LISTS = ("authors", "categories", "topics")
 KNOWN = frozenset(Paper.__dataclass_fields__) - {"extra"}

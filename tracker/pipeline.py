@@ -20,6 +20,7 @@ from tracker.enrich.stage import (
 )
 from tracker.enrich.profile import profiles_from_settings
 from tracker.enrich.relevance import add_picks
+from tracker.enrich.tldr import add_tldrs, recorded_on
 from tracker.enrich.stage import embed as embed_stage
 from tracker.redact import redact
 from tracker.render.digest import Digest, build_digest
@@ -138,6 +139,12 @@ def fetch_profile_papers(ledger: Ledger, sources: Sources, today: str, profiles:
         log.warning("profile.papers: %s is not on arXiv; skipped", unknown)
 
 
+def record_tldrs(ledger: Ledger, today: str) -> None:
+    """A TL;DR for each paper this run recorded (new or revised) that has none for its version yet."""
+    recorded = (ledger.get(pid) for pid in recorded_on(ledger.entries(), today))
+    ledger.update(add_tldrs(paper for paper in recorded if paper is not None))
+
+
 # --- render -----------------------------------------------------------------------------
 
 def make_digest(settings: Settings, papers: list[Paper], today: str, summary: RunSummary, *,
@@ -238,6 +245,7 @@ def _run_daily(
     summary.dry_run = dry_run
     profiles = profiles_from_settings(settings)  # once per run: BibTeX read and its warnings logged once
     fetch_profile_papers(ledger, sources, today, profiles)
+    record_tldrs(ledger, today)
 
     files: dict[Path, str | None] = {}
     embedded = None

@@ -251,10 +251,11 @@ def _run_daily(
     embedded = None
     if render:
         encoder = lazy_encoder(settings, embed, encoder)
-        digest, embedded = enriched_digest(settings, ledger, today, summary, encoder, profiles)
+        digest, embedded, why = enriched_digest(settings, ledger, today, summary, encoder, profiles)
         files = render_all(settings, ledger, today, digest)
         files.update(weekly_review_files(  # the week's review, on the week's first run
-            settings, embedded.papers if embedded else ledger.papers.values(), embedded.vectors if embedded else None, today))
+            settings, embedded.papers if embedded else ledger.papers.values(), embedded.vectors if embedded else None, today,
+            why=why))
         files = with_feed(settings, files)
     if dry_run:
         summary.outputs = [str(p) for p in sorted(files)]
@@ -278,9 +279,12 @@ def lazy_encoder(settings: Settings, embed: bool, encoder=None) -> LazyEncoder |
 
 def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: RunSummary,
                     encoder: LazyEncoder | None, profiles: list):
-    """embed → relevance → duplicates → digest → themes → picks. Updates the ledger's relevance scores."""
+    """embed → relevance → duplicates → digest → themes → picks. Updates the ledger's relevance scores.
+
+    Returns the digest, the embedded papers (None without an encoder) and `why(id)`: the group's
+    example a paper is closest to (None without relevance)."""
     if encoder is None:  # the digest needs only the day's papers and the README rows: parse no other shard
-        return make_digest(settings, digest_papers(settings, ledger, today), today, summary), None
+        return make_digest(settings, digest_papers(settings, ledger, today), today, summary), None, None
     papers = sorted(ledger.papers.values(), key=lambda p: p.id)
     embedded = embed_stage(settings, papers, encoder)
     summary.extra["embedded"] = embedded.embedded
@@ -294,13 +298,13 @@ def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: Run
     digest = make_digest(settings, papers, today, summary, duplicates=duplicates, relevance_on=relevance_on)
     digest = add_themes(settings, digest, embedded, relevance_on=relevance_on)
     summary.extra["clusters"] = len(digest.themes)
-    return add_picks(digest, relevance), embedded
+    return add_picks(digest, relevance), embedded, (relevance.why if relevance.profiles else None)
 
 
 def render_only(settings: Settings, *, today: str, embed: bool = True, encoder=None) -> list[Path]:
     with run_lock(settings.path(settings.output.state_dir), command="tracker render"):
         ledger = Ledger.load(settings.path(settings.output.data_dir), index=ledger_index(settings))
-        digest, _ = enriched_digest(settings, ledger, today, RunSummary(date=today), lazy_encoder(settings, embed, encoder),
+        digest, _, _ = enriched_digest(settings, ledger, today, RunSummary(date=today), lazy_encoder(settings, embed, encoder),
                                     profiles_from_settings(settings))
         files = with_feed(settings, render_all(settings, ledger, today, digest, full=True))  # every page re-rendered
         written = write_all(settings, {**ledger.files(settings.path(settings.output.data_dir)), **files})

@@ -196,7 +196,7 @@ def test_long_comments_are_collapsed_short_ones_shown(tmp_path):
     collapsed = [d.text_content() for d in html.iter("details")]
     assert len(shown) == len(collapsed) == 3 and not any("12 pages" in s or "camera-ready" in s for s in shown)
     assert sum("Comment: 12 pages, 3 figures" in c for c in collapsed) == 1
-    assert sum(f"Comment: {LONG_COMMENT}" in c for c in collapsed) == 2
+    assert sum("Comment: " in c and "camera-ready" in c for c in collapsed) == 2
 
 
 def test_each_abstract_appears_once_collapsed_in_the_digest():

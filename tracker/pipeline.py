@@ -25,6 +25,7 @@ from tracker.enrich.stage import embed as embed_stage
 from tracker.redact import redact
 from tracker.render.digest import Digest, build_digest
 from tracker.render.feed import digest_feed
+from tracker.render.feed import repository as feed_repository
 from tracker.render.weekly import weekly_review_files
 from tracker.errors import ArxivUnreachable, SourceError, TrackerError
 from tracker.sources.excludes import apply_excludes
@@ -172,7 +173,8 @@ def render_all(settings: Settings, ledger: Ledger, today: str, digest: Digest, *
 
 def with_feed(settings: Settings, files: dict[Path, str | None]) -> dict[Path, str | None]:
     """`files` plus the Atom feed over the digests and weekly reviews, these files included."""
-    feed = digest_feed(settings.path(settings.output.digest_dir), settings.base_dir, repo=settings.publish.repo, pending=files)
+    repo, server = feed_repository(settings.publish.repo)  # in Actions, the workflow's repository
+    feed = digest_feed(settings.path(settings.output.digest_dir), settings.base_dir, repo=repo, server=server, pending=files)
     return {**files, feed[0]: feed[1]}
 
 

@@ -70,7 +70,7 @@ def test_digest_lists_each_new_paper_once_with_all_topics_and_counts_the_cap():
     assert (digest.new_total, digest.revised_total, len(digest.new), len(digest.revised)) == (7, 1, 5, 0)
     text = render_digest(environment(), digest, cap=5)
     assert "**7** new papers, **1** revised" in text and "3 more left out by the cap of 5" in text
-    assert text.count("topics: A, B") == 5
+    assert text.count("` · A, B\n") == 5
 
 
 def test_digest_separates_revised_papers():
@@ -157,6 +157,7 @@ def test_authors_sit_on_their_own_line_under_the_title(tmp_path):
         assert lines[0].startswith("Paper ") and lines[1] == "Abstract."
         has_authors = "Ada" in first.text_content()
         assert lines[2].startswith("Ada Lovelace, et al. · 2411.") if has_authors else lines[2].startswith("2411.")
+        assert lines[2].endswith(" · T")  # the paper's topics
         collapsed = item.find(".//details").findall("p")
         assert (collapsed[0].text_content() == "Ada Lovelace, Alan Turing") if has_authors else collapsed[0].text_content().startswith("2024")
 

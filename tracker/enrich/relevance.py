@@ -195,7 +195,7 @@ def _score_one(papers: Sequence[Paper], vectors: np.ndarray, ex: _Examples) -> P
     return ProfileScores(ex.name, method, scores, ex.labels, ex.feedback, _unit(ex.vectors), pulls)
 
 
-def example_name(label: str, ticked: Sequence[str] = (), limit: int = 80) -> str:
+def example_name(label: str, ticked: Sequence[str] = (), limit: int = 60) -> str:
     """A positive's label as a reader knows it: "2401.01234 Title" -> "Title" (+ " (ticked)")."""
     first, _, rest = label.partition(" ")
     is_paper = bool(rest) and _is_canonical_id(first)

@@ -230,7 +230,7 @@ def test_hostile_latex_at_length_is_bounded_and_stays_text():
 
 @pytest.mark.parametrize("ids", [A_IDS, A_IDS[:1]])  # the classifier, and the similarity fallback
 def test_each_pick_names_the_example_explain_ranks_first(ids):
-    papers, vectors = ledger()
+    papers, vectors = ledger(n_noise=30)
     papers = [p.with_changes(first_seen="2026-01-02", abs_url=f"https://arxiv.org/abs/{p.id}",
                              title=f"Paper about {p.id} with @team") for p in papers]
     ticks = {"2401.00011": "2026-01-01"}

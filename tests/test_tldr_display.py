@@ -155,6 +155,27 @@ def test_a_50_paper_issue_fits_the_word_budget_in_one_message_with_no_run_in_lab
     assert run_ins == page_run_ins == 0  # "Abstract" never runs into the text after it
 
 
+def test_the_weekly_review_shows_tldrs_and_why_each_top_pick(tmp_path):
+    from tests.test_trends import timeline
+    from tracker.config import Settings
+    from tracker.render.weekly import weekly_review_files
+
+    papers, vectors = timeline()
+    papers = [p.with_changes(tldr=f"Does @{p.id} in $O(n^2)$ time." if p.relevance is not None else None) for p in papers]
+    settings = Settings(topics=[{"name": "T", "keywords": ["t"]}], base_dir=tmp_path, weekly={"weekday": 1, "weeks": 3})
+    reasons = {p.id: f"Our <b>paper</b> {k}" for k, p in enumerate(papers) if p.relevance is not None}
+    (_, page), = weekly_review_files(settings, papers, vectors, "2026-03-30", why=reasons.get).items()
+    html = render_gfm(page)
+    assert foreign_elements(html) == [] and live_references(html) == []
+    items = [normalise(item.text_content()) for item in parse(html).iter("li")]
+    rising, picks = page.split("## Top picks")
+    picked = [pid for pid in reasons if pid in picks]
+    assert len(picked) >= 3
+    for pid in picked:  # each top pick: why, then its TL;DR under the title
+        assert any(f"close to {reasons[pid]} Does @{pid} in O(n²) time." in item for item in items), (pid, items)
+    assert sum("in O(n²) time." in item for item in items) == len(picked) + rising.count("\n- **")  # rising papers too
+
+
 # --- feed -------------------------------------------------------------------------------------
 
 def test_feed_in_actions_has_absolute_links_a_self_link_and_plain_text_tldrs(arxiv_server, write_config, tmp_path, monkeypatch):

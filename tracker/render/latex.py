@@ -24,6 +24,7 @@ import re
 MAX_SPAN = 400  # characters of one math span or macro
 MAX_SPANS = 100  # conversions per text; a real abstract has far fewer
 MAX_DEPTH = 10  # brace nesting
+CACHED_CHARS = 5000  # texts up to this long are remembered (titles, abstracts): a hostile 100 KB one is not
 # Read files, make links or references: never converted (what they print is not the text's).
 _REFUSED = frozenset({"input", "include", "includegraphics", "href", "url", "cite", "citep", "citet", "ref",
                       "eqref", "label", "footnote", "verb", "newcommand", "renewcommand", "def", "let"})
@@ -49,10 +50,14 @@ def readable(text: str | None) -> str:
     """`text` with its LaTeX shown as Unicode where unambiguous; everything else as written."""
     if not text or ("$" not in text and "\\" not in text and "^" not in text):
         return text or ""
-    return _readable(text)
+    return _remembered(text) if len(text) <= CACHED_CHARS else _readable(text)
 
 
 @functools.lru_cache(maxsize=4096)  # the same title is shown on several pages in one run
+def _remembered(text: str) -> str:
+    return _readable(text)
+
+
 def _readable(text: str) -> str:
     budget = [MAX_SPANS]
     out, done = [], 0

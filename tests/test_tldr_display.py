@@ -222,6 +222,8 @@ def test_feed_urls_readers_accept_and_the_weekly_keeps_its_emphasis():
     (r"$x_{ij}^{2}$ and $10^{-3}$", "xᵢⱼ² and 10⁻³"),
     (r"$\sum_{i=1}^n x_i$", "∑ᵢ₌₁ⁿ xᵢ"),
     (r"Schr\"odinger, 50\% and \emph{this}", "Schrödinger, 50% and this"),
+    (r"$X \sim N(0, 1)$, $\{1, \dots, n\}$", "X ∼ N(0, 1), {1, …, n}"),
+    (r"$N(\mathbfθ, I)$", r"$N(\mathbfθ, I)$"),  # latex2text would drop the θ: as written
     (r"$x^*$ and $a_{\theta}$", "x^* and a_θ"),  # no Unicode superscript * or subscript θ: the script stays written
     ("costs $5 and $10, file_name_1, 100%", "costs $5 and $10, file_name_1, 100%"),  # not math
     (r"$\foo{x}$ and \unknownmacro", r"$\foo{x}$ and \unknownmacro"),  # not known: as written

@@ -43,6 +43,7 @@ _OPERATOR = re.compile(r"(?P<before>\w?)\\(?P<name>log|ln|exp|sin|cos|tan|max|mi
 # Sizing and spacing macros latex2text does not list but rightly prints as nothing.
 _SILENT = frozenset({"left", "right", "middle", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr",
                      "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits"})
+_GLUED = re.compile(r"\\[a-zA-Z]+[^\x00-\x7f\ue000]")  # a macro name running into a non-ASCII character
 _HOLE = "\ue000"  # private-use: marks where a finished script goes back after latex2text
 
 
@@ -169,6 +170,8 @@ def _convert(latex: str) -> str | None:
     """latex2text of a short piece, or None when it cannot be converted faithfully."""
     if len(latex) > MAX_SPAN or not _plain_enough(latex):
         return None
+    if _GLUED.search(latex):  # `\mathbfθ`: latex2text would drop the θ
+        return None
     names = _MACRO_NAME.findall(latex)
     if any(name in _REFUSED or (name not in _known_macros() and name not in _SILENT) for name in names):
         return None
@@ -190,7 +193,7 @@ def _converter():
 
     # It logs a warning per malformed macro (hostile text can hold thousands); we keep those as written.
     logging.getLogger("pylatexenc").setLevel(logging.ERROR)
-    return LatexNodes2Text(math_mode="text", strict_latex_spaces=False)
+    return LatexNodes2Text(math_mode="text", strict_latex_spaces="based-on-source")  # "X \\sim N": "X ∼ N", not "X ∼N"
 
 
 @functools.lru_cache(maxsize=1)

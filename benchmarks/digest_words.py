@@ -1,10 +1,11 @@
 """How many words does a reader see in the daily issue and digest, before and after TL;DRs?
 
-    python benchmarks/digest_words.py [--baseline 6067cff]
+    python benchmarks/digest_words.py [--baseline 6067cff] [--scitldr PATH/dev.jsonl]
 
 Data: a realistic 50-paper day made of real arXiv papers: the 100-entry recorded API answer
 (tests/fixtures/arxiv-api, parsed by the tracker's own parser: real titles, authors, abstracts,
-comments), the first 50, in two topics, five of them top picks of a profile.
+comments), the first 50, in two topics, five of them top picks of a profile. A second day, when
+the SciTLDR fixture is there: the first 50 dev papers' titles and abstracts on the same metadata.
 
 Both the issue body (tracker.publish.digest_issue.render_issue_body) and the digest page are
 rendered through the real templates, then to HTML with cmark-gfm as GitHub does, and the visible
@@ -23,6 +24,7 @@ The TL;DR figures depend on the extractive model in tracker/enrich/tldr_model.py
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -44,16 +46,24 @@ from tracker.render.markdown import environment, render_digest  # noqa: E402
 from tracker.sources.api import parse_page, to_papers  # noqa: E402
 
 FIXTURE = ROOT / "tests/fixtures/arxiv-api/api_search_testing_start0_max100_100entries_doi_jref.xml"
+SCITLDR = ROOT.parent.parent / "shared/fixtures/scitldr/dev.jsonl"  # /work/shared/fixtures from a worktree
 DAY = "2026-11-20"
 PAPERS = 50
 TEMPLATES = ("digest.md.j2", "issue.md.j2")
 BLOCKS = {"p", "li", "ul", "ol", "h1", "h2", "h3", "h4", "blockquote", "table", "tr", "td", "th", "div", "pre", "br", "hr"}
 
 
-def day_digest(count: int = PAPERS):
-    """The day's digest (as data): `count` real papers, with TL;DRs, five top picks with reasons."""
+def day_digest(count: int = PAPERS, data: str = "arxiv"):
+    """The day's digest (as data): `count` real papers, with TL;DRs, five top picks with reasons.
+
+    `data`: "arxiv" (the recorded API answer) or "scitldr" (SciTLDR dev titles and abstracts, with
+    the arXiv papers' ids, authors and comments as metadata)."""
     url = "http://export.arxiv.org/api/query?search_query=all:testing&start=0&max_results=100"
     papers = to_papers(parse_page(etree.fromstring(FIXTURE.read_bytes()), url).results)[:count]
+    if data == "scitldr":
+        with SCITLDR.open(encoding="utf-8") as lines:
+            records = [json.loads(line) for line, _ in zip(lines, range(count))]
+        papers = [p.with_changes(title=r["title"], abstract=" ".join(r["source"])) for p, r in zip(papers, records)]
     papers = [p.cleaned().with_changes(topics=(("Testing ML", "Software testing")[k % 2],), first_seen=DAY,
                                        relevance=round(0.3 + 0.6 * ((k * 37) % 50) / 50, 2))
               for k, p in enumerate(papers)]
@@ -166,7 +176,7 @@ def report(name: str, page: str, issue: str) -> dict[str, float]:
         shown, per_paper, _ = words(html, details=True)
         everything, per_paper_all, run_in = words(html, details=False)
         figures[what] = everything
-        print(f"{name:7} {what:7} {shown:7d} {everything:10d} {mean(per_paper):9.1f} {max(per_paper):5d} "
+        print(f"{name:7} {what:7} {shown:9d} {everything:10d} {mean(per_paper):9.1f} {max(per_paper):5d} "
               f"{mean(per_paper_all):9.1f} {run_in:7d}")
     parts = split_markdown(issue, GITHUB_BODY_LIMIT)
     print(f"{name:7} issue body: {body_size(issue):,} characters, {len(parts)} message(s) "
@@ -178,16 +188,22 @@ def report(name: str, page: str, issue: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--baseline", default="6067cff", help="commit whose templates are BEFORE (default: 6067cff)")
+    parser.add_argument("--scitldr", type=Path, default=SCITLDR, help="SciTLDR dev.jsonl (a second day, if present)")
     args = parser.parse_args()
-    digest = day_digest()
-    print(f"{PAPERS} real arXiv papers ({FIXTURE.name}), 5 top picks; words as rendered by cmark-gfm\n")
-    print(f"{'':7} {'page':7} {'<details>':>7} {'all shown':>10} {'per paper':>9} {'max':>5} "
-          f"{'(all)':>9} {'run-ins':>7}")
-    with tempfile.TemporaryDirectory() as folder:
-        before = report("BEFORE", *render(old_templates(args.baseline, Path(folder)), digest, strip_details=False))
-    after = report("AFTER", *render(None, digest, strip_details=True))
-    print(f"\nissue, all shown: {before['issue']:,} -> {after['issue']:,} words "
-          f"(target <= 2,500 for 50 papers); messages {before['messages']} -> {after['messages']}")
+    days = {"arxiv": f"{PAPERS} real arXiv papers ({FIXTURE.name})"}
+    if args.scitldr.is_file():
+        days["scitldr"] = f"{PAPERS} SciTLDR dev papers (titles and abstracts; arXiv metadata)"
+    for data, label in days.items():
+        globals()["SCITLDR"] = args.scitldr
+        digest = day_digest(data=data)
+        print(f"\n{label}, 5 top picks; visible words as rendered by cmark-gfm")
+        print(f"{'':7} {'page':7} {'<details>':>9} {'all shown':>10} {'per paper':>9} {'max':>5} "
+              f"{'(all)':>9} {'run-ins':>7}")
+        with tempfile.TemporaryDirectory() as folder:
+            before = report("BEFORE", *render(old_templates(args.baseline, Path(folder)), digest, strip_details=False))
+        after = report("AFTER", *render(None, digest, strip_details=True))
+        print(f"issue, all shown: {before['issue']:,} -> {after['issue']:,} words "
+              f"(target <= 2,500 for 50 papers); messages {before['messages']} -> {after['messages']}")
 
 
 if __name__ == "__main__":

@@ -207,9 +207,11 @@ def test_feed_urls_readers_accept_and_the_weekly_keeps_its_emphasis():
     assert repository(None, {}) == (None, "https://github.com")
     weekly = ("# Weekly review 2026-W15\n\n_Papers first seen 2026-04-06 to 2026-04-12: **3** new._\n\n## Top picks\n\n"
               "1. **[A \\*star\\* <span>$</span>5](https://arxiv.org/abs/2604.00001)** · relevance 0.90\\\n"
-              "   Finds \\_bugs\\_ for @\u200bteam.\n")
+              "   Finds \\_bugs\\_ for @\u200bteam \\`x\\`.\n"
+              "2. **[No TL;DR](https://arxiv.org/abs/2604.00002)** · relevance 0.80\\\n"
+              "  Ada Lovelace, et al. · `2604.00002v1` · T\n")
     assert digest_summary(weekly, "2026-04-06")[1] == (
-        "_Papers first seen 2026-04-06 to 2026-04-12: 3 new._\nA *star* $5: Finds _bugs_ for @team.")
+        "_Papers first seen 2026-04-06 to 2026-04-12: 3 new._\nA *star* $5: Finds _bugs_ for @team `x`.")
 
 
 # --- readable math ----------------------------------------------------------------------------

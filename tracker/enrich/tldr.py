@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from tracker.models import Paper
+from tracker.store.ledger_index import Entry
 
 EXTRACTIVE = "extractive"
 Summarise = Callable[[str, str], str]  # (title, abstract) -> one line
@@ -40,6 +41,7 @@ def shown_tldr(paper: Paper) -> str:
     return paper.tldr or " ".join(extractive(paper.title, paper.abstract).split())
 
 
-def recorded_on(entries: Iterable[tuple[str, object]], today: str) -> list[str]:
-    """Ids of the ledger entries a run on `today` recorded: first seen or revised that day."""
-    return [pid for pid, entry in entries if today in (getattr(entry, "first_seen", None), getattr(entry, "revised_on", None))]
+def recorded_on(entries: Iterable[tuple[str, Entry]], today: str) -> list[str]:
+    """Ids of the ledger entries (tracker.store.Ledger.entries: no record parsed) a run on `today`
+    recorded: first seen or revised that day."""
+    return [pid for pid, entry in entries if today in (entry.first_seen, entry.revised_on)]

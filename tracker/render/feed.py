@@ -28,6 +28,7 @@ _MD_LINK = re.compile(r"(?<!\\)\[((?:\\.|[^\\\]])*)\]\([^()\s]*\)")  # [label](u
 _OUR_MARKUP = re.compile(r"<span>\$</span>|\u200b|<br>")  # a literal dollar, mention breakers, line breaks
 # A paper in a digest or weekly page: a list item opening with its bold title; its TL;DR is the next line.
 _PAPER = re.compile(r"^(?:-|\d{1,3}\.) (?:\[[ xX]\] )?\*\*(?P<title>.+?)\*\*")
+_CODE_SPAN = re.compile(r"(?<!\\)`")
 _SUMMARY_CHARS = 6000  # beyond it the summary says how many papers are left for the page
 _ON_DISK = object()  # a digest file this run does not rewrite: read only if it is in the window
 
@@ -153,7 +154,10 @@ def paper_lines(lines: list[str]) -> list[str]:
     found: dict[str, str] = {}
     for line, after in zip(lines, lines[1:]):
         paper = _PAPER.match(line)
-        if paper and after.startswith("  ") and after.strip() and not after.lstrip().startswith("<"):
+        # the next line is its TL;DR unless it is a collapsed block or the metadata line (the
+        # one with a code span, the id: a TL;DR's backticks are escaped)
+        if paper and after.startswith("  ") and after.strip() and not after.lstrip().startswith("<") \
+                and not _CODE_SPAN.search(after):
             found.setdefault(_plain(paper["title"]), _plain(after.strip().removesuffix("\\")))
     return [f"{name}: {tldr}" for name, tldr in found.items()]
 

@@ -1,8 +1,9 @@
 """The daily digest issue and the weekly review issue: titles, bodies, publishing.
 
 The body of the daily issue is the rendered digest (already escaped for GitHub by the templates)
-without its collapsed blocks, inside templates/issue.md.j2; each paper in it becomes a task-list item (see `tasks`). Text built
-here in Python (titles, failure messages) is escaped on the way in, like template values.
+without its collapsed blocks, inside templates/issue.md.j2; each paper in it becomes a task-list
+item (see `tasks`). Text built here in Python (titles, failure messages) is escaped on the way
+in, like template values.
 """
 from __future__ import annotations
 

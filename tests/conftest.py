@@ -75,3 +75,11 @@ def write_config(tmp_path: Path, arxiv_server: FakeArxiv):
         return path
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def outside_github_actions(monkeypatch):
+    """Runs behave as on a laptop, in CI too: the feed's repository comes from `publish.repo` unless a
+    test sets GITHUB_REPOSITORY itself (tracker.render.feed.repository reads it in Actions)."""
+    for name in ("GITHUB_REPOSITORY", "GITHUB_SERVER_URL"):
+        monkeypatch.delenv(name, raising=False)

@@ -123,6 +123,14 @@ def expected_visible(source: str | None) -> str:
     return normalise(source or "")
 
 
+def expected_shown(source: str | None) -> str:
+    """What a page shows for a paper's title, abstract or comment: the source text itself with its
+    LaTeX as Unicode (the templates' `readable` filter, tracker.render.latex), normalised."""
+    from tracker.render.latex import readable
+
+    return normalise(readable(source or ""))
+
+
 def foreign_elements(html_text: str, allowed: set[str] = ALLOWED_ELEMENTS) -> list[str]:
     """Elements or attributes no template of ours emits: raw HTML that came from paper text."""
     bad = []
@@ -199,11 +207,11 @@ def table_rows(html_text: str) -> list[dict[str, str]]:
 def check_row(row: dict[str, str], paper: Paper, authors_line: str) -> None:
     """The row shows the paper's fields, each whole in its own column. Title and authors share a
     cell (`**title**<br>authors`); a collapsed cell reads "Show" (its <summary>) first."""
-    title = expected_visible(paper.title) or "(untitled)"
+    title = expected_shown(paper.title) or "(untitled)"
     assert row["Title"] == normalise(title + expected_visible(authors_line)), (row, paper)
-    for column, value in (("Abstract", paper.abstract), ("Comment", paper.comment)):
+    for column, value, shown in (("Abstract", paper.abstract, expected_shown), ("Comment", paper.comment, expected_visible)):
         if column in row:
-            text = expected_visible(value)
+            text = shown(value)
             assert row[column] in (text, normalise("Show" + text)), (column, row, paper)
 
 

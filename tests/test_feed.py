@@ -63,7 +63,7 @@ def test_feed_holds_the_last_30_days_newest_first_with_github_links(tmp_path):
     assert parsed.entries[0].link == "https://github.com/lab/papers/blob/main/digests/2026/04/2026-04-14.md"
     assert parsed.entries[0].summary == "44 new papers, 1 revised."
     assert parsed.feed.updated == "2026-04-14T00:00:00Z"
-    assert {l.rel: l.href for l in parsed.feed.links}["self"] == "https://raw.githubusercontent.com/lab/papers/main/digests/feed.xml"
+    assert {l.rel: l.href for l in parsed.feed.links}["self"] == "https://lab.github.io/papers/digests/feed.xml"  # Pages serves XML
 
 
 def test_weekly_reviews_are_entries_too_dated_by_their_iso_week(tmp_path):

@@ -70,7 +70,7 @@ def test_digest_lists_each_new_paper_once_with_all_topics_and_counts_the_cap():
     assert (digest.new_total, digest.revised_total, len(digest.new), len(digest.revised)) == (7, 1, 5, 0)
     text = render_digest(environment(), digest, cap=5)
     assert "**7** new papers, **1** revised" in text and "3 more left out by the cap of 5" in text
-    assert text.count("topics: A, B") == 5
+    assert text.count("` · A, B\n") == 5
 
 
 def test_digest_separates_revised_papers():
@@ -151,12 +151,15 @@ def test_authors_sit_on_their_own_line_under_the_title(tmp_path):
     digest = render_digest(environment(), build_digest([p.with_changes(first_seen="2026-11-20") for p in papers], "2026-11-20", cap=10), cap=10)
     items = parse(render_gfm(digest)).findall(".//li")
     assert len(items) == 4
-    for item in items:
+    for item in items:  # title, TL;DR, then "first author, et al. · id · topics"; all authors collapsed
         first = item.find("p")
         lines = [" ".join(part.split()) for part in _lines(first)]
-        assert lines[0].startswith("Paper ")
+        assert lines[0].startswith("Paper ") and lines[1] == "Abstract."
         has_authors = "Ada" in first.text_content()
-        assert (lines[1] == "Ada Lovelace, Alan Turing") if has_authors else lines[1].startswith("2024")
+        assert lines[2].startswith("Ada Lovelace, et al. · 2411.") if has_authors else lines[2].startswith("2411.")
+        assert lines[2].endswith(" · T")  # the paper's topics
+        collapsed = item.find(".//details").findall("p")
+        assert (collapsed[0].text_content() == "Ada Lovelace, Alan Turing") if has_authors else collapsed[0].text_content().startswith("2024")
 
 
 def _lines(element) -> list[str]:
@@ -189,14 +192,17 @@ def test_long_comments_are_collapsed_short_ones_shown(tmp_path):
             collapsed = comment.find(".//details") is not None
             assert collapsed == ("camera-ready" in comment.text_content())
     digest = render_digest(environment(), build_digest([p.with_changes(first_seen="2026-11-20") for p in papers], "2026-11-20", cap=10), cap=10)
-    html = parse(render_gfm(digest))
-    comment_details = [d for d in html.iter("details") if d.find("summary").text == "Comment"]
-    assert len(comment_details) == 2 and all("camera-ready" in d.text_content() for d in comment_details)
-    assert "12 pages, 3 figures" in html.text_content()
+    html = parse(render_gfm(digest))  # in the digest every comment is collapsed with the abstract
+    shown = [item.find("p").text_content() for item in html.iter("li")]
+    collapsed = [d.text_content() for d in html.iter("details")]
+    assert len(shown) == len(collapsed) == 3 and not any("12 pages" in s or "camera-ready" in s for s in shown)
+    assert sum("Comment: 12 pages, 3 figures" in c for c in collapsed) == 1
+    assert sum("Comment: " in c and "camera-ready" in c for c in collapsed) == 2
 
 
 def test_each_abstract_appears_once_collapsed_in_the_digest():
-    papers = [paper(i, first_seen="2026-11-20", abstract=f"Abstract of paper {i}.", relevance=0.5 + i / 100) for i in range(1, 6)]
+    papers = [paper(i, first_seen="2026-11-20", abstract=f"Abstract of paper {i}. Its second sentence.", relevance=0.5 + i / 100)
+              for i in range(1, 6)]
     digest = build_digest(papers, "2026-11-20", cap=10)
     items = {i.paper.id: i for i in digest.new}
     themed = replace(digest, themes=(ThemeGroup("Alpha", tuple(items[p.id] for p in papers[:3])),

@@ -10,6 +10,7 @@ import pytest
 from tests.hostile import (
     CORPUS,
     check_row,
+    expected_shown,
     expected_visible,
     foreign_elements,
     live_references,
@@ -18,6 +19,7 @@ from tests.hostile import (
     table_rows,
     visible_text,
 )
+from tracker.enrich.tldr import shown_tldr
 from tracker.publish.digest_issue import render_issue_body
 from tracker.publish.issues import DIGEST, issue_parts
 from tracker.publish.tasks import as_task_list
@@ -143,7 +145,8 @@ def _check_document(markdown, fields, where):
     html = render_gfm(markdown)
     shown = visible_text(html)
     for paper, field, source in fields:
-        assert expected_visible(source) in shown, f"{where}: {paper.id} {field} not shown as written: {source!r}"
+        expected = (expected_shown if field in ("title", "abstract", "comment") else expected_visible)(source)
+        assert expected in shown, f"{where}: {paper.id} {field} not shown as written: {source!r}"
     assert foreign_elements(html) == [], where
     assert live_references(html) == [], where
     return html
@@ -183,7 +186,7 @@ def test_archive_pages_show_every_field_as_written(tmp_path):
     for page in pages.values():
         html = _check_document(page, [], "archive page")
         for row in table_rows(html):
-            paper = next(p for p in archived if expected_visible(p.title) in row["Title"])
+            paper = next(p for p in archived if expected_shown(p.title) in row["Title"])
             check_row(row, paper, format_authors(paper.authors))
     _check_document(text, _fields(archived, ["title", "comment", "authors"]), "archive pages")
 
@@ -196,7 +199,10 @@ def test_issue_body_and_comments_show_every_field_as_written():
     parts = _issue_bodies(_digest())
     assert len(parts) >= 2
     joined = "\n\n".join(parts)
-    html = _check_document(joined, _fields(PAPERS, ["title", "abstract", "comment", "authors"]), "issue")
+    # the issue shows each paper's title, first author and TL;DR; the rest is on the digest page (<details>)
+    html = _check_document(joined, _fields(PAPERS, ["title"]) + [(p, "first author", p.authors[0]) for p in PAPERS if p.authors]
+                           + [(p, "abstract", shown_tldr(p)) for p in PAPERS], "issue")
+    assert not list(parse(html).iter("details"))
     for part in parts:
         _check_document(part, [], "issue part")
     linked = [p for p in PAPERS if p.abs_url.startswith("https://arxiv.org/")]  # not javascript:

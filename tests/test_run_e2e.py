@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.arxiv_fake import Fault, entry, feed, fixture
-from tests.hostile import render_gfm, visible_text
+from tests.hostile import expected_shown, render_gfm, visible_text
 from tracker.cli.main import cli
 from tracker.store.ledger import Ledger
 
@@ -57,7 +57,7 @@ def test_readme_reproduces_a_dailyarxiv_listing(testing_topic, tmp_path):
     assert len(rows) == 30
     dates = [row.split(" | ")[1][:10].replace("\u2011", "-") for row in rows]  # shown with non-breaking hyphens
     assert dates == [d for d, _ in expected]
-    titles = {t for _, t in expected}
+    titles = {expected_shown(t) for _, t in expected}  # "$ω$Test" reads "ωTest" (tracker.render.latex)
     # The titles as GitHub shows them (cmark-gfm), from each row's first cell up to the authors.
     shown = {visible_text(render_gfm(row.split(" | ")[0].removeprefix("| ").split("<br>")[0])) for row in rows}
     assert shown == titles
@@ -111,7 +111,7 @@ def test_cross_topic_merge_and_revision_across_days(arxiv_server, write_config, 
     ledger = Ledger.load(tmp_path / "data")
     assert ledger.get("2611.00001").topics == ("Alpha", "Beta")
     digest = (tmp_path / "digests/2026/11/2026-11-20.md").read_text()
-    assert digest.count("Alpha beta paper") == 1 and "topics: Alpha, Beta" in digest
+    assert digest.count("Alpha beta paper") == 1 and "` · Alpha, Beta\n" in digest
 
     revised = entry("2611.00001", 2, title="Alpha beta paper (v2)", updated="2026-11-21T10:00:00Z", published="2026-11-19T10:00:00Z")
     arxiv_server.add_pages(a, {0: feed([revised, entry("2611.00002", title="Only alpha")])})

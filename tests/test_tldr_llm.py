@@ -314,12 +314,12 @@ def test_a_run_shows_llm_tldrs_in_the_digest_stores_them_and_a_rerun_sends_nothi
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["llm"]["left_extractive"] == {"cap": 1, "rejected": 0, "unavailable": 0}
     digest = (tmp_path / "digests/2026/11/2026-11-20.md").read_text(encoding="utf-8")
-    assert digest.count("TL;DR: This paper introduces Neural graph colouring part") == 2
-    assert "bitcoin" not in "".join(line for line in digest.splitlines() if "TL;DR" in line)
+    assert digest.count("\n  This paper introduces Neural graph colouring part") == 2  # directly under the title
+    assert "bitcoin" not in "".join(line for line in digest.splitlines() if line.startswith("  This paper"))
     assert "Extractive TL;DR kept for 1 of the papers below" in digest  # the cap is said, not silent
     ledger = Ledger.load(tmp_path / "data")
     sources = sorted(ledger.get(f"2611.0000{n}").tldr_source for n in (1, 2, 3))
-    assert sources == ["", "llm:fake-model", "llm:fake-model"]
+    assert sources == ["extractive", "llm:fake-model", "llm:fake-model"]
 
     second = run_cli("run", "--config", str(config), "--date", "2026-11-20", "--json")  # the one the cap left out
     third = run_cli("run", "--config", str(config), "--date", "2026-11-20", "--json")

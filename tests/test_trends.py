@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.arxiv_fake import entry, feed
-from tests.hostile import expected_visible, render_gfm, visible_text
+from tests.hostile import expected_shown, render_gfm, visible_text
 from tests.search_fakes import HashEncoder, fixture_papers
 from tests.test_charts import parse_xychart
 from tracker import pipeline
@@ -243,7 +243,7 @@ def test_trends_and_weekly_review_end_to_end(tracked, tmp_path, arxiv_server):
     assert page.splitlines()[0] == "# Weekly review 2026-W14"
     assert top["label"] in page and parse_xychart(page)["series"] == [("line", [0, 0, 0, 5])]
     shown = visible_text(render_gfm(page))
-    assert expected_visible(HOSTILE_TITLE) in shown
+    assert expected_shown(HOSTILE_TITLE) in shown
     assert "| Testing | 13 | 8, 8, 8 |" in page
     quiet = (tmp_path / "digests/2026/week-12.md").read_text(encoding="utf-8")
     assert "No theme grew faster" in quiet

@@ -142,7 +142,7 @@ def test_a_run_with_nothing_new_writes_no_file_and_parses_only_the_shards_arxiv_
     with caplog.at_level(logging.INFO, logger="tracker.store.ledger"):
         summary = run(config, "2026-03-03")  # the next day, nothing new on arXiv
     assert written(before, files(root)) == {"digests/2026/03/2026-03-03.md", "digests/2026/03/2026-03-03.json", "digests/feed.xml"}
-    assert sorted(Path(p).name for p in summary["outputs"]) == ["2026-03-03.md", "feed.xml"]
+    assert sorted(Path(p).name for p in summary["outputs"]) == ["2026-03-03.json", "2026-03-03.md", "feed.xml"]
     parsed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ledger: parsed")]
     # arXiv's first page per topic holds only known papers of 2025-10..2026-02: no older shard is read
     assert parsed and "2025-09" not in parsed[0] and "of 6 shards" in parsed[0] and parsed[0].endswith("wrote 0")

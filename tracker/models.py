@@ -38,8 +38,8 @@ class Paper:
     revised_on: str | None = None  # run date a newer version was last recorded
     announce_type: str | None = None  # RSS only: new / cross / replace / replace-cross
     relevance: float | None = None  # similarity to the group's profile, when configured
-    tldr: str = ""  # one-line summary of this version (placeholder until helper 17b's merge)
-    tldr_source: str = ""  # "extractive" or "llm:<model>"
+    tldr: str | None = None  # one line saying what the paper does, for this version (tracker.enrich.tldr)
+    tldr_source: str | None = None  # "extractive" or "llm:<model>"
     # Fields a ledger record had that this version does not know: kept so a rewrite loses nothing.
     extra: dict[str, Any] = field(default_factory=dict, hash=False)
 
@@ -54,11 +54,11 @@ class Paper:
 
     def to_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in _STORED_FIELDS}  # not asdict(): no deep copies of strings
+        for name in _ABSENT_WHEN_NONE:
+            if data[name] is None:
+                del data[name]
         for key in ("authors", "categories", "topics"):
             data[key] = list(data[key])
-        for name in ("tldr", "tldr_source"):  # absent until computed: older records are not rewritten for it
-            if not data[name]:
-                del data[name]
         return {**copy.deepcopy(self.extra), **data} if self.extra else data
 
     @classmethod
@@ -95,6 +95,8 @@ class Paper:
         return replace(self, **changes)
 
 
+# Fields added after ledgers existed: left out while unset, so an older record is written back byte for byte.
+_ABSENT_WHEN_NONE = ("tldr", "tldr_source")
 _STORED_FIELDS = tuple(f.name for f in fields(Paper) if f.name != "extra")
 _TEXT_FIELDS = tuple((f.name, f.default is None) for f in fields(Paper) if f.name not in ("version", "relevance", "extra"))
 

@@ -20,12 +20,14 @@ from tracker.enrich.stage import (
 )
 from tracker.enrich.profile import profiles_from_settings
 from tracker.enrich.relevance import add_picks
+from tracker.enrich.tldr import add_tldrs, recorded_on
 from tracker.enrich.stage import embed as embed_stage
 from tracker.enrich.tldr_llm import llm_tldrs
 from tracker.redact import redact
 from tracker.render.digest import Digest, build_digest, with_papers
 from tracker.render.digest_data import digest_data_path, digest_json
 from tracker.render.feed import digest_feed
+from tracker.render.feed import repository as feed_repository
 from tracker.render.weekly import weekly_review_files
 from tracker.errors import ArxivUnreachable, SourceError, TrackerError
 from tracker.sources.excludes import apply_excludes
@@ -140,6 +142,12 @@ def fetch_profile_papers(ledger: Ledger, sources: Sources, today: str, profiles:
         log.warning("profile.papers: %s is not on arXiv; skipped", unknown)
 
 
+def record_tldrs(ledger: Ledger, today: str) -> None:
+    """A TL;DR for each paper this run recorded (new or revised) that has none for its version yet."""
+    recorded = (ledger.get(pid) for pid in recorded_on(ledger.entries(), today))
+    ledger.update(add_tldrs(paper for paper in recorded if paper is not None))
+
+
 # --- render -----------------------------------------------------------------------------
 
 def make_digest(settings: Settings, papers: list[Paper], today: str, summary: RunSummary, *,
@@ -168,7 +176,8 @@ def render_all(settings: Settings, ledger: Ledger, today: str, digest: Digest, *
 
 def with_feed(settings: Settings, files: dict[Path, str | None]) -> dict[Path, str | None]:
     """`files` plus the Atom feed over the digests and weekly reviews, these files included."""
-    feed = digest_feed(settings.path(settings.output.digest_dir), settings.base_dir, repo=settings.publish.repo, pending=files)
+    repo, server = feed_repository(settings.publish.repo)  # in Actions, the workflow's repository
+    feed = digest_feed(settings.path(settings.output.digest_dir), settings.base_dir, repo=repo, server=server, pending=files)
     return {**files, feed[0]: feed[1]}
 
 
@@ -241,16 +250,18 @@ def _run_daily(
     summary.dry_run = dry_run
     profiles = profiles_from_settings(settings)  # once per run: BibTeX read and its warnings logged once
     fetch_profile_papers(ledger, sources, today, profiles)
+    record_tldrs(ledger, today)
 
     files: dict[Path, str | None] = {}
     embedded = None
     if render:
         encoder = lazy_encoder(settings, embed, encoder)
-        digest, embedded = enriched_digest(settings, ledger, today, summary, encoder, profiles)
+        digest, embedded, why = enriched_digest(settings, ledger, today, summary, encoder, profiles)
         digest = with_llm_tldrs(settings, ledger, digest, summary, dry_run=dry_run)
         files = render_all(settings, ledger, today, digest)
         files.update(weekly_review_files(  # the week's review, on the week's first run
-            settings, embedded.papers if embedded else ledger.papers.values(), embedded.vectors if embedded else None, today))
+            settings, embedded.papers if embedded else ledger.papers.values(), embedded.vectors if embedded else None, today,
+            why=why))
         files = with_feed(settings, files)
     if dry_run:
         summary.outputs = [str(p) for p in sorted(files)]
@@ -274,9 +285,12 @@ def lazy_encoder(settings: Settings, embed: bool, encoder=None) -> LazyEncoder |
 
 def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: RunSummary,
                     encoder: LazyEncoder | None, profiles: list):
-    """embed → relevance → duplicates → digest → themes → picks. Updates the ledger's relevance scores."""
+    """embed → relevance → duplicates → digest → themes → picks. Updates the ledger's relevance scores.
+
+    Returns the digest, the embedded papers (None without an encoder) and `why(id)`: the group's
+    example a paper is closest to (None without relevance)."""
     if encoder is None:  # the digest needs only the day's papers and the README rows: parse no other shard
-        return make_digest(settings, digest_papers(settings, ledger, today), today, summary), None
+        return make_digest(settings, digest_papers(settings, ledger, today), today, summary), None, None
     papers = sorted(ledger.papers.values(), key=lambda p: p.id)
     embedded = embed_stage(settings, papers, encoder)
     summary.extra["embedded"] = embedded.embedded
@@ -290,7 +304,7 @@ def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: Run
     digest = make_digest(settings, papers, today, summary, duplicates=duplicates, relevance_on=relevance_on)
     digest = add_themes(settings, digest, embedded, relevance_on=relevance_on)
     summary.extra["clusters"] = len(digest.themes)
-    return add_picks(digest, relevance), embedded
+    return add_picks(digest, relevance), embedded, (relevance.why if relevance.profiles else None)
 
 
 def with_llm_tldrs(settings: Settings, ledger: Ledger, digest: Digest, summary: RunSummary, *, dry_run: bool) -> Digest:
@@ -317,7 +331,7 @@ def with_llm_tldrs(settings: Settings, ledger: Ledger, digest: Digest, summary: 
 def render_only(settings: Settings, *, today: str, embed: bool = True, encoder=None) -> list[Path]:
     with run_lock(settings.path(settings.output.state_dir), command="tracker render"):
         ledger = Ledger.load(settings.path(settings.output.data_dir), index=ledger_index(settings))
-        digest, _ = enriched_digest(settings, ledger, today, RunSummary(date=today), lazy_encoder(settings, embed, encoder),
+        digest, _, _ = enriched_digest(settings, ledger, today, RunSummary(date=today), lazy_encoder(settings, embed, encoder),
                                     profiles_from_settings(settings))
         files = with_feed(settings, render_all(settings, ledger, today, digest, full=True))  # every page re-rendered
         written = write_all(settings, {**ledger.files(settings.path(settings.output.data_dir)), **files})

@@ -15,11 +15,13 @@ import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from tracker.arxiv_ids import canonical_id
 from tracker.enrich.profile import Profile
+from tracker.errors import TrackerError
 from tracker.models import Paper
 
 log = logging.getLogger(__name__)
@@ -47,12 +49,31 @@ class ProfileScores:
     scores: dict[str, float]
     positives: tuple[str, ...]  # labels of the positive examples ("2401.01234 Title", "interest: ...")
     feedback: tuple[str, ...] = ()  # the ticked ids among them
+    examples: np.ndarray | None = field(default=None, repr=False, compare=False)  # the positives' unit vectors
+    pulls: np.ndarray | None = field(default=None, repr=False, compare=False)  # each positive's weight in a score
+
+    def closest(self, vector: np.ndarray) -> str | None:
+        """The positive that pushes this paper's score up most (as `explain` ranks them), by name."""
+        if self.examples is None or not len(self.examples):
+            return None
+        best = int(np.argmax(self.pulls * (self.examples @ vector)))
+        return example_name(self.positives[best], self.feedback)
 
 
 @dataclass(frozen=True)
 class Relevance:
     profiles: tuple[ProfileScores, ...] = ()
     own_ids: frozenset[str] = field(default_factory=frozenset)  # the group's papers and its liked papers
+    vector_of: Callable[[str], np.ndarray | None] | None = field(default=None, repr=False, compare=False)
+
+    def why(self, pid: str, profile: ProfileScores | None = None) -> str | None:
+        """Why `pid` is a pick, as a short name: the example of `profile` (default: the profile that
+        scores it highest) it is closest to. The inline form of `tracker explain`."""
+        vector = self.vector_of(pid) if self.vector_of else None
+        scored = [p for p in ([profile] if profile else self.profiles) if pid in p.scores]
+        if vector is None or not scored:
+            return None
+        return max(scored, key=lambda p: p.scores[pid]).closest(vector)
 
     @property
     def scores(self) -> dict[str, dict[str, float]]:
@@ -101,7 +122,8 @@ def score_profiles(
     examples = positives_of(papers, vectors, profiles, profile_vectors or {}, feedback or {})
     own = {pid for profile in profiles for pid in profile.ids} | set(feedback or {})
     scored = tuple(_score_one(papers, vectors, ex) for ex in examples)
-    return Relevance(scored, frozenset(own))
+    rows = {p.id: i for i, p in enumerate(papers)}
+    return Relevance(scored, frozenset(own), lambda pid: vectors[rows[pid]] if pid in rows else None)
 
 
 def positives_of(
@@ -163,11 +185,23 @@ def _score_one(papers: Sequence[Paper], vectors: np.ndarray, ex: _Examples) -> P
     method = method_for(len(ex.vectors), len(negatives))
     if method == SIMILARITY:
         values = similarity_scores(vectors, ex.vectors)
+        pulls = np.full(len(ex.vectors), 1.0 / len(ex.vectors))
     else:
-        values = fit(ex.vectors, vectors[negatives]).predict_proba(vectors)[:, 1]
+        model = fit(ex.vectors, vectors[negatives])
+        values = model.predict_proba(vectors)[:, 1]
+        pulls = 1.0 - model.predict_proba(ex.vectors.astype(np.float64))[:, 1]  # explain's terms, up to a constant
     log.debug("profile %r: %s on %d positives", ex.name, method, len(ex.vectors))
     scores = {p.id: float(v) for p, v in zip(papers, values)}
-    return ProfileScores(ex.name, method, scores, ex.labels, ex.feedback)
+    return ProfileScores(ex.name, method, scores, ex.labels, ex.feedback, _unit(ex.vectors), pulls)
+
+
+def example_name(label: str, ticked: Sequence[str] = (), limit: int = 60) -> str:
+    """A positive's label as a reader knows it: "2401.01234 Title" -> "Title" (+ " (ticked)")."""
+    first, _, rest = label.partition(" ")
+    is_paper = bool(rest) and _is_canonical_id(first)
+    name = rest if is_paper else label
+    name = name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+    return f"{name} (ticked)" if is_paper and first in ticked else name
 
 
 def method_for(positives: int, negatives: int) -> str:
@@ -255,6 +289,13 @@ def _explain_one(papers: Sequence[Paper], vectors: np.ndarray, ex: _Examples, ro
     return {**out, "method": method, "score": round(score_value, 4), "top_positives": top, **extra}
 
 
+def _is_canonical_id(text: str) -> bool:
+    try:
+        return canonical_id(text) == text
+    except TrackerError:
+        return False
+
+
 # --- digest -----------------------------------------------------------------------------
 
 def add_picks(digest: Any, relevance: Relevance, n: int = TOP_PICKS) -> Any:
@@ -274,8 +315,8 @@ def add_picks(digest: Any, relevance: Relevance, n: int = TOP_PICKS) -> Any:
             continue
         value = profile.scores
         best = sorted(candidates, key=lambda item: (-value.get(item.paper.id, 0.0), item.paper.id))[:n]
-        picks.append(ProfilePicks(profile.name, profile.method,
-                                  tuple(Pick(item, round(value.get(item.paper.id, 0.0), 4)) for item in best)))
+        picks.append(ProfilePicks(profile.name, profile.method, tuple(
+            Pick(item, round(value.get(item.paper.id, 0.0), 4), relevance.why(item.paper.id, profile)) for item in best)))
     own = tuple(item for item in digest.new + digest.revised if item.paper.id in relevance.own_ids)
     return replace(digest, profile_picks=tuple(picks), own_papers=own)
 

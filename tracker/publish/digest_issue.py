@@ -1,8 +1,9 @@
 """The daily digest issue and the weekly review issue: titles, bodies, publishing.
 
 The body of the daily issue is the rendered digest (already escaped for GitHub by the templates)
-inside templates/issue.md.j2; each paper in it becomes a task-list item (see `tasks`). Text built
-here in Python (titles, failure messages) is escaped on the way in, like template values.
+without its collapsed blocks, inside templates/issue.md.j2; each paper in it becomes a task-list
+item (see `tasks`). Text built here in Python (titles, failure messages) is escaped on the way
+in, like template values.
 """
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 WEEKLY_LABEL = "weekly"
 WEEKLY_HEADING = re.compile(r"^# Weekly review (\d{4}-W\d{2})\s*$")
 _UNSEEN = re.compile(r"\\|&#8203;|\u200b|</?span>")  # marks our escaping adds; invisible to readers
+# A collapsed block of the digest page (abstract, authors, comment) with the blank line before it.
+# Text inside is HTML-escaped (tracker.render.escape.html_text), so it cannot hold `</details>`.
+_COLLAPSED = re.compile(r"\n?[ \t]*<details>.*?</details>[ \t]*(?=\n|$)", re.DOTALL)
 
 
 def digest_title(date: str, new_count: int) -> str:
@@ -54,10 +58,19 @@ def render_issue_body(
         date=date,
         new_count=new_count,
         revised_count=revised_count,
-        digest_markdown=digest_markdown.strip("\n"),
+        digest_markdown=without_collapsed(digest_markdown).strip("\n"),
         digest_url=digest_url,
         failures=unshown_failures(digest_markdown, failures),
     )
+
+
+def without_collapsed(digest_markdown: str) -> str:
+    """The digest page without its `<details>` blocks: what the issue shows.
+
+    The issue arrives by email, and many mail clients ignore `<details>` and show every abstract
+    (10,000 words on a 50-paper day). So the issue carries each paper's title, TL;DR and one line
+    of metadata; the abstracts stay one click away on the digest page and on arXiv."""
+    return _COLLAPSED.sub("", digest_markdown)
 
 
 def unshown_failures(digest_markdown: str, failures: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

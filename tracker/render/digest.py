@@ -23,6 +23,7 @@ class ThemeGroup:
 class Pick:
     item: DigestItem
     score: float  # the profile's score (0-1), not the paper's best over profiles
+    why: str | None = None  # the profile's example it is closest to ("close to ..."), when known
 
 
 @dataclass(frozen=True)

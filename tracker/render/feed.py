@@ -17,13 +17,19 @@ from urllib.parse import quote
 from tracker.render.paths import feed_path
 
 ATOM = "http://www.w3.org/2005/Atom"
+GITHUB = "https://github.com"
 FEED_DAYS = 30
 _DIGEST_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})\.md")
 _WEEKLY_NAME = re.compile(r"week-(\d{2})\.md")  # <digest_dir>/YYYY/week-WW.md, the weekly review
 # Characters XML 1.0 cannot carry at all (a feed holding one is not well-formed).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _MD_INLINE = re.compile(r"\\([!-/:-@\[-`{-~])|\*\*|`")  # a backslash escape, or our bold/code markers
-_SUMMARY_CHARS = 600
+_MD_LINK = re.compile(r"(?<!\\)\[((?:\\.|[^\\\]])*)\]\([^()\s]*\)")  # [label](url): our links encode parentheses
+_OUR_MARKUP = re.compile(r"<span>\$</span>|\u200b|<br>")  # a literal dollar, mention breakers, line breaks
+# A paper in a digest or weekly page: a list item opening with its bold title; its TL;DR is the next line.
+_PAPER = re.compile(r"^(?:-|\d{1,3}\.) (?:\[[ xX]\] )?\*\*(?P<title>.+?)\*\*")
+_CODE_SPAN = re.compile(r"(?<!\\)`")
+_SUMMARY_CHARS = 6000  # beyond it the summary says how many papers are left for the page
 _ON_DISK = object()  # a digest file this run does not rewrite: read only if it is in the window
 
 
@@ -42,12 +48,13 @@ def render_feed(
     branch: str = "main",
     title: str | None = None,
     updated: str = "1970-01-01",
+    server: str = GITHUB,
 ) -> str:
     """The Atom document for `digests` (date, path, title, summary), newest first.
 
-    With `repo` ("owner/name") entries link to the digest on GitHub; without it, to the digest's
-    path relative to `feed_file` (both repository-relative POSIX paths). `updated` is used only
-    when there is no digest.
+    With `repo` ("owner/name") entries link to the digest on GitHub (`server`) and the feed names
+    its own URL (`feed_url`); without it, entries link to the digest's path relative to
+    `feed_file` (both repository-relative POSIX paths). `updated` is used only when there is no digest.
     """
     items = sorted((FeedItem(*d) for d in digests), key=lambda i: (i.date, i.path), reverse=True)
     ET.register_namespace("", ATOM)
@@ -59,24 +66,45 @@ def render_feed(
     _text(author, "name", repo.split("/")[0] if repo else "paper-tracker")
     _text(feed, "generator", "paper-tracker")
     if repo:
-        ET.SubElement(feed, _q("link"), rel="self", type="application/atom+xml",
-                      href=f"https://raw.githubusercontent.com/{_url(repo)}/{_url(branch)}/{_url(feed_file)}")
+        ET.SubElement(feed, _q("link"), rel="self", type="application/atom+xml", href=feed_url(repo, feed_file, branch, server))
         ET.SubElement(feed, _q("link"), rel="alternate", type="text/html",
-                      href=f"https://github.com/{_url(repo)}/tree/{_url(branch)}/{_url(_posix_dir(feed_file))}")
+                      href=f"{server}/{_url(repo)}/tree/{_url(branch)}/{_url(_posix_dir(feed_file))}")
     for item in items:
         entry = ET.SubElement(feed, _q("entry"))
         _text(entry, "id", _tag_uri(repo, item.path))
         _text(entry, "title", item.title)
         _text(entry, "updated", _timestamp(item.date))
-        ET.SubElement(entry, _q("link"), rel="alternate", href=_link(item.path, feed_file, repo, branch))
+        ET.SubElement(entry, _q("link"), rel="alternate", href=_link(item.path, feed_file, repo, branch, server))
         _text(entry, "summary", item.summary).set("type", "text")
     ET.indent(feed, space="  ")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode") + "\n"
 
 
+def feed_url(repo: str, feed_file: str, branch: str = "main", server: str = GITHUB) -> str:
+    """Where readers subscribe: the repository's GitHub Pages site, which serves the feed as XML
+    (raw.githubusercontent.com serves it as text/plain, which feed readers flag). Pages must
+    publish the branch's root (Settings > Pages > Deploy from a branch). Off github.com (GitHub
+    Enterprise), the raw file on the server."""
+    if server.rstrip("/") != GITHUB:
+        return f"{server.rstrip('/')}/{_url(repo)}/raw/{_url(branch)}/{_url(feed_file)}"
+    owner, _, name = repo.partition("/")
+    site = f"https://{owner.lower()}.github.io"
+    if name.lower() == f"{owner.lower()}.github.io":  # a user or organisation site is served at the root
+        return f"{site}/{_url(feed_file)}"
+    return f"{site}/{_url(name)}/{_url(feed_file)}"
+
+
+def repository(configured: str | None, environ: Mapping[str, str] = os.environ) -> tuple[str | None, str]:
+    """(owner/name, server URL) of the repository the feed lives in: `publish.repo`, else in
+    GitHub Actions `GITHUB_REPOSITORY` on `GITHUB_SERVER_URL`; (None, github.com) when unknown."""
+    server = (environ.get("GITHUB_SERVER_URL") or GITHUB).rstrip("/")
+    repo = configured or environ.get("GITHUB_REPOSITORY") or None
+    return repo, server if server.startswith("https://") else GITHUB
+
+
 def digest_feed(
     digest_dir: Path, root: Path, *, repo: str | None = None, pending: Mapping[Path, str | None] | None = None,
-    days: int = FEED_DAYS,
+    days: int = FEED_DAYS, server: str = GITHUB,
 ) -> tuple[Path, str]:
     """`(path, text)` of the feed over the digests of the last `days` days (counted back from the
     newest digest, so a run for an earlier `--date` does not shrink it). `pending`: files this run
@@ -97,13 +125,15 @@ def digest_feed(
                 items.append((date, Path(os.path.relpath(path, root)).as_posix(), title, summary))
     target = feed_path(Path(digest_dir))
     feed_rel = Path(os.path.relpath(os.path.abspath(target), root)).as_posix()
-    return target, render_feed(items, feed_file=feed_rel, repo=repo)
+    return target, render_feed(items, feed_file=feed_rel, repo=repo, server=server)
 
 
 def digest_summary(markdown: str, date: str) -> tuple[str, str]:
-    """Title (the first heading) and a plain-text summary (the text before the first section)."""
+    """Title (the first heading) and a plain-text summary: the text before the first section, then
+    each paper's title and TL;DR, one per line, as far as _SUMMARY_CHARS allows."""
     title, lines = f"arXiv digest: {date}", []
-    for line in markdown.splitlines():
+    all_lines = markdown.splitlines()
+    for line in all_lines:
         if line.startswith("# ") and not lines:
             title = _plain(line[2:])
         elif line.startswith("## "):
@@ -116,7 +146,29 @@ def digest_summary(markdown: str, date: str) -> tuple[str, str]:
     summary = " ".join(lines)
     if len(summary) > _SUMMARY_CHARS:
         summary = summary[: _SUMMARY_CHARS - 1].rstrip() + "…"
-    return title, summary or title
+    return title, _with_papers(summary or title, paper_lines(all_lines))
+
+
+def paper_lines(lines: list[str]) -> list[str]:
+    """"Title: TL;DR" of each paper on a page, once each (a top pick is listed again below)."""
+    found: dict[str, str] = {}
+    for line, after in zip(lines, lines[1:]):
+        paper = _PAPER.match(line)
+        # the next line is its TL;DR unless it is a collapsed block or the metadata line (the
+        # one with a code span, the id: a TL;DR's backticks are escaped)
+        if paper and after.startswith("  ") and after.strip() and not after.lstrip().startswith("<") \
+                and not _CODE_SPAN.search(after):
+            found.setdefault(_plain(paper["title"]), _plain(after.strip().removesuffix("\\")))
+    return [f"{name}: {tldr}" for name, tldr in found.items()]
+
+
+def _with_papers(summary: str, papers: list[str]) -> str:
+    for shown, line in enumerate(papers):
+        more = f"… and {len(papers) - shown} more papers on the page."
+        if len(summary) + len(line) + len(more) + 2 > _SUMMARY_CHARS:
+            return f"{summary}\n{more}"
+        summary += f"\n{line}"
+    return summary
 
 
 def _digest_files(digest_dir: Path) -> list[Path]:
@@ -158,13 +210,16 @@ def page_date(path: Path, digest_dir: Path) -> str | None:
 
 
 def _plain(markdown_line: str) -> str:
-    """Inline Markdown as text: our emphasis markers and backslash escapes removed, entities decoded."""
-    return html.unescape(_MD_INLINE.sub(lambda m: m.group(1) or "", markdown_line))
+    """Inline Markdown as text: links as their label, our emphasis markers, mention breakers and
+    backslash escapes removed, entities decoded. Underscores stay (the weekly's `_…_`)."""
+    text = _OUR_MARKUP.sub(lambda m: {"<span>$</span>": "$", "<br>": " "}.get(m.group(), ""), markdown_line)
+    text = _MD_LINK.sub(lambda m: m.group(1), text)
+    return html.unescape(_MD_INLINE.sub(lambda m: m.group(1) or "", text))
 
 
-def _link(path: str, feed_file: str, repo: str | None, branch: str) -> str:
+def _link(path: str, feed_file: str, repo: str | None, branch: str, server: str = GITHUB) -> str:
     if repo:
-        return f"https://github.com/{_url(repo)}/blob/{_url(branch)}/{_url(path)}"
+        return f"{server}/{_url(repo)}/blob/{_url(branch)}/{_url(path)}"
     return _url(Path(os.path.relpath(path, _posix_dir(feed_file) or ".")).as_posix())
 
 

@@ -14,9 +14,11 @@ from typing import Callable, Collection, Iterable, Sequence
 
 import jinja2
 
+from tracker.enrich.tldr import shown_tldr
 from tracker.render.charts import Chart, activity_chart
 from tracker.render.digest import Digest, by_date
 from tracker.render.escape import FILTERS, md_text
+from tracker.render.latex import readable
 from tracker.render.links import find_code_links
 from tracker.render.splice import END_MARKER, START_MARKER, splice  # noqa: F401  (re-exported)
 from tracker.render.paths import archive_marker, archive_page, feed_path, topic_slug
@@ -67,6 +69,8 @@ def environment(override_dir: Path | None = None) -> jinja2.Environment:
     env.filters["authors"] = format_authors
     env.filters["code_links"] = code_links
     env.filters["table_date"] = table_date
+    env.filters["readable"] = readable  # LaTeX -> Unicode; before the destination's escaping filter
+    env.filters["tldr"] = shown_tldr
     return env
 
 

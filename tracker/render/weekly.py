@@ -11,9 +11,9 @@ until the tracker has run for a week (there is nothing to compare with before).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -53,6 +53,7 @@ class WeeklyReview:
     top_picks: tuple[Paper, ...]
     topics: tuple[TopicCount, ...]
     tracked_before: int  # earlier weeks the tracker was running
+    why: dict[str, str] = field(default_factory=dict)  # top pick id -> the group's example it is closest to
 
 
 def weekly_settings(settings: Any) -> tuple[bool, int, int]:
@@ -72,12 +73,12 @@ def iso_week(day: str) -> str:
     return f"{year}-W{week:02d}"
 
 
-def weekly_review_files(settings: Any, papers: Sequence[Paper], vectors: np.ndarray | None, today: str
-                        ) -> dict[Path, str]:
+def weekly_review_files(settings: Any, papers: Sequence[Paper], vectors: np.ndarray | None, today: str,
+                        why: Callable[[str], str | None] | None = None) -> dict[Path, str]:
     """{path: Markdown} of the week's review when this run should write it (see above), else {}.
 
     `vectors` (row i embeds papers[i]) may be None (a run without embeddings): the review then
-    has counts and top picks but no themes."""
+    has counts and top picks but no themes. `why(id)` names what a top pick is closest to."""
     enabled, weekday, weeks = weekly_settings(settings)
     path = review_path(settings.path(settings.output.digest_dir), today)
     if not enabled or dt.date.fromisoformat(today).isoweekday() < weekday or path.exists():
@@ -85,6 +86,8 @@ def weekly_review_files(settings: Any, papers: Sequence[Paper], vectors: np.ndar
     review = build_review(papers, vectors, today, weeks=weeks, topics=[t.name for t in settings.topics])
     if review is None:
         return {}
+    if why is not None:  # "close to ..." beside each top pick (tracker.enrich.relevance.Relevance.why)
+        review = replace(review, why={p.id: reason for p in review.top_picks if (reason := why(p.id))})
     from tracker.render.markdown import environment
 
     out = settings.output

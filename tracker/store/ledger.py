@@ -100,6 +100,8 @@ def combine(first: Paper, second: Paper) -> Paper:
     """Two records of one paper (e.g. both sides of a merge conflict): one record keeping both histories."""
     older, newer = (second, first) if second.version < first.version else (first, second)
     base = newer if newer.version > older.version else repair(older, newer)
+    if not base.tldr and newer.version == older.version and newer.tldr:  # one side had computed it
+        base = base.with_changes(tldr=newer.tldr, tldr_source=newer.tldr_source)
     seen = [d for d in (older.first_seen, newer.first_seen) if d]
     revised = [d for d in (older.revised_on, newer.revised_on) if d]
     return base.with_changes(

@@ -21,8 +21,9 @@ from tracker.models import Paper
 _ESCAPE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 _REQUIRED_TEXT = ("title", "abstract")
-_TEXT = ("primary_category", "abs_url", "pdf_url", "tldr", "tldr_source")
-_OPTIONAL_TEXT = ("published", "updated", "comment", "journal_ref", "doi", "first_seen", "revised_on", "announce_type")
+_TEXT = ("primary_category", "abs_url", "pdf_url")
+_OPTIONAL_TEXT = ("published", "updated", "comment", "journal_ref", "doi", "first_seen", "revised_on", "announce_type",
+                  "tldr", "tldr_source")
 _LISTS = ("authors", "categories", "topics")
 KNOWN = frozenset(Paper.__dataclass_fields__) - {"extra"}
 MAX_EXTRA_DEPTH = 100  # unknown fields are kept, but no deeper than this (deepcopy and json recurse)

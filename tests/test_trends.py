@@ -167,6 +167,20 @@ def test_review_of_a_week_lists_rising_themes_picks_and_counts():
     assert parse_xychart(review.chart.mermaid)["series"] == [("line", [0, 0, 0, 5])]
 
 
+def test_weeks_before_the_tracker_ran_are_left_out_of_the_review_not_drawn_as_zeros():
+    from tracker.render.markdown import environment
+
+    papers, vectors = timeline()
+    since = [k for k, p in enumerate(papers) if p.first_seen >= "2026-03-16"]  # the tracker's first run: Mar 16
+    review = build_review([papers[k] for k in since], vectors[since], END, topics=["T"])
+    chart = parse_xychart(review.chart.mermaid)
+    assert chart["x"] == ["Mar 16", "Mar 23"] and chart["series"] == [("line", [0, 5])]
+    assert chart["title"].endswith("2026-03-16 to 2026-03-29")
+    assert review.rising[0].counts == (0, 5) and review.topics[0].before == (12,)
+    page = environment(None).get_template("weekly.md.j2").render(r=review)
+    assert "compared with the 1 week before" in page and "weekly papers: 0, 5)" in page and "| T | 17 | 12 |" in page
+
+
 def test_no_review_before_the_tracker_ran_a_week_or_without_vectors_no_themes():
     papers, vectors = timeline()
     assert build_review([p for p in papers if p.first_seen >= "2026-03-23"], None, END) is None

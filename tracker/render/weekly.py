@@ -31,13 +31,14 @@ class RisingTheme:
     trend: Trend
     best: tuple[Paper, ...]  # this week's best papers of the theme
     more: int  # this week's other papers of the theme
+    counts: tuple[int, ...]  # papers per tracked week, oldest first (weeks before the tracker ran are not zeros)
 
 
 @dataclass(frozen=True)
 class TopicCount:
     name: str
     this_week: int
-    before: tuple[int, ...]  # the earlier weeks, oldest first (None when not tracked)
+    before: tuple[int, ...]  # the earlier tracked weeks, oldest first
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,9 @@ def build_review(papers: Sequence[Paper], vectors: np.ndarray | None, today: str
     if vectors is not None:
         rows = {p.id: k for k, p in enumerate(papers)}
         report = find_trends(window, np.asarray(vectors)[[rows[p.id] for p in window.papers]], key=key)
-    rising = tuple(RisingTheme(t, tuple(by_id[i] for i in t.papers[:BEST_PAPERS]), max(0, len(t.papers) - BEST_PAPERS))
+    tracked = [w.tracked for w in window.weeks]
+    rising = tuple(RisingTheme(t, tuple(by_id[i] for i in t.papers[:BEST_PAPERS]), max(0, len(t.papers) - BEST_PAPERS),
+                               _tracked_only(t.weekly_counts, tracked))
                    for t in (report.rising if report else [])[:RISING_SHOWN])
     this_week = [p for p, w in zip(window.papers, window.week) if w == window.this_week]
     picks = sorted((p for p in this_week if p.relevance is not None), key=lambda p: (-(p.relevance or 0.0), p.id))
@@ -125,10 +128,18 @@ def topic_counts(window, topics: Sequence[str]) -> tuple[TopicCount, ...]:
         for name in paper.topics:
             if name in counts:
                 counts[name][week] += 1
-    return tuple(TopicCount(name, c[-1], tuple(c[:-1])) for name, c in counts.items())
+    tracked = [w.tracked for w in window.weeks]
+    return tuple(TopicCount(name, c[-1], _tracked_only(c[:-1], tracked)) for name, c in counts.items())
+
+
+def _tracked_only(counts: Sequence[int], tracked: Sequence[bool]) -> tuple[int, ...]:
+    """The counts of the weeks the tracker ran: a week before it started is unknown, not zero."""
+    return tuple(int(c) for c, on in zip(counts, tracked) if on)
 
 
 def rising_chart(report: TrendReport, rising: Sequence[RisingTheme]) -> Chart:
-    labels = [week_label(dt.date.fromisoformat(w.start)) for w in report.weeks]
-    series = [Series(r.trend.label, r.trend.weekly_counts) for r in rising]
-    return xychart("Papers per week in the rising themes", labels, series)
+    """The rising themes' papers per tracked week; the last week ends on the run date, so it is complete."""
+    weeks = [w for w in report.weeks if w.tracked]
+    labels = [week_label(dt.date.fromisoformat(w.start)) for w in weeks]
+    series = [Series(r.trend.label, r.counts) for r in rising]
+    return xychart(f"Papers per week in the rising themes, {weeks[0].start} to {report.end}", labels, series)

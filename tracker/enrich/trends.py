@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tracker.enrich.cluster import WARD_CUT, fallback_label, ordered, text, unit
-from tracker.enrich.labels import heading, label_phrases
+from tracker.enrich.cluster import WARD_CUT, label_themes, ordered, unit
+from tracker.enrich.labels import LabelContext
 from tracker.models import Paper
 
 NEWS_AGE_DAYS = 30
@@ -46,6 +46,7 @@ PRIOR_PAPERS = 4.0
 CREDIBLE = 0.10
 MIN_THIS_WEEK = 3  # a rising theme has at least this many papers this week
 MIN_THEME = 2
+NEARLY = 0.8  # a parent rising at least this share as fast as its rising subtree holds the burst whole
 
 
 @dataclass(frozen=True)
@@ -147,12 +148,12 @@ def _day(value: str | None) -> dt.date | None:
 
 # --- themes and growth ------------------------------------------------------------------
 
-def find_trends(window: Window, vectors: np.ndarray, *, key: Callable[[Paper], float] | None = None
-                ) -> TrendReport:
+def find_trends(window: Window, vectors: np.ndarray, *, key: Callable[[Paper], float] | None = None,
+                whole_bursts: bool = True, context: LabelContext | None = None) -> TrendReport:
     """Themes of `window` (row i of `vectors` embeds window.papers[i]), most rising first.
 
     Within a theme, this week's papers are ordered by `key` (higher first; e.g. relevance) or
-    by closeness to the theme's centre."""
+    by closeness to the theme's centre. Labels: tracker.enrich.cluster.label_themes with `context`."""
     vectors = np.asarray(vectors, dtype=np.float64)
     if vectors.shape[0] != len(window.papers):
         raise ValueError(f"find_trends: {len(window.papers)} papers but vectors of shape {vectors.shape}")
@@ -162,23 +163,26 @@ def find_trends(window: Window, vectors: np.ndarray, *, key: Callable[[Paper], f
     vectors = unit(vectors)
     week = np.array(window.week)
     tracked = np.array([window.weeks[w].tracked for w in week])
-    members = theme_members(vectors, week == window.this_week, tracked)
+    members = theme_members(vectors, week == window.this_week, tracked, whole_bursts=whole_bursts)
     papers = list(window.papers)
-    labels = label_phrases([text(p) for p in papers], [m.tolist() for m in members])
     trends = []
-    for rows, phrases in zip(members, labels):
+    for rows, (title, phrases) in zip(members, label_themes(papers, vectors, members, context=context)):
         counts = np.bincount(week[rows], minlength=len(window.weeks))
         low, median = growth(int(counts[-1]), int(counts[:-1][_tracked_before(window)].sum()), _share(window))
         now = rows[week[rows] == window.this_week]
-        trends.append(Trend(heading(phrases) or fallback_label(papers, vectors, rows), phrases,
+        trends.append(Trend(title, phrases,
                             tuple(int(c) for c in counts), ordered(papers, vectors, now, key) if len(now) else (),
                             _or_none(low), _or_none(median)))
     trends.sort(key=lambda t: (-(t.growth if t.growth is not None else 0.0), -t.weekly_counts[-1], t.label))
     return TrendReport(window.end, window.topic, window.weeks, tuple(trends))
 
 
-def theme_members(vectors: np.ndarray, this_week: np.ndarray, tracked: np.ndarray) -> list[np.ndarray]:
-    """Row indices of each theme: the rising subtrees first (scan), then the digest cut's themes."""
+def theme_members(vectors: np.ndarray, this_week: np.ndarray, tracked: np.ndarray, *, whole_bursts: bool = True
+                  ) -> list[np.ndarray]:
+    """Row indices of each theme: the rising subtrees first (scan), then the digest cut's themes.
+
+    `whole_bursts=False`: the scan as it was before rising subtrees grew into their parents
+    (the baseline of benchmarks/trends.py)."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
     n = len(vectors)
@@ -195,24 +199,44 @@ def theme_members(vectors: np.ndarray, this_week: np.ndarray, tracked: np.ndarra
         now[n + k] = now[int(a)] + now[int(b)]
         before[n + k] = before[int(a)] + before[int(b)]
     share = float(this_week[tracked].mean()) if tracked.any() else 0.0
-    candidates = [n + k for k in range(n - 1) if tree[k, 2] <= WARD_CUT * spread and now[n + k] >= MIN_THIS_WEEK]
+    within = np.append(np.ones(n, bool), tree[:, 2] <= WARD_CUT * spread)
+    candidates = [node for node in range(n, 2 * n - 1) if within[node] and now[node] >= MIN_THIS_WEEK]
     taken = np.zeros(n, bool)
     themes: list[np.ndarray] = []
     flat = fcluster(tree, t=WARD_CUT * spread, criterion="distance")
     if before.any() and 0 < share < 1:
-        scores = {node: growth(int(now[node]), int(before[node]), share)[0] for node in candidates}
+        scores = growth(now, before, share)[0]
+        parent = {int(child): n + k for k, pair in enumerate(tree[:, :2]) for child in pair}
         for node in sorted(candidates, key=lambda node: (-scores[node], node)):
             if scores[node] <= 1.0:
                 break
-            rows = leaves[node]
-            if not taken[rows].any():
-                themes.append(np.sort(rows))
-                taken[rows] = True
+            whole = whole_burst(node, tree, parent, scores, within) if whole_bursts else node
+            for choice in (whole, node):  # the whole burst, or the subtree alone if part of it is taken
+                if not taken[leaves[choice]].any():
+                    themes.append(np.sort(leaves[choice]))
+                    taken[leaves[choice]] = True
+                    break
     for label in np.unique(flat):
         rows = np.flatnonzero((flat == label) & ~taken)
         if len(rows) >= MIN_THEME:
             themes.append(rows)
     return themes
+
+
+def whole_burst(node: int, tree: np.ndarray, parent: dict[int, int], scores: np.ndarray, within: np.ndarray) -> int:
+    """The subtree to report for the rising subtree `node`: its parent (and so on up) while the
+    parent is no looser than the theme cut and rises too, and either the sibling rises as well
+    or the parent rises nearly (NEARLY) as fast: a burst whose papers differ among themselves
+    sits in the tree as sibling subtrees, and reporting one of them alone cuts it into pieces."""
+    n = len(tree) + 1
+    while node in parent and within[parent[node]] and scores[parent[node]] > 1.0:
+        up = parent[node]
+        a, b = (int(c) for c in tree[up - n, :2])
+        sibling = b if a == node else a
+        if not (scores[sibling] > 1.0 or scores[up] >= NEARLY * scores[node]):
+            break
+        node = up
+    return node
 
 
 def _subtree_leaves(tree: np.ndarray, n: int) -> dict[int, np.ndarray]:
@@ -222,18 +246,21 @@ def _subtree_leaves(tree: np.ndarray, n: int) -> dict[int, np.ndarray]:
     return leaves
 
 
-def growth(this_week: int, before: int, share: float) -> tuple[float, float]:
-    """(conservative, median) ratio of this week's rate to the earlier weeks' (see above).
+def growth(this_week, before, share: float):
+    """(conservative, median) ratio of this week's rate to the earlier weeks' (see above); for
+    counts, two floats; for arrays of counts (one per theme), two arrays.
 
     `share`: the fraction of all tracked papers that arrived this week."""
     from scipy.special import betaincinv  # the Beta quantile; scipy.stats takes seconds to import
 
     if not 0 < share < 1:
         return (float("nan"), float("nan"))
-    a, b = this_week + PRIOR_PAPERS * share, before + PRIOR_PAPERS * (1 - share)
+    a = np.asarray(this_week, dtype=np.float64) + PRIOR_PAPERS * share
+    b = np.asarray(before, dtype=np.float64) + PRIOR_PAPERS * (1 - share)
     expected = share / (1 - share)
-    low, median = betaincinv(a, b, [CREDIBLE, 0.5])
-    return (float(low / (1 - low) / expected), float(median / (1 - median) / expected))
+    low, median = betaincinv(a, b, CREDIBLE), betaincinv(a, b, 0.5)
+    low, median = low / (1 - low) / expected, median / (1 - median) / expected
+    return (float(low), float(median)) if low.ndim == 0 else (low, median)
 
 
 def _share(window: Window) -> float:

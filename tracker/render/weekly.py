@@ -17,6 +17,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from tracker.enrich.background import label_context
+from tracker.enrich.cluster import text
 from tracker.enrich.trends import Trend, TrendReport, find_trends, select_window
 from tracker.models import Paper
 from tracker.render.charts import Chart, Series, week_label, xychart
@@ -73,17 +75,17 @@ def iso_week(day: str) -> str:
     return f"{year}-W{week:02d}"
 
 
-def weekly_review_files(settings: Any, papers: Sequence[Paper], vectors: np.ndarray | None, today: str
-                        ) -> dict[Path, str]:
+def weekly_review_files(settings: Any, papers: Sequence[Paper], vectors: np.ndarray | None, today: str,
+                        encoder: Any = None) -> dict[Path, str]:
     """{path: Markdown} of the week's review when this run should write it (see above), else {}.
 
     `vectors` (row i embeds papers[i]) may be None (a run without embeddings): the review then
-    has counts and top picks but no themes."""
+    has counts and top picks but no themes. `encoder` re-ranks the themes' labels (as `tracker trends`)."""
     enabled, weekday, weeks = weekly_settings(settings)
     path = review_path(settings.path(settings.output.digest_dir), today)
     if not enabled or dt.date.fromisoformat(today).isoweekday() < weekday or path.exists():
         return {}
-    review = build_review(papers, vectors, today, weeks=weeks, topics=[t.name for t in settings.topics])
+    review = build_review(papers, vectors, today, weeks=weeks, topics=[t.name for t in settings.topics], encoder=encoder)
     if review is None:
         return {}
     from tracker.render.markdown import environment
@@ -94,7 +96,7 @@ def weekly_review_files(settings: Any, papers: Sequence[Paper], vectors: np.ndar
 
 
 def build_review(papers: Sequence[Paper], vectors: np.ndarray | None, today: str, *, weeks: int = 4,
-                 topics: Sequence[str] = ()) -> WeeklyReview | None:
+                 topics: Sequence[str] = (), encoder: Any = None) -> WeeklyReview | None:
     """The review of the 7 days ending `today` (None when the tracker was not running before them:
     a first week has nothing to be compared with)."""
     window = select_window(papers, today, weeks)
@@ -106,7 +108,8 @@ def build_review(papers: Sequence[Paper], vectors: np.ndarray | None, today: str
     report = None
     if vectors is not None:
         rows = {p.id: k for k, p in enumerate(papers)}
-        report = find_trends(window, np.asarray(vectors)[[rows[p.id] for p in window.papers]], key=key)
+        report = find_trends(window, np.asarray(vectors)[[rows[p.id] for p in window.papers]], key=key,
+                             context=label_context(encoder, (text(p) for p in papers)))
     tracked = [w.tracked for w in window.weeks]
     rising = tuple(RisingTheme(t, tuple(by_id[i] for i in t.papers[:BEST_PAPERS]), max(0, len(t.papers) - BEST_PAPERS),
                                _tracked_only(t.weekly_counts, tracked))

@@ -79,6 +79,7 @@ def old_labeller():
     path.write_text(source, encoding="utf-8")
     spec = importlib.util.spec_from_file_location("labels_before", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules["labels_before"] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -116,7 +116,8 @@ def label_phrases(docs: Sequence[str], groups: Sequence[Sequence[int]], n_phrase
 
     context = context or LabelContext()
     stop = stop_words()
-    vectorizer = CountVectorizer(analyzer=lambda doc: phrases(doc, stop), min_df=min(2, len(docs)))
+    # phrases counted by key: "language model" and "language models" are one candidate
+    vectorizer = CountVectorizer(analyzer=lambda doc: [phrase_key(p) for p in phrases(doc, stop)], min_df=min(2, len(docs)))
     try:  # sparse counts: a window of thousands of abstracts has hundreds of thousands of phrases
         counts = vectorizer.fit_transform(docs).tocsr()
     except ValueError:  # no phrase at all (only numbers and stop words)
@@ -309,8 +310,8 @@ def display_form(phrase: str, docs: Sequence[str]) -> str:
     """`phrase` as the papers write it in running text (not at a sentence start or in a title),
     in lowercase wherever some paper writes it so ("deep learning", but "Luttinger liquid",
     "LLMs", "quantum Monte Carlo"); failing that, lowercase words except those capitalised
-    inside (acronyms, "GPT-4", "DeepXplore")."""
-    pattern = re.compile(r"(?<![\w-])" + r"\s+".join(map(re.escape, phrase.split())) + r"(?![\w-])", re.IGNORECASE)
+    inside (acronyms, "GPT-4", "DeepXplore"). Inflections count as the phrase ("LLMs" for "llm")."""
+    pattern = re.compile(r"(?<![\w-])" + r"\s+".join(map(_inflected, phrase.split())) + r"(?![\w-])", re.IGNORECASE)
     running: Counter[str] = Counter()
     anywhere: Counter[str] = Counter()
     for doc in docs:
@@ -327,6 +328,13 @@ def display_form(phrase: str, docs: Sequence[str]) -> str:
         form = min(anywhere, key=lambda f: (-anywhere[f], f))
         return " ".join(w if any(c.isupper() for c in w[1:]) else w.lower() for w in form.split())
     return phrase
+
+
+def _inflected(word: str) -> str:
+    """A pattern for `word` and its plural ("policy" -> policy|policies, "model" -> model|models)."""
+    if word.endswith("y") and len(word) > 3:
+        return re.escape(word[:-1]) + "(?:y|ies)"
+    return re.escape(word) + "(?:s|es)?"
 
 
 def heading(label_phrases: Sequence[str]) -> str:

@@ -220,12 +220,33 @@ def theme_members(vectors: np.ndarray, this_week: np.ndarray, tracked: np.ndarra
         rows = np.flatnonzero((flat == label) & ~taken)
         if len(rows) >= MIN_THEME:
             themes.append(rows)
-    return themes
+    return settle(vectors, themes) if whole_bursts else themes
+
+
+def settle(vectors: np.ndarray, themes: list[np.ndarray]) -> list[np.ndarray]:
+    """`themes` with each paper moved to the theme whose centre it is closest to (its own theme's
+    centre without it), once: the tree files a burst's odd paper (a graph paper on adversarial
+    attacks) under the old theme it sits next to, though it is closer to the burst as a whole.
+    Papers of every week move alike, so a theme's growth stays honest."""
+    if len(themes) < 2:
+        return themes
+    label = np.full(len(vectors), -1)
+    for k, rows in enumerate(themes):
+        label[rows] = k
+    sums = np.stack([vectors[rows].sum(axis=0) for rows in themes])
+    close = vectors @ unit(sums).T
+    inside = np.flatnonzero(label >= 0)
+    own = unit(sums[label[inside]] - vectors[inside])
+    close[inside, label[inside]] = (vectors[inside] * own).sum(axis=1)
+    best = np.argmax(close, axis=1)
+    moved = np.where(label >= 0, best, -1)
+    kept = [np.flatnonzero(moved == k) for k in range(len(themes))]
+    return [rows for rows in kept if len(rows) >= MIN_THEME]
 
 
 def whole_burst(node: int, tree: np.ndarray, parent: dict[int, int], scores: np.ndarray, within: np.ndarray) -> int:
     """The subtree to report for the rising subtree `node`: its parent (and so on up) while the
-    parent is no looser than the theme cut and rises too, and either the sibling rises as well
+    parent is no looser than the theme cut (`within`) and rises too, and either the sibling rises as well
     or the parent rises nearly (NEARLY) as fast: a burst whose papers differ among themselves
     sits in the tree as sibling subtrees, and reporting one of them alone cuts it into pieces."""
     n = len(tree) + 1

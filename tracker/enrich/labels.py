@@ -21,7 +21,19 @@ word says little) is picked by maximal marginal relevance, as BERTopic's
 MaximalMarginalRelevance representation, over the candidates' TF-IDF vectors across the group's
 papers, and never shares a word with the first. Phrases are shown as the abstracts write them
 mid-sentence ("LLMs", "Luttinger liquid", "deep learning" even where a paper says "Deep
-Learning (DL)"). benchmarks/themes.py prints example labels.
+Learning (DL)").
+
+With a LabelContext (the digest, the weekly review and `tracker trends` all pass one):
+- closeness (KeyBERT-style, as BERTopic's KeyBERTInspired representation): every group's
+  candidates are embedded in one batch with the run's encoder, and a candidate's score is half
+  its c-TF-IDF and half its cosine to the group's centre (CLOSENESS_WEIGHT), each relative to
+  the group's best: "protein folding" over "benchmark suite" when the papers are about folding;
+- background: a phrase used by a large share of everything seen (tracker.enrich.background) is
+  generic and is no candidate ("neural networks", "future research").
+Always: phrases are counted with inflections merged ("language model" = "language models"),
+acronyms are read from their definitions ("large language models (LLMs)"), and no phrase (up to
+inflection or acronym, or a phrase saying no more than one already used) appears in the labels
+of two groups: the largest group chooses first. benchmarks/labels.py measures the labels.
 """
 from __future__ import annotations
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
+from itertools import islice
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,7 +148,7 @@ def label_phrases(docs: Sequence[str], groups: Sequence[Sequence[int]], n_phrase
         # c-TF-IDF counting papers: coverage of the group x share of the phrase's papers in it
         scores.append(np.where(enough, in_group / max(len(group), 1) * in_group / np.maximum(in_docs, 1) * bonus, 0.0))
         best = sorted(np.flatnonzero(scores[-1] > 0), key=lambda k: (-scores[-1][k], len(vocab[k]), vocab[k]))
-        ranked.append([k for k in best if not generic(vocab[k])][:CANDIDATES])
+        ranked.append(list(islice((k for k in best if not generic(vocab[k])), CANDIDATES)))  # lazily: counting costs
     closeness = _closeness(vocab, ranked, groups, vectors, context.encoder)
     expansions = acronyms(docs)
     taken: list[frozenset[str]] = []  # what earlier (larger) groups' labels say

@@ -100,3 +100,15 @@ def test_candidates_are_reranked_by_closeness_to_the_centre_in_one_batch():
 def test_label_context_reads_the_ledger_texts_once():
     context = label_context(None, iter(["A paper\nabout graphs", "Another\nabout graphs"]))
     assert context.encoder is None and context.background.share("graphs") > 0
+
+
+def test_a_missing_or_damaged_shipped_table_leaves_the_ledger_to_decide(tmp_path, monkeypatch):
+    from tracker.enrich import background
+
+    for content in (None, "{not json", '{"docs": "many", "counts": []}', "[1, 2]"):
+        path = tmp_path / "table.json"
+        if content is not None:
+            path.write_text(content, encoding="utf-8")
+        monkeypatch.setattr(background, "SHIPPED", path)
+        assert background.shipped_table() == (0, {})
+        assert Background(["graph papers", "more graph papers"]).share("graph") == 1.0

@@ -4,7 +4,7 @@ A phrase that a large share of all papers use ("language models", "future resear
 networks") says nothing about one theme, however often the theme's papers use it. Its document
 frequency is counted over the ledger's papers (everything the tracker has seen) pooled with a
 table shipped with the tracker (SHIPPED: counts over the recorded arXiv responses and 2,609 ML
-abstracts, written by `python benchmarks/themes.py --background`), so a new tracker whose ledger
+abstracts, written by `python benchmarks/labels.py --background`), so a new tracker whose ledger
 holds one day still knows what every paper says. A phrase used by GENERIC_SHARE of the pooled
 papers or more is generic. Inflections are merged ("models" counts for "model").
 

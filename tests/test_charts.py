@@ -1,13 +1,12 @@
 """Mermaid xychart blocks (README activity, weekly review): well-formed by Mermaid's documented
-grammar, and by Mermaid's own parser when it is installed (see `mermaid_parse`), for hostile
-topic names, topics with no papers, a single week, more topics than colours."""
+grammar, and drawn by Mermaid itself in headless Chromium (see `mermaid_page`), for hostile
+topic names, topics with no papers, a single week, more topics than colours; honest about time:
+no unfinished week drawn as complete, no week before tracking as zero, whole-number y ticks."""
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -74,45 +73,53 @@ def _item(item: str) -> str:
     return item.strip('"')
 
 
-# --- Mermaid's own parser (Node + `npm install mermaid jsdom`), when available --------------
+# --- Mermaid itself, drawing in headless Chromium --------------------------------------------
+# tests/js holds a pinned mermaid (`npm ci` there; .ci/run does it). The page loads its browser
+# build and draws each chart; the SVG's axis labels are read back. Skipped when Chromium or the
+# npm folder is missing, unless TRACKER_CHART_BROWSER=required (CI), where a skip would hide it.
 
-_PARSE_JS = r"""
-import { createRequire } from 'module';
-import { pathToFileURL } from 'url';
-import fs from 'fs';
-const dir = process.argv[2];
-const require = createRequire(dir + '/package.json');
-const { JSDOM } = require('jsdom');
-const dom = new JSDOM('<!DOCTYPE html><body></body>');
-globalThis.window = dom.window; globalThis.document = dom.window.document;
-globalThis.DOMParser = dom.window.DOMParser; globalThis.Element = dom.window.Element;
-const entry = require.resolve('mermaid').replace(/mermaid\.js$|mermaid\.core\.mjs$|[^/]*$/, 'mermaid.core.mjs');
-const { default: mermaid } = await import(pathToFileURL(entry).href);
-mermaid.initialize({ startOnLoad: false });
-const out = [];
-for (const source of JSON.parse(fs.readFileSync(0, 'utf8'))) {
-  try { const r = await mermaid.parse(source); out.push({ ok: true, type: r.diagramType }); }
-  catch (e) { out.push({ ok: false, error: String((e && e.message) || e).slice(0, 300) }); }
-}
-console.log(JSON.stringify(out));
-"""
-
-
-def mermaid_dir() -> Path | None:
-    """A folder where `npm install mermaid jsdom` ran (TRACKER_MERMAID_DIR), if Node is here too."""
-    folder = os.environ.get("TRACKER_MERMAID_DIR")
-    if not folder or not shutil.which("node"):
-        return None
-    path = Path(folder)
-    return path if (path / "node_modules" / "mermaid").is_dir() and (path / "node_modules" / "jsdom").is_dir() else None
+MERMAID_JS = Path(__file__).parent / "js" / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
+CHROMIUM = os.environ.get("TRACKER_CHROMIUM", "/usr/bin/chromium")
+_DRAW_JS = """async (sources) => {
+  mermaid.initialize({ startOnLoad: false });
+  const out = [];
+  for (const [k, source] of sources.entries()) {
+    try {
+      const { svg } = await mermaid.render('chart' + k, source);
+      const box = document.getElementById('box'); box.innerHTML = svg;
+      const texts = (selector) => [...box.querySelectorAll(selector)].map((t) => t.textContent);
+      out.push({ ok: true, title: texts('g.chart-title text')[0], x: texts('g.bottom-axis g.label text'),
+                 y: texts('g.left-axis g.label text'), series: box.querySelectorAll('g.plot > g').length });
+    } catch (e) { out.push({ ok: false, error: String((e && e.message) || e).slice(0, 300) }); }
+  }
+  return out;
+}"""
 
 
-def mermaid_parse(sources: list[str], tmp_path: Path) -> list[dict]:
-    script = tmp_path / "parse.mjs"
-    script.write_text(_PARSE_JS, encoding="utf-8")
-    done = subprocess.run(["node", str(script), str(mermaid_dir())], input=json.dumps(sources), text=True,
-                          capture_output=True, timeout=120, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+@pytest.fixture(scope="module")
+def mermaid_page():
+    missing = [str(path) for path in (MERMAID_JS, Path(CHROMIUM)) if not path.exists()]
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing.append("the playwright package")
+    if missing:
+        if os.environ.get("TRACKER_CHART_BROWSER") == "required":
+            pytest.fail(f"the chart check needs {', '.join(missing)}")
+        pytest.skip(f"the chart check needs {', '.join(missing)} (`npm ci` in tests/js, Chromium, playwright)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page()
+        page.set_content("<!DOCTYPE html><html><body><div id='box'></div></body></html>")
+        page.add_script_tag(path=str(MERMAID_JS))
+        yield page
+        browser.close()
+
+
+def mermaid_draw(page, sources: list[str]) -> list[dict]:
+    """What Mermaid drew for each source: {ok, title, x (labels), y (tick labels), series} or {ok, error}."""
+    return page.evaluate(_DRAW_JS, sources)
 
 
 def source_of(block: str) -> str:
@@ -131,6 +138,8 @@ def hostile_charts() -> list[str]:
     charts.append(xychart("Nothing", ["Mar 2"], [Series("None", (0,))]).mermaid)
     charts.append(xychart("No series", ["a", "b"], []).mermaid)
     charts.append(xychart('Bars "x"', ["w1", "w2"], [Series("s", (3, 1000))], kind="bar").mermaid)
+    charts.append(activity_chart(["A"], [(("A",), "2026-03-17")], today="2026-03-18").mermaid)  # a week so far
+    charts.append(xychart("Busy", ["w1", "w2", "w3"], [Series("s", (7, 13, 41)), Series("t", (1, 2, 5))]).mermaid)
     return charts
 
 
@@ -141,13 +150,17 @@ def test_every_chart_is_well_formed_by_the_documented_grammar():
         assert chart["y"][0] == 0 and chart["y"][1] >= 1
 
 
-def test_every_chart_parses_with_mermaids_own_parser(tmp_path):
-    if mermaid_dir() is None:
-        pytest.skip("Mermaid's parser needs Node and TRACKER_MERMAID_DIR (a folder where `npm install mermaid jsdom` ran)")
-    results = mermaid_parse([source_of(block) for block in hostile_charts()], tmp_path)
-    assert results and all(r == {"ok": True, "type": "xychart"} for r in results), results
-    # and the parser is really checking: an unescaped quote is refused
-    (bad,) = mermaid_parse(['xychart-beta\n    title "a "b" c"\n    x-axis [a]\n    line [1]\n'], tmp_path)
+def test_every_chart_is_drawn_by_mermaid_with_whole_number_ticks(mermaid_page):
+    blocks = hostile_charts()
+    drawn = mermaid_draw(mermaid_page, [source_of(block) for block in blocks])
+    for block, result in zip(blocks, drawn):
+        assert result["ok"], (block, result)
+        parsed = parse_xychart(block)
+        assert result["title"] == parsed["title"] and result["x"] == parsed["x"]
+        assert result["series"] == max(1, len(parsed["series"]))
+        assert result["y"] and all(re.fullmatch(r"\d+", tick) for tick in result["y"]), result["y"]
+    # and Mermaid is really checking: an unescaped quote is refused
+    (bad,) = mermaid_draw(mermaid_page, ['xychart-beta\n    title "a "b" c"\n    x-axis [a]\n    line [1]\n'])
     assert not bad["ok"]
 
 
@@ -193,3 +206,36 @@ def test_a_chart_survives_githubs_markdown_as_one_mermaid_code_block():
     import html as html_lib
 
     assert html_lib.unescape(re.search(r"<code[^>]*>(.*)</code>", html, re.S).group(1)) == source_of(block)
+
+
+# --- honest about time -----------------------------------------------------------------------
+
+WEEKS_OF_MARCH = [(("A",), f"2026-03-{day:02d}") for day in (3, 4, 10, 16, 17, 17, 25)] + [(("B",), "2026-03-05")]
+
+
+def test_the_week_under_way_is_left_out_and_the_title_ends_by_the_run_date():
+    chart = parse_xychart(activity_chart(["A", "B"], WEEKS_OF_MARCH, today="2026-03-18").mermaid)  # a Wednesday
+    assert chart["x"] == ["Mar 2", "Mar 9"] and chart["series"] == [("line", [2, 1]), ("line", [1, 0])]
+    assert chart["title"].endswith("to 2026-03-15")
+    # on the week's Sunday it is complete; a paper dated after the run date is not counted
+    chart = parse_xychart(activity_chart(["A", "B"], WEEKS_OF_MARCH, today="2026-03-22").mermaid)
+    assert chart["x"] == ["Mar 2", "Mar 9", "Mar 16"] and chart["series"][0] == ("line", [2, 1, 3])
+    assert chart["title"].endswith("to 2026-03-22")
+
+
+def test_a_tracker_in_its_first_week_shows_that_week_as_so_far():
+    chart = parse_xychart(activity_chart(["A"], [(("A",), "2026-03-16"), (("A",), "2026-03-17")],
+                                         today="2026-03-17").mermaid)
+    assert chart["x"] == ["Mar 16 (so far)"] and chart["series"] == [("line", [2])]
+    assert chart["title"] == "Papers per week, 2026-03-16 to 2026-03-17"
+
+
+def test_quiet_weeks_since_the_last_paper_are_drawn_as_the_zeros_they_are():
+    chart = parse_xychart(activity_chart(["A"], [(("A",), "2026-03-03")], today="2026-03-29").mermaid)
+    assert chart["x"] == ["Mar 2", "Mar 9", "Mar 16", "Mar 23"] and chart["series"] == [("line", [1, 0, 0, 0])]
+
+
+def test_y_axes_run_to_a_whole_number_high_enough_for_whole_ticks():
+    for values in [(0,), (1,), (7,), (8,), (13,), (999,)]:
+        low, high = parse_xychart(xychart("t", ["w"], [Series("s", values)]).mermaid)["y"]
+        assert low == 0 and high == int(high) and high >= max(8, values[0] + 1)

@@ -167,6 +167,20 @@ def test_review_of_a_week_lists_rising_themes_picks_and_counts():
     assert parse_xychart(review.chart.mermaid)["series"] == [("line", [0, 0, 0, 5])]
 
 
+def test_weeks_before_the_tracker_ran_are_left_out_of_the_review_not_drawn_as_zeros():
+    from tracker.render.markdown import environment
+
+    papers, vectors = timeline()
+    since = [k for k, p in enumerate(papers) if p.first_seen >= "2026-03-16"]  # the tracker's first run: Mar 16
+    review = build_review([papers[k] for k in since], vectors[since], END, topics=["T"])
+    chart = parse_xychart(review.chart.mermaid)
+    assert chart["x"] == ["Mar 16", "Mar 23"] and chart["series"] == [("line", [0, 5])]
+    assert chart["title"].endswith("2026-03-16 to 2026-03-29")
+    assert review.rising[0].counts == (0, 5) and review.topics[0].before == (12,)
+    page = environment(None).get_template("weekly.md.j2").render(r=review)
+    assert "compared with the 1 week before" in page and "weekly papers: 0, 5)" in page and "| T | 17 | 12 |" in page
+
+
 def test_no_review_before_the_tracker_ran_a_week_or_without_vectors_no_themes():
     papers, vectors = timeline()
     assert build_review([p for p in papers if p.first_seen >= "2026-03-23"], None, END) is None
@@ -279,3 +293,35 @@ def test_weekly_review_respects_its_settings(tmp_path):
     files = weekly_review_files(Settings(**base, weekly={"weekday": 1, "weeks": 3}), papers, vectors, monday)
     (path, page), = files.items()
     assert path == tmp_path / "digests" / "2026" / "week-14.md" and "the 2 weeks before" in page
+
+
+# --- a burst held whole -------------------------------------------------------------------
+
+def test_a_rising_subtree_grows_into_its_parent_when_the_sibling_rises_or_the_parent_nearly_as_fast():
+    from tracker.enrich.trends import NEARLY, whole_burst
+
+    # leaves 0-3; node 4 = (0, 1), node 5 = (2, 3), node 6 = (4, 5): the root
+    tree = np.array([[0, 1, 0.1, 2], [2, 3, 0.2, 2], [4, 5, 0.5, 4]], dtype=float)
+    parent = {0: 4, 1: 4, 2: 5, 3: 5, 4: 6, 5: 6}
+    within = np.ones(7, bool)
+    scores = np.array([0, 0, 0, 0, 2.0, 1.2, 1.1])  # the sibling (5) rises too: the burst is the root
+    assert whole_burst(4, tree, parent, scores, within) == 6
+    scores = np.array([0, 0, 0, 0, 2.0, 0.5, 2.0 * NEARLY])  # the sibling does not, the parent nearly as fast
+    assert whole_burst(4, tree, parent, scores, within) == 6
+    scores = np.array([0, 0, 0, 0, 2.0, 0.5, 2.0 * NEARLY - 0.1])  # the parent is a steady theme with a burst in it
+    assert whole_burst(4, tree, parent, scores, within) == 4
+    scores = np.array([0, 0, 0, 0, 2.0, 1.5, 1.5])
+    assert whole_burst(4, tree, parent, scores, np.array([True] * 6 + [False])) == 4  # looser than the theme cut
+
+
+def test_a_paper_filed_next_to_an_old_theme_settles_into_the_burst_it_is_closest_to():
+    from tracker.enrich.trends import settle
+
+    rng = np.random.default_rng(0)
+    old = np.eye(8)[0] * 10 + rng.normal(size=(6, 8))
+    burst = np.eye(8)[1] * 10 + rng.normal(size=(5, 8))
+    odd = (np.eye(8)[0] * 4 + np.eye(8)[1] * 6)[None, :]  # closer to the burst's centre than to the old theme's
+    vectors = np.vstack([old, odd, burst])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    themes = settle(vectors, [np.arange(7), np.arange(7, 12)])  # the tree put the odd paper (6) with the old theme
+    assert [t.tolist() for t in themes] == [list(range(6)), [6] + list(range(7, 12))]

@@ -261,7 +261,7 @@ def _run_daily(
         files = render_all(settings, ledger, today, digest)
         files.update(weekly_review_files(  # the week's review, on the week's first run
             settings, embedded.papers if embedded else ledger.papers.values(), embedded.vectors if embedded else None, today,
-            why=why))
+            why=why, encoder=encoder))
         files = with_feed(settings, files)
     if dry_run:
         summary.outputs = [str(p) for p in sorted(files)]
@@ -302,7 +302,7 @@ def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: Run
     summary.extra["near_duplicates"] = sum(len(others) for others in duplicates.values())
     relevance_on = bool(relevance.profiles)
     digest = make_digest(settings, papers, today, summary, duplicates=duplicates, relevance_on=relevance_on)
-    digest = add_themes(settings, digest, embedded, relevance_on=relevance_on)
+    digest = add_themes(settings, digest, embedded, relevance_on=relevance_on, encoder=encoder)
     summary.extra["clusters"] = len(digest.themes)
     return add_picks(digest, relevance), embedded, (relevance.why if relevance.profiles else None)
 

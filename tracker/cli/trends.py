@@ -1,7 +1,8 @@
 """`tracker trends`: which themes are rising, week over week (tracker.enrich.trends).
 
 Reads the ledger and the vector store only: papers the store lacks are embedded and not saved
-(trends writes nothing); when the store holds every paper, no model is loaded. Tests hand in an
+(trends writes nothing). The model is loaded for the themes' labels (one batch of candidate
+phrases, as the weekly review's labels) and for papers the store lacks. Tests hand in an
 encoder through click's context object (`obj={"encoder": ...}`).
 """
 from __future__ import annotations
@@ -39,6 +40,8 @@ def trends(ctx: click.Context, config_path: Path, run_date: str | None, weeks: i
 
     Example: tracker trends --weeks 6 --topic "Reasoning" --date 2026-03-29
     """
+    from tracker.enrich.background import label_context
+    from tracker.enrich.cluster import text
     from tracker.enrich.trends import find_trends, select_window
     from tracker.pipeline import today_utc
     from tracker.store.ledger import Ledger
@@ -47,9 +50,10 @@ def trends(ctx: click.Context, config_path: Path, run_date: str | None, weeks: i
     topic = _known_topic(settings, topic)
     ledger = Ledger.load(settings.path(settings.output.data_dir), read_only=True)
     window = select_window(list(ledger.papers.values()), run_date or today_utc(), weeks, topic)
-    vectors = _vectors(ctx, settings, list(window.papers))
+    vectors, encoder = _vectors(ctx, settings, list(window.papers))
     key = (lambda p: p.relevance or 0.0) if any(p.relevance is not None for p in window.papers) else None
-    report = find_trends(window, vectors, key=key)
+    context = label_context(encoder, (text(p) for p in ledger.papers.values()))  # as the weekly review's labels
+    report = find_trends(window, vectors, key=key, context=context)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -68,8 +72,9 @@ def _known_topic(settings, topic: str | None) -> str | None:
                              param_hint="'--topic'")
 
 
-def _vectors(ctx: click.Context, settings, papers: list) -> Any:
-    """The papers' vectors from the vector store; the encoder runs (and loads) only for papers it lacks."""
+def _vectors(ctx: click.Context, settings, papers: list) -> tuple[Any, Any]:
+    """The papers' vectors from the vector store, and the (lazy) encoder: it runs (and loads) for
+    papers the store lacks, and for the labels' candidate phrases."""
     import numpy as np
 
     from tracker.enrich.embed import text_hash
@@ -82,12 +87,12 @@ def _vectors(ctx: click.Context, settings, papers: list) -> Any:
                            "in the config")
     encoder = LazyEncoder(settings, given)
     if not papers:
-        return np.zeros((0, 1), dtype=np.float32)
+        return np.zeros((0, 1), dtype=np.float32), encoder
     store = VectorStore.open(state_dir(settings), encoder.model_name, with_meta=False)
     if all(store.text_hash_of(p.id) == text_hash(p) for p in papers):
-        return np.stack([store.vector(p.id) for p in papers])
+        return np.stack([store.vector(p.id) for p in papers]), encoder
     vectors, _ = store.vectors_for(papers, encoder)
-    return vectors
+    return vectors, encoder
 
 
 def report_lines(report, papers: dict) -> list[str]:

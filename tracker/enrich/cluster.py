@@ -22,8 +22,10 @@ other than that halfway point (unrelated papers Ward put together last) is no th
 On the benchmark's days 94% of unrelated papers (other fields, fetched by id) go to Other,
 and 2.6% of the papers of a known group.
 
-Labels: readable phrases the papers use (tracker.enrich.labels): class-based TF-IDF over
-phrases as written, then maximal marginal relevance for a second, different phrase.
+Labels: readable phrases the papers use (tracker.enrich.labels, through `label_themes`): class-based
+TF-IDF over phrases as written, re-ranked by closeness to the theme's centre with the run's
+encoder, phrases common across the ledger dropped, no phrase in two themes' labels, then maximal
+marginal relevance for a second, different phrase.
 
 Input order never matters: papers are sorted by id first and nothing is random.
 """
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tracker.enrich.labels import heading, label_phrases
+from tracker.enrich.labels import LabelContext, heading, label_phrases
 from tracker.models import Paper
 
 OTHER = "Other"
@@ -60,12 +62,13 @@ def cluster_themes(
     min_theme_size: int = 2,
     n_terms: int = 2,
     key: Callable[[Paper], float] | None = None,
+    context: LabelContext | None = None,
 ) -> list[Theme]:
     """Group `papers` (row i of `vectors` embeds papers[i]) into labelled themes.
 
     Themes come largest first (ties by label), "Other" last. Within a theme papers are
     ordered by cosine to the theme's centroid, or by `key` (higher first, e.g.
-    `lambda p: p.relevance or 0.0`); ties by id.
+    `lambda p: p.relevance or 0.0`); ties by id. `context`: see `label_themes`.
     """
     if len(papers) == 0:
         return []
@@ -84,12 +87,8 @@ def cluster_themes(
     if (labels < 0).all():  # nothing but stragglers: one theme is the honest answer
         labels = np.zeros(len(papers), int)
     members = [np.flatnonzero(labels == c) for c in sorted(set(labels.tolist()) - {-1})]
-    phrases = label_phrases([text(p) for p in papers], [m.tolist() for m in members], n_terms)
-
-    themes = []
-    for m, t in zip(members, phrases):
-        ids = ordered(papers, vectors, m, key)
-        themes.append(Theme(heading(t) or fallback_label(papers, vectors, m), t, ids))
+    themes = [Theme(title, terms, ordered(papers, vectors, m, key))
+              for m, (title, terms) in zip(members, label_themes(papers, vectors, members, n_terms, context))]
     themes.sort(key=lambda th: (-len(th.paper_ids), th.label))
     if (labels < 0).any():
         themes.append(Theme(OTHER, (), ordered(papers, vectors, np.flatnonzero(labels < 0), key)))
@@ -181,6 +180,18 @@ def unit(vectors: np.ndarray) -> np.ndarray:
 def text(paper: Paper) -> str:
     """Title, newline, abstract: labels.display_form tells title words from running text."""
     return f"{paper.title}\n{paper.abstract}"
+
+
+def label_themes(papers: Sequence[Paper], vectors: np.ndarray, members: Sequence[np.ndarray], n_terms: int = 2,
+                 context: LabelContext | None = None) -> list[tuple[str, tuple[str, ...]]]:
+    """(heading, phrases) of each theme (rows `members[i]` of `papers`/`vectors`): the one labelling
+    of the digest's themes, the weekly review's and `tracker trends`'. With `context`, phrases are
+    re-ranked by closeness to the theme's centre (its encoder) and generic ones dropped (its
+    background); see tracker.enrich.labels."""
+    papers = list(papers)
+    phrases = label_phrases([text(p) for p in papers], [m.tolist() for m in members], n_terms,
+                            vectors=vectors, context=context)
+    return [(heading(t) or fallback_label(papers, vectors, m), t) for m, t in zip(members, phrases)]
 
 
 def fallback_label(papers: list[Paper], vectors: np.ndarray, members: np.ndarray) -> str:

@@ -21,14 +21,28 @@ word says little) is picked by maximal marginal relevance, as BERTopic's
 MaximalMarginalRelevance representation, over the candidates' TF-IDF vectors across the group's
 papers, and never shares a word with the first. Phrases are shown as the abstracts write them
 mid-sentence ("LLMs", "Luttinger liquid", "deep learning" even where a paper says "Deep
-Learning (DL)"). benchmarks/themes.py prints example labels.
+Learning (DL)").
+
+With a LabelContext (the digest, the weekly review and `tracker trends` all pass one):
+- closeness (KeyBERT-style, as BERTopic's KeyBERTInspired representation): every group's
+  candidates are embedded in one batch with the run's encoder, and a candidate's score is half
+  its c-TF-IDF and half its cosine to the group's centre (CLOSENESS_WEIGHT), each relative to
+  the group's best: "protein folding" over "benchmark suite" when the papers are about folding;
+- background: a phrase used by a large share of everything seen (tracker.enrich.background) is
+  generic and is no candidate ("neural networks", "future research").
+Always: phrases are counted with inflections merged ("language model" = "language models"),
+acronyms are read from their definitions ("large language models (LLMs)"), and no phrase (up to
+inflection or acronym, or a phrase saying no more than one already used) appears in the labels
+of two groups: the largest group chooses first. benchmarks/labels.py measures the labels.
 """
 from __future__ import annotations
 
 import re
 from collections import Counter
 from collections.abc import Sequence
+from itertools import islice
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +53,7 @@ LONGER_COVERAGE = 0.5  # a phrase replaces a single word when used by at least t
 FRAGMENT_SHARE = 0.9  # ... and a shorter phrase when it accounts for this share of the shorter one's uses
 CANDIDATES = 40
 MIN_COVERAGE = 0.25  # a label phrase is used by at least this share of the group's papers (and two)
+CLOSENESS_WEIGHT = 0.5  # share of a candidate's score from its closeness to the theme's centre (KeyBERT)
 PHRASE_BONUS = 1.0  # for a phrase of 2-3 words: "sample complexity" reads better than "sample" or "unknown"
 
 # Words every abstract uses; they would label every group of a small day.
@@ -95,13 +110,27 @@ def _runs(text: str, stop: frozenset[str]) -> list[list[tuple[str, int]]]:
     return [run for run in runs if run]
 
 
-def label_phrases(docs: Sequence[str], groups: Sequence[Sequence[int]], n_phrases: int = 2
-                  ) -> list[tuple[str, ...]]:
-    """Up to `n_phrases` distinct phrases per group (lists of indices into `docs`), best first."""
+@dataclass(frozen=True)
+class LabelContext:
+    """What labelling may use beyond the group's own text (either may be None)."""
+
+    encoder: Any = None  # the run's encoder: embeds candidate phrases (one batch) for closeness to a theme
+    background: Any = None  # tracker.enrich.background.Background: how common a phrase is everywhere
+
+
+def label_phrases(docs: Sequence[str], groups: Sequence[Sequence[int]], n_phrases: int = 2, *,
+                  vectors: np.ndarray | None = None, context: LabelContext | None = None) -> list[tuple[str, ...]]:
+    """Up to `n_phrases` distinct phrases per group (lists of indices into `docs`), best first.
+
+    `vectors` (row i embeds docs[i]) with `context.encoder`: candidates re-ranked by closeness to
+    the group's centre; `context.background`: generic phrases dropped. Groups are labelled largest
+    first, and a phrase (up to inflection or acronym) labels one group only."""
     from sklearn.feature_extraction.text import CountVectorizer
 
+    context = context or LabelContext()
     stop = stop_words()
-    vectorizer = CountVectorizer(analyzer=lambda doc: phrases(doc, stop), min_df=min(2, len(docs)))
+    # phrases counted by key: "language model" and "language models" are one candidate
+    vectorizer = CountVectorizer(analyzer=lambda doc: [phrase_key(p) for p in phrases(doc, stop)], min_df=min(2, len(docs)))
     try:  # sparse counts: a window of thousands of abstracts has hundreds of thousands of phrases
         counts = vectorizer.fit_transform(docs).tocsr()
     except ValueError:  # no phrase at all (only numbers and stop words)
@@ -110,20 +139,64 @@ def label_phrases(docs: Sequence[str], groups: Sequence[Sequence[int]], n_phrase
     used = (counts > 0).astype(np.float64).tocsr()
     in_docs = np.asarray(used.sum(axis=0)).ravel()
     bonus = np.array([1 + PHRASE_BONUS * (" " in t) for t in vocab])
-    labels = []
+    generic = context.background.generic if context.background is not None else (lambda phrase: False)
+    scores = []  # per group: c-TF-IDF of every phrase (0: too few of the group's papers use it)
+    ranked = []  # per group: its best CANDIDATES phrases that are not generic
     for group in groups:
-        members = list(group)
-        in_group = np.asarray(used[members].sum(axis=0)).ravel()
-        enough = in_group >= max(min(2, len(members)), MIN_COVERAGE * len(members))
+        in_group = np.asarray(used[list(group)].sum(axis=0)).ravel()
+        enough = in_group >= max(min(2, len(group)), MIN_COVERAGE * len(group))
         # c-TF-IDF counting papers: coverage of the group x share of the phrase's papers in it
-        score = np.where(enough, in_group / max(len(members), 1) * in_group / np.maximum(in_docs, 1) * bonus, 0.0)
-        ranked = sorted(np.flatnonzero(score > 0), key=lambda k: (-score[k], len(vocab[k]), vocab[k]))[:CANDIDATES]
-        occurrences = np.asarray(counts[members][:, ranked].sum(axis=0)).ravel() if ranked else np.zeros(0)
-        candidates = [Candidate(vocab[k], float(score[k]), int(in_group[k]), int(n)) for k, n in zip(ranked, occurrences)]
-        vectors = used[members][:, ranked].toarray() * np.log(1 + len(docs) / np.maximum(in_docs[ranked], 1))
-        chosen = _choose(candidates, vectors, n_phrases)
-        labels.append(tuple(display_form(c.phrase, [docs[m] for m in members]) for c in chosen))
+        scores.append(np.where(enough, in_group / max(len(group), 1) * in_group / np.maximum(in_docs, 1) * bonus, 0.0))
+        best = sorted(np.flatnonzero(scores[-1] > 0), key=lambda k: (-scores[-1][k], len(vocab[k]), vocab[k]))
+        ranked.append(list(islice((k for k in best if not generic(vocab[k])), CANDIDATES)))  # lazily: counting costs
+    closeness = _closeness(vocab, ranked, groups, vectors, context.encoder)
+    expansions = acronyms(docs)
+    taken: list[frozenset[str]] = []  # what earlier (larger) groups' labels say
+    labels: list[tuple[str, ...]] = [() for _ in groups]
+    for g in sorted(range(len(groups)), key=lambda g: (-len(groups[g]), g)):
+        members = list(groups[g])
+        free = [i for i, k in enumerate(ranked[g]) if not any(_same_concept(concept(vocab[k], expansions), t) for t in taken)]
+        blended = _blend(scores[g][[ranked[g][i] for i in free]], closeness[g][free] if closeness else None)
+        scored = sorted(zip(blended, (ranked[g][i] for i in free)), key=lambda sk: (-sk[0], len(vocab[sk[1]]), vocab[sk[1]]))
+        keys = [k for _, k in scored]
+        in_group = np.asarray(used[members][:, keys].sum(axis=0)).ravel()
+        occurrences = np.asarray(counts[members][:, keys].sum(axis=0)).ravel()
+        candidates = [Candidate(vocab[k], float(sc), int(n), int(o)) for (sc, k), n, o in zip(scored, in_group, occurrences)]
+        tfidf = used[members][:, keys].toarray() * np.log(1 + len(docs) / np.maximum(in_docs[keys], 1))
+        chosen = _choose(candidates, tfidf, n_phrases, expansions)
+        taken += [concept(c.phrase, expansions) for c in chosen]
+        labels[g] = tuple(display_form(c.phrase, [docs[m] for m in members]) for c in chosen)
     return labels
+
+
+def _closeness(vocab: list[str], ranked: list[list[int]], groups: Sequence[Sequence[int]],
+               vectors: np.ndarray | None, encoder: Any) -> list[np.ndarray] | None:
+    """Per group, each candidate's cosine to the group's centre (KeyBERT), from one encoder batch
+    of every group's candidates; None without an encoder or vectors."""
+    if encoder is None or vectors is None or not any(ranked):
+        return None
+    wanted = sorted({vocab[k] for keys in ranked for k in keys})
+    embedded = np.asarray(encoder.encode(wanted), dtype=np.float64)
+    embedded /= np.maximum(np.linalg.norm(embedded, axis=1, keepdims=True), 1e-12)
+    row = {phrase: i for i, phrase in enumerate(wanted)}
+    out = []
+    for group, keys in zip(groups, ranked):
+        centre = np.asarray(vectors, dtype=np.float64)[list(group)].mean(axis=0)
+        centre /= max(float(np.linalg.norm(centre)), 1e-12)
+        out.append(np.array([embedded[row[vocab[k]]] @ centre for k in keys]))
+    return out
+
+
+def _blend(ctfidf: np.ndarray, closeness: np.ndarray | None) -> np.ndarray:
+    """A candidate's score: its c-TF-IDF, and (when known) its closeness to the theme's centre,
+    each relative to the group's best (CLOSENESS_WEIGHT of the score is closeness)."""
+    if not len(ctfidf):
+        return ctfidf
+    relative = ctfidf / max(float(ctfidf.max()), 1e-12)
+    if closeness is None:
+        return relative
+    close = np.clip(closeness, 0.0, None) / max(float(closeness.max()), 1e-12)
+    return (1 - CLOSENESS_WEIGHT) * relative + CLOSENESS_WEIGHT * close
 
 
 @dataclass(frozen=True)
@@ -134,7 +207,8 @@ class Candidate:
     uses: int  # times the group's papers use it
 
 
-def _choose(candidates: list[Candidate], vectors: np.ndarray, n_phrases: int) -> list[Candidate]:
+def _choose(candidates: list[Candidate], vectors: np.ndarray, n_phrases: int, expansions: dict[str, str]
+            ) -> list[Candidate]:
     """The best phrase (made longer where that loses little), then further ones by MMR."""
     if not candidates:
         return []
@@ -145,7 +219,8 @@ def _choose(candidates: list[Candidate], vectors: np.ndarray, n_phrases: int) ->
     while len(chosen) < n_phrases:
         options = [k for k, c in enumerate(candidates) if c not in chosen and c.score >= MIN_RELATIVE_SCORE * top
                    and " " in c.phrase  # a lone second word ("sample", "factors") says little
-                   and not any(_overlaps(c.phrase, d.phrase) for d in chosen)]
+                   and not any(_overlaps(c.phrase, d.phrase) or _same_concept(
+                       concept(c.phrase, expansions), concept(d.phrase, expansions)) for d in chosen)]
         if not options:
             break
 
@@ -202,12 +277,54 @@ def _stem(word: str) -> str:
     return word
 
 
+def phrase_key(phrase: str) -> str:
+    """`phrase` with inflections merged: "Language Models" -> "language model", "LLMs" -> "llm"."""
+    return " ".join(_singular(w) for w in phrase.lower().split())
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 2 and word.endswith("s") and not word.endswith(("ss", "us", "is", "as")):
+        return word[:-1]
+    return word
+
+
+_DEFINITION = re.compile(r"((?:[^\W\d_][\w-]*\s+){1,6})\(\s*([A-Z][A-Za-z0-9-]*?[A-Z0-9])s?\s*\)")
+
+
+def acronyms(docs: Sequence[str]) -> dict[str, str]:
+    """{acronym: what it stands for}, as phrase keys, from definitions in `docs` such as
+    "large language models (LLMs)" or "vision-language models (VLMs)"."""
+    found: dict[str, str] = {}
+    for doc in docs:
+        for match in _DEFINITION.finditer(doc):
+            letters = [c.lower() for c in match.group(2) if c.isupper()]
+            parts = [part for word in match.group(1).split() for part in word.split("-") if part]
+            if len(letters) >= 2 and len(parts) >= len(letters) and \
+                    [w[0].lower() for w in parts[-len(letters):]] == letters:
+                found.setdefault(phrase_key(match.group(2)), phrase_key(" ".join(parts[-len(letters):])))
+    return found
+
+
+def concept(phrase: str, expansions: dict[str, str]) -> frozenset[str]:
+    """The words `phrase` stands for: inflections merged, acronyms spelt out, hyphens split
+    ("LLMs" and "large language models" -> {large, language, model})."""
+    words = [expansions.get(w, w) for w in phrase_key(phrase).split()]
+    return frozenset(part for w in words for part in re.split(r"[\s-]+", w) if part)
+
+
+def _same_concept(a: frozenset[str], b: frozenset[str]) -> bool:
+    """One phrase says no more than the other ("language model" within "large language models")."""
+    return bool(a) and bool(b) and (a <= b or b <= a)
+
+
 def display_form(phrase: str, docs: Sequence[str]) -> str:
     """`phrase` as the papers write it in running text (not at a sentence start or in a title),
     in lowercase wherever some paper writes it so ("deep learning", but "Luttinger liquid",
     "LLMs", "quantum Monte Carlo"); failing that, lowercase words except those capitalised
-    inside (acronyms, "GPT-4", "DeepXplore")."""
-    pattern = re.compile(r"(?<![\w-])" + r"\s+".join(map(re.escape, phrase.split())) + r"(?![\w-])", re.IGNORECASE)
+    inside (acronyms, "GPT-4", "DeepXplore"). Inflections count as the phrase ("LLMs" for "llm")."""
+    pattern = re.compile(r"(?<![\w-])" + r"\s+".join(map(_inflected, phrase.split())) + r"(?![\w-])", re.IGNORECASE)
     running: Counter[str] = Counter()
     anywhere: Counter[str] = Counter()
     for doc in docs:
@@ -224,6 +341,13 @@ def display_form(phrase: str, docs: Sequence[str]) -> str:
         form = min(anywhere, key=lambda f: (-anywhere[f], f))
         return " ".join(w if any(c.isupper() for c in w[1:]) else w.lower() for w in form.split())
     return phrase
+
+
+def _inflected(word: str) -> str:
+    """A pattern for `word` and its plural ("policy" -> policy|policies, "model" -> model|models)."""
+    if word.endswith("y") and len(word) > 3:
+        return re.escape(word[:-1]) + "(?:y|ies)"
+    return re.escape(word) + "(?:s|es)?"
 
 
 def heading(label_phrases: Sequence[str]) -> str:

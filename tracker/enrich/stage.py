@@ -141,16 +141,21 @@ def near_duplicates(settings: Settings, embedded: Embedded, today: str) -> dict[
 
 # --- themes -----------------------------------------------------------------------------
 
-def add_themes(settings: Settings, digest: Digest, embedded: Embedded, *, relevance_on: bool) -> Digest:
-    """Cluster the digest's kept new papers into labelled themes (ordered by relevance when on)."""
-    from tracker.enrich.cluster import cluster_themes
+def add_themes(settings: Settings, digest: Digest, embedded: Embedded, *, relevance_on: bool,
+               encoder: LazyEncoder | None = None) -> Digest:
+    """Cluster the digest's kept new papers into labelled themes (ordered by relevance when on).
+
+    Labels are re-ranked with `encoder` (one batch of phrases) against the whole ledger's phrases."""
+    from tracker.enrich.background import label_context
+    from tracker.enrich.cluster import cluster_themes, text
 
     papers = [item.paper for item in digest.new]
     if len(papers) < settings.themes.min_papers:
         return digest
     key = (lambda p: p.relevance or 0.0) if relevance_on else None
     themes = cluster_themes(papers, embedded.of(papers), min_papers=settings.themes.min_papers,
-                            max_themes=settings.themes.max_themes, key=key)
+                            max_themes=settings.themes.max_themes, key=key,
+                            context=label_context(encoder, (text(p) for p in embedded.papers)))
     items = {item.paper.id: item for item in digest.new}
     groups = tuple(ThemeGroup(t.label, tuple(items[pid] for pid in t.paper_ids)) for t in themes)
     return replace(digest, themes=groups if len(groups) > 1 else ())

@@ -12,7 +12,8 @@ Text goes inside double quotes, which Mermaid cannot escape: `chart_text` replac
 backtick, which Mermaid reads as Markdown in labels) with a single quote, and flattens the text
 to one line. xychart has no legend, so each series gets a colour from PALETTE (set through an
 init directive) and the Markdown line under the chart names the series with a square of that
-colour (`legend`). A chart with no data still has a valid y range (0 --> 1).
+colour (`legend`). The y axis runs from 0 to a whole number of at least MIN_Y_TOP, so its ticks are
+whole papers, also for a chart with no data.
 """
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ from tracker.render.escape import display_line, md_text
 PALETTE = (("#3b88c3", "🟦"), ("#f4900c", "🟧"), ("#77b255", "🟩"), ("#dd2e44", "🟥"),
            ("#aa8ed6", "🟪"), ("#fdcb58", "🟨"), ("#c1694f", "🟫"), ("#31373d", "⬛"))
 MAX_SERIES = len(PALETTE)
+# Mermaid draws about ten y ticks (d3's `ticks()`); below a top of 8 they fall between whole numbers
+# (0.2 papers, 0.5 papers), so a quiet chart's axis still runs to 8. tests/test_charts.py reads the ticks.
+MIN_Y_TOP = 8
 _MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
@@ -67,7 +71,7 @@ def xychart(title: str, x_labels: Sequence[str], series: Sequence[Series], *, y_
     init = json.dumps({"themeVariables": {"xyChart": {"plotColorPalette": palette}}})
     lines = [f"%%{{init: {init}}}%%", "xychart-beta", f"    title {chart_text(title)}",
              f"    x-axis [{', '.join(chart_text(x, 24) for x in x_labels)}]",
-             f"    y-axis {chart_text(y_title)} 0 --> {max(1, _nice_top(top))}"]
+             f"    y-axis {chart_text(y_title)} 0 --> {_nice_top(top)}"]
     lines += [f"    {kind} [{', '.join(str(int(v)) for v in s.values)}]" for s in drawn]
     if not drawn:
         lines.append(f"    {kind} [{', '.join('0' for _ in x_labels)}]")
@@ -77,9 +81,9 @@ def xychart(title: str, x_labels: Sequence[str], series: Sequence[Series], *, y_
 
 
 def _nice_top(value: int) -> int:
-    """A round y maximum a little above `value` (Mermaid draws ticks between min and max)."""
-    if value <= 5:
-        return value + 1 if value else 1
+    """A round y maximum a little above `value`, at least MIN_Y_TOP (see there)."""
+    if value < MIN_Y_TOP:
+        return MIN_Y_TOP
     step = 10 ** (len(str(value)) - 1) // 2 or 1
     return (value // step + 1) * step
 
@@ -95,15 +99,18 @@ def week_label(monday: dt.date) -> str:
     return f"{_MONTHS[monday.month - 1]} {monday.day}"
 
 
-def topic_activity(topics: Sequence[str], dated: Iterable[tuple[Sequence[str], str]], weeks: int = 12
-                   ) -> tuple[list[dt.date], list[Series]]:
-    """Papers per ISO week per topic, for up to `weeks` weeks ending with the newest paper's week.
+def topic_activity(topics: Sequence[str], dated: Iterable[tuple[Sequence[str], str]], weeks: int = 12,
+                   today: dt.date | None = None) -> tuple[list[dt.date], list[Series]]:
+    """Papers per ISO week per topic, for up to `weeks` weeks ending with `today`'s week (or, with
+    no `today`, the newest paper's).
 
     `dated`: (topics, date) of each paper, the date as its table row shows it (YYYY-MM-DD...;
-    undated papers are skipped). The chart starts no earlier than the latest week from which
-    every topic's papers are on record (a topic's first fetch reaches back only so far): an
-    empty early week would read as "no papers" when it means "not fetched yet". So a new
-    tracker's chart shows a week or two, then grows to `weeks`.
+    undated papers, and papers dated after `today`, are skipped). The chart starts no earlier than
+    the latest week from which every topic's papers are on record (a topic's first fetch reaches
+    back only so far): an empty early week would read as "no papers" when it means "not fetched
+    yet". So a new tracker's chart shows a week or two, then grows to `weeks`. The week of `today`
+    is left out unless it is over (`today` is its Sunday) or it is the only week: a line falling
+    to a week's first days' count reads as a collapse.
     """
     days: dict[str, list[dt.date]] = {name: [] for name in topics}
     for paper_topics, date in dated:
@@ -112,13 +119,15 @@ def topic_activity(topics: Sequence[str], dated: Iterable[tuple[Sequence[str], s
         except ValueError:
             continue
         for name in paper_topics:
-            if name in days:
+            if name in days and (today is None or day <= today):
                 days[name].append(day)
     every = [d for ds in days.values() for d in ds]
     if not every:
         return [], [Series(name, ()) for name in topics]
-    last = week_start(max(every))
+    last = week_start(today or max(every))
     first = max([last - dt.timedelta(weeks=weeks - 1)] + [week_start(min(ds)) for ds in days.values() if ds])
+    if today is not None and unfinished(last, today) and first < last:
+        last -= dt.timedelta(weeks=1)
     mondays = [first + dt.timedelta(weeks=k) for k in range((last - first).days // 7 + 1)]
     index = {monday: k for k, monday in enumerate(mondays)}
     series = []
@@ -132,16 +141,27 @@ def topic_activity(topics: Sequence[str], dated: Iterable[tuple[Sequence[str], s
     return mondays, series
 
 
-def activity_chart(topics: Sequence[str], dated: Iterable[tuple[Sequence[str], str]], weeks: int = 12
-                   ) -> Chart | None:
+def unfinished(monday: dt.date, today: dt.date) -> bool:
+    """Whether the week starting `monday` still has days after `today`."""
+    return today < monday + dt.timedelta(days=6)
+
+
+def activity_chart(topics: Sequence[str], dated: Iterable[tuple[Sequence[str], str]], weeks: int = 12,
+                   today: str | None = None) -> Chart | None:
     """The README's chart: papers per week per topic (None when no paper has a date yet).
 
-    With more topics than colours, the busiest MAX_SERIES are drawn (`left_out` counts the rest)."""
-    mondays, series = topic_activity(topics, dated, weeks)
+    `today`: the run date (ISO); the title's range ends there at the latest, and a week still
+    under way is drawn only when it is the only one, labelled "so far". With more topics than
+    colours, the busiest MAX_SERIES are drawn (`left_out` counts the rest)."""
+    day = dt.date.fromisoformat(today[:10]) if today else None
+    mondays, series = topic_activity(topics, dated, weeks, day)
     if not mondays:
         return None
     busiest = {s.name for s in sorted(series, key=lambda s: -sum(s.values))[:MAX_SERIES]}
     shown = [s for s in series if s.name in busiest]
-    title = f"Papers per week, {mondays[0].isoformat()} to {(mondays[-1] + dt.timedelta(days=6)).isoformat()}"
-    chart = xychart(title, [week_label(m) for m in mondays], shown)
+    end = mondays[-1] + dt.timedelta(days=6)
+    labels = [week_label(m) for m in mondays]
+    if day is not None and unfinished(mondays[-1], day):
+        end, labels[-1] = day, f"{labels[-1]} (so far)"
+    chart = xychart(f"Papers per week, {mondays[0].isoformat()} to {end.isoformat()}", labels, shown)
     return Chart(chart.mermaid, chart.legend, len(series) - len(shown))

@@ -159,7 +159,7 @@ def render_readme(
         env, topics, layout(topics, map(paper_key, papers), cap), lambda ids: [by_id[i] for i in ids],
         total=sum(1 for p in papers if p.topics), date=date, cap=cap,
         readme_path=readme_path, archive_dir=archive_dir, digest_dir=digest_dir,
-        activity=activity_chart(topics, ((p.topics, p.date) for p in papers)),
+        activity=activity_chart(topics, ((p.topics, p.date) for p in papers), today=date),
     )
     return section or "", pages
 

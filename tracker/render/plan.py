@@ -260,7 +260,7 @@ def render_tables_of_run(settings: Settings, env: jinja2.Environment, ledger: Le
         total=sum(1 for _, e in entries if e.topics), date=today, cap=out.readme_rows,
         readme_path=readme_path, archive_dir=settings.path(out.archive_dir), digest_dir=settings.path(out.digest_dir),
         pages=pages, readme=chosen.readme,
-        activity=activity_chart(topics, ((e.topics, e.date) for _, e in entries)) if chosen.readme else None,
+        activity=activity_chart(topics, ((e.topics, e.date) for _, e in entries), today=today) if chosen.readme else None,
     )
     files: dict[Path, str | None] = dict(rendered)
     if section is not None:

@@ -17,6 +17,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from tracker.enrich.background import label_context
+from tracker.enrich.cluster import text
 from tracker.enrich.trends import Trend, TrendReport, find_trends, select_window
 from tracker.models import Paper
 from tracker.render.charts import Chart, Series, week_label, xychart
@@ -31,13 +33,14 @@ class RisingTheme:
     trend: Trend
     best: tuple[Paper, ...]  # this week's best papers of the theme
     more: int  # this week's other papers of the theme
+    counts: tuple[int, ...]  # papers per tracked week, oldest first (weeks before the tracker ran are not zeros)
 
 
 @dataclass(frozen=True)
 class TopicCount:
     name: str
     this_week: int
-    before: tuple[int, ...]  # the earlier weeks, oldest first (None when not tracked)
+    before: tuple[int, ...]  # the earlier tracked weeks, oldest first
 
 
 @dataclass(frozen=True)
@@ -74,16 +77,17 @@ def iso_week(day: str) -> str:
 
 
 def weekly_review_files(settings: Any, papers: Sequence[Paper], vectors: np.ndarray | None, today: str,
-                        why: Callable[[str], str | None] | None = None) -> dict[Path, str]:
+                        why: Callable[[str], str | None] | None = None, encoder: Any = None) -> dict[Path, str]:
     """{path: Markdown} of the week's review when this run should write it (see above), else {}.
 
     `vectors` (row i embeds papers[i]) may be None (a run without embeddings): the review then
-    has counts and top picks but no themes. `why(id)` names what a top pick is closest to."""
+    has counts and top picks but no themes. `why(id)` names what a top pick is closest to;
+    `encoder` re-ranks the themes' labels (as `tracker trends`)."""
     enabled, weekday, weeks = weekly_settings(settings)
     path = review_path(settings.path(settings.output.digest_dir), today)
     if not enabled or dt.date.fromisoformat(today).isoweekday() < weekday or path.exists():
         return {}
-    review = build_review(papers, vectors, today, weeks=weeks, topics=[t.name for t in settings.topics])
+    review = build_review(papers, vectors, today, weeks=weeks, topics=[t.name for t in settings.topics], encoder=encoder)
     if review is None:
         return {}
     if why is not None:  # "close to ..." beside each top pick (tracker.enrich.relevance.Relevance.why)
@@ -96,7 +100,7 @@ def weekly_review_files(settings: Any, papers: Sequence[Paper], vectors: np.ndar
 
 
 def build_review(papers: Sequence[Paper], vectors: np.ndarray | None, today: str, *, weeks: int = 4,
-                 topics: Sequence[str] = ()) -> WeeklyReview | None:
+                 topics: Sequence[str] = (), encoder: Any = None) -> WeeklyReview | None:
     """The review of the 7 days ending `today` (None when the tracker was not running before them:
     a first week has nothing to be compared with)."""
     window = select_window(papers, today, weeks)
@@ -108,8 +112,11 @@ def build_review(papers: Sequence[Paper], vectors: np.ndarray | None, today: str
     report = None
     if vectors is not None:
         rows = {p.id: k for k, p in enumerate(papers)}
-        report = find_trends(window, np.asarray(vectors)[[rows[p.id] for p in window.papers]], key=key)
-    rising = tuple(RisingTheme(t, tuple(by_id[i] for i in t.papers[:BEST_PAPERS]), max(0, len(t.papers) - BEST_PAPERS))
+        report = find_trends(window, np.asarray(vectors)[[rows[p.id] for p in window.papers]], key=key,
+                             context=label_context(encoder, (text(p) for p in papers)))
+    tracked = [w.tracked for w in window.weeks]
+    rising = tuple(RisingTheme(t, tuple(by_id[i] for i in t.papers[:BEST_PAPERS]), max(0, len(t.papers) - BEST_PAPERS),
+                               _tracked_only(t.weekly_counts, tracked))
                    for t in (report.rising if report else [])[:RISING_SHOWN])
     this_week = [p for p, w in zip(window.papers, window.week) if w == window.this_week]
     picks = sorted((p for p in this_week if p.relevance is not None), key=lambda p: (-(p.relevance or 0.0), p.id))
@@ -128,10 +135,18 @@ def topic_counts(window, topics: Sequence[str]) -> tuple[TopicCount, ...]:
         for name in paper.topics:
             if name in counts:
                 counts[name][week] += 1
-    return tuple(TopicCount(name, c[-1], tuple(c[:-1])) for name, c in counts.items())
+    tracked = [w.tracked for w in window.weeks]
+    return tuple(TopicCount(name, c[-1], _tracked_only(c[:-1], tracked)) for name, c in counts.items())
+
+
+def _tracked_only(counts: Sequence[int], tracked: Sequence[bool]) -> tuple[int, ...]:
+    """The counts of the weeks the tracker ran: a week before it started is unknown, not zero."""
+    return tuple(int(c) for c, on in zip(counts, tracked) if on)
 
 
 def rising_chart(report: TrendReport, rising: Sequence[RisingTheme]) -> Chart:
-    labels = [week_label(dt.date.fromisoformat(w.start)) for w in report.weeks]
-    series = [Series(r.trend.label, r.trend.weekly_counts) for r in rising]
-    return xychart("Papers per week in the rising themes", labels, series)
+    """The rising themes' papers per tracked week; the last week ends on the run date, so it is complete."""
+    weeks = [w for w in report.weeks if w.tracked]
+    labels = [week_label(dt.date.fromisoformat(w.start)) for w in weeks]
+    series = [Series(r.trend.label, r.counts) for r in rising]
+    return xychart(f"Papers per week in the rising themes, {weeks[0].start} to {report.end}", labels, series)

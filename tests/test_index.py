@@ -74,8 +74,9 @@ def test_the_accelerator_finds_what_exact_search_finds(clustered, clustered_ann)
 
 def test_the_accelerator_stays_in_step_with_changed_and_new_rows(clustered, clustered_ann, tmp_path):
     vectors = clustered.copy()
-    nn.write_ann(clustered_ann, tmp_path / "ann.faiss")
-    ann = nn.read_ann(tmp_path / "ann.faiss", writable=True)  # a copy, as a save reads it back
+    nn.save_ann(tmp_path / "ann.faiss", clustered, 1, clustered_ann, [])
+    ann = nn.read_ann(tmp_path / "ann.faiss", 1, writable=True)  # a copy, as a save reads it back
+    assert nn.read_ann(tmp_path / "ann.faiss", 2) is None  # saved for another generation: not used
     moved = unit_rows(5, 64, seed=8)
     vectors[[3, 99, 4000, 12345, 19999]] = moved  # re-embedded papers
     vectors = np.vstack([vectors, unit_rows(7, 64, seed=9)])  # new papers

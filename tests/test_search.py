@@ -12,7 +12,7 @@ import pytest
 from tests.search_fakes import HashEncoder, fixture_papers, paper
 from tracker.errors import TrackerError
 from tracker.store.search import Filters, search, similar
-from tracker.store.vectors import STORE_DIR, VectorStore
+from tracker.store.vectors import STORE_FILE, VectorStore
 
 # 30 papers on one theme ("graph") and 10 on another; the filtered topic has the *worst* matches,
 # so a search that cut to top-k before filtering would return too few of them.
@@ -219,9 +219,8 @@ def test_a_malformed_argument_is_a_usage_error_naming_it(project, args, named, m
 
 def test_a_damaged_store_is_rebuilt_not_an_error(project, caplog):
     assert project("index").exit_code == 0
-    manifest = json.loads((project.state_dir / STORE_DIR / "manifest.json").read_text())
-    vectors = project.state_dir / STORE_DIR / manifest["files"]["vectors"]["name"]
-    vectors.write_bytes(vectors.read_bytes()[:-100])
+    stored = project.state_dir / STORE_FILE
+    stored.write_bytes(stored.read_bytes()[: len(stored.read_bytes()) // 2])
     project.counting.encoded.clear()
     result = project("search", "Protein structure study 4 with a graph", "-k", "1")
     assert result.exit_code == 0 and result.stdout.split()[2] == "2402.00004"
@@ -234,7 +233,8 @@ def test_a_model_change_in_config_rebuilds_instead_of_mixing_spaces(project):
     project.counting.model_name = "fake-bow-2"
     result = project("index", "--json")
     assert result.exit_code == 0 and json.loads(result.stdout)["embedded"] == len(PAPERS)
-    assert VectorStore.open(project.state_dir, "fake-bow-2").manifest["model"] == "sentence-transformers/fake-bow-2"
+    assert len(VectorStore.open(project.state_dir, "fake-bow-2")) == len(PAPERS)
+    assert len(VectorStore.open(project.state_dir, "fake-bow")) == 0  # the old model's vectors are gone
 
 
 def test_every_command_has_help_with_an_example(project):

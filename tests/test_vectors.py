@@ -5,7 +5,9 @@ import json
 import logging
 import multiprocessing
 import os
+import sqlite3
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,7 @@ from tests.search_fakes import HashEncoder, paper
 from tests.test_embed import CountingEncoder
 from tracker.enrich.embed import embed_text
 from tracker.store import index as nn
-from tracker.store.vectors import STORE_DIR, VectorStore
+from tracker.store.vectors import ANN_FILE, STORE_FILE, VectorStore
 
 PAPERS = [paper(f"2401.{i:05d}", f"Paper number {i} on topic {i % 3}", abstract=f"Abstract {i} about graphs.")
           for i in range(10)]
@@ -30,8 +32,10 @@ def embed(state_dir: Path, papers=PAPERS, encoder=None, *, save: bool = True):
     return vectors, count, store
 
 
-def files(state_dir: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((state_dir / STORE_DIR).iterdir()) if p.is_file()}
+def blocks(state_dir: Path) -> list[bytes]:
+    """The stored vector blocks, as bytes."""
+    with closing(sqlite3.connect(state_dir / STORE_FILE)) as db:
+        return [bytes(data) for (data,) in db.execute("SELECT data FROM blocks ORDER BY block")]
 
 
 def test_second_run_embeds_nothing_and_returns_the_same_vectors(tmp_path):
@@ -67,29 +71,29 @@ def test_vectors_for_aligns_with_any_order_and_subset_and_duplicates(tmp_path):
 def test_unsaved_work_writes_nothing(tmp_path):
     """A dry run embeds in memory only: no file appears, and the next run embeds again."""
     _, count, _ = embed(tmp_path, save=False)
-    assert count == 10 and not (tmp_path / STORE_DIR).exists()
+    assert count == 10 and not (tmp_path / STORE_FILE).exists()
     embed(tmp_path)
-    before = files(tmp_path)
+    before = (tmp_path / STORE_FILE).read_bytes()
     store = VectorStore.open(tmp_path, "fake-model")
     store.vectors_for(PAPERS + [paper("2402.00001", "New one")], CountingEncoder())
-    assert files(tmp_path) == before
+    assert (tmp_path / STORE_FILE).read_bytes() == before
 
 
 def test_saving_nothing_new_writes_nothing(tmp_path):
     embed(tmp_path)
-    before = files(tmp_path)
+    before = (tmp_path / STORE_FILE).read_bytes()
     _, _, store = embed(tmp_path)
-    assert files(tmp_path) == before and store.save() is False
+    assert (tmp_path / STORE_FILE).read_bytes() == before and store.save() is False
 
 
 def test_metadata_changes_are_saved_without_re_embedding(tmp_path):
     embed(tmp_path)
-    vectors_file = next(name for name in files(tmp_path) if name.startswith("vectors-"))
+    generation, vectors = VectorStore.open(tmp_path, "fake-model").generation, blocks(tmp_path)
     retagged = [p.with_changes(topics=("llm", "new topic")) if p.id == PAPERS[4].id else p for p in PAPERS]
     _, count, _ = embed(tmp_path, retagged)
     store = VectorStore.open(tmp_path, "fake-model", with_meta=False)
     assert count == 0 and store.meta([PAPERS[4].id])[0]["topics"] == ["llm", "new topic"]
-    assert store.manifest["files"]["vectors"]["name"] == vectors_file  # vectors were not rewritten
+    assert store.generation == generation + 1 and blocks(tmp_path) == vectors  # vectors were not rewritten
 
 
 def test_model_aliases_share_one_store_and_another_model_rebuilds_it(tmp_path, caplog):
@@ -99,7 +103,7 @@ def test_model_aliases_share_one_store_and_another_model_rebuilds_it(tmp_path, c
     with caplog.at_level(logging.WARNING, logger="tracker.store.vectors"):
         _, count, _ = embed(tmp_path, encoder=CountingEncoder("other-model"))
     assert count == 10 and "for model 'sentence-transformers/all-MiniLM-L6-v2'" in caplog.text
-    assert VectorStore.open(tmp_path, "other-model").manifest["model"] == "sentence-transformers/other-model"
+    assert len(VectorStore.open(tmp_path, "other-model")) == 10
     with pytest.raises(ValueError, match="other-model"):
         VectorStore.open(tmp_path, "other-model").vectors_for(PAPERS, CountingEncoder("model-b"))
 
@@ -128,98 +132,88 @@ def test_a_model_changed_in_place_is_not_mixed_with_its_old_vectors(tmp_path, ca
     assert count == 10 and "changed since" in caplog.text
 
 
-def _damage(folder: Path, which: str, how: str) -> None:
-    manifest = json.loads((folder / "manifest.json").read_text())
-    path = folder / ("manifest.json" if which == "manifest" else manifest["files"][which]["name"])
+def _damage(state_dir: Path, how: str) -> None:
+    path = state_dir / STORE_FILE
     data = bytearray(path.read_bytes())
+    with closing(sqlite3.connect(path)) as db:
+        block = bytes(db.execute("SELECT data FROM blocks").fetchone()[0])
     if how == "truncate":
         path.write_bytes(data[: len(data) // 2])
-    elif how == "flip":  # same size, one byte off: only the checksum can tell
-        data[len(data) * 3 // 4] ^= 0x10
-        path.write_bytes(bytes(data))
-    elif how == "delete":
-        path.unlink()
     elif how == "garbage":
         path.write_bytes(b"\x00not what it should be" * 3)
-    elif how == "wrong shape":
-        path.write_text(json.dumps({**manifest, "count": manifest["count"] + 1}))
-    elif how == "wrong type":
-        path.write_text(json.dumps([1, 2, 3]))
-    elif how == "entry without a name":
-        path.write_text(json.dumps({**manifest, "files": {**manifest["files"], "rows": {"size": 1}}}))
-    elif how == "name outside the folder":
-        outside = folder.parent / "outside.npy"
-        outside.write_bytes((folder / manifest["files"]["vectors"]["name"]).read_bytes())
-        entry = {**manifest["files"]["vectors"], "name": "../outside.npy"}
-        path.write_text(json.dumps({**manifest, "files": {**manifest["files"], "vectors": entry}}))
+    elif how == "flip a vector byte":  # same size, one bit off: only the block's CRC can tell
+        at = data.index(block[:64]) + 100
+        data[at] ^= 0x10
+        path.write_bytes(bytes(data))
+    elif how == "flip an id":  # 2401.00003 becomes 2401.00013: a vector under the wrong paper
+        at = data.index(b"2401.00003")
+        data[at + 8] = ord("1")
+        path.write_bytes(bytes(data))
+    else:
+        statement = {"drop a block": "DELETE FROM blocks", "drop a row": "DELETE FROM papers WHERE pos = 4",
+                     "other format": "UPDATE info SET value = '99' WHERE key = 'format'",
+                     "wrong dim": "UPDATE info SET value = '7' WHERE key = 'dim'",
+                     "no tables": "DROP TABLE papers"}[how]
+        with closing(sqlite3.connect(path)) as db:
+            db.execute(statement)
+            db.commit()
 
 
-@pytest.mark.parametrize("which, how", [
-    ("vectors", "truncate"), ("vectors", "flip"), ("vectors", "delete"), ("vectors", "garbage"),
-    ("rows", "truncate"), ("rows", "flip"), ("rows", "delete"), ("rows", "garbage"),
-    ("manifest", "truncate"), ("manifest", "garbage"), ("manifest", "wrong shape"), ("manifest", "wrong type"),
-    ("manifest", "entry without a name"), ("manifest", "name outside the folder"),
-])
-def test_a_damaged_store_is_logged_rebuilt_and_never_serves_wrong_vectors(tmp_path, caplog, which, how):
+@pytest.mark.parametrize("how", ["truncate", "garbage", "flip a vector byte", "flip an id", "drop a block", "drop a row",
+                                 "other format", "wrong dim", "no tables"])
+def test_a_damaged_store_is_logged_rebuilt_and_never_serves_wrong_vectors(tmp_path, caplog, how):
     expected, _, _ = embed(tmp_path)
-    _damage(tmp_path / STORE_DIR, which, how)
+    _damage(tmp_path, how)
     with caplog.at_level(logging.WARNING, logger="tracker.store.vectors"):
         store = VectorStore.open(tmp_path, "fake-model")
         assert len(store) == 0 and store.search(expected[0], 3) == []  # nothing served from a damaged store
         vectors, count = store.vectors_for(PAPERS, CountingEncoder())
         store.save()
     assert count == 10 and np.array_equal(vectors, expected)
-    assert "will be rebuilt" in caplog.text and str(tmp_path / STORE_DIR) in caplog.text
+    assert "will be rebuilt" in caplog.text and str(tmp_path / STORE_FILE) in caplog.text
     caplog.clear()
     _, count, _ = embed(tmp_path)
     assert count == 0 and "rebuilt" not in caplog.text  # the rebuilt store is sound
 
 
 def test_a_failed_save_is_logged_not_raised(tmp_path, caplog):
-    (tmp_path / STORE_DIR).write_text("a file where the store folder should be")
+    (tmp_path / STORE_FILE).mkdir()
+    (tmp_path / STORE_FILE / "keep").write_text("a folder where the store file should be")
     with caplog.at_level(logging.WARNING, logger="tracker.store.vectors"):
         _, count, store = embed(tmp_path)
     assert count == 10 and "not saved" in caplog.text
-    assert (tmp_path / STORE_DIR).read_text() == "a file where the store folder should be"
+    assert (tmp_path / STORE_FILE / "keep").read_text() == "a folder where the store file should be"
 
 
-def test_first_save_removes_the_old_layouts_and_nothing_else(tmp_path):
-    """Earlier versions' caches go; files of the same folder names that they did not write stay
-    (state_dir may be shared, even be the project folder)."""
-    (tmp_path / "embeddings").mkdir()
-    (tmp_path / "embeddings" / "all-MiniLM-L6-v2-e9e2c881.npz").write_bytes(b"x" * 100)
-    (tmp_path / "index").mkdir()
-    (tmp_path / "index" / "manifest.json").write_text(json.dumps({"format": 1, "ntotal": 3, "files": {}}))
-    for name in ("index-4.faiss", "meta-4.sqlite"):
-        (tmp_path / "index" / name).write_bytes(b"x")
-    export = tmp_path / "models" / "all-MiniLM-L6-v2-e9e2c881-openvino"
-    export.mkdir(parents=True)
-    (export / "manifest.json").write_text(json.dumps({"recipe": "r/v2", "source": "abc"}))
-    (export / "model.bin").write_bytes(b"x" * 100)
-    mine = tmp_path / "models" / "my-own-model"
-    mine.mkdir()
-    (mine / "weights.bin").write_bytes(b"keep me")
+def test_first_save_removes_the_previous_layout_and_nothing_else(tmp_path):
+    """The manifest + npy + sqlite generations of the version before go; other files stay."""
+    old = tmp_path / "vectors"
+    old.mkdir()
+    (old / "manifest.json").write_text(json.dumps({"format": 1, "generation": 3, "files": {}}))
+    for name in ("vectors-000003-ab12.npy", "rows-000003-ab12.sqlite", "ann-000003-ab12.faiss", ".lock"):
+        (old / name).write_bytes(b"x")
     (tmp_path / "last_run.json").write_text("{}")
     embed(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["last_run.json", "models", STORE_DIR]
-    assert [p.name for p in (tmp_path / "models").iterdir()] == ["my-own-model"]
-    assert (mine / "weights.bin").read_bytes() == b"keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last_run.json", STORE_FILE]
+    (tmp_path / "vectors").mkdir()
+    (tmp_path / "vectors" / "notes.txt").write_text("not ours")  # no manifest: not our old store
+    embed(tmp_path, PAPERS + [paper("2402.00001", "New")])
+    assert (tmp_path / "vectors" / "notes.txt").read_text() == "not ours"
 
 
-def test_an_unrelated_index_folder_is_left_alone(tmp_path):
-    (tmp_path / "index").mkdir()
-    (tmp_path / "index" / "manifest.json").write_text('{"something": "else"}')
-    (tmp_path / "index" / "index-1.faiss").write_bytes(b"not ours")
-    embed(tmp_path)
-    assert (tmp_path / "index" / "index-1.faiss").read_bytes() == b"not ours"
+def test_a_save_that_dies_midway_leaves_the_previous_store(tmp_path, monkeypatch):
+    expected, _, _ = embed(tmp_path)
+    store = VectorStore.open(tmp_path, "fake-model")
+    store.vectors_for(PAPERS + [paper(f"2402.{i:05d}", f"New {i}") for i in range(5)], CountingEncoder())
+    import tracker.store.vectors as vectors_module
 
-
-def test_generations_keep_one_previous_and_drop_older_files(tmp_path):
-    embed(tmp_path)
-    for i in range(3):
-        embed(tmp_path, PAPERS + [paper(f"2402.{i:05d}", f"Added {i}")])
-    names = files(tmp_path)
-    assert sum(n.startswith("vectors-") for n in names) == 2 and sum(n.startswith("rows-") for n in names) == 2
+    def dies(*args):
+        raise OSError("killed while writing")
+    monkeypatch.setattr(vectors_module, "_rows_crc", dies)  # fails inside the transaction, after the rows went in
+    assert store.save() is False
+    monkeypatch.undo()
+    reopened = VectorStore.open(tmp_path, "fake-model")
+    assert len(reopened) == 10 and np.array_equal(reopened.vectors_for(PAPERS, CountingEncoder())[0], expected)
 
 
 def _save_in_process(state_dir: str, start: int) -> None:
@@ -239,7 +233,7 @@ def test_two_processes_saving_at_once_leave_a_sound_store(tmp_path):
         worker.join(60)
         assert worker.exitcode == 0
     store = VectorStore.open(tmp_path, "fake-bow")
-    assert store.manifest is not None and len(store) >= 30  # a whole generation of one of them, never a mix
+    assert store.generation and len(store) >= 30  # a whole store of one of them, never a mix
     for pid in store.ids:
         assert np.allclose(store.vector(pid), HashEncoder().encode([embed_text(paper(pid, f"Concurrent {int(pid[5:])}"))])[0])
 
@@ -261,6 +255,7 @@ def test_search_filters_before_the_top_k_cut_and_leaves_out_unlisted_papers(tmp_
     assert store.search(query, 3, listed_only=False)  # the unlisted paper is there for other uses
 
 
+@pytest.mark.skipif(not nn.faiss_installed(), reason="faiss is an optional extra (paper-tracker[ann])")
 def test_the_accelerator_kicks_in_above_the_threshold_and_stays_in_step(tmp_path, monkeypatch):
     monkeypatch.setattr(nn, "ANN_THRESHOLD", 300)
     rng = np.random.default_rng(1)
@@ -273,7 +268,7 @@ def test_the_accelerator_kicks_in_above_the_threshold_and_stays_in_step(tmp_path
 
     papers = [paper(f"2401.{i:05d}", f"Paper {i}") for i in range(400)]
     _, _, store = embed(tmp_path, papers, Random())
-    assert "ann" in store.manifest["files"]
+    assert (tmp_path / ANN_FILE).is_file() and store._load_ann() is not None
     revised = papers[:50] + [p.with_changes(abstract="Rewritten.") for p in papers[50:60]] + papers[60:]
     added = revised + [paper(f"2402.{i:05d}", f"New {i}") for i in range(20)]
     _, count, _ = embed(tmp_path, added, Random())
@@ -288,7 +283,7 @@ def test_the_accelerator_kicks_in_above_the_threshold_and_stays_in_step(tmp_path
 @pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="needs POSIX permissions that bind")
 def test_a_read_only_store_is_searched_but_not_saved(tmp_path, caplog):
     embed(tmp_path)
-    (tmp_path / STORE_DIR).chmod(0o555)
+    (tmp_path / STORE_FILE).chmod(0o444)
     try:
         store = VectorStore.open(tmp_path, "fake-model")
         assert len(store) == 10
@@ -297,4 +292,4 @@ def test_a_read_only_store_is_searched_but_not_saved(tmp_path, caplog):
             assert store.save() is False
         assert "not saved" in caplog.text
     finally:
-        (tmp_path / STORE_DIR).chmod(0o755)
+        (tmp_path / STORE_FILE).chmod(0o644)

@@ -14,11 +14,17 @@ queries, a 2-core AVX2 machine shared with other jobs, warm page cache): exact s
 """
 from __future__ import annotations
 
+import json
+import logging
 import math
+import os
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 ANN_THRESHOLD = 200_000
 """Rows from which search goes through faiss: below it exact search stays under ~0.1 s per query
@@ -95,13 +101,44 @@ def update_ann(ann: Any, vectors: np.ndarray, rows: np.ndarray) -> None:
     ann.add_with_ids(np.ascontiguousarray(vectors[rows], dtype=np.float32), rows)
 
 
-def read_ann(path: Path, *, writable: bool = False) -> Any:
-    import faiss
+def faiss_installed() -> bool:
+    return find_spec("faiss") is not None
 
-    return faiss.read_index(str(path), 0 if writable else faiss.IO_FLAG_MMAP)
+
+def read_ann(path: Path, generation: int | None, *, writable: bool = False) -> Any:
+    """The accelerator saved for the store's `generation`, or None (none, stale, damaged, or no faiss)."""
+    if generation is None or not faiss_installed():
+        return None
+    try:
+        saved = json.loads(Path(f"{path}.json").read_text(encoding="utf-8"))
+        if saved.get("generation") != generation:
+            return None
+        import faiss
+
+        return faiss.read_index(str(path), 0 if writable else faiss.IO_FLAG_MMAP)
+    except (OSError, ValueError, AttributeError, RuntimeError):  # faiss raises RuntimeError on bad files
+        return None
+
+
+def save_ann(path: Path, vectors: np.ndarray, generation: int, old: Any, changed: list[int]) -> Any:
+    """Bring the accelerator in step with the store's new generation (built once, then updated); None without faiss."""
+    if not faiss_installed():
+        log.info("faiss is not installed: searching %d vectors exactly (pip install 'paper-tracker[ann]')", len(vectors))
+        return None
+    try:
+        if old is not None:
+            update_ann(old, vectors, np.asarray(changed, dtype=np.int64))
+        ann = old if old is not None else build_ann(vectors)
+        write_ann(ann, path)
+        Path(f"{path}.json").write_text(json.dumps({"generation": generation, "count": len(vectors)}), encoding="utf-8")
+    except (OSError, RuntimeError) as exc:  # a cache: exact search still answers
+        log.warning("search accelerator not saved (%s); searching exactly", exc)
+        return None
+    return ann
 
 
 def write_ann(ann: Any, path: Path) -> None:
     import faiss
 
-    faiss.write_index(ann, str(path))
+    faiss.write_index(ann, f"{path}.tmp")
+    os.replace(f"{path}.tmp", path)

@@ -1,27 +1,28 @@
-"""The one vector store: every paper's vector once, for "embed only what changed" and for search.
+"""The one vector store: every paper's vector once, in one SQLite file, `.tracker/vectors.sqlite`.
 
-`.tracker/vectors/` holds one generation of three files, all named in `manifest.json`:
-  vectors-G.npy   float32 (rows, dim), unit rows; row i is the paper in rows-G.sqlite at pos i
-  rows-G.sqlite   pos, paper id, hash of the embedded text, `listed` (has a topic, so search
-                  shows it), and the metadata search prints and filters on (JSON)
-  ann-G.faiss     only from tracker.store.index.ANN_THRESHOLD rows: the search accelerator
-The manifest (format, model, dim, count, each file's size and CRC-32) is written last and
-atomically. Opening checks it all once (the one integrity check and the one model check):
-a store that is missing, truncated, damaged, of another format or of another model is logged
-and starts empty, so it is rebuilt by re-embedding; wrong vectors are never served. It is a
-cache: the ledger is the truth, and a failed save is logged, never an error.
+    info(key, value)                      format, model, model files' fingerprint, dim, generation,
+                                          the CRC-32 of every row's id and text hash
+    papers(pos, id, hash, listed, meta)   one row per paper: the hash of the embedded text, whether
+                                          search lists it (it has a topic), what search prints (JSON)
+    blocks(block, crc, data)              the float32 unit vectors of BLOCK_ROWS consecutive rows,
+                                          with their CRC-32: a flipped bit is seen, never served
 
-Saves take a file lock (two processes never interleave their files), write new files under new
-names, then the manifest; files of the generation before are kept one round for readers that
-read the old manifest a moment ago, and removed on the next save. Older layouts (.npz cache,
-faiss + sqlite index, per-folder model exports) are removed by the first save.
+Vectors live in blocks, not a BLOB per paper, because search reads them all: 25 BLOBs for 100,000
+papers read as fast as a .npy file, where 100,000 small BLOBs took seconds (benchmarks/search.py).
+SQLite gives the rest: a save is one transaction (a killed run leaves the old store or the new),
+two processes never interleave (SQLite's lock; a save that finds another process's newer save
+rewrites the whole file, so the store is one process's, never a mix). The store is a cache:
+a missing, damaged, other-format or other-model file is logged and rebuilt by re-embedding; a
+failed save is logged, never an error. From ANN_THRESHOLD rows a faiss index (optional extra,
+tracker.store.index) in `vectors.faiss` proposes candidates that the exact vectors re-score.
 """
 from __future__ import annotations
 
 import json
 import logging
-import secrets
 import sqlite3
+import zlib
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -31,13 +32,24 @@ from tracker.enrich.embed import embed_text, text_hash
 from tracker.enrich.encoders.base import normalise
 from tracker.enrich.encoders.models import canonical_model_name, model_identity, same_model
 from tracker.store import index as nn
-from tracker.store import vector_files as vf
-from tracker.store.journal import write_atomic
-from tracker.store.vector_files import FORMAT, MANIFEST, Damaged
 
 log = logging.getLogger(__name__)
 
-STORE_DIR = "vectors"
+STORE_FILE = "vectors.sqlite"
+ANN_FILE = "vectors.faiss"
+FORMAT = "2"
+BLOCK_ROWS = 4096
+_SCHEMA = """
+PRAGMA page_size = 65536;
+CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS papers (pos INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, hash TEXT NOT NULL,
+                                   listed INTEGER NOT NULL, meta TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, crc INTEGER NOT NULL, data BLOB NOT NULL);
+"""
+
+
+class Damaged(Exception):
+    """The file does not add up (the message says how)."""
 
 
 def row_meta(paper: Any) -> dict[str, Any]:
@@ -48,68 +60,57 @@ def row_meta(paper: Any) -> dict[str, Any]:
 
 
 class VectorStore:
-    """The store of one model in `<state_dir>/vectors/`. Open with `VectorStore.open`."""
+    """The store of one model in `<state_dir>/vectors.sqlite`. Open with `VectorStore.open`."""
 
-    def __init__(self, folder: Path, model_name: str):
-        self.folder, self.model_name = Path(folder), model_name
+    def __init__(self, state_dir: Path, model_name: str):
+        self.state_dir, self.model_name = Path(state_dir), model_name
+        self.path = self.state_dir / STORE_FILE
         self.model_files = model_identity(model_name)  # the model's fingerprint; None for unresolvable names
-        self.manifest: dict[str, Any] | None = None
+        self.generation = 0  # of what was read; None after clear(): the next save replaces everything
         self.ids: list[str] = []
         self._pos: dict[str, int] = {}
         self._hashes: list[str] = []
         self._listed: list[bool] = []
-        self._listed_mask: np.ndarray | None = None  # self._listed as an array, for search
         self._meta: list[str] | None = []  # JSON per row; None until needed (search reads rows lazily)
-        self._vectors: np.ndarray = np.zeros((0, 0), dtype=np.float32)
+        self._vectors = np.zeros((0, 0), dtype=np.float32)
         self._changed_rows: set[int] = set()  # new or re-embedded since load
-        self._rows_dirty = False
+        self._dirty_rows: set[int] = set()  # rows whose papers-table entry changed
         self._ann: Any = None
+        self._listed_mask: np.ndarray | None = None
 
     # --- opening ----------------------------------------------------------------------------
 
     @classmethod
     def open(cls, state_dir: Path, model_name: str, *, with_meta: bool = True) -> VectorStore:
         """The store, checked; empty (to be rebuilt) when missing, damaged or of another model."""
-        store = cls(Path(state_dir) / STORE_DIR, model_name)
-        for attempt in range(2):
-            try:
-                store._load(with_meta)
-                return store
-            except FileNotFoundError:
-                if attempt == 0:  # a concurrent save replaced the generation we read: read again
-                    continue
-                problem = "missing files named in its manifest"
-            except Damaged as exc:
-                problem = str(exc)
-            except OSError as exc:  # unreadable: permissions, I/O errors, a file where the folder should be
-                problem = f"unreadable ({exc})"
-            log.warning("vector store %s is %s; it will be rebuilt", store.folder, problem)
-            store.clear()
+        store = cls(state_dir, model_name)
+        if not store.path.exists():
             return store
-        raise AssertionError("unreachable")
-
-    def _load(self, with_meta: bool) -> None:
-        manifest = vf.read_manifest(self.folder)
-        if manifest is None:
-            return
-        if not same_model(str(manifest.get("model")), self.model_name):
-            raise Damaged(f"for model {manifest.get('model')!r}, not {canonical_model_name(self.model_name)!r}")
-        if None not in (manifest.get("model_files"), self.model_files) and manifest["model_files"] != self.model_files:
-            raise Damaged(f"for other files of model {manifest['model']!r} (it was changed since)")
-        files = manifest["files"]
-        for entry in files.values():
-            vf.verify(self.folder / entry["name"], entry)
-        count, dim = manifest["count"], manifest["dim"]
         try:
-            vectors = np.load(self.folder / files["vectors"]["name"], mmap_mode="r", allow_pickle=False)
-        except ValueError as exc:
-            raise Damaged(f"unreadable ({files['vectors']['name']}: {exc})") from None
-        if vectors.dtype != np.float32 or vectors.shape != (count, dim):
-            raise Damaged(f"inconsistent (vectors {vectors.dtype} {vectors.shape}, manifest {count} x {dim})")
-        rows = vf.read_rows(self.folder / files["rows"]["name"], with_meta)  # meta: pipeline compares it
-        if [pos for pos, *_ in rows] != list(range(count)):
-            raise Damaged("inconsistent (rows and vectors do not line up)")
-        self.manifest, self._vectors = manifest, vectors
+            with _connect(store.path, read_only=True) as db:
+                store._load(db, with_meta)
+        except (Damaged, sqlite3.Error, OSError, ValueError) as exc:
+            log.warning("vector store %s is %s; it will be rebuilt", store.path, _problem(exc))
+            store.clear()
+        return store
+
+    def _load(self, db: sqlite3.Connection, with_meta: bool) -> None:
+        info = dict(db.execute("SELECT key, value FROM info"))
+        if info.get("format") != FORMAT:
+            raise Damaged(f"of another format ({info.get('format')!r})")
+        if not same_model(info.get("model", ""), self.model_name):
+            raise Damaged(f"for model {info.get('model')!r}, not {canonical_model_name(self.model_name)!r}")
+        if None not in (info.get("model_files"), self.model_files) and info["model_files"] != self.model_files:
+            raise Damaged(f"for other files of model {info['model']!r} (it was changed since)")
+        dim, count = int(info["dim"]), db.execute("SELECT count(*) FROM papers").fetchone()[0]
+        columns = "pos, id, hash, listed" + (", meta" if with_meta else "")
+        rows = db.execute(f"SELECT {columns} FROM papers ORDER BY pos").fetchall()
+        if [row[0] for row in rows] != list(range(count)):
+            raise Damaged("inconsistent (row positions have gaps)")
+        if str(_rows_crc([row[1] for row in rows], [row[2] for row in rows])) != info.get("rows_crc"):
+            raise Damaged("damaged (the paper rows fail their check)")
+        self._vectors = _read_blocks(db, count, dim)
+        self.generation = int(info["generation"])
         self.ids = [row[1] for row in rows]
         self._pos = {pid: pos for pos, pid in enumerate(self.ids)}
         self._hashes = [row[2] for row in rows]
@@ -117,11 +118,10 @@ class VectorStore:
         self._meta = [row[4] for row in rows] if with_meta else None
 
     def clear(self) -> None:
-        """Forget everything (the next save replaces the files on disk)."""
+        """Forget everything (the next save replaces the whole file)."""
         self.ids, self._pos, self._hashes, self._listed, self._meta = [], {}, [], [], []
-        self.manifest = None  # nothing on disk is reused (an old accelerator, vectors file)
         self._vectors, self._ann, self._listed_mask = np.zeros((0, 0), dtype=np.float32), None, None
-        self._changed_rows, self._rows_dirty = set(), True
+        self._changed_rows, self._dirty_rows, self.generation = set(), set(), None
 
     # --- what it holds ----------------------------------------------------------------------
 
@@ -159,14 +159,21 @@ class VectorStore:
         if self._meta is not None:
             texts = [self._meta[pos] for pos in positions]
         else:  # opened for search: read just these rows
-            found = dict(vf.read_meta(self.folder / self.manifest["files"]["rows"]["name"], positions))
+            with _connect(self.path, read_only=True) as db:
+                marks = ",".join("?" * len(positions))
+                found = dict(db.execute(f"SELECT pos, meta FROM papers WHERE pos IN ({marks})", positions))
             texts = [found[pos] for pos in positions]
         return [{"id": pid, **json.loads(text)} for pid, text in zip(paper_ids, texts)]
 
     def _load_meta(self) -> None:
-        if self._meta is None:
-            self._meta = [text for _, text in vf.read_meta(self.folder / self.manifest["files"]["rows"]["name"], None)] \
-                if self.manifest else ["{}"] * len(self.ids)
+        if self._meta is not None:
+            return
+        self._meta = ["{}"] * len(self.ids)
+        if self.ids:
+            with _connect(self.path, read_only=True) as db:
+                for pos, text in db.execute("SELECT pos, meta FROM papers"):
+                    if pos < len(self._meta):
+                        self._meta[pos] = text
 
     # --- embedding --------------------------------------------------------------------------
 
@@ -188,7 +195,7 @@ class VectorStore:
                 raise ValueError(f"encoder returned shape {fresh.shape} for {len(todo)} texts")
             if self.dim not in (None, fresh.shape[1]):
                 log.warning("vector store %s holds %s-d vectors, the model gives %d-d; rebuilding it",
-                            self.folder, self.dim, fresh.shape[1])
+                            self.path, self.dim, fresh.shape[1])
                 self.clear()
                 return self.vectors_for(papers, encoder)
             self._put(list(todo), [d for _, d in todo.values()], fresh)
@@ -210,14 +217,14 @@ class VectorStore:
             pos = self._pos[pid]
             self._vectors[pos], self._hashes[pos] = vector, digest
             self._changed_rows.add(pos)
-        self._rows_dirty = True
+            self._dirty_rows.add(pos)
 
     def _note_meta(self, papers: Sequence[Any]) -> None:
         for paper in papers:
             pos, meta = self._pos[paper.id], json.dumps(row_meta(paper), ensure_ascii=False, sort_keys=True)
             if self._meta[pos] != meta or self._listed[pos] != bool(paper.topics):
                 self._meta[pos], self._listed[pos], self._listed_mask = meta, bool(paper.topics), None
-                self._rows_dirty = True
+                self._dirty_rows.add(pos)
 
     # --- searching --------------------------------------------------------------------------
 
@@ -243,65 +250,121 @@ class VectorStore:
         return [(self.ids[pos], score) for pos, score in found]
 
     def _load_ann(self) -> Any:
-        entry = (self.manifest or {}).get("files", {}).get("ann")
-        if self._ann is None and entry and not self._changed_rows:
-            self._ann = nn.read_ann(self.folder / entry["name"])
-        return self._ann if not self._changed_rows else None  # unsaved changes: exact until saved
+        """The faiss accelerator, when built for exactly these vectors (and faiss is installed)."""
+        if self._ann is None and not self._changed_rows and len(self.ids) >= nn.ANN_THRESHOLD:
+            self._ann = nn.read_ann(self.state_dir / ANN_FILE, self.generation)
+        return None if self._changed_rows else self._ann
 
     # --- saving -----------------------------------------------------------------------------
 
     def save(self) -> bool:
-        """Write a new generation if anything changed (atomic, locked). Never raises on I/O: logs."""
-        if not self._rows_dirty:
+        """Write what changed in one transaction. Never raises on I/O: logs and returns False."""
+        if not self._dirty_rows and self.generation is not None:
             return False
-        from filelock import FileLock
-
-        tag = secrets.token_hex(4)  # names this save's files: unique, so no two writers ever share one
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(self.folder / ".lock"), timeout=600):
-                self._write_generation(tag)
-        except (OSError, TimeoutError, sqlite3.Error, RuntimeError) as exc:  # disk full, read-only, faiss errors
-            for partial in self.folder.glob(f"*-{tag}.*") if self.folder.is_dir() else ():
-                partial.unlink(missing_ok=True)
-            log.warning("vector store %s not saved (%s); the next run embeds again what it lacks", self.folder, exc)
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            generation = self._write_file()
+        except (OSError, sqlite3.Error) as exc:  # disk full, read-only, a folder where the file should be
+            log.warning("vector store %s not saved (%s); the next run embeds again what it lacks", self.path,
+                        _problem(exc))
             return False
-        self._rows_dirty = False
-        self._changed_rows.clear()
-        vf.remove_old_layouts(self.folder.parent)
+        self._save_ann(generation)
+        self.generation, self._changed_rows, self._dirty_rows = generation, set(), set()
+        _remove_old_layout(self.state_dir)
         return True
 
-    def _write_generation(self, tag: str) -> None:
-        previous = vf.read_manifest(self.folder, quiet=True)
-        generation = int((previous or {}).get("generation", 0)) + 1
-        tag = f"{generation:06d}-{tag}"
-        old_files = (self.manifest or {}).get("files", {})
-        files = {}
-        vectors_kept = not self._changed_rows and "vectors" in old_files and (self.folder / old_files["vectors"]["name"]).exists()
-        if vectors_kept:
-            files["vectors"] = old_files["vectors"]
-        else:
-            files["vectors"] = vf.write_vectors(self.folder / f"vectors-{tag}.npy", self._vectors)
-        files["rows"] = vf.write_rows(self.folder / f"rows-{tag}.sqlite", self.ids, self._hashes, self._listed, self._meta)
-        if len(self.ids) >= nn.ANN_THRESHOLD:
-            files["ann"] = self._write_ann(self.folder / f"ann-{tag}.faiss", old_files.get("ann"), vectors_kept)
-        manifest = {"format": FORMAT, "generation": generation, "model": canonical_model_name(self.model_name),
-                    "model_files": self.model_files,
-                    "dim": int(self._vectors.shape[1]) if len(self.ids) else 0, "count": len(self.ids), "files": files}
-        write_atomic(self.folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
-        keep = {MANIFEST, ".lock"} | {e["name"] for m in (manifest, previous or {}) for e in m.get("files", {}).values()}
-        for path in self.folder.iterdir():
-            if path.name not in keep:
-                path.unlink(missing_ok=True)
-        self.manifest, self._ann = manifest, None
+    def _write_file(self) -> int:
+        try:
+            with _connect(self.path) as db:
+                return self._write(db)
+        except sqlite3.DatabaseError:
+            if self.generation is not None or not self.path.is_file():
+                raise
+            _remove_store_files(self.state_dir)  # not a database at all (we found it damaged): start anew
+            with _connect(self.path) as db:
+                return self._write(db)
 
-    def _write_ann(self, path: Path, old: dict | None, unchanged: bool) -> dict[str, Any]:
-        if old and unchanged and (self.folder / old["name"]).exists():
-            return old
-        if old and (self.folder / old["name"]).exists():  # kept in step: changed and new rows re-added
-            ann = nn.read_ann(self.folder / old["name"], writable=True)
-            nn.update_ann(ann, self._vectors, np.array(sorted(self._changed_rows), dtype=np.int64))
-        else:  # crossing the threshold (or after a rebuild)
-            ann = nn.build_ann(self._vectors)
-        nn.write_ann(ann, path)
-        return vf.describe(path)
+    def _write(self, db: sqlite3.Connection) -> int:
+        db.execute("BEGIN IMMEDIATE")  # the write lock, for the whole save
+        stored = dict(db.execute("SELECT key, value FROM info"))
+        whole = self.generation is None or int(stored.get("generation", 0)) != self.generation
+        if whole:  # rebuilt, or another process saved since we read: ours replaces it all
+            db.execute("DELETE FROM papers")
+            db.execute("DELETE FROM blocks")
+        rows = range(len(self.ids)) if whole else sorted(self._dirty_rows)
+        db.executemany("INSERT OR REPLACE INTO papers VALUES (?, ?, ?, ?, ?)",
+                       [(pos, self.ids[pos], self._hashes[pos], int(self._listed[pos]), self._meta[pos]) for pos in rows])
+        blocks = {pos // BLOCK_ROWS for pos in (rows if whole else self._changed_rows)}
+        for block in sorted(blocks):
+            data = np.ascontiguousarray(self._vectors[block * BLOCK_ROWS:(block + 1) * BLOCK_ROWS]).tobytes()
+            db.execute("INSERT OR REPLACE INTO blocks VALUES (?, ?, ?)", (block, zlib.crc32(data), data))
+        generation = int(stored.get("generation", 0)) + 1
+        info = {"format": FORMAT, "model": canonical_model_name(self.model_name), "model_files": self.model_files or "",
+                "dim": str(self.dim or 0), "generation": str(generation),
+                "rows_crc": str(_rows_crc(self.ids, self._hashes))}
+        db.executemany("INSERT OR REPLACE INTO info VALUES (?, ?)", list(info.items()))
+        db.execute("COMMIT")
+        return generation
+
+    def _save_ann(self, generation: int) -> None:
+        if len(self.ids) < nn.ANN_THRESHOLD:
+            for name in (ANN_FILE, f"{ANN_FILE}.json"):
+                (self.state_dir / name).unlink(missing_ok=True)
+            return
+        old = nn.read_ann(self.state_dir / ANN_FILE, self.generation, writable=True)
+        self._ann = nn.save_ann(self.state_dir / ANN_FILE, self._vectors, generation, old, sorted(self._changed_rows))
+
+
+def _connect(path: Path, *, read_only: bool = False) -> closing[sqlite3.Connection]:
+    """A connection that closes on leaving `with` (sqlite3's own `with` only ends a transaction)."""
+    if read_only:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=600, isolation_level=None)
+        db.execute("PRAGMA mmap_size = 4294967296")  # read the vector blocks straight from the page cache
+        return closing(db)
+    db = sqlite3.connect(path, timeout=600, isolation_level=None)
+    db.executescript(_SCHEMA)
+    return closing(db)
+
+
+def _read_blocks(db: sqlite3.Connection, count: int, dim: int) -> np.ndarray:
+    vectors = np.empty((count, dim), dtype=np.float32)
+    wanted = -(-count // BLOCK_ROWS)
+    seen = 0
+    for block, crc, data in db.execute("SELECT block, crc, data FROM blocks ORDER BY block"):
+        rows = min(BLOCK_ROWS, count - block * BLOCK_ROWS)
+        if block != seen or rows <= 0 or len(data) != rows * dim * 4 or zlib.crc32(data) != crc:
+            raise Damaged(f"damaged (vector block {block} fails its check)")
+        vectors[block * BLOCK_ROWS:block * BLOCK_ROWS + rows] = np.frombuffer(data, dtype=np.float32).reshape(rows, dim)
+        seen += 1
+    if seen != wanted:
+        raise Damaged(f"inconsistent ({seen} vector blocks for {count} rows)")
+    return vectors
+
+
+def _rows_crc(ids: list[str], hashes: list[str]) -> int:
+    """One checksum over which paper sits at which row with which text: a flipped id is seen."""
+    return zlib.crc32("\n".join(f"{pid} {digest}" for pid, digest in zip(ids, hashes)).encode())
+
+
+def _problem(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, Damaged) else f"unreadable ({type(exc).__name__}: {exc})"
+
+
+def _remove_store_files(state_dir: Path) -> None:
+    for name in (STORE_FILE, f"{STORE_FILE}-journal", ANN_FILE, f"{ANN_FILE}.json"):
+        path = state_dir / name
+        if path.is_file() or path.is_symlink():
+            path.unlink(missing_ok=True)
+
+
+def _remove_old_layout(state_dir: Path) -> None:
+    """The previous layout's folder (`vectors/`: manifest + npy + sqlite + faiss generations), ours alone."""
+    folder = state_dir / "vectors"
+    if not folder.is_dir() or folder.is_symlink() or not (folder / "manifest.json").is_file():
+        return
+    for path in folder.iterdir():
+        if path.is_file() and not path.is_symlink() and (path.name in ("manifest.json", ".lock") or
+                                                         path.suffix in (".npy", ".sqlite", ".faiss")):
+            path.unlink(missing_ok=True)
+    if not any(folder.iterdir()):
+        folder.rmdir()

@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import copy
+import datetime
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from tracker.text import clean_block, clean_line
 
 MULTILINE_FIELDS = frozenset({"abstract"})  # every other text field of a Paper is a single line
+FIRST_DATE = datetime.date(1991, 1, 1)  # before arXiv existed: no run or paper can be dated earlier
+
+
+def latest_date() -> datetime.date:
+    """Tomorrow in UTC: the latest run date accepted (tomorrow, for time zones ahead of UTC)."""
+    return datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=1)
 
 
 @dataclass(frozen=True)

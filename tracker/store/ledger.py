@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Iterable
 
 from tracker.arxiv_ids import shard_month
-from tracker.models import Paper
+from tracker.errors import TrackerError
+from tracker.models import Paper, latest_date
 from tracker.store.journal import commit, pending, recover, regular_file
 from tracker.store.ledger_index import Entry, PaperMap, ShardIndex, digest, entry_of, read_shard_index, write_shard_indexes
 from tracker.store.records import BadRecord, decode, encode, line_id
@@ -247,6 +248,8 @@ class Ledger:
 
     def record(self, incoming: Paper, topic: str | None, today: str) -> Change:
         """The one way into the ledger: clean the paper's text, then merge it with what we hold."""
+        if today > latest_date().isoformat():  # a run date ahead would stamp first_seen in the future
+            raise TrackerError(f"run date {today} is after tomorrow (UTC); nothing is recorded under a future date")
         incoming = incoming.cleaned()
         merged, change = merge(self.papers.get(incoming.id), incoming, clean_line(topic) if topic else None, today)
         if merged != self.papers.get(incoming.id):

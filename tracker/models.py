@@ -131,6 +131,8 @@ class RunSummary:
     revised_papers: int = 0
     outputs: list[str] = field(default_factory=list)
     dry_run: bool = False
+    backlog: dict[str, int] = field(default_factory=dict)  # topic -> papers past the cap, fetched by the next runs
+    shortened: dict[str, int] = field(default_factory=dict)  # field -> values cut to its length cap this run
     extra: dict[str, Any] = field(default_factory=dict)  # later stages: embedded, clusters...
 
     @property
@@ -151,5 +153,7 @@ class RunSummary:
             "totals": totals,
             "outputs": list(self.outputs),
             "dry_run": self.dry_run,
+            "backlog": dict(self.backlog),
+            "shortened": dict(self.shortened),
             **self.extra,
         }

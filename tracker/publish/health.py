@@ -36,6 +36,9 @@ def health_problems(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     ]
     if summary.get("error"):
         problems.insert(0, ("run", redact(str(summary["error"]))))
+    backlog = summary.get("backlog") if isinstance(summary.get("backlog"), Mapping) else {}
+    problems += [(redact(str(name)), f"{count} more papers still to fetch (arxiv.max_results_per_run was reached); "
+                  "the next runs catch up") for name, count in backlog.items()]
     return problems
 
 

@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from tracker import config_yaml
-from tracker.arxiv_query import build_query, check_query_syntax, query_warnings  # noqa: F401 (re-exported)
+from tracker.arxiv_query import build_queries, build_query, check_query_syntax, query_warnings  # noqa: F401 (re-exported)
 from tracker.config_paths import expand_paths
 from tracker.config_types import Category, CategoryPattern, Float, Int, Text
 from tracker.config_yaml import printable
@@ -86,6 +86,8 @@ class Topic(_Strict):
             raise ValueError(f"topic {self.name!r} has both `keywords` and `query`: keep one")
         if self.source == "rss" and not (self.keywords and self.categories):
             raise ValueError(f"topic {self.name!r} uses source: rss, which needs `keywords` and `categories`")
+        if self.source == "api":
+            build_queries(self)  # too long for one request and cannot be split: refused here, not as HTTP 414
         return self
 
 

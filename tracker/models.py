@@ -93,8 +93,32 @@ class Paper:
                 changes[name] = new
         return replace(self, **changes) if changes else self
 
+    def capped(self) -> tuple[Paper, list[str]]:
+        """The paper with each field cut to FIELD_CAPS (the cut marked "…"), and the names of the
+        fields cut: a 1 MB abstract would make a 3 MB README and an issue cut in the middle."""
+        changes: dict[str, Any] = {}
+        for name, cap in FIELD_CAPS.items():
+            value = getattr(self, name)
+            if isinstance(value, str) and len(value) > cap:
+                changes[name] = value[: cap - 1].rstrip() + "…"
+            elif isinstance(value, tuple):
+                items = tuple(v if len(v) <= MAX_NAME_CHARS else v[: MAX_NAME_CHARS - 1] + "…" for v in value)
+                if len(items) > cap:
+                    items = items[: cap - 1] + (f"… and {len(items) - cap + 1} more",)
+                if items != value:
+                    changes[name] = items
+        return (replace(self, **changes), sorted(changes)) if changes else (self, [])
+
     def with_changes(self, **changes: Any) -> Paper:
         return replace(self, **changes)
+
+
+# Longest value kept per field (characters; for lists, items). Far above any real arXiv record
+# (titles < 300 chars, abstracts < 2,000 words, the largest author lists ~3,000 names: cut, with
+# the count of the rest). Documented in README.md ("Limits").
+FIELD_CAPS = {"title": 1000, "abstract": 20000, "comment": 2000, "journal_ref": 1000, "doi": 300,
+              "authors": 500, "categories": 100}
+MAX_NAME_CHARS = 300  # one author's name, one category
 
 
 _STORED_FIELDS = tuple(f.name for f in fields(Paper) if f.name != "extra")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from tracker.config import Settings, Topic, build_query
+from tracker.config import Settings, Topic, build_queries
 from tracker.enrich.stage import (
     LazyEncoder, add_themes, near_duplicates, rank_by_relevance, save_vectors, score_relevance, with_scores,
 )
@@ -34,7 +34,7 @@ from tracker.render.plan import digest_papers, environment_for, render_tables_of
 from tracker.sources.api import ArxivAPISource
 from tracker.sources.http import PoliteSession
 from tracker.sources.rss import ArxivRSSSource, matches_keywords
-from tracker.sources.catchup import fetch_topic_query
+from tracker.sources.catchup import fetch_topic_queries
 from tracker.store.backlog import Backlog, backlog_files, backlog_path, load_backlog
 from tracker.store.journal import commit, remove_stale_stages, write_atomic
 from tracker.store.ledger_index import INDEX_DIR
@@ -85,8 +85,8 @@ def fetch_topic(topic: Topic, settings: Settings, ledger: Ledger, sources: Sourc
         backfill = not ledger.has_topic(topic.name)
         page = settings.arxiv.page_size
         limit = -(-settings.output.readme_rows // page) * page if backfill else settings.arxiv.max_results_per_run
-        fetched = fetch_topic_query(
-            sources.api, build_query(topic), cap=limit, is_known=lambda p: ledger.knows(p, topic.name),
+        fetched = fetch_topic_queries(
+            sources.api, build_queries(topic), cap=limit, is_known=lambda p: ledger.knows(p, topic.name),
             newest_known=None if backfill else newest_updated(ledger, topic.name),
             windows=backlog.get(topic.name, []), backfill=backfill)
         backlog[topic.name] = fetched.windows
@@ -159,6 +159,14 @@ def report_backlog(summary: RunSummary, backlog: Backlog, cap: int) -> None:
             summary.backlog[name] = remaining
             log.warning("topic %s: %d more papers are still to be fetched (arxiv.max_results_per_run is %d); "
                         "the next runs catch up", name, remaining, cap)
+
+
+def report_shortened(summary: RunSummary, ledger: Ledger) -> None:
+    """Values cut to the field caps (tracker.models.FIELD_CAPS) this run: counted, and a warning each field."""
+    for name, count in sorted(ledger.shortened.items()):
+        summary.shortened[name] = count
+        log.warning("%d %s values were longer than the tracker keeps (tracker.models.FIELD_CAPS) and were cut, marked …",
+                    count, name)
 
 
 # --- render -----------------------------------------------------------------------------
@@ -273,6 +281,7 @@ def _run_daily(
     report_backlog(summary, backlog, settings.arxiv.max_results_per_run)
     profiles = profiles_from_settings(settings)  # once per run: BibTeX read and its warnings logged once
     fetch_profile_papers(ledger, sources, today, profiles)
+    report_shortened(summary, ledger)
 
     files: dict[Path, str | None] = {}
     embedded = None

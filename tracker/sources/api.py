@@ -21,6 +21,7 @@ from arxiv import _feed
 from lxml import etree
 
 from tracker.arxiv_ids import parse_id
+from tracker.arxiv_query import MAX_URL_CHARS
 from tracker.errors import SourceError, TrackerError
 from tracker.models import Paper
 from tracker.redact import redact, url_secrets
@@ -43,6 +44,10 @@ def error_message(content: bytes) -> str | None:
         if title == "Error" and "/api/errors" in entry_id:
             return " ".join((entry.findtext(f"{_ATOM}summary") or "unknown error").split())
     return None
+
+
+class URLTooLong(SourceError):
+    """The server refused a request's URL as too long (HTTP 414): ask for less at a time."""
 
 
 class _Skipped(arxiv.Result):
@@ -119,6 +124,8 @@ class _PoliteClient(arxiv.Client):
             message = error_message(answer.content)
             if message:
                 raise SourceError(redact(f"arXiv rejected the query: {message}", url_secrets(url)))
+            if answer.status == 414:
+                raise URLTooLong(f"arXiv answered HTTP 414 (URL too long, {len(url)} characters) from {host_of(url)}")
             if answer.status != 200:
                 raise SourceError(f"arXiv answered HTTP {answer.status} from {host_of(url)}")
             parsed.append(parse_page(well_formed_xml(answer), url))
@@ -255,10 +262,35 @@ class ArxivAPISource:
         return self.client.total
 
     def fetch_ids(self, ids: list[str]) -> list[Paper]:
-        """Papers by identifier (arXiv `id_list`), e.g. the group's profile papers."""
-        if not ids:
-            return []
-        search = arxiv.Search(id_list=ids, max_results=len(ids))
-        return to_papers(self.client.results(search))
+        """Papers by identifier (arXiv `id_list`), e.g. the group's profile papers: in chunks whose
+        URL fits MAX_URL_CHARS, a chunk refused as too long (HTTP 414) split in two until it fits.
+        An id refused even alone is skipped with a warning."""
+        papers: list[Paper] = []
+        pending = self._id_chunks(ids)
+        while pending:
+            chunk = pending.pop(0)
+            try:
+                papers += to_papers(self.client.results(arxiv.Search(id_list=chunk, max_results=len(chunk))))
+            except URLTooLong as exc:
+                if len(chunk) == 1:
+                    log.warning("profile paper %s not fetched: %s", chunk[0], exc)
+                    continue
+                half = len(chunk) // 2
+                log.info("%d ids in one request were refused as too long; asking in two halves", len(chunk))
+                pending[:0] = [chunk[:half], chunk[half:]]
+        return papers
+
+    def _id_chunks(self, ids: list[str]) -> list[list[str]]:
+        """`ids` in order, cut so that each request URL stays within MAX_URL_CHARS."""
+        chunks: list[list[str]] = []
+        for pid in ids:
+            if chunks and len(self._url_for_ids(chunks[-1] + [pid])) <= MAX_URL_CHARS:
+                chunks[-1].append(pid)
+            else:
+                chunks.append([pid])
+        return chunks
+
+    def _url_for_ids(self, ids: list[str]) -> str:
+        return self.client._format_url(arxiv.Search(id_list=ids, max_results=len(ids)), 0, self.page_size)
 
 

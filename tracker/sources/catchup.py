@@ -25,13 +25,15 @@ class Window:
     """Papers of a topic not fetched yet: last updated from `after` to `before` (ISO UTC, minute
     precision, both included; `after` None: since arXiv began)."""
 
+    query: str  # the topic's query (one part of it, when split) the gap was found in
     before: str
     after: str | None = None
     skip: int = 0  # matches at the start of the window already read (when one minute holds more than a run)
     remaining: int | None = None  # papers left in it, as last counted
 
-    def query(self, topic_query: str) -> str:
-        return f"({topic_query}) AND {window_clause(self.after, self.before)}"
+    @property
+    def search(self) -> str:
+        return f"({self.query}) AND {window_clause(self.after, self.before)}"
 
 
 @dataclass(frozen=True)
@@ -44,17 +46,23 @@ class TopicFetch:
         return sum(w.remaining or 0 for w in self.windows)
 
 
-def fetch_topic_query(api: ArxivAPISource, query: str, *, cap: int, is_known: Callable[[Paper], bool],
-                      newest_known: str | None, windows: list[Window], backfill: bool = False) -> TopicFetch:
-    """The new head first, then the open windows, within `cap` papers read in all.
+def fetch_topic_queries(api: ArxivAPISource, queries: list[str], *, cap: int, is_known: Callable[[Paper], bool],
+                        newest_known: str | None, windows: list[Window], backfill: bool = False) -> TopicFetch:
+    """The new head of each query first (the cap shared between them), then the open windows,
+    within `cap` papers taken in all.
 
     `backfill` (a topic's first run) reads only the cap's worth on purpose: no window is opened."""
-    head = api.fetch(query, limit=cap, is_known=is_known)
-    papers, budget = list(head.papers), cap - head.taken  # a page of known papers is not taken in
-    if head.more and not backfill and head.oldest:
-        # Known papers met among the head's pages may be newer than the gap: then no lower bound.
-        after = newest_known if newest_known and newest_known[:16] < head.oldest[:16] else None
-        windows = [Window(before=head.oldest, after=after), *windows]
+    papers: list[Paper] = []
+    budget, opened = cap, []
+    for query in queries:
+        head = api.fetch(query, limit=max(1, -(-cap // len(queries))), is_known=is_known)
+        papers += head.papers
+        budget -= head.taken  # a page of known papers is not taken in
+        if head.more and not backfill and head.oldest:
+            # Known papers met among the head's pages may be newer than the gap: then no lower bound.
+            after = newest_known if newest_known and newest_known[:16] < head.oldest[:16] else None
+            opened.append(Window(query=query, before=head.oldest, after=after))
+    windows = opened + windows
     still_open = []
     for window in windows:
         if budget <= 0:
@@ -62,12 +70,12 @@ def fetch_topic_query(api: ArxivAPISource, query: str, *, cap: int, is_known: Ca
             continue
         # A page of known papers below the window's top minute is where the ledger's papers resume.
         below_known = lambda p, top=window.before[:16]: is_known(p) and (p.updated or "")[:16] < top  # noqa: E731
-        part = api.fetch(window.query(query), limit=budget, offset=window.skip, is_known=below_known)
+        part = api.fetch(window.search, limit=budget, offset=window.skip, is_known=below_known)
         papers += part.papers
         budget -= part.taken
         if part.more:
             still_open.append(_narrowed(window, part))
-    return TopicFetch(papers, [_counted(api, query, w) for w in still_open])
+    return TopicFetch(papers, [_counted(api, w) for w in still_open])
 
 
 def _narrowed(window: Window, part: Fetched) -> Window:
@@ -77,8 +85,8 @@ def _narrowed(window: Window, part: Fetched) -> Window:
     return replace(window, before=part.oldest, skip=0, remaining=part.more)
 
 
-def _counted(api: ArxivAPISource, query: str, window: Window) -> Window:
+def _counted(api: ArxivAPISource, window: Window) -> Window:
     """A window whose size is unknown is counted (one small request), so the run can say how many remain."""
     if window.remaining is not None:
         return window
-    return replace(window, remaining=max(0, api.count(window.query(query)) - window.skip))
+    return replace(window, remaining=max(0, api.count(window.search) - window.skip))

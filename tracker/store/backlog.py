@@ -65,7 +65,8 @@ def backlog_files(path: Path, backlog: Backlog, topics: Iterable[str]) -> dict[P
 
 
 def _dump(window: Window) -> dict[str, Any]:
-    return {"before": window.before, "after": window.after, "skip": window.skip, "remaining": window.remaining}
+    return {"query": window.query, "before": window.before, "after": window.after, "skip": window.skip,
+            "remaining": window.remaining}
 
 
 def _list(path: Path, name: str, value: Any) -> list:
@@ -77,10 +78,12 @@ def _list(path: Path, name: str, value: Any) -> list:
 def _window(path: Path, name: str, item: Any) -> Window:
     if not isinstance(item, dict) or not _is_time(item.get("before")) or not (item.get("after") is None or _is_time(item["after"])):
         raise _damaged(path, f"topic {name!r}: a window needs `before` (and `after` or null) as ISO times like 2026-11-19T10:00:00Z")
+    if not isinstance(item.get("query"), str) or not item["query"].strip():
+        raise _damaged(path, f"topic {name!r}: a window needs the `query` it was found in")
     skip, remaining = item.get("skip", 0), item.get("remaining")
     if not _count(skip) or not (remaining is None or _count(remaining)):
         raise _damaged(path, f"topic {name!r}: `skip` and `remaining` must be whole numbers from 0")
-    return Window(before=item["before"], after=item.get("after"), skip=skip, remaining=remaining)
+    return Window(query=item["query"], before=item["before"], after=item.get("after"), skip=skip, remaining=remaining)
 
 
 def _is_time(value: Any) -> bool:

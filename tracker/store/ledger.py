@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -129,6 +130,7 @@ class Ledger:
     papers: dict[str, Paper] | PaperMap = field(default_factory=dict)
     kept: list[KeptLine] = field(default_factory=list)
     months: set[str] = field(default_factory=set)  # shards parsed as found on disk: always written back
+    shortened: Counter = field(default_factory=Counter, repr=False, compare=False)  # field -> values cut by record()
     # With an index (see load): where it lives, each shard's digest as read, and as `files` wrote it.
     index_path: Path | None = field(default=None, repr=False, compare=False)
     digests: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -253,7 +255,8 @@ class Ledger:
         """The one way into the ledger: clean the paper's text, then merge it with what we hold."""
         if today > latest_date().isoformat():  # a run date ahead would stamp first_seen in the future
             raise TrackerError(f"run date {today} is after tomorrow (UTC); nothing is recorded under a future date")
-        incoming = incoming.cleaned()
+        incoming, cut = incoming.cleaned().capped()
+        self.shortened.update(cut)
         self._refuse_unreadable_copy(incoming.id)
         merged, change = merge(self.papers.get(incoming.id), incoming, clean_line(topic) if topic else None, today)
         if merged != self.papers.get(incoming.id):

@@ -230,3 +230,228 @@ def test_a_hand_edited_backlog_window_is_followed(synthetic, tmp_path):
     summary, _ = fetch_json(config, day(1))
     assert summary["totals"]["new"] == 60 and summary["backlog"] == {}
     assert set(hidden) <= set(ledger_ids(config.parent))
+
+
+# --- 2: every other bound is split or reported --------------------------------------------------
+
+def test_a_thousand_profile_ids_go_in_url_sized_chunks_and_a_414_splits_further(synthetic, tmp_path):
+    ids = synthetic.add("profile papers only", 1000, start=START)
+    synthetic.add(q("testing"), 3, start=START)
+    synthetic.max_url = 1500  # a stricter proxy than the tracker's own budget: its 414s split the chunks
+    listed = "".join(f"    - arXiv:{pid}v1\n" for pid in ids)
+    config = make_project(tmp_path / "p", synthetic.api_url, ["Testing"], cap=100, extra="profile:\n  papers:\n" + listed)
+    summary, stderr = fetch_json(config, day(0))
+    assert summary["totals"]["new"] == 3 and "not on arXiv" not in stderr
+    assert set(ids) <= set(ledger_ids(config.parent))  # the whole profile, not a silently empty one
+    id_requests = [r for r in synthetic.requests if r.get("id_list")]
+    assert len({r["id_list"] for r in id_requests}) >= 4  # several GETs, each under the proxy's limit
+
+
+def test_a_topic_of_hundreds_of_phrases_is_split_into_queries_that_fit(synthetic, tmp_path):
+    phrases = [f"phrase number {n}" for n in range(400)]
+    config = make_project(tmp_path / "p", synthetic.api_url, [], cap=100)
+    config.write_text(config.read_text() + "  - name: Broad\n    keywords: [" + ", ".join(phrases) + "]\n")
+    checked = tracker("check", "--config", config)
+    assert checked.returncode == 0, checked.stderr
+    parts = re.findall(r"query (\d+) of (\d+):", checked.stdout)
+    assert len(parts) > 1 and all(p.count("phrase number") for p in checked.stdout.split("query ")[1:])
+    synthetic.max_url = 4096  # a common server limit: nothing may reach it
+    for phrase in ("phrase number 0", "phrase number 399"):  # both ends of the list are searched
+        synthetic.add(next(s for s in _queries_of(checked.stdout) if f'"{phrase}"' in s), 1, start=START)
+    summary, _ = fetch_json(config, day(0))
+    assert summary["topics"][0]["error"] is None and summary["totals"]["new"] == 2
+
+
+def _queries_of(check_output: str) -> list[str]:
+    return [line.split(": ", 1)[1] for line in check_output.splitlines() if line.strip().startswith("query")]
+
+
+def test_a_topic_whose_query_cannot_be_split_is_refused_by_check_with_its_line(synthetic, tmp_path):
+    config = make_project(tmp_path / "p", synthetic.api_url, ["Testing"], cap=100)
+    excludes = ", ".join(f"excluded words {n}" for n in range(200))
+    config.write_text(config.read_text() + f"    exclude: [{excludes}]\n")
+    for command in (["check"], ["run", "--date", day(0), "--no-embed"]):
+        result = tracker(*command, "--config", config)
+        lines = errors(result)
+        assert result.returncode == 2 and len(lines) == 1, result.stderr
+        assert "keywords.yaml:" in lines[0] and "'Testing'" in lines[0] and "URL-encoded" in lines[0]
+    assert synthetic.requests == []
+
+
+def test_huge_fields_are_cut_marked_and_counted(arxiv_server, tmp_path):
+    authors = tuple(f"Author {n}" for n in range(2000))
+    huge = entry("2611.00001", title="Testing " + "t" * 5000, abstract="testing " * 200_000, authors=authors,
+                 comment="c" * 10_000)
+    arxiv_server.add_pages(q("testing"), {0: feed([huge, entry("2611.00002", title="Testing small")])})
+    config = make_project(tmp_path / "p", arxiv_server.api_url, ["Testing"], cap=100)
+    result = tracker("run", "--config", config, "--date", day(0), "--no-embed", "--json")
+    assert result.returncode == 0 and not errors(result), result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["shortened"] == {"abstract": 1, "authors": 1, "comment": 1, "title": 1}
+    assert "abstract values were longer than the tracker keeps" in result.stderr
+    records = {json.loads(l)["id"]: json.loads(l) for l in (config.parent / "data" / "papers" / "2026-11.jsonl").read_text().splitlines()}
+    big, small = records["2611.00001"], records["2611.00002"]
+    assert len(big["abstract"]) <= 20_000 and big["abstract"].endswith("…") and len(big["title"]) <= 1000
+    assert len(big["authors"]) == 500 and big["authors"][-1] == "… and 1501 more" and big["authors"][0] == "Author 0"
+    assert small["title"] == "Testing small" and not small["abstract"].endswith("…")
+    digest = next((config.parent / "digests").rglob("*.md")).read_text()
+    assert "abstract values were longer than the tracker keeps and were cut" in digest
+    assert len(digest) < 200_000 and len((config.parent / "README.md").read_text()) < 200_000
+
+
+# --- 3: the ledger in git's hands ---------------------------------------------------------------
+
+def _seed_shard(folder: Path, lines: list[str]) -> Path:
+    shard = folder / "data" / "papers" / "2026-11.jsonl"
+    shard.parent.mkdir(parents=True, exist_ok=True)
+    shard.write_text("".join(line + "\n" for line in lines))
+    return shard
+
+
+def _record(pid: str, **fields) -> str:
+    base = {"id": pid, "version": 1, "title": f"Testing {pid}", "abstract": "An abstract.", "authors": ["Ada Lovelace"],
+            "categories": ["cs.CL"], "primary_category": "cs.CL", "abs_url": "", "pdf_url": "", "topics": ["Testing"],
+            "first_seen": "2026-10-30", "updated": "2026-10-01T00:00:00Z", "published": "2026-10-01T00:00:00Z"}
+    return json.dumps({**base, **fields})
+
+
+@pytest.mark.parametrize("variant", [
+    {"id": "2611.00001v1"},  # the version inside the id, no `version` field
+    {"id": "2611.00001v1", "version": 1},
+    {"authors": [{"name": "Ada Lovelace"}, {"forenames": "Emmy", "keyname": "Noether"}]},
+    {"id": "2611.00001v1", "authors": [{"name": "Ada Lovelace", "affiliation": "X"}]},
+])
+def test_another_versions_records_are_read_not_announced_again_and_not_doubled(synthetic, tmp_path, variant):
+    synthetic.add(q("testing"), 1, start=dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc))  # 2611.00001, as recorded
+    config = make_project(tmp_path / "p", synthetic.api_url, ["Testing"], cap=100)
+    record = json.loads(_record("2611.00001", **variant))
+    record.pop("version", None) if "version" not in variant and "id" in variant else None
+    _seed_shard(config.parent, [json.dumps(record)])
+    for n in range(2):
+        summary, _ = fetch_json(config, day(n))
+        assert summary["totals"]["new"] == 0
+    lines = (config.parent / "data" / "papers" / "2026-11.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["id"] == "2611.00001"
+    assert json.loads(lines[0])["first_seen"] == "2026-10-30"
+
+
+def test_an_unreadable_record_of_a_fetched_paper_refuses_the_run_naming_shard_and_line(synthetic, tmp_path):
+    synthetic.add(q("testing"), 2, start=dt.datetime(2026, 10, 1, tzinfo=dt.timezone.utc))
+    config = make_project(tmp_path / "p", synthetic.api_url, ["Testing"], cap=100)
+    shard = _seed_shard(config.parent, [_record("2611.00001", topics=["Testing"]), _record("2611.00002", authors=5)])
+    before = shard.read_bytes()
+    result = tracker("fetch", "--config", config, "--date", day(0))
+    lines = errors(result)
+    assert result.returncode == 1 and len(lines) == 1 and f"{shard}:2:" in lines[0] and "2611.00002" in lines[0], result.stderr
+    assert shard.read_bytes() == before and not (config.parent / "README.md").exists()
+
+
+@pytest.mark.parametrize("marker_at, markers", [
+    (1, ["<<<<<<< HEAD"]),
+    (2, ["=======", ">>>>>>> origin/main"]),
+    (2, ["||||||| base", "=======\r"]),
+])
+def test_conflict_markers_in_a_shard_are_one_error_naming_file_and_line_and_nothing_is_written(synthetic, tmp_path, marker_at, markers):
+    synthetic.add(q("testing"), 3, start=START)
+    config = make_project(tmp_path / "p", synthetic.api_url, ["Testing"], cap=100)
+    lines = [_record("2611.00001"), _record("2611.00002")]
+    lines[marker_at - 1:marker_at - 1] = markers
+    shard = _seed_shard(config.parent, lines)
+    before = {p: p.read_bytes() for p in config.parent.rglob("*") if p.is_file()}
+    for command in (["fetch", "--date", day(0)], ["run", "--date", day(0), "--no-embed"], ["render", "--date", day(0), "--no-embed"]):
+        result = tracker(*command, "--config", config)
+        found = errors(result)
+        assert result.returncode != 0 and len(found) == 1 and f"{shard}:{marker_at}: git conflict marker" in found[0], result.stderr
+    after = {p: p.read_bytes() for p in config.parent.rglob("*") if p.is_file() and ".tracker" not in p.parts}
+    assert after == {p: b for p, b in before.items() if ".tracker" not in p.parts}
+
+
+def test_conflict_markers_in_feedback_are_one_error_naming_the_line(tmp_path):
+    from tracker.store.conflicts import ConflictMarkers
+    from tracker.store.feedback import load_feedback_records
+
+    path = tmp_path / "feedback.jsonl"
+    path.write_text('{"id": "2611.00001", "ticked": "2026-11-02"}\n<<<<<<< HEAD\n{"id": "2611.00002", "ticked": "2026-11-02"}\n'
+                    '=======\n>>>>>>> theirs\n')
+    with pytest.raises(ConflictMarkers, match=r"feedback.jsonl:2: git conflict marker '<<<<<<<'"):
+        load_feedback_records(path)
+    path.write_text('{"id": "2611.00001", "ticked": "2026-11-02", "note": "a line of ======= inside text"}\n')
+    assert set(load_feedback_records(path)) == {"2611.00001"}  # a marker only counts at the start of a line
+
+
+# --- 4: config paths ----------------------------------------------------------------------------
+
+def test_a_symlinked_config_writes_into_the_folder_where_it_is_named(synthetic, tmp_path):
+    synthetic.add(q("testing"), 3, start=START)
+    shared = make_project(tmp_path / "shared", synthetic.api_url, ["Testing"], cap=100)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "keywords.yaml").symlink_to(shared)
+    fetch_json(project / "keywords.yaml", day(0))
+    assert len(ledger_ids(project)) == 3 and not (tmp_path / "shared" / "data").exists()
+
+
+@pytest.mark.parametrize("setting, env, where", [
+    ("state_dir: ~/trk-cache", {"HOME": "{home}"}, "{home}/trk-cache"),
+    ("state_dir: $CACHE_ROOT/trk", {"CACHE_ROOT": "{home}/with space"}, "{home}/with space/trk"),
+    ("state_dir: ${CACHE_ROOT}/trk", {"CACHE_ROOT": "{home}/braces"}, "{home}/braces/trk"),
+    ("data_dir: $PROJECT/records", {"PROJECT": "{project}"}, "{project}/records"),
+    ("data_dir: ${SUB}/ledger", {"SUB": "my data"}, "{project}/my data/ledger"),
+])
+def test_home_and_variables_in_paths_are_expanded_never_literal(synthetic, tmp_path, setting, env, where):
+    synthetic.add(q("testing"), 2, start=START)
+    values = {"home": str(tmp_path / "home"), "project": str(tmp_path / "p")}
+    config = make_project(tmp_path / "p", synthetic.api_url, ["Testing"], cap=100, extra=f"output:\n  {setting}\n")
+    env = {k: v.format(**values) for k, v in env.items()}
+    result = tracker("fetch", "--config", config, "--date", day(0), env=env)
+    assert result.returncode == 0 and not errors(result), result.stderr
+    assert Path(where.format(**values)).is_dir()
+    literal = [p for p in tmp_path.rglob("*") if p.name.startswith(("~", "$"))]
+    assert literal == []
+
+
+@pytest.mark.parametrize("setting, says", [
+    ("data_dir: $TRACKER_SURELY_UNSET/data", "'$TRACKER_SURELY_UNSET'"),
+    ("state_dir: ${TRACKER_SURELY_UNSET}", "'${TRACKER_SURELY_UNSET}'"),
+    ("state_dir: ~no_such_user_here/x", "'~no_such_user_here'"),
+    ("data_dir: ~/outside", "must be a path inside the project folder"),
+])
+def test_an_undefined_variable_or_a_path_outside_is_one_config_error_with_its_line(synthetic, tmp_path, setting, says):
+    config = make_project(tmp_path / "p", synthetic.api_url, ["Testing"], cap=100, extra=f"output:\n  {setting}\n")
+    line = config.read_text().splitlines().index(f"  {setting}") + 1
+    result = tracker("check", "--config", config, env={"HOME": str(tmp_path / "home")})
+    found = errors(result)
+    assert result.returncode == 2 and len(found) == 1 and f"keywords.yaml:{line}:" in found[0] and says in found[0], result.stderr
+    assert [p for p in tmp_path.rglob("*") if p.name.startswith(("~", "$"))] == []
+
+
+# --- 5: dates -----------------------------------------------------------------------------------
+
+_BAD_DATES = ["2052-03-18", "9999-12-31", "0001-01-01", "1990-12-31"]
+_DATED = [["run", "--no-embed", "--date"], ["fetch", "--date"], ["render", "--no-embed", "--date"],
+          ["publish", "--dry-run", "--date"], ["trends", "--date"], ["search", "x", "--since"], ["search", "x", "--until"]]
+
+
+@pytest.mark.parametrize("command, date", [(c, d) for c in _DATED[:2] for d in _BAD_DATES] +
+                         [(c, _BAD_DATES[n % 4]) for n, c in enumerate(_DATED[2:])])
+def test_a_date_out_of_range_is_one_usage_error_naming_it_for_every_command(synthetic, tmp_path, command, date):
+    config = make_project(tmp_path / "p", synthetic.api_url, ["Testing"], cap=100)
+    result = tracker(*command, date, "--config", config)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert len(errors(result)) == 1 and date in result.stderr and "from 1991-01-01 to" in result.stderr
+    assert synthetic.requests == [] and not (config.parent / "data").exists()
+
+
+def test_tomorrow_is_accepted_and_first_seen_is_never_in_the_future(synthetic, tmp_path):
+    from tracker.errors import TrackerError
+    from tracker.models import Paper
+    from tracker.store.ledger import Ledger
+
+    synthetic.add(q("testing"), 2, start=START)
+    config = make_project(tmp_path / "p", synthetic.api_url, ["Testing"], cap=100)
+    tomorrow = (dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)).isoformat()
+    fetch_json(config, tomorrow)
+    ledger = Ledger.load(config.parent / "data")
+    assert {p.first_seen for p in ledger.papers.values()} == {tomorrow}
+    with pytest.raises(TrackerError, match="after tomorrow"):
+        ledger.record(Paper("2611.09999", 1, "t", "a"), "Testing", "2052-03-18")

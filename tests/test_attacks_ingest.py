@@ -455,3 +455,25 @@ def test_tomorrow_is_accepted_and_first_seen_is_never_in_the_future(synthetic, t
     assert {p.first_seen for p in ledger.papers.values()} == {tomorrow}
     with pytest.raises(TrackerError, match="after tomorrow"):
         ledger.record(Paper("2611.09999", 1, "t", "a"), "Testing", "2052-03-18")
+
+
+def test_a_bibtex_profile_is_parsed_once_per_content_and_a_damaged_cache_is_rebuilt(tmp_path, monkeypatch, caplog):
+    import tracker.enrich.profile as profile_module
+
+    bib = tmp_path / "group.bib"
+    bib.write_text("@article{a, title={Sparse {A}ttention}, eprint={2401.01234}, archiveprefix={arXiv}}\n"
+                   "@article{b, title={Causal \\'{e}tudes}, abstract={About causes.}, year={2020}}\n@article{broken,\n")
+    cache = tmp_path / "state" / "bibtex"
+    parses = []
+    real = profile_module.read_bibtex
+    monkeypatch.setattr(profile_module, "read_bibtex", lambda *a, **k: parses.append(1) or real(*a, **k))
+    first = profile_module.build_profile(bibtex=bib, cache_dir=cache)
+    again = profile_module.build_profile(bibtex=bib, cache_dir=cache)
+    assert first == again and first.ids == ("2401.01234",) and first.texts[0].label == "Causal études"
+    assert len(first.warnings) == 1 and "line 3" in first.warnings[0] and len(parses) == 1
+    next(cache.glob("*.json")).write_text('{"ids": [')  # damaged: parsed again, with a warning
+    with caplog.at_level("WARNING"):
+        assert profile_module.build_profile(bibtex=bib, cache_dir=cache) == first
+    assert "damaged BibTeX cache" in caplog.text and len(parses) == 2
+    bib.write_text(bib.read_text().replace("2401.01234", "2401.05678"))  # edited: parsed again
+    assert profile_module.build_profile(bibtex=bib, cache_dir=cache).ids == ("2401.05678",) and len(parses) == 3

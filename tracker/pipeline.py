@@ -87,7 +87,7 @@ def fetch_topic(topic: Topic, settings: Settings, ledger: Ledger, sources: Sourc
         limit = -(-settings.output.readme_rows // page) * page if backfill else settings.arxiv.max_results_per_run
         fetched = fetch_topic_queries(
             sources.api, build_queries(topic), cap=limit, is_known=lambda p: ledger.knows(p, topic.name),
-            newest_known=None if backfill else newest_updated(ledger, topic.name),
+            newest_known=lambda: newest_updated(ledger, topic.name),
             windows=backlog.get(topic.name, []), backfill=backfill)
         backlog[topic.name] = fetched.windows
         papers = fetched.papers

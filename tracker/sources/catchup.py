@@ -47,11 +47,13 @@ class TopicFetch:
 
 
 def fetch_topic_queries(api: ArxivAPISource, queries: list[str], *, cap: int, is_known: Callable[[Paper], bool],
-                        newest_known: str | None, windows: list[Window], backfill: bool = False) -> TopicFetch:
+                        newest_known: Callable[[], str | None], windows: list[Window], backfill: bool = False) -> TopicFetch:
     """The new head of each query first (the cap shared between them), then the open windows,
     within `cap` papers taken in all.
 
-    `backfill` (a topic's first run) reads only the cap's worth on purpose: no window is opened."""
+    `newest_known()`: the last-updated time of the topic's newest paper already in the ledger
+    (asked only when a gap opens). `backfill` (a topic's first run) reads only the cap's worth on
+    purpose: no window is opened."""
     papers: list[Paper] = []
     budget, opened = cap, []
     for query in queries:
@@ -60,7 +62,8 @@ def fetch_topic_queries(api: ArxivAPISource, queries: list[str], *, cap: int, is
         budget -= head.taken  # a page of known papers is not taken in
         if head.more and not backfill and head.oldest:
             # Known papers met among the head's pages may be newer than the gap: then no lower bound.
-            after = newest_known if newest_known and newest_known[:16] < head.oldest[:16] else None
+            newest = newest_known()
+            after = newest if newest and newest[:16] < head.oldest[:16] else None
             opened.append(Window(query=query, before=head.oldest, after=after))
     windows = opened + windows
     still_open = []

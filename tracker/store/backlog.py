@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from tracker.errors import TrackerError
 from tracker.sources.catchup import Window
-from tracker.store.conflicts import refuse_conflict_markers
+from tracker.store.conflicts import read_committed
 
 log = logging.getLogger(__name__)
 BACKLOG_FILE = "backlog.json"
@@ -29,13 +29,9 @@ def backlog_path(data_dir: Path) -> Path:
 
 
 def load_backlog(path: Path) -> Backlog:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    data = read_committed(path, "the backlog file")
+    if data is None:
         return {}
-    except OSError as exc:
-        raise TrackerError(f"{path}: cannot read the backlog file: {exc.strerror or exc}") from None
-    refuse_conflict_markers(path, data)
     try:
         doc = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:

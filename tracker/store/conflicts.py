@@ -28,3 +28,16 @@ def refuse_conflict_markers(path: Path, data: bytes) -> None:
     marker = found.group().strip()[:7].decode("ascii")
     raise ConflictMarkers(f"{path}:{line}: git conflict marker {marker!r}: finish the merge (keep the lines of both "
                           f"sides, remove the markers) and run again; nothing was written")
+
+
+def read_committed(path: Path, what: str) -> bytes | None:
+    """The bytes of a committed data file (None when there is none yet), refused with one line
+    when it cannot be read or holds conflict markers. `what` names it in messages."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise TrackerError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    refuse_conflict_markers(path, data)
+    return data

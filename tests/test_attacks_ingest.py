@@ -477,3 +477,15 @@ def test_a_bibtex_profile_is_parsed_once_per_content_and_a_damaged_cache_is_rebu
     assert "damaged BibTeX cache" in caplog.text and len(parses) == 2
     bib.write_text(bib.read_text().replace("2401.01234", "2401.05678"))  # edited: parsed again
     assert profile_module.build_profile(bibtex=bib, cache_dir=cache).ids == ("2401.05678",) and len(parses) == 3
+
+
+def test_a_data_folder_that_is_a_link_out_of_the_project_is_one_line_and_nothing_written_there(synthetic, tmp_path):
+    synthetic.add(q("testing"), 2, start=START)
+    config = make_project(tmp_path / "p", synthetic.api_url, ["Testing"], cap=100)
+    outside = tmp_path / "shared-data"
+    outside.mkdir()
+    (config.parent / "data").symlink_to(outside, target_is_directory=True)
+    result = tracker("fetch", "--config", config, "--date", day(0))
+    found = errors(result)
+    assert result.returncode == 1 and len(found) == 1 and "outside the project folder" in found[0], result.stderr
+    assert list(outside.rglob("*")) == []

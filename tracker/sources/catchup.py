@@ -41,10 +41,6 @@ class TopicFetch:
     papers: list[Paper]
     windows: list[Window]  # still open after this run, newest first
 
-    @property
-    def remaining(self) -> int:
-        return sum(w.remaining or 0 for w in self.windows)
-
 
 def fetch_topic_queries(api: ArxivAPISource, queries: list[str], *, cap: int, is_known: Callable[[Paper], bool],
                         newest_known: Callable[[], str | None], windows: list[Window], backfill: bool = False) -> TopicFetch:
@@ -78,7 +74,8 @@ def fetch_topic_queries(api: ArxivAPISource, queries: list[str], *, cap: int, is
         budget -= part.taken
         if part.more:
             still_open.append(_narrowed(window, part))
-    return TopicFetch(papers, [_counted(api, w) for w in still_open])
+    counted = [_counted(api, w) for w in still_open]
+    return TopicFetch(papers, [w for w in counted if w.remaining != 0])  # emptied since (its papers revised)
 
 
 def _narrowed(window: Window, part: Fetched) -> Window:

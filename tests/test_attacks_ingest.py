@@ -165,7 +165,7 @@ def test_a_backlog_beyond_the_cap_is_caught_up_over_the_next_runs_each_paper_onc
     ids = ledger_ids(config.parent)
     assert set(burst) <= set(ids) and max(ids.values()) == 1 and len(ids) == 1270  # every paper, each once
     assert sum(news) == 1230  # nothing counted new twice
-    assert json.loads((config.parent / "data" / "backlog.json").read_text())["topics"] == {}  # nothing left to resume
+    assert (config.parent / "data" / "backlog.jsonl").read_bytes() == b""  # nothing left to resume
     assert all(int(r.get("start", 0)) < 500 for r in synthetic.requests)
 
 
@@ -185,11 +185,16 @@ def test_the_backlog_survives_a_fresh_checkout_and_is_reported_in_digest_and_hea
     digest = digest if digest.exists() else next((config.parent / "digests").rglob(f"{day(1)}*.md"))
     assert f"{remaining} more papers for topic Testing are still being fetched" in digest.read_text()
     assert any(name == "Testing" and "more papers still to fetch" in text for name, text in health_problems(summary))
-    # A fresh checkout: only committed files (the ledger and data/backlog.json), no .tracker cache.
+    # A fresh checkout: only committed files (the ledger and data/backlog.jsonl), no .tracker cache.
     import shutil
 
     shutil.rmtree(config.parent / ".tracker")
-    assert json.loads((config.parent / "data" / "backlog.json").read_text())["topics"]["Testing"]
+    window = json.loads((config.parent / "data" / "backlog.jsonl").read_text())
+    assert window["topic"] == "Testing" and window["query"] == q("testing") and window["remaining"] == remaining
+    from tracker.config import load_settings
+    from tracker.publish.publisher import managed_files
+
+    assert "data/backlog.jsonl" in managed_files(load_settings(config), None)[0]  # `publish --commit` commits it too
     for n in range(2, 8):
         later, _ = fetch_json(config, day(n))
         if not later["backlog"]:
@@ -216,18 +221,23 @@ def test_three_topics_with_backlogs_at_once_each_catch_up(synthetic, tmp_path):
     assert len(ledger_ids(config.parent)) == 9 + sum(sizes.values()) and max(ledger_ids(config.parent).values()) == 1
 
 
+_WINDOW_LINE = json.dumps({"topic": "Testing", "query": q("testing"), "before": "2026-11-11T00:00:00Z", "after": None})
+
+
 @pytest.mark.parametrize("content, says", [
-    ('{"topics": {"Testing": [{"before": "2026-11-11T00:00:00Z"\n<<<<<<< HEAD\n, "after": null}]}}', "backlog.json:2: git conflict marker"),
-    ('{"topics": {"Testing": [', "backlog.json:1: cannot read the backlog file: not JSON"),
-    ('{"topics": {"Testing": [{"before": "next tuesday"}]}}', "topic 'Testing': a window needs `before`"),
-    ('{"topics": {"Testing": [{"query": "all:x", "before": "2026-11-11T00:00:00Z", "skip": -4}]}}', "`skip` and `remaining` must be whole"),
-    ('{"topics": {"Testing": [{"before": "2026-11-11T00:00:00Z"}]}}', "a window needs the `query`"),
-    ('[1, 2]', "expected an object with a `topics` object"),
+    (_WINDOW_LINE + "\n<<<<<<< HEAD\n" + _WINDOW_LINE + "\n=======\n>>>>>>> main\n", "backlog.jsonl:2: git conflict marker"),
+    (_WINDOW_LINE + '\n{"topic": "Testing", ', "backlog.jsonl:2: cannot read the backlog file: not JSON"),
+    (_WINDOW_LINE.replace("2026-11-11T00:00:00Z", "next tuesday"), "backlog.jsonl:1: cannot read the backlog file: a window needs `before`"),
+    (_WINDOW_LINE.replace('"after": null', '"after": null, "skip": -4'), "`skip` and `remaining` must be whole"),
+    (_WINDOW_LINE.replace('"query"', '"q"'), "a window needs the `query`"),
+    ('[1, 2]', "backlog.jsonl:1: cannot read the backlog file: expected an object with a `topic`"),
+    (b"\xff\xfe", "not UTF-8"),
 ])
 def test_a_damaged_or_conflicted_backlog_file_stops_the_run_with_one_line_and_writes_nothing(synthetic, tmp_path, content, says):
     config = make_project(tmp_path / "p", synthetic.api_url, ["Testing"], cap=100)
     _seed_shard(config.parent, [_record("2611.00001")])
-    (config.parent / "data" / "backlog.json").write_text(content)
+    target = config.parent / "data" / "backlog.jsonl"
+    target.write_bytes(content) if isinstance(content, bytes) else target.write_text(content)
     before = {p: p.read_bytes() for p in config.parent.rglob("*") if p.is_file() and ".tracker" not in p.parts}
     result = here("run", "--config", config, "--date", day(1), "--no-embed")
     lines = errors(result)
@@ -243,8 +253,8 @@ def test_a_hand_edited_backlog_window_is_followed(synthetic, tmp_path):
     config = make_project(tmp_path / "p", synthetic.api_url, ["Testing"], cap=100)
     fetch_json(config, day(0))
     hidden = synthetic.add(q("testing"), 60, start=START)  # older than everything known: a head read never reaches it
-    (config.parent / "data" / "backlog.json").write_text(json.dumps(
-        {"topics": {"Testing": [{"query": q("testing"), "before": "2026-10-02T00:00:00Z", "after": None}]}}))
+    (config.parent / "data" / "backlog.jsonl").write_text(json.dumps(
+        {"topic": "Testing", "query": q("testing"), "before": "2026-10-02T00:00:00Z", "after": None}) + "\n")
     summary, _ = fetch_json(config, day(1))
     assert summary["totals"]["new"] == 60 and summary["backlog"] == {}
     assert set(hidden) <= set(ledger_ids(config.parent))

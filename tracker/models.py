@@ -115,7 +115,7 @@ class Paper:
 
 # Longest value kept per field (characters; for lists, items). Far above any real arXiv record
 # (titles < 300 chars, abstracts < 2,000 words, the largest author lists ~3,000 names: cut, with
-# the count of the rest). Documented in README.md ("Limits").
+# the count of the rest). Documented in README.md ("No silent caps").
 FIELD_CAPS = {"title": 1000, "abstract": 20000, "comment": 2000, "journal_ref": 1000, "doi": 300,
               "authors": 500, "categories": 100}
 MAX_NAME_CHARS = 300  # one author's name, one category

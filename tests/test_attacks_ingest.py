@@ -518,3 +518,25 @@ def test_a_data_folder_that_is_a_link_out_of_the_project_is_one_line_and_nothing
     assert result.returncode == 1 and len(found) == 1 and "outside the project folder" in found[0], result.stderr
     assert list(outside.rglob("*")) == []
 
+
+
+def test_more_papers_in_one_minute_than_a_run_may_take_are_read_by_offset_within_the_window(synthetic):
+    """Date windows have minute precision: a minute holding 35 papers, with a cap of 10, is paged by `skip`."""
+    from tracker.sources.api import ArxivAPISource
+    from tracker.sources.catchup import fetch_topic_queries
+    from tracker.sources.http import PoliteSession
+
+    old = synthetic.add(q("testing"), 10, start=START)
+    crowd = synthetic.add(q("testing"), 35, start=START + dt.timedelta(days=1), per_minute=35)
+    api = ArxivAPISource(synthetic.api_url, PoliteSession(delay_seconds=0, retries=0), page_size=10)
+    known = {pid: "2026-10-01T00:09:00Z" for pid in old}
+    windows, runs, skips = [], 0, []
+    while runs == 0 or windows:
+        runs += 1
+        got = fetch_topic_queries(api, [q("testing")], cap=10, is_known=lambda p: p.id in known,
+                                  newest_known=lambda: max(known.values()), windows=windows)
+        windows = got.windows
+        skips += [w.skip for w in windows]
+        known.update((p.id, p.updated) for p in got.papers)
+        assert runs < 8
+    assert set(crowd) <= set(known) and runs == 5 and skips == [0, 10, 20, 30]  # run 2 re-reads the head's 10

@@ -238,7 +238,7 @@ class ArxivAPISource:
         query by date instead, see tracker.sources.catchup)."""
         search = arxiv.Search(
             query=query,
-            max_results=limit,
+            max_results=limit + offset,  # arxiv.Client counts the skipped matches in max_results
             sort_by=arxiv.SortCriterion.LastUpdatedDate,
             sort_order=arxiv.SortOrder.Descending,
         )

@@ -185,6 +185,7 @@ def test_the_backlog_survives_a_fresh_checkout_and_is_reported_in_digest_and_hea
     digest = digest if digest.exists() else next((config.parent / "digests").rglob(f"{day(1)}*.md"))
     assert f"{remaining} more papers for topic Testing are still being fetched" in digest.read_text()
     assert any(name == "Testing" and "more papers still to fetch" in text for name, text in health_problems(summary))
+    _health_issue_names_the_backlog(summary, remaining)
     # A fresh checkout: only committed files (the ledger and data/backlog.jsonl), no .tracker cache.
     import shutil
 
@@ -200,6 +201,25 @@ def test_the_backlog_survives_a_fresh_checkout_and_is_reported_in_digest_and_hea
         if not later["backlog"]:
             break
     assert later["backlog"] == {} and len(ledger_ids(config.parent)) == 255
+
+
+def _health_issue_names_the_backlog(summary: dict, remaining: int) -> None:
+    """The health issue, posted to a loopback GitHub through PyGithub, lists the topic's backlog."""
+    from tests.fake_github import TOKEN, FakeGitHub, serve
+    from tracker.publish.client import connect_from_env
+    from tracker.publish.health import report_health
+
+    fake = FakeGitHub(TOKEN)
+    server = serve(fake)
+    try:
+        repo = connect_from_env(environ={"GITHUB_TOKEN": TOKEN, "TRACKER_GITHUB_API_URL": fake.base,
+                                         "GITHUB_REPOSITORY": "acme/papers", "TRACKER_GITHUB_WRITE_DELAY": "0"})
+        assert report_health(repo, summary).action == "opened"
+    finally:
+        server.shutdown()
+        server.server_close()
+    [issue] = fake.issues.values()
+    assert f"| Testing | {remaining} more papers still to fetch" in issue["body"]
 
 
 def test_three_topics_with_backlogs_at_once_each_catch_up(synthetic, tmp_path):

@@ -10,14 +10,11 @@ query ever pages past arXiv's 10,000-result offset limit however large the backl
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
 from typing import Callable
 
 from tracker.models import Paper
 from tracker.sources.api import ArxivAPISource, Fetched, window_clause
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

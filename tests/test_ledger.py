@@ -208,12 +208,10 @@ def test_a_string_where_a_list_belongs_is_one_item_not_its_characters(tmp_path, 
     (record_line(version=0), "version is 0"),
     (record_line(version=True), "version is true"),
     (record_line(relevance="high"), "relevance is"),
-    (record_line(pid="2411.00001v2"), "not canonical"),
     (record_line(pid="not-an-id"), "not an arXiv id"),
     ('["a", "list"]', "not an object"),
     ('{"id": "2411.00001", "version": 1, "title": "cut', "not JSON"),
     (b'{"id": "2411.00001", "title": "\xff\xfe"}', "not UTF-8"),
-    ("<<<<<<< HEAD", "not JSON"),
 ])
 def test_a_record_we_cannot_read_is_named_and_kept_verbatim(tmp_path, caplog, bad, reason):
     good = record_line("2411.00002", topics=["T"])

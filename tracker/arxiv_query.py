@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
+from urllib.parse import quote_plus
 
 if TYPE_CHECKING:
     from tracker.config import Topic
+
+# The longest request URL we send: what servers and proxies on the way accept (8 KB is common,
+# not universal). A topic's query is split to fit (build_queries); profile ids go in chunks.
+MAX_URL_CHARS = 4000
+MAX_QUERY_CHARS = MAX_URL_CHARS - 300  # the search_query once URL-encoded; the rest is base URL and paging
 
 _OPERATOR_TYPO = re.compile(r"(?<![\w:])(and|or|andnot|And|Or|AndNot|Andnot|Not|not)(?![\w:])")
 
@@ -68,3 +74,30 @@ def build_query(topic: Topic) -> str:
     if topic.exclude:
         query += f" ANDNOT {_phrase_clause(topic.exclude)}"
     return query
+
+
+def build_queries(topic: Topic) -> list[str]:
+    """The topic's query, split into several (phrases in groups) when one would not fit in a URL.
+
+    Their results together are the one query's. ValueError when even one phrase per query does
+    not fit (a long `query:` or `exclude` list), so `tracker check` refuses it, naming the topic."""
+    whole = build_query(topic)
+    if len(quote_plus(whole)) <= MAX_QUERY_CHARS:
+        return [whole]
+    if not topic.keywords:
+        raise ValueError(_too_long(topic, whole, "shorten its `query`"))
+    groups: list[list[str]] = []
+    for phrase in topic.keywords:
+        if groups and len(quote_plus(build_query(topic.model_copy(update={"keywords": groups[-1] + [phrase]})))) <= MAX_QUERY_CHARS:
+            groups[-1].append(phrase)
+            continue
+        single = build_query(topic.model_copy(update={"keywords": [phrase]}))
+        if len(quote_plus(single)) > MAX_QUERY_CHARS:
+            raise ValueError(_too_long(topic, single, "shorten its `exclude` list or `categories`"))
+        groups.append([phrase])
+    return [build_query(topic.model_copy(update={"keywords": group})) for group in groups]
+
+
+def _too_long(topic: Topic, query: str, advice: str) -> str:
+    return (f"topic {topic.name!r}: its arXiv query is {len(quote_plus(query))} characters once URL-encoded, "
+            f"over the {MAX_QUERY_CHARS} one request can carry; {advice}")

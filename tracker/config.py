@@ -15,8 +15,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
 from tracker import config_yaml
-from tracker.arxiv_query import build_query, check_query_syntax, query_warnings  # noqa: F401 (re-exported)
+from tracker.arxiv_query import build_queries, build_query, check_query_syntax, query_warnings  # noqa: F401 (re-exported)
 from tracker.config_notify import NotifyChannel, attach_lines
+from tracker.config_paths import expand_paths
 from tracker.config_types import (
     Category, CategoryPattern, Float, Int, StrictModel, SummariesSettings, Text, did_you_mean,
 )
@@ -84,6 +85,8 @@ class Topic(_Strict):
             raise ValueError(f"topic {self.name!r} has both `keywords` and `query`: keep one")
         if self.source == "rss" and not (self.keywords and self.categories):
             raise ValueError(f"topic {self.name!r} uses source: rss, which needs `keywords` and `categories`")
+        if self.source == "api":
+            build_queries(self)  # too long for one request and cannot be split: refused here, not as HTTP 414
         return self
 
 
@@ -272,7 +275,9 @@ def load_settings(path: str | Path) -> Settings:
     except OSError as exc:
         raise ConfigError(f"{config_path}: cannot read config: {exc.strerror}") from None
     text = config_yaml.decode(raw, str(config_path))
-    return parse_settings(text, source=str(config_path), base_dir=config_path.resolve().parent)
+    # Relative paths start from the folder where the config is named, not a symlink's target:
+    # a keywords.yaml linked from a shared folder still writes into this project.
+    return parse_settings(text, source=str(config_path), base_dir=config_path.absolute().parent.resolve())
 
 
 def parse_settings(text: str, *, source: str = "keywords.yaml", base_dir: Path = Path(".")) -> Settings:
@@ -285,6 +290,7 @@ def parse_settings(text: str, *, source: str = "keywords.yaml", base_dir: Path =
         raise ConfigError(f"{source}: expected a mapping with a `topics` list at the top level, "
                           f"found {_kind(data)}")
     problems = [(_line_of(p), p) for p in doc.problems] + _topic_clashes(data, doc.lines, source)
+    problems += expand_paths(data, doc.lines, source, base_dir.absolute())
     settings = None
     try:
         settings = Settings.model_validate({**data, "base_dir": base_dir})

@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import copy
+import datetime
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from tracker.text import clean_block, clean_line
 
 MULTILINE_FIELDS = frozenset({"abstract"})  # every other text field of a Paper is a single line
+FIRST_DATE = datetime.date(1991, 1, 1)  # before arXiv existed: no run or paper can be dated earlier
+
+
+def latest_date() -> datetime.date:
+    """Tomorrow in UTC: the latest run date accepted (tomorrow, for time zones ahead of UTC)."""
+    return datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -91,12 +98,37 @@ class Paper:
                 changes[name] = new
         return replace(self, **changes) if changes else self
 
+    def capped(self) -> tuple[Paper, list[str]]:
+        """The paper with each field cut to FIELD_CAPS (the cut marked "…"), and the names of the
+        fields cut: a 1 MB abstract would make a 3 MB README and an issue cut in the middle."""
+        changes: dict[str, Any] = {}
+        for name, cap in FIELD_CAPS.items():
+            value = getattr(self, name)
+            if isinstance(value, str) and len(value) > cap:
+                changes[name] = value[: cap - 1].rstrip() + "…"
+            elif isinstance(value, tuple):
+                items = tuple(v if len(v) <= MAX_NAME_CHARS else v[: MAX_NAME_CHARS - 1] + "…" for v in value)
+                if len(items) > cap:
+                    items = items[: cap - 1] + (f"… and {len(items) - cap + 1} more",)
+                if items != value:
+                    changes[name] = items
+        return (replace(self, **changes), sorted(changes)) if changes else (self, [])
+
     def with_changes(self, **changes: Any) -> Paper:
         return replace(self, **changes)
 
 
 # Fields added after ledgers existed: left out while unset, so an older record is written back byte for byte.
 _ABSENT_WHEN_NONE = ("tldr", "tldr_source")
+
+# Longest value kept per field (characters; for lists, items). Far above any real arXiv record
+# (titles < 300 chars, abstracts < 2,000 words, the largest author lists ~3,000 names: cut, with
+# the count of the rest). Documented in README.md ("No silent caps").
+FIELD_CAPS = {"title": 1000, "abstract": 20000, "comment": 2000, "journal_ref": 1000, "doi": 300,
+              "authors": 500, "categories": 100}
+MAX_NAME_CHARS = 300  # one author's name, one category
+
+
 _STORED_FIELDS = tuple(f.name for f in fields(Paper) if f.name != "extra")
 _TEXT_FIELDS = tuple((f.name, f.default is None) for f in fields(Paper) if f.name not in ("version", "relevance", "extra"))
 
@@ -131,6 +163,8 @@ class RunSummary:
     revised_papers: int = 0
     outputs: list[str] = field(default_factory=list)
     dry_run: bool = False
+    backlog: dict[str, int] = field(default_factory=dict)  # topic -> papers past the cap, fetched by the next runs
+    shortened: dict[str, int] = field(default_factory=dict)  # field -> values cut to its length cap this run
     extra: dict[str, Any] = field(default_factory=dict)  # later stages: embedded, clusters...
 
     @property
@@ -151,5 +185,7 @@ class RunSummary:
             "totals": totals,
             "outputs": list(self.outputs),
             "dry_run": self.dry_run,
+            "backlog": dict(self.backlog),
+            "shortened": dict(self.shortened),
             **self.extra,
         }

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from tracker.config import Settings, Topic, build_query
+from tracker.config import Settings, Topic, build_queries
 from tracker.enrich.stage import (
     LazyEncoder, add_themes, near_duplicates, rank_by_relevance, save_vectors, score_relevance, with_scores,
 )
@@ -38,6 +38,8 @@ from tracker.render.plan import digest_papers, environment_for, render_tables_of
 from tracker.sources.api import ArxivAPISource
 from tracker.sources.http import PoliteSession
 from tracker.sources.rss import ArxivRSSSource, matches_keywords
+from tracker.sources.catchup import fetch_topic_queries
+from tracker.store.backlog import Backlog, backlog_files, backlog_path, load_backlog
 from tracker.store.journal import commit, remove_stale_stages, write_atomic
 from tracker.store.ledger_index import INDEX_DIR
 from tracker.store.lock import run_lock
@@ -74,8 +76,8 @@ def today_utc() -> str:
 
 # --- fetch ------------------------------------------------------------------------------
 
-def fetch_topic(topic: Topic, settings: Settings, ledger: Ledger, sources: Sources) -> tuple[list[Paper], int]:
-    """The topic's papers after excludes, and how many the excludes dropped."""
+def fetch_topic(topic: Topic, settings: Settings, ledger: Ledger, sources: Sources, backlog: Backlog) -> tuple[list[Paper], int]:
+    """The topic's papers after excludes, and how many the excludes dropped. Updates `backlog`."""
     if topic.source == "rss":
         announce_types = topic.announce_types or settings.rss.announce_types
         papers = sources.rss.fetch_categories(topic.categories, announce_types)
@@ -83,19 +85,30 @@ def fetch_topic(topic: Topic, settings: Settings, ledger: Ledger, sources: Sourc
     else:
         # First run backfills what the README can show, in whole pages so that a rerun's
         # first page is all known and stops at once; later runs page until known papers.
+        # Papers past the per-run cap are fetched by the next runs (tracker.sources.catchup).
         backfill = not ledger.has_topic(topic.name)
         page = settings.arxiv.page_size
         limit = -(-settings.output.readme_rows // page) * page if backfill else settings.arxiv.max_results_per_run
-        papers = sources.api.fetch_query(build_query(topic), limit=limit, is_known=lambda p: ledger.knows(p, topic.name))
+        fetched = fetch_topic_queries(
+            sources.api, build_queries(topic), cap=limit, is_known=lambda p: ledger.knows(p, topic.name),
+            newest_known=lambda: newest_updated(ledger, topic.name),
+            windows=backlog.get(topic.name, []), backfill=backfill)
+        backlog[topic.name] = fetched.windows
+        papers = fetched.papers
     kept, dropped = apply_excludes(papers, settings.exclude + topic.exclude, settings.exclude_categories + topic.exclude_categories)
     return kept, sum(dropped.values())
 
 
-def fetch_all(settings: Settings, ledger: Ledger, sources: Sources) -> list[TopicResult]:
+def newest_updated(ledger: Ledger, topic: str) -> str | None:
+    """The last-updated time of the topic's newest paper in the ledger: where a backlog window ends."""
+    return max((e.updated for _, e in ledger.entries() if topic in e.topics and e.updated), default=None)
+
+
+def fetch_all(settings: Settings, ledger: Ledger, sources: Sources, backlog: Backlog) -> list[TopicResult]:
     results = []
     for topic in settings.topics:
         try:
-            papers, dropped = fetch_topic(topic, settings, ledger, sources)
+            papers, dropped = fetch_topic(topic, settings, ledger, sources, backlog)
         except ArxivUnreachable:
             raise
         except SourceError as exc:
@@ -148,6 +161,24 @@ def record_tldrs(ledger: Ledger, today: str) -> None:
     ledger.update(add_tldrs(paper for paper in recorded if paper is not None))
 
 
+def report_backlog(summary: RunSummary, backlog: Backlog, cap: int) -> None:
+    """Topics with papers still to fetch: in the summary (--json, digest, health issue) and a warning each."""
+    for name, windows in backlog.items():
+        remaining = sum(w.remaining or 0 for w in windows)
+        if windows:
+            summary.backlog[name] = remaining
+            log.warning("topic %s: %d more papers are still to be fetched (arxiv.max_results_per_run is %d); "
+                        "the next runs catch up", name, remaining, cap)
+
+
+def report_shortened(summary: RunSummary, ledger: Ledger) -> None:
+    """Values cut to the field caps (tracker.models.FIELD_CAPS) this run: counted, and a warning each field."""
+    for name, count in sorted(ledger.shortened.items()):
+        summary.shortened[name] = count
+        log.warning("%d %s values were longer than the tracker keeps (tracker.models.FIELD_CAPS) and were cut, marked …",
+                    count, name)
+
+
 # --- render -----------------------------------------------------------------------------
 
 def make_digest(settings: Settings, papers: list[Paper], today: str, summary: RunSummary, *,
@@ -155,9 +186,19 @@ def make_digest(settings: Settings, papers: list[Paper], today: str, summary: Ru
     kwargs = {"duplicates": duplicates} if duplicates else {}
     if relevance_on:
         kwargs["rank"] = rank_by_relevance
-    return build_digest(papers, today, settings.output.digest_max_papers, **kwargs,
-                        failures=[(t.name, redact(t.error)) for t in summary.failed],
-                        readme_rows=settings.output.readme_rows, topics=[t.name for t in settings.topics])
+    digest = build_digest(papers, today, settings.output.digest_max_papers, **kwargs,
+                          failures=[(t.name, redact(t.error)) for t in summary.failed],
+                          readme_rows=settings.output.readme_rows, topics=[t.name for t in settings.topics])
+    return replace(digest, notes=digest.notes + run_notes(summary))
+
+
+def run_notes(summary: RunSummary) -> tuple[str, ...]:
+    """What a cap held back this run, said in the digest (never silently)."""
+    notes = [f"{count} more papers for topic {name} are still being fetched; caught up over the next runs."
+             for name, count in sorted(summary.backlog.items())]
+    notes += [f"{count} {name} values were longer than the tracker keeps and were cut (marked …)."
+              for name, count in sorted(summary.shortened.items())]
+    return tuple(notes)
 
 
 def render_all(settings: Settings, ledger: Ledger, today: str, digest: Digest, *, full: bool = False) -> dict[Path, str | None]:
@@ -232,8 +273,9 @@ def _run_daily(
     data_dir = settings.path(settings.output.data_dir)
     # A dry run reads a pending commit, never applies it. The index spares parsing unneeded shards.
     ledger = Ledger.load(data_dir, read_only=dry_run, index=ledger_index(settings))
+    backlog = load_backlog(backlog_path(data_dir))
     try:
-        results = fetch_all(settings, ledger, sources)
+        results = fetch_all(settings, ledger, sources, backlog)
     except ArxivUnreachable as exc:  # offline or arXiv down: say so at once, not once per topic
         results = [TopicResult(t.name, error=str(exc)) for t in settings.topics]
         failed = RunSummary(date=today, topics=[TopicSummary(r.name, error=r.error) for r in results], dry_run=dry_run)
@@ -248,9 +290,11 @@ def _run_daily(
         raise NothingDone(f"every topic failed, nothing was written ({details})", summary=failed)
     summary = merge_all(ledger, results, today)
     summary.dry_run = dry_run
+    report_backlog(summary, backlog, settings.arxiv.max_results_per_run)
     profiles = profiles_from_settings(settings)  # once per run: BibTeX read and its warnings logged once
     fetch_profile_papers(ledger, sources, today, profiles)
     record_tldrs(ledger, today)
+    report_shortened(summary, ledger)
 
     files: dict[Path, str | None] = {}
     embedded = None
@@ -267,7 +311,8 @@ def _run_daily(
         summary.outputs = [str(p) for p in sorted(files)]
         save_dry_run_preview(settings, summary, files)
         return summary
-    written = write_all(settings, {**ledger.files(data_dir), **files})
+    backlog_file = backlog_files(backlog_path(data_dir), backlog, [t.name for t in settings.topics])
+    written = write_all(settings, {**ledger.files(data_dir), **backlog_file, **files})
     after_commit(settings, ledger, files if render else None)
     summary.outputs = [str(p) for p in written]
     if embedded is not None:

@@ -198,7 +198,7 @@ def check(config_path: Path) -> None:
 
     Example: tracker check --config keywords.yaml
     """
-    from tracker.config import build_query, query_warnings
+    from tracker.config import build_queries, query_warnings
 
     settings = load_settings(config_path)
     for topic in settings.topics:
@@ -208,10 +208,11 @@ def check(config_path: Path) -> None:
             _echo(f"  feed: {settings.rss_url.rstrip('/')}/{'+'.join(sorted(topic.categories))} ({types})")
             click.echo(f"  keywords (title or abstract): {', '.join(topic.keywords)}")
         else:
-            query = build_query(topic)
-            click.echo(f"  query: {query}")
-            for warning in query_warnings(query):
-                click.echo(f"  warning: {warning}")
+            queries = build_queries(topic)  # split when one would not fit in a request URL
+            for number, query in enumerate(queries, start=1):
+                click.echo(f"  query{f' {number} of {len(queries)}' if len(queries) > 1 else ''}: {query}")
+                for warning in query_warnings(query):
+                    click.echo(f"  warning: {warning}")
     _echo(f"OK: {len(settings.topics)} topic(s); API {settings.api_url}")
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from tracker.models import FIRST_DATE, latest_date
 from tracker.redact import RedactFilter, url_secrets
 
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -27,13 +28,20 @@ _VERBOSITY_KEY = "tracker.verbosity"
 # --- dates -------------------------------------------------------------------------------
 
 def parse_date(value: str | None, *, name: str = "--date") -> str | None:
-    """`YYYY-MM-DD` (surrounding blanks ignored) as an ISO date string; anything else is a usage error."""
+    """`YYYY-MM-DD` (surrounding blanks ignored) from 1991-01-01 to tomorrow (UTC) as an ISO date
+    string; anything else is a usage error. (A far-future date would stamp `first_seen` ahead, pin
+    the feed and open reviews no later run closes; tomorrow is allowed for time zones ahead of UTC.)"""
     if value is None:
         return None
     try:
-        return datetime.date.fromisoformat(value.strip()).isoformat()
+        day = datetime.date.fromisoformat(value.strip())
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD", param_hint=f"'{name}'") from None
+    last = latest_date()
+    if not FIRST_DATE <= day <= last:
+        raise click.BadParameter(f"{day.isoformat()} is out of range: give a date from {FIRST_DATE.isoformat()} "
+                                 f"to {last.isoformat()} (tomorrow, UTC)", param_hint=f"'{name}'")
+    return day.isoformat()
 
 
 def date_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

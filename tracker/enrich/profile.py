@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -18,6 +20,7 @@ from pathlib import Path
 from tracker.arxiv_ids import canonical_id
 from tracker.errors import TrackerError
 from tracker.models import Paper
+from tracker.store.journal import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +52,15 @@ def build_profile(
     interests: Iterable[str] = (),
     *,
     name: str = "",
+    cache_dir: Path | None = None,
 ) -> Profile:
-    """Read every configured part of the profile. Only the BibTeX file is read from disk."""
+    """Read every configured part of the profile. Only the BibTeX file is read from disk
+    (its parse cached in `cache_dir` by content, see read_bibtex_cached)."""
     where = f"profiles[{name}].papers" if name else "profile.papers"
     ids, warnings = parse_ids(papers, where=where)
     texts = [ProfileText(label=f"interest: {_shorten(t)}", text=t.strip()) for t in interests if t.strip()]
     if bibtex:
-        bib_ids, bib_texts, bib_warnings = _read_bibtex_file(Path(bibtex))
+        bib_ids, bib_texts, bib_warnings = _read_bibtex_file(Path(bibtex), cache_dir)
         ids += bib_ids
         texts += bib_texts
         warnings += bib_warnings
@@ -70,8 +75,10 @@ def profiles_from_settings(settings: Any) -> list[Profile]:
     BibTeX paths resolve relative to the config file.
     """
     confs = [("", settings.profile)] + [(conf.name, conf) for conf in getattr(settings, "profiles", ())]
+    cache = settings.path(settings.output.state_dir) / BIBTEX_CACHE
     profiles = [
-        build_profile(conf.papers, settings.path(conf.bibtex) if conf.bibtex else None, conf.interests, name=name)
+        build_profile(conf.papers, settings.path(conf.bibtex) if conf.bibtex else None, conf.interests, name=name,
+                      cache_dir=cache)
         for name, conf in confs
     ]
     return [p for p in profiles if not p.empty or p.name]
@@ -174,12 +181,40 @@ _ARXIV_DOI = re.compile(r"10\.48550/arxiv\.(\S+)", re.IGNORECASE)
 _ARXIV_NOTE = re.compile(r"arxiv:\s*(\S+)", re.IGNORECASE)  # Google Scholar: journal={arXiv preprint arXiv:...}
 
 
-def _read_bibtex_file(path: Path) -> tuple[list[str], list[ProfileText], list[str]]:
+def _read_bibtex_file(path: Path, cache_dir: Path | None = None) -> tuple[list[str], list[ProfileText], list[str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return [], [], [f"profile.bibtex: cannot read {path}: {exc}"]
-    return read_bibtex(text, source=str(path))
+    return read_bibtex_cached(text, str(path), cache_dir) if cache_dir else read_bibtex(text, source=str(path))
+
+
+BIBTEX_CACHE = "bibtex"  # under the state folder (.tracker/): a cache, rebuilt when missing or damaged
+_BIBTEX_CACHE_FORMAT = 1  # bump when read_bibtex's output changes
+
+
+def read_bibtex_cached(text: str, source: str, cache_dir: Path) -> tuple[list[str], list[ProfileText], list[str]]:
+    """read_bibtex, parsed once per file content: a 10 MB BibTeX takes minutes and ~1 GB to parse,
+    so the result is kept in `cache_dir` under the hash of the text and where it came from."""
+    key = hashlib.blake2b(f"{_BIBTEX_CACHE_FORMAT}\0{source}\0{text}".encode("utf-8", "surrogatepass"), digest_size=16)
+    path = cache_dir / f"{key.hexdigest()}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data["ids"], [ProfileText(**t) for t in data["texts"]], data["warnings"]
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        logger.warning("%s: damaged BibTeX cache (%s); parsing the file again", path, exc)
+    ids, texts, warnings = read_bibtex(text, source=source)
+    data = {"ids": ids, "texts": [vars(t) for t in texts], "warnings": warnings}
+    try:
+        write_atomic(path, json.dumps(data, ensure_ascii=False))
+        for old in cache_dir.glob("*.json"):  # one file's parse is kept: older versions of it are garbage
+            if old != path and old.stat().st_mtime < path.stat().st_mtime - 86400 * 30:
+                old.unlink(missing_ok=True)
+    except OSError as exc:
+        logger.warning("could not cache the BibTeX parse in %s (%s); the next run parses it again", cache_dir, exc)
+    return ids, texts, warnings
 
 
 def read_bibtex(text: str, *, source: str = "bibtex") -> tuple[list[str], list[ProfileText], list[str]]:

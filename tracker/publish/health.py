@@ -40,6 +40,9 @@ def health_problems(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     llm = summary.get("llm")  # optional LLM TL;DRs (tracker.enrich.tldr_llm): failures fell back to extractive lines
     if isinstance(llm, Mapping) and isinstance(llm.get("problems"), list):
         problems += [("LLM TL;DRs", redact(str(problem))) for problem in llm["problems"]]
+    backlog = summary.get("backlog") if isinstance(summary.get("backlog"), Mapping) else {}
+    problems += [(redact(str(name)), f"{count} more papers still to fetch (arxiv.max_results_per_run was reached); "
+                  "the next runs catch up") for name, count in backlog.items()]
     return problems
 
 

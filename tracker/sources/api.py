@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +21,7 @@ from arxiv import _feed
 from lxml import etree
 
 from tracker.arxiv_ids import parse_id
+from tracker.arxiv_query import MAX_URL_CHARS
 from tracker.errors import SourceError, TrackerError
 from tracker.models import Paper
 from tracker.redact import redact, url_secrets
@@ -42,6 +44,10 @@ def error_message(content: bytes) -> str | None:
         if title == "Error" and "/api/errors" in entry_id:
             return " ".join((entry.findtext(f"{_ATOM}summary") or "unknown error").split())
     return None
+
+
+class URLTooLong(SourceError):
+    """The server refused a request's URL as too long (HTTP 414): ask for less at a time."""
 
 
 class _Skipped(arxiv.Result):
@@ -109,6 +115,7 @@ class _PoliteClient(arxiv.Client):
         super().__init__(page_size=page_size, delay_seconds=0, num_retries=0)
         self.query_url_format = url + "?{}"
         self.http = http
+        self.total = 0
 
     def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> _feed.ParsedFeed:
         parsed: list[_feed.ParsedFeed] = []
@@ -117,11 +124,14 @@ class _PoliteClient(arxiv.Client):
             message = error_message(answer.content)
             if message:
                 raise SourceError(redact(f"arXiv rejected the query: {message}", url_secrets(url)))
+            if answer.status == 414:
+                raise URLTooLong(f"arXiv answered HTTP 414 (URL too long, {len(url)} characters) from {host_of(url)}")
             if answer.status != 200:
                 raise SourceError(f"arXiv answered HTTP {answer.status} from {host_of(url)}")
             parsed.append(parse_page(well_formed_xml(answer), url))
 
         self.http.get_with_retries(url, check)
+        self.total = parsed[-1].header.total_results  # how many the query matches (for Fetched.more)
         return parsed[-1]
 
 
@@ -168,10 +178,47 @@ def to_papers(results: Iterable[arxiv.Result]) -> list[Paper]:
     return papers
 
 
+def _updated_of(page: list[arxiv.Result]) -> str | None:
+    """The last-updated time of a page's last readable entry (pages come newest first)."""
+    for result in reversed(page):
+        updated = getattr(result, "updated", None)
+        if isinstance(updated, datetime):
+            return _iso(updated)
+    return None
+
+
 def _pages(results: Iterable[arxiv.Result], size: int) -> Iterator[list[arxiv.Result]]:
     iterator = iter(results)
     while page := list(itertools.islice(iterator, size)):
         yield page
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What one query's paging read: the papers, and whether the limit cut it short."""
+
+    papers: list[Paper]
+    read: int  # entries read (readable or not): what the limit counts
+    total: int  # how many papers the query matches, as arXiv's header said
+    oldest: str | None  # last-updated time of the last (oldest) entry read, ISO UTC
+    known_page: int = 0  # size of the page of known papers paging stopped at (0: it did not)
+
+    @property
+    def more(self) -> int:
+        """Matching papers left unread because the limit was reached (0 when paging ended by itself)."""
+        return 0 if self.known_page else max(0, self.total - self.read)
+
+    @property
+    def taken(self) -> int:
+        """Entries read before the page of known papers: what counts against a per-run cap."""
+        return self.read - self.known_page
+
+
+def window_clause(after: str | None, before: str) -> str:
+    """arXiv's last-updated range (minute precision, both ends included), e.g. for a backlog window."""
+    def minute(iso: str | None) -> str:
+        return "".join(ch for ch in iso if ch.isdigit())[:12] if iso else "199101010000"
+    return f"lastUpdatedDate:[{minute(after)} TO {minute(before)}]"
 
 
 class ArxivAPISource:
@@ -181,26 +228,69 @@ class ArxivAPISource:
 
     def fetch_query(self, query: str, *, limit: int, is_known: Callable[[Paper], bool] = lambda p: False) -> list[Paper]:
         """Newest first by last-updated date, so revisions surface; stops at a page of known papers."""
+        return self.fetch(query, limit=limit, is_known=is_known).papers
+
+    def fetch(self, query: str, *, limit: int, is_known: Callable[[Paper], bool] | None = None,
+              offset: int = 0) -> Fetched:
+        """Like fetch_query, saying how much the limit left unread (`Fetched.more`).
+
+        `offset` skips that many matches (arXiv refuses offsets past 10,000: callers narrow the
+        query by date instead, see tracker.sources.catchup)."""
         search = arxiv.Search(
             query=query,
-            max_results=limit,
+            max_results=limit + offset,  # arxiv.Client counts the skipped matches in max_results
             sort_by=arxiv.SortCriterion.LastUpdatedDate,
             sort_order=arxiv.SortOrder.Descending,
         )
+        self.client.total = 0
         papers: list[Paper] = []
-        for page in _pages(self.client.results(search), self.page_size):
+        read, oldest, known_page = 0, None, 0
+        for page in _pages(self.client.results(search, offset=offset), self.page_size):
+            read += len(page)
+            oldest = _updated_of(page) or oldest
             converted = to_papers(page)
             papers.extend(converted)
-            if converted and all(is_known(p) for p in converted):
+            if is_known and converted and all(is_known(p) for p in converted):
                 log.info("page of %d already-known papers: stop paging", len(converted))
+                known_page = len(page)
                 break
-        return papers
+        return Fetched(papers, read, max(self.client.total - offset, 0), oldest, known_page)
+
+    def count(self, query: str) -> int:
+        """How many papers a query matches (one small request)."""
+        self.fetch(query, limit=1)
+        return self.client.total
 
     def fetch_ids(self, ids: list[str]) -> list[Paper]:
-        """Papers by identifier (arXiv `id_list`), e.g. the group's profile papers."""
-        if not ids:
-            return []
-        search = arxiv.Search(id_list=ids, max_results=len(ids))
-        return to_papers(self.client.results(search))
+        """Papers by identifier (arXiv `id_list`), e.g. the group's profile papers: in chunks whose
+        URL fits MAX_URL_CHARS, a chunk refused as too long (HTTP 414) split in two until it fits.
+        An id refused even alone is skipped with a warning."""
+        papers: list[Paper] = []
+        pending = self._id_chunks(ids)
+        while pending:
+            chunk = pending.pop(0)
+            try:
+                papers += to_papers(self.client.results(arxiv.Search(id_list=chunk, max_results=len(chunk))))
+            except URLTooLong as exc:
+                if len(chunk) == 1:
+                    log.warning("profile paper %s not fetched: %s", chunk[0], exc)
+                    continue
+                half = len(chunk) // 2
+                log.info("%d ids in one request were refused as too long; asking in two halves", len(chunk))
+                pending[:0] = [chunk[:half], chunk[half:]]
+        return papers
+
+    def _id_chunks(self, ids: list[str]) -> list[list[str]]:
+        """`ids` in order, cut so that each request URL stays within MAX_URL_CHARS."""
+        chunks: list[list[str]] = []
+        for pid in ids:
+            if chunks and len(self._url_for_ids(chunks[-1] + [pid])) <= MAX_URL_CHARS:
+                chunks[-1].append(pid)
+            else:
+                chunks.append([pid])
+        return chunks
+
+    def _url_for_ids(self, ids: list[str]) -> str:
+        return self.client._format_url(arxiv.Search(id_list=ids, max_results=len(ids)), 0, self.page_size)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tracker.arxiv_ids import canonical_id
 from tracker.errors import TrackerError
+from tracker.store.conflicts import read_committed
 from tracker.store.journal import write_atomic
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,9 @@ def load_feedback(path: Path) -> dict[str, str]:
 
 def load_feedback_records(path: Path) -> dict[str, dict]:
     """Canonical arXiv id → its whole record (id, ticked, optional issue, unknown fields kept)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    data = read_committed(path, "feedback file")
+    if data is None:
         return {}
-    except OSError as exc:
-        raise TrackerError(f"{path}: cannot read feedback file: {exc.strerror or exc}") from exc
     records: dict[str, dict] = {}
     for number, raw in enumerate(data.split(b"\n"), start=1):
         if not raw.strip():

@@ -17,13 +17,16 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Iterable
 
 from tracker.arxiv_ids import shard_month
-from tracker.models import Paper
+from tracker.errors import TrackerError
+from tracker.models import Paper, latest_date
+from tracker.store.conflicts import refuse_conflict_markers
 from tracker.store.journal import commit, pending, recover, regular_file
 from tracker.store.ledger_index import Entry, PaperMap, ShardIndex, digest, entry_of, read_shard_index, write_shard_indexes
 from tracker.store.records import BadRecord, decode, encode, line_id
@@ -121,6 +124,7 @@ class KeptLine:
     month: str
     id: str | None  # to keep it beside the record of that id, when it names one
     raw: bytes
+    where: str = ""  # shard:line, for messages
 
 
 @dataclass
@@ -128,6 +132,7 @@ class Ledger:
     papers: dict[str, Paper] | PaperMap = field(default_factory=dict)
     kept: list[KeptLine] = field(default_factory=list)
     months: set[str] = field(default_factory=set)  # shards parsed as found on disk: always written back
+    shortened: Counter = field(default_factory=Counter, repr=False, compare=False)  # field -> values cut by record()
     # With an index (see load): where it lives, each shard's digest as read, and as `files` wrote it.
     index_path: Path | None = field(default=None, repr=False, compare=False)
     digests: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -200,6 +205,7 @@ class Ledger:
         into = self.papers if into is None else into
         origins = self._origins
         if not trusted:
+            refuse_conflict_markers(shard, data)  # before anything of this run is written
             self.months.add(month)
         for number, raw in enumerate(data.split(b"\n"), start=1):
             if not raw.strip():
@@ -209,7 +215,7 @@ class Ledger:
                 paper, notes = _trusted(raw) if trusted else decode(raw)
             except BadRecord as exc:
                 log.warning("%s: %s; the line is kept unchanged and ignored", where, exc)
-                self.kept.append(KeptLine(month, line_id(raw), raw))
+                self.kept.append(KeptLine(month, line_id(raw), raw, where))
                 continue
             for note in notes:
                 log.warning("%s: %s", where, note)
@@ -249,11 +255,25 @@ class Ledger:
 
     def record(self, incoming: Paper, topic: str | None, today: str) -> Change:
         """The one way into the ledger: clean the paper's text, then merge it with what we hold."""
-        incoming = incoming.cleaned()
+        if today > latest_date().isoformat():  # a run date ahead would stamp first_seen in the future
+            raise TrackerError(f"run date {today} is after tomorrow (UTC); nothing is recorded under a future date")
+        incoming, cut = incoming.cleaned().capped()
+        self.shortened.update(cut)
+        self._refuse_unreadable_copy(incoming.id)
         merged, change = merge(self.papers.get(incoming.id), incoming, clean_line(topic) if topic else None, today)
         if merged != self.papers.get(incoming.id):
             self.papers[merged.id] = merged
         return change
+
+    def _refuse_unreadable_copy(self, paper_id: str) -> None:
+        """A paper whose only record is a line we cannot read would be recorded again as new, on a
+        second line, every run: stop instead (before anything is written), naming that line."""
+        if paper_id in self.papers:
+            return
+        for kept in self.kept:
+            if kept.id == paper_id:
+                raise TrackerError(f"{kept.where}: the ledger holds a record of {paper_id} this tracker cannot read "
+                                   "(see the warning above); fix or remove that line and run again; nothing was written")
 
     def update(self, papers: Iterable[Paper]) -> None:
         """Replace records wholesale (e.g. with relevance scores added by a later stage)."""

@@ -12,7 +12,7 @@ import math
 import re
 from typing import Any
 
-from tracker.arxiv_ids import canonical_id
+from tracker.arxiv_ids import canonical_id, parse_id
 from tracker.errors import TrackerError
 from tracker.models import Paper
 
@@ -53,7 +53,9 @@ def decode(raw: bytes) -> tuple[Paper, list[str]]:
     if not isinstance(data, dict):
         raise BadRecord(f"a JSON {type(data).__name__}, not an object")
     notes: list[str] = []
-    values: dict[str, Any] = {"id": _id(data.get("id")), "version": _version(data.get("version"), notes)}
+    pid, id_version = _id(data.get("id"), notes)
+    version = data.get("version", id_version)
+    values: dict[str, Any] = {"id": pid, "version": max(_version(version, notes), id_version or 0)}
     for name in _REQUIRED_TEXT:
         values[name] = _text(name, data.get(name), required=True)
     for name in _TEXT:
@@ -61,7 +63,7 @@ def decode(raw: bytes) -> tuple[Paper, list[str]]:
     for name in _OPTIONAL_TEXT:
         values[name] = _text(name, data.get(name))
     for name in _LISTS:
-        values[name] = _strings(name, data.get(name), notes)
+        values[name] = _strings(name, _names(name, data.get(name), notes), notes)
     values["relevance"] = _relevance(data.get("relevance"), notes)
     extra = {key: value for key, value in data.items() if key not in KNOWN}
     if _nested_deeper_than(extra, MAX_EXTRA_DEPTH):  # copying or writing it back would overflow the stack
@@ -76,19 +78,49 @@ def line_id(raw: bytes) -> str | None:
     except (ValueError, RecursionError):
         return None
     value = data.get("id") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        return canonical_id(value)
+    except TrackerError:
+        return value
 
 
-def _id(value: Any) -> str:
+def _id(value: Any, notes: list[str]) -> tuple[str, int | None]:
+    """The canonical id, and the version when the id carried one (`2401.01234v2`, another
+    version's format): read leniently, so the paper is not taken for new and recorded twice."""
     if not isinstance(value, str):
         raise BadRecord(f"id is {_shown(value)}, not an arXiv id")
     try:
-        canonical = canonical_id(value)
+        parsed = parse_id(value)
     except TrackerError:
         raise BadRecord(f"id {value!r} is not an arXiv id") from None
-    if canonical != value:
-        raise BadRecord(f"id {value!r} is not canonical (expected {canonical!r}, the version in `version`)")
-    return value
+    if parsed.base != value:
+        notes.append(f"id {value!r} read as {parsed.base!r}" + (f" version {parsed.version}" if parsed.version else ""))
+    return parsed.base, parsed.version
+
+
+# Author objects of other tools' formats ({"name": ...}, arXiv's keyname/forenames, first/last).
+_NAME_KEYS = (("name",), ("full_name",), ("forenames", "keyname"), ("first", "last"), ("given", "family"))
+
+
+def _names(name: str, value: Any, notes: list[str]) -> Any:
+    """`authors` as objects (another version's format) read as their names; anything else unchanged."""
+    if name != "authors" or not isinstance(value, list) or not any(isinstance(item, dict) for item in value):
+        return value
+    names = [_name_of(item) if isinstance(item, dict) else item for item in value]
+    if any(n is None for n in names):
+        return value  # an object with no name we know: _strings reports it
+    notes.append("authors were objects, read as their names")
+    return names
+
+
+def _name_of(author: dict) -> str | None:
+    for keys in _NAME_KEYS:
+        parts = [author.get(key) for key in keys]
+        if all(isinstance(part, str) for part in parts):
+            return " ".join(part.strip() for part in parts if part.strip())
+    return None
 
 
 def _version(value: Any, notes: list[str]) -> int:

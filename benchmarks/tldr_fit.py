@@ -29,10 +29,10 @@ from benchmarks.tldr import DEFAULT_DATA, best_reference, load, production_input
 from tracker.enrich import tldr_model  # noqa: E402
 
 OUT = Path(tldr_model.__file__).with_name(tldr_model.WEIGHTS_FILE)
-MIN_DOCS = 20
+MIN_DOCS = 40
 FOLDS = 5
-TAUS = (0.02, 0.05, 0.1)
-L2S = (1.0, 3.0, 10.0, 30.0)
+TAUS = (0.05, 0.1)
+L2S = (10.0, 30.0, 100.0)
 WORD_BUDGETS = (20, 25, 30, 35, 40, 50, tldr_model.HARD_MAX_WORDS)
 MIN_GAIN = 0.02  # ROUGE-1 points (x100) an edit must add on train to be kept
 
@@ -183,6 +183,7 @@ def main() -> None:
         "max_words": max_words,
         "weights": {n: round(float(v), 4) for n, v in zip(names, w) if round(float(v), 4) != 0},
     }
+    tldr_model.check_params(params, str(args.out))  # exactly tldr_model.PARAM_KEYS, or no file
     args.out.write_text(json.dumps(params, indent=0, sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {args.out}: {len(params['weights'])} weights, trims {trims}, max_words {max_words}")
 

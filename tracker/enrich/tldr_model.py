@@ -16,13 +16,16 @@ import functools
 import json
 import math
 import re
+from collections import Counter
 from importlib import resources
 
 from tracker.enrich.sentences import split_sentences
+from tracker.errors import TrackerError
 from tracker.text import clean_line
 
 WEIGHTS_FILE = "tldr_weights.json"
 SCHEMA = 1
+PARAM_KEYS = frozenset({"schema", "fitted_on", "tau", "l2", "trims", "max_words", "weights"})
 MAX_INPUT_CHARS = 6000  # arXiv caps abstracts at 1,920 characters; beyond this is not an abstract
 MAX_SENTENCES = 40
 HARD_MAX_WORDS = 60  # whatever the weights say, a TL;DR is never longer than this
@@ -31,6 +34,14 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
     """a an the of for in on to and or with by from as at is are be been was were this that these
     those we our us it its their which can via into using based than then also such not""".split()
+)
+
+
+# The openings of a contribution statement (SciTLDR's "we propose" baseline, widened).
+CONTRIBUTION_CUE = re.compile(
+    r"\b(?:we (?:propose|present|introduce|develop|show|describe|design|provide|study|investigate)"
+    r"|this (?:paper|work)|in this (?:paper|work)|here,? we)\b",
+    re.IGNORECASE,
 )
 
 
@@ -43,6 +54,14 @@ def _content(words: list[str]) -> set[str]:
     return {w for w in words if w not in STOPWORDS and len(w) > 1}
 
 
+def _f1(words: list[str], reference: list[str]) -> float:
+    """Unigram overlap F1 (ROUGE-1 without the library)."""
+    if not words or not reference:
+        return 0.0
+    common = sum((Counter(words) & Counter(reference)).values())
+    return 2 * common / (len(words) + len(reference))
+
+
 def _length_bin(n: int) -> str:
     for limit in (8, 15, 25, 35, 50):
         if n < limit:
@@ -52,10 +71,13 @@ def _length_bin(n: int) -> str:
 
 def sentence_features(title: str, sentences: list[str]) -> list[dict[str, float]]:
     """One sparse feature vector (name -> value) per sentence; the weights file names the useful ones."""
-    title_words = _content(tokens(title))
+    title_all = tokens(title)
+    title_words = _content(title_all)
     sentence_words = [tokens(s) for s in sentences]
     content = [_content(words) for words in sentence_words]
     n = len(sentences)
+    recall = [len(c & title_words) / len(title_words) if title_words else 0.0 for c in content]
+    cues = [i for i, s in enumerate(sentences) if CONTRIBUTION_CUE.search(s)]
     out = []
     for i, words in enumerate(sentence_words):
         others = set().union(*(c for j, c in enumerate(content) if j != i)) if n > 1 else set()
@@ -65,15 +87,24 @@ def sentence_features(title: str, sentences: list[str]) -> list[dict[str, float]
             "rel_pos": i / (n - 1) if n > 1 else 0.0,
             "last": 1.0 if i == n - 1 and n > 1 else 0.0,
             _length_bin(len(words)): 1.0,
-            "title_recall": len(mine & title_words) / len(title_words) if title_words else 0.0,
+            "title_recall": recall[i],
+            "title_recall_is_max": 1.0 if recall[i] > 0 and recall[i] == max(recall) else 0.0,
             "title_precision": len(mine & title_words) / len(mine) if mine else 0.0,
             "centrality": len(mine & others) / len(mine) if mine else 0.0,
+            # Where the sentence stands among the abstract's "we propose..." sentences.
+            f"cue_rank={min(cues.index(i), 2)}" if i in cues else "no_cue": 1.0,
+            f"pos={min(i, 3)}&cue={i in cues}": 1.0,
+            "title_f1": _f1(words, title_all),
+            "words/30": len(words) / 30,
+            "before_first_cue": 1.0 if cues and i < cues[0] else 0.0,
             "has_digit": 1.0 if any(w.isdigit() for w in words) else 0.0,
             "has_math": 1.0 if "$" in sentences[i] or "\\" in sentences[i] else 0.0,
             "has_url": 1.0 if "http" in sentences[i] or "www." in sentences[i] else 0.0,
         }
         for k, w in enumerate(words[:3]):
             features[f"lead{k}:{w}"] = 1.0
+        if i > 0 and sentence_words[i - 1]:
+            features[f"prev_lead0:{sentence_words[i - 1][0]}"] = 1.0
         if len(words) >= 2:
             features[f"lead:{words[0]}_{words[1]}"] = 1.0
         for w in set(words):
@@ -107,6 +138,15 @@ _PURPOSE_CLAUSE = re.compile(
     r"^(?:to (?:address|tackle|solve|overcome|alleviate|remedy|fill|bridge|mitigate|resolve|handle|"
     r"fix|circumvent|avoid)|motivated by|inspired by|based on|building (?:on|upon)|"
     r"towards?|with this|given)\b[^,]{0,80},\s+(?=we\b|our\b|this\b)",
+    re.IGNORECASE,
+)
+_CLAUSE_BEFORE_WE = re.compile(r"^[^,;]{3,150}?,\s+(?=(?:we|our)\b)", re.IGNORECASE)
+_SHORT_LEAD = re.compile(r"^(?:[A-Za-z-]+\s){0,2}[A-Za-z-]+,\s+(?=[a-z])", re.IGNORECASE)
+_REPORTING_VERB = re.compile(
+    r"^(?:we|our (?:experiments|results|analysis|evaluation|findings)|(?:extensive |experimental |empirical "
+    r"|numerical )?(?:experiments|results|evaluations?|simulations))(?: (?:also|further|empirically|"
+    r"theoretically|experimentally))? (?:show|find|demonstrate|prove|observe|argue|establish|confirm|reveal"
+    r"|suggest|indicate)s? that\s+",
     re.IGNORECASE,
 )
 _THIS_PAPER_VERB = re.compile(
@@ -147,6 +187,9 @@ TRIMS = {
     "lead_connective": lambda s: _LEAD_CONNECTIVE.sub("", s, count=1),
     "in_this_paper": lambda s: _IN_THIS_PAPER.sub("", s, count=1),
     "purpose_clause": lambda s: _PURPOSE_CLAUSE.sub("", s, count=1),
+    "clause_before_we": lambda s: _CLAUSE_BEFORE_WE.sub("", s, count=1),
+    "short_lead": lambda s: _SHORT_LEAD.sub("", s, count=1),
+    "reporting_verb": lambda s: _REPORTING_VERB.sub("", s, count=1),
     "this_paper_to_we": _this_paper_to_we,
     "drop_we_propose": lambda s: _WE_VERB.sub("", s, count=1),
     "available_tail": lambda s: _AVAILABLE_TAIL.sub("", s),
@@ -188,14 +231,22 @@ def trim(sentence: str, trims: list[str], max_words: int) -> str:
     return _tidy(cut_to_words(sentence, min(max_words, HARD_MAX_WORDS)))
 
 
+def check_params(params: object, where: str) -> dict:
+    """`params` if it has the shape benchmarks/tldr_fit.py writes; else one line naming the problem."""
+    if not isinstance(params, dict) or params.get("schema") != SCHEMA:
+        found = params.get("schema") if isinstance(params, dict) else type(params).__name__
+        raise TrackerError(f"{where}: schema {found!r}, expected {SCHEMA}; rerun benchmarks/tldr_fit.py")
+    if set(params) != PARAM_KEYS or not set(params["trims"]) <= set(TRIMS):
+        raise TrackerError(f"{where}: keys {sorted(params)} or trims {params.get('trims')} unknown; "
+                           "rerun benchmarks/tldr_fit.py")
+    return params
+
+
 @functools.lru_cache(maxsize=1)
 def load_weights() -> dict:
     """The fitted parameters shipped with the package (see benchmarks/tldr_fit.py)."""
     text = resources.files("tracker.enrich").joinpath(WEIGHTS_FILE).read_text(encoding="utf-8")
-    params = json.loads(text)
-    if params.get("schema") != SCHEMA:
-        raise ValueError(f"{WEIGHTS_FILE}: schema {params.get('schema')!r}, expected {SCHEMA}")
-    return params
+    return check_params(json.loads(text), WEIGHTS_FILE)
 
 
 def abstract_sentences(abstract: str) -> list[str]:

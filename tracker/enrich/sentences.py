@@ -42,7 +42,7 @@ def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
 
 def _is_abbreviation(text: str, end: int) -> bool:
     """Whether the token ending at `end` (its final dot excluded) is an abbreviation or an initial."""
-    match = _WORD_BEFORE.search(text, 0, end)
+    match = _WORD_BEFORE.search(text, max(0, end - 80), end)  # a window: a search from 0 is quadratic
     if not match:
         return False
     word = match.group(1).lstrip("([\"'“‘")

@@ -78,10 +78,11 @@ def sentence_features(title: str, sentences: list[str]) -> list[dict[str, float]
     n = len(sentences)
     recall = [len(c & title_words) / len(title_words) if title_words else 0.0 for c in content]
     cues = [i for i, s in enumerate(sentences) if CONTRIBUTION_CUE.search(s)]
+    in_sentences = Counter(w for c in content for w in c)  # in how many sentences each word is
     out = []
     for i, words in enumerate(sentence_words):
-        others = set().union(*(c for j, c in enumerate(content) if j != i)) if n > 1 else set()
         mine = content[i]
+        shared = sum(1 for w in mine if in_sentences[w] > 1)  # words the rest of the abstract repeats
         features = {
             f"pos={min(i, 5)}": 1.0,
             "rel_pos": i / (n - 1) if n > 1 else 0.0,
@@ -90,7 +91,7 @@ def sentence_features(title: str, sentences: list[str]) -> list[dict[str, float]
             "title_recall": recall[i],
             "title_recall_is_max": 1.0 if recall[i] > 0 and recall[i] == max(recall) else 0.0,
             "title_precision": len(mine & title_words) / len(mine) if mine else 0.0,
-            "centrality": len(mine & others) / len(mine) if mine else 0.0,
+            "centrality": shared / len(mine) if mine else 0.0,
             # Where the sentence stands among the abstract's "we propose..." sentences.
             f"cue_rank={min(cues.index(i), 2)}" if i in cues else "no_cue": 1.0,
             f"pos={min(i, 3)}&cue={i in cues}": 1.0,
@@ -214,7 +215,7 @@ def cut_to_words(sentence: str, max_words: int) -> str:
 
 
 def _tidy(sentence: str) -> str:
-    sentence = sentence.strip(" ,;:-")
+    sentence = sentence.strip(" ,;:-") or sentence.strip()  # "-" alone stays "-", not ""
     if sentence[:1].islower():
         sentence = sentence[0].upper() + sentence[1:]
     if sentence and sentence[-1] not in ".!?":

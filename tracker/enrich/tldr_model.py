@@ -8,7 +8,7 @@ tldr_weights.json, shipped with the package; nothing is fitted at run time):
    them and the best is kept;
 2. trim: an ordered list of edits (drop "In this paper," and other lead-ins, URLs, trailing
    clauses past a word budget, ...), each kept by the fit only if it raised ROUGE on train.
-Pure and deterministic: no network, no model load, well under a millisecond per paper.
+Pure and deterministic: no network, no model load, a few milliseconds per paper.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ PARAM_KEYS = frozenset({"schema", "fitted_on", "tau", "l2", "trims", "max_words"
 MAX_INPUT_CHARS = 6000  # arXiv caps abstracts at 1,920 characters; beyond this is not an abstract
 MAX_SENTENCES = 40
 HARD_MAX_WORDS = 60  # whatever the weights say, a TL;DR is never longer than this
+HARD_MAX_CHARS = 400  # nor wider (one 6,000-character "word" is still one word)
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
@@ -211,14 +212,22 @@ def cut_to_words(sentence: str, max_words: int) -> str:
     comma = head.rfind(",")
     if comma > len(head) // 2:
         return head[:comma]
-    return head
+    return head + "…"  # cut mid-sentence: say so
+
+
+def cut_to_chars(sentence: str, max_chars: int = HARD_MAX_CHARS) -> str:
+    if len(sentence) <= max_chars:
+        return sentence
+    head = sentence[:max_chars]
+    space = head.rfind(" ")
+    return (head[:space] if space > max_chars // 2 else head) + "…"
 
 
 def _tidy(sentence: str) -> str:
     sentence = sentence.strip(" ,;:-") or sentence.strip()  # "-" alone stays "-", not ""
     if sentence[:1].islower():
         sentence = sentence[0].upper() + sentence[1:]
-    if sentence and sentence[-1] not in ".!?":
+    if sentence and sentence[-1] not in ".!?…":
         sentence = sentence.rstrip(".,;: ") + "."
     return sentence
 
@@ -229,7 +238,7 @@ def trim(sentence: str, trims: list[str], max_words: int) -> str:
         edited = TRIMS[name](sentence).strip()
         if len(tokens(edited)) >= 3:  # an edit that leaves almost nothing is not taken
             sentence = edited
-    return _tidy(cut_to_words(sentence, min(max_words, HARD_MAX_WORDS)))
+    return _tidy(cut_to_chars(cut_to_words(sentence, min(max_words, HARD_MAX_WORDS))))
 
 
 def check_params(params: object, where: str) -> dict:

@@ -87,6 +87,15 @@ def test_lead_ins_are_trimmed_for_any_contribution(lead):
     assert tldr.startswith("We introduce BlockSort"), tldr
 
 
+def test_in_this_short_paper_and_section_labels_are_trimmed():
+    short = "In this short paper we present LogSift, a tool that ranks flaky test logs by cause."
+    assert extractive_tldr("LogSift", short).startswith("We present LogSift")
+    structured = ("Context: Flaky tests waste developer time. Objective: We rank flaky test logs "
+                  "by their likely cause with LogSift. Results: LogSift finds the cause in 80% of cases.")
+    assert not extractive_tldr("LogSift: ranking flaky test logs", structured).lower().startswith(
+        ("context:", "objective:", "results:"))
+
+
 def test_one_sentence_abstract_gives_that_sentence():
     assert extractive_tldr("T", "We prove that every planar graph is 4-colourable") == (
         "We prove that every planar graph is 4-colourable."

@@ -132,7 +132,7 @@ _LEAD_CONNECTIVE = re.compile(
     re.IGNORECASE,
 )
 _IN_THIS_PAPER = re.compile(
-    r"^(?:here|in this (?:paper|work|study|article|note|letter|report|manuscript|thesis|submission)"
+    r"^(?:here|in this (?:[a-z-]+ )?(?:paper|work|study|article|note|letter|report|manuscript|thesis|submission)"
     r"|in the present (?:paper|work|study)|this (?:paper|work|study))(?:,\s*|\s+(?=we\b))",
     re.IGNORECASE,
 )
@@ -223,7 +223,17 @@ def cut_to_chars(sentence: str, max_chars: int = HARD_MAX_CHARS) -> str:
     return (head[:space] if space > max_chars // 2 else head) + "…"
 
 
+# A structured abstract's section label ("Context: ...", "Results: ..."): never part of a TL;DR.
+# Not learned: SciTLDR has no structured abstracts, arXiv has many (software engineering, medicine).
+_SECTION_LABEL = re.compile(
+    r"^(?:background|context|objectives?|aims?|purpose|goals?|motivation|problem|methods?|approach"
+    r"|results?|findings|conclusions?|contributions?|significance|design)\s*:\s+(?=\S)",
+    re.IGNORECASE,
+)
+
+
 def _tidy(sentence: str) -> str:
+    sentence = _SECTION_LABEL.sub("", sentence, count=1)
     sentence = sentence.strip(" ,;:-") or sentence.strip()  # "-" alone stays "-", not ""
     if sentence[:1].islower():
         sentence = sentence[0].upper() + sentence[1:]

@@ -14,7 +14,7 @@ The weights were fitted on train only (benchmarks/tldr_fit.py); dev is never fit
 
 Measured on dev (619 papers), ROUGE-1 / ROUGE-2 / ROUGE-L (2 shared CPU cores, 8 jobs running):
   first sentence 27.2 / 9.9 / 21.2; "we propose..." rule 35.5 / 16.9 / 28.9; title 33.2 / 16.8 /
-  28.5; oracle best sentence 44.7 / 23.7 / 36.5; extractive_tldr 38.6 / 19.2 / 31.9 at 2.6-4.7 ms
+  28.5; oracle best sentence 44.7 / 23.7 / 36.5; extractive_tldr 38.5 / 19.1 / 31.9 at 2.7-4.7 ms
   per paper. Short of the 40 target: the picker alone reaches 35.0 out-of-fold on train (oracle
   42.6) whatever the features (dense only 34.8, +words 35.0, gradient boosting 35.0); learned
   clause cuts and merging two sentences lost ROUGE on train; the trims add ~0.5.

@@ -154,7 +154,7 @@ def tiny_export(tiny_model, tmp_path_factory):
     return cache, home, [_finish(process) for process in started]
 
 
-def test_export_is_shared_per_user_built_once_by_two_processes_and_writes_nothing_to_home(tiny_export):
+def test_export_is_shared_per_user_built_once_by_two_processes_and_writes_nothing_to_home(tiny_model, tiny_export):
     cache, home, results = tiny_export
     (first, first_log), (second, second_log) = results
     assert first["kind"] == second["kind"] == "OpenVinoEncoder"

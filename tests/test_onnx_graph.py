@@ -147,3 +147,11 @@ def test_the_browser_graphs_of_the_bundled_model_agree_with_sentence_transformer
         hidden = np.array(ov.Core().compile_model(str(out / "onnx" / name), "CPU")(inputs)[0])
         cosine = (mean_pooled(hidden, inputs["attention_mask"]) * exact).sum(axis=1)
         assert cosine.min() >= floor, (name, cosine)
+
+
+def test_a_window_longer_than_the_position_table_is_cut_to_it(tmp_path):
+    """A config asking for 1,000 tokens of a 128-position model: long texts still encode (no index overflow)."""
+    folder = write_tiny_bert(tmp_path / "m", max_seq_length=1000)
+    assert onnx_graph.plan_export(folder).max_seq_length == 128
+    vectors = run_graph(encoder_graph(folder, pooling="mean"), tmp_path / "g.onnx", folder, HOSTILE[-1:], 128)
+    assert np.isfinite(vectors).all() and np.allclose(np.linalg.norm(vectors), 1, atol=1e-5)

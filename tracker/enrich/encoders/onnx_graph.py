@@ -89,13 +89,14 @@ def plan_export(model_dir: Path) -> ExportPlan:
 
 
 def max_seq_length(model_dir: Path) -> int:
-    """The token window sentence-transformers truncates to."""
+    """The token window sentence-transformers truncates to (never past the model's position table)."""
+    positions = _read_json(model_dir / "config.json").get("max_position_embeddings")
+    positions = positions if isinstance(positions, int) and positions > 0 else 512
     for value in (_read_json(model_dir / "sentence_bert_config.json").get("max_seq_length"),
-                  _read_json(model_dir / "tokenizer_config.json").get("model_max_length"),
-                  _read_json(model_dir / "config.json").get("max_position_embeddings")):
+                  _read_json(model_dir / "tokenizer_config.json").get("model_max_length")):
         if isinstance(value, int) and 0 < value < 100_000:  # tokenizers say "unlimited" with a huge number
-            return value
-    return 512
+            return min(value, positions)
+    return positions
 
 
 def bert_shape(model_dir: Path) -> BertShape:

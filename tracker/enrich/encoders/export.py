@@ -1,6 +1,6 @@
 """The one-time preparation of a sentence-transformers model for the CPU runtime, shared by every project folder.
 
-Recipe (no torch; ~N s for MiniLM, announced on stderr): onnx_graph.py writes the BERT encoder +
+Recipe (no torch; ~40 s of CPU time for MiniLM, announced on stderr): onnx_graph.py writes the BERT encoder +
 pooling + L2-normalise as one ONNX graph from model.safetensors; OpenVINO reads it and keeps it as
 the fp32 query graph; NNCF post-training quantisation (transformer preset: int8 weights *and*
 activations, attention matmuls included; calibrated on calibration.py's texts) makes the
@@ -58,7 +58,7 @@ PROBE_TEXTS = (
 MIN_PROBE_COSINE = 0.97  # an int8 export whose vectors drift further than this from fp32 is rejected
 STEPS = ("building the ONNX graph from model.safetensors", "converting it for OpenVINO",
          "quantising to int8 (calibration)", "checking the int8 graph")
-SECONDS_PER_MB = 0.25  # preparation time per MB of weights on a 2-core CPU (MiniLM: 90 MB, ~N s)
+SECONDS_PER_MB = 0.3  # preparation wall time per MB of weights on an idle 2-core CPU (MiniLM: 90 MB, 39 s CPU)
 
 
 def cache_root() -> Path:

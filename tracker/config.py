@@ -16,7 +16,7 @@ from pydantic import (
     AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator,
 )
 
-from tracker import config_yaml
+from tracker import config_hints, config_yaml
 from tracker.arxiv_query import build_query, check_query_syntax, query_warnings  # noqa: F401 (re-exported)
 from tracker.config_notify import NotifyChannel, attach_lines
 from tracker.config_types import Category, CategoryPattern, Float, Int, Text
@@ -80,6 +80,8 @@ class Topic(_Strict):
 
     @model_validator(mode="after")
     def _has_a_query(self) -> Topic:
+        if not self.keywords and not self.query and self.categories:
+            raise ValueError(config_hints.categories_only(self.name, self.categories))
         if not self.keywords and not self.query:
             raise ValueError(f"topic {self.name!r} is empty: give it `keywords` or a `query`")
         if self.keywords and self.query:
@@ -356,7 +358,9 @@ def _describe(error: dict, data: dict, lines: dict[tuple, int], source: str) -> 
     where = f"{source}:{line}" if line else source
     kind = error["type"]
     if kind == "extra_forbidden":
-        message = f"unknown key `{key}`"
+        message = f"unknown key `{key}`" + config_hints.unknown_key(Settings, loc)
+    elif kind == "too_short" and loc == ("topics",):
+        message = config_hints.no_topics()
     elif kind == "missing":
         message = f"missing key `{key}`"
     else:

@@ -26,7 +26,7 @@ from tracker.render.digest import Digest, build_digest
 from tracker.render.digest_data import digest_data_path, digest_json
 from tracker.render.feed import digest_feed
 from tracker.render.weekly import weekly_review_files
-from tracker.errors import ArxivUnreachable, SourceError, TrackerError
+from tracker.errors import ArxivUnreachable, SourceError, TrackerError, UsageError
 from tracker.sources.excludes import apply_excludes
 from tracker.store.ledger import Change, Ledger, journal_path
 from tracker.models import Paper, RunSummary, TopicResult, TopicSummary
@@ -291,15 +291,31 @@ def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: Run
     return add_picks(digest, relevance), embedded
 
 
-def render_only(settings: Settings, *, today: str, embed: bool = True, encoder=None) -> list[Path]:
+def render_only(settings: Settings, *, today: str | None = None, embed: bool = True, encoder=None) -> tuple[str, list[Path]]:
+    """Re-render from the ledger: the day `today`, or (None) the latest day that has papers. (day, files)."""
     with run_lock(settings.path(settings.output.state_dir), command="tracker render"):
         ledger = Ledger.load(settings.path(settings.output.data_dir), index=ledger_index(settings))
+        today = render_day(ledger, today, today_utc())
         digest, _ = enriched_digest(settings, ledger, today, RunSummary(date=today), lazy_encoder(settings, embed, encoder),
                                     profiles_from_settings(settings))
         files = with_feed(settings, render_all(settings, ledger, today, digest, full=True))  # every page re-rendered
         written = write_all(settings, {**ledger.files(settings.path(settings.output.data_dir)), **files})
         after_commit(settings, ledger, files)
-        return written
+        return today, written
+
+
+def render_day(ledger: Ledger, asked: str | None, now: str) -> str:
+    """The day to render: `asked` if the ledger can have papers for it, else a UsageError; without one,
+    the latest day with papers (an empty today would only write an empty digest)."""
+    days = sorted({day for _, entry in ledger.entries() if entry.topics
+                   for day in (entry.first_seen, entry.revised_on) if day})
+    if asked is None:
+        return days[-1] if days else now
+    if asked > now:
+        raise UsageError(f"--date {asked} is after today ({now}); nothing can have been fetched for it yet")
+    if days and asked < days[0]:
+        raise UsageError(f"--date {asked} is before the ledger's first run ({days[0]}); nothing was fetched then")
+    return asked
 
 
 def dry_run_dir(settings: Settings, date: str) -> Path:

@@ -22,18 +22,19 @@ from tracker.cli import search as search_commands
 from tracker.cli import trends as trends_commands
 from tracker.cli.options import (
     EXIT_INTERRUPTED, EXIT_PARTIAL, config_option, date_option, device_option, given_encoder, json_option,
-    env_url_secrets, load_settings, verbose_option,
+    env_url_secrets, group_config_option, load_settings, verbose_option,
 )
 from tracker.errors import TrackerError, UsageError
 from tracker.redact import redact
+from tracker.text import counted
 
 
 class TrackerGroup(click.Group):
-    """Gives every command `-v`, and turns errors into lines on stderr with their exit code."""
+    """Gives every command `-v` (and `--config` before the command name), and turns errors into lines on stderr with their exit code."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.params.append(verbose_option())
+        self.params += [verbose_option(), group_config_option()]
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         if not any(param.name == "verbose" for param in cmd.params):
@@ -102,10 +103,10 @@ def _print_summary(data: dict, as_json: bool) -> None:
                   else f"{topic['fetched']} fetched, {topic['new']} new, {topic['revised']} revised")
         _echo(f"{topic['name']}: {status}")
     totals = data["totals"]
-    _echo(f"{data['date']}: {totals['new']} new, {totals['revised']} revised; {verb} {len(data['outputs'])} file(s)")
+    _echo(f"{data['date']}: {totals['new']} new, {totals['revised']} revised; {verb} {counted(len(data['outputs']), 'file')}")
     if "embedded" in data:
-        click.echo(f"embedded {data['embedded']} text(s); {data.get('near_duplicates', 0)} near-duplicate(s); "
-                   f"{data.get('clusters', 0)} theme(s)")
+        click.echo(f"embedded {counted(data['embedded'], 'text')}; "
+                   f"{counted(data.get('near_duplicates', 0), 'near-duplicate')}; {counted(data.get('clusters', 0), 'theme')}")
 
 
 def _run(ctx: click.Context, config_path: Path, run_date: str | None, *, dry_run: bool, as_json: bool,
@@ -175,16 +176,19 @@ def fetch(ctx, config_path: Path, run_date: str | None, dry_run: bool, as_json: 
 @device_option
 @click.pass_context
 def render(ctx, config_path: Path, run_date: str | None, no_embed: bool, device: str | None) -> None:
-    """Re-render README, archives and the day's digest from the ledger (no network).
+    """Re-render README, archives and a day's digest from the ledger (no network).
+
+    Without --date, the latest day that has papers; a date after today or before the ledger's
+    first run is refused.
 
     Example: tracker render --date 2026-11-20
     """
     from tracker import pipeline
 
     settings = load_settings(config_path, device)
-    written = pipeline.render_only(settings, today=run_date or pipeline.today_utc(), embed=not no_embed,
-                                   encoder=given_encoder(ctx))
-    click.echo(f"wrote {len(written)} file(s)")
+    day, written = pipeline.render_only(settings, today=run_date, embed=not no_embed, encoder=given_encoder(ctx))
+    latest = "" if run_date else " (the latest day with papers)"
+    click.echo(f"rendered {day}{latest}: wrote {counted(len(written), 'file')}")
     for path in written:
         click.echo(f"  {path}")
 
@@ -212,7 +216,7 @@ def check(config_path: Path) -> None:
             click.echo(f"  query: {query}")
             for warning in query_warnings(query):
                 click.echo(f"  warning: {warning}")
-    _echo(f"OK: {len(settings.topics)} topic(s); API {settings.api_url}")
+    _echo(f"OK: {counted(len(settings.topics), 'topic')}; API {settings.api_url}")
 
 
 @cli.command()

@@ -214,3 +214,91 @@ def test_the_feed_window_counts_back_from_the_last_day_with_papers_or_failures(t
     assert shown == ["2026-03-01", "2026-05-01", "2026-06-01"]  # 30 days back from the failure day, empties after it
     _, feed = digest_feed(digests, tmp_path, pending=pages, days=45)
     assert [day for day in days if f"{day}.md" in feed] == ["2026-01-20", "2026-03-01", "2026-05-01", "2026-06-01"]
+
+
+# --- progress ----------------------------------------------------------------------------
+
+def run_with_stderr_on(tty: bool, config: Path) -> tuple[str, str]:
+    """`tracker run --json` in a subprocess, stderr on a pseudo-terminal or a pipe: (stdout, stderr)."""
+    command = [sys.executable, "-m", "tracker", "run", "--config", str(config), "--date", "2026-04-13", "--no-embed", "--json"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("COLUMNS", None)
+    if not tty:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout, done.stderr
+    leader, follower = pty.openpty()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, env=env) as proc:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed: the child is done
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        stdout = proc.stdout.read().decode()
+        assert proc.wait(timeout=120) == 0
+    os.close(leader)
+    return stdout, b"".join(chunks).decode(errors="replace")
+
+
+@pytest.fixture
+def two_topics(arxiv_server, write_config):
+    for query in (TESTING, '(ti:"fuzzing" OR abs:"fuzzing")'):
+        arxiv_server.add_pages(query, {0: fixture("api_search_testing_page_start0_max10.xml")})
+    return write_config("- name: Testing\n  keywords: [testing]\n- name: Fuzzing\n  keywords: [fuzzing]\n",
+                        extra="output:\n  readme_rows: 10\n")
+
+
+def test_a_run_on_a_terminal_draws_a_bar_naming_each_topic_and_keeps_stdout_pure_json(two_topics):
+    stdout, stderr = run_with_stderr_on(True, two_topics)
+    assert json.loads(stdout)["totals"]["new"] > 0
+    assert "\r" in stderr and "fetching:" in stderr
+    assert "/2 [" in stderr and "Fuzzing]" in stderr  # a bar of 2 topics, naming the one being fetched
+    assert "topics to do" not in stderr  # the plain lines are for logs only
+
+
+def test_a_run_in_a_log_prints_plain_lines_with_no_bar(two_topics):
+    stdout, stderr = run_with_stderr_on(False, two_topics)
+    assert json.loads(stdout)["totals"]["new"] > 0
+    assert "\r" not in stderr and "%|" not in stderr
+    lines = stderr.splitlines()
+    assert lines[:3] == ["fetching: 2 topics to do", "fetching: Testing (1/2)", "fetching: Fuzzing (2/2)"]
+    assert lines[3].startswith("fetching: 2/2 topics done in ")
+
+
+def test_the_library_prints_no_progress_unless_the_cli_asks(capsys):
+    from tracker.progress import progress
+
+    with progress(10, "embedding", "papers") as bar:
+        bar.update(10)
+    assert capsys.readouterr().err == ""
+
+
+def test_embedding_progress_moves_every_quarter_and_the_vectors_are_those_of_one_call(capsys):
+    import numpy as np
+
+    from tracker import progress
+    from tracker.store.vectors import encode_with_progress
+
+    class Letters:  # a real encoder would do; this one is fast and deterministic
+        calls = 0
+
+        def encode(self, texts):
+            Letters.calls += 1
+            return np.array([[len(t), t.count("a"), ord(t[0])] for t in texts], dtype=np.float32)
+
+    texts = [f"{chr(97 + i % 26)} paper {i} " + "a" * (i % 7) for i in range(300)]
+    progress.enable()
+    try:
+        vectors = encode_with_progress(Letters(), texts, batch=30)
+    finally:
+        progress.enable(False)
+    assert np.array_equal(vectors, Letters().encode(texts))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "embedding: 300 papers to do"
+    assert lines[1:4] == ["embedding: 90/300 papers", "embedding: 180/300 papers", "embedding: 270/300 papers"]
+    assert lines[4].startswith("embedding: 300/300 papers done in ") and len(lines) == 5

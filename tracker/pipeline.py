@@ -21,6 +21,7 @@ from tracker.enrich.stage import (
 from tracker.enrich.profile import profiles_from_settings
 from tracker.enrich.relevance import add_picks
 from tracker.enrich.stage import embed as embed_stage
+from tracker.progress import progress
 from tracker.redact import redact
 from tracker.render.digest import Digest, build_digest
 from tracker.render.digest_data import digest_data_path, digest_json
@@ -90,18 +91,25 @@ def fetch_topic(topic: Topic, settings: Settings, ledger: Ledger, sources: Sourc
 
 def fetch_all(settings: Settings, ledger: Ledger, sources: Sources) -> list[TopicResult]:
     results = []
-    for topic in settings.topics:
-        try:
-            papers, dropped = fetch_topic(topic, settings, ledger, sources)
-        except ArxivUnreachable:
-            raise
-        except SourceError as exc:
-            log.error("topic %s failed: %s", topic.name, exc)
-            results.append(TopicResult(topic.name, error=str(exc)))
-            continue
-        log.info("topic %s: %d papers fetched", topic.name, len(papers))
-        results.append(TopicResult(topic.name, tuple(papers), excluded=dropped))
+    with progress(len(settings.topics), "fetching", "topics") as bar:
+        for topic in settings.topics:
+            bar.set_postfix_str(topic.name)
+            results.append(fetch_one(topic, settings, ledger, sources))
+            bar.update()
     return results
+
+
+def fetch_one(topic: Topic, settings: Settings, ledger: Ledger, sources: Sources) -> TopicResult:
+    """The topic's result; a source error is recorded in it (arXiv unreachable stops the run)."""
+    try:
+        papers, dropped = fetch_topic(topic, settings, ledger, sources)
+    except ArxivUnreachable:
+        raise
+    except SourceError as exc:
+        log.error("topic %s failed: %s", topic.name, exc)
+        return TopicResult(topic.name, error=str(exc))
+    log.info("topic %s: %d papers fetched", topic.name, len(papers))
+    return TopicResult(topic.name, tuple(papers), excluded=dropped)
 
 
 def merge_all(ledger: Ledger, results: list[TopicResult], today: str) -> RunSummary:

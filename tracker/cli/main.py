@@ -25,6 +25,7 @@ from tracker.cli.options import (
     env_url_secrets, group_config_option, load_settings, verbose_option,
 )
 from tracker.errors import TrackerError, UsageError
+from tracker import progress
 from tracker.redact import redact
 from tracker.text import counted
 
@@ -63,6 +64,7 @@ class TrackerGroup(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
     def invoke(self, ctx: click.Context):
+        progress.enable()  # for this command only: bars on a terminal, plain lines in a log; stderr only
         try:
             return super().invoke(ctx)
         except TrackerError as exc:
@@ -74,6 +76,8 @@ class TrackerGroup(click.Group):
             # Every write goes through the journal, so stopping here leaves old or new files.
             click.echo("interrupted: stopped before finishing (stored files are intact)", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+        finally:
+            progress.enable(False)
 
 
 @click.group(cls=TrackerGroup)

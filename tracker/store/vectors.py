@@ -30,6 +30,7 @@ import numpy as np
 from tracker.enrich.embed import embed_text, text_hash
 from tracker.enrich.encoders.base import normalise
 from tracker.enrich.encoders.models import canonical_model_name, model_identity, same_model
+from tracker.progress import progress
 from tracker.store import index as nn
 from tracker.store import vector_files as vf
 from tracker.store.journal import write_atomic
@@ -38,6 +39,7 @@ from tracker.store.vector_files import FORMAT, MANIFEST, Damaged
 log = logging.getLogger(__name__)
 
 STORE_DIR = "vectors"
+ENCODE_BATCH = 64  # texts per encode call: progress moves every batch (the encoder batches inside too)
 
 
 def row_meta(paper: Any) -> dict[str, Any]:
@@ -183,7 +185,7 @@ class VectorStore:
         digests = [text_hash(t) for t in texts]
         todo = {p.id: (t, d) for p, t, d in zip(papers, texts, digests) if self.text_hash_of(p.id) != d}
         if todo:
-            fresh = normalise(np.asarray(encoder.encode([t for t, _ in todo.values()]), dtype=np.float32))
+            fresh = normalise(encode_with_progress(encoder, [t for t, _ in todo.values()]))
             if fresh.ndim != 2 or len(fresh) != len(todo):
                 raise ValueError(f"encoder returned shape {fresh.shape} for {len(todo)} texts")
             if self.dim not in (None, fresh.shape[1]):
@@ -305,3 +307,13 @@ class VectorStore:
             ann = nn.build_ann(self._vectors)
         nn.write_ann(ann, path)
         return vf.describe(path)
+
+
+def encode_with_progress(encoder: Any, texts: list[str], batch: int = ENCODE_BATCH) -> np.ndarray:
+    """`encoder.encode(texts)` a batch at a time, so a terminal shows how far the embedding is."""
+    with progress(len(texts), "embedding", "papers") as bar:
+        parts = []
+        for start in range(0, len(texts), batch):
+            parts.append(np.asarray(encoder.encode(texts[start:start + batch]), dtype=np.float32))
+            bar.update(len(texts[start:start + batch]))
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 import textwrap
@@ -302,3 +303,108 @@ def test_embedding_progress_moves_every_quarter_and_the_vectors_are_those_of_one
     assert lines[0] == "embedding: 300 papers to do"
     assert lines[1:4] == ["embedding: 90/300 papers", "embedding: 180/300 papers", "embedding: 270/300 papers"]
     assert lines[4].startswith("embedding: 300/300 papers done in ") and len(lines) == 5
+
+
+# --- the demo ----------------------------------------------------------------------------
+
+DEMO_DAY = "2026-04-13"
+
+
+def test_demo_papers_are_dated_into_the_weeks_before_the_demo_day_the_same_way_every_time():
+    from tracker.demo_server import BURST_DAYS, MADE_UP_FROM, SPAN_DAYS, demo_papers
+
+    papers = demo_papers(DEMO_DAY)
+    assert papers == demo_papers(DEMO_DAY)  # deterministic
+    end = dt.date.fromisoformat(DEMO_DAY)
+    ages = [(end - dt.date.fromisoformat(p.published)).days for p in papers]
+    assert min(ages) >= 0 and max(ages) < SPAN_DAYS and len(set(ages)) > 20  # several weeks, every day used
+    later = demo_papers("2026-05-13")  # another day moves every date by the same 30 days
+    assert [(dt.date.fromisoformat(a.published) - dt.date.fromisoformat(b.published)).days
+            for a, b in zip(sorted(later, key=lambda p: p.title), sorted(papers, key=lambda p: p.title))] == [30] * len(papers)
+    made_up = [p for p in papers if re.fullmatch(r"\d{4}\.(\d{5})v1", p.id) and int(p.id[5:10]) >= MADE_UP_FROM]
+    assert len({p.id for p in papers}) == len(papers) and len(made_up) > 200  # SciTLDR's, never a real arXiv id
+    last_week = [p for p, age in zip(papers, ages) if age < BURST_DAYS]
+    adversarial = sum("adversarial" in (p.title + p.abstract).lower() for p in last_week)
+    assert adversarial > len(last_week) / 2  # the planted burst
+
+
+def test_the_demo_server_answers_the_trackers_queries_for_the_day_it_is_told(tmp_path):
+    import arxiv
+
+    from tracker.demo_server import demo_papers, replay_server
+
+    with replay_server(demo_papers(DEMO_DAY)) as server:
+        server.day = "2026-03-20"
+        client = arxiv.Client(page_size=7, delay_seconds=0, num_retries=0)
+        client.query_url_format = f"{server.url}/api/query?{{}}"
+        found = list(client.results(arxiv.Search(query='(ti:"graph neural network" OR abs:"graph neural network")',
+                                                  max_results=100)))
+    assert found and all(r.published.date().isoformat() <= "2026-03-20" for r in found)
+    assert all("graph neural network" in (r.title + r.summary).lower() for r in found)
+
+
+@pytest.fixture(scope="module")
+def full_demo(tmp_path_factory):
+    """The demo with a real (hashed bag-of-words) encoder, so top picks, themes and trends are computed."""
+    from tests.search_fakes import HashEncoder
+
+    encoder = HashEncoder(model_name="all-MiniLM-L6-v2")  # the config's model name: every command uses one store
+    folder = tmp_path_factory.mktemp("full") / "demo"
+    result = CliRunner().invoke(cli, ["demo", str(folder), "--date", DEMO_DAY], obj={"encoder": encoder},
+                                prog_name="tracker")
+    assert result.exit_code == 0, result.output
+    return folder, result.output.splitlines(), encoder
+
+
+def try_next_commands(lines: list[str]) -> list[list[str]]:
+    import shlex
+
+    start = lines.index("try next:")
+    return [shlex.split(line)[1:] for line in lines[start + 1:]]
+
+
+def test_the_demo_shows_every_feature_and_every_command_it_suggests_works(full_demo):
+    folder, lines, encoder = full_demo
+    runs = [line for line in lines if re.fullmatch(r"\d{4}-\d\d-\d\d: \d+ new papers?", line)]
+    assert len(runs) == 5 and runs[-1].startswith(DEMO_DAY)
+    digest = (folder / "digests" / "2026" / "04" / f"{DEMO_DAY}.md").read_text()
+    assert "## Top picks" in digest
+    assert list((folder / "digests" / "2026").glob("week-*.md")), "no weekly review"
+    commands = try_next_commands(lines)
+    assert [c[0] for c in commands] == ["search", "similar", "explain", "trends", "notify", "publish"]
+    for command in commands:
+        result = CliRunner().invoke(cli, command, obj={"encoder": encoder, "query_encoder": encoder})
+        assert result.exit_code == 0, (command, result.output)
+        assert result.output.strip(), command
+        if command[0] == "trends":
+            assert "Rising:" in result.output and "adversarial" in result.output.lower()
+        if command[0] in ("similar", "search"):
+            assert " 1. " in result.output
+        if command[0] == "explain":
+            assert "interest: " in result.output
+
+
+def test_a_rerun_never_overwrites_a_file_the_user_changed(full_demo):
+    folder, _, encoder = full_demo
+    config = folder / "keywords.yaml"
+    mine = config.read_text().replace("readme_rows: 25", "readme_rows: 40") + "# my edit\n"
+    config.write_text(mine)
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file() and ".tracker/" not in p.as_posix()}
+    try:
+        result = CliRunner().invoke(cli, ["demo", str(folder)], obj={"encoder": encoder}, prog_name="tracker")
+        assert result.exit_code == 2
+        assert result.stderr.splitlines() == [
+            f"error: {folder}: keywords.yaml changed since the demo wrote it; the demo never overwrites your edits: "
+            f"run the tracker on it (tracker run --config {config}) or give the demo a new folder"]
+        after = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file() and ".tracker/" not in p.as_posix()}
+        assert after == before
+    finally:
+        config.write_text(config.read_text().replace("readme_rows: 40", "readme_rows: 25").replace("# my edit\n", ""))
+
+
+def test_a_rerun_of_a_finished_demo_keeps_its_day_and_says_what_it_wrote_in_words(full_demo):
+    folder, _, encoder = full_demo
+    result = CliRunner().invoke(cli, ["demo", str(folder), "--date", "2030-01-01"], obj={"encoder": encoder})
+    assert result.exit_code == 0, result.output
+    assert re.search(rf"^{DEMO_DAY}: 0 new papers$", result.output, re.M)  # the folder's own day, not the new one
+    assert re.search(r"^wrote (1 file|\d+ files) in ", result.output, re.M) and "(s)" not in result.output

@@ -71,10 +71,11 @@ class DemoFolderError(TrackerError):
     exit_code = 2
 
 
-def run_demo(folder: Path, *, embed: bool = True, day: str | None = None) -> list[str]:
+def run_demo(folder: Path, *, embed: bool = True, day: str | None = None, encoder=None) -> list[str]:
     """Run the demo into `folder`; the lines to print (results, files written, what to try next).
 
-    `day`: the demo day (default: today, UTC; a rerun keeps the folder's own day)."""
+    `day`: the demo day (default: today, UTC; a rerun keeps the folder's own day). `encoder`: a
+    ready encoder (tests); else the configured model, loaded once for every run."""
     from tracker import pipeline
     from tracker.config import load_settings, parse_settings
     from tracker.enrich.stage import LazyEncoder
@@ -85,24 +86,35 @@ def run_demo(folder: Path, *, embed: bool = True, day: str | None = None) -> lis
     check_unchanged(folder, manifest)
     day = manifest.get("day") or day or pipeline.today_utc()
     config = folder / "keywords.yaml"
-    _write_claim(folder, claimed, day, manifest.get("files", {}))
+    files, done = dict(manifest.get("files") or {}), list(manifest.get("runs") or [])
+    _write_claim(folder, claimed, day, files, done)
     _write(config, DEMO_CONFIG)
+    files.update(hashes(folder, [config]))
     settings = load_settings(config)
-    encoder = LazyEncoder(settings) if embed else None  # loaded once, for every run
+    encoder = LazyEncoder(settings, encoder) if embed else None  # loaded once, for every run
     summaries = []
     with replay_server(demo_papers(day)) as server, _endpoints(f"{server.url}/api/query", f"{server.url}/rss"):
-        for run_day in run_days(day):
+        for run_day in runs_to_do(day, done):
             server.day = run_day
             summaries.append(pipeline.run_daily(settings, sources=pipeline.make_sources(settings), today=run_day,
                                                 embed=embed, encoder=encoder))
+            files.update(hashes(folder, summaries[-1].outputs))
+            done = sorted({*done, run_day})
+            _write_claim(folder, claimed, day, files, done)  # after each run: an interrupted demo resumes here
     written = sorted({config.resolve(), *(Path(p).resolve() for s in summaries for p in s.outputs)})
-    _write_claim(folder, claimed, day, {**manifest.get("files", {}), **hashes(folder, written)})
     return _report(folder, settings, day, summaries, written)
 
 
 def run_days(day: str) -> list[str]:
     end = dt.date.fromisoformat(day)
     return [(end - dt.timedelta(days=before)).isoformat() for before in RUN_DAYS_BEFORE]
+
+
+def runs_to_do(day: str, done: list[str]) -> list[str]:
+    """The weekly runs not done yet; once all are, the demo day's again (an earlier day rerun
+    with later papers in the ledger would rewrite its digest: history is left as it was)."""
+    days = run_days(day)
+    return [d for d in days if d not in done] or days[-1:]
 
 
 # --- the folder: claimed, and never an edited file overwritten ---------------------------
@@ -141,8 +153,8 @@ def check_unchanged(folder: Path, manifest: dict) -> None:
             f"on it (tracker run --config {folder / 'keywords.yaml'}) or give the demo a new folder")
 
 
-def _write_claim(folder: Path, claimed: list[str], day: str, files: dict[str, str]) -> None:
-    claim = {"created_by": "tracker demo", "day": day, "paths": claimed, "files": dict(sorted(files.items()))}
+def _write_claim(folder: Path, claimed: list[str], day: str, files: dict[str, str], runs: list[str]) -> None:
+    claim = {"created_by": "tracker demo", "day": day, "runs": runs, "paths": claimed, "files": dict(sorted(files.items()))}
     _write(folder / CLAIM_FILE, json.dumps(claim, indent=2) + "\n")
 
 

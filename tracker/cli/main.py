@@ -227,7 +227,8 @@ def check(config_path: Path) -> None:
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default="tracker-demo")
 @click.option("--no-embed", is_flag=True, help="Skip embeddings, duplicates, themes and top picks (fast, no model).")
 @click.option("--date", "day", callback=date_callback, help="The demo day YYYY-MM-DD (default: today, UTC; a rerun keeps its own).")
-def demo(folder: Path, no_embed: bool, day: str | None) -> None:
+@click.pass_context
+def demo(ctx: click.Context, folder: Path, no_embed: bool, day: str | None) -> None:
     """Run the whole pipeline offline on recorded papers, and show what to try next.
 
     A loopback arXiv serves papers dated into the five weeks before the demo day; the tracker
@@ -239,7 +240,7 @@ def demo(folder: Path, no_embed: bool, day: str | None) -> None:
     """
     from tracker.demo import run_demo
 
-    for line in run_demo(folder, embed=not no_embed, day=day):
+    for line in run_demo(folder, embed=not no_embed, day=day, encoder=given_encoder(ctx)):
         click.echo(line)
 
 

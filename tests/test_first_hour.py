@@ -219,10 +219,11 @@ def test_the_feed_window_counts_back_from_the_last_day_with_papers_or_failures(t
 
 # --- progress ----------------------------------------------------------------------------
 
-def run_with_stderr_on(tty: bool, config: Path) -> tuple[str, str]:
-    """`tracker run --json` in a subprocess, stderr on a pseudo-terminal or a pipe: (stdout, stderr)."""
+def run_with_stderr_on(tty: bool, config: Path, delay: str = "0") -> tuple[str, str]:
+    """`tracker run --json` in a subprocess, stderr on a pseudo-terminal or a pipe: (stdout, stderr).
+    `delay`: seconds of work before progress shows (0 here: the loopback answers at once)."""
     command = [sys.executable, "-m", "tracker", "run", "--config", str(config), "--date", "2026-04-13", "--no-embed", "--json"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TRACKER_PROGRESS_DELAY": delay}
     env.pop("COLUMNS", None)
     if not tty:
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
@@ -271,6 +272,11 @@ def test_a_run_in_a_log_prints_plain_lines_with_no_bar(two_topics):
     assert lines[3].startswith("fetching: 2/2 topics done in ")
 
 
+def test_work_quicker_than_the_delay_shows_no_progress(two_topics):
+    stdout, stderr = run_with_stderr_on(False, two_topics, delay="30")
+    assert json.loads(stdout)["totals"]["new"] > 0 and stderr == ""
+
+
 def test_the_library_prints_no_progress_unless_the_cli_asks(capsys):
     from tracker.progress import progress
 
@@ -279,7 +285,7 @@ def test_the_library_prints_no_progress_unless_the_cli_asks(capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_embedding_progress_moves_every_quarter_and_the_vectors_are_those_of_one_call(capsys):
+def test_embedding_progress_moves_every_quarter_and_the_vectors_are_those_of_one_call(capsys, monkeypatch):
     import numpy as np
 
     from tracker import progress
@@ -293,6 +299,7 @@ def test_embedding_progress_moves_every_quarter_and_the_vectors_are_those_of_one
             return np.array([[len(t), t.count("a"), ord(t[0])] for t in texts], dtype=np.float32)
 
     texts = [f"{chr(97 + i % 26)} paper {i} " + "a" * (i % 7) for i in range(300)]
+    monkeypatch.setenv("TRACKER_PROGRESS_DELAY", "0")
     progress.enable()
     try:
         vectors = encode_with_progress(Letters(), texts, batch=30)

@@ -21,7 +21,7 @@ from tracker.cli import relevance as relevance_commands
 from tracker.cli import search as search_commands
 from tracker.cli import trends as trends_commands
 from tracker.cli.options import (
-    EXIT_INTERRUPTED, EXIT_PARTIAL, config_option, date_callback, date_option, device_option, given_encoder, json_option,
+    EXIT_INTERRUPTED, EXIT_PARTIAL, config_option, date_option, device_option, given_encoder, json_option,
     env_url_secrets, group_config_option, load_settings, verbose_option,
 )
 from tracker.errors import TrackerError, UsageError
@@ -226,21 +226,22 @@ def check(config_path: Path) -> None:
 @cli.command()
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default="tracker-demo")
 @click.option("--no-embed", is_flag=True, help="Skip embeddings, duplicates, themes and top picks (fast, no model).")
-@click.option("--date", "day", callback=date_callback, help="The demo day YYYY-MM-DD (default: today, UTC; a rerun keeps its own).")
+@date_option  # the demo day; a rerun keeps the folder's own
 @click.pass_context
-def demo(ctx: click.Context, folder: Path, no_embed: bool, day: str | None) -> None:
+def demo(ctx: click.Context, folder: Path, no_embed: bool, run_date: str | None) -> None:
     """Run the whole pipeline offline on recorded papers, and show what to try next.
 
     A loopback arXiv serves papers dated into the five weeks before the demo day; the tracker
     runs once a week over them, writing a config, ledger, README, digests, weekly reviews and a
-    profile's top picks into FOLDER (default ./tracker-demo). FOLDER must be new, empty, or an
-    earlier demo's folder: the demo never touches files it did not create, or that you changed.
+    profile's top picks into FOLDER (default ./tracker-demo). --date sets the demo day (a rerun
+    keeps the folder's own). FOLDER must be new, empty, or an earlier demo's folder: the demo
+    never touches files it did not create, or that you changed.
 
     Example: tracker demo /tmp/tracker-demo
     """
     from tracker.demo import run_demo
 
-    for line in run_demo(folder, embed=not no_embed, day=day, encoder=given_encoder(ctx)):
+    for line in run_demo(folder, embed=not no_embed, day=run_date, encoder=given_encoder(ctx)):
         click.echo(line)
 
 

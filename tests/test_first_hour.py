@@ -415,3 +415,18 @@ def test_a_rerun_of_a_finished_demo_keeps_its_day_and_says_what_it_wrote_in_word
     assert result.exit_code == 0, result.output
     assert re.search(rf"^{DEMO_DAY}: 0 new papers$", result.output, re.M)  # the folder's own day, not the new one
     assert re.search(r"^wrote (1 file|\d+ files) in ", result.output, re.M) and "(s)" not in result.output
+
+
+@pytest.mark.parametrize("claim", [{"day": "soon"}, {"day": "2026-04-13", "files": {"../outside.txt": "0"}}, "[]"])
+def test_a_damaged_claim_file_is_one_line_or_ignored_never_a_traceback(tmp_path, claim):
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    (tmp_path / "outside.txt").write_text("not the demo's")
+    (folder / ".tracker-demo.json").write_text(json.dumps(claim) if isinstance(claim, dict) else claim)
+    result = CliRunner().invoke(cli, ["demo", str(folder), "--no-embed", "--date", DEMO_DAY])
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    if claim == {"day": "soon"}:
+        assert result.exit_code == 2 and "`day` 'soon' is not a date" in result.stderr
+    else:
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "outside.txt").read_text() == "not the demo's"

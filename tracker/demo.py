@@ -77,14 +77,14 @@ def run_demo(folder: Path, *, embed: bool = True, day: str | None = None, encode
     `day`: the demo day (default: today, UTC; a rerun keeps the folder's own day). `encoder`: a
     ready encoder (tests); else the configured model, loaded once for every run."""
     from tracker import pipeline
-    from tracker.config import load_settings, parse_settings
+    from tracker.config import load_settings
     from tracker.enrich.stage import LazyEncoder
 
-    claimed = claimed_paths(parse_settings(DEMO_CONFIG))
+    claimed = claimed_paths_of_demo()
     check_folder(folder, claimed)
     manifest = read_manifest(folder)
     check_unchanged(folder, manifest)
-    day = manifest.get("day") or day or pipeline.today_utc()
+    day = _day_of(manifest, folder) or day or pipeline.today_utc()
     config = folder / "keywords.yaml"
     files, done = dict(manifest.get("files") or {}), list(manifest.get("runs") or [])
     _write_claim(folder, claimed, day, files, done)
@@ -103,6 +103,18 @@ def run_demo(folder: Path, *, embed: bool = True, day: str | None = None, encode
             _write_claim(folder, claimed, day, files, done)  # after each run: an interrupted demo resumes here
     written = sorted({config.resolve(), *(Path(p).resolve() for s in summaries for p in s.outputs)})
     return _report(folder, settings, day, summaries, written)
+
+
+def _day_of(manifest: dict, folder: Path) -> str | None:
+    """The demo day an earlier demo recorded in the folder (its papers' dates and ids depend on it)."""
+    day = manifest.get("day")
+    if day is None:
+        return None
+    try:
+        return dt.date.fromisoformat(str(day)).isoformat()
+    except ValueError:
+        raise DemoFolderError(f"{folder / CLAIM_FILE}: `day` {str(day)[:40]!r} is not a date; "
+                              "give the demo a new folder") from None
 
 
 def run_days(day: str) -> list[str]:
@@ -144,7 +156,9 @@ def check_unchanged(folder: Path, manifest: dict) -> None:
     recorded = manifest.get("files") or {}
     if not isinstance(recorded, dict):
         return
-    now = hashes(folder, [folder / name for name in recorded if (folder / name).is_file()])
+    claimed = claimed_paths_of_demo()
+    ours = [name for name in recorded if isinstance(name, str) and _is_claimed(name, claimed) and ".." not in name]
+    now = hashes(folder, [folder / name for name in ours if (folder / name).is_file()])
     changed = sorted(name for name, digest in now.items() if recorded.get(name) != digest)
     if changed:
         raise DemoFolderError(
@@ -164,6 +178,12 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise DemoFolderError(f"cannot write the demo into {path.parent}: {exc.strerror or exc}") from None
+
+
+def claimed_paths_of_demo() -> list[str]:
+    from tracker.config import parse_settings
+
+    return claimed_paths(parse_settings(DEMO_CONFIG))
 
 
 def claimed_paths(settings) -> list[str]:

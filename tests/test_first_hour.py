@@ -430,3 +430,10 @@ def test_a_damaged_claim_file_is_one_line_or_ignored_never_a_traceback(tmp_path,
     else:
         assert result.exit_code == 0, result.output
     assert (tmp_path / "outside.txt").read_text() == "not the demo's"
+
+
+def test_the_demo_takes_no_config_before_its_name_either(tmp_path):
+    result = invoke("--config", tmp_path / "k.yaml", "demo", tmp_path / "demo", "--no-embed")
+    assert result.exit_code == 2 and not (tmp_path / "demo").exists()
+    assert result.stderr.splitlines() == [
+        "error: tracker demo writes its own keywords.yaml into FOLDER; it takes no --config (see `tracker demo --help`)"]

@@ -22,7 +22,7 @@ from tracker.cli import search as search_commands
 from tracker.cli import trends as trends_commands
 from tracker.cli.options import (
     EXIT_INTERRUPTED, EXIT_PARTIAL, config_option, date_option, device_option, given_encoder, json_option,
-    env_url_secrets, group_config_option, load_settings, verbose_option,
+    config_given_before, env_url_secrets, group_config_option, load_settings, verbose_option,
 )
 from tracker.errors import TrackerError, UsageError
 from tracker import progress
@@ -241,6 +241,8 @@ def demo(ctx: click.Context, folder: Path, no_embed: bool, run_date: str | None)
     """
     from tracker.demo import run_demo
 
+    if config_given_before(ctx) is not None:
+        raise click.UsageError("tracker demo writes its own keywords.yaml into FOLDER; it takes no --config")
     for line in run_demo(folder, embed=not no_embed, day=run_date, encoder=given_encoder(ctx)):
         click.echo(line)
 

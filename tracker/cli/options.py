@@ -85,6 +85,11 @@ config_option = click.option(
 )
 
 
+def config_given_before(ctx: click.Context) -> Path | None:
+    """`--config` given before the command name (for a command that takes none: `tracker demo`)."""
+    return ctx.find_root().meta.get(_CONFIG_KEY)
+
+
 def group_config_option() -> click.Option:
     """The group's `--config`, so it may come before the command name (like `-v`)."""
     return click.Option(["--config", "config_path"], default=None, expose_value=False, callback=_config_of_group,

@@ -122,7 +122,8 @@ def test_the_date_options_are_discovered():
 @pytest.mark.parametrize("bad", ["2026-02-30", "yesterday", "2026/01/01"])
 def test_a_bad_date_is_a_usage_error_in_every_command(tmp_path, name, option, bad):
     command = cli.commands[name]
-    result = invoke(name, *required_args(command), option, bad, "--config", str(tmp_path / "k.yaml"))
+    config = ["--config", str(tmp_path / "k.yaml")] if _options(command, "--config") else []  # demo writes its own
+    result = invoke(name, *required_args(command), option, bad, *config)
     assert result.exit_code == 2, (name, result.output)
     assert f"{bad!r} is not a date; use YYYY-MM-DD" in result.stderr
     assert "Traceback" not in result.output

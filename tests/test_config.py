@@ -34,7 +34,7 @@ def parse(text: str):
         ("topics:\n  - name: A\n    keywords: ['say \"hi\"']\n", "contains a double quote"),
         ("topics:\n  - name: A\n    keywords: [x]\n  - name: a\n    keywords: [y]\n", "k.yaml:4: `topics[a].name`: topic name 'a' appears twice (first at line 2)"),
         ("topics:\n  - name: '  '\n    keywords: [x]\n", "topic name is empty"),
-        ("topics: []\n", "`topics`: List should have at least 1 item"),
+        ("topics: []\n", "k.yaml:1: `topics` is empty: add at least one topic"),
         ("output:\n  readme_rows: lots\ntopics:\n  - name: A\n    keywords: [x]\n", "k.yaml:2: `output.readme_rows`"),
         ("arxiv:\n  page_size: 5000\ntopics:\n  - name: A\n    keywords: [x]\n", "k.yaml:2: `arxiv.page_size`"),
         ("topics:\n  - name: A\n    keywords: [x]\n    query: ti:x\n", "has both `keywords` and `query`"),

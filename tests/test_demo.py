@@ -1,6 +1,7 @@
 """`tracker demo FOLDER`: offline, lists what it wrote, and never touches a file it did not create."""
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from pathlib import Path
@@ -10,11 +11,13 @@ from click.testing import CliRunner
 
 from tracker.cli.main import cli
 from tracker.config import parse_settings
-from tracker.demo import CLAIM_FILE, DEMO_CONFIG, DEMO_DATE, SHOWN_FILES, check_folder, claimed_paths
+from tracker.demo import CLAIM_FILE, DEMO_CONFIG, SHOWN_FILES, check_folder, claimed_paths
+
+DEMO_DATE = "2026-04-13"
 
 
 def demo(folder: Path):
-    return CliRunner().invoke(cli, ["demo", str(folder), "--no-embed"])
+    return CliRunner().invoke(cli, ["demo", str(folder), "--no-embed", "--date", DEMO_DATE])
 
 
 def tree(folder: Path) -> dict[str, bytes]:
@@ -34,7 +37,8 @@ def test_the_demo_fills_a_new_folder_and_lists_every_file(first_run):
     lines = result.output.splitlines()
     start = lines.index(next(line for line in lines if line.startswith("wrote ")))
     total = int(re.match(r"wrote (\d+) files in ", lines[start]).group(1))
-    listed = [line.strip() for line in lines[start + 1:] if line.startswith("  ") and not line.startswith("  and ")]
+    block = list(itertools.takewhile(lambda line: line.startswith("  "), lines[start + 1:]))
+    listed = [line.strip() for line in block if not line.startswith("  and ")]
     assert listed[:3] == ["keywords.yaml", "README.md", f"digests/{DEMO_DATE[:4]}/{DEMO_DATE[5:7]}/{DEMO_DATE}.md"]
     assert all((folder / name).is_file() for name in listed)
     assert total > SHOWN_FILES and len(listed) == SHOWN_FILES

@@ -154,7 +154,7 @@ def test_garbage_and_strangers_comments_are_skipped_with_warnings(workdir, fake,
 
     assert result.exit_code == 0, result.output
     assert load_feedback(workdir / "data" / "feedback.jsonl") == {PAPERS[1]: "2026-11-22"}
-    assert "3 item(s) skipped" in result.output
+    assert "3 items skipped" in result.output
     text = caplog.text
     assert f"#{issue['number']} line" in text and "without an arXiv link" in text
     assert "2401.99999 is not in the ledger" in text and "'not-an-id' is not an arXiv id" in text
@@ -173,7 +173,7 @@ def test_only_recent_digest_issues_are_read_and_older_ticks_are_kept(workdir, fa
     assert result.exit_code == 0, result.output
     # the old issue's untick is out of the window; PAPERS[1] was hand-added (no issue): kept
     assert load_feedback(path) == {PAPERS[0]: "2026-10-02", PAPERS[1]: "2026-10-03", PAPERS[3]: "2026-11-22"}
-    assert "read 1 digest issue(s)" in result.output
+    assert "read 1 digest issue " in result.output
     assert json.loads(path.read_text().splitlines()[-1])["issue"] == recent["number"]
 
 

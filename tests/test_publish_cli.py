@@ -160,8 +160,8 @@ def test_commit_mode_sends_what_github_lacks_even_on_an_idempotent_rerun(workdir
 
     fake.files.clear()  # the same files again (nothing changed locally), to a repository that lacks them
     again = invoke(workdir, fake, "publish", "--commit")
-    assert f"committed {len(expected)} file(s)" in again.output and set(fake.files) == expected
-    assert "committed 0 file(s)" in invoke(workdir, fake, "publish", "--commit").output
+    assert f"committed {len(expected)} files" in again.output and set(fake.files) == expected
+    assert "committed 0 files" in invoke(workdir, fake, "publish", "--commit").output
 
 
 def test_the_digest_is_linked_only_when_github_holds_it(workdir, fake):

@@ -14,12 +14,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
-from tracker import config_yaml
+from tracker import config_hints, config_yaml
 from tracker.arxiv_query import build_queries, build_query, check_query_syntax, query_warnings  # noqa: F401 (re-exported)
 from tracker.config_notify import NotifyChannel, attach_lines
 from tracker.config_paths import expand_paths
 from tracker.config_types import (
-    Category, CategoryPattern, Float, Int, StrictModel, SummariesSettings, Text, did_you_mean,
+    Category, CategoryPattern, Float, Int, StrictModel, SummariesSettings, Text,
 )
 from tracker.config_yaml import printable
 from tracker.errors import ConfigError
@@ -79,6 +79,8 @@ class Topic(_Strict):
 
     @model_validator(mode="after")
     def _has_a_query(self) -> Topic:
+        if not self.keywords and not self.query and self.categories:
+            raise ValueError(config_hints.categories_only(self.name, self.categories))
         if not self.keywords and not self.query:
             raise ValueError(f"topic {self.name!r} is empty: give it `keywords` or a `query`")
         if self.keywords and self.query:
@@ -361,7 +363,9 @@ def _describe(error: dict, data: dict, lines: dict[tuple, int], source: str) -> 
     where = f"{source}:{line}" if line else source
     kind = error["type"]
     if kind == "extra_forbidden":
-        message = f"unknown key `{key}`" + did_you_mean(Settings, loc[:-1], str(loc[-1]))
+        message = f"unknown key `{key}`" + config_hints.unknown_key(Settings, loc)
+    elif kind == "too_short" and loc == ("topics",):
+        message = config_hints.no_topics()
     elif kind == "missing":
         message = f"missing key `{key}`"
     else:

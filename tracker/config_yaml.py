@@ -112,9 +112,42 @@ def _yaml_problem(exc: yaml.YAMLError, text: str, source: str) -> str:
         line = text.count("\n", 0, exc.position) + 1
         return f"{source}:{line}: invalid YAML: character U+{exc.character:04X} is not allowed"
     mark = getattr(exc, "problem_mark", None)
-    where = f"{source}:{mark.line + 1}" if mark else source
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    opened = _unclosed(exc)
+    if opened:  # name the line where the bracket or quote opens, not where YAML gave up
+        mark, problem = opened
+    else:
+        problem = _plain_problem(problem, text, mark)
+    where = f"{source}:{mark.line + 1}" if mark else source
     return f"{where}: invalid YAML: {printable(problem, 200)}"
+
+
+_OPENERS = {"flow sequence": ("[", "]"), "flow mapping": ("{", "}"),
+            "quoted scalar": ("quote", "matching quote")}
+
+
+def _unclosed(exc: yaml.YAMLError):
+    """(mark of the opening `[`/`{`/quote, message) when YAML ran past an unclosed one, else None."""
+    context, start = getattr(exc, "context", None) or "", getattr(exc, "context_mark", None)
+    for kind, (opener, closer) in _OPENERS.items():
+        if kind in context and start is not None:
+            return start, f"this {opener} is never closed: add the {closer} before the next line"
+    return None
+
+
+def _plain_problem(problem: str, text: str, mark) -> str:  # noqa: ANN001 (a yaml Mark)
+    """PyYAML's parser vocabulary ("<block end>") in plain words for the mistakes people make."""
+    line = text.splitlines()[mark.line] if mark is not None and mark.line < len(text.splitlines()) else ""
+    if "\t" in line[: len(line) - len(line.lstrip())] or "'\\t'" in problem:
+        return "a tab in the indentation: indent with spaces only"
+    if problem.startswith("expected <block end>"):
+        return ("this line is indented differently from the lines above it; entries of one list or "
+                "mapping must start in the same column")
+    if problem == "mapping values are not allowed here":
+        return ("unexpected `:` on this line: check its indentation, or put a value containing `: ` in quotes")
+    if problem == "could not find expected ':'":
+        return "expected `key: value` here: a key is missing its `:`, or the line above is indented wrongly"
+    return problem
 
 
 def _index(node: yaml.Node | None, path: tuple, lines: dict[tuple, int], problems: list[str], source: str) -> None:

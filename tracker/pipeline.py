@@ -23,13 +23,14 @@ from tracker.enrich.relevance import add_picks
 from tracker.enrich.tldr import add_tldrs, recorded_on
 from tracker.enrich.stage import embed as embed_stage
 from tracker.enrich.tldr_llm import llm_tldrs
+from tracker.progress import progress
 from tracker.redact import redact
 from tracker.render.digest import Digest, build_digest, with_papers
 from tracker.render.digest_data import digest_data_path, digest_json
 from tracker.render.feed import digest_feed
 from tracker.render.feed import repository as feed_repository
 from tracker.render.weekly import weekly_review_files
-from tracker.errors import ArxivUnreachable, SourceError, TrackerError
+from tracker.errors import ArxivUnreachable, SourceError, TrackerError, UsageError
 from tracker.sources.excludes import apply_excludes
 from tracker.store.ledger import Change, Ledger, journal_path
 from tracker.models import Paper, RunSummary, TopicResult, TopicSummary
@@ -106,18 +107,25 @@ def newest_updated(ledger: Ledger, topic: str) -> str | None:
 
 def fetch_all(settings: Settings, ledger: Ledger, sources: Sources, backlog: Backlog) -> list[TopicResult]:
     results = []
-    for topic in settings.topics:
-        try:
-            papers, dropped = fetch_topic(topic, settings, ledger, sources, backlog)
-        except ArxivUnreachable:
-            raise
-        except SourceError as exc:
-            log.error("topic %s failed: %s", topic.name, exc)
-            results.append(TopicResult(topic.name, error=str(exc)))
-            continue
-        log.info("topic %s: %d papers fetched", topic.name, len(papers))
-        results.append(TopicResult(topic.name, tuple(papers), excluded=dropped))
+    with progress(len(settings.topics), "fetching", "topics") as bar:
+        for topic in settings.topics:
+            bar.set_postfix_str(topic.name)
+            results.append(fetch_one(topic, settings, ledger, sources, backlog))
+            bar.update()
     return results
+
+
+def fetch_one(topic: Topic, settings: Settings, ledger: Ledger, sources: Sources, backlog: Backlog) -> TopicResult:
+    """The topic's result; a source error is recorded in it (arXiv unreachable stops the run)."""
+    try:
+        papers, dropped = fetch_topic(topic, settings, ledger, sources, backlog)
+    except ArxivUnreachable:
+        raise
+    except SourceError as exc:
+        log.error("topic %s failed: %s", topic.name, exc)
+        return TopicResult(topic.name, error=str(exc))
+    log.info("topic %s: %d papers fetched", topic.name, len(papers))
+    return TopicResult(topic.name, tuple(papers), excluded=dropped)
 
 
 def merge_all(ledger: Ledger, results: list[TopicResult], today: str) -> RunSummary:
@@ -373,15 +381,31 @@ def with_llm_tldrs(settings: Settings, ledger: Ledger, digest: Digest, summary: 
     return digest
 
 
-def render_only(settings: Settings, *, today: str, embed: bool = True, encoder=None) -> list[Path]:
+def render_only(settings: Settings, *, today: str | None = None, embed: bool = True, encoder=None) -> tuple[str, list[Path]]:
+    """Re-render from the ledger: the day `today`, or (None) the latest day that has papers. (day, files)."""
     with run_lock(settings.path(settings.output.state_dir), command="tracker render"):
         ledger = Ledger.load(settings.path(settings.output.data_dir), index=ledger_index(settings))
+        today = render_day(ledger, today, today_utc())
         digest, _, _ = enriched_digest(settings, ledger, today, RunSummary(date=today), lazy_encoder(settings, embed, encoder),
                                     profiles_from_settings(settings))
         files = with_feed(settings, render_all(settings, ledger, today, digest, full=True))  # every page re-rendered
         written = write_all(settings, {**ledger.files(settings.path(settings.output.data_dir)), **files})
         after_commit(settings, ledger, files)
-        return written
+        return today, written
+
+
+def render_day(ledger: Ledger, asked: str | None, now: str) -> str:
+    """The day to render: `asked` if the ledger can have papers for it, else a UsageError; without one,
+    the latest day with papers (an empty today would only write an empty digest)."""
+    days = sorted({day for _, entry in ledger.entries() if entry.topics
+                   for day in (entry.first_seen, entry.revised_on) if day})
+    if asked is None:
+        return days[-1] if days else now
+    if asked > now:
+        raise UsageError(f"--date {asked} is after today ({now}); nothing can have been fetched for it yet")
+    if days and asked < days[0]:
+        raise UsageError(f"--date {asked} is before the ledger's first run ({days[0]}); nothing was fetched then")
+    return asked
 
 
 def dry_run_dir(settings: Settings, date: str) -> Path:

@@ -78,3 +78,8 @@ def clean_block(text: str) -> str:
     while kept and not kept[-1]:
         kept.pop()
     return "\n".join(kept)
+
+
+def counted(count: int, singular: str, plural: str | None = None) -> str:
+    """"1 file", "2 files", "0 files": a count with its noun in the right number (`plural` when not +s)."""
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"

@@ -22,18 +22,20 @@ from tracker.cli import search as search_commands
 from tracker.cli import trends as trends_commands
 from tracker.cli.options import (
     EXIT_INTERRUPTED, EXIT_PARTIAL, config_option, date_option, device_option, given_encoder, json_option,
-    env_url_secrets, load_settings, verbose_option,
+    config_given_before, env_url_secrets, group_config_option, load_settings, verbose_option,
 )
 from tracker.errors import TrackerError, UsageError
+from tracker import progress
 from tracker.redact import redact
+from tracker.text import counted
 
 
 class TrackerGroup(click.Group):
-    """Gives every command `-v`, and turns errors into lines on stderr with their exit code."""
+    """Gives every command `-v` (and `--config` before the command name), and turns errors into lines on stderr with their exit code."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.params.append(verbose_option())
+        self.params += [verbose_option(), group_config_option()]
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         if not any(param.name == "verbose" for param in cmd.params):
@@ -62,6 +64,7 @@ class TrackerGroup(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
     def invoke(self, ctx: click.Context):
+        progress.enable()  # for this command only: bars on a terminal, plain lines in a log; stderr only
         try:
             return super().invoke(ctx)
         except TrackerError as exc:
@@ -73,6 +76,8 @@ class TrackerGroup(click.Group):
             # Every write goes through the journal, so stopping here leaves old or new files.
             click.echo("interrupted: stopped before finishing (stored files are intact)", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+        finally:
+            progress.enable(False)
 
 
 @click.group(cls=TrackerGroup)
@@ -102,10 +107,10 @@ def _print_summary(data: dict, as_json: bool) -> None:
                   else f"{topic['fetched']} fetched, {topic['new']} new, {topic['revised']} revised")
         _echo(f"{topic['name']}: {status}")
     totals = data["totals"]
-    _echo(f"{data['date']}: {totals['new']} new, {totals['revised']} revised; {verb} {len(data['outputs'])} file(s)")
+    _echo(f"{data['date']}: {totals['new']} new, {totals['revised']} revised; {verb} {counted(len(data['outputs']), 'file')}")
     if "embedded" in data:
-        click.echo(f"embedded {data['embedded']} text(s); {data.get('near_duplicates', 0)} near-duplicate(s); "
-                   f"{data.get('clusters', 0)} theme(s)")
+        click.echo(f"embedded {counted(data['embedded'], 'text')}; "
+                   f"{counted(data.get('near_duplicates', 0), 'near-duplicate')}; {counted(data.get('clusters', 0), 'theme')}")
 
 
 def _run(ctx: click.Context, config_path: Path, run_date: str | None, *, dry_run: bool, as_json: bool,
@@ -175,16 +180,19 @@ def fetch(ctx, config_path: Path, run_date: str | None, dry_run: bool, as_json: 
 @device_option
 @click.pass_context
 def render(ctx, config_path: Path, run_date: str | None, no_embed: bool, device: str | None) -> None:
-    """Re-render README, archives and the day's digest from the ledger (no network).
+    """Re-render README, archives and a day's digest from the ledger (no network).
+
+    Without --date, the latest day that has papers; a date after today or before the ledger's
+    first run is refused.
 
     Example: tracker render --date 2026-11-20
     """
     from tracker import pipeline
 
     settings = load_settings(config_path, device)
-    written = pipeline.render_only(settings, today=run_date or pipeline.today_utc(), embed=not no_embed,
-                                   encoder=given_encoder(ctx))
-    click.echo(f"wrote {len(written)} file(s)")
+    day, written = pipeline.render_only(settings, today=run_date, embed=not no_embed, encoder=given_encoder(ctx))
+    latest = "" if run_date else " (the latest day with papers)"
+    click.echo(f"rendered {day}{latest}: wrote {counted(len(written), 'file')}")
     for path in written:
         click.echo(f"  {path}")
 
@@ -213,23 +221,30 @@ def check(config_path: Path) -> None:
                 click.echo(f"  query{f' {number} of {len(queries)}' if len(queries) > 1 else ''}: {query}")
                 for warning in query_warnings(query):
                     click.echo(f"  warning: {warning}")
-    _echo(f"OK: {len(settings.topics)} topic(s); API {settings.api_url}")
+    _echo(f"OK: {counted(len(settings.topics), 'topic')}; API {settings.api_url}")
 
 
 @cli.command()
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default="tracker-demo")
-@click.option("--no-embed", is_flag=True, help="Skip embeddings, duplicates and themes.")
-def demo(folder: Path, no_embed: bool) -> None:
-    """Run the whole pipeline offline: recorded arXiv responses replayed by a loopback server.
+@click.option("--no-embed", is_flag=True, help="Skip embeddings, duplicates, themes and top picks (fast, no model).")
+@date_option  # the demo day; a rerun keeps the folder's own
+@click.pass_context
+def demo(ctx: click.Context, folder: Path, no_embed: bool, run_date: str | None) -> None:
+    """Run the whole pipeline offline on recorded papers, and show what to try next.
 
-    Writes a config, ledger, README and digest into FOLDER (default ./tracker-demo). FOLDER must be
-    new, empty, or an earlier demo's folder: the demo never touches files it did not create.
+    A loopback arXiv serves papers dated into the five weeks before the demo day; the tracker
+    runs once a week over them, writing a config, ledger, README, digests, weekly reviews and a
+    profile's top picks into FOLDER (default ./tracker-demo). --date sets the demo day (a rerun
+    keeps the folder's own). FOLDER must be new, empty, or an earlier demo's folder: the demo
+    never touches files it did not create, or that you changed.
 
     Example: tracker demo /tmp/tracker-demo
     """
     from tracker.demo import run_demo
 
-    for line in run_demo(folder, embed=not no_embed):
+    if config_given_before(ctx) is not None:
+        raise click.UsageError("tracker demo writes its own keywords.yaml into FOLDER; it takes no --config")
+    for line in run_demo(folder, embed=not no_embed, day=run_date, encoder=given_encoder(ctx)):
         click.echo(line)
 
 

@@ -66,10 +66,42 @@ def arxiv_id_callback(ctx: click.Context, param: click.Parameter, value: str | N
 
 # --- options -----------------------------------------------------------------------------
 
+DEFAULT_CONFIG = "keywords.yaml"
+_CONFIG_KEY = "tracker.config"
+_CONFIG_HELP = "The topics file; paths in it resolve relative to it. Before or after the command name."
+
+
+def _config_of_group(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    """`tracker --config X search q`: remembered for the command, which reads it in `_config_path`."""
+    if value is not None:
+        ctx.find_root().meta[_CONFIG_KEY] = value
+
+
+def _config_path(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """The command's own `--config`, else the one given before the command name, else keywords.yaml."""
+    given_before = ctx.find_root().meta.get(_CONFIG_KEY)
+    if ctx.get_parameter_source(param.name) is click.core.ParameterSource.DEFAULT:
+        return given_before or value
+    if given_before is not None and value != given_before:
+        raise click.BadParameter(f"given twice, as {given_before} and {value}; keep one", param_hint="'--config'")
+    return value
+
+
 config_option = click.option(
-    "--config", "config_path", default="keywords.yaml", show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path), help="The topics file; paths in it resolve relative to it.",
+    "--config", "config_path", default=DEFAULT_CONFIG, show_default=True, callback=_config_path,
+    type=click.Path(dir_okay=False, path_type=Path), help=_CONFIG_HELP,
 )
+
+
+def config_given_before(ctx: click.Context) -> Path | None:
+    """`--config` given before the command name (for a command that takes none: `tracker demo`)."""
+    return ctx.find_root().meta.get(_CONFIG_KEY)
+
+
+def group_config_option() -> click.Option:
+    """The group's `--config`, so it may come before the command name (like `-v`)."""
+    return click.Option(["--config", "config_path"], default=None, expose_value=False, callback=_config_of_group,
+                        type=click.Path(dir_okay=False, path_type=Path), help=_CONFIG_HELP)
 date_option = click.option("--date", "run_date", callback=date_callback, help="Run date YYYY-MM-DD (default: today, UTC).")
 device_option = click.option(
     "--device", type=click.Choice(["cpu", "cuda", "mps"]), default=None,

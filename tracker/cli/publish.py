@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from tracker.cli.options import config_option, date_option, load_settings
+from tracker.text import counted
 
 _OUTCOMES = ["success", "failure", "cancelled", "skipped"]
 
@@ -68,18 +69,18 @@ def report_lines(date: str, report: Any) -> list[str]:
     lines = []
     if report.committed is not None:
         done = report.committed
-        lines.append(f"committed {len(done.changed)} file(s) GitHub lacked or held differently"
+        lines.append(f"committed {counted(len(done.changed), 'file')} GitHub lacked or held differently"
                      + (f", deleted {len(done.deleted)}" if done.deleted else "") + " via the contents API")
     digest = report.digest
     if digest.action == "skipped":
         lines.append(f"{date}: nothing new; no issue (publish.empty_day: skip)")
     else:
-        lines.append(f"digest issue #{digest.number} {digest.action} ({digest.parts} part(s)): {digest.url}")
+        lines.append(f"digest issue #{digest.number} {digest.action} ({counted(digest.parts, 'part')}): {digest.url}")
     if digest.left_out or digest.shortened:
-        lines.append(f"warning: too big for a GitHub issue: {digest.left_out} entry(ies) left out, {digest.shortened} shortened; "
+        lines.append(f"warning: too big for a GitHub issue: {counted(digest.left_out, 'entry', 'entries')} left out, {digest.shortened} shortened; "
                      "the issue says so and links the full digest")
     if digest.closed:
-        lines.append("closed earlier digest issue(s): " + ", ".join(f"#{n}" for n in digest.closed))
+        lines.append(f"closed {counted(len(digest.closed), 'earlier digest issue')}: " + ", ".join(f"#{n}" for n in digest.closed))
     if report.weekly is not None:
         lines.append(f"weekly review issue #{report.weekly.number} {report.weekly.action}: {report.weekly.url}")
     if report.health is not None and report.health.action != "none":
@@ -95,21 +96,22 @@ def feedback_command(config_path: Path, repo_name: str | None, days: int) -> Non
     """Record the papers members ticked in recent digest issues in data/feedback.jsonl.
 
     Every paper in a digest issue is a task-list item; tick (`[x]`) what you liked and the next
-    `tracker run` ranks papers like it higher. Unticking removes it again. Needs GITHUB_TOKEN.
+    `tracker run` ranks papers like it higher. Unticking removes it again. Needs GITHUB_TOKEN with
+    read access to issues only (it writes nothing to GitHub).
 
     Example: tracker feedback --repo acme/papers --days 7
     """
     from tracker.pipeline import today_utc
-    from tracker.publish.client import connect_from_env
+    from tracker.publish.client import READ_ISSUES, connect_from_env
     from tracker.publish.feedback import sync_feedback
 
     settings = load_settings(config_path)
-    repo = connect_from_env(_repo_name(settings, repo_name))
+    repo = connect_from_env(_repo_name(settings, repo_name), needs=READ_ISSUES)
     report = sync_feedback(repo, settings, days=days, today=today_utc())
-    skipped = f"; {report.skipped} item(s) skipped (see warnings)" if report.skipped else ""
+    skipped = f"; {counted(report.skipped, 'item')} skipped (see warnings)" if report.skipped else ""
     click.echo(
-        f"read {len(report.issues)} digest issue(s) of the last {days} days: {len(report.added)} newly ticked, "
-        f"{len(report.removed)} unticked{skipped}; {report.liked} liked paper(s) in {report.path}"
+        f"read {counted(len(report.issues), 'digest issue')} of the last {days} days: {len(report.added)} newly ticked, "
+        f"{len(report.removed)} unticked{skipped}; {counted(report.liked, 'liked paper')} in {report.path}"
     )
 
 

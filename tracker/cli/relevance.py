@@ -14,6 +14,7 @@ import click
 
 from tracker.cli.options import arxiv_id_callback, config_option, given_encoder, json_option, load_settings
 from tracker.errors import TrackerError
+from tracker.text import counted
 
 
 @click.command()
@@ -116,7 +117,7 @@ def _print(data: dict[str, Any], as_json: bool) -> None:
     for link in data["code_links"]:
         click.echo(f"code: {link}")
     if data["profile_not_in_ledger"]:
-        click.echo(f"note: {len(data['profile_not_in_ledger'])} profile paper(s) not in the ledger yet, "
+        click.echo(f"note: {counted(len(data['profile_not_in_ledger']), 'profile paper')} not in the ledger yet, "
                    f"left out: {', '.join(data['profile_not_in_ledger'])}")
 
 

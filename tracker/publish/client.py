@@ -39,6 +39,8 @@ _RATE_LIMITED_METHODS = Retry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"}
 _NETWORK_ERRORS = (RequestException, Urllib3Error, ConnectionError, TimeoutError)
 _ANSWER_ERRORS = (BadAttributeException, ValueError, KeyError, TypeError, AttributeError)
 _REPO_NAME = re.compile(r"[\w.-]+/[\w.-]+")
+WRITE_ACCESS = "issues:write (and contents:write for --commit)"  # what `tracker publish` uses
+READ_ISSUES = "read access to issues (Issues: read-only)"  # all that `tracker feedback` uses
 
 
 @dataclass
@@ -117,16 +119,17 @@ def connect(
     timeout: int = 30,
     write_delay: float = 1.0,
     retry: RetryPolicy | None = None,
+    needs: str | None = None,
 ) -> Any:
     """Build a PyGithub client and return the `Repository` for `repo_name` ("owner/name").
 
     `write_delay` spaces writes as GitHub asks (~1 s, against secondary rate limits); 0 turns
-    PyGithub's throttling off.
+    PyGithub's throttling off. `needs`: the token permissions the command uses, named in errors.
     """
     from github import Auth, Github
 
     if not token:
-        raise TrackerError("GITHUB_TOKEN is not set: export a token with issues:write (and contents:write for --commit)")
+        raise TrackerError(f"GITHUB_TOKEN is not set: export a token with {needs or WRITE_ACCESS}")
     if not repo_name or not _REPO_NAME.fullmatch(repo_name):
         raise TrackerError(f"GitHub repository {repo_name!r} is not OWNER/NAME: pass --repo or set GITHUB_REPOSITORY")
     base_url = (base_url or DEFAULT_API_URL).rstrip("/")
@@ -139,7 +142,7 @@ def connect(
         seconds_between_requests=0.25 if write_delay else None,
         seconds_between_writes=write_delay or None,
     )
-    api = Api(None, token=token, where=f"{repo_name} at {redact(base_url, [token])}")
+    api = Api(None, token=token, where=f"{repo_name} at {redact(base_url, [token])}", needs=needs)
     return api.call(f"opening repository {repo_name}", lambda: client.get_repo(repo_name))
 
 
@@ -169,7 +172,8 @@ def _seconds(text: str) -> float:
 class Api:
     """Runs one GitHub step and turns any failure into one redacted TrackerError line."""
 
-    def __init__(self, repo: Any, *, token: str | None = None, where: str = ""):
+    def __init__(self, repo: Any, *, token: str | None = None, where: str = "", needs: str | None = None):
+        self.needs = needs or WRITE_ACCESS  # the permissions named when GitHub refuses (403)
         self.token = token if token is not None else _repo_token(repo)
         self.where = where or (getattr(repo, "full_name", "") if repo is not None else "")
 
@@ -209,7 +213,7 @@ class Api:
         if status == 403:
             return self._fail(
                 f"GitHub refused access (403 {message}) while {what} on {self.where}: "
-                "the token needs issues:write (and contents:write for --commit)"
+                f"the token needs {self.needs}"
             )
         if status == 404:
             return self._fail(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tracker.publish.client import Api
+from tracker.publish.client import READ_ISSUES, Api
 from tracker.publish.identity import record_in
 from tracker.publish.issues import DIGEST, our_comments, own_issues
 from tracker.publish.tasks import task_items
@@ -64,7 +64,7 @@ def sync_feedback(repo: Any, settings: Any, *, days: int, today: str) -> Feedbac
 
 def read_ticks(repo: Any, label: str, *, since: str, known: set[str]) -> Ticks:
     """Ticked and unticked papers in the digest issues for days from `since` on."""
-    api = Api(repo)
+    api = Api(repo, needs=READ_ISSUES)
     start = dt.datetime.fromisoformat(since).replace(tzinfo=dt.timezone.utc)
     issues = api.call("listing recent digest issues", lambda: list(own_issues(repo, "all", label, since=start)))
     ticks = Ticks()

@@ -24,6 +24,7 @@ from tracker.publish.identity import record_in
 from tracker.publish.issues import DIGEST, WEEKLY, PublishResult, issue_parts
 from tracker.publish.split import body_size
 from tracker.publish.tasks import as_task_list
+from tracker.text import counted
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -251,7 +252,7 @@ def preview(settings: Any, date: str, repo_name: str | None, *, health: bool) ->
 
 def _parts_text(parts: list[str]) -> list[str]:
     sizes = " + ".join(f"{body_size(p):,}" for p in parts)
-    lines = [f"{len(parts)} part(s): {sizes} characters (issue body, then comments)"]
+    lines = [f"{counted(len(parts), 'part')}: {sizes} characters (issue body, then comments)"]
     for n, part in enumerate(parts, start=1):
         lines += [f"----- part {n}/{len(parts)} -----", part.rstrip("\n")]
     return lines

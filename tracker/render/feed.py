@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, NamedTuple
 from urllib.parse import quote
 
+from tracker.render.digest_data import read_digest_data
 from tracker.render.paths import feed_path
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -107,7 +109,7 @@ def digest_feed(
     days: int = FEED_DAYS, server: str = GITHUB,
 ) -> tuple[Path, str]:
     """`(path, text)` of the feed over the digests of the last `days` days (counted back from the
-    newest digest, so a run for an earlier `--date` does not shrink it). `pending`: files this run
+    newest digest that has papers, so neither a run for an earlier `--date` nor empty days shrink it). `pending`: files this run
     is about to write (their text wins over the disk; None: about to be deleted)."""
     root = Path(os.path.abspath(root))
     texts: dict[Path, object] = {Path(os.path.abspath(p)): _ON_DISK for p in _digest_files(Path(digest_dir))}
@@ -115,7 +117,11 @@ def digest_feed(
         if page_date(Path(path), Path(digest_dir)):
             texts[Path(os.path.abspath(path))] = text
     dated = {p: (page_date(p, Path(digest_dir)), t) for p, t in texts.items() if t is not None}
-    newest = max((d for d, _ in dated.values()), default=None)
+    # The window counts back from the newest digest with something in it: days of "nothing new"
+    # after it are listed, but never push a real digest out.
+    by_date = sorted(dated.items(), key=lambda item: item[1][0], reverse=True)
+    real = (date for path, (date, _) in by_date if not _empty_day(path, pending or {}))
+    newest = next(real, None) or (by_date[0][1][0] if by_date else None)
     items = []
     if newest:
         oldest = (dt.date.fromisoformat(newest) - dt.timedelta(days=days - 1)).isoformat()
@@ -126,6 +132,21 @@ def digest_feed(
     target = feed_path(Path(digest_dir))
     feed_rel = Path(os.path.relpath(os.path.abspath(target), root)).as_posix()
     return target, render_feed(items, feed_file=feed_rel, repo=repo, server=server)
+
+
+def _empty_day(page: Path, pending: Mapping[Path, str | None]) -> bool:
+    """A daily digest whose data file (digest_data) says it has no paper and no failure to report."""
+    data_file = page.with_suffix(".json")
+    if data_file.name.startswith("week-"):
+        return False
+    given = {Path(os.path.abspath(p)): text for p, text in pending.items()}.get(data_file, _ON_DISK)
+    try:
+        data = json.loads(given) if isinstance(given, str) else read_digest_data(data_file)
+    except ValueError:
+        return False
+    if not isinstance(data, dict):
+        return False  # no data file (an older digest): a real day
+    return not (data.get("new_total") or data.get("revised_total") or data.get("failures"))
 
 
 def digest_summary(markdown: str, date: str) -> tuple[str, str]:

@@ -31,6 +31,7 @@ import numpy as np
 from tracker.enrich.embed import embed_text, text_hash
 from tracker.enrich.encoders.base import normalise
 from tracker.enrich.encoders.models import canonical_model_name, model_identity, same_model
+from tracker.progress import progress
 from tracker.store import index as nn
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ STORE_FILE = "vectors.sqlite"
 ANN_FILE = "vectors.faiss"
 FORMAT = "2"
 BLOCK_ROWS = 4096
+ENCODE_BATCH = 64  # texts per encode call: progress moves every batch (the encoder batches inside too)
 _SCHEMA = """
 PRAGMA page_size = 65536;
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -190,7 +192,7 @@ class VectorStore:
         digests = [text_hash(t) for t in texts]
         todo = {p.id: (t, d) for p, t, d in zip(papers, texts, digests) if self.text_hash_of(p.id) != d}
         if todo:
-            fresh = normalise(np.asarray(encoder.encode([t for t, _ in todo.values()]), dtype=np.float32))
+            fresh = normalise(encode_with_progress(encoder, [t for t, _ in todo.values()]))
             if fresh.ndim != 2 or len(fresh) != len(todo):
                 raise ValueError(f"encoder returned shape {fresh.shape} for {len(todo)} texts")
             if self.dim not in (None, fresh.shape[1]):

@@ -411,7 +411,7 @@ def test_a_rerun_never_overwrites_a_file_the_user_changed(full_demo):
 
 def test_a_rerun_of_a_finished_demo_keeps_its_day_and_says_what_it_wrote_in_words(full_demo):
     folder, _, encoder = full_demo
-    result = CliRunner().invoke(cli, ["demo", str(folder), "--date", "2030-01-01"], obj={"encoder": encoder})
+    result = CliRunner().invoke(cli, ["demo", str(folder), "--date", "2026-10-05"], obj={"encoder": encoder})
     assert result.exit_code == 0, result.output
     assert re.search(rf"^{DEMO_DAY}: 0 new papers$", result.output, re.M)  # the folder's own day, not the new one
     assert re.search(r"^wrote (1 file|\d+ files) in ", result.output, re.M) and "(s)" not in result.output

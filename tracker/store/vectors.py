@@ -370,3 +370,13 @@ def _remove_old_layout(state_dir: Path) -> None:
             path.unlink(missing_ok=True)
     if not any(folder.iterdir()):
         folder.rmdir()
+
+
+def encode_with_progress(encoder: Any, texts: list[str], batch: int = ENCODE_BATCH) -> np.ndarray:
+    """`encoder.encode(texts)` a batch at a time, so a terminal shows how far the embedding is."""
+    with progress(len(texts), "embedding", "papers") as bar:
+        parts = []
+        for start in range(0, len(texts), batch):
+            parts.append(np.asarray(encoder.encode(texts[start:start + batch]), dtype=np.float32))
+            bar.update(len(texts[start:start + batch]))
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]

@@ -7,10 +7,21 @@ warns about the second.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from tracker.config import Topic
+
+class QueryParts(Protocol):
+    """What build_query reads from a topic (config.Topic has these fields)."""
+
+    @property
+    def query(self) -> str | None: ...
+    @property
+    def keywords(self) -> Sequence[str]: ...
+    @property
+    def categories(self) -> Sequence[str]: ...
+    @property
+    def exclude(self) -> Sequence[str]: ...
 
 _OPERATOR_TYPO = re.compile(r"(?<![\w:])(and|or|andnot|And|Or|AndNot|Andnot|Not|not)(?![\w:])")
 
@@ -54,12 +65,12 @@ def query_warnings(query: str) -> list[str]:
     return warnings
 
 
-def _phrase_clause(phrases: list[str]) -> str:
+def _phrase_clause(phrases: Sequence[str]) -> str:
     parts = [f'{field}:"{p}"' for p in phrases for field in ("ti", "abs")]
     return "(" + " OR ".join(parts) + ")" if len(parts) > 1 else parts[0]
 
 
-def build_query(topic: Topic) -> str:
+def build_query(topic: QueryParts) -> str:
     """The exact arXiv API `search_query` for a topic (phrases matched in title or abstract)."""
     query = f"({topic.query})" if topic.query else _phrase_clause(topic.keywords)
     if topic.categories:

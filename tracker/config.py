@@ -15,13 +15,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
 from tracker import config_yaml
-from tracker.arxiv_query import build_query, check_query_syntax, query_warnings  # noqa: F401 (re-exported)
+from tracker.arxiv_query import check_query_syntax
 from tracker.config_notify import NotifyChannel, attach_lines
 from tracker.config_types import (
     Category, CategoryPattern, Float, Int, StrictModel, SummariesSettings, Text, did_you_mean,
 )
 from tracker.config_yaml import printable
 from tracker.errors import ConfigError
+from tracker.slugs import topic_slug
 from tracker.text import clean_line
 
 DEFAULT_API_URL = "https://export.arxiv.org/api/query"
@@ -319,8 +320,6 @@ def _line_of(problem: str) -> int:
 
 def _topic_clashes(data: dict, lines: dict[tuple, int], source: str) -> list[tuple[int, str]]:
     """Two topics with one name (any case), or whose names share an archive folder (slug)."""
-    from tracker.render.paths import topic_slug
-
     topics = data.get("topics")
     if not isinstance(topics, list):
         return []

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from tracker.config import Settings, Topic, build_query
+from tracker.arxiv_query import build_query
+from tracker.config import Settings, Topic
 from tracker.enrich.stage import (
     LazyEncoder, add_themes, near_duplicates, rank_by_relevance, save_vectors, score_relevance, with_scores,
 )

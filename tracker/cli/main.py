@@ -198,7 +198,7 @@ def check(config_path: Path) -> None:
 
     Example: tracker check --config keywords.yaml
     """
-    from tracker.config import build_query, query_warnings
+    from tracker.arxiv_query import build_query, query_warnings
 
     settings = load_settings(config_path)
     for topic in settings.topics:

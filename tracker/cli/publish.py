@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +130,6 @@ def schedule_command(
 
     Example: tracker schedule --cron "17 2 * * 1-5" --timezone UTC --print-next 5
     """
-    from datetime import datetime
 
     from tracker.publish import schedule
     from tracker.publish.job import daily_job

@@ -7,6 +7,7 @@ click's context object (`obj={"encoder": ...}`), as for `tracker index`.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,6 @@ def explain(ctx: click.Context, arxiv_id: str, k: int, profile_name: str | None,
 
 
 def _only(inputs, name: str):
-    from dataclasses import replace
 
     wanted = [p for p in inputs.profiles if p.name.casefold() == name.strip().casefold()]
     if not wanted:

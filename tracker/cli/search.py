@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,6 @@ def search(ctx, query: str, k: int, since, until, topic, author, as_json: bool, 
 
     Example: tracker search "retrieval augmented generation" -k 5 --since 2026-01-01
     """
-    from concurrent.futures import ThreadPoolExecutor
 
     from tracker.store.search import Filters, check_k, search as run_search
     from tracker.store.vectors import VectorStore

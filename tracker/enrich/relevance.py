@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -304,7 +304,6 @@ def add_picks(digest: Any, relevance: Relevance, n: int = TOP_PICKS) -> Any:
     The group's own papers (profile papers, ticked papers) are never picks: they are listed in
     `own_papers` when they are in today's news (new or revised).
     """
-    from dataclasses import replace
 
     from tracker.render.digest import Pick, ProfilePicks
 

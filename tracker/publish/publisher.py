@@ -156,7 +156,8 @@ def managed_files(settings: Any, summary: Mapping[str, Any] | None) -> tuple[dic
     digest_dir, and the archive pages the tracker wrote; never a link, nothing outside the
     repository, nothing under the state folder.
     """
-    from tracker.render.paths import archive_marker, topic_slug
+    from tracker.render.paths import archive_marker
+    from tracker.slugs import topic_slug
 
     root = settings.path(".").resolve()
     out = settings.output
@@ -183,7 +184,7 @@ def managed_files(settings: Any, summary: Mapping[str, Any] | None) -> tuple[dic
 
 def _tracker_kind(settings: Any, path: Path) -> bool:
     """A path the tracker itself writes: the README, a ledger shard, a digest page or feed, a topic's archive page."""
-    from tracker.render.paths import topic_slug
+    from tracker.slugs import topic_slug
 
     out = settings.output
     path = Path(os.path.abspath(path))

@@ -21,7 +21,8 @@ from tracker.render.escape import FILTERS, md_text
 from tracker.render.latex import readable
 from tracker.render.links import find_code_links
 from tracker.render.splice import END_MARKER, START_MARKER, splice  # noqa: F401  (re-exported)
-from tracker.render.paths import archive_marker, archive_page, feed_path, topic_slug
+from tracker.render.paths import archive_marker, archive_page, feed_path
+from tracker.slugs import topic_slug
 from tracker.render.paths import digest_path  # noqa: F401  (re-exported: callers import it from here)
 from tracker.models import Paper
 

@@ -132,7 +132,7 @@ def schedule_command(
     """
 
     from tracker.publish import schedule
-    from tracker.publish.job import daily_job
+    from tracker.cli.job import daily_job
 
     settings = load_settings(config_path) if not (cron_expr and tz_name and print_next) else None
     cron_expr = cron_expr or settings.schedule.cron

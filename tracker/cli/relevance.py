@@ -82,11 +82,12 @@ def _encoder(ctx: click.Context, settings) -> Any:
 def _embed(settings, papers: list, encoder) -> tuple[list, Any]:
     """Every ledger paper (sorted by id, as a run orders them) and its vector, from the run's vector
     store; papers it lacks are embedded, not saved (explain writes nothing)."""
+    from tracker.enrich.embed import embed_papers
     from tracker.store.vectors import VectorStore
 
     papers = sorted(papers, key=lambda p: p.id)
     store = VectorStore.open(settings.path(settings.output.state_dir), encoder.model_name, with_meta=False)
-    vectors, _ = store.vectors_for(papers, encoder)
+    vectors, _ = embed_papers(store, papers, encoder)
     return papers, vectors
 
 

@@ -58,7 +58,9 @@ def update_store(ctx: click.Context, settings, store, *, papers: list | None = N
     papers = _ledger_papers(settings) if papers is None else papers
     if not papers:
         return 0
-    _, embedded = store.vectors_for(papers, _document_encoder(ctx, settings))
+    from tracker.enrich.embed import embed_papers
+
+    _, embedded = embed_papers(store, papers, _document_encoder(ctx, settings))
     store.save()
     return embedded
 

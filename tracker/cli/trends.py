@@ -77,7 +77,7 @@ def _vectors(ctx: click.Context, settings, papers: list) -> tuple[Any, Any]:
     papers the store lacks, and for the labels' candidate phrases."""
     import numpy as np
 
-    from tracker.enrich.embed import text_hash
+    from tracker.enrich.embed import embed_papers, text_hash
     from tracker.enrich.stage import LazyEncoder, state_dir
     from tracker.store.vectors import VectorStore
 
@@ -91,7 +91,7 @@ def _vectors(ctx: click.Context, settings, papers: list) -> tuple[Any, Any]:
     store = VectorStore.open(state_dir(settings), encoder.model_name, with_meta=False)
     if all(store.text_hash_of(p.id) == text_hash(p) for p in papers):
         return np.stack([store.vector(p.id) for p in papers]), encoder
-    vectors, _ = store.vectors_for(papers, encoder)
+    vectors, _ = embed_papers(store, papers, encoder)
     return vectors, encoder
 
 

@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from tracker.config import Settings
+from tracker.enrich.embed import embed_papers
 from tracker.enrich.relevance import Relevance
 from tracker.models import Paper
 from tracker.render.digest import Digest, ThemeGroup, papers_of_day
@@ -74,7 +75,7 @@ def embed(settings: Settings, papers: Sequence[Paper], encoder: LazyEncoder) -> 
     """Vectors for every paper, embedding only texts the vector store does not hold yet."""
     papers = sorted(papers, key=lambda p: p.id)
     store = open_store(settings, encoder)
-    vectors, embedded = store.vectors_for(papers, encoder)
+    vectors, embedded = embed_papers(store, papers, encoder)
     log.info("embedded %d new or changed texts (%d from the store)", embedded, len(papers) - embedded)
     return Embedded(tuple(papers), vectors, embedded, store)
 

@@ -1,6 +1,6 @@
 import re
 
-from tracker.render.digest import Pick, ProfilePicks, build_digest
+from tracker.digest import Pick, ProfilePicks, build_digest
 from tracker.models import Paper
 from tracker.render.markdown import environment, md_inline, render_digest, render_readme, splice, split_for_archive
 
@@ -95,7 +95,7 @@ def test_user_templates_override_builtins(tmp_path):
 from dataclasses import replace  # noqa: E402
 
 from tests.hostile import parse, render_gfm  # noqa: E402
-from tracker.render.digest import DigestItem, ThemeGroup  # noqa: E402
+from tracker.digest import DigestItem, ThemeGroup  # noqa: E402
 from tracker.render.markdown import unique_anchors  # noqa: E402
 from tracker.render.paths import archive_marker  # noqa: E402
 

@@ -22,6 +22,7 @@ from tracker.config_types import (
 )
 from tracker.config_yaml import printable
 from tracker.errors import ConfigError
+from tracker.project import Project
 from tracker.slugs import topic_slug
 from tracker.text import clean_line
 
@@ -245,6 +246,11 @@ class Settings(_Strict):
     notify: list[NotifyChannel] = Field([], max_length=20)  # chat/email channels for `tracker notify`
     summaries: SummariesSettings = SummariesSettings()  # optional LLM TL;DRs
     base_dir: Path = Path(".")  # the config file's folder; not read from YAML
+
+    @property
+    def project(self) -> Project:
+        """Where this project's files live, its templates and encoder settings (tracker.project)."""
+        return Project.from_settings(self)
 
     def path(self, relative: str) -> Path:
         """Resolve a configured path against the config file's folder."""

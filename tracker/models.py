@@ -153,3 +153,19 @@ class RunSummary:
             "dry_run": self.dry_run,
             **self.extra,
         }
+
+
+def papers_of_day(papers: Iterable[Paper], date: str) -> tuple[list[Paper], list[Paper]]:
+    """New papers first seen on `date`, and known papers revised on `date`.
+
+    Papers with no topic (e.g. the group's own profile papers, fetched by id) are not news.
+    """
+    new, revised = [], []
+    for paper in papers:
+        if not paper.topics:
+            continue
+        if paper.first_seen == date:
+            new.append(paper)
+        elif paper.revised_on == date:
+            revised.append(paper)
+    return new, revised

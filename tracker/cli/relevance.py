@@ -86,7 +86,7 @@ def _embed(settings, papers: list, encoder) -> tuple[list, Any]:
     from tracker.store.vectors import VectorStore
 
     papers = sorted(papers, key=lambda p: p.id)
-    store = VectorStore.open(settings.path(settings.output.state_dir), encoder.model_name, with_meta=False)
+    store = VectorStore.open(settings.project.state_dir, encoder.model_name, with_meta=False)
     vectors, _ = embed_papers(store, papers, encoder)
     return papers, vectors
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -294,30 +294,6 @@ def _is_canonical_id(text: str) -> bool:
         return canonical_id(text) == text
     except TrackerError:
         return False
-
-
-# --- digest -----------------------------------------------------------------------------
-
-def add_picks(digest: Any, relevance: Relevance, n: int = TOP_PICKS) -> Any:
-    """The digest with each profile's top `n` new papers, and the group's own papers set apart.
-
-    The group's own papers (profile papers, ticked papers) are never picks: they are listed in
-    `own_papers` when they are in today's news (new or revised).
-    """
-
-    from tracker.render.digest import Pick, ProfilePicks
-
-    candidates = [item for item in digest.new if item.paper.id not in relevance.own_ids]
-    picks = []
-    for profile in relevance.profiles:
-        if not profile.scores:
-            continue
-        value = profile.scores
-        best = sorted(candidates, key=lambda item: (-value.get(item.paper.id, 0.0), item.paper.id))[:n]
-        picks.append(ProfilePicks(profile.name, profile.method, tuple(
-            Pick(item, round(value.get(item.paper.id, 0.0), 4), relevance.why(item.paper.id, profile)) for item in best)))
-    own = tuple(item for item in digest.new + digest.revised if item.paper.id in relevance.own_ids)
-    return replace(digest, profile_picks=tuple(picks), own_papers=own)
 
 
 # --- similarity -------------------------------------------------------------------------

@@ -22,12 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from tracker.errors import TrackerError
+from tracker.project import LAST_RUN_FILE
 from tracker.redact import redact
 
 log = logging.getLogger(__name__)
-
-LAST_RUN = "last_run.json"
-DRY_RUN_DIR = "dry-run"
 
 
 @dataclass(frozen=True)
@@ -46,8 +44,8 @@ def gather_day(settings: Any, date: str, *, dry_run: bool = False) -> DayToPubli
     from tracker.render.paths import digest_path
 
     digest_file = digest_path(settings.path(settings.output.digest_dir), date)
-    preview = dry_run_folder(settings, date)
-    if dry_run and ((preview / "digest.md").is_file() or (preview / LAST_RUN).is_file()):
+    preview = settings.project.dry_run_dir(date)
+    if dry_run and ((preview / "digest.md").is_file() or (preview / LAST_RUN_FILE).is_file()):
         # what the dry run found: its summary (even when every topic failed and no digest was made)
         summary = read_summary(preview / LAST_RUN, date)
         new, revised = _counted(summary) if summary else count_day(settings, date)
@@ -60,7 +58,7 @@ def gather_day(settings: Any, date: str, *, dry_run: bool = False) -> DayToPubli
         raise TrackerError(f"digest {digest_file} not found: run `tracker run --date {date}` before publishing")
     else:
         markdown = ""
-    return DayToPublish(date, new, revised, markdown, digest_file, read_summary(state_dir(settings) / LAST_RUN, date))
+    return DayToPublish(date, new, revised, markdown, digest_file, read_summary(settings.project.last_run, date))
 
 
 def last_run_date(settings: Any, today: str, *, recent_hours: float = 12.0) -> str:
@@ -71,7 +69,7 @@ def last_run_date(settings: Any, today: str, *, recent_hours: float = 12.0) -> s
     not report that new day's missing run as a failure). A summary of yesterday written long ago
     is yesterday's run, restored from a cache: today's run died before writing one, and the
     health issue must say so."""
-    path = state_dir(settings) / LAST_RUN
+    path = settings.project.last_run
     try:
         ran = dt.date.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["date"])
         age_hours = (time.time() - path.stat().st_mtime) / 3600
@@ -83,16 +81,8 @@ def last_run_date(settings: Any, today: str, *, recent_hours: float = 12.0) -> s
     return today
 
 
-def state_dir(settings: Any) -> Path:
-    return settings.path(settings.output.state_dir)
-
-
-def dry_run_folder(settings: Any, date: str) -> Path:
-    return state_dir(settings) / DRY_RUN_DIR / date
-
-
 def count_day(settings: Any, date: str) -> tuple[int, int]:
-    from tracker.render.digest import papers_of_day
+    from tracker.models import papers_of_day
     from tracker.store.ledger import Ledger
 
     ledger = Ledger.load(settings.path(settings.output.data_dir), read_only=True)  # publishing never applies a journal

@@ -52,8 +52,8 @@ def publish_day(settings: Any, repo: Any, date: str, options: PublishOptions = P
     earlier step failed (naming that failure); the first failure is raised afterwards."""
     from tracker.store.lock import run_lock
 
-    record_in(repo, days.state_dir(settings))  # the bot's login, when GitHub will not say it
-    with run_lock(days.state_dir(settings), command="tracker publish"):  # a consistent snapshot, not a run's half
+    record_in(repo, settings.project.state_dir)  # the bot's login, when GitHub will not say it
+    with run_lock(settings.project.state_dir, command="tracker publish"):  # a consistent snapshot, not a run's half
         day = days.gather_day(settings, date)
         files, deleted = managed_files(settings, day.summary) if options.commit else ({}, [])
     attempt = _Attempts(Api(repo))
@@ -62,7 +62,7 @@ def publish_day(settings: Any, repo: Any, date: str, options: PublishOptions = P
         repo, date=date, new_count=day.new_count, revised_count=day.revised_count,
         digest_markdown=day.digest_markdown, failures=days.failures(day.summary),
         digest_url=digest_url(settings, repo, day, options.branch, committed),
-        label=settings.publish.label, empty_day=settings.publish.empty_day, template_dir=templates_dir(settings),
+        label=settings.publish.label, empty_day=settings.publish.empty_day, template_dir=settings.project.templates_dir,
     ))
     weekly = attempt("publishing the weekly review", lambda: _publish_week(settings, repo, date))
     health = None
@@ -106,7 +106,7 @@ def _commit(
 
 
 def publish_health_only(settings: Any, repo: Any, summary: Mapping[str, Any], run_url: str | None = None) -> HealthResult:
-    record_in(repo, days.state_dir(settings))
+    record_in(repo, settings.project.state_dir)
     return report_health(repo, summary, label=settings.publish.health_label, run_url=run_url)
 
 
@@ -119,11 +119,6 @@ def _publish_week(settings: Any, repo: Any, date: str) -> PublishResult | None:
         log.warning("%s does not start with '# Weekly review %s'; not publishing it", page, days.iso_week(date))
         return None
     return publish_weekly(repo, page=text, week=days.iso_week(date), label=WEEKLY_LABEL)
-
-
-def templates_dir(settings: Any) -> Path:
-    out = settings.output
-    return settings.path(out.templates_dir) if out.templates_dir else settings.path("templates")
 
 
 def digest_url(settings: Any, repo: Any, day: days.DayToPublish, branch: str | None, committed: CommitResult | None) -> str | None:
@@ -172,7 +167,7 @@ def managed_files(settings: Any, summary: Mapping[str, Any] | None) -> tuple[dic
     listed = [settings.path(p) for p in ((summary or {}).get("outputs") or []) if isinstance(p, str) and "\0" not in p]
     listed = [p for p in listed if _tracker_kind(settings, p)]
     found |= {p for p in listed if p.is_file()}
-    state = days.state_dir(settings).resolve()
+    state = settings.project.state_dir.resolve()
     files = {
         days.repo_path(settings, p): p.read_bytes()
         for p in sorted(found)
@@ -232,7 +227,7 @@ def preview(settings: Any, date: str, repo_name: str | None, *, health: bool) ->
     """What a publish would send for `date` (title and every part in full), without a network."""
     day = days.gather_day(settings, date, dry_run=True)
     target = repo_name or "(no repository set)"
-    source = f" (from the dry run in {days.dry_run_folder(settings, date)})" if day.from_dry_run else ""
+    source = f" (from the dry run in {settings.project.dry_run_dir(date)})" if day.from_dry_run else ""
     lines = []
     if day.new_count == 0 and day.revised_count == 0 and settings.publish.empty_day == "skip":
         lines.append(f"{date}: nothing new{source}; would open no issue in {target} (publish.empty_day: skip)")
@@ -240,7 +235,7 @@ def preview(settings: Any, date: str, repo_name: str | None, *, health: bool) ->
         body = render_issue_body(
             date=date, new_count=day.new_count, revised_count=day.revised_count,
             digest_markdown=day.digest_markdown if day.new_count or day.revised_count else "",
-            failures=days.failures(day.summary), template_dir=templates_dir(settings),
+            failures=days.failures(day.summary), template_dir=settings.project.templates_dir,
         )
         lines.append(f"would publish to {target} [{settings.publish.label}]{source}: {digest_title(date, day.new_count)!r}")
         lines += _parts_text(issue_parts(DIGEST, date, as_task_list(body)))

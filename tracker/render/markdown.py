@@ -16,7 +16,7 @@ import jinja2
 
 from tracker.enrich.tldr import shown_tldr
 from tracker.render.charts import Chart, activity_chart
-from tracker.render.digest import Digest, by_date
+from tracker.digest import Digest, by_date
 from tracker.render.escape import FILTERS, md_text
 from tracker.render.latex import readable
 from tracker.render.links import find_code_links

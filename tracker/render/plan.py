@@ -40,8 +40,8 @@ TEMPLATES = ("readme.md.j2", "archive.md.j2")
 
 
 def environment_for(settings: Settings) -> jinja2.Environment:
-    out = settings.output
-    return environment(settings.path(out.templates_dir) if out.templates_dir else settings.path("templates"))
+    """The project's templates (its overrides first): README, digest and weekly review alike."""
+    return environment(settings.project.templates_dir)
 
 
 def fingerprint(settings: Settings, env: jinja2.Environment) -> str:
@@ -53,7 +53,7 @@ def fingerprint(settings: Settings, env: jinja2.Environment) -> str:
     for name in TEMPLATES:
         parts.append(env.loader.get_source(env, name)[0].encode("utf-8", "surrogatepass"))
     code = Path(__file__).resolve().parents[1]
-    for source in sorted([*(code / "render").glob("*.py"), code / "models.py"]):
+    for source in sorted([*(code / "render").glob("*.py"), code / "models.py", code / "digest.py", code / "slugs.py"]):
         parts.append(source.read_bytes())
     return hashlib.blake2b(b"\0".join(parts), digest_size=16).hexdigest()
 
@@ -74,7 +74,7 @@ class RenderState:
 
 
 def state_path(settings: Settings) -> Path:
-    return settings.path(settings.output.state_dir) / STATE_FILE
+    return settings.project.state_dir / STATE_FILE
 
 
 def read_state(path: Path) -> RenderState | None:

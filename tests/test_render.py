@@ -2,7 +2,8 @@ import re
 
 from tracker.digest import Pick, ProfilePicks, build_digest
 from tracker.models import Paper
-from tracker.render.markdown import environment, md_inline, render_digest, render_readme, splice, split_for_archive
+from tracker.render.escape import md_text
+from tracker.render.markdown import environment, render_digest, render_readme, splice, split_for_archive
 
 NASTY = "A | B\nnew line <script>alert(1)</script> `code` $\\mathcal{O}(n^2)$ [x](y) *bold* _it_"
 
@@ -24,8 +25,8 @@ def unescaped_pipes(line: str) -> int:
     return len(re.findall(r"(?<!\\)\|", line))
 
 
-def test_md_inline_neutralises_table_and_html_breakers():
-    text = md_inline(NASTY)
+def test_md_text_neutralises_table_and_html_breakers():
+    text = md_text(NASTY)
     assert "\n" not in text and "<script>" not in text and "\\<script\\>" in text
     assert unescaped_pipes(text) == 0
     assert "\\`code\\`" in text and "<span>$</span>" in text and "\\[x\\]" in text  # see tests/test_render_gfm.py

@@ -361,9 +361,7 @@ def save_dry_run_preview(settings: Settings, summary: RunSummary, files: dict[Pa
 
 def save_last_run(settings: Settings, summary: RunSummary, *, error: str | None = None) -> None:
     """For `tracker publish` (run health) and for humans: the last run's summary, not committed."""
-    data = summary.to_dict()
-    if error:
-        data["error"] = error
+    data = replace(summary, error=error).to_dict() if error else summary.to_dict()
     path = settings.project.last_run
     try:
         write_atomic(path, redact(json.dumps(data, indent=2, sort_keys=True)) + "\n")

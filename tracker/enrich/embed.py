@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tracker.enrich.encoders.base import normalise
+from tracker.linalg import unit_rows
 from tracker.model_files import same_model
 from tracker.store.vectors import VectorStore
 
@@ -51,7 +51,7 @@ def embed_papers(store: VectorStore, papers: Sequence[Any], encoder: Any) -> tup
     hashes = {pid: text_hash(text) for pid, text in texts.items()}
     todo = store.missing(hashes)
     if todo:
-        fresh = normalise(np.asarray(encoder.encode([texts[pid] for pid in todo]), dtype=np.float32))
+        fresh = unit_rows(encoder.encode([texts[pid] for pid in todo]), np.float32)
         if fresh.ndim != 2 or len(fresh) != len(todo):
             raise ValueError(f"encoder returned shape {fresh.shape} for {len(todo)} texts")
         if store.dim not in (None, fresh.shape[1]):

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.errors import TrackerError
+from tracker.models import RunSummary
 from tracker.project import LAST_RUN_FILE
 from tracker.redact import redact
 
@@ -35,7 +36,7 @@ class DayToPublish:
     revised_count: int
     digest_markdown: str
     digest_file: Path  # where the committed digest lives (also for a dry run's preview)
-    summary: Mapping[str, Any] | None  # the run summary for this date, if the run recorded one
+    summary: RunSummary | None  # the run summary for this date, if the run recorded one
     from_dry_run: bool = False  # read from .tracker/dry-run/DATE/
 
 
@@ -47,8 +48,8 @@ def gather_day(settings: Any, date: str, *, dry_run: bool = False) -> DayToPubli
     preview = settings.project.dry_run_dir(date)
     if dry_run and ((preview / "digest.md").is_file() or (preview / LAST_RUN_FILE).is_file()):
         # what the dry run found: its summary (even when every topic failed and no digest was made)
-        summary = read_summary(preview / LAST_RUN, date)
-        new, revised = _counted(summary) if summary else count_day(settings, date)
+        summary = read_summary(preview / LAST_RUN_FILE, date)
+        new, revised = (summary.new_papers, summary.revised_papers) if summary else count_day(settings, date)
         markdown = read_text(preview / "digest.md") if (preview / "digest.md").is_file() else ""
         return DayToPublish(date, new, revised, markdown, digest_file, summary, from_dry_run=True)
     new, revised = count_day(settings, date)
@@ -90,15 +91,6 @@ def count_day(settings: Any, date: str) -> tuple[int, int]:
     return len(new), len(revised)
 
 
-def _counted(summary: Mapping[str, Any]) -> tuple[int, int]:
-    totals = summary.get("totals") if isinstance(summary.get("totals"), Mapping) else {}
-    return _count(totals.get("new")), _count(totals.get("revised"))
-
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
-
 def read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
@@ -106,7 +98,7 @@ def read_text(path: Path) -> str:
         raise TrackerError(f"cannot read {path}: {exc}") from None
 
 
-def read_summary(path: Path, date: str) -> Mapping[str, Any] | None:
+def read_summary(path: Path, date: str) -> RunSummary | None:
     """The run summary at `path` if it is for `date`, every string in it redacted; else None."""
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
@@ -119,7 +111,7 @@ def read_summary(path: Path, date: str) -> Mapping[str, Any] | None:
         log.warning("ignoring the run summary %s: not a JSON object", path)
         return None
     summary = _redacted(summary)
-    return summary if summary.get("date") == date else None
+    return RunSummary.from_dict(summary) if summary.get("date") == date else None
 
 
 def _redacted(value: Any) -> Any:
@@ -132,13 +124,9 @@ def _redacted(value: Any) -> Any:
     return value
 
 
-def failures(summary: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+def failures(summary: RunSummary | None) -> list[tuple[str, str]]:
     """(topic, arXiv's message) for each topic that failed in the run, redacted."""
-    topics = (summary or {}).get("topics")
-    return [
-        (redact(str(t.get("name"))), redact(str(t.get("error"))))
-        for t in (topics if isinstance(topics, list) else []) if isinstance(t, Mapping) and t.get("error")
-    ]
+    return [(redact(t.name), redact(str(t.error))) for t in (summary.failed if summary else [])]
 
 
 def health_summary(day: DayToPublish, *, outcome: str | None = None, problems: tuple[str, ...] = ()) -> Mapping[str, Any]:
@@ -150,17 +138,17 @@ def health_summary(day: DayToPublish, *, outcome: str | None = None, problems: t
     if day.summary is None:
         summary: dict[str, Any] = {"date": day.date, "topics": [], "error": "the run recorded no summary for this date (it failed early)"}
     else:
-        summary = dict(day.summary)
+        summary = day.summary.to_dict()
     extra = [redact(p) for p in problems]
-    if outcome in ("failure", "cancelled") and day.summary is not None and not _has_problem(summary):
+    if outcome in ("failure", "cancelled") and day.summary is not None and not _has_problem(day.summary):
         extra.insert(0, f"the run step ended with '{outcome}' after writing its summary; see the job log")
     if extra:
         summary["error"] = "; ".join([*([str(summary["error"])] if summary.get("error") else []), *extra])
     return summary
 
 
-def _has_problem(summary: Mapping[str, Any]) -> bool:
-    return bool(summary.get("error")) or bool(failures(summary))
+def _has_problem(summary: RunSummary) -> bool:
+    return bool(summary.error) or bool(summary.failed)
 
 
 def weekly_page(settings: Any, date: str) -> Path:

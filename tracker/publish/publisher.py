@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from tracker.errors import TrackerError
+from tracker.models import RunSummary
 from tracker.publish import day as days
 from tracker.publish.client import Api
 from tracker.publish.commit import CommitResult, commit_files, git_blob_sha, remote_has
@@ -144,7 +145,7 @@ def digest_url(settings: Any, repo: Any, day: days.DayToPublish, branch: str | N
     return f"{repo.html_url}/blob/{quote(ref, safe='')}/{quote(path)}"
 
 
-def managed_files(settings: Any, summary: Mapping[str, Any] | None) -> tuple[dict[str, bytes], list[str]]:
+def managed_files(settings: Any, summary: RunSummary | None) -> tuple[dict[str, bytes], list[str]]:
     """The tracker's files by repository path, and the paths the run deleted (for --commit).
 
     README, every ledger/feedback file under data_dir, every digest page and feed under
@@ -164,7 +165,7 @@ def managed_files(settings: Any, summary: Mapping[str, Any] | None) -> tuple[dic
         marker = archive_marker(topic_slug(topic.name))
         found |= {p for p in _files(folder, ("*.md",), recursive=False) if _first_line(p) == marker}
     # The run summary is a cache file: trusted only to name files of the kinds the tracker writes.
-    listed = [settings.path(p) for p in ((summary or {}).get("outputs") or []) if isinstance(p, str) and "\0" not in p]
+    listed = [settings.path(p) for p in (summary.outputs if summary else []) if "\0" not in p]
     listed = [p for p in listed if _tracker_kind(settings, p)]
     found |= {p for p in listed if p.is_file()}
     state = settings.project.state_dir.resolve()

@@ -27,7 +27,6 @@ from tracker.render.paths import digest_path  # noqa: F401  (re-exported: caller
 from tracker.models import Paper
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-md_inline = md_text  # the old name of the Markdown-text filter
 
 
 def format_authors(authors: Sequence[str], limit: int = 6) -> str:

@@ -124,9 +124,6 @@ class PaperMap(MutableMapping):
             for pid in self.unread_months.pop(month):
                 self.unread.pop(pid, None)
 
-    def load_all(self) -> None:
-        self.load(set(self.unread_months))
-
     def entry(self, pid: str) -> Entry | None:
         if pid in self.loaded:
             return entry_of(self.loaded[pid])

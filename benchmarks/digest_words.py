@@ -41,7 +41,7 @@ from lxml import etree  # noqa: E402
 from tracker.enrich.tldr import add_tldrs  # noqa: E402
 from tracker.publish.digest_issue import render_issue_body  # noqa: E402
 from tracker.publish.split import GITHUB_BODY_LIMIT, body_size, split_markdown  # noqa: E402
-from tracker.render.digest import Pick, ProfilePicks, build_digest  # noqa: E402
+from tracker.digest import Pick, ProfilePicks, build_digest  # noqa: E402
 from tracker.render.markdown import environment, render_digest  # noqa: E402
 from tracker.sources.api import parse_page, to_papers  # noqa: E402
 

@@ -4,7 +4,7 @@ exact search stop being instant?
 Corpus: 100,000 papers = the ~117 real abstracts of the recorded arXiv responses, embedded with
 tracker's production encoder, plus synthetic vectors drawn from a Gaussian fitted to the real
 vectors (covariance shrunk half-way to isotropic, then L2-normalised), all in one VectorStore
-built through its public API (`vectors_for` with an encoder that replays the vectors).
+built through its public API (`embed_papers` with an encoder that replays the vectors).
 
 1. Cold start, end to end: a fresh `python -m tracker search "QUERY"` process against a temp
    config/state dir, from process start to printed results (median of RUNS runs), against the
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.search_fakes import fixture_papers  # noqa: E402
-from tracker.enrich.embed import embed_text  # noqa: E402
+from tracker.enrich.embed import embed_papers, embed_text  # noqa: E402
 from tracker.models import Paper  # noqa: E402
 from tracker.store import index as nn  # noqa: E402
 from tracker.store.vectors import VectorStore  # noqa: E402
@@ -132,7 +132,7 @@ def synthetic_papers(n: int) -> list[Paper]:
 def build_store(state_dir: Path, papers: list[Paper], vectors: np.ndarray) -> float:
     started = time.perf_counter()
     store = VectorStore.open(state_dir, MODEL)
-    store.vectors_for(papers, Replay([embed_text(p) for p in papers], vectors))
+    embed_papers(store, papers, Replay([embed_text(p) for p in papers], vectors))
     store.save()
     return time.perf_counter() - started
 

@@ -12,7 +12,8 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from tests.arxiv_fake import entry, feed
 from tracker.cli.main import cli
-from tracker.render.paths import archive_marker, stale_archive_pages, topic_slug
+from tracker.render.paths import archive_marker, stale_archive_pages
+from tracker.slugs import topic_slug
 
 TESTING = '(ti:"testing" OR abs:"testing")'
 SLUG_SHAPE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")

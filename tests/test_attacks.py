@@ -33,7 +33,7 @@ from tracker.render.splice import END_MARKER as E
 from tracker.render.splice import START_MARKER as S
 from tracker.render.splice import read_readme, splice
 from tracker.store.journal import RECOVERABLE_DELETE_HEAD, commit, recover, stage_of
-from tracker.store.ledger import Ledger
+from tracker.store.ledger import Ledger, journal_path
 from tracker.store.lock import describe, run_lock
 
 ROOT = Path(__file__).parent.parent
@@ -168,7 +168,7 @@ def test_a_ledger_version_that_is_no_small_whole_number_is_kept_verbatim_not_a_t
     shard.write_bytes(bad + b"\n" + good + b"\n" + deep + b"\n")
     ledger = Ledger.load(tmp_path / "data")
     assert set(ledger.papers) == {"2611.00002"} and "version is" in caplog.text and "nested more than" in caplog.text
-    ledger.save(tmp_path / "data")  # written back: the bad lines kept as they were
+    commit(ledger.files(tmp_path / "data"), journal_path(tmp_path / "data"))  # written back: the bad lines kept as they were
     lines = shard.read_bytes().split(b"\n")
     assert bad in lines and deep in lines and Ledger.load(tmp_path / "data").get("2611.00002") is not None
 

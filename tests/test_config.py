@@ -11,10 +11,11 @@ from pydantic import BaseModel
 
 from tracker.arxiv_taxonomy import CATEGORIES
 from tracker.cli.main import cli
-from tracker.config import Settings, build_query, load_settings, parse_settings, query_warnings, require_topic
+from tracker.arxiv_query import build_query, query_warnings
+from tracker.config import Settings, load_settings, parse_settings, require_topic
 from tracker.config_yaml import MAX_CONFIG_BYTES
 from tracker.errors import ConfigError
-from tracker.render.paths import topic_slug
+from tracker.slugs import topic_slug
 
 
 def parse(text: str):

@@ -289,7 +289,7 @@ def test_embedding_progress_moves_every_quarter_and_the_vectors_are_those_of_one
     import numpy as np
 
     from tracker import progress
-    from tracker.store.vectors import encode_with_progress
+    from tracker.enrich.embed import encode_with_progress
 
     class Letters:  # a real encoder would do; this one is fast and deterministic
         calls = 0

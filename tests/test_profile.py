@@ -9,11 +9,10 @@ import pytest
 
 from tracker.config import parse_settings
 from tracker.enrich.profile import (
-    Profile, ProfileText, build_profile, missing_ids, profile_from_settings, profile_items, profiles_from_settings,
+    Profile, ProfileText, build_profile, missing_ids, profile_from_settings, profiles_from_settings,
     read_bibtex, relevance_inputs,
 )
 from tracker.errors import ConfigError
-from tracker.models import Paper
 
 BIBTEX = r"""% The group's own papers
 @string{icse = "International Conference on Software Engineering"}
@@ -144,15 +143,6 @@ def test_empty_profile():
 def test_missing_ids_keeps_profile_order():
     profile = Profile(ids=("2401.00003", "2401.00001", "hep-th/9901001"))
     assert missing_ids(profile, {"2401.00001"}) == ["2401.00003", "hep-th/9901001"]
-
-
-def test_profile_items_use_ledger_papers_then_texts():
-    paper = Paper(id="2401.00001", version=1, title="A title", abstract="An abstract.",
-                  published="2024-01-02T00:00:00Z")
-    profile = Profile(ids=("2401.00001", "2401.00009"), texts=(ProfileText("interest: x", "x"),))
-    items = profile_items(profile, {paper.id: paper}, text_of=lambda p: f"{p.title}. {p.abstract}")
-    assert items == [ProfileText("2401.00001 A title", "A title. An abstract.", "2024-01-02"),
-                     ProfileText("interest: x", "x")]
 
 
 # --- named profiles (`profiles:`) and what a run reads --------------------------------------

@@ -32,7 +32,7 @@ from tests.hostile import (
 from tracker.publish.digest_issue import render_issue_body
 from tracker.publish.issues import DIGEST, issue_parts
 from tracker.publish.tasks import as_task_list
-from tracker.render.digest import build_digest
+from tracker.digest import build_digest
 from tracker.render.markdown import environment, format_authors, render_digest, render_readme, split_for_archive, splice
 from tracker.render.paths import archive_page
 from tracker.sources.api import parse_page, to_papers

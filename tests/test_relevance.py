@@ -6,10 +6,10 @@ import pytest
 from tracker.enrich import relevance
 from tracker.enrich.profile import Profile, ProfileText
 from tracker.enrich.relevance import (
-    CLASSIFIER, FEEDBACK_PROFILE, SIMILARITY, Relevance, add_picks, explain, negative_rows, score, score_profiles,
+    CLASSIFIER, FEEDBACK_PROFILE, SIMILARITY, Relevance, explain, negative_rows, score, score_profiles,
 )
 from tracker.models import Paper
-from tracker.render.digest import Digest, DigestItem
+from tracker.digest import Digest, DigestItem, with_picks
 
 DIM = 16
 RNG = np.random.default_rng(7)
@@ -208,7 +208,7 @@ def test_picks_per_profile_never_include_the_groups_own_papers():
     ticks = {"2401.00011": "2026-01-01"}
     result = score_profiles(papers, vectors, [Profile(name="A", ids=A_IDS), Profile(name="B", ids=B_IDS)], {}, ticks)
     revised = paper(B_IDS[0], revised_on="2026-01-02")
-    digest = add_picks(_digest([p for p in papers if p.id != revised.id], (revised,)), result, n=4)
+    digest = with_picks(_digest([p for p in papers if p.id != revised.id], (revised,)), result, n=4)
     assert [pp.name for pp in digest.profile_picks] == ["A", "B"]
     for pp in digest.profile_picks:
         ids = [pick.item.paper.id for pick in pp.picks]
@@ -221,7 +221,7 @@ def test_picks_per_profile_never_include_the_groups_own_papers():
 
 def test_no_profile_means_no_picks():
     papers, _ = ledger(n_noise=5)
-    digest = add_picks(_digest(papers), Relevance())
+    digest = with_picks(_digest(papers), Relevance())
     assert digest.profile_picks == () and digest.own_papers == ()
 
 
@@ -234,7 +234,7 @@ def test_digest_opens_with_picks_per_profile_and_sets_the_groups_papers_apart():
     papers = [p.with_changes(first_seen="2026-01-02", abs_url=f"https://arxiv.org/abs/{p.id}") for p in papers]
     hostile = "<b>@team</b> | #1 *B*"
     result = score_profiles(papers, vectors, [Profile(name="A", ids=A_IDS), Profile(name=hostile, ids=B_IDS)])
-    digest = add_picks(_digest(papers), result)
+    digest = with_picks(_digest(papers), result)
     markdown = render_digest(environment(), digest, cap=200)
     html = render_gfm(markdown)
     headings = [normalise(h.text_content()) for h in parse(html).iter("h2")]
@@ -253,7 +253,7 @@ def test_unnamed_profile_picks_are_just_top_picks():
 
     papers, vectors = ledger()
     papers = [p.with_changes(first_seen="2026-01-02") for p in papers]
-    digest = add_picks(_digest(papers), score_profiles(papers, vectors, [Profile(ids=A_IDS[:1])]))
+    digest = with_picks(_digest(papers), score_profiles(papers, vectors, [Profile(ids=A_IDS[:1])]))
     markdown = render_digest(environment(), digest, cap=200)
     assert "## Top picks\n" in markdown and "Closest to the group's papers" in markdown
 

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from tests.search_fakes import HashEncoder, fixture_papers
 from tracker.cli.relevance import register
-from tracker.store.ledger import Ledger
+from tracker.store.journal import commit
+from tracker.store.ledger import Ledger, journal_path
 
 ML_TESTING = ["1808.05353", "1912.04900", "2202.12139", "2301.05651"]  # the group's papers
 TARGET = "1907.06632"  # Metamorphic Testing of a Deep Learning based Forecaster
@@ -35,7 +36,7 @@ def real_papers():
 def write_project(tmp_path, profile_yaml: str, feedback: list[str] = ()):
     papers = {p.id: p for p in real_papers()}
     papers[TARGET] = papers[TARGET].with_changes(relevance=0.5, comment="Code: https://github.com/lab/forecast")
-    Ledger(papers).save(tmp_path / "data")
+    commit(Ledger(papers).files(tmp_path / "data"), journal_path(tmp_path / "data"))
     if feedback:
         lines = [json.dumps({"id": pid, "ticked": "2026-05-01", "issue": 3}) for pid in feedback]
         (tmp_path / "data" / "feedback.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")

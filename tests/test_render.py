@@ -1,8 +1,9 @@
 import re
 
-from tracker.render.digest import Pick, ProfilePicks, build_digest
+from tracker.digest import Pick, ProfilePicks, build_digest
 from tracker.models import Paper
-from tracker.render.markdown import environment, md_inline, render_digest, render_readme, splice, split_for_archive
+from tracker.render.escape import md_text
+from tracker.render.markdown import environment, render_digest, render_readme, splice, split_for_archive
 
 NASTY = "A | B\nnew line <script>alert(1)</script> `code` $\\mathcal{O}(n^2)$ [x](y) *bold* _it_"
 
@@ -24,8 +25,8 @@ def unescaped_pipes(line: str) -> int:
     return len(re.findall(r"(?<!\\)\|", line))
 
 
-def test_md_inline_neutralises_table_and_html_breakers():
-    text = md_inline(NASTY)
+def test_md_text_neutralises_table_and_html_breakers():
+    text = md_text(NASTY)
     assert "\n" not in text and "<script>" not in text and "\\<script\\>" in text
     assert unescaped_pipes(text) == 0
     assert "\\`code\\`" in text and "<span>$</span>" in text and "\\[x\\]" in text  # see tests/test_render_gfm.py
@@ -95,7 +96,7 @@ def test_user_templates_override_builtins(tmp_path):
 from dataclasses import replace  # noqa: E402
 
 from tests.hostile import parse, render_gfm  # noqa: E402
-from tracker.render.digest import DigestItem, ThemeGroup  # noqa: E402
+from tracker.digest import DigestItem, ThemeGroup  # noqa: E402
 from tracker.render.markdown import unique_anchors  # noqa: E402
 from tracker.render.paths import archive_marker  # noqa: E402
 

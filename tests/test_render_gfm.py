@@ -23,7 +23,7 @@ from tracker.enrich.tldr import shown_tldr
 from tracker.publish.digest_issue import render_issue_body
 from tracker.publish.issues import DIGEST, issue_parts
 from tracker.publish.tasks import as_task_list
-from tracker.render.digest import build_digest
+from tracker.digest import build_digest
 from tracker.render.escape import display_line, html_text, md_cell, md_label, md_link, md_text
 from tracker.render.markdown import environment, format_authors, render_digest, render_readme, split_for_archive, splice
 

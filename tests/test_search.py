@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.search_fakes import HashEncoder, fixture_papers, paper
+from tracker.enrich.embed import embed_papers
 from tracker.errors import TrackerError
 from tracker.store.search import Filters, search, similar
 from tracker.store.vectors import STORE_FILE, VectorStore
@@ -35,7 +36,7 @@ def encoder():
 def store(tmp_path_factory, encoder):
     state_dir = tmp_path_factory.mktemp("state")
     built = VectorStore.open(state_dir, encoder.model_name)
-    built.vectors_for(PAPERS, encoder)
+    embed_papers(built, PAPERS, encoder)
     built.save()
     return VectorStore.open(state_dir, encoder.model_name, with_meta=False)
 
@@ -252,7 +253,7 @@ def real_store(tmp_path_factory, real_encoder):
     papers = fixture_papers()
     state_dir = tmp_path_factory.mktemp("real")
     store = VectorStore.open(state_dir, real_encoder.model_name)
-    store.vectors_for(papers, real_encoder)
+    embed_papers(store, papers, real_encoder)
     store.save()
     return papers, state_dir, VectorStore.open(state_dir, real_encoder.model_name, with_meta=False)
 

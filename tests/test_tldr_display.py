@@ -18,12 +18,12 @@ from tests.test_relevance import A_IDS, _digest, ledger
 from tracker.cli.main import cli
 from tracker.enrich import tldr_model
 from tracker.enrich.profile import Profile
-from tracker.enrich.relevance import add_picks, explain, score_profiles
+from tracker.enrich.relevance import explain, score_profiles
 from tracker.enrich.tldr import EXTRACTIVE, shown_tldr
 from tracker.models import Paper
 from tracker.publish.digest_issue import render_issue_body
 from tracker.publish.split import GITHUB_BODY_LIMIT, split_markdown
-from tracker.render.digest import build_digest
+from tracker.digest import build_digest, with_picks
 from tracker.render.feed import digest_summary, feed_url, repository
 from tracker.render.latex import readable
 from tracker.render.markdown import environment, render_digest
@@ -158,7 +158,7 @@ def test_a_50_paper_issue_fits_the_word_budget_in_one_message_with_no_run_in_lab
 def test_the_weekly_review_shows_tldrs_and_why_each_top_pick(tmp_path):
     from tests.test_trends import timeline
     from tracker.config import Settings
-    from tracker.render.weekly import weekly_review_files
+    from tracker.pipeline import weekly_review_files
 
     papers, vectors = timeline()
     papers = [p.with_changes(tldr=f"Does @{p.id} in $O(n^2)$ time." if p.relevance is not None else None) for p in papers]
@@ -260,7 +260,7 @@ def test_each_pick_names_the_example_explain_ranks_first(ids):
                              title=f"Paper about {p.id} with @team") for p in papers]
     ticks = {"2401.00011": "2026-01-01"}
     result = score_profiles(papers, vectors, [Profile(ids=ids)], {}, ticks)
-    digest = add_picks(_digest(papers), result)
+    digest = with_picks(_digest(papers), result)
     picks = digest.profile_picks[0].picks
     assert len(picks) == 5
     for pick in picks:

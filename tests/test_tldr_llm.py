@@ -19,7 +19,7 @@ from tracker.enrich.tldr_llm import llm_tldrs
 from tracker.errors import ConfigError
 from tracker.models import Paper
 from tracker.publish.health import health_problems, render_health_body
-from tracker.render.digest import Digest, DigestItem, Pick, ProfilePicks, ThemeGroup, with_papers
+from tracker.digest import Digest, DigestItem, Pick, ProfilePicks, ThemeGroup, with_papers
 from tracker.store.ledger import Ledger, merge
 
 KEY = "sk-test-4f9a1c0e7b2d5a8e3c6f9b1d4e7a0c3f"

@@ -19,7 +19,9 @@ from tracker.cli.main import cli
 from tracker.config import load_settings
 from tracker.enrich.trends import find_trends, growth, is_news, select_window
 from tracker.models import Paper
-from tracker.render.weekly import build_review, weekly_review_files
+from tracker.enrich.stage import week_trends
+from tracker.pipeline import weekly_review_files
+from tracker.render.weekly import build_review
 
 END = "2026-03-29"  # a Sunday: weeks Mar 2-8, 9-15, 16-22, 23-29
 
@@ -158,7 +160,7 @@ def test_json_shape():
 
 def test_review_of_a_week_lists_rising_themes_picks_and_counts():
     papers, vectors = timeline()
-    review = build_review(papers, vectors, END, topics=["T", "Quiet"])
+    review = build_review(*week_trends(papers, vectors, END), END, topics=["T", "Quiet"])
     assert review.week == "2026-W13" and (review.start, review.end) == ("2026-03-23", "2026-03-29")
     assert review.new_papers == 17 and len(review.rising) == 1
     assert {p.title for p in review.rising[0].best} == {"burst"} and review.rising[0].more == 2
@@ -172,7 +174,7 @@ def test_weeks_before_the_tracker_ran_are_left_out_of_the_review_not_drawn_as_ze
 
     papers, vectors = timeline()
     since = [k for k, p in enumerate(papers) if p.first_seen >= "2026-03-16"]  # the tracker's first run: Mar 16
-    review = build_review([papers[k] for k in since], vectors[since], END, topics=["T"])
+    review = build_review(*week_trends([papers[k] for k in since], vectors[since], END), END, topics=["T"])
     chart = parse_xychart(review.chart.mermaid)
     assert chart["x"] == ["Mar 16", "Mar 23"] and chart["series"] == [("line", [0, 5])]
     assert chart["title"].endswith("2026-03-16 to 2026-03-29")
@@ -183,8 +185,8 @@ def test_weeks_before_the_tracker_ran_are_left_out_of_the_review_not_drawn_as_ze
 
 def test_no_review_before_the_tracker_ran_a_week_or_without_vectors_no_themes():
     papers, vectors = timeline()
-    assert build_review([p for p in papers if p.first_seen >= "2026-03-23"], None, END) is None
-    review = build_review(papers, None, END)
+    assert build_review(*week_trends([p for p in papers if p.first_seen >= "2026-03-23"], None, END), END) is None
+    review = build_review(*week_trends(papers, None, END), END)
     assert review is not None and not review.embedded and review.rising == () and review.chart is None
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from tests.search_fakes import HashEncoder, paper
 from tests.test_embed import CountingEncoder
-from tracker.enrich.embed import embed_text
+from tracker.enrich.embed import embed_papers, embed_text
 from tracker.store import index as nn
 from tracker.store.vectors import ANN_FILE, STORE_FILE, VectorStore
 
@@ -26,7 +26,7 @@ PAPERS = [paper(f"2401.{i:05d}", f"Paper number {i} on topic {i % 3}", abstract=
 def embed(state_dir: Path, papers=PAPERS, encoder=None, *, save: bool = True):
     encoder = encoder or CountingEncoder()
     store = VectorStore.open(state_dir, encoder.model_name)
-    vectors, count = store.vectors_for(papers, encoder)
+    vectors, count = embed_papers(store, papers, encoder)
     if save:
         store.save()
     return vectors, count, store
@@ -60,7 +60,7 @@ def test_a_changed_abstract_re_embeds_only_that_paper_and_replaces_its_row(tmp_p
     assert len(VectorStore.open(tmp_path, encoder.model_name)) == 10  # replaced, not added
 
 
-def test_vectors_for_aligns_with_any_order_and_subset_and_duplicates(tmp_path):
+def test_embed_papers_aligns_with_any_order_and_subset_and_duplicates(tmp_path):
     encoder = CountingEncoder()
     everything, _, _ = embed(tmp_path, encoder=encoder)
     picked = [PAPERS[7], PAPERS[2], PAPERS[7]]
@@ -75,7 +75,7 @@ def test_unsaved_work_writes_nothing(tmp_path):
     embed(tmp_path)
     before = (tmp_path / STORE_FILE).read_bytes()
     store = VectorStore.open(tmp_path, "fake-model")
-    store.vectors_for(PAPERS + [paper("2402.00001", "New one")], CountingEncoder())
+    embed_papers(store, PAPERS + [paper("2402.00001", "New one")], CountingEncoder())
     assert (tmp_path / STORE_FILE).read_bytes() == before
 
 
@@ -105,7 +105,7 @@ def test_model_aliases_share_one_store_and_another_model_rebuilds_it(tmp_path, c
     assert count == 10 and "for model 'sentence-transformers/all-MiniLM-L6-v2'" in caplog.text
     assert len(VectorStore.open(tmp_path, "other-model")) == 10
     with pytest.raises(ValueError, match="other-model"):
-        VectorStore.open(tmp_path, "other-model").vectors_for(PAPERS, CountingEncoder("model-b"))
+        embed_papers(VectorStore.open(tmp_path, "other-model"), PAPERS, CountingEncoder("model-b"))
 
 
 def test_a_dim_change_under_the_same_name_rebuilds_once_anything_is_embedded(tmp_path, caplog):
@@ -167,7 +167,7 @@ def test_a_damaged_store_is_logged_rebuilt_and_never_serves_wrong_vectors(tmp_pa
     with caplog.at_level(logging.WARNING, logger="tracker.store.vectors"):
         store = VectorStore.open(tmp_path, "fake-model")
         assert len(store) == 0 and store.search(expected[0], 3) == []  # nothing served from a damaged store
-        vectors, count = store.vectors_for(PAPERS, CountingEncoder())
+        vectors, count = embed_papers(store, PAPERS, CountingEncoder())
         store.save()
     assert count == 10 and np.array_equal(vectors, expected)
     assert "will be rebuilt" in caplog.text and str(tmp_path / STORE_FILE) in caplog.text
@@ -204,7 +204,7 @@ def test_first_save_removes_the_previous_layout_and_nothing_else(tmp_path):
 def test_a_save_that_dies_midway_leaves_the_previous_store(tmp_path, monkeypatch):
     expected, _, _ = embed(tmp_path)
     store = VectorStore.open(tmp_path, "fake-model")
-    store.vectors_for(PAPERS + [paper(f"2402.{i:05d}", f"New {i}") for i in range(5)], CountingEncoder())
+    embed_papers(store, PAPERS + [paper(f"2402.{i:05d}", f"New {i}") for i in range(5)], CountingEncoder())
     import tracker.store.vectors as vectors_module
 
     def dies(*args):
@@ -213,14 +213,14 @@ def test_a_save_that_dies_midway_leaves_the_previous_store(tmp_path, monkeypatch
     assert store.save() is False
     monkeypatch.undo()
     reopened = VectorStore.open(tmp_path, "fake-model")
-    assert len(reopened) == 10 and np.array_equal(reopened.vectors_for(PAPERS, CountingEncoder())[0], expected)
+    assert len(reopened) == 10 and np.array_equal(embed_papers(reopened, PAPERS, CountingEncoder())[0], expected)
 
 
 def _save_in_process(state_dir: str, start: int) -> None:
     papers = [paper(f"2403.{i:05d}", f"Concurrent {i}") for i in range(start, start + 30)]
     for round_ in range(5):
         store = VectorStore.open(Path(state_dir), "fake-bow")
-        store.vectors_for(papers[: 6 * (round_ + 1)], HashEncoder())
+        embed_papers(store, papers[: 6 * (round_ + 1)], HashEncoder())
         store.save()
 
 
@@ -288,7 +288,7 @@ def test_a_read_only_store_is_searched_but_not_saved(tmp_path, caplog):
         store = VectorStore.open(tmp_path, "fake-model")
         assert len(store) == 10
         with caplog.at_level(logging.WARNING, logger="tracker.store.vectors"):
-            store.vectors_for(PAPERS + [paper("2402.00001", "New")], CountingEncoder())
+            embed_papers(store, PAPERS + [paper("2402.00001", "New")], CountingEncoder())
             assert store.save() is False
         assert "not saved" in caplog.text
     finally:

@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from tests.arxiv_fake import api, entry, feed
 from tracker.cli.main import cli
 from tracker.models import Paper
-from tracker.store.ledger import Ledger
+from tracker.store.journal import commit
+from tracker.store.ledger import Ledger, journal_path
 
 TOPICS = "- name: Alpha\n  keywords: [alpha]\n- name: Beta\n  keywords: [beta]\n"
 QUERIES = {"Alpha": '(ti:"alpha" OR abs:"alpha")', "Beta": '(ti:"beta" OR abs:"beta")'}
@@ -64,7 +65,7 @@ def seed(world: World, data_dir: Path) -> None:
     for name, query in QUERIES.items():
         for paper in api(world.server.base_url).fetch_query(query, limit=100):
             ledger.record(paper, name, (paper.updated or "")[:10])
-    ledger.save(data_dir)
+    commit(ledger.files(data_dir), journal_path(data_dir))
 
 
 @pytest.fixture

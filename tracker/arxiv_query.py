@@ -7,11 +7,22 @@ warns about the second.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Any, Protocol
 from urllib.parse import quote_plus
 
-if TYPE_CHECKING:
-    from tracker.config import Topic
+
+class QueryParts(Protocol):
+    """What build_query reads from a topic (config.Topic has these fields)."""
+
+    @property
+    def query(self) -> str | None: ...
+    @property
+    def keywords(self) -> Sequence[str]: ...
+    @property
+    def categories(self) -> Sequence[str]: ...
+    @property
+    def exclude(self) -> Sequence[str]: ...
 
 # The longest request URL we send: what servers and proxies on the way accept (8 KB is common,
 # not universal). A topic's query is split to fit (build_queries); profile ids go in chunks.
@@ -60,12 +71,12 @@ def query_warnings(query: str) -> list[str]:
     return warnings
 
 
-def _phrase_clause(phrases: list[str]) -> str:
+def _phrase_clause(phrases: Sequence[str]) -> str:
     parts = [f'{field}:"{p}"' for p in phrases for field in ("ti", "abs")]
     return "(" + " OR ".join(parts) + ")" if len(parts) > 1 else parts[0]
 
 
-def build_query(topic: Topic) -> str:
+def build_query(topic: QueryParts) -> str:
     """The exact arXiv API `search_query` for a topic (phrases matched in title or abstract)."""
     query = f"({topic.query})" if topic.query else _phrase_clause(topic.keywords)
     if topic.categories:
@@ -76,7 +87,7 @@ def build_query(topic: Topic) -> str:
     return query
 
 
-def build_queries(topic: Topic) -> list[str]:
+def build_queries(topic: Any) -> list[str]:
     """The topic's query, split into several (phrases in groups) when one would not fit in a URL.
 
     Their results together are the one query's. ValueError when even one phrase per query does
@@ -98,6 +109,6 @@ def build_queries(topic: Topic) -> list[str]:
     return [build_query(topic.model_copy(update={"keywords": group})) for group in groups]
 
 
-def _too_long(topic: Topic, query: str, advice: str) -> str:
+def _too_long(topic: Any, query: str, advice: str) -> str:
     return (f"topic {topic.name!r}: its arXiv query is {len(quote_plus(query))} characters once URL-encoded, "
             f"over the {MAX_QUERY_CHARS} one request can carry; {advice}")

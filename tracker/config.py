@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
 from tracker import config_hints, config_yaml
-from tracker.arxiv_query import build_queries, build_query, check_query_syntax, query_warnings  # noqa: F401 (re-exported)
+from tracker.arxiv_query import build_queries, check_query_syntax
 from tracker.config_notify import NotifyChannel, attach_lines
 from tracker.config_paths import expand_paths
 from tracker.config_types import (
@@ -23,6 +23,8 @@ from tracker.config_types import (
 )
 from tracker.config_yaml import printable
 from tracker.errors import ConfigError
+from tracker.project import Project
+from tracker.slugs import topic_slug
 from tracker.text import clean_line
 
 DEFAULT_API_URL = "https://export.arxiv.org/api/query"
@@ -250,6 +252,11 @@ class Settings(_Strict):
     summaries: SummariesSettings = SummariesSettings()  # optional LLM TL;DRs
     base_dir: Path = Path(".")  # the config file's folder; not read from YAML
 
+    @property
+    def project(self) -> Project:
+        """Where this project's files live, its templates and encoder settings (tracker.project)."""
+        return Project.from_settings(self)
+
     def path(self, relative: str) -> Path:
         """Resolve a configured path against the config file's folder."""
         return (self.base_dir / relative).resolve()
@@ -327,8 +334,6 @@ def _line_of(problem: str) -> int:
 
 def _topic_clashes(data: dict, lines: dict[tuple, int], source: str) -> list[tuple[int, str]]:
     """Two topics with one name (any case), or whose names share an archive folder (slug)."""
-    from tracker.render.paths import topic_slug
-
     topics = data.get("topics")
     if not isinstance(topics, list):
         return []

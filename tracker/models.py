@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import datetime
 from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tracker.text import clean_block, clean_line
@@ -166,6 +167,7 @@ class RunSummary:
     backlog: dict[str, int] = field(default_factory=dict)  # topic -> papers past the cap, fetched by the next runs
     shortened: dict[str, int] = field(default_factory=dict)  # field -> values cut to its length cap this run
     extra: dict[str, Any] = field(default_factory=dict)  # later stages: embedded, clusters...
+    error: str | None = None  # why the run stopped early (written to last_run.json for the health issue)
 
     @property
     def failed(self) -> list[TopicSummary]:
@@ -188,4 +190,45 @@ class RunSummary:
             "backlog": dict(self.backlog),
             "shortened": dict(self.shortened),
             **self.extra,
+            **({"error": self.error} if self.error else {}),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
+        """The summary `to_dict` wrote (last_run.json, a cache): fields of the wrong type read as empty."""
+        topics = [TopicSummary(str(t.get("name", "")), *(_count(t.get(k)) for k in ("fetched", "new", "revised", "excluded")),
+                               error=str(t["error"]) if t.get("error") else None)
+                  for t in _list(data.get("topics")) if isinstance(t, Mapping)]
+        totals = data.get("totals") if isinstance(data.get("totals"), Mapping) else {}
+        return cls(date=str(data.get("date", "")), topics=topics, new_papers=_count(totals.get("new")),
+                   revised_papers=_count(totals.get("revised")),
+                   outputs=[p for p in _list(data.get("outputs")) if isinstance(p, str)],
+                   dry_run=data.get("dry_run") is True, error=str(data["error"]) if data.get("error") else None,
+                   extra={k: v for k, v in data.items() if k not in _SUMMARY_KEYS})
+
+
+_SUMMARY_KEYS = {"date", "topics", "totals", "outputs", "dry_run", "error"}
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def papers_of_day(papers: Iterable[Paper], date: str) -> tuple[list[Paper], list[Paper]]:
+    """New papers first seen on `date`, and known papers revised on `date`.
+
+    Papers with no topic (e.g. the group's own profile papers, fetched by id) are not news.
+    """
+    new, revised = [], []
+    for paper in papers:
+        if not paper.topics:
+            continue
+        if paper.first_seen == date:
+            new.append(paper)
+        elif paper.revised_on == date:
+            revised.append(paper)
+    return new, revised

@@ -14,26 +14,28 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from tracker.config import Settings, Topic, build_queries
+from tracker.arxiv_query import build_queries
+from tracker.config import Settings, Topic
 from tracker.enrich.stage import (
-    LazyEncoder, add_themes, near_duplicates, rank_by_relevance, save_vectors, score_relevance, with_scores,
+    LazyEncoder, day_themes, near_duplicates, rank_by_relevance, save_vectors, score_relevance, week_trends,
+    with_scores,
 )
 from tracker.enrich.profile import profiles_from_settings
-from tracker.enrich.relevance import add_picks
 from tracker.enrich.tldr import add_tldrs, recorded_on
 from tracker.enrich.stage import embed as embed_stage
 from tracker.enrich.tldr_llm import llm_tldrs
 from tracker.progress import progress
 from tracker.redact import redact
-from tracker.render.digest import Digest, build_digest, with_papers
+from tracker.digest import Digest, build_digest, with_papers, with_picks, with_themes
 from tracker.render.digest_data import digest_data_path, digest_json
 from tracker.render.feed import digest_feed
 from tracker.render.feed import repository as feed_repository
-from tracker.render.weekly import weekly_review_files
+from tracker.render.weekly import build_review, render_review, review_due
 from tracker.errors import ArxivUnreachable, SourceError, TrackerError, UsageError
 from tracker.sources.excludes import apply_excludes
 from tracker.store.ledger import Change, Ledger, journal_path
 from tracker.models import Paper, RunSummary, TopicResult, TopicSummary
+from tracker.project import LAST_RUN_FILE
 from tracker.render.markdown import digest_path, render_digest
 from tracker.render.plan import digest_papers, environment_for, render_tables_of_run, save_render_state
 from tracker.sources.api import ArxivAPISource
@@ -42,11 +44,9 @@ from tracker.sources.rss import ArxivRSSSource, matches_keywords
 from tracker.sources.catchup import fetch_topic_queries
 from tracker.store.backlog import Backlog, backlog_files, backlog_path, load_backlog
 from tracker.store.journal import commit, remove_stale_stages, write_atomic
-from tracker.store.ledger_index import INDEX_DIR
 from tracker.store.lock import run_lock
 
 log = logging.getLogger(__name__)
-LAST_RUN_FILE = "last_run.json"
 
 
 class NothingDone(TrackerError):
@@ -230,11 +230,6 @@ def with_feed(settings: Settings, files: dict[Path, str | None]) -> dict[Path, s
     return {**files, feed[0]: feed[1]}
 
 
-def ledger_index(settings: Settings) -> Path:
-    """The ledger's index cache (tracker.store.ledger_index): lets a run parse only the shards it needs."""
-    return settings.path(settings.output.state_dir) / INDEX_DIR
-
-
 def after_commit(settings: Settings, ledger: Ledger, files: dict[Path, str | None] | None) -> None:
     """Caches describing what was just committed, for the next run (`files`: the outputs, if rendered).
 
@@ -260,7 +255,7 @@ def run_daily(settings: Settings, *, dry_run: bool = False, **kwargs) -> RunSumm
     if dry_run:
         return _run_daily(settings, dry_run=True, **kwargs)
     command = "tracker run" if kwargs.get("render", True) else "tracker fetch"
-    with run_lock(settings.path(settings.output.state_dir), command=command):
+    with run_lock(settings.project.state_dir, command=command):
         return _run_daily(settings, **kwargs)
 
 
@@ -280,7 +275,7 @@ def _run_daily(
     """
     data_dir = settings.path(settings.output.data_dir)
     # A dry run reads a pending commit, never applies it. The index spares parsing unneeded shards.
-    ledger = Ledger.load(data_dir, read_only=dry_run, index=ledger_index(settings))
+    ledger = Ledger.load(data_dir, read_only=dry_run, index=settings.project.ledger_index)
     backlog = load_backlog(backlog_path(data_dir))
     try:
         results = fetch_all(settings, ledger, sources, backlog)
@@ -355,9 +350,23 @@ def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: Run
     summary.extra["near_duplicates"] = sum(len(others) for others in duplicates.values())
     relevance_on = bool(relevance.profiles)
     digest = make_digest(settings, papers, today, summary, duplicates=duplicates, relevance_on=relevance_on)
-    digest = add_themes(settings, digest, embedded, relevance_on=relevance_on, encoder=encoder)
+    themes = day_themes(settings, [item.paper for item in digest.new], embedded, relevance_on=relevance_on, encoder=encoder)
+    digest = with_themes(digest, themes)
     summary.extra["clusters"] = len(digest.themes)
-    return add_picks(digest, relevance), embedded, (relevance.why if relevance.profiles else None)
+    return with_picks(digest, relevance), embedded, (relevance.why if relevance.profiles else None)
+
+
+def weekly_review_files(settings: Settings, papers, vectors, today: str, why=None, encoder=None) -> dict[Path, str]:
+    """{path: Markdown} of the week's review when this run should write it (tracker.render.weekly), else {}.
+
+    `vectors` (row i embeds papers[i]) may be None: the review then has counts and picks, no themes."""
+    due = review_due(settings, today)
+    if due is None:
+        return {}
+    path, weeks = due
+    review = build_review(*week_trends(papers, vectors, today, weeks, encoder), today,
+                          topics=[t.name for t in settings.topics])
+    return {} if review is None else {path: render_review(environment_for(settings), review, why)}
 
 
 def with_llm_tldrs(settings: Settings, ledger: Ledger, digest: Digest, summary: RunSummary, *, dry_run: bool) -> Digest:
@@ -383,8 +392,8 @@ def with_llm_tldrs(settings: Settings, ledger: Ledger, digest: Digest, summary: 
 
 def render_only(settings: Settings, *, today: str | None = None, embed: bool = True, encoder=None) -> tuple[str, list[Path]]:
     """Re-render from the ledger: the day `today`, or (None) the latest day that has papers. (day, files)."""
-    with run_lock(settings.path(settings.output.state_dir), command="tracker render"):
-        ledger = Ledger.load(settings.path(settings.output.data_dir), index=ledger_index(settings))
+    with run_lock(settings.project.state_dir, command="tracker render"):
+        ledger = Ledger.load(settings.path(settings.output.data_dir), index=settings.project.ledger_index)
         today = render_day(ledger, today, today_utc())
         digest, _, _ = enriched_digest(settings, ledger, today, RunSummary(date=today), lazy_encoder(settings, embed, encoder),
                                     profiles_from_settings(settings))
@@ -408,13 +417,8 @@ def render_day(ledger: Ledger, asked: str | None, now: str) -> str:
     return asked
 
 
-def dry_run_dir(settings: Settings, date: str) -> Path:
-    """Where a dry run leaves what it would have written, for `tracker publish --dry-run` (a cache)."""
-    return settings.path(settings.output.state_dir) / "dry-run" / date
-
-
 def save_dry_run_preview(settings: Settings, summary: RunSummary, files: dict[Path, str | None]) -> None:
-    folder = dry_run_dir(settings, summary.date)
+    folder = settings.project.dry_run_dir(summary.date)  # for `tracker publish --dry-run` (a cache)
     digest = files.get(digest_path(settings.path(settings.output.digest_dir), summary.date))
     try:
         if digest is not None:
@@ -426,10 +430,8 @@ def save_dry_run_preview(settings: Settings, summary: RunSummary, files: dict[Pa
 
 def save_last_run(settings: Settings, summary: RunSummary, *, error: str | None = None) -> None:
     """For `tracker publish` (run health) and for humans: the last run's summary, not committed."""
-    data = summary.to_dict()
-    if error:
-        data["error"] = error
-    path = settings.path(settings.output.state_dir) / LAST_RUN_FILE
+    data = replace(summary, error=error).to_dict() if error else summary.to_dict()
+    path = settings.project.last_run
     try:
         write_atomic(path, redact(json.dumps(data, indent=2, sort_keys=True)) + "\n")
     except OSError as exc:  # a cache: the run's files are already committed, so this must not fail the run

@@ -206,7 +206,7 @@ def check(config_path: Path) -> None:
 
     Example: tracker check --config keywords.yaml
     """
-    from tracker.config import build_queries, query_warnings
+    from tracker.arxiv_query import build_queries, query_warnings
 
     settings = load_settings(config_path)
     for topic in settings.topics:

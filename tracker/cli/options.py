@@ -189,18 +189,6 @@ def load_settings(config_path: Path | str, device: str | None = None):
     return settings.model_copy(update={"embedding": settings.embedding.model_copy(update={"device": device})})
 
 
-def make_encoder(ctx: click.Context, settings, key: str = "encoder"):
-    """The encoder for commands that embed (index, explain): one handed in through click's context
-    object (`obj={"encoder": ...}`, as tests do), else the configured model, loaded on first use.
-    Nothing heavy is imported until something is encoded."""
-    given = given_encoder(ctx, key)
-    if given is not None:
-        return given
-    from tracker.enrich.stage import LazyEncoder
-
-    return LazyEncoder(settings)
-
-
 def given_encoder(ctx: click.Context, key: str = "encoder") -> Any:
     """An encoder handed in through click's context object, if any (`tracker run` passes it on)."""
     return ctx.obj.get(key) if isinstance(ctx.obj, dict) else None

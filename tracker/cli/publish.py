@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -131,10 +132,9 @@ def schedule_command(
 
     Example: tracker schedule --cron "17 2 * * 1-5" --timezone UTC --print-next 5
     """
-    from datetime import datetime
 
     from tracker.publish import schedule
-    from tracker.publish.job import daily_job
+    from tracker.cli.job import daily_job
 
     settings = load_settings(config_path) if not (cron_expr and tz_name and print_next) else None
     cron_expr = cron_expr or settings.schedule.cron

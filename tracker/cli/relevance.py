@@ -7,6 +7,7 @@ click's context object (`obj={"encoder": ...}`), as for `tracker index`.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,6 @@ def explain(ctx: click.Context, arxiv_id: str, k: int, profile_name: str | None,
 
 
 def _only(inputs, name: str):
-    from dataclasses import replace
 
     wanted = [p for p in inputs.profiles if p.name.casefold() == name.strip().casefold()]
     if not wanted:
@@ -83,11 +83,12 @@ def _encoder(ctx: click.Context, settings) -> Any:
 def _embed(settings, papers: list, encoder) -> tuple[list, Any]:
     """Every ledger paper (sorted by id, as a run orders them) and its vector, from the run's vector
     store; papers it lacks are embedded, not saved (explain writes nothing)."""
+    from tracker.enrich.embed import embed_papers
     from tracker.store.vectors import VectorStore
 
     papers = sorted(papers, key=lambda p: p.id)
-    store = VectorStore.open(settings.path(settings.output.state_dir), encoder.model_name, with_meta=False)
-    vectors, _ = store.vectors_for(papers, encoder)
+    store = VectorStore.open(settings.project.state_dir, encoder.model_name, with_meta=False)
+    vectors, _ = embed_papers(store, papers, encoder)
     return papers, vectors
 
 

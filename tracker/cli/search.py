@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +24,13 @@ from tracker.errors import UsageError
 log = logging.getLogger(__name__)
 
 
-def _state_dir(settings) -> Path:
-    return settings.path(settings.output.state_dir)
-
-
 def _document_encoder(ctx: click.Context, settings) -> Any:
     given = given_encoder(ctx, "encoder")
     if given is not None:
         return given
-    from tracker.enrich.encoders import load_encoder
+    from tracker.enrich.stage import load_document_encoder
 
-    return load_encoder(settings.embedding.model, device=settings.embedding.device,
-                        batch_size=settings.embedding.batch_size)
+    return load_document_encoder(settings)
 
 
 def _query_encoder(ctx: click.Context, settings) -> Any:
@@ -57,7 +53,9 @@ def update_store(ctx: click.Context, settings, store, *, papers: list | None = N
     papers = _ledger_papers(settings) if papers is None else papers
     if not papers:
         return 0
-    _, embedded = store.vectors_for(papers, _document_encoder(ctx, settings))
+    from tracker.enrich.embed import embed_papers
+
+    _, embedded = embed_papers(store, papers, _document_encoder(ctx, settings))
     store.save()
     return embedded
 
@@ -114,7 +112,6 @@ def search(ctx, query: str, k: int, since, until, topic, author, as_json: bool, 
 
     Example: tracker search "retrieval augmented generation" -k 5 --since 2026-01-01
     """
-    from concurrent.futures import ThreadPoolExecutor
 
     from tracker.store.search import Filters, check_k, search as run_search
     from tracker.store.vectors import VectorStore
@@ -129,7 +126,7 @@ def search(ctx, query: str, k: int, since, until, topic, author, as_json: bool, 
 
         require_topic(settings, topic)  # an unknown topic is a usage error naming the known ones, not 0 hits
     with ThreadPoolExecutor(max_workers=1) as pool:  # check + open the store while the encoder loads
-        opening = pool.submit(VectorStore.open, _state_dir(settings), settings.embedding.model, with_meta=False)
+        opening = pool.submit(VectorStore.open, settings.project.state_dir, settings.embedding.model, with_meta=False)
         vector = _query_encoder(ctx, settings).encode([query.strip()])[0]
         store = _usable_store(ctx, settings, opening.result())
     hits = run_search(store, vector, k, filters)
@@ -158,7 +155,7 @@ def similar(ctx, arxiv_id: str, k: int, as_json: bool, config_path: Path) -> Non
     check_k(k)
     canonical_id(arxiv_id)  # reject a malformed id before touching the store
     settings = load_settings(config_path)
-    store = VectorStore.open(_state_dir(settings), settings.embedding.model, with_meta=False)
+    store = VectorStore.open(settings.project.state_dir, settings.embedding.model, with_meta=False)
     hits = run_similar(_usable_store(ctx, settings, store), arxiv_id, k)
     _print_hits(hits, as_json, "no other papers in the index")
 
@@ -178,7 +175,7 @@ def index_command(ctx, rebuild: bool, as_json: bool, config_path: Path) -> None:
     from tracker.store.vectors import VectorStore
 
     settings = load_settings(config_path)
-    store = VectorStore.open(_state_dir(settings), settings.embedding.model)
+    store = VectorStore.open(settings.project.state_dir, settings.embedding.model)
     if rebuild:
         store.clear()
     embedded = update_store(ctx, settings, store)

@@ -77,8 +77,8 @@ def _vectors(ctx: click.Context, settings, papers: list) -> tuple[Any, Any]:
     papers the store lacks, and for the labels' candidate phrases."""
     import numpy as np
 
-    from tracker.enrich.embed import text_hash
-    from tracker.enrich.stage import LazyEncoder, state_dir
+    from tracker.enrich.embed import embed_papers, text_hash
+    from tracker.enrich.stage import LazyEncoder
     from tracker.store.vectors import VectorStore
 
     given = given_encoder(ctx)
@@ -88,10 +88,10 @@ def _vectors(ctx: click.Context, settings, papers: list) -> tuple[Any, Any]:
     encoder = LazyEncoder(settings, given)
     if not papers:
         return np.zeros((0, 1), dtype=np.float32), encoder
-    store = VectorStore.open(state_dir(settings), encoder.model_name, with_meta=False)
+    store = VectorStore.open(settings.project.state_dir, encoder.model_name, with_meta=False)
     if all(store.text_hash_of(p.id) == text_hash(p) for p in papers):
         return np.stack([store.vector(p.id) for p in papers]), encoder
-    vectors, _ = store.vectors_for(papers, encoder)
+    vectors, _ = embed_papers(store, papers, encoder)
     return vectors, encoder
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tracker.linalg import unit_rows as unit  # tracker.enrich.trends imports it from here
 from tracker.enrich.labels import LabelContext, heading, label_phrases
 from tracker.models import Paper
 
@@ -170,11 +171,6 @@ def ordered(papers: list[Paper], vectors: np.ndarray, members: np.ndarray,
     score = [key(papers[m]) if key else closeness[i] for i, m in enumerate(members)]
     ranked = sorted(range(len(members)), key=lambda i: (-score[i], papers[members[i]].id))
     return tuple(papers[members[i]].id for i in ranked)
-
-
-def unit(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms == 0, 1, norms)
 
 
 def text(paper: Paper) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import fuzz
 
+from tracker.linalg import unit_rows
 from tracker.models import Paper
 
 DEFAULT_THRESHOLD = 0.83
@@ -145,8 +146,7 @@ def _sorted_rows(papers: Sequence[Paper], vectors: np.ndarray) -> tuple[list[Pap
                          f"{vectors.shape}")
     order = sorted(range(len(papers)), key=lambda k: papers[k].id)
     rows = vectors[order]
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return [papers[k] for k in order], rows / np.where(norms == 0, 1, norms)
+    return [papers[k] for k in order], unit_rows(rows)
 
 
 def _find(parent: list[int], i: int) -> int:

@@ -46,6 +46,8 @@ from typing import Any
 
 import numpy as np
 
+from tracker.linalg import unit_rows
+
 MAX_WORDS = 3
 MMR_DIVERSITY = 0.6  # weight of "unlike the phrases already chosen" against the phrase's own score
 MIN_RELATIVE_SCORE = 0.35  # a further phrase must score at least this share of the best one
@@ -176,8 +178,7 @@ def _closeness(vocab: list[str], ranked: list[list[int]], groups: Sequence[Seque
     if encoder is None or vectors is None or not any(ranked):
         return None
     wanted = sorted({vocab[k] for keys in ranked for k in keys})
-    embedded = np.asarray(encoder.encode(wanted), dtype=np.float64)
-    embedded /= np.maximum(np.linalg.norm(embedded, axis=1, keepdims=True), 1e-12)
+    embedded = unit_rows(encoder.encode(wanted), np.float64)
     row = {phrase: i for i, phrase in enumerate(wanted)}
     out = []
     for group, keys in zip(groups, ranked):

@@ -148,27 +148,6 @@ def missing_ids(profile: Profile, known_ids: Iterable[str]) -> list[str]:
     return [i for i in profile.ids if i not in known]
 
 
-def profile_items(
-    profile: Profile, papers: Mapping[str, Paper], text_of: Callable[[Paper], str]
-) -> list[ProfileText]:
-    """Everything to embed for the profile, in a stable order: ids found in `papers`, then texts.
-
-    `text_of` is how papers are embedded elsewhere (tracker.enrich.embed.embed_text), so a profile
-    paper and the same paper in the digest get the same vector. Ids not in `papers` are left
-    out; `missing_ids` names them.
-    """
-    items = [
-        ProfileText(label=f"{pid} {papers[pid].title}", text=text_of(papers[pid]), date=_paper_date(papers[pid]))
-        for pid in profile.ids
-        if pid in papers
-    ]
-    return items + list(profile.texts)
-
-
-def _paper_date(paper: Paper) -> str | None:
-    return (paper.published or paper.updated or paper.first_seen or "")[:10] or None
-
-
 # --- BibTeX ----------------------------------------------------------------------------------
 
 # An entry starts with `@type{` or `@type(` at the start of a line. Splitting the raw text on

@@ -22,6 +22,7 @@ import numpy as np
 from tracker.arxiv_ids import canonical_id
 from tracker.enrich.profile import Profile
 from tracker.errors import TrackerError
+from tracker.linalg import unit_rows
 from tracker.models import Paper
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def score_profiles(
     that profile's `texts`, row for row (the caller encodes them). `feedback` maps ticked ids to
     the date they were ticked. Pure and deterministic: same inputs, same scores.
     """
-    papers, vectors = _by_id(papers, _unit(vectors))
+    papers, vectors = _by_id(papers, unit_rows(vectors, np.float32))
     examples = positives_of(papers, vectors, profiles, profile_vectors or {}, feedback or {})
     own = {pid for profile in profiles for pid in profile.ids} | set(feedback or {})
     scored = tuple(_score_one(papers, vectors, ex) for ex in examples)
@@ -142,7 +143,7 @@ def positives_of(
     examples = []
     for profile in profiles:
         ids = sorted(pid for pid in profile.ids if pid in row)
-        texts = _unit(profile_vectors.get(profile.name, np.zeros((0, vectors.shape[1]), np.float32)))
+        texts = unit_rows(profile_vectors.get(profile.name, np.zeros((0, vectors.shape[1]), np.float32)), np.float32)
         texts = texts.reshape(0, vectors.shape[1]) if texts.size == 0 else texts
         if texts.shape != (len(profile.texts), vectors.shape[1]):
             raise ValueError(f"profile {profile.name!r}: {len(profile.texts)} texts but text vectors of "
@@ -192,7 +193,7 @@ def _score_one(papers: Sequence[Paper], vectors: np.ndarray, ex: _Examples) -> P
         pulls = 1.0 - model.predict_proba(ex.vectors.astype(np.float64))[:, 1]  # explain's terms, up to a constant
     log.debug("profile %r: %s on %d positives", ex.name, method, len(ex.vectors))
     scores = {p.id: float(v) for p, v in zip(papers, values)}
-    return ProfileScores(ex.name, method, scores, ex.labels, ex.feedback, _unit(ex.vectors), pulls)
+    return ProfileScores(ex.name, method, scores, ex.labels, ex.feedback, unit_rows(ex.vectors, np.float32), pulls)
 
 
 def example_name(label: str, ticked: Sequence[str] = (), limit: int = 60) -> str:
@@ -246,7 +247,7 @@ def explain(
     that pushed it up most" are the largest of those terms; for the fallback, each positive's share
     of the mean similarity.
     """
-    papers, vectors = _by_id(papers, _unit(vectors))
+    papers, vectors = _by_id(papers, unit_rows(vectors, np.float32))
     row = next((i for i, p in enumerate(papers) if p.id == paper_id), None)
     if row is None:
         raise KeyError(paper_id)
@@ -296,44 +297,19 @@ def _is_canonical_id(text: str) -> bool:
         return False
 
 
-# --- digest -----------------------------------------------------------------------------
-
-def add_picks(digest: Any, relevance: Relevance, n: int = TOP_PICKS) -> Any:
-    """The digest with each profile's top `n` new papers, and the group's own papers set apart.
-
-    The group's own papers (profile papers, ticked papers) are never picks: they are listed in
-    `own_papers` when they are in today's news (new or revised).
-    """
-    from dataclasses import replace
-
-    from tracker.render.digest import Pick, ProfilePicks
-
-    candidates = [item for item in digest.new if item.paper.id not in relevance.own_ids]
-    picks = []
-    for profile in relevance.profiles:
-        if not profile.scores:
-            continue
-        value = profile.scores
-        best = sorted(candidates, key=lambda item: (-value.get(item.paper.id, 0.0), item.paper.id))[:n]
-        picks.append(ProfilePicks(profile.name, profile.method, tuple(
-            Pick(item, round(value.get(item.paper.id, 0.0), 4), relevance.why(item.paper.id, profile)) for item in best)))
-    own = tuple(item for item in digest.new + digest.revised if item.paper.id in relevance.own_ids)
-    return replace(digest, profile_picks=tuple(picks), own_papers=own)
-
-
 # --- similarity -------------------------------------------------------------------------
 
 def similarity_scores(vectors: np.ndarray, positives: np.ndarray) -> np.ndarray:
     """The fallback: mean cosine similarity to the positives, clipped to 0-1."""
-    return np.clip((_unit(vectors) @ _unit(positives).T).mean(axis=1), 0.0, 1.0)
+    return np.clip((unit_rows(vectors, np.float32) @ unit_rows(positives, np.float32).T).mean(axis=1), 0.0, 1.0)
 
 
 def similarities(paper_vectors: np.ndarray, profile_vectors: np.ndarray) -> np.ndarray | None:
     """Cosine similarity matrix (papers x profile items); None for an empty profile."""
-    profile = _unit(profile_vectors)
+    profile = unit_rows(profile_vectors, np.float32)
     if profile.shape[0] == 0:
         return None
-    return _unit(paper_vectors).reshape(-1, profile.shape[1]) @ profile.T
+    return unit_rows(paper_vectors, np.float32).reshape(-1, profile.shape[1]) @ profile.T
 
 
 def score(paper_vectors: np.ndarray, profile_vectors: np.ndarray, *, top: int = 1) -> np.ndarray | None:
@@ -354,12 +330,3 @@ def _by_id(papers: Sequence[Paper], vectors: np.ndarray) -> tuple[list[Paper], n
         raise ValueError(f"{len(papers)} papers but {len(vectors)} vectors")
     order = sorted(range(len(papers)), key=lambda i: papers[i].id)
     return [papers[i] for i in order], vectors[order] if len(order) else vectors
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to length 1 (the encoder already normalises; cheap insurance for other inputs)."""
-    array = np.asarray(vectors, dtype=np.float32)
-    if array.ndim == 1:
-        array = array[None, :] if array.size else array.reshape(0, 0)
-    norms = np.linalg.norm(array, axis=1, keepdims=True)
-    return array / np.where(norms == 0, 1.0, norms)

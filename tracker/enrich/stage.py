@@ -8,18 +8,27 @@ never import torch, and a run with nothing new loads no model at all.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from tracker.config import Settings
+from tracker.enrich.embed import embed_papers
 from tracker.enrich.relevance import Relevance
-from tracker.models import Paper
-from tracker.render.digest import Digest, ThemeGroup, papers_of_day
+from tracker.models import Paper, papers_of_day
 
 log = logging.getLogger(__name__)
+
+
+def load_document_encoder(settings: Settings):
+    """The configured document encoder: `embedding.model` on `embedding.device`, `embedding.batch_size` texts a batch.
+
+    The one place an encoder for papers is built (run, render, index, explain, trends)."""
+    from tracker.enrich.encoders import load_encoder
+
+    emb = settings.project.embedding
+    return load_encoder(emb.model, device=emb.device, batch_size=emb.batch_size)
 
 
 class LazyEncoder:
@@ -35,10 +44,7 @@ class LazyEncoder:
 
     def get(self):
         if self._encoder is None:
-            from tracker.enrich.encoders import load_encoder
-
-            emb = self._settings.embedding
-            self._encoder = load_encoder(emb.model, device=emb.device)
+            self._encoder = load_document_encoder(self._settings)
         return self._encoder
 
     @property
@@ -48,10 +54,6 @@ class LazyEncoder:
     def encode(self, texts: Sequence[str], **kwargs) -> np.ndarray:
         encoder = self.get()
         return np.asarray(encoder.encode(list(texts), **kwargs) if kwargs else encoder.encode(list(texts)), dtype=np.float32)
-
-
-def state_dir(settings: Settings) -> Path:
-    return settings.path(settings.output.state_dir)
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def embed(settings: Settings, papers: Sequence[Paper], encoder: LazyEncoder) -> 
     """Vectors for every paper, embedding only texts the vector store does not hold yet."""
     papers = sorted(papers, key=lambda p: p.id)
     store = open_store(settings, encoder)
-    vectors, embedded = store.vectors_for(papers, encoder)
+    vectors, embedded = embed_papers(store, papers, encoder)
     log.info("embedded %d new or changed texts (%d from the store)", embedded, len(papers) - embedded)
     return Embedded(tuple(papers), vectors, embedded, store)
 
@@ -82,7 +84,7 @@ def embed(settings: Settings, papers: Sequence[Paper], encoder: LazyEncoder) -> 
 def open_store(settings: Settings, encoder: LazyEncoder):
     from tracker.store.vectors import VectorStore
 
-    return VectorStore.open(state_dir(settings), encoder.model_name)
+    return VectorStore.open(settings.project.state_dir, encoder.model_name)
 
 
 def save_vectors(embedded: Embedded) -> None:
@@ -141,21 +143,41 @@ def near_duplicates(settings: Settings, embedded: Embedded, today: str) -> dict[
 
 # --- themes -----------------------------------------------------------------------------
 
-def add_themes(settings: Settings, digest: Digest, embedded: Embedded, *, relevance_on: bool,
-               encoder: LazyEncoder | None = None) -> Digest:
-    """Cluster the digest's kept new papers into labelled themes (ordered by relevance when on).
+def day_themes(settings: Settings, papers: Sequence[Paper], embedded: Embedded, *, relevance_on: bool,
+               encoder: LazyEncoder | None = None) -> tuple:
+    """The day's kept new papers clustered into labelled themes (tracker.enrich.cluster.Theme),
+    ordered by relevance when on; () below `themes.min_papers`.
 
     Labels are re-ranked with `encoder` (one batch of phrases) against the whole ledger's phrases."""
     from tracker.enrich.background import label_context
     from tracker.enrich.cluster import cluster_themes, text
 
-    papers = [item.paper for item in digest.new]
     if len(papers) < settings.themes.min_papers:
-        return digest
+        return ()
     key = (lambda p: p.relevance or 0.0) if relevance_on else None
-    themes = cluster_themes(papers, embedded.of(papers), min_papers=settings.themes.min_papers,
-                            max_themes=settings.themes.max_themes, key=key,
-                            context=label_context(encoder, (text(p) for p in embedded.papers)))
-    items = {item.paper.id: item for item in digest.new}
-    groups = tuple(ThemeGroup(t.label, tuple(items[pid] for pid in t.paper_ids)) for t in themes)
-    return replace(digest, themes=groups if len(groups) > 1 else ())
+    return tuple(cluster_themes(papers, embedded.of(papers), min_papers=settings.themes.min_papers,
+                                max_themes=settings.themes.max_themes, key=key,
+                                context=label_context(encoder, (text(p) for p in embedded.papers))))
+
+
+# --- the week's trends (for the weekly review) ----------------------------------------------
+
+def week_trends(papers: Sequence[Paper], vectors: np.ndarray | None, today: str, weeks: int = 4,
+                encoder: LazyEncoder | None = None) -> tuple:
+    """(the last `weeks` weeks' window of papers, its themes' trends or None without `vectors`).
+
+    Row i of `vectors` embeds papers[i]. Within a theme, papers go by relevance when scored;
+    `encoder` re-ranks the labels (as `tracker trends`). No clustering for a first week."""
+    from tracker.enrich.background import label_context
+    from tracker.enrich.cluster import text
+    from tracker.enrich.trends import find_trends, select_window
+
+    window = select_window(papers, today, weeks)
+    if vectors is None or not any(w.tracked for w in window.weeks[:-1]):
+        return window, None
+    relevance_on = any(p.relevance is not None for p in window.papers)
+    key = (lambda p: p.relevance or 0.0) if relevance_on else None
+    rows = {p.id: k for k, p in enumerate(papers)}
+    report = find_trends(window, np.asarray(vectors)[[rows[p.id] for p in window.papers]], key=key,
+                         context=label_context(encoder, (text(p) for p in papers)))
+    return window, report

@@ -50,7 +50,7 @@ def mark_sent(path: Path, key: str, date: str) -> None:
 
 
 def failures_path(settings: Any, date: str) -> Path:
-    return settings.path(settings.output.state_dir) / "notify" / f"{date}.json"
+    return settings.project.notify_record(date)
 
 
 def save_failures(settings: Any, date: str, failures: list[str]) -> None:

@@ -49,7 +49,7 @@ def notify_day(settings: Any, date: str, *, config_name: str = "keywords.yaml", 
     if dry_run:
         report.previews = [preview(channel, news, channel_name(channel, config_name)) for channel in settings.notify]
         return report
-    with run_lock(settings.path(settings.output.state_dir), command="tracker notify"):
+    with run_lock(settings.project.state_dir, command="tracker notify"):
         _send_all(settings, news, report, config_name=config_name, force=force, budget=Budget(budget_seconds))
     save_failures(settings, date, report.failed)
     return report

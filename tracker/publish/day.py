@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from tracker.errors import TrackerError
+from tracker.models import RunSummary
+from tracker.project import LAST_RUN_FILE
 from tracker.redact import redact
 
 log = logging.getLogger(__name__)
-
-LAST_RUN = "last_run.json"
-DRY_RUN_DIR = "dry-run"
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ class DayToPublish:
     revised_count: int
     digest_markdown: str
     digest_file: Path  # where the committed digest lives (also for a dry run's preview)
-    summary: Mapping[str, Any] | None  # the run summary for this date, if the run recorded one
+    summary: RunSummary | None  # the run summary for this date, if the run recorded one
     from_dry_run: bool = False  # read from .tracker/dry-run/DATE/
 
 
@@ -46,11 +45,11 @@ def gather_day(settings: Any, date: str, *, dry_run: bool = False) -> DayToPubli
     from tracker.render.paths import digest_path
 
     digest_file = digest_path(settings.path(settings.output.digest_dir), date)
-    preview = dry_run_folder(settings, date)
-    if dry_run and ((preview / "digest.md").is_file() or (preview / LAST_RUN).is_file()):
+    preview = settings.project.dry_run_dir(date)
+    if dry_run and ((preview / "digest.md").is_file() or (preview / LAST_RUN_FILE).is_file()):
         # what the dry run found: its summary (even when every topic failed and no digest was made)
-        summary = read_summary(preview / LAST_RUN, date)
-        new, revised = _counted(summary) if summary else count_day(settings, date)
+        summary = read_summary(preview / LAST_RUN_FILE, date)
+        new, revised = (summary.new_papers, summary.revised_papers) if summary else count_day(settings, date)
         markdown = read_text(preview / "digest.md") if (preview / "digest.md").is_file() else ""
         return DayToPublish(date, new, revised, markdown, digest_file, summary, from_dry_run=True)
     new, revised = count_day(settings, date)
@@ -60,7 +59,7 @@ def gather_day(settings: Any, date: str, *, dry_run: bool = False) -> DayToPubli
         raise TrackerError(f"digest {digest_file} not found: run `tracker run --date {date}` before publishing")
     else:
         markdown = ""
-    return DayToPublish(date, new, revised, markdown, digest_file, read_summary(state_dir(settings) / LAST_RUN, date))
+    return DayToPublish(date, new, revised, markdown, digest_file, read_summary(settings.project.last_run, date))
 
 
 def last_run_date(settings: Any, today: str, *, recent_hours: float = 12.0) -> str:
@@ -71,7 +70,7 @@ def last_run_date(settings: Any, today: str, *, recent_hours: float = 12.0) -> s
     not report that new day's missing run as a failure). A summary of yesterday written long ago
     is yesterday's run, restored from a cache: today's run died before writing one, and the
     health issue must say so."""
-    path = state_dir(settings) / LAST_RUN
+    path = settings.project.last_run
     try:
         ran = dt.date.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["date"])
         age_hours = (time.time() - path.stat().st_mtime) / 3600
@@ -83,30 +82,13 @@ def last_run_date(settings: Any, today: str, *, recent_hours: float = 12.0) -> s
     return today
 
 
-def state_dir(settings: Any) -> Path:
-    return settings.path(settings.output.state_dir)
-
-
-def dry_run_folder(settings: Any, date: str) -> Path:
-    return state_dir(settings) / DRY_RUN_DIR / date
-
-
 def count_day(settings: Any, date: str) -> tuple[int, int]:
-    from tracker.render.digest import papers_of_day
+    from tracker.models import papers_of_day
     from tracker.store.ledger import Ledger
 
     ledger = Ledger.load(settings.path(settings.output.data_dir), read_only=True)  # publishing never applies a journal
     new, revised = papers_of_day(ledger.papers.values(), date)
     return len(new), len(revised)
-
-
-def _counted(summary: Mapping[str, Any]) -> tuple[int, int]:
-    totals = summary.get("totals") if isinstance(summary.get("totals"), Mapping) else {}
-    return _count(totals.get("new")), _count(totals.get("revised"))
-
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def read_text(path: Path) -> str:
@@ -116,7 +98,7 @@ def read_text(path: Path) -> str:
         raise TrackerError(f"cannot read {path}: {exc}") from None
 
 
-def read_summary(path: Path, date: str) -> Mapping[str, Any] | None:
+def read_summary(path: Path, date: str) -> RunSummary | None:
     """The run summary at `path` if it is for `date`, every string in it redacted; else None."""
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
@@ -129,7 +111,7 @@ def read_summary(path: Path, date: str) -> Mapping[str, Any] | None:
         log.warning("ignoring the run summary %s: not a JSON object", path)
         return None
     summary = _redacted(summary)
-    return summary if summary.get("date") == date else None
+    return RunSummary.from_dict(summary) if summary.get("date") == date else None
 
 
 def _redacted(value: Any) -> Any:
@@ -142,13 +124,9 @@ def _redacted(value: Any) -> Any:
     return value
 
 
-def failures(summary: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+def failures(summary: RunSummary | None) -> list[tuple[str, str]]:
     """(topic, arXiv's message) for each topic that failed in the run, redacted."""
-    topics = (summary or {}).get("topics")
-    return [
-        (redact(str(t.get("name"))), redact(str(t.get("error"))))
-        for t in (topics if isinstance(topics, list) else []) if isinstance(t, Mapping) and t.get("error")
-    ]
+    return [(redact(t.name), redact(str(t.error))) for t in (summary.failed if summary else [])]
 
 
 def health_summary(day: DayToPublish, *, outcome: str | None = None, problems: tuple[str, ...] = ()) -> Mapping[str, Any]:
@@ -160,17 +138,17 @@ def health_summary(day: DayToPublish, *, outcome: str | None = None, problems: t
     if day.summary is None:
         summary: dict[str, Any] = {"date": day.date, "topics": [], "error": "the run recorded no summary for this date (it failed early)"}
     else:
-        summary = dict(day.summary)
+        summary = day.summary.to_dict()
     extra = [redact(p) for p in problems]
-    if outcome in ("failure", "cancelled") and day.summary is not None and not _has_problem(summary):
+    if outcome in ("failure", "cancelled") and day.summary is not None and not _has_problem(day.summary):
         extra.insert(0, f"the run step ended with '{outcome}' after writing its summary; see the job log")
     if extra:
         summary["error"] = "; ".join([*([str(summary["error"])] if summary.get("error") else []), *extra])
     return summary
 
 
-def _has_problem(summary: Mapping[str, Any]) -> bool:
-    return bool(summary.get("error")) or bool(failures(summary))
+def _has_problem(summary: RunSummary) -> bool:
+    return bool(summary.error) or bool(summary.failed)
 
 
 def weekly_page(settings: Any, date: str) -> Path:

@@ -50,11 +50,11 @@ def sync_feedback(repo: Any, settings: Any, *, days: int, today: str) -> Feedbac
 
     from tracker.store.lock import run_lock
 
-    record_in(repo, settings.path(settings.output.state_dir))  # the bot's login, when GitHub will not say it
+    record_in(repo, settings.project.state_dir)  # the bot's login, when GitHub will not say it
     known = set(Ledger.load(settings.path(settings.output.data_dir), read_only=True).papers)
     ticks = read_ticks(repo, settings.publish.label, since=_days_before(today, days), known=known)
     path = feedback_path(settings)
-    with run_lock(settings.path(settings.output.state_dir), command="tracker feedback"):  # never beside a run's write
+    with run_lock(settings.project.state_dir, command="tracker feedback"):  # never beside a run's write
         records = load_feedback_records(path)
         added, removed = apply_ticks(records, ticks, today)
         if records or path.exists():  # no empty file in the repository before the first tick

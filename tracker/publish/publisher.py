@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from tracker.errors import TrackerError
+from tracker.models import RunSummary
 from tracker.publish import day as days
 from tracker.publish.client import Api
 from tracker.publish.commit import CommitResult, commit_files, git_blob_sha, remote_has
@@ -53,8 +54,8 @@ def publish_day(settings: Any, repo: Any, date: str, options: PublishOptions = P
     earlier step failed (naming that failure); the first failure is raised afterwards."""
     from tracker.store.lock import run_lock
 
-    record_in(repo, days.state_dir(settings))  # the bot's login, when GitHub will not say it
-    with run_lock(days.state_dir(settings), command="tracker publish"):  # a consistent snapshot, not a run's half
+    record_in(repo, settings.project.state_dir)  # the bot's login, when GitHub will not say it
+    with run_lock(settings.project.state_dir, command="tracker publish"):  # a consistent snapshot, not a run's half
         day = days.gather_day(settings, date)
         files, deleted = managed_files(settings, day.summary) if options.commit else ({}, [])
     attempt = _Attempts(Api(repo))
@@ -63,7 +64,7 @@ def publish_day(settings: Any, repo: Any, date: str, options: PublishOptions = P
         repo, date=date, new_count=day.new_count, revised_count=day.revised_count,
         digest_markdown=day.digest_markdown, failures=days.failures(day.summary),
         digest_url=digest_url(settings, repo, day, options.branch, committed),
-        label=settings.publish.label, empty_day=settings.publish.empty_day, template_dir=templates_dir(settings),
+        label=settings.publish.label, empty_day=settings.publish.empty_day, template_dir=settings.project.templates_dir,
     ))
     weekly = attempt("publishing the weekly review", lambda: _publish_week(settings, repo, date))
     health = None
@@ -107,7 +108,7 @@ def _commit(
 
 
 def publish_health_only(settings: Any, repo: Any, summary: Mapping[str, Any], run_url: str | None = None) -> HealthResult:
-    record_in(repo, days.state_dir(settings))
+    record_in(repo, settings.project.state_dir)
     return report_health(repo, summary, label=settings.publish.health_label, run_url=run_url)
 
 
@@ -120,11 +121,6 @@ def _publish_week(settings: Any, repo: Any, date: str) -> PublishResult | None:
         log.warning("%s does not start with '# Weekly review %s'; not publishing it", page, days.iso_week(date))
         return None
     return publish_weekly(repo, page=text, week=days.iso_week(date), label=WEEKLY_LABEL)
-
-
-def templates_dir(settings: Any) -> Path:
-    out = settings.output
-    return settings.path(out.templates_dir) if out.templates_dir else settings.path("templates")
 
 
 def digest_url(settings: Any, repo: Any, day: days.DayToPublish, branch: str | None, committed: CommitResult | None) -> str | None:
@@ -150,14 +146,15 @@ def digest_url(settings: Any, repo: Any, day: days.DayToPublish, branch: str | N
     return f"{repo.html_url}/blob/{quote(ref, safe='')}/{quote(path)}"
 
 
-def managed_files(settings: Any, summary: Mapping[str, Any] | None) -> tuple[dict[str, bytes], list[str]]:
+def managed_files(settings: Any, summary: RunSummary | None) -> tuple[dict[str, bytes], list[str]]:
     """The tracker's files by repository path, and the paths the run deleted (for --commit).
 
     README, every ledger/feedback file under data_dir, every digest page and feed under
     digest_dir, and the archive pages the tracker wrote; never a link, nothing outside the
     repository, nothing under the state folder.
     """
-    from tracker.render.paths import archive_marker, topic_slug
+    from tracker.render.paths import archive_marker
+    from tracker.slugs import topic_slug
 
     root = settings.path(".").resolve()
     out = settings.output
@@ -169,10 +166,10 @@ def managed_files(settings: Any, summary: Mapping[str, Any] | None) -> tuple[dic
         marker = archive_marker(topic_slug(topic.name))
         found |= {p for p in _files(folder, ("*.md",), recursive=False) if _first_line(p) == marker}
     # The run summary is a cache file: trusted only to name files of the kinds the tracker writes.
-    listed = [settings.path(p) for p in ((summary or {}).get("outputs") or []) if isinstance(p, str) and "\0" not in p]
+    listed = [settings.path(p) for p in (summary.outputs if summary else []) if "\0" not in p]
     listed = [p for p in listed if _tracker_kind(settings, p)]
     found |= {p for p in listed if p.is_file()}
-    state = days.state_dir(settings).resolve()
+    state = settings.project.state_dir.resolve()
     files = {
         days.repo_path(settings, p): p.read_bytes()
         for p in sorted(found)
@@ -184,7 +181,7 @@ def managed_files(settings: Any, summary: Mapping[str, Any] | None) -> tuple[dic
 
 def _tracker_kind(settings: Any, path: Path) -> bool:
     """A path the tracker itself writes: the README, a ledger shard, a digest page or feed, a topic's archive page."""
-    from tracker.render.paths import topic_slug
+    from tracker.slugs import topic_slug
 
     out = settings.output
     path = Path(os.path.abspath(path))
@@ -232,7 +229,7 @@ def preview(settings: Any, date: str, repo_name: str | None, *, health: bool) ->
     """What a publish would send for `date` (title and every part in full), without a network."""
     day = days.gather_day(settings, date, dry_run=True)
     target = repo_name or "(no repository set)"
-    source = f" (from the dry run in {days.dry_run_folder(settings, date)})" if day.from_dry_run else ""
+    source = f" (from the dry run in {settings.project.dry_run_dir(date)})" if day.from_dry_run else ""
     lines = []
     if day.new_count == 0 and day.revised_count == 0 and settings.publish.empty_day == "skip":
         lines.append(f"{date}: nothing new{source}; would open no issue in {target} (publish.empty_day: skip)")
@@ -240,7 +237,7 @@ def preview(settings: Any, date: str, repo_name: str | None, *, health: bool) ->
         body = render_issue_body(
             date=date, new_count=day.new_count, revised_count=day.revised_count,
             digest_markdown=day.digest_markdown if day.new_count or day.revised_count else "",
-            failures=days.failures(day.summary), template_dir=templates_dir(settings),
+            failures=days.failures(day.summary), template_dir=settings.project.templates_dir,
         )
         lines.append(f"would publish to {target} [{settings.publish.label}]{source}: {digest_title(date, day.new_count)!r}")
         lines += _parts_text(issue_parts(DIGEST, date, as_task_list(body)))

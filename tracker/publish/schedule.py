@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, tzinfo
 from datetime import timezone as dt_timezone
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger  # ~40 ms; the CLI imports this module lazily
 
@@ -122,7 +123,6 @@ def cron_trigger(expr: str, timezone: str | tzinfo) -> Any:
 def resolve_timezone(timezone: str | tzinfo) -> tzinfo:
     if not isinstance(timezone, str):
         return timezone
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
         return ZoneInfo(timezone)

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from tracker.render.digest import Digest
+from tracker.digest import Digest
 from tracker.render.paths import digest_path
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ pylatexenc's latex2text does the conversion; around it:
 from __future__ import annotations
 
 import functools
+import logging
 import re
 
 MAX_SPAN = 400  # characters of one math span or macro
@@ -187,7 +188,6 @@ def _convert(latex: str) -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def _converter():
-    import logging
 
     from pylatexenc.latex2text import LatexNodes2Text
 

@@ -16,17 +16,17 @@ import jinja2
 
 from tracker.enrich.tldr import shown_tldr
 from tracker.render.charts import Chart, activity_chart
-from tracker.render.digest import Digest, by_date
+from tracker.digest import Digest, by_date
 from tracker.render.escape import FILTERS, md_text
 from tracker.render.latex import readable
 from tracker.render.links import find_code_links
 from tracker.render.splice import END_MARKER, START_MARKER, splice  # noqa: F401  (re-exported)
-from tracker.render.paths import archive_marker, archive_page, feed_path, topic_slug
+from tracker.render.paths import archive_marker, archive_page, feed_path
+from tracker.slugs import topic_slug
 from tracker.render.paths import digest_path  # noqa: F401  (re-exported: callers import it from here)
 from tracker.models import Paper
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-md_inline = md_text  # the old name of the Markdown-text filter
 
 
 def format_authors(authors: Sequence[str], limit: int = 6) -> str:

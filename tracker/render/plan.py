@@ -24,7 +24,6 @@ import jinja2
 import jinja2.meta
 
 from tracker.config import Settings
-from tracker.arxiv_ids import shard_month
 from tracker.models import Paper
 from tracker.render import paths
 from tracker.render.splice import read_readme
@@ -40,8 +39,8 @@ TEMPLATES = ("readme.md.j2", "archive.md.j2")
 
 
 def environment_for(settings: Settings) -> jinja2.Environment:
-    out = settings.output
-    return environment(settings.path(out.templates_dir) if out.templates_dir else settings.path("templates"))
+    """The project's templates (its overrides first): README, digest and weekly review alike."""
+    return environment(settings.project.templates_dir)
 
 
 def fingerprint(settings: Settings, env: jinja2.Environment) -> str:
@@ -53,7 +52,7 @@ def fingerprint(settings: Settings, env: jinja2.Environment) -> str:
     for name in TEMPLATES:
         parts.append(env.loader.get_source(env, name)[0].encode("utf-8", "surrogatepass"))
     code = Path(__file__).resolve().parents[1]
-    for source in sorted([*(code / "render").glob("*.py"), code / "models.py"]):
+    for source in sorted([*(code / "render").glob("*.py"), code / "models.py", code / "digest.py", code / "slugs.py"]):
         parts.append(source.read_bytes())
     return hashlib.blake2b(b"\0".join(parts), digest_size=16).hexdigest()
 
@@ -74,7 +73,7 @@ class RenderState:
 
 
 def state_path(settings: Settings) -> Path:
-    return settings.path(settings.output.state_dir) / STATE_FILE
+    return settings.project.state_dir / STATE_FILE
 
 
 def read_state(path: Path) -> RenderState | None:
@@ -92,7 +91,7 @@ def read_state(path: Path) -> RenderState | None:
 
 def save_render_state(settings: Settings, ledger: Ledger, files: dict[Path, str | None]) -> None:
     """After the commit: what this render wrote (pages it did not render keep their earlier digests)."""
-    if not isinstance(ledger.papers, PaperMap):
+    if not ledger.indexed:
         return
     path = state_path(settings)
     old = read_state(path)
@@ -105,7 +104,7 @@ def save_render_state(settings: Settings, ledger: Ledger, files: dict[Path, str 
         else:
             known[_key(settings, file)] = digest(content.encode("utf-8"))
     known = {key: value for key, value in known.items() if settings.path(key).is_file()}  # gone: forget it
-    shards = {**ledger.digests, **ledger.written}
+    shards = ledger.shard_digests()
     state = {"format": FORMAT, "fingerprint": fingerprint(settings, environment_for(settings)),
              "shards": dict(sorted(shards.items())), "files": dict(sorted(known.items()))}
     from tracker.store.journal import write_atomic
@@ -134,7 +133,7 @@ def _key(settings: Settings, path: Path) -> str:
 class Plan:
     every_page: bool
     readme: bool
-    before: dict[str, Entry | None]  # papers that may have changed since the last render (see since_render)
+    before: dict[str, Entry | None]  # papers that may have changed since the last render (see Ledger.changed_since)
     edited: frozenset[tuple[str, str]]  # pages edited or deleted since the last render
     why: str  # for the log
 
@@ -144,14 +143,13 @@ class Plan:
 
 
 def plan(settings: Settings, env: jinja2.Environment, ledger: Ledger, full: bool = False) -> Plan:
-    papers = ledger.papers
     state = read_state(state_path(settings))
-    reason = ("asked to" if full else "ledger read without an index" if not isinstance(papers, PaperMap)
+    reason = ("asked to" if full else "ledger read without an index" if not ledger.indexed
               else "no render state" if state is None
               else "templates, render code or output settings changed" if state.fingerprint != fingerprint(settings, env)
               else "archive.md.j2 shows the run date" if uses_run_date(env, "archive.md.j2")
               else "")
-    before = None if reason else since_render(ledger, state)
+    before = None if reason else ledger.changed_since(state.shards)
     if before is None:
         reason = reason or "the ledger changed in a way its index cannot trace"
         return Plan(True, True, {}, frozenset(), f"every page ({reason})")
@@ -164,27 +162,6 @@ def plan(settings: Settings, env: jinja2.Environment, ledger: Ledger, full: bool
         or uses_run_date(env, "readme.md.j2")
     return Plan(False, readme, before, pages, f"{len(before)} changed papers, {len(pages)} edited pages, "
                 f"README {'too' if readme else 'unchanged'}")
-
-
-def since_render(ledger: Ledger, state: RenderState) -> dict[str, Entry | None] | None:
-    """{id: its entry when the pages were last rendered (None: not in the ledger then)} for every
-    paper that may have changed since: changed by this run, or in a shard changed since (a fetch
-    that did not render, a hand edit, a stale cache restored by CI). None when that cannot be told."""
-    papers = ledger.papers
-    before: dict[str, Entry | None] = dict(papers.changed)
-    for month in set(state.shards) | set(ledger.digests):
-        then = state.shards.get(month)
-        if ledger.digests.get(month) == then:
-            continue
-        if month not in ledger.digests:
-            return None  # a shard removed by hand
-        previous = ledger.previous.get(month)
-        if then is not None and (previous is None or previous.digest != then):
-            return None  # its index describes another state than the one rendered
-        old = previous.entries if then is not None else {}
-        before.update({pid: old.get(pid) for pid in old})
-        before.update({pid: old.get(pid) for pid in papers.loaded if shard_month(pid) == month})
-    return before
 
 
 def _changed_pages(topics: list[str], placed, papers: PaperMap, before: dict[str, Entry | None],

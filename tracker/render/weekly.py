@@ -15,11 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
-from tracker.enrich.background import label_context
-from tracker.enrich.cluster import text
-from tracker.enrich.trends import Trend, TrendReport, find_trends, select_window
+from tracker.enrich.trends import Trend, TrendReport, Window
 from tracker.models import Paper
 from tracker.render.charts import Chart, Series, week_label, xychart
 
@@ -76,44 +72,30 @@ def iso_week(day: str) -> str:
     return f"{year}-W{week:02d}"
 
 
-def weekly_review_files(settings: Any, papers: Sequence[Paper], vectors: np.ndarray | None, today: str,
-                        why: Callable[[str], str | None] | None = None, encoder: Any = None) -> dict[Path, str]:
-    """{path: Markdown} of the week's review when this run should write it (see above), else {}.
-
-    `vectors` (row i embeds papers[i]) may be None (a run without embeddings): the review then
-    has counts and top picks but no themes. `why(id)` names what a top pick is closest to;
-    `encoder` re-ranks the themes' labels (as `tracker trends`)."""
+def review_due(settings: Any, today: str) -> tuple[Path, int] | None:
+    """(the review's path, weeks to compare) when this run should write the week's review (see above)."""
     enabled, weekday, weeks = weekly_settings(settings)
     path = review_path(settings.path(settings.output.digest_dir), today)
     if not enabled or dt.date.fromisoformat(today).isoweekday() < weekday or path.exists():
-        return {}
-    review = build_review(papers, vectors, today, weeks=weeks, topics=[t.name for t in settings.topics], encoder=encoder)
-    if review is None:
-        return {}
-    if why is not None:  # "close to ..." beside each top pick (tracker.enrich.relevance.Relevance.why)
+        return None
+    return path, weeks
+
+
+def render_review(env: Any, review: WeeklyReview, why: Callable[[str], str | None] | None = None) -> str:
+    """The review's Markdown; `why(id)` names what a top pick is closest to (Relevance.why)."""
+    if why is not None:
         review = replace(review, why={p.id: reason for p in review.top_picks if (reason := why(p.id))})
-    from tracker.render.markdown import environment
-
-    out = settings.output
-    env = environment(settings.path(out.templates_dir) if out.templates_dir else None)
-    return {path: env.get_template("weekly.md.j2").render(r=review)}
+    return env.get_template("weekly.md.j2").render(r=review)
 
 
-def build_review(papers: Sequence[Paper], vectors: np.ndarray | None, today: str, *, weeks: int = 4,
-                 topics: Sequence[str] = (), encoder: Any = None) -> WeeklyReview | None:
-    """The review of the 7 days ending `today` (None when the tracker was not running before them:
-    a first week has nothing to be compared with)."""
-    window = select_window(papers, today, weeks)
+def build_review(window: Window, report: TrendReport | None, today: str, *,
+                 topics: Sequence[str] = ()) -> WeeklyReview | None:
+    """The review of the 7 days ending `today` from the window of papers and its themes' trends
+    (tracker.enrich.stage.week_trends; `report` None: no vectors, so no themes). None when the
+    tracker was not running before those days: a first week has nothing to be compared with."""
     if not any(w.tracked for w in window.weeks[:-1]):
         return None
-    by_id = {p.id: p for p in papers}
-    relevance_on = any(p.relevance is not None for p in window.papers)
-    key = (lambda p: p.relevance or 0.0) if relevance_on else None
-    report = None
-    if vectors is not None:
-        rows = {p.id: k for k, p in enumerate(papers)}
-        report = find_trends(window, np.asarray(vectors)[[rows[p.id] for p in window.papers]], key=key,
-                             context=label_context(encoder, (text(p) for p in papers)))
+    by_id = {p.id: p for p in window.papers}
     tracked = [w.tracked for w in window.weeks]
     rising = tuple(RisingTheme(t, tuple(by_id[i] for i in t.papers[:BEST_PAPERS]), max(0, len(t.papers) - BEST_PAPERS),
                                _tracked_only(t.weekly_counts, tracked))
@@ -123,7 +105,7 @@ def build_review(papers: Sequence[Paper], vectors: np.ndarray | None, today: str
     last = window.weeks[-1]
     return WeeklyReview(
         week=iso_week(today), start=last.start, end=last.end, new_papers=len(this_week), weeks=len(window.weeks),
-        embedded=vectors is not None, rising=rising, chart=rising_chart(report, rising) if rising else None,
+        embedded=report is not None, rising=rising, chart=rising_chart(report, rising) if report and rising else None,
         top_picks=tuple(picks[:TOP_PICKS]), topics=topic_counts(window, topics),
         tracked_before=sum(w.tracked for w in window.weeks[:-1]),
     )

@@ -280,10 +280,6 @@ class Ledger:
         for paper in papers:
             self.papers[paper.id] = paper.cleaned()
 
-    def by_topic(self, topic: str) -> list[Paper]:
-        topic = clean_line(topic)
-        return [p for p in self.papers.values() if topic in p.topics]
-
     def files(self, data_dir: Path) -> dict[Path, bytes]:
         """Every shard's full content, keyed by path: one compact, key-sorted JSON line per paper.
 
@@ -332,9 +328,35 @@ class Ledger:
             drop=bad | (listed - set(self.digests) - set(self.written)),  # shards gone from disk
         )
 
-    def save(self, data_dir: Path) -> list[Path]:
-        """Write the ledger alone (a run writes it together with its outputs, see pipeline.write_all)."""
-        return commit(self.files(data_dir), journal_path(data_dir))
+    # --- what changed since a render (tracker.render.plan) --------------------------------------
+
+    @property
+    def indexed(self) -> bool:
+        """Read through its index, so it can tell which papers changed since a given state."""
+        return isinstance(self.papers, PaperMap)
+
+    def shard_digests(self) -> dict[str, str]:
+        """Each shard's digest as on disk once `files()` is written (as read, or as rewritten)."""
+        return {**self.digests, **self.written}
+
+    def changed_since(self, shards: dict[str, str]) -> dict[str, Entry | None] | None:
+        """{id: its entry when the shards had these digests (None: not in the ledger then)} for every
+        paper that may have changed since: changed by this run, or in a shard changed since (a fetch
+        that did not render, a hand edit, a stale cache restored by CI). None when that cannot be told."""
+        before: dict[str, Entry | None] = dict(self.papers.changed)
+        for month in set(shards) | set(self.digests):
+            then = shards.get(month)
+            if self.digests.get(month) == then:
+                continue
+            if month not in self.digests:
+                return None  # a shard removed by hand
+            previous = self.previous.get(month)
+            if then is not None and (previous is None or previous.digest != then):
+                return None  # its index describes another state than the one asked about
+            old = previous.entries if then is not None else {}
+            before.update({pid: old.get(pid) for pid in old})
+            before.update({pid: old.get(pid) for pid in self.papers.loaded if shard_month(pid) == month})
+        return before
 
 
 def _shards(folder: Path, promised: dict[Path, Path | None]) -> list[tuple[Path, Path]]:

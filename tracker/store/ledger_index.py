@@ -23,7 +23,6 @@ from tracker.arxiv_ids import shard_month
 from tracker.models import Paper
 
 log = logging.getLogger(__name__)
-INDEX_DIR = "ledger-index"  # in the state folder
 FORMAT = 1
 
 
@@ -32,7 +31,7 @@ class Entry(NamedTuple):
 
     version: int
     topics: tuple[str, ...]
-    updated: str  # the newest-first sort key (tracker.render.digest.by_date); "" when unknown
+    updated: str  # the newest-first sort key (tracker.digest.by_date); "" when unknown
     date: str  # the date its table row shows (Paper.date); "" when unknown
     first_seen: str | None
     revised_on: str | None
@@ -124,9 +123,6 @@ class PaperMap(MutableMapping):
             self._load_month(month)  # fills self.loaded
             for pid in self.unread_months.pop(month):
                 self.unread.pop(pid, None)
-
-    def load_all(self) -> None:
-        self.load(set(self.unread_months))
 
     def entry(self, pid: str) -> Entry | None:
         if pid in self.loaded:

@@ -28,10 +28,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from tracker.enrich.embed import embed_text, text_hash
-from tracker.enrich.encoders.base import normalise
-from tracker.enrich.encoders.models import canonical_model_name, model_identity, same_model
-from tracker.progress import progress
+from tracker.model_files import canonical_model_name, model_identity, same_model
 from tracker.store import index as nn
 
 log = logging.getLogger(__name__)
@@ -40,7 +37,6 @@ STORE_FILE = "vectors.sqlite"
 ANN_FILE = "vectors.faiss"
 FORMAT = "2"
 BLOCK_ROWS = 4096
-ENCODE_BATCH = 64  # texts per encode call: progress moves every batch (the encoder batches inside too)
 _SCHEMA = """
 PRAGMA page_size = 65536;
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -177,33 +173,26 @@ class VectorStore:
                     if pos < len(self._meta):
                         self._meta[pos] = text
 
-    # --- embedding --------------------------------------------------------------------------
+    # --- filling (tracker.enrich.embed decides what to embed) --------------------------------
 
-    def vectors_for(self, papers: Sequence[Any], encoder: Any) -> tuple[np.ndarray, int]:
-        """Vectors aligned with `papers`, embedding only papers whose text is new or changed.
+    def missing(self, hashes: dict[str, str]) -> list[str]:
+        """The ids (of {id: text hash}) with no vector for that text yet, in the given order."""
+        return [pid for pid, digest in hashes.items() if self.text_hash_of(pid) != digest]
 
-        Returns (vectors, how many texts were embedded). The encoder is not touched (a lazy one
-        is not even loaded) when nothing is new. Nothing is written until `save()`.
-        """
-        if not same_model(encoder.model_name, self.model_name):
-            raise ValueError(f"the store is for {self.model_name!r} but the encoder is {encoder.model_name!r}")
-        self._load_meta()  # the rows' metadata, to compare with the papers'
-        texts = [embed_text(p) for p in papers]
-        digests = [text_hash(t) for t in texts]
-        todo = {p.id: (t, d) for p, t, d in zip(papers, texts, digests) if self.text_hash_of(p.id) != d}
-        if todo:
-            fresh = normalise(encode_with_progress(encoder, [t for t, _ in todo.values()]))
-            if fresh.ndim != 2 or len(fresh) != len(todo):
-                raise ValueError(f"encoder returned shape {fresh.shape} for {len(todo)} texts")
-            if self.dim not in (None, fresh.shape[1]):
-                log.warning("vector store %s holds %s-d vectors, the model gives %d-d; rebuilding it",
-                            self.path, self.dim, fresh.shape[1])
-                self.clear()
-                return self.vectors_for(papers, encoder)
-            self._put(list(todo), [d for _, d in todo.values()], fresh)
+    def put(self, ids: list[str], digests: list[str], vectors: np.ndarray) -> None:
+        """Set the unit vectors of these papers (new rows or replaced ones); written at `save()`."""
+        self._load_meta()  # new rows need the old rows' metadata beside them
+        self._put(ids, digests, vectors)
+
+    def vectors(self, paper_ids: Sequence[str]) -> np.ndarray:
+        """A copy of the vectors of these papers, in order (each must have one)."""
+        rows = [self._pos[pid] for pid in paper_ids]
+        return np.array(self._vectors[rows], dtype=np.float32).reshape(len(rows), self.dim or 0)
+
+    def describe(self, papers: Sequence[Any]) -> None:
+        """Record what search shows of these papers (row_meta) and whether it lists them."""
+        self._load_meta()
         self._note_meta(papers)
-        rows = [self._pos[p.id] for p in papers]
-        return np.array(self._vectors[rows], dtype=np.float32).reshape(len(papers), self.dim or 0), len(todo)
 
     def _put(self, ids: list[str], digests: list[str], vectors: np.ndarray) -> None:
         new = [pid for pid in ids if pid not in self._pos]
@@ -370,13 +359,3 @@ def _remove_old_layout(state_dir: Path) -> None:
             path.unlink(missing_ok=True)
     if not any(folder.iterdir()):
         folder.rmdir()
-
-
-def encode_with_progress(encoder: Any, texts: list[str], batch: int = ENCODE_BATCH) -> np.ndarray:
-    """`encoder.encode(texts)` a batch at a time, so a terminal shows how far the embedding is."""
-    with progress(len(texts), "embedding", "papers") as bar:
-        parts = []
-        for start in range(0, len(texts), batch):
-            parts.append(np.asarray(encoder.encode(texts[start:start + batch]), dtype=np.float32))
-            bar.update(len(texts[start:start + batch]))
-    return np.concatenate(parts) if len(parts) > 1 else parts[0]

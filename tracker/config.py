@@ -363,8 +363,8 @@ def _topic_clashes(data: dict, lines: dict[tuple, int], source: str) -> list[tup
 
 def _describe(error: dict, data: dict, lines: dict[tuple, int], source: str) -> tuple[int, str]:
     loc = tuple(error["loc"])
-    key = _key_name(loc, data)
-    line = _line_for(loc, lines)
+    key = config_hints.key_name(loc, data)
+    line = config_hints.line_for(loc, lines)
     where = f"{source}:{line}" if line else source
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -379,28 +379,3 @@ def _describe(error: dict, data: dict, lines: dict[tuple, int], source: str) -> 
         if isinstance(given, (str, int, float)) and not isinstance(given, bool) and kind != "value_error":
             message += f" (got {printable(str(given), 40)})"
     return line or 0, f"{where}: {message}"
-
-
-def _key_name(loc: tuple, data: dict) -> str:
-    """topics[1].keywords, or topics[MLLM].keywords when the topic has a name."""
-    parts: list[str] = []
-    node: Any = data
-    for item in loc:
-        if isinstance(item, int) and parts:
-            entry = node[item] if isinstance(node, list) and item < len(node) else None
-            name = entry.get("name") if isinstance(entry, dict) else None
-            parts[-1] += f"[{printable(name)}]" if isinstance(name, str) and name.strip() else f"[{item}]"
-        else:
-            parts.append(printable(str(item)))
-        try:
-            node = node[item]
-        except (KeyError, IndexError, TypeError):
-            node = None
-    return ".".join(parts) or "(top level)"
-
-
-def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
-    for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
-    return None

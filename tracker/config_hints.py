@@ -10,6 +10,8 @@ import difflib
 import typing
 from typing import Any
 
+from tracker.config_yaml import printable
+
 from pydantic import BaseModel
 
 
@@ -55,3 +57,28 @@ def categories_only(name: str, categories: list[str]) -> str:
     query = " OR ".join(f"cat:{category}" for category in categories)
     return (f"topic {name!r} has `categories` but no `keywords` or `query`; to follow every paper in "
             f"{'them' if len(categories) > 1 else 'it'}, write `query: {query}` instead of `categories`")
+
+
+def key_name(loc: tuple, data: dict) -> str:
+    """topics[1].keywords, or topics[MLLM].keywords when the topic has a name."""
+    parts: list[str] = []
+    node: Any = data
+    for item in loc:
+        if isinstance(item, int) and parts:
+            entry = node[item] if isinstance(node, list) and item < len(node) else None
+            name = entry.get("name") if isinstance(entry, dict) else None
+            parts[-1] += f"[{printable(name)}]" if isinstance(name, str) and name.strip() else f"[{item}]"
+        else:
+            parts.append(printable(str(item)))
+        try:
+            node = node[item]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return ".".join(parts) or "(top level)"
+
+
+def line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None

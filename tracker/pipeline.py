@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
-from tracker.arxiv_query import build_queries
-from tracker.config import Settings, Topic
+from tracker.config import Settings
+from tracker.fetching import (  # noqa: F401 (make_sources, Sources: the run's entry points use them from here)
+    Sources, fetch_all, fetch_profile_papers, make_sources, merge_all, report_backlog, report_shortened,
+)
 from tracker.enrich.stage import (
     LazyEncoder, day_themes, near_duplicates, rank_by_relevance, save_vectors, score_relevance, week_trends,
     with_scores,
@@ -24,25 +25,19 @@ from tracker.enrich.profile import profiles_from_settings
 from tracker.enrich.tldr import add_tldrs, recorded_on
 from tracker.enrich.stage import embed as embed_stage
 from tracker.enrich.tldr_llm import llm_tldrs
-from tracker.progress import progress
 from tracker.redact import redact
 from tracker.digest import Digest, build_digest, with_papers, with_picks, with_themes
 from tracker.render.digest_data import digest_data_path, digest_json
 from tracker.render.feed import digest_feed
 from tracker.render.feed import repository as feed_repository
 from tracker.render.weekly import build_review, render_review, review_due
-from tracker.errors import ArxivUnreachable, SourceError, TrackerError, UsageError
-from tracker.sources.excludes import apply_excludes
-from tracker.store.ledger import Change, Ledger, journal_path
+from tracker.errors import ArxivUnreachable, TrackerError, UsageError
+from tracker.store.ledger import Ledger, journal_path
 from tracker.models import Paper, RunSummary, TopicResult, TopicSummary
 from tracker.project import LAST_RUN_FILE
 from tracker.render.markdown import digest_path, render_digest
 from tracker.render.plan import digest_papers, environment_for, render_tables_of_run, save_render_state
-from tracker.sources.api import ArxivAPISource
-from tracker.sources.http import PoliteSession
-from tracker.sources.rss import ArxivRSSSource, matches_keywords
-from tracker.sources.catchup import fetch_topic_queries
-from tracker.store.backlog import Backlog, backlog_files, backlog_path, load_backlog
+from tracker.store.backlog import backlog_files, backlog_path, load_backlog
 from tracker.store.journal import commit, remove_stale_stages, write_atomic
 from tracker.store.lock import run_lock
 
@@ -57,134 +52,16 @@ class NothingDone(TrackerError):
         self.summary = summary
 
 
-@dataclass
-class Sources:
-    api: ArxivAPISource
-    rss: ArxivRSSSource
-
-
-def make_sources(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> Sources:
-    http = PoliteSession.from_settings(settings.arxiv, sleep=sleep)  # deadline and wait budget too
-    return Sources(
-        api=ArxivAPISource(settings.api_url, http, page_size=settings.arxiv.page_size),
-        rss=ArxivRSSSource(settings.rss_url, http),
-    )
-
-
 def today_utc() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime())
 
 
 # --- fetch ------------------------------------------------------------------------------
 
-def fetch_topic(topic: Topic, settings: Settings, ledger: Ledger, sources: Sources, backlog: Backlog) -> tuple[list[Paper], int]:
-    """The topic's papers after excludes, and how many the excludes dropped. Updates `backlog`."""
-    if topic.source == "rss":
-        announce_types = topic.announce_types or settings.rss.announce_types
-        papers = sources.rss.fetch_categories(topic.categories, announce_types)
-        papers = [p for p in papers if matches_keywords(p, topic.keywords)]
-    else:
-        # First run backfills what the README can show, in whole pages so that a rerun's
-        # first page is all known and stops at once; later runs page until known papers.
-        # Papers past the per-run cap are fetched by the next runs (tracker.sources.catchup).
-        backfill = not ledger.has_topic(topic.name)
-        page = settings.arxiv.page_size
-        limit = -(-settings.output.readme_rows // page) * page if backfill else settings.arxiv.max_results_per_run
-        fetched = fetch_topic_queries(
-            sources.api, build_queries(topic), cap=limit, is_known=lambda p: ledger.knows(p, topic.name),
-            newest_known=lambda: newest_updated(ledger, topic.name),
-            windows=backlog.get(topic.name, []), backfill=backfill)
-        backlog[topic.name] = fetched.windows
-        papers = fetched.papers
-    kept, dropped = apply_excludes(papers, settings.exclude + topic.exclude, settings.exclude_categories + topic.exclude_categories)
-    return kept, sum(dropped.values())
-
-
-def newest_updated(ledger: Ledger, topic: str) -> str | None:
-    """The last-updated time of the topic's newest paper in the ledger: where a backlog window ends."""
-    return max((e.updated for _, e in ledger.entries() if topic in e.topics and e.updated), default=None)
-
-
-def fetch_all(settings: Settings, ledger: Ledger, sources: Sources, backlog: Backlog) -> list[TopicResult]:
-    results = []
-    with progress(len(settings.topics), "fetching", "topics") as bar:
-        for topic in settings.topics:
-            bar.set_postfix_str(topic.name)
-            results.append(fetch_one(topic, settings, ledger, sources, backlog))
-            bar.update()
-    return results
-
-
-def fetch_one(topic: Topic, settings: Settings, ledger: Ledger, sources: Sources, backlog: Backlog) -> TopicResult:
-    """The topic's result; a source error is recorded in it (arXiv unreachable stops the run)."""
-    try:
-        papers, dropped = fetch_topic(topic, settings, ledger, sources, backlog)
-    except ArxivUnreachable:
-        raise
-    except SourceError as exc:
-        log.error("topic %s failed: %s", topic.name, exc)
-        return TopicResult(topic.name, error=str(exc))
-    log.info("topic %s: %d papers fetched", topic.name, len(papers))
-    return TopicResult(topic.name, tuple(papers), excluded=dropped)
-
-
-def merge_all(ledger: Ledger, results: list[TopicResult], today: str) -> RunSummary:
-    summary = RunSummary(date=today)
-    changes: dict[str, Change] = {}
-    for result in results:
-        topic = TopicSummary(result.name, fetched=len(result.papers) + result.excluded, excluded=result.excluded, error=result.error)
-        for paper in result.papers:
-            change = ledger.record(paper, result.name, today)
-            topic.new += change is Change.NEW
-            topic.revised += change is Change.REVISED
-            if change in (Change.NEW, Change.REVISED):
-                changes[paper.id] = change
-        summary.topics.append(topic)
-    summary.new_papers = sum(c is Change.NEW for c in changes.values())
-    summary.revised_papers = sum(c is Change.REVISED for c in changes.values())
-    return summary
-
-
-def fetch_profile_papers(ledger: Ledger, sources: Sources, today: str, profiles: list) -> None:
-    """The group's own papers (profile ids) are fetched once by id and kept in the ledger, with no topic."""
-    from tracker.enrich.profile import merge_profiles, missing_ids
-
-    missing = missing_ids(merge_profiles(profiles), ledger.papers)
-    if not missing:
-        return
-    try:
-        found = sources.api.fetch_ids(missing)
-    except SourceError as exc:
-        log.warning("profile papers not fetched (%s); relevance uses the rest of the profile", exc)
-        return
-    for paper in found:
-        ledger.record(paper, None, today)
-    for unknown in sorted(set(missing) - {p.id for p in found}):
-        log.warning("profile.papers: %s is not on arXiv; skipped", unknown)
-
-
 def record_tldrs(ledger: Ledger, today: str) -> None:
     """A TL;DR for each paper this run recorded (new or revised) that has none for its version yet."""
     recorded = (ledger.get(pid) for pid in recorded_on(ledger.entries(), today))
     ledger.update(add_tldrs(paper for paper in recorded if paper is not None))
-
-
-def report_backlog(summary: RunSummary, backlog: Backlog, cap: int) -> None:
-    """Topics with papers still to fetch: in the summary (--json, digest, health issue) and a warning each."""
-    for name, windows in backlog.items():
-        remaining = sum(w.remaining or 0 for w in windows)
-        if windows:
-            summary.backlog[name] = remaining
-            log.warning("topic %s: %d more papers are still to be fetched (arxiv.max_results_per_run is %d); "
-                        "the next runs catch up", name, remaining, cap)
-
-
-def report_shortened(summary: RunSummary, ledger: Ledger) -> None:
-    """Values cut to the field caps (tracker.models.FIELD_CAPS) this run: counted, and a warning each field."""
-    for name, count in sorted(ledger.shortened.items()):
-        summary.shortened[name] = count
-        log.warning("%d %s values were longer than the tracker keeps (tracker.models.FIELD_CAPS) and were cut, marked …",
-                    count, name)
 
 
 # --- render -----------------------------------------------------------------------------

@@ -4,13 +4,11 @@ Stored as JSON Lines under `data/papers/YYYY-MM.jsonl`, sharded by the month in 
 id (so a paper never changes shard) and sorted by id, one compact line per paper: daily
 commits touch few lines. Lines are split at "\\n" only (see tracker.store.records).
 
-Every paper enters through `Ledger.record`, which passes it through the one text
-normalisation (tracker.text); records read back are normalised too. A line that is not a
-valid record is warned about (file:line) and kept verbatim, so a rewrite loses nothing; two
-records of one paper are merged by the same rule as a fetch.
+Every paper enters through `Ledger.record` (the one text normalisation, tracker.text); records
+read back are normalised too. A line that is not a valid record is warned about (file:line)
+and kept verbatim; two records of one paper are merged by the same rule as a fetch.
 
-A daily run loads the ledger with an `index` (tracker.store.ledger_index, a cache): shards it
-does not change or show are hashed but never parsed, and only changed shards are written.
+With an `index` (tracker.store.ledger_index, a cache) a run parses only the shards it changes or shows.
 """
 from __future__ import annotations
 

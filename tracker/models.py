@@ -204,10 +204,15 @@ class RunSummary:
                    revised_papers=_count(totals.get("revised")),
                    outputs=[p for p in _list(data.get("outputs")) if isinstance(p, str)],
                    dry_run=data.get("dry_run") is True, error=str(data["error"]) if data.get("error") else None,
+                   backlog=_counts(data.get("backlog")), shortened=_counts(data.get("shortened")),
                    extra={k: v for k, v in data.items() if k not in _SUMMARY_KEYS})
 
 
-_SUMMARY_KEYS = {"date", "topics", "totals", "outputs", "dry_run", "error"}
+_SUMMARY_KEYS = {"date", "topics", "totals", "outputs", "dry_run", "error", "backlog", "shortened"}
+
+
+def _counts(value: Any) -> dict[str, int]:
+    return {str(k): _count(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
 
 
 def _count(value: Any) -> int:

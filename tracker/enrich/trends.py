@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tracker.enrich.bursts import grow
 from tracker.enrich.cluster import WARD_CUT, label_themes, ordered, unit
 from tracker.enrich.labels import LabelContext
 from tracker.models import Paper
@@ -158,7 +159,8 @@ def _day(value: str | None) -> dt.date | None:
 # --- themes and growth ------------------------------------------------------------------
 
 def find_trends(window: Window, vectors: np.ndarray, *, key: Callable[[Paper], float] | None = None,
-                whole_bursts: bool = True, context: LabelContext | None = None) -> TrendReport:
+                whole_bursts: bool = True, grow_bursts: bool = True, context: LabelContext | None = None
+                ) -> TrendReport:
     """Themes of `window` (row i of `vectors` embeds window.papers[i]), most rising first.
 
     Within a theme, this week's papers are ordered by `key` (higher first; e.g. relevance) or
@@ -172,7 +174,8 @@ def find_trends(window: Window, vectors: np.ndarray, *, key: Callable[[Paper], f
     vectors = unit(vectors)
     week = np.array(window.week)
     tracked = np.array([window.weeks[w].tracked for w in week])
-    members = theme_members(vectors, week == window.this_week, tracked, whole_bursts=whole_bursts)
+    members = theme_members(vectors, week == window.this_week, tracked, whole_bursts=whole_bursts,
+                            grow_bursts=grow_bursts)
     papers = list(window.papers)
     trends = []
     for rows, (title, phrases) in zip(members, label_themes(papers, vectors, members, context=context)):
@@ -186,12 +189,12 @@ def find_trends(window: Window, vectors: np.ndarray, *, key: Callable[[Paper], f
     return TrendReport(window.end, window.topic, window.weeks, tuple(trends))
 
 
-def theme_members(vectors: np.ndarray, this_week: np.ndarray, tracked: np.ndarray, *, whole_bursts: bool = True
-                  ) -> list[np.ndarray]:
+def theme_members(vectors: np.ndarray, this_week: np.ndarray, tracked: np.ndarray, *, whole_bursts: bool = True,
+                  grow_bursts: bool = True) -> list[np.ndarray]:
     """Row indices of each theme: the rising subtrees first (scan), then the digest cut's themes.
 
-    `whole_bursts=False`: the scan as it was before rising subtrees grew into their parents
-    (the baseline of benchmarks/trends.py)."""
+    Baselines of benchmarks/trends.py: `whole_bursts=False`, the scan as it was before rising
+    subtrees grew into their parents; `grow_bursts=False`, before they grew into balls."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
     n = len(vectors)
@@ -229,7 +232,34 @@ def theme_members(vectors: np.ndarray, this_week: np.ndarray, tracked: np.ndarra
         rows = np.flatnonzero((flat == label) & ~taken)
         if len(rows) >= MIN_THEME:
             themes.append(rows)
-    return settle(vectors, themes) if whole_bursts else themes
+    if not whole_bursts:
+        return themes
+    themes = settle(vectors, themes)
+    return grow_rising(vectors, themes, this_week & tracked, ~this_week & tracked) if grow_bursts else themes
+
+
+def grow_rising(vectors: np.ndarray, themes: list[np.ndarray], now: np.ndarray, before: np.ndarray
+                ) -> list[np.ndarray]:
+    """Each rising theme, most rising first, grown into the ball around its centre
+    (tracker.enrich.bursts) if the ball still rises; the other themes keep what is left to them."""
+    share = now.sum() / max(now.sum() + before.sum(), 1)
+    if not 0 < share < 1:
+        return themes
+    scores = [growth(int(now[rows].sum()), int(before[rows].sum()), share)[0] for rows in themes]
+    free = np.ones(len(vectors), bool)
+    grown = []
+    for k in sorted(range(len(themes)), key=lambda k: -scores[k]):
+        if not scores[k] > 1.0:
+            break
+        rows = themes[k][free[themes[k]]]
+        if now[rows].sum() < 2:
+            continue
+        ball = grow(vectors, rows, now, before, free, min_now=MIN_THIS_WEEK)
+        if growth(int(now[ball].sum()), int(before[ball].sum()), share)[0] > 1.0:
+            grown.append(ball)
+            free[ball] = False
+    left = (rows[free[rows]] for rows in themes)
+    return grown + [rows for rows in left if len(rows) >= MIN_THEME]
 
 
 def settle(vectors: np.ndarray, themes: list[np.ndarray]) -> list[np.ndarray]:

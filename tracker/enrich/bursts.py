@@ -6,8 +6,9 @@ benchmarks) sits in the Ward tree as several subtrees and its odd papers next to
 its centre still points at what they share. So: take the centre of the theme's papers of this
 week; walk outwards from it through every paper, nearest first; stop where the ball holds the
 most papers of this week net of the earlier weeks' papers it took in, each earlier paper costing
-the base odds (earlier papers per paper of this week overall: a ring of ordinary papers, new and
-old in the usual proportion, gains nothing). Re-centre on the ball's papers of this week and
+OLD_COST of this week's: a ring joins when three in four of its papers are new, so an old theme's
+new papers stay out. Only when the earlier weeks hold more papers than this week (trends.py):
+with fewer, where the ordinary papers lie is not known well enough. Re-centre on the ball's papers of this week and
 repeat until the ball stops changing (mean shift). Measured by benchmarks/trends.py.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 ROUNDS = 10  # re-centrings; the ball settles in two or three
+OLD_COST = 3.0  # tuned on benchmarks/trends.py's tuning subjects: 2 to 5 score alike
 
 
 def grow(vectors: np.ndarray, rows: np.ndarray, now: np.ndarray, before: np.ndarray, free: np.ndarray,
@@ -23,12 +25,12 @@ def grow(vectors: np.ndarray, rows: np.ndarray, now: np.ndarray, before: np.ndar
 
     `vectors`: unit rows; `now` / `before`: masks of the tracked papers of this week / of the
     earlier weeks. Returns `rows` unchanged when no ball holds `min_now` papers of this week."""
-    cost = before.sum() / max(now.sum(), 1)
     for _ in range(ROUNDS):
         core = rows[now[rows]]
         if not len(core):
             return rows
-        ball = _ball(vectors, vectors[core].sum(axis=0), now, before, free, cost, min_now)
+        centre = vectors[core].sum(axis=0)
+        ball = _ball(vectors, centre / np.linalg.norm(centre), now, before, free, OLD_COST, min_now)
         if ball is None or np.array_equal(ball, rows):
             return rows
         rows = ball
@@ -36,8 +38,9 @@ def grow(vectors: np.ndarray, rows: np.ndarray, now: np.ndarray, before: np.ndar
 
 
 def _ball(vectors, centre, now, before, free, cost: float, min_now: int) -> np.ndarray | None:
+    close = vectors @ centre
     candidates = np.flatnonzero(free)
-    order = candidates[np.argsort(-(vectors[candidates] @ centre), kind="stable")]
+    order = candidates[np.argsort(-close[candidates], kind="stable")]
     new, old = np.cumsum(now[order]), np.cumsum(before[order])
     net = np.where(new >= min_now, new - cost * old, -np.inf)
     end = int(np.argmax(net))

@@ -243,7 +243,7 @@ def grow_rising(vectors: np.ndarray, themes: list[np.ndarray], now: np.ndarray, 
     """Each rising theme, most rising first, grown into the ball around its centre
     (tracker.enrich.bursts) if the ball still rises; the other themes keep what is left to them."""
     share = now.sum() / max(now.sum() + before.sum(), 1)
-    if not 0 < share < 1:
+    if not 0 < share < 0.5:  # the earlier weeks must show where ordinary papers lie (bursts.py)
         return themes
     scores = [growth(int(now[rows].sum()), int(before[rows].sum()), share)[0] for rows in themes]
     free = np.ones(len(vectors), bool)

@@ -1,7 +1,7 @@
 """Does `tracker trends` find a sub-topic that appears only this week among ordinary papers?
 
     python benchmarks/trends.py            # both parts, parameters as shipped
-    python benchmarks/trends.py --tune     # part 1 on the tuning subjects, NEARLY swept
+    python benchmarks/trends.py --tune     # part 1 on the tuning subjects, bursts.OLD_COST swept
 
 Part 1, heterogeneous bursts (SciTLDR's 2,609 real ML abstracts, benchmarks/scitldr.py): a
 subject picked by title keywords ("video", "graph", "GAN", ...) whose papers are of several
@@ -9,8 +9,10 @@ kinds (video generation, video prediction, video RL...), k of them (4-15) plante
 4 weeks, each week also holding b (10, 25, 40) ordinary papers: papers whose title and abstract
 never match the subject, shuffled alike into every week. Target: the planted burst is the first
 rising theme and holds >= 80% of its papers, with strangers (this week's ordinary papers in it)
-<= 20% of the theme's papers this week, in >= 80% of runs. NEARLY was chosen on TUNE_SUBJECTS
-with TUNE_SEEDS (`--tune`); the figures are for REPORT_SUBJECTS with REPORT_SEEDS.
+<= 20% of the theme's papers this week, in >= 80% of runs. NEARLY (round one) and OLD_COST (the
+balls, tracker.enrich.bursts) were chosen on TUNE_SUBJECTS with TUNE_SEEDS (`--tune`); the figures
+are for REPORT_SUBJECTS with REPORT_SEEDS. Methods: shipped; round one = without the balls
+(grow_bursts=False); before = the subtree scan alone (whole_bursts=False).
 
 Part 2, homogeneous bursts (below, as before):
 
@@ -30,7 +32,8 @@ and its strangers (ordinary papers of this week in it; of earlier weeks in brack
 Target: rank 1, holding >= 60%, strangers <= planted papers it holds.
 
 Methods: shipped = tracker.enrich.trends.find_trends (a growth scan over the Ward tree, rising
-subtrees grown into their parents when the burst spans them); before = the same scan without
+subtrees grown into their parents when the burst spans them, then into balls); round one =
+without the balls (grow_bursts=False); before = the same scan without
 that (whole_bursts=False, the method before issue 22); one cut = the digest's themes (tracker.enrich.cluster.group_vectors, one cut) over the same
 window, each with the same growth statistic. Embeds with the bundled all-MiniLM-L6-v2 through
 sentence-transformers. Deterministic (seeded).
@@ -51,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.scitldr import load_scitldr, scitldr_vectors  # noqa: E402
 from benchmarks.themes import embed, load_corpus  # noqa: E402
-from tracker.enrich import trends  # noqa: E402
+from tracker.enrich import bursts, trends  # noqa: E402
 from tracker.enrich.cluster import group_vectors, unit  # noqa: E402
 
 END = "2026-03-29"  # a Sunday
@@ -224,9 +227,9 @@ def main() -> None:
     labelled, trends.label_themes = trends.label_themes, unlabelled
     print(f"Part 1: heterogeneous bursts, {len(corpus)} SciTLDR papers; {'tuning' if tune else 'report'} subjects "
           f"{', '.join(subjects)}; k x b = {BURSTS}; seeds {list(seeds)}")
-    for nearly in (0.6, 0.8, 1.0) if tune else (trends.NEARLY,):
-        trends.NEARLY = nearly
-        print(f"NEARLY = {nearly}")
+    for cost in (2.0, 3.0, 5.0) if tune else (bursts.OLD_COST,):
+        bursts.OLD_COST = cost
+        print(f"OLD_COST = {cost}")
         print_bursts(run_bursts(corpus, corpus_vectors, subjects, seeds), subjects)
     trends.label_themes = labelled
     if tune:

@@ -1,7 +1,7 @@
 """Does `tracker trends` find a sub-topic that appears only this week among ordinary papers?
 
     python benchmarks/trends.py            # both parts, parameters as shipped
-    python benchmarks/trends.py --tune     # part 1 on the tuning subjects, NEARLY swept
+    python benchmarks/trends.py --tune     # part 1 on the tuning subjects, bursts.OLD_COST swept
 
 Part 1, heterogeneous bursts (SciTLDR's 2,609 real ML abstracts, benchmarks/scitldr.py): a
 subject picked by title keywords ("video", "graph", "GAN", ...) whose papers are of several
@@ -9,8 +9,10 @@ kinds (video generation, video prediction, video RL...), k of them (4-15) plante
 4 weeks, each week also holding b (10, 25, 40) ordinary papers: papers whose title and abstract
 never match the subject, shuffled alike into every week. Target: the planted burst is the first
 rising theme and holds >= 80% of its papers, with strangers (this week's ordinary papers in it)
-<= 20% of the theme's papers this week, in >= 80% of runs. NEARLY was chosen on TUNE_SUBJECTS
-with TUNE_SEEDS (`--tune`); the figures are for REPORT_SUBJECTS with REPORT_SEEDS.
+<= 20% of the theme's papers this week, in >= 80% of runs. NEARLY (round one) and OLD_COST (the
+balls, tracker.enrich.bursts) were chosen on TUNE_SUBJECTS with TUNE_SEEDS (`--tune`); the figures
+are for REPORT_SUBJECTS with REPORT_SEEDS. Methods: shipped; round one = without the balls
+(grow_bursts=False); before = the subtree scan alone (whole_bursts=False).
 
 Part 2, homogeneous bursts (below, as before):
 
@@ -30,7 +32,8 @@ and its strangers (ordinary papers of this week in it; of earlier weeks in brack
 Target: rank 1, holding >= 60%, strangers <= planted papers it holds.
 
 Methods: shipped = tracker.enrich.trends.find_trends (a growth scan over the Ward tree, rising
-subtrees grown into their parents when the burst spans them); before = the same scan without
+subtrees grown into their parents when the burst spans them, then into balls); round one =
+without the balls (grow_bursts=False); before = the same scan without
 that (whole_bursts=False, the method before issue 22); one cut = the digest's themes (tracker.enrich.cluster.group_vectors, one cut) over the same
 window, each with the same growth statistic. Embeds with the bundled all-MiniLM-L6-v2 through
 sentence-transformers. Deterministic (seeded).
@@ -51,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.scitldr import load_scitldr, scitldr_vectors  # noqa: E402
 from benchmarks.themes import embed, load_corpus  # noqa: E402
-from tracker.enrich import trends  # noqa: E402
+from tracker.enrich import bursts, trends  # noqa: E402
 from tracker.enrich.cluster import group_vectors, unit  # noqa: E402
 
 END = "2026-03-29"  # a Sunday
@@ -131,7 +134,7 @@ def outcome(report, planted_ids: set[str], *, held_share: float = 0.6, strangers
 
 
 def run_all(papers, vectors, group):
-    results = {"shipped": [], "before": [], "one cut": []}
+    results = {"shipped": [], "round one": [], "before": [], "one cut": []}
     for planted in PLANTED:
         available = sum(g == planted for g in group.values())
         for k, b in SIZES:
@@ -143,9 +146,10 @@ def run_all(papers, vectors, group):
                 order = {p.id: i for i, p in enumerate(dated)}
                 vecs = vectors[[rows[order[p.id]] for p in window.papers]]
                 shipped = trends.find_trends(window, vecs)
+                round_one = trends.find_trends(window, vecs, grow_bursts=False)
                 before = trends.find_trends(window, vecs, whole_bursts=False)
                 base, _ = baseline_report(window, vecs)
-                for name, report in (("shipped", shipped), ("before", before), ("one cut", base)):
+                for name, report in (("shipped", shipped), ("round one", round_one), ("before", before), ("one cut", base)):
                     results[name].append({"planted": planted, "k": len(planted_ids), "b": b, "seed": seed,
                                           **outcome(report, planted_ids)})
     return results
@@ -184,7 +188,8 @@ def unlabelled(papers, vectors, members, n_terms=2, context=None):
 
 def run_bursts(papers, vectors, subjects: dict[str, str], seeds) -> dict[str, list[dict]]:
     """Per method, one outcome per (subject, k, b, seed) against the issue-22 target."""
-    results: dict[str, list[dict]] = {"shipped": [], "before": []}
+    results: dict[str, list[dict]] = {"shipped": [], "round one": [], "before": []}
+    options = {"shipped": {}, "round one": {"grow_bursts": False}, "before": {"whole_bursts": False}}
     for name, pattern in subjects.items():
         members = [r for r, p in enumerate(papers) if re.search(pattern, p.title, re.IGNORECASE)]
         others = [r for r, p in enumerate(papers) if not re.search(pattern, f"{p.title} {p.abstract}", re.IGNORECASE)]
@@ -194,8 +199,8 @@ def run_bursts(papers, vectors, subjects: dict[str, str], seeds) -> dict[str, li
                 window = trends.select_window(dated, END, WEEKS)
                 order = {p.id: i for i, p in enumerate(dated)}
                 vecs = vectors[[rows[order[p.id]] for p in window.papers]]
-                for method, whole in (("shipped", True), ("before", False)):
-                    report = trends.find_trends(window, vecs, whole_bursts=whole)
+                for method, option in options.items():
+                    report = trends.find_trends(window, vecs, **option)
                     results[method].append({"planted": name, "k": k, "b": b, "seed": seed, **outcome(
                         report, planted_ids, held_share=0.8, strangers_share=0.2)})
     return results
@@ -204,14 +209,14 @@ def run_bursts(papers, vectors, subjects: dict[str, str], seeds) -> dict[str, li
 def print_bursts(results: dict[str, list[dict]], subjects) -> None:
     for method, rows in results.items():
         held = np.mean([r["held"] for r in rows])
-        print(f"{method:<8} target met in {sum(r['ok'] for r in rows)}/{len(rows)} runs "
+        print(f"{method:<9} target met in {sum(r['ok'] for r in rows)}/{len(rows)} runs "
               f"({sum(r['ok'] for r in rows) / len(rows):.0%}); ranked first {sum(r['rank'] == 1 for r in rows)}; "
               f"mean share of the burst held {held:.0%}")
         for name in subjects:
             mine = [r for r in rows if r["planted"] == name]
             by_k = " ".join(f"k={k}: {sum(r['ok'] for r in mine if r['k'] == k)}/{sum(r['k'] == k for r in mine)}"
                             for k in sorted({r["k"] for r in mine}))
-            print(f"         {name:<20} {sum(r['ok'] for r in mine)}/{len(mine)}   {by_k}")
+            print(f"          {name:<20} {sum(r['ok'] for r in mine)}/{len(mine)}   {by_k}")
 
 
 def main() -> None:
@@ -222,9 +227,9 @@ def main() -> None:
     labelled, trends.label_themes = trends.label_themes, unlabelled
     print(f"Part 1: heterogeneous bursts, {len(corpus)} SciTLDR papers; {'tuning' if tune else 'report'} subjects "
           f"{', '.join(subjects)}; k x b = {BURSTS}; seeds {list(seeds)}")
-    for nearly in (0.6, 0.8, 1.0) if tune else (trends.NEARLY,):
-        trends.NEARLY = nearly
-        print(f"NEARLY = {nearly}")
+    for cost in (2.0, 3.0, 5.0) if tune else (bursts.OLD_COST,):
+        bursts.OLD_COST = cost
+        print(f"OLD_COST = {cost}")
         print_bursts(run_bursts(corpus, corpus_vectors, subjects, seeds), subjects)
     trends.label_themes = labelled
     if tune:

@@ -327,3 +327,53 @@ def test_a_paper_filed_next_to_an_old_theme_settles_into_the_burst_it_is_closest
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     themes = settle(vectors, [np.arange(7), np.arange(7, 12)])  # the tree put the odd paper (6) with the old theme
     assert [t.tolist() for t in themes] == [list(range(6)), [6] + list(range(7, 12))]
+
+
+def heterogeneous_timeline(seed: int, kinds: int = 4, per_kind: int = 2, mix: float = 0.6, dim: int = 32):
+    """`kinds` steady themes (4 papers a week each) and, in the last week only, a burst of `per_kind`
+    papers of each kind: each shares the burst's direction (`mix`) with its kind's steady theme
+    (video RL: video, and reinforcement learning), so the tree files its papers under old themes."""
+    rng = np.random.default_rng(seed)
+    papers, rows = [], []
+    start = dt.date.fromisoformat(END) - dt.timedelta(days=27)
+    for week in range(4):
+        for theme in range(kinds):
+            for k in range(4):
+                day = (start + dt.timedelta(days=7 * week + k)).isoformat()
+                papers.append(paper(f"2603.{week}{theme}{k:03d}", day, title=f"steady{theme}"))
+                rows.append(np.eye(dim)[theme] * 10 + rng.normal(size=dim))
+    for kind in range(kinds):
+        for k in range(per_kind):
+            papers.append(paper(f"2603.9{kind}{k:03d}", (start + dt.timedelta(days=21 + k)).isoformat(), title="burst"))
+            rows.append((np.eye(dim)[dim - 1] * mix + np.eye(dim)[kind] * (1 - mix)) * 10 + rng.normal(size=dim))
+    return papers, np.array(rows)
+
+
+def test_a_burst_of_several_kinds_is_held_whole_by_the_first_rising_theme():
+    pure, whole_before = [], []
+    for seed in range(10):
+        papers, vectors = heterogeneous_timeline(seed)
+        burst = {p.id for p in papers if p.title == "burst"}
+        top = trends_of(papers, vectors).themes[0]
+        assert top.rising and burst <= set(top.papers), seed
+        pure.append(len(set(top.papers) - burst) <= 0.2 * len(top.papers))  # strangers: at most one in five
+        whole_before.append(burst <= set(trends_of(papers, vectors, grow_bursts=False).themes[0].papers))
+    assert sum(pure) >= 9
+    assert sum(whole_before) <= 5  # the subtree scan alone cuts such bursts into pieces
+
+
+def test_a_ball_grows_from_a_theme_over_this_weeks_papers_and_stops_at_the_old_ones():
+    from tracker.enrich.bursts import grow
+
+    rng = np.random.default_rng(1)
+    burst = np.eye(6)[0] * 10 + rng.normal(size=(6, 6))
+    old = np.eye(6)[1] * 10 + rng.normal(size=(12, 6))
+    new_ordinary = np.eye(6)[1] * 10 + rng.normal(size=(4, 6))  # this week, like the old weeks' papers
+    vectors = np.vstack([burst, old, new_ordinary])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    now = np.array([True] * 6 + [False] * 12 + [True] * 4)
+    free = np.ones(len(vectors), bool)
+    assert grow(vectors, np.array([0, 1, 2]), now, ~now, free)[:6].tolist() == list(range(6))
+    free[4:6] = False  # taken by another theme
+    assert grow(vectors, np.array([0, 1, 2]), now, ~now, free)[:4].tolist() == list(range(4))
+    assert grow(vectors, np.array([0, 18]), now, ~now, free, min_now=30).tolist() == [0, 18]  # no ball big enough

@@ -5,6 +5,7 @@ never by the exception's text, which can carry the webhook URL, i.e. the secret 
 """
 from __future__ import annotations
 
+import base64
 import smtplib
 import socket
 import ssl
@@ -133,7 +134,7 @@ class SmtpLogin:
 
 def send_email(login: SmtpLogin, message: EmailMessage, budget: Budget) -> None:
     """One delivery attempt; its timeout never reaches past the run's wait budget."""
-    secrets = [s for s in (login.username, login.password) if s]
+    secrets = _sent_forms(login.username, login.password)
     timeout = max(1.0, min(login.timeout, budget.left()))
     try:
         with _connect(login, timeout) as smtp:
@@ -154,6 +155,13 @@ def send_email(login: SmtpLogin, message: EmailMessage, budget: Budget) -> None:
         raise DeliveryFailed(f"SMTP TLS failed ({exc.reason or type(exc).__name__})") from None
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryFailed(f"SMTP failed ({type(exc).__name__})") from None
+
+
+def _sent_forms(username: str | None, password: str | None) -> list[str]:
+    """The credentials as written on the wire too (AUTH PLAIN/LOGIN base64): a server may echo them back."""
+    plain = [s for s in (username, password) if s]
+    wire = [f"\0{username}\0{password}"] if username and password else []
+    return plain + [base64.b64encode(s.encode()).decode() for s in plain + wire]
 
 
 def _connect(login: SmtpLogin, timeout: float) -> smtplib.SMTP:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from tracker.config_notify import EmailChannel, NotifyChannel
+from tracker.config_notify import LOOPBACK_HOSTS, EmailChannel, NotifyChannel
 from tracker.notify import formats
 from tracker.notify.deliver import Budget, DeliveryFailed, SmtpLogin, post_json, send_email, with_retries
 from tracker.notify.news import DayNews, gather_news
@@ -21,7 +21,6 @@ from tracker.render.links import safe_url
 from tracker.store.lock import run_lock
 
 log = logging.getLogger(__name__)
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 @dataclass

@@ -23,7 +23,8 @@ _DIGEST_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})\.md")
 _WEEKLY_NAME = re.compile(r"week-(\d{2})\.md")  # <digest_dir>/YYYY/week-WW.md, the weekly review
 # Characters XML 1.0 cannot carry at all (a feed holding one is not well-formed).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_MD_INLINE = re.compile(r"\\([!-/:-@\[-`{-~])|\*\*|`")  # a backslash escape, or our bold/code markers
+# A backslash escape (the character itself: `\&amp;` is the text "&amp;"), an entity (decoded), or our bold/code markers.
+_MD_INLINE = re.compile(r"\\([!-/:-@\[-`{-~])|(&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)|\*\*|`")
 _MD_LINK = re.compile(r"(?<!\\)\[((?:\\.|[^\\\]])*)\]\([^()\s]*\)")  # [label](url): our links encode parentheses
 _OUR_MARKUP = re.compile(r"<span>\$</span>|\u200b|<br>")  # a literal dollar, mention breakers, line breaks
 # A paper in a digest or weekly page: a list item opening with its bold title; its TL;DR is the next line.
@@ -214,7 +215,7 @@ def _plain(markdown_line: str) -> str:
     backslash escapes removed, entities decoded. Underscores stay (the weekly's `_…_`)."""
     text = _OUR_MARKUP.sub(lambda m: {"<span>$</span>": "$", "<br>": " "}.get(m.group(), ""), markdown_line)
     text = _MD_LINK.sub(lambda m: m.group(1), text)
-    return html.unescape(_MD_INLINE.sub(lambda m: m.group(1) or "", text))
+    return _MD_INLINE.sub(lambda m: m.group(1) or (html.unescape(m.group(2)) if m.group(2) else ""), text)
 
 
 def _link(path: str, feed_file: str, repo: str | None, branch: str, server: str = GITHUB) -> str:

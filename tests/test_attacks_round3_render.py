@@ -1,0 +1,27 @@
+"""Attack round 3 on what readers see: paper text that looks like markup or entities, in the Atom feed."""
+from __future__ import annotations
+
+import feedparser
+import pytest
+
+from tests.arxiv_fake import entry, feed
+from tests.test_tldr_display import QUERY, _run
+
+ABSTRACT = "Testing is hard. We propose a tester that finds bugs in compilers. It works."
+
+
+@pytest.mark.parametrize("title", [
+    "Fast &amp; loud testers",  # arXiv text that itself holds an entity: shown as written, not as "&"
+    "Tester &lt;script&gt;alert(1)&lt;/script&gt; escapes",
+    "Tester &#8203;invisible &#x5C; backslash &#64;everyone",
+])
+def test_entity_like_paper_text_reaches_the_feed_as_written(arxiv_server, write_config, tmp_path, title):
+    config = write_config("- name: Testing\n  keywords: [testing]\n")
+    arxiv_server.add_pages(QUERY, {0: feed([entry("2604.00001", title=title, abstract=ABSTRACT,
+                                                  updated="2026-04-13T10:00:00Z")])})
+    _run(config, "2026-04-13")
+    parsed = feedparser.parse((tmp_path / "digests" / "feed.xml").read_bytes())
+    assert parsed.bozo == 0
+    summary = parsed.entries[0].summary
+    assert f"{title}: We propose a tester that finds bugs in compilers." in summary
+    assert "<script>" not in summary and "@everyone" not in summary

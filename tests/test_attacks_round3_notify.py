@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import socketserver
 import threading
@@ -17,6 +18,7 @@ from click.testing import CliRunner
 
 from tests.test_notify import DATE, SECRET, Inbox, email_yaml, free_port, hooks, notify, project, smtp_server  # noqa: F401
 from tracker.cli import cli
+from tracker.cli.options import configure_logging
 from tracker.notify import formats
 from tracker.notify.news import Block, DayNews
 
@@ -228,3 +230,24 @@ def test_no_platform_mention_survives_in_any_payload(ping):
     assert all(p["allowed_mentions"] == {"parse": []} for p in formats.discord_payloads(news))
     html = formats.email_message(news, "bot@lab.example.org", ["lab@lab.example.org"]).get_body(("html",)).get_content()
     assert "<at" not in html and "<!sub" not in html and "<t:" not in html
+
+
+# --- secrets in the most verbose logs -----------------------------------------------------------
+
+@pytest.fixture
+def root_level():
+    """-vvv sets the root logger to DEBUG: put it back for the tests that follow."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    root.setLevel(level)
+    configure_logging(0)
+
+
+def test_the_webhook_secret_is_in_no_line_even_at_the_most_verbose_level(project, hooks, root_level):
+    hook = hooks(script=[(500, {}, 0.0)])  # a failure first, so retry logs run too
+    config = project("notify:\n  - slack: {webhook_env: URL}\n")
+    result = CliRunner().invoke(cli, ["-vvv", "notify", "--config", str(config), "--date", DATE], env={"URL": hook.url})
+    assert result.exit_code == 0 and len(hook.bodies) == 1
+    assert "POST" in result.output  # sanity: the HTTP library's own debug lines were printed
+    assert SECRET not in result.output

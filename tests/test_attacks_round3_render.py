@@ -25,3 +25,26 @@ def test_entity_like_paper_text_reaches_the_feed_as_written(arxiv_server, write_
     summary = parsed.entries[0].summary
     assert f"{title}: We propose a tester that finds bugs in compilers." in summary
     assert "<script>" not in summary and "@everyone" not in summary
+
+
+@pytest.mark.parametrize("repo", ["evil.example@acme/papers", "\u00e4cme/papers", "acme/../../evil", "../..", "acme/pa pers"])
+def test_a_repository_name_that_is_not_owner_name_is_one_config_line(write_config, repo):
+    from click.testing import CliRunner
+
+    from tracker.cli import cli
+
+    config = write_config("- name: Testing\n  keywords: [testing]\n", extra=f'publish:\n  repo: "{repo}"\n')
+    result = CliRunner().invoke(cli, ["check", "--config", str(config)])
+    assert result.exit_code == 2 and "OWNER/NAME" in result.output and "keywords.yaml:" in result.output
+
+
+@pytest.mark.parametrize("repo", ["evil.example@acme/papers", "acme/../../evil"])
+def test_a_hostile_github_repository_in_the_environment_never_makes_the_feeds_links(arxiv_server, write_config, tmp_path,
+                                                                                   monkeypatch, repo):
+    monkeypatch.setenv("GITHUB_REPOSITORY", repo)
+    config = write_config("- name: Testing\n  keywords: [testing]\n")
+    arxiv_server.add_pages(QUERY, {0: feed([entry("2604.00001", title="Testers", abstract=ABSTRACT,
+                                                  updated="2026-04-13T10:00:00Z")])})
+    _run(config, "2026-04-13")
+    xml = (tmp_path / "digests" / "feed.xml").read_text()
+    assert "evil" not in xml and feedparser.parse(xml).bozo == 0

@@ -18,7 +18,7 @@ from tracker import config_yaml
 from tracker.arxiv_query import build_query, check_query_syntax, query_warnings  # noqa: F401 (re-exported)
 from tracker.config_notify import NotifyChannel, attach_lines
 from tracker.config_types import (
-    Category, CategoryPattern, Float, Int, StrictModel, SummariesSettings, Text, did_you_mean,
+    Category, CategoryPattern, Float, Int, RepoName, StrictModel, SummariesSettings, Text, did_you_mean,
 )
 from tracker.config_yaml import printable
 from tracker.errors import ConfigError
@@ -178,7 +178,7 @@ class WeeklySettings(_Strict):
 
 
 class PublishSettings(_Strict):
-    repo: str | None = None
+    repo: RepoName | None = None
     label: str = "digest"
     empty_day: Literal["skip", "issue"] = "skip"
     health_label: str = "tracker-health"

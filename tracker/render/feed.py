@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import logging
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -14,9 +15,11 @@ from pathlib import Path
 from typing import Iterable, Mapping, NamedTuple
 from urllib.parse import quote
 
+from tracker.config_types import REPO_NAME
 from tracker.render.paths import feed_path
 
 ATOM = "http://www.w3.org/2005/Atom"
+log = logging.getLogger(__name__)
 GITHUB = "https://github.com"
 FEED_DAYS = 30
 _DIGEST_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})\.md")
@@ -100,6 +103,9 @@ def repository(configured: str | None, environ: Mapping[str, str] = os.environ) 
     GitHub Actions `GITHUB_REPOSITORY` on `GITHUB_SERVER_URL`; (None, github.com) when unknown."""
     server = (environ.get("GITHUB_SERVER_URL") or GITHUB).rstrip("/")
     repo = configured or environ.get("GITHUB_REPOSITORY") or None
+    if repo and not REPO_NAME.fullmatch(repo):  # it goes into every link: "evil.org@acme/x" must not
+        log.warning("GITHUB_REPOSITORY %r is not OWNER/NAME; links stay relative", repo)
+        repo = None
     return repo, server if server.startswith("https://") else GITHUB
 
 

@@ -251,3 +251,29 @@ def test_the_webhook_secret_is_in_no_line_even_at_the_most_verbose_level(project
     assert result.exit_code == 0 and len(hook.bodies) == 1
     assert "POST" in result.output  # sanity: the HTTP library's own debug lines were printed
     assert SECRET not in result.output
+
+
+def test_a_folder_where_the_record_goes_is_one_line_and_nothing_is_sent(project, hooks):
+    hook = hooks()
+    config = project("notify:\n  - slack: {webhook_env: URL}\n")
+    (config.parent / "data" / "notify.json").mkdir()
+    result = notify(config, env={"URL": hook.url})
+    assert result.exit_code != 0 and "notify.json" in result.output and "Traceback" not in result.output
+    assert hook.bodies == []
+
+
+def test_two_notifies_at_once_send_the_day_once(project, hooks, monkeypatch):
+    from tracker.config import load_settings
+    from tracker.notify.send import notify_day
+
+    hook = hooks(script=[(200, {}, 1.0)])  # the first delivery is slow: the second run starts meanwhile
+    config = project("notify:\n  - slack: {webhook_env: URL}\n")
+    monkeypatch.setenv("URL", hook.url)
+    reports = []
+    runs = [threading.Thread(target=lambda: reports.append(notify_day(load_settings(config), DATE))) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(60)
+    assert len(hook.paths) == 1 and len(hook.bodies) == 1
+    assert sorted(len(r.sent) for r in reports) == [0, 1] and sum(len(r.skipped) for r in reports) == 1

@@ -81,3 +81,14 @@ def test_a_200_holding_an_error_object_keeps_the_extractive_line(llm):
     server = llm(Reply(body=b'{"error": {"message": "quota exceeded for sk-round3", "type": "insufficient_quota"}}'))
     done, report = ask(server.url, [paper("We colour random graphs fast")])
     assert done == [] and KEY not in repr(report.to_dict())
+
+
+@pytest.mark.parametrize("reply", [
+    Reply(body=b"\x1f\x8b\x08\x00garbage-not-gzip" * 10, headers={"Content-Encoding": "gzip"}),
+    Reply(body=b'{"choices": [{"message": {"content": ["a", "list"]}}]}'),
+    Reply(body=b'{"choices": [{"message": {"content": "x\\u0000y"}}]}'),
+], ids=["gzip garbage", "content not a string", "NUL in content"])
+def test_a_garbled_answer_keeps_the_extractive_line_and_names_no_key(llm, reply):
+    server = llm(reply)
+    done, report = ask(server.url, [paper("We colour random graphs fast")])
+    assert done == [] and KEY not in repr(report.to_dict())

@@ -12,6 +12,7 @@ import logging
 import re
 import socketserver
 import threading
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -28,14 +29,18 @@ ENV = {"SMTP_USER": "lab-bot", "SMTP_PASSWORD": SECRET}
 class ScriptedSMTP:
     """A plain-text SMTP server on loopback that misbehaves as told; it records every line it was sent."""
 
-    def __init__(self, *, greeting: str = "220 scripted ESMTP", auth_reply: str | None = None, drop_in_data: int = 0):
+    def __init__(self, *, greeting: str = "220 scripted ESMTP", auth_reply: str | None = None, drop_in_data: int = 0,
+                 trickle: float = 0.0):
         self.lines: list[str] = []
+        self.closed = threading.Event()
         self.delivered = 0
         self.drops_left = drop_in_data
         fake = self
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self):
+                while trickle and not fake.closed.wait(trickle):  # a greeting that never ends, one line at a time
+                    self.say("220-still here")
                 self.say(greeting)
                 if not greeting.startswith("220"):
                     return
@@ -81,6 +86,7 @@ class ScriptedSMTP:
         return self.server.server_address[1]
 
     def close(self) -> None:
+        self.closed.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -147,6 +153,30 @@ def test_a_certificate_for_another_host_is_refused(project, tmp_path, monkeypatc
     assert not inbox.messages and SECRET not in result.output
 
 
+def test_tls_from_the_first_byte_checks_the_certificate_and_delivers(project, tmp_path, monkeypatch):
+    trustme = pytest.importorskip("trustme")
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), ssl_context=context)
+    controller.start()
+    try:
+        yaml = email_yaml(controller.port).replace("starttls: true", "starttls: false, ssl: true")
+        yaml = yaml.replace("username_env: SMTP_USER,\n                     password_env: SMTP_PASSWORD, ", "")
+        result = notify(project(yaml), env=ENV)
+    finally:
+        controller.stop()
+    assert result.exit_code == 0 and "sent to email" in result.output, result.output
+    assert len(inbox.messages) == 1
+
+
 def test_a_connection_dropped_mid_data_is_retried_and_the_day_sent_once(project, scripted):
     server = scripted(drop_in_data=1)
     config = project(plain_email_yaml(server.port))
@@ -160,6 +190,15 @@ def test_a_421_greeting_is_retried_within_the_budget_then_reported(project, scri
     server = scripted(greeting="421 4.3.2 too busy")
     result = notify(project(plain_email_yaml(server.port)), "--wait-budget", "3", env=ENV)
     assert result.exit_code == 0 and "not sent: email" in result.output and "421" in result.output
+
+
+def test_a_server_that_trickles_forever_cannot_hold_the_run_past_its_budget(project, scripted):
+    server = scripted(trickle=0.2)  # each line well within the socket timeout, and no end
+    config = project(plain_email_yaml(server.port).replace("to: [", "timeout_seconds: 2, to: ["))
+    started = time.monotonic()
+    result = notify(config, "--wait-budget", "3", env=ENV)
+    assert time.monotonic() - started < 15
+    assert result.exit_code == 0 and "not sent: email" in result.output and server.delivered == 0
 
 
 @pytest.mark.parametrize("host", ["smtp.example.org", "10.0.0.7"])

@@ -316,3 +316,18 @@ def test_two_notifies_at_once_send_the_day_once(project, hooks, monkeypatch):
         run.join(60)
     assert len(hook.paths) == 1 and len(hook.bodies) == 1
     assert sorted(len(r.sent) for r in reports) == [0, 1] and sum(len(r.skipped) for r in reports) == 1
+
+
+# --- sizes as the platform counts them ----------------------------------------------------------
+
+@pytest.mark.parametrize("unit", ["-*_[]()#\\", "\u56fe\u795e\u7ecf\u7f51\u7edc", "\U0001d4aa\U0001d53c\U0001d54f\u211d"],
+                         ids=["escaped markup", "CJK", "math letters"])
+def test_a_teams_card_stays_under_its_byte_limit_however_wide_the_characters(unit):
+    title = (unit * 300)[:280]
+    blocks = [Block("heading", "Top picks: P")] + [
+        Block("paper", title, f"https://arxiv.org/abs/2611.{i:05d}", (unit * 80)[:300]) for i in range(40)]
+    news = DayNews(DATE, f"arXiv digest {DATE}: 40 new", tuple(blocks), "https://github.com/lab/papers/blob/main/d.md")
+    payloads = formats.teams_payloads(news)
+    assert all(len(json.dumps(p).encode()) <= 28_000 for p in payloads)  # as requests sends it
+    last = payloads[-1]["attachments"][0]["content"]["body"][-1]["text"]
+    assert "more line(s)" in last and "https://github.com/lab/papers/blob/main/d.md" in last  # cut with a link

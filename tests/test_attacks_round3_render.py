@@ -48,3 +48,17 @@ def test_a_hostile_github_repository_in_the_environment_never_makes_the_feeds_li
     _run(config, "2026-04-13")
     xml = (tmp_path / "digests" / "feed.xml").read_text()
     assert "evil" not in xml and feedparser.parse(xml).bozo == 0
+
+
+@pytest.mark.parametrize("written, shown", [
+    ("Gains of $5%$ on GLUE", "Gains of 5% on GLUE"),  # `%` opened a LaTeX comment: "Gains of 5 on GLUE"
+    ("the $a % b$ rule holds", "the a % b rule holds"),
+    ("we get $\\text{50%}$ more", "we get 50% more"),
+    ("\\textbf{30%} fewer errors", "30% fewer errors"),
+    ("pairs $a & b$ align", "pairs a & b align"),
+    ("$50\\%$ and $\\varepsilon_1$", "50% and ε₁"),
+])
+def test_a_percent_or_ampersand_in_latex_is_shown_not_taken_for_markup(written, shown):
+    from tracker.render.latex import readable
+
+    assert " ".join(readable(written).split()) == shown

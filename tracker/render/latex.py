@@ -44,6 +44,9 @@ _OPERATOR = re.compile(r"(?P<before>\w?)\\(?P<name>log|ln|exp|sin|cos|tan|max|mi
 _SILENT = frozenset({"left", "right", "middle", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr",
                      "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits"})
 _GLUED = re.compile(r"\\[a-zA-Z]+[^\x00-\x7f\ue000]")  # a macro name running into a non-ASCII character
+# `%` and `&` as written in a one-line abstract: a percent sign and an ampersand (to LaTeX, a comment
+# that would silently drop the rest of the span, "$5%$ gains" -> "5 gains", and an alignment tab).
+_LITERAL = re.compile(r"(?<!\\)((?:\\\\)*)([%&])")
 _HOLE = "\ue000"  # private-use: marks where a finished script goes back after latex2text
 
 
@@ -176,7 +179,7 @@ def _convert(latex: str) -> str | None:
     if any(name in _REFUSED or (name not in _known_macros() and name not in _SILENT) for name in names):
         return None
     try:
-        text = _converter().latex_to_text(latex)
+        text = _converter().latex_to_text(_LITERAL.sub(r"\1\\\2", latex))
     except Exception:  # pylatexenc raises assorted errors on malformed input: leave it as written
         return None
     if "%s" in text and "%s" not in latex:  # a macro missing its arguments prints its template

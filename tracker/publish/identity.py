@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.publish.client import Api
+from tracker.store.journal import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,7 @@ def _record(repo: Any, login: str) -> None:
     if path is None or not login.endswith("[bot]"):
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(login + "\n", encoding="utf-8")
+        write_atomic(path, login + "\n")  # replaces a link there, never writes through it
     except OSError as exc:
         log.warning("cannot record the tracker's login in %s: %s", path, exc)
 

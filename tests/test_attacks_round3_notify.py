@@ -131,48 +131,46 @@ def test_no_starttls_offered_when_configured_means_not_sent_and_no_password_in_c
     assert server.delivered == 0
 
 
-def test_a_certificate_for_another_host_is_refused(project, tmp_path, monkeypatch):
+@pytest.fixture
+def tls_smtp(tmp_path, monkeypatch):
+    """start(cert_name, **Controller options): an aiosmtpd server whose certificate names `cert_name`,
+    signed by a CA the client trusts."""
     trustme = pytest.importorskip("trustme")
     import ssl
 
     from aiosmtpd.controller import Controller
 
-    ca = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("smtp.other-host.example").configure_cert(context)
-    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))  # trusted CA, wrong name
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), tls_context=context, require_starttls=True)
-    controller.start()
-    try:
-        result = notify(project(email_yaml(controller.port)), env=ENV)
-    finally:
+    started = []
+
+    def start(cert_name: str, **options):
+        ca = trustme.CA()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert(cert_name).configure_cert(context)
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+        inbox = Inbox()
+        options = {key: context if value == "context" else value for key, value in options.items()}
+        started.append(Controller(inbox, hostname="127.0.0.1", port=free_port(), **options))
+        started[-1].start()
+        return inbox, started[-1].port
+
+    yield start
+    for controller in started:
         controller.stop()
+
+
+def test_a_certificate_for_another_host_is_refused(project, tls_smtp):
+    inbox, port = tls_smtp("smtp.other-host.example", tls_context="context", require_starttls=True)  # trusted CA, wrong name
+    result = notify(project(email_yaml(port)), env=ENV)
     assert result.exit_code == 0 and "not sent: email" in result.output and "TLS" in result.output
     assert not inbox.messages and SECRET not in result.output
 
 
-def test_tls_from_the_first_byte_checks_the_certificate_and_delivers(project, tmp_path, monkeypatch):
-    trustme = pytest.importorskip("trustme")
-    import ssl
-
-    from aiosmtpd.controller import Controller
-
-    ca = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), ssl_context=context)
-    controller.start()
-    try:
-        yaml = email_yaml(controller.port).replace("starttls: true", "starttls: false, ssl: true")
-        yaml = yaml.replace("username_env: SMTP_USER,\n                     password_env: SMTP_PASSWORD, ", "")
-        result = notify(project(yaml), env=ENV)
-    finally:
-        controller.stop()
+def test_tls_from_the_first_byte_checks_the_certificate_and_delivers(project, tls_smtp):
+    inbox, port = tls_smtp("127.0.0.1", ssl_context="context")
+    yaml = email_yaml(port).replace("starttls: true", "starttls: false, ssl: true")
+    yaml = yaml.replace("username_env: SMTP_USER,\n                     password_env: SMTP_PASSWORD, ", "")
+    result = notify(project(yaml), env=ENV)
     assert result.exit_code == 0 and "sent to email" in result.output, result.output
     assert len(inbox.messages) == 1
 

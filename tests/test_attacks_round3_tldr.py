@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.llm_fake import FakeLLM, Reply, honest
+from tests.llm_fake import Reply, honest
+from tests.test_tldr_llm import llm  # noqa: F401 - pytest fixture
 from tracker.config_types import LLMSettings
 from tracker.enrich.tldr_check import check_tldr
 from tracker.enrich.tldr_llm import llm_tldrs
@@ -32,19 +33,6 @@ DISGUISED = {
 def paper(abstract: str) -> Paper:
     return Paper(id="2601.00001", version=1, title=TITLE, abstract=f"{abstract}. We colour random graphs fast.",
                  tldr="We colour random graphs fast.", tldr_source="extractive")
-
-
-@pytest.fixture
-def llm():
-    servers: list[FakeLLM] = []
-
-    def start(*script: Reply) -> FakeLLM:
-        servers.append(FakeLLM(*script))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 def ask(url: str, papers: list[Paper]):

@@ -62,3 +62,14 @@ def test_a_percent_or_ampersand_in_latex_is_shown_not_taken_for_markup(written, 
     from tracker.render.latex import readable
 
     assert " ".join(readable(written).split()) == shown
+
+
+@pytest.mark.parametrize("written, shown", [
+    ("a budget of 2^10 tokens", "a budget of 2^10 tokens"),  # was "2¹0": a power that reads as another number
+    ("batches of 10^24 rows", "batches of 10^24 rows"),
+    ("O(n^2) time and 2^{10} states", "O(n²) time and 2¹⁰ states"),
+])
+def test_a_power_outside_math_is_converted_only_when_unambiguous(written, shown):
+    from tracker.render.latex import readable
+
+    assert readable(written) == shown

@@ -37,7 +37,8 @@ SUBSCRIPT = dict(zip("0123456789+-=()aehijklmnoprstuvxβγρφχ", "₀₁₂₃
 _MATH = re.compile(r"(?<![\\$])\$(?![\s$])((?:[^$\\]|\\.){1,%d}?)(?<![\s\\])\$(?![\d$])" % MAX_SPAN, re.DOTALL)
 # Outside math: one macro with its braced arguments, an accent on a letter, or an escaped symbol.
 _TEXT_MACRO = re.compile(r"\\(?:[a-zA-Z]+(?:\{[^{}$\\]{0,80}\})*|['\"`^~=.][a-zA-Z]|['\"`^~=.]\{[a-zA-Z]\}|[%&#_$])")
-_TEXT_POWER = re.compile(r"(?<=[\w)\]])\^(?:\{([0-9+-]{1,4})\}|([0-9]))")  # n^2, 10^{-3}: only digits outside math
+# n^2, 10^{-3}: only digits outside math; "2^10" stays as written (TeX would read 2¹0, its writer 2¹⁰).
+_TEXT_POWER = re.compile(r"(?<=[\w)\]])\^(?:\{([0-9+-]{1,4})\}|([0-9])(?![0-9]))")
 _MACRO_NAME = re.compile(r"\\([a-zA-Z]+)")
 _OPERATOR = re.compile(r"(?P<before>\w?)\\(?P<name>log|ln|exp|sin|cos|tan|max|min|arg|sup|inf|lim|det|dim|Pr)\b\s*(?P<after>\w?)")
 # Sizing and spacing macros latex2text does not list but rightly prints as nothing.

@@ -73,3 +73,16 @@ def test_a_power_outside_math_is_converted_only_when_unambiguous(written, shown)
     from tracker.render.latex import readable
 
     assert readable(written) == shown
+
+
+@pytest.mark.parametrize("written, shown", [
+    ("$\\frac{a+b}{c}$", "(a+b)/c"),  # was "a+b/c": another number
+    ("$\\frac{x}{y+1}$ steps", "x/(y+1) steps"),
+    ("$\\frac{1}{2}$ and $\\frac{\\alpha}{2}$", "1/2 and α/2"),
+    ("$\\|x\\|_2$ is small", "‖x‖₂ is small"),  # was "x₂": the norm gone
+    ("$\\frac{a}$ stays", "$\\frac{a}$ stays"),  # missing an argument: as written
+])
+def test_fractions_and_norms_keep_their_meaning(written, shown):
+    from tracker.render.latex import readable
+
+    assert readable(written) == shown

@@ -193,11 +193,28 @@ def _convert(latex: str) -> str | None:
 def _converter():
     import logging
 
-    from pylatexenc.latex2text import LatexNodes2Text
+    from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
     # It logs a warning per malformed macro (hostile text can hold thousands); we keep those as written.
     logging.getLogger("pylatexenc").setLevel(logging.ERROR)
-    return LatexNodes2Text(math_mode="text", strict_latex_spaces="based-on-source")  # "X \\sim N": "X ∼ N", not "X ∼N"
+    context = get_default_latex_context_db()
+    # latex2text's own: \frac{a+b}{c} -> "a+b/c" (another number) and \|x\| -> "x" (the norm gone).
+    context.add_context_category("tracker", prepend=True, macros=[
+        MacroTextSpec("frac", simplify_repl=_fraction), MacroTextSpec("|", simplify_repl="\u2016")])
+    return LatexNodes2Text(latex_context=context, math_mode="text",
+                           strict_latex_spaces="based-on-source")  # "X \\sim N": "X ∼ N", not "X ∼N"
+
+
+_ATOM = re.compile(r"[\w.]+|\([^()]*\)")  # needs no parentheses around it as a numerator or denominator
+
+
+def _fraction(node, l2tobj) -> str:
+    """`\\frac{a+b}{c}` as "(a+b)/c"; `\\frac{1}{2}` as "1/2"."""
+    args = node.nodeargd.argnlist[-2:] if node.nodeargd else []
+    if len(args) != 2 or None in args:
+        raise ValueError("\\frac without its two arguments")  # left as written
+    parts = [l2tobj.nodelist_to_text([arg]).strip() for arg in args]
+    return "/".join(part if _ATOM.fullmatch(part) else f"({part})" for part in parts)
 
 
 @functools.lru_cache(maxsize=1)

@@ -86,3 +86,16 @@ def test_fractions_and_norms_keep_their_meaning(written, shown):
     from tracker.render.latex import readable
 
     assert readable(written) == shown
+
+
+@pytest.mark.parametrize("written, shown", [
+    ("$\\sqrt[3]{x}$", "∛(x)"),  # was "√(x)": a cube root shown as a square root
+    ("$\\sqrt{x+1}$", "√(x+1)"),
+    ("$\\sqrt[n]{x}$", "$\\sqrt[n]{x}$"),  # no Unicode sign for it: as written
+    ("closure $\\overline{AB}$", "closure A\u0305B\u0305"),  # was "AB": the bar gone
+    ("$\\underline{x}$", "x\u0332"),
+])
+def test_roots_and_bars_keep_their_meaning(written, shown):
+    from tracker.render.latex import readable
+
+    assert readable(written) == shown

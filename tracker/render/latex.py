@@ -199,8 +199,11 @@ def _converter():
     logging.getLogger("pylatexenc").setLevel(logging.ERROR)
     context = get_default_latex_context_db()
     # latex2text's own: \frac{a+b}{c} -> "a+b/c" (another number) and \|x\| -> "x" (the norm gone).
+    # \sqrt[3]{x} -> "√(x)" (a cube root read as a square one), \overline{AB} -> "AB" (the bar gone).
     context.add_context_category("tracker", prepend=True, macros=[
-        MacroTextSpec("frac", simplify_repl=_fraction), MacroTextSpec("|", simplify_repl="\u2016")])
+        MacroTextSpec("frac", simplify_repl=_fraction), MacroTextSpec("|", simplify_repl="\u2016"),
+        MacroTextSpec("sqrt", simplify_repl=_root), MacroTextSpec("overline", simplify_repl=_marked("\u0305")),
+        MacroTextSpec("underline", simplify_repl=_marked("\u0332"))])
     return LatexNodes2Text(latex_context=context, math_mode="text",
                            strict_latex_spaces="based-on-source")  # "X \\sim N": "X ∼ N", not "X ∼N"
 
@@ -215,6 +218,27 @@ def _fraction(node, l2tobj) -> str:
         raise ValueError("\\frac without its two arguments")  # left as written
     parts = [l2tobj.nodelist_to_text([arg]).strip() for arg in args]
     return "/".join(part if _ATOM.fullmatch(part) else f"({part})" for part in parts)
+
+
+def _root(node, l2tobj) -> str:
+    """`\\sqrt{x}` as "√(x)", `\\sqrt[3]{x}` as "∛(x)"; another index is left as written."""
+    index, body = (node.nodeargd.argnlist if node.nodeargd else [None, None])[-2:]
+    if body is None:
+        raise ValueError("\\sqrt without its argument")
+    sign = {None: "√", "3": "∛", "4": "∜"}.get(index and l2tobj.nodelist_to_text([index]).strip())
+    if sign is None:
+        raise ValueError("a root of another index")
+    return f"{sign}({l2tobj.nodelist_to_text([body]).strip()})"
+
+
+def _marked(mark: str):
+    """`\\overline{AB}` as "A̅B̅": the combining mark on every character."""
+    def repl(node, l2tobj) -> str:
+        args = node.nodeargd.argnlist if node.nodeargd else []
+        if not args or args[-1] is None:
+            raise ValueError("a mark without its argument")
+        return "".join(char + mark for char in l2tobj.nodelist_to_text([args[-1]]).strip() if not char.isspace())
+    return repl
 
 
 @functools.lru_cache(maxsize=1)

@@ -19,7 +19,7 @@ from tracker.arxiv_query import build_queries, check_query_syntax
 from tracker.config_notify import NotifyChannel, attach_lines
 from tracker.config_paths import expand_paths
 from tracker.config_types import (
-    Category, CategoryPattern, Float, Int, StrictModel, SummariesSettings, Text,
+    Category, CategoryPattern, Float, Int, RepoName, StrictModel, SummariesSettings, Text,
 )
 from tracker.config_yaml import printable
 from tracker.errors import ConfigError
@@ -185,7 +185,7 @@ class WeeklySettings(_Strict):
 
 
 class PublishSettings(_Strict):
-    repo: str | None = None
+    repo: RepoName | None = None
     label: str = "digest"
     empty_day: Literal["skip", "issue"] = "skip"
     health_label: str = "tracker-health"

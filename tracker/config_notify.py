@@ -17,6 +17,7 @@ from tracker.config_types import Float, Int, StrictModel
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # One plain address: no display name, no list, nothing that could end a header line (CR/LF).
 _ADDRESS = re.compile(r"[^@\s<>,;:\"'()\[\]\\]{1,64}@[A-Za-z0-9.\-]{1,253}")
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})  # a local relay may take a password in clear
 _HOST = re.compile(r"[A-Za-z0-9.\-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
 
 
@@ -65,6 +66,8 @@ class EmailChannel(StrictModel):
             raise ValueError("choose `ssl: true` (port 465) or `starttls: true` (port 587), not both")
         if bool(self.username_env) != bool(self.password_env):
             raise ValueError("give both `username_env` and `password_env`, or neither")
+        if self.username_env and not (self.ssl or self.starttls) and self.smtp_host.lower() not in LOOPBACK_HOSTS:
+            raise ValueError(f"the password would go to {self.smtp_host} in clear: set `starttls: true` or `ssl: true`")
         return self
 
 

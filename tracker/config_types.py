@@ -66,7 +66,18 @@ def _plain_text(value: str) -> str:
 
 Int = Annotated[int, BeforeValidator(_whole_number)]
 Float = Annotated[float, BeforeValidator(_number)]
+# GitHub's OWNER/NAME: ASCII letters, digits, "-", "_", "." (never "." or ".." alone): it goes into URLs.
+REPO_NAME = re.compile(r"(?!\.{1,2}/)[A-Za-z0-9_.-]{1,100}/(?!\.{1,2}$)[A-Za-z0-9_.-]{1,100}")
+
+
+def _repo_name(value: str) -> str:
+    if not REPO_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not a GitHub OWNER/NAME (ASCII letters, digits, -, _ and .)")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_plain_text)]
+RepoName = Annotated[str, AfterValidator(_repo_name)]
 Category = Annotated[str, AfterValidator(_category)]  # sent to arXiv: exactly as arXiv spells it
 CategoryPattern = Annotated[str, AfterValidator(_category_pattern)]  # local filter: globs and archives too
 

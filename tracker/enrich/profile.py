@@ -19,7 +19,6 @@ from pathlib import Path
 
 from tracker.arxiv_ids import canonical_id
 from tracker.errors import TrackerError
-from tracker.models import Paper
 from tracker.store.journal import write_atomic
 
 logger = logging.getLogger(__name__)

@@ -15,9 +15,16 @@ MAX_CHARS = 400  # 40 words of ordinary length; a 5,000-character "word" is not 
 _LINK = re.compile(
     r"(?i)\b[a-z][a-z0-9+.\-]*://|\bwww\.|\b(?:mailto|javascript|data|file):"
     r"|[\w.+\-]+@[\w\-]+\.[a-z]{2,}"  # an e-mail address (GitHub links it)
-    r"|\b[a-z0-9\-]+\.(?:com|org|net|edu|gov|io|ai|dev|app|xyz|ly|gg|me|co|info|biz|site|link|click|top|online|shop"
-    r"|news|live|tech|pro|tv|cc|to|sh|so|uk|de|fr|jp|ru|cn|in|us)\b"
+    # Any name.tld: chat apps and mail clients link every real TLD (.zip, .mov...), a list of some would not do.
+    r"|\b[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9\-]+)*\.[a-z]{2,63}\b"
+    # A link in disguise for a human to follow: example[.]com, example(.)com, example dot com, hxxp://.
+    r"|\b[a-z0-9\-]+\s*[\[({<]\s*(?:\.|dot)\s*[\])}>]\s*[a-z]{2,}"
+    r"|\b[a-z0-9\-]+\s+dot\s+(?:com|org|net|edu|gov|io|ai|dev|app|xyz|ly|me|co|info|zip|link|top|uk|de|ru|cn)\b"
+    r"|\bh[x*]{2}ps?\b|\bslash\s+slash\b"
 )
+# What the checks read: compatibility forms folded (＠ is @, ｅｖｉｌ．ｃｏｍ is evil.com) and the ideographic
+# full stops that IDNA reads as dots ("example。com" opens example.com in a browser).
+_FOLD_DOTS = str.maketrans({"\u3002": ".", "\uff61": "."})
 _HTML = re.compile(r"<[A-Za-z/!?]|&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]+);")
 _MARKDOWN_CHARS = re.compile(r"[`*_\[\]|~#\\]")  # emphasis, code, links, tables, headings, #123 refs, escapes
 _MARKDOWN_START = re.compile(r"^(?:[>\-+=]|\d+[.)]\s)")  # quote, list item, setext rule
@@ -106,12 +113,13 @@ def form_problem(text: str) -> str | None:
     control = _control_char(text)
     if control:
         return f"line break or control character {control}"
+    folded = unicodedata.normalize("NFKC", text).translate(_FOLD_DOTS)
     checks = (
         (_REFUSAL, "a refusal"), (_LINK, "a link"), (_HTML, "HTML"), (_MENTION, "an @mention"),
         (_MARKDOWN_CHARS, "Markdown syntax"), (_MARKDOWN_START, "Markdown syntax"),
     )
     for pattern, name in checks:
-        if pattern.search(text):
+        if pattern.search(folded):
             return name
     words = len(text.split())
     if words > MAX_WORDS or len(text) > MAX_CHARS:

@@ -5,9 +5,11 @@ never by the exception's text, which can carry the webhook URL, i.e. the secret 
 """
 from __future__ import annotations
 
+import base64
 import smtplib
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -133,10 +135,17 @@ class SmtpLogin:
 
 def send_email(login: SmtpLogin, message: EmailMessage, budget: Budget) -> None:
     """One delivery attempt; its timeout never reaches past the run's wait budget."""
-    secrets = [s for s in (login.username, login.password) if s]
+    secrets = _sent_forms(login.username, login.password)
     timeout = max(1.0, min(login.timeout, budget.left()))
+    smtp = _client(login, timeout)
+    # The socket timeout bounds each read; a server trickling one line at a time (a greeting that never
+    # ends) would hold the run forever. At the attempt's deadline the connection is shut under it.
+    hang_up = threading.Timer(max(1.0, min(2 * login.timeout, budget.left())), _shut, args=(smtp,))
+    hang_up.daemon = True
+    hang_up.start()
     try:
-        with _connect(login, timeout) as smtp:
+        with smtp:
+            _greeted(smtp, login)
             if login.starttls:
                 smtp.starttls(context=ssl.create_default_context())
             if login.username and login.password:
@@ -154,12 +163,40 @@ def send_email(login: SmtpLogin, message: EmailMessage, budget: Budget) -> None:
         raise DeliveryFailed(f"SMTP TLS failed ({exc.reason or type(exc).__name__})") from None
     except (smtplib.SMTPException, OSError) as exc:
         raise DeliveryFailed(f"SMTP failed ({type(exc).__name__})") from None
+    finally:
+        hang_up.cancel()
 
 
-def _connect(login: SmtpLogin, timeout: float) -> smtplib.SMTP:
+def _sent_forms(username: str | None, password: str | None) -> list[str]:
+    """The credentials as written on the wire too (AUTH PLAIN/LOGIN base64): a server may echo them back."""
+    plain = [s for s in (username, password) if s]
+    wire = [f"\0{username}\0{password}"] if username and password else []
+    return plain + [base64.b64encode(s.encode()).decode() for s in plain + wire]
+
+
+def _client(login: SmtpLogin, timeout: float) -> smtplib.SMTP:
+    """Not connected yet (no host given): the deadline's timer must hold it before the greeting is read."""
     if login.ssl:
-        return smtplib.SMTP_SSL(login.host, login.port, timeout=timeout, context=ssl.create_default_context())
-    return smtplib.SMTP(login.host, login.port, timeout=timeout)
+        return smtplib.SMTP_SSL(timeout=timeout, context=ssl.create_default_context())
+    return smtplib.SMTP(timeout=timeout)
+
+
+def _greeted(smtp: smtplib.SMTP, login: SmtpLogin) -> None:
+    """Connect and read the greeting, as smtplib does when given the host at construction."""
+    smtp._host = login.host  # noqa: SLF001 - what the constructor would set: STARTTLS checks the certificate against it
+    code, reply = smtp.connect(login.host, login.port)
+    if code != 220:
+        raise smtplib.SMTPConnectError(code, reply)
+
+
+def _shut(smtp: smtplib.SMTP) -> None:
+    """Shut the connection down under a read blocked in another thread (it then sees the server hang up)."""
+    sock = getattr(smtp, "sock", None)
+    try:
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
 
 
 def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:

@@ -8,6 +8,7 @@ line pointing to the full digest, never rejected by the platform.
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,24 +36,33 @@ def no_mentions(text: str) -> str:
     return _MENTION_OPEN.sub("<" + ZWSP, _AT_WORD.sub("@" + ZWSP, display_line(text)))
 
 
-def pack(lines: list[str], limit: int, max_parts: int, cut_line: Callable[[int], str]) -> list[str]:
-    """Lines joined into at most `max_parts` parts of at most `limit` chars; the rest cut with `cut_line(n)`."""
+def pack(lines: list[str], limit: int, max_parts: int, cut_line: Callable[[int], str],
+         size: Callable[[str], int] = len) -> list[str]:
+    """Lines joined into at most `max_parts` parts of at most `limit` (as `size` measures: chars by
+    default); the rest cut with `cut_line(n)`."""
     parts: list[str] = []
     current = ""
     for index, line in enumerate(lines):
-        line = line[:limit]  # one line can never exceed a part on its own
-        if current and len(current) + 1 + len(line) > limit:
+        line = _fit(line, limit, size)  # one line can never exceed a part on its own
+        if current and size(f"{current}\n{line}") > limit:
             parts.append(current)
             current = ""
         if len(parts) == max_parts:
-            return _cut(parts, cut_line(len(lines) - index), limit)
+            return _cut(parts, cut_line(len(lines) - index), limit, size)
         current = f"{current}\n{line}" if current else line
     return parts + [current] if current else parts
 
 
-def _cut(parts: list[str], note: str, limit: int) -> list[str]:
+def _fit(line: str, limit: int, size: Callable[[str], int]) -> str:
+    line = line[:limit]
+    while size(line) > limit:  # wide characters: more bytes than chars
+        line = line[:len(line) * limit // size(line)]
+    return line
+
+
+def _cut(parts: list[str], note: str, limit: int, size: Callable[[str], int] = len) -> list[str]:
     last = parts[-1]
-    while last and len(last) + 1 + len(note) > limit:
+    while last and size(f"{last}\n{note}") > limit:
         last = last.rsplit("\n", 1)[0] if "\n" in last else ""
     parts[-1] = f"{last}\n{note}" if last else note
     return parts
@@ -137,7 +147,10 @@ def discord_payloads(news: DayNews) -> list[dict[str, Any]]:
 
 # --- Microsoft Teams: an Adaptive Card per message ---------------------------------------------
 
-TEAMS = Limits(chars=12000)  # Teams refuses payloads over ~28 KB; escaped text can double in size
+# Teams refuses payloads over ~28 KB, counted as sent: JSON with \uXXXX escapes (a CJK character is 6
+# bytes, a math letter 12) and each line a TextBlock of its own. Parts are measured that way.
+TEAMS = Limits(chars=20000)
+_TEXT_BLOCK_BYTES = len(json.dumps({"type": "TextBlock", "text": "", "wrap": True})) + 2
 _TEAMS_MARKUP = re.compile(r"([\\*_\[\]()#>`~-])")
 
 
@@ -165,8 +178,13 @@ def teams_payloads(news: DayNews) -> list[dict[str, Any]]:
     lines = [*map(_teams_line, news.blocks)]
     if news.link:
         lines.append(_teams_link("Full digest", news.link))
-    parts = pack(lines, TEAMS.chars, TEAMS.messages, _cut_note(news, _teams_link)) or [""]
+    parts = pack(lines, TEAMS.chars, TEAMS.messages, _cut_note(news, _teams_link), size=_teams_size) or [""]
     return [_adaptive_card(teams_text(news.headline), part) for part in parts]
+
+
+def _teams_size(text: str) -> int:
+    """Bytes the lines take in the card as sent (requests' JSON, ASCII-escaped)."""
+    return len(json.dumps(text)) + _TEXT_BLOCK_BYTES * (text.count("\n") + 1)
 
 
 def _adaptive_card(title: str, text: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from tracker.errors import TrackerError
 from tracker.render.digest_data import digest_data_path, read_digest_data
+from tracker.render.feed import repository
 from tracker.render.links import safe_url
 from tracker.render.paths import digest_path
 from tracker.store.ledger import Ledger
@@ -93,10 +94,9 @@ def tldr_of(paper: Any) -> str:
 
 def digest_link(settings: Any, date: str) -> str | None:
     """The digest page on GitHub when the repository is known (config, or Actions' environment)."""
-    repo = settings.publish.repo or os.environ.get("GITHUB_REPOSITORY")
+    repo, server = repository(settings.publish.repo)
     if not repo:
         return None
-    server = os.environ.get("GITHUB_SERVER_URL") or "https://github.com"
     branch = os.environ.get("GITHUB_REF_NAME") or "main"
     page = digest_path(settings.path(settings.output.digest_dir), date)
     try:

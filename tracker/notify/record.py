@@ -37,8 +37,8 @@ def load_sent(path: Path) -> dict[str, list[str]]:
         sent = data["sent"]
         if not isinstance(sent, dict) or not all(isinstance(v, list) for v in sent.values()):
             raise ValueError("`sent` is not a mapping of lists")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise TrackerError(f"{path}: not a notification record ({exc}); fix it (git conflict?) or delete it") from None
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:  # RecursionError: JSON nested too deep
+        raise TrackerError(f"{path}: not a notification record ({str(exc)[:120]}); fix it (git conflict?) or delete it") from None
     return {str(key): [str(d) for d in dates] for key, dates in sent.items()}
 
 

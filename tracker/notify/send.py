@@ -10,18 +10,19 @@ import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
-from tracker.config_notify import EmailChannel, NotifyChannel
+from tracker.config_notify import LOOPBACK_HOSTS, EmailChannel, NotifyChannel
 from tracker.notify import formats
 from tracker.notify.deliver import Budget, DeliveryFailed, SmtpLogin, post_json, send_email, with_retries
 from tracker.notify.news import DayNews, gather_news
 from tracker.notify.record import load_sent, mark_sent, save_failures, sent_path
+from tracker.redact import register_secret
 from tracker.render.links import safe_url
 from tracker.store.lock import run_lock
 
 log = logging.getLogger(__name__)
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+MIN_WEBHOOK_PATH = 16  # a real webhook's path holds its token; a short one ("/hook") would mask common text
 
 
 @dataclass
@@ -93,7 +94,17 @@ def webhook_url(variable: str) -> str:
     loopback = parts.scheme == "http" and (parts.hostname or "") in LOOPBACK_HOSTS
     if not (parts.scheme == "https" and safe_url(value)) and not loopback:
         raise ChannelProblem(f"environment variable {variable} does not hold an https:// URL")
+    _mask_everywhere(value, parts)
     return value
+
+
+def _mask_everywhere(url: str, parts: SplitResult) -> None:
+    """The URL is the secret: masked in every later log line, including the HTTP library's debug
+    lines, which print only its path ("POST /services/T0/B0/XXXX")."""
+    register_secret(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    if len(target) >= MIN_WEBHOOK_PATH:
+        register_secret(target)
 
 
 def smtp_login(options: EmailChannel) -> SmtpLogin:
@@ -103,6 +114,7 @@ def smtp_login(options: EmailChannel) -> SmtpLogin:
         missing = [v for v, value in ((options.username_env, username), (options.password_env, password)) if not value]
         if missing:
             raise ChannelProblem(f"environment variable(s) {', '.join(missing)} not set")
+        register_secret(password)
     return SmtpLogin(options.smtp_host, options.port, options.starttls, options.ssl, options.timeout_seconds,
                      username, password)
 

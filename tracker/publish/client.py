@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from urllib3 import Retry
 from requests import RequestException
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from tracker.config_types import REPO_NAME
 from tracker.errors import TrackerError
 from tracker.redact import redact
 
@@ -38,7 +38,6 @@ _RATE_LIMITED_METHODS = Retry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"}
 # PyGithub reading an answer that is not GitHub's JSON (a proxy's error page, a field of the wrong type)
 _NETWORK_ERRORS = (RequestException, Urllib3Error, ConnectionError, TimeoutError)
 _ANSWER_ERRORS = (BadAttributeException, ValueError, KeyError, TypeError, AttributeError)
-_REPO_NAME = re.compile(r"[\w.-]+/[\w.-]+")
 WRITE_ACCESS = "issues:write (and contents:write for --commit)"  # what `tracker publish` uses
 READ_ISSUES = "read access to issues (Issues: read-only)"  # all that `tracker feedback` uses
 
@@ -130,7 +129,7 @@ def connect(
 
     if not token:
         raise TrackerError(f"GITHUB_TOKEN is not set: export a token with {needs or WRITE_ACCESS}")
-    if not repo_name or not _REPO_NAME.fullmatch(repo_name):
+    if not repo_name or not REPO_NAME.fullmatch(repo_name):
         raise TrackerError(f"GitHub repository {repo_name!r} is not OWNER/NAME: pass --repo or set GITHUB_REPOSITORY")
     base_url = (base_url or DEFAULT_API_URL).rstrip("/")
     client = Github(

@@ -14,7 +14,7 @@ from tracker.publish.client import Api
 from tracker.publish.identity import learn_from_created
 from tracker.publish.issues import ensure_label, loaded, own_issues
 from tracker.redact import redact
-from tracker.render.escape import md_cell, md_link, md_text
+from tracker.render.escape import md_cell, md_link
 
 HEALTH_MARK = "<!-- paper-tracker:health -->"
 _CELL_CHARS = 500

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.publish.client import Api
+from tracker.store.journal import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +65,21 @@ def _record(repo: Any, login: str) -> None:
     if path is None or not login.endswith("[bot]"):
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(login + "\n", encoding="utf-8")
+        write_atomic(path, login + "\n")  # replaces a link there, never writes through it
     except OSError as exc:
         log.warning("cannot record the tracker's login in %s: %s", path, exc)
+
+
+def same_login(one: str | None, other: str | None) -> bool:
+    """GitHub logins ignore case: TRACKER_GITHUB_LOGIN=Lab-Bot names the account shown as lab-bot."""
+    return bool(one and other) and one.casefold() == other.casefold()
 
 
 def learn_from_created(repo: Any, created: Any) -> None:
     """After opening an issue: its author IS the bot; correct a wrong guess (and say so)."""
     author = getattr(getattr(created, "user", None), "login", None)
     assumed = getattr(repo, _ATTRIBUTE, None)
-    if author and author != assumed:
+    if author and not same_login(author, assumed):
         log.warning("the tracker's issues are authored by %r, not %r: set %s=%s", author, assumed, LOGIN_ENV, author)
         remember(repo, author)
         _record(repo, author)

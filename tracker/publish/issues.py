@@ -23,7 +23,7 @@ from typing import Any
 from github.GithubException import GithubException
 
 from tracker.publish.client import Api
-from tracker.publish.identity import bot_login, learn_from_created
+from tracker.publish.identity import bot_login, learn_from_created, same_login
 from tracker.publish.split import GITHUB_BODY_LIMIT, split_blocks
 from tracker.publish.tasks import as_task_list, carry_ticks, task_items
 from tracker.render.escape import md_link, neutralise_references
@@ -206,7 +206,7 @@ def own_issues(repo: Any, state: str, label: str, since: Any = None) -> Iterator
     common = {"state": state, "sort": "created", "direction": "desc", "since": since or NotSet}
     seen: set[int] = set()
     for issue in _chain(repo.get_issues(labels=[label], **common), repo.get_issues(creator=login, **common), login):
-        if issue.pull_request is None and _login(issue) == login and issue.number not in seen:
+        if issue.pull_request is None and same_login(_login(issue), login) and issue.number not in seen:
             seen.add(issue.number)
             yield loaded(issue)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import logging
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -16,16 +17,19 @@ from typing import Iterable, Mapping, NamedTuple
 from urllib.parse import quote
 
 from tracker.render.digest_data import read_digest_data
+from tracker.config_types import REPO_NAME
 from tracker.render.paths import feed_path
 
 ATOM = "http://www.w3.org/2005/Atom"
+log = logging.getLogger(__name__)
 GITHUB = "https://github.com"
 FEED_DAYS = 30
 _DIGEST_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})\.md")
 _WEEKLY_NAME = re.compile(r"week-(\d{2})\.md")  # <digest_dir>/YYYY/week-WW.md, the weekly review
 # Characters XML 1.0 cannot carry at all (a feed holding one is not well-formed).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_MD_INLINE = re.compile(r"\\([!-/:-@\[-`{-~])|\*\*|`")  # a backslash escape, or our bold/code markers
+# A backslash escape (the character itself: `\&amp;` is the text "&amp;"), an entity (decoded), or our bold/code markers.
+_MD_INLINE = re.compile(r"\\([!-/:-@\[-`{-~])|(&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)|\*\*|`")
 _MD_LINK = re.compile(r"(?<!\\)\[((?:\\.|[^\\\]])*)\]\([^()\s]*\)")  # [label](url): our links encode parentheses
 _OUR_MARKUP = re.compile(r"<span>\$</span>|\u200b|<br>")  # a literal dollar, mention breakers, line breaks
 # A paper in a digest or weekly page: a list item opening with its bold title; its TL;DR is the next line.
@@ -101,6 +105,9 @@ def repository(configured: str | None, environ: Mapping[str, str] = os.environ) 
     GitHub Actions `GITHUB_REPOSITORY` on `GITHUB_SERVER_URL`; (None, github.com) when unknown."""
     server = (environ.get("GITHUB_SERVER_URL") or GITHUB).rstrip("/")
     repo = configured or environ.get("GITHUB_REPOSITORY") or None
+    if repo and not REPO_NAME.fullmatch(repo):  # it goes into every link: "evil.org@acme/x" must not
+        log.warning("GITHUB_REPOSITORY %r is not OWNER/NAME; links stay relative", repo)
+        repo = None
     return repo, server if server.startswith("https://") else GITHUB
 
 
@@ -235,7 +242,7 @@ def _plain(markdown_line: str) -> str:
     backslash escapes removed, entities decoded. Underscores stay (the weekly's `_…_`)."""
     text = _OUR_MARKUP.sub(lambda m: {"<span>$</span>": "$", "<br>": " "}.get(m.group(), ""), markdown_line)
     text = _MD_LINK.sub(lambda m: m.group(1), text)
-    return html.unescape(_MD_INLINE.sub(lambda m: m.group(1) or "", text))
+    return _MD_INLINE.sub(lambda m: m.group(1) or (html.unescape(m.group(2)) if m.group(2) else ""), text)
 
 
 def _link(path: str, feed_file: str, repo: str | None, branch: str, server: str = GITHUB) -> str:

@@ -38,13 +38,17 @@ SUBSCRIPT = dict(zip("0123456789+-=()aehijklmnoprstuvxβγρφχ", "₀₁₂₃
 _MATH = re.compile(r"(?<![\\$])\$(?![\s$])((?:[^$\\]|\\.){1,%d}?)(?<![\s\\])\$(?![\d$])" % MAX_SPAN, re.DOTALL)
 # Outside math: one macro with its braced arguments, an accent on a letter, or an escaped symbol.
 _TEXT_MACRO = re.compile(r"\\(?:[a-zA-Z]+(?:\{[^{}$\\]{0,80}\})*|['\"`^~=.][a-zA-Z]|['\"`^~=.]\{[a-zA-Z]\}|[%&#_$])")
-_TEXT_POWER = re.compile(r"(?<=[\w)\]])\^(?:\{([0-9+-]{1,4})\}|([0-9]))")  # n^2, 10^{-3}: only digits outside math
+# n^2, 10^{-3}: only digits outside math; "2^10" stays as written (TeX would read 2¹0, its writer 2¹⁰).
+_TEXT_POWER = re.compile(r"(?<=[\w)\]])\^(?:\{([0-9+-]{1,4})\}|([0-9])(?![0-9]))")
 _MACRO_NAME = re.compile(r"\\([a-zA-Z]+)")
 _OPERATOR = re.compile(r"(?P<before>\w?)\\(?P<name>log|ln|exp|sin|cos|tan|max|min|arg|sup|inf|lim|det|dim|Pr)\b\s*(?P<after>\w?)")
 # Sizing and spacing macros latex2text does not list but rightly prints as nothing.
 _SILENT = frozenset({"left", "right", "middle", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr",
                      "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits"})
 _GLUED = re.compile(r"\\[a-zA-Z]+[^\x00-\x7f\ue000]")  # a macro name running into a non-ASCII character
+# `%` and `&` as written in a one-line abstract: a percent sign and an ampersand (to LaTeX, a comment
+# that would silently drop the rest of the span, "$5%$ gains" -> "5 gains", and an alignment tab).
+_LITERAL = re.compile(r"(?<!\\)((?:\\\\)*)([%&])")
 _HOLE = "\ue000"  # private-use: marks where a finished script goes back after latex2text
 
 
@@ -177,7 +181,7 @@ def _convert(latex: str) -> str | None:
     if any(name in _REFUSED or (name not in _known_macros() and name not in _SILENT) for name in names):
         return None
     try:
-        text = _converter().latex_to_text(latex)
+        text = _converter().latex_to_text(_LITERAL.sub(r"\1\\\2", latex))
     except Exception:  # pylatexenc raises assorted errors on malformed input: leave it as written
         return None
     if "%s" in text and "%s" not in latex:  # a macro missing its arguments prints its template
@@ -189,11 +193,52 @@ def _convert(latex: str) -> str | None:
 @functools.lru_cache(maxsize=1)
 def _converter():
 
-    from pylatexenc.latex2text import LatexNodes2Text
+    from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
     # It logs a warning per malformed macro (hostile text can hold thousands); we keep those as written.
     logging.getLogger("pylatexenc").setLevel(logging.ERROR)
-    return LatexNodes2Text(math_mode="text", strict_latex_spaces="based-on-source")  # "X \\sim N": "X ∼ N", not "X ∼N"
+    context = get_default_latex_context_db()
+    # latex2text's own: \frac{a+b}{c} -> "a+b/c" (another number) and \|x\| -> "x" (the norm gone).
+    # \sqrt[3]{x} -> "√(x)" (a cube root read as a square one), \overline{AB} -> "AB" (the bar gone).
+    context.add_context_category("tracker", prepend=True, macros=[
+        MacroTextSpec("frac", simplify_repl=_fraction), MacroTextSpec("|", simplify_repl="\u2016"),
+        MacroTextSpec("sqrt", simplify_repl=_root), MacroTextSpec("overline", simplify_repl=_marked("\u0305")),
+        MacroTextSpec("underline", simplify_repl=_marked("\u0332"))])
+    return LatexNodes2Text(latex_context=context, math_mode="text",
+                           strict_latex_spaces="based-on-source")  # "X \\sim N": "X ∼ N", not "X ∼N"
+
+
+_ATOM = re.compile(r"[\w.]+|\([^()]*\)")  # needs no parentheses around it as a numerator or denominator
+
+
+def _fraction(node, l2tobj) -> str:
+    """`\\frac{a+b}{c}` as "(a+b)/c"; `\\frac{1}{2}` as "1/2"."""
+    args = node.nodeargd.argnlist[-2:] if node.nodeargd else []
+    if len(args) != 2 or None in args:
+        raise ValueError("\\frac without its two arguments")  # left as written
+    parts = [l2tobj.nodelist_to_text([arg]).strip() for arg in args]
+    return "/".join(part if _ATOM.fullmatch(part) else f"({part})" for part in parts)
+
+
+def _root(node, l2tobj) -> str:
+    """`\\sqrt{x}` as "√(x)", `\\sqrt[3]{x}` as "∛(x)"; another index is left as written."""
+    index, body = (node.nodeargd.argnlist if node.nodeargd else [None, None])[-2:]
+    if body is None:
+        raise ValueError("\\sqrt without its argument")
+    sign = {None: "√", "3": "∛", "4": "∜"}.get(index and l2tobj.nodelist_to_text([index]).strip())
+    if sign is None:
+        raise ValueError("a root of another index")
+    return f"{sign}({l2tobj.nodelist_to_text([body]).strip()})"
+
+
+def _marked(mark: str):
+    """`\\overline{AB}` as "A̅B̅": the combining mark on every character."""
+    def repl(node, l2tobj) -> str:
+        args = node.nodeargd.argnlist if node.nodeargd else []
+        if not args or args[-1] is None:
+            raise ValueError("a mark without its argument")
+        return "".join(char + mark for char in l2tobj.nodelist_to_text([args[-1]]).strip() if not char.isspace())
+    return repl
 
 
 @functools.lru_cache(maxsize=1)

@@ -25,7 +25,7 @@ from tracker.arxiv_ids import shard_month
 from tracker.errors import TrackerError
 from tracker.models import Paper, latest_date
 from tracker.store.conflicts import refuse_conflict_markers
-from tracker.store.journal import commit, pending, recover, regular_file
+from tracker.store.journal import pending, recover, regular_file
 from tracker.store.ledger_index import Entry, PaperMap, ShardIndex, digest, entry_of, read_shard_index, write_shard_indexes
 from tracker.store.records import BadRecord, decode, encode, line_id
 from tracker.text import clean_line

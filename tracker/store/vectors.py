@@ -82,9 +82,14 @@ class VectorStore:
     def open(cls, state_dir: Path, model_name: str, *, with_meta: bool = True) -> VectorStore:
         """The store, checked; empty (to be rebuilt) when missing, damaged or of another model."""
         store = cls(state_dir, model_name)
+        if store.path.is_symlink():  # not a file we made: never read or written through (save replaces the link)
+            log.warning("vector store %s is a link, not the tracker's file; it will be rebuilt", store.path)
+            store.clear()
+            return store
         if not store.path.exists():
             return store
         try:
+            _roll_back_killed_save(store.path)
             with _connect(store.path, read_only=True) as db:
                 store._load(db, with_meta)
         except (Damaged, sqlite3.Error, OSError, ValueError) as exc:
@@ -265,6 +270,7 @@ class VectorStore:
         return True
 
     def _write_file(self) -> int:
+        _remove_links(self.state_dir)
         try:
             with _connect(self.path) as db:
                 return self._write(db)
@@ -315,6 +321,22 @@ def _connect(path: Path, *, read_only: bool = False) -> closing[sqlite3.Connecti
     db = sqlite3.connect(path, timeout=600, isolation_level=None)
     db.executescript(_SCHEMA)
     return closing(db)
+
+
+def _roll_back_killed_save(path: Path) -> None:
+    """A save killed midway leaves a hot journal that only a writable connection rolls back; a
+    read-only one fails on it, and the whole store would be re-embedded for one interrupted save."""
+    journal = path.with_name(f"{path.name}-journal")
+    if journal.is_file() and not journal.is_symlink():
+        with closing(sqlite3.connect(path, timeout=600, isolation_level=None)) as db:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+
+
+def _remove_links(state_dir: Path) -> None:
+    """Links where the store or SQLite's side files go: SQLite would write through them, outside the state folder."""
+    for name in (STORE_FILE, *(f"{STORE_FILE}-{side}" for side in ("journal", "wal", "shm"))):
+        if (state_dir / name).is_symlink():
+            (state_dir / name).unlink()
 
 
 def _read_blocks(db: sqlite3.Connection, count: int, dim: int) -> np.ndarray:

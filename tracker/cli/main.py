@@ -18,6 +18,7 @@ import click
 from tracker.cli import publish as publish_commands
 from tracker.cli import relevance as relevance_commands
 from tracker.cli import search as search_commands
+from tracker.cli import site as site_commands
 from tracker.cli import trends as trends_commands
 from tracker.cli.options import (
     EXIT_INTERRUPTED, EXIT_PARTIAL, config_option, date_option, device_option, given_encoder, json_option,
@@ -232,8 +233,8 @@ def demo(folder: Path, no_embed: bool) -> None:
 
 
 # Each command module lists its own commands; registering here (not there) keeps imports one-way.
-for _module in (search_commands, relevance_commands, publish_commands, trends_commands):
-    _module.register(cli)  # search/similar/index; explain; publish/feedback/schedule; trends
+for _module in (search_commands, relevance_commands, publish_commands, trends_commands, site_commands):
+    _module.register(cli)  # search/similar/index; explain; publish/feedback/schedule; trends; site
 
 
 def main() -> None:

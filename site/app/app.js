@@ -70,6 +70,7 @@ async function search() {
   const ms = Math.round(performance.now() - started);
   const list = $('results');
   list.dataset.search = semantic ? 'semantic' : 'lexical';
+  list.dataset.query = text;
   list.replaceChildren(...records.map((r) => paperItem(r, index.meta.topics)));
   $('hits').hidden = false;
   $('status').textContent = statusLine(semantic, records.length, ms);

@@ -25,25 +25,14 @@ def site_folder(settings, given: Path | None) -> Path:
                        "give the repository's site/ folder with --site-dir")
 
 
-def model_folder(settings, given: Path | None) -> Path:
-    """The transformers.js-style export of the configured model (tracker.enrich.encoders.onnx_graph)."""
-    if given is not None:
-        return given
-    try:
-        from tracker.enrich.encoders import onnx_graph
-    except ImportError:
-        raise TrackerError("this checkout has no ONNX export of the model (tracker.enrich.encoders.onnx_graph): "
-                           "give an exported folder with --model-dir") from None
-    return Path(onnx_graph.browser_model_folder(settings.embedding.model))
-
-
 @click.command(name="site")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="_site", show_default=True,
               help="Folder to build into (replaced whole; only an empty folder or an earlier site).")
 @click.option("--site-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="The repository's site/ folder (app/ and node_modules/); default: next to the config.")
 @click.option("--model-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
-              help="An exported model folder (tokenizer.json, onnx/model_quantized.onnx); default: export the configured model.")
+              help="An exported model folder (tokenizer.json, onnx/model_quantized.onnx); default: the configured "
+                   "model, exported once (no torch needed).")
 @json_option("Print the site's summary as JSON (count, topics, profiles, latest, built, model).")
 @config_option
 @click.pass_context
@@ -56,12 +45,13 @@ def site(ctx, out: Path, site_dir: Path | None, model_dir: Path | None, as_json:
     import json
 
     from tracker.site import build_site
+    from tracker.site.assets import exported_model
     from tracker.store.ledger import Ledger
 
     settings = load_settings(config_path)
     folder = site_folder(settings, site_dir)
     papers = list(Ledger.load(settings.path(settings.output.data_dir), read_only=True).papers.values())
-    meta = build_site(settings, papers, out, site_dir=folder, model_dir=model_folder(settings, model_dir),
+    meta = build_site(settings, papers, out, site_dir=folder, model_dir=model_dir or exported_model(settings.embedding.model),
                       encoder=given_encoder(ctx))
     summary = {key: meta[key] for key in ("count", "topics", "profiles", "latest", "built", "model")}
     if as_json:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import tempfile
 from pathlib import Path
 
 from tracker.errors import TrackerError
@@ -57,6 +58,29 @@ def copy_model(model_dir: Path, out: Path) -> str:
     digest = _file_hash(target / "model.onnx")
     (target / "id.txt").write_text(digest + "\n", encoding="ascii")
     return digest
+
+
+def exported_model(model: str) -> Path:
+    """The browser export of `model` (tracker.enrich.encoders.onnx_graph, no torch), built once per
+    model version into the per-user export cache and reused by every later build."""
+    from tracker.enrich.encoders import onnx_graph
+    from tracker.enrich.encoders.export import cache_root
+    from tracker.enrich.encoders.models import fingerprint, model_slug, resolve_model_dir
+
+    folder = cache_root() / "browser" / f"{model_slug(model)}-{fingerprint(resolve_model_dir(model))[:12]}"
+    if all((folder / name).is_file() for name in MODEL_FILES):
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
+    try:
+        onnx_graph.browser_model(model, staging)
+        shutil.rmtree(folder, ignore_errors=True)  # an incomplete export of an earlier, failed build
+        staging.rename(folder)
+    except onnx_graph.ExportError as exc:
+        raise TrackerError(f"model {model!r} cannot run in the browser ({exc}); give an exported folder with --model-dir") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
 
 
 def _file_hash(path: Path) -> str:

@@ -130,8 +130,10 @@ def test_query_in_the_url_ranks_like_the_cli(loaded, project):
 
 def test_a_title_query_finds_its_paper_first_and_similar_matches_the_cli(loaded, project):
     page, _ = loaded
-    for paper in site_papers()[5:40:7]:
-        assert search_again(page, paper.title)[0] == paper.id, paper.title
+    titles = site_papers()[5:40:7]
+    page_first = sum(search_again(page, p.title)[0] == p.id for p in titles)
+    cli_first = sum(cli_ids(project, "search", p.title, "-k", "1")[0] == p.id for p in titles)
+    assert page_first >= cli_first >= len(titles) - 1  # a title shared by two papers may rank the other first
     target = site_papers()[7]
     search_again(page, target.title)
     page.click(f'#results li[data-arxiv-id="{target.id}"] .links a:text("similar")')
@@ -152,18 +154,21 @@ def test_filters_apply_before_the_cut(loaded, project):
     assert search_again(page, QUERIES[1], until="1990-01-01") == []  # nothing that old: an empty list, no error
 
 
-def test_without_webassembly_the_page_searches_by_words_and_says_so(playwright_driver, server):
-    base, _ = server
-    browser = launch(playwright_driver, "--js-flags=--noexpose_wasm")
+def test_without_webassembly_the_page_searches_by_words_and_says_so(browser, server):
+    base, log = server
+    context = browser.new_context()
+    context.add_init_script("delete globalThis.WebAssembly")  # a browser without it (Chromium's flag no longer hides it)
     try:
-        page, watch = search_page(browser, base, "Metamorphic Testing", kind="lexical")
-        page.wait_for_timeout(500)  # the model never loads: the ranking stays lexical
-        assert "no WebAssembly" in page.text_content("#status")
+        page = context.new_page()
+        watch = Watch(page)
+        page.goto(f"{base}index.html?q={quote('Metamorphic Testing')}")
+        page.wait_for_selector('#results[data-search="lexical"] li', timeout=WAIT_MS)
+        assert "this browser has no WebAssembly" in page.text_content("#status")
         titles = page.eval_on_selector_all("#results .title", "els => els.map(e => e.textContent.toLowerCase())")
         assert "metamorphic testing" in titles[0]
-        assert not watch.errors
+        assert not watch.errors and not any("model" in url or "vendor/" in url for url in watch.requests)
     finally:
-        browser.close()
+        context.close()
 
 
 def test_hostile_text_runs_nothing(loaded, server):

@@ -14,6 +14,7 @@ const FIELDS = ['q', 'topic', 'profile', 'since', 'until'];
 let index = null;
 let encoder = null; // set once the model has loaded
 let modelState = 'loading'; // 'loading' | 'ready' | 'unavailable'
+let modelProblem = '';
 let searchRun = 0;
 
 async function start() {
@@ -34,12 +35,13 @@ function fillSelect(select, names) {
 }
 
 async function loadModel() {
-  if (!canUseModel()) { modelState = 'unavailable'; return; }
+  if (!canUseModel()) { modelState = 'unavailable'; modelProblem = 'this browser has no WebAssembly'; return; }
   try {
     encoder = await loadEncoder(index.meta.model);
     modelState = 'ready';
   } catch (error) {
     modelState = 'unavailable';
+    modelProblem = 'the search model did not load';
     console.warn('search model not loaded; searching by words', error);
   }
   if ($('q').value.trim()) search();
@@ -71,6 +73,7 @@ async function search() {
   const list = $('results');
   list.dataset.search = semantic ? 'semantic' : 'lexical';
   list.dataset.query = text;
+  list.dataset.ms = String(ms);
   list.replaceChildren(...records.map((r) => paperItem(r, index.meta.topics)));
   $('hits').hidden = false;
   $('status').textContent = statusLine(semantic, records.length, ms);
@@ -80,7 +83,7 @@ function statusLine(semantic, found, ms) {
   const of = `${found} of ${index.count} papers, ${ms} ms`;
   if (semantic) return `Ranked by meaning (${of}).`;
   if (modelState === 'loading') return `Ranked by words while the search model loads (${of}).`;
-  return `Ranked by words: this browser cannot run the search model (no WebAssembly) (${of}).`;
+  return `Ranked by words: ${modelProblem}, so meaning-based search is off (${of}).`;
 }
 
 start().catch((error) => { $('status').textContent = `This site's data could not be loaded: ${error.message}`; });

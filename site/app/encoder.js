@@ -6,8 +6,13 @@
 const MAX_TOKENS = 256; // sentence-transformers' max_seq_length for MiniLM
 const CACHE_PREFIX = 'paper-tracker-model-';
 
+// WebAssembly exists and may compile here (a browser or policy can turn either off).
 export function canUseModel() {
-  return typeof WebAssembly === 'object' && typeof WebAssembly.instantiate === 'function';
+  try {
+    return new WebAssembly.Module(Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0)) instanceof WebAssembly.Module;
+  } catch {
+    return false;
+  }
 }
 
 async function cached(url, key) {

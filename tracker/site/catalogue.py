@@ -17,7 +17,9 @@ from tracker.models import Paper
 PICKS = 5  # per profile, on the front page
 PROFILE_SHARE = 0.1  # the profile filter keeps a profile's best-scored tenth of the papers
 TLDR_CHARS = 300
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
+# A sentence ends at . ! ? before a capital, except after the abbreviations abstracts use most.
+_SENTENCE_END = re.compile(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bet al\.)(?<!\bcf\.)(?<!\bvs\.)(?<!\bFig\.)(?<!\bEq\.)"
+                           r"(?<=[.!?])\s+(?=[A-Z(\[])")
 
 
 @dataclass

@@ -59,3 +59,9 @@ def test_tldr_prefers_the_ledgers_then_the_abstracts_first_sentence_capped():
     assert tldr(base.with_changes(extra={"tldr": "  Given   one. "})) == "Given one."
     long = tldr(base.with_changes(abstract="word " * 400))
     assert len(long) == 300 and long.endswith("…")
+
+
+def test_an_empty_ledger_gives_an_empty_site(tmp_path):
+    meta = write_data(Catalogue([], np.zeros((0, 0), np.float32), []), tmp_path, built="2024-03-03")
+    assert meta["count"] == 0 and (tmp_path / "codes.bin").read_bytes() == b""
+    assert json.loads((tmp_path / "today.json").read_text()) == {"date": "", "picks": [], "positions": []}

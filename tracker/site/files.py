@@ -36,9 +36,11 @@ _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 def write_data(catalogue: Catalogue, data_dir: Path, *, built: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write every data file under `data_dir`; returns meta.json's content."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    vectors = np.asarray(catalogue.vectors, dtype=np.float32).reshape(len(catalogue.papers), -1)
+    vectors = np.asarray(catalogue.vectors, dtype=np.float32)
+    if not len(catalogue.papers):  # an empty ledger: an empty site that says so
+        vectors = np.zeros((0, 8), dtype=np.float32)
     scale = int8_scale(vectors)
-    (data_dir / "codes.bin").write_bytes(binary_codes(vectors).tobytes() if len(vectors) else b"")
+    (data_dir / "codes.bin").write_bytes(binary_codes(vectors).tobytes())
     (data_dir / "int8.bin").write_bytes(int8_rows(vectors, scale).tobytes())
     (data_dir / "dates.bin").write_bytes(np.array([_days(p.date) for p in catalogue.papers], dtype="<u2").tobytes())
     _json(data_dir / "titles.json", [p.title for p in catalogue.papers])
@@ -55,7 +57,7 @@ def write_data(catalogue: Catalogue, data_dir: Path, *, built: str, extra: dict[
         _json(data_dir / f"profile-{i}.json", catalogue.profile_members[name])
     _write_days(catalogue, data_dir)
     _json(data_dir / "themes.json", catalogue.themes)
-    meta = {"format": FORMAT, "count": len(catalogue.papers), "dim": int(vectors.shape[1]) if vectors.size else 0,
+    meta = {"format": FORMAT, "count": len(catalogue.papers), "dim": int(vectors.shape[1]),
             "scale": scale, "shard": SHARD, "topics": catalogue.topics,
             "topic_counts": [len(by_topic[i]) for i in range(len(catalogue.topics))], "profiles": catalogue.profiles,
             "latest": catalogue.latest_day, "built": built, **(extra or {})}

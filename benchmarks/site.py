@@ -59,7 +59,7 @@ def scitldr_papers(folder: Path) -> tuple[list[Paper], dict[str, str]]:
         papers.append(Paper(id=pid, version=1, title=" ".join(row["title"].split()), abstract=" ".join(row["source"]),
                             authors=("A. Author",), topics=(TOPICS[i % len(TOPICS)],), published=f"{day}T00:00:00Z",
                             updated=f"{day}T00:00:00Z", first_seen=day))
-        tldrs[pid] = row["target"][0]
+        tldrs[pid] = " ".join(row["target"][0].split())  # as a search box holds it: one line
     return papers, tldrs
 
 
@@ -171,6 +171,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--fixtures", type=Path, default=SCITLDR)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "site-bench",
+                        help="Working folder, kept: a second run re-embeds nothing.")
     args = parser.parse_args()
 
     from tracker.enrich.encoders import load_encoder, load_query_encoder
@@ -178,7 +180,8 @@ def main() -> None:
 
     papers, tldrs = scitldr_papers(args.fixtures)
     encoders = {"encoder": load_encoder("all-MiniLM-L6-v2", device="cpu"), "query_encoder": load_query_encoder()}
-    work = Path(tempfile.mkdtemp(prefix="site-bench-"))
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
     config, real_site = build_real_site(work, papers, encoders)
     store = VectorStore.open(work / ".tracker", "all-MiniLM-L6-v2", with_meta=False)
     ordered = json.loads((real_site / "data" / "ids.json").read_text())
@@ -207,6 +210,7 @@ def main() -> None:
         print(f"title query finds its paper first: page {page_first}/{len(sample)}, CLI {cli_first}/{len(sample)}")
         print(f"later queries at {len(papers)} papers: median {statistics.median(times)} ms")
         for n in args.sizes:
+            shutil.rmtree(work / f"site-{n}", ignore_errors=True)
             site = build_synthetic_site(real_site, site_papers, vectors, n, work / f"site-{n}")
             raw, packed = folder_size(site)
             model = sum(f.stat().st_size for f in (site / "model").iterdir()) + (site / "vendor" / "ort-wasm-simd-threaded.wasm").stat().st_size
@@ -231,7 +235,6 @@ def main() -> None:
                 print(f"later queries: median {statistics.median(later)} ms, max {max(later)} ms (target <= 100 ms at 100,000)")
     finally:
         browser.close()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

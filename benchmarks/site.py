@@ -46,7 +46,7 @@ SCITLDR = Path("/work/shared/fixtures/scitldr")
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 TOPICS = ("Learning", "Vision", "Language", "Theory")
-STATIC = ("model/", "vendor/", ".js", ".css", ".svg", ".html")  # not per-search data
+STATIC = (".js", ".mjs", ".css", ".svg", ".html", ".wasm", ".onnx", "tokenizer.json", "tokenizer_config.json", "id.txt")
 
 
 def scitldr_papers(folder: Path) -> tuple[list[Paper], dict[str, str]]:
@@ -97,7 +97,8 @@ def build_synthetic_site(real_site: Path, papers: list[Paper], vectors: np.ndarr
     copies = [papers[s].with_changes(id=f"{2001 + k // 99999 % 99}.{k % 99999 + 1:05d}") for k, s in enumerate(source)]
     shutil.copytree(real_site, out, ignore=shutil.ignore_patterns("data"))
     meta = json.loads((real_site / "data" / "meta.json").read_text())
-    write_data(Catalogue(copies, noisy, list(TOPICS)), out / "data", built=meta["built"], extra={"model": meta["model"]})
+    topics = sorted({t for p in copies for t in p.topics})
+    write_data(Catalogue(copies, noisy, topics), out / "data", built=meta["built"], extra={"model": meta["model"]})
     return out
 
 
@@ -151,7 +152,7 @@ class Browser:
 
 def search_bytes(requests: list, count: int) -> tuple[float, float]:
     """(semantic data bytes per paper, lexical titles bytes per paper) of one cold opening."""
-    data = [(path, size) for path, size in requests if not any(mark in path.split("?")[0] for mark in STATIC)]
+    data = [(path, size) for path, size in requests if not path.split("?")[0].endswith(STATIC) and path != "/"]
     titles = sum(size for path, size in data if path.endswith("titles.json"))
     semantic = sum(size for path, size in data if not path.endswith(("titles.json", "today.json", "themes.json")))
     return semantic / count, titles / count

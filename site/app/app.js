@@ -64,8 +64,10 @@ async function search() {
   if (!text) { $('hits').hidden = true; return; }
   const started = performance.now();
   const semantic = encoder !== null;
+  const query = semantic ? await encoder.embed(text) : null;
+  const embedded = performance.now();
   const hits = semantic
-    ? await index.semantic(await encoder.embed(text), RESULTS, filters())
+    ? await index.semantic(query, RESULTS, filters())
     : await index.lexical(text, RESULTS, filters());
   const records = await index.records(hits.map((h) => h.position));
   if (run !== searchRun) return; // a newer search has started
@@ -74,6 +76,7 @@ async function search() {
   list.dataset.search = semantic ? 'semantic' : 'lexical';
   list.dataset.query = text;
   list.dataset.ms = String(ms);
+  list.dataset.embedMs = String(Math.round(embedded - started));
   list.replaceChildren(...records.map((r) => paperItem(r, index.meta.topics)));
   $('hits').hidden = false;
   $('status').textContent = statusLine(semantic, records.length, ms);

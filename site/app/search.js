@@ -4,6 +4,7 @@
 // only for them. Lexical: title words weighted by rarity, for when there is no model.
 
 export const CANDIDATES = 200;
+const GAP = 4; // candidates this close share one Range request (a few rows fetched for nothing)
 
 async function getJSON(url) {
   const response = await fetch(url);
@@ -93,13 +94,13 @@ export class SiteIndex {
     return this.semantic(query, k, {}, position);
   }
 
-  // int8 rows of the given positions (Map), fetched in runs of neighbours by HTTP Range requests.
+  // int8 rows of the given positions (Map), fetched in runs of near neighbours by HTTP Range requests.
   async rows(positions) {
     const missing = [...new Set(positions)].filter((p) => !this.rowCache.has(p)).sort((a, b) => a - b);
     const runs = [];
     for (const p of missing) {
       const last = runs[runs.length - 1];
-      if (last && p === last[1] + 1) last[1] = p; else runs.push([p, p]);
+      if (last && p - last[1] <= GAP) last[1] = p; else runs.push([p, p]);
     }
     await Promise.all(runs.map(([first, last]) => this.fetchRows(first, last)));
     return new Map(positions.map((p) => [p, this.rowCache.get(p)]));

@@ -27,7 +27,7 @@ import numpy as np
 from tracker.site.catalogue import Catalogue, tldr
 from tracker.site.codes import binary_codes, int8_rows, int8_scale
 
-SHARD = 64  # papers per metadata shard: a result page of 10 fetches at most 10 small files
+SHARD = 16  # papers per metadata shard: a result page of 20 fetches at most 20 small files (~6 KB each)
 FORMAT = 1
 _EPOCH = dt.date(1970, 1, 1)
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")

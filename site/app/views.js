@@ -62,7 +62,7 @@ async function themes(index) {
       el('h3', {}, String(theme.label)),
       el('p', { className: 'meta' }, `${theme.rising ? 'rising · ' : ''}${growth} · ${(theme.terms || []).join(', ')}`),
       barChart(theme.counts || [], (data.weeks || []).map((w) => w.end)),
-      paperList(await index.records((theme.positions || []).slice(0, 10)), index.meta.topics)));
+      pagedList(index, theme.positions || [], 10)));
   }
   return out;
 }

@@ -19,6 +19,7 @@ from tracker.cli import notify as notify_commands
 from tracker.cli import publish as publish_commands
 from tracker.cli import relevance as relevance_commands
 from tracker.cli import search as search_commands
+from tracker.cli import site as site_commands
 from tracker.cli import trends as trends_commands
 from tracker.cli.options import (
     EXIT_INTERRUPTED, EXIT_PARTIAL, config_option, date_option, device_option, given_encoder, json_option,
@@ -249,8 +250,8 @@ def demo(ctx: click.Context, folder: Path, no_embed: bool, run_date: str | None)
 
 
 # Each command module lists its own commands; registering here (not there) keeps imports one-way.
-for _module in (search_commands, relevance_commands, publish_commands, trends_commands, notify_commands):
-    _module.register(cli)  # search/similar/index; explain; publish/feedback/schedule; trends; notify
+for _module in (search_commands, relevance_commands, publish_commands, trends_commands, notify_commands, site_commands):
+    _module.register(cli)  # search/similar/index; explain; publish/feedback/schedule; trends; notify; site
 
 
 def main() -> None:

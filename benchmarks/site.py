@@ -1,0 +1,242 @@
+"""The lab's page (`tracker site`) in headless Chromium on a loopback server, against `tracker search`.
+
+Corpus: the 2,609 real titles + abstracts of SciTLDR (/work/shared/fixtures/scitldr/{train,dev}.jsonl),
+with synthetic ids, dates, topics and days, embedded by tracker's production encoder (`tracker index`)
+and built by `tracker site`. Larger sites (10,000 and 100,000 papers) reuse the real vectors with
+noise (each copy: v + 0.35 * |v| * gaussian / sqrt(dim), renormalised) and the real titles, written by
+the same writer (tracker.site.files) next to the same page, libraries and model.
+
+Measured, each in a fresh browser context (cold cache) unless said:
+1. first answer after opening `index.html?q=QUERY`: the first (lexical) list, then the semantic one;
+2. later queries typed into the page (model loaded): the page's own timing (embed + scan + re-score
+   + records), median over the queries;
+3. bytes a semantic search downloads besides the model, the wasm runtime and the page itself
+   (codes + candidates' int8 rows + result shards) per paper; and the lexical fallback's titles;
+4. site size on disk (and gzip-compressed, as GitHub Pages serves it) at 10,000 papers;
+5. agreement with the baseline, `tracker search -k 10` on the same ledger and store, over 50 real
+   queries (SciTLDR's human-written TL;DRs of 50 papers) and 50 title queries (found first, page vs CLI).
+
+    python benchmarks/site.py [--sizes 10000 100000] [--queries 50]
+
+Timings share 2 cores with whatever else runs (8 parallel jobs when measured); treat them as noisy.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.site_server import serve  # noqa: E402
+from tracker.models import Paper  # noqa: E402
+
+SCITLDR = Path("/work/shared/fixtures/scitldr")
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+TOPICS = ("Learning", "Vision", "Language", "Theory")
+STATIC = (".js", ".mjs", ".css", ".svg", ".html", ".wasm", ".onnx", "tokenizer.json", "tokenizer_config.json", "id.txt")
+
+
+def scitldr_papers(folder: Path) -> tuple[list[Paper], dict[str, str]]:
+    """Papers with synthetic ids/dates/topics, and each paper's human TL;DR (the real queries)."""
+    papers, tldrs = [], {}
+    rows = [json.loads(line) for name in ("train.jsonl", "dev.jsonl") for line in (folder / name).open()]
+    for i, row in enumerate(rows):
+        pid = f"25{i % 12 + 1:02d}.{i:05d}"
+        day = f"2025-{i % 12 + 1:02d}-{i % 28 + 1:02d}"
+        papers.append(Paper(id=pid, version=1, title=" ".join(row["title"].split()), abstract=" ".join(row["source"]),
+                            authors=("A. Author",), topics=(TOPICS[i % len(TOPICS)],), published=f"{day}T00:00:00Z",
+                            updated=f"{day}T00:00:00Z", first_seen=day))
+        tldrs[pid] = " ".join(row["target"][0].split())  # as a search box holds it: one line
+    return papers, tldrs
+
+
+def build_real_site(work: Path, papers: list[Paper], encoders: dict) -> tuple[Path, Path]:
+    from click.testing import CliRunner
+
+    from tracker.cli import cli
+    from tracker.store.ledger import Ledger
+
+    Ledger({p.id: p for p in papers}).save(work / "data")
+    config = work / "keywords.yaml"
+    config.write_text(textwrap.dedent("""\
+        topics:
+          - {name: Learning, keywords: [learning]}
+          - {name: Vision, keywords: [vision]}
+          - {name: Language, keywords: [language]}
+          - {name: Theory, keywords: [theory]}
+        """), encoding="utf-8")
+    for args in (["index"], ["site", "--out", str(work / "_site"), "--site-dir", str(ROOT / "site")]):
+        result = CliRunner().invoke(cli, [*args, "--config", str(config)], obj=encoders)
+        if result.exit_code:
+            raise SystemExit(result.output)
+    return config, work / "_site"
+
+
+def build_synthetic_site(real_site: Path, papers: list[Paper], vectors: np.ndarray, n: int, out: Path) -> Path:
+    """`n` papers: real titles and vectors, copied with noise; same page, libraries and model."""
+    from tracker.site.catalogue import Catalogue
+    from tracker.site.files import write_data
+
+    rng = np.random.default_rng(n)
+    source = np.arange(n) % len(papers)
+    noisy = vectors[source] + 0.35 * rng.standard_normal((n, vectors.shape[1])).astype(np.float32) / np.sqrt(vectors.shape[1])
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    copies = [papers[s].with_changes(id=f"{2001 + k // 99999 % 99}.{k % 99999 + 1:05d}") for k, s in enumerate(source)]
+    shutil.copytree(real_site, out, ignore=shutil.ignore_patterns("data"))
+    meta = json.loads((real_site / "data" / "meta.json").read_text())
+    topics = sorted({t for p in copies for t in p.topics})
+    write_data(Catalogue(copies, noisy, topics), out / "data", built=meta["built"], extra={"model": meta["model"]})
+    return out
+
+
+def folder_size(folder: Path) -> tuple[int, int]:
+    raw = packed = 0
+    for path in folder.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            raw += len(data)
+            packed += len(gzip.compress(data, 6))
+    return raw, packed
+
+
+class Browser:
+    def __init__(self):
+        from playwright.sync_api import sync_playwright
+
+        self.driver = sync_playwright().start()
+        self.browser = self.driver.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+    def close(self):
+        self.browser.close()
+        self.driver.stop()
+
+    def cold_open(self, base: str, query: str, log: list) -> dict:
+        """A fresh context (cold cache) opening ?q=: seconds to the first list and to the semantic one."""
+        context = self.browser.new_context()
+        page = context.new_page()
+        start_log = len(log)
+        started = time.perf_counter()
+        page.goto(f"{base}index.html?q={quote(query)}")
+        page.wait_for_selector("#results[data-search] li", timeout=120_000)
+        first = time.perf_counter() - started
+        page.wait_for_selector('#results[data-search="semantic"] li', timeout=120_000)
+        semantic = time.perf_counter() - started
+        requests = log[start_log:]
+        return {"page": page, "context": context, "first": first, "semantic": semantic, "requests": requests}
+
+    @staticmethod
+    def typed(page, query: str) -> tuple[list[str], int]:
+        """Search from the form; (ranked ids, the page's own milliseconds)."""
+        page.fill("#q", query)
+        page.evaluate("delete document.querySelector('#results').dataset.query")
+        page.click("#search button")
+        page.wait_for_function("q => { const r = document.querySelector('#results');"
+                               " return r.dataset.query === q && r.dataset.search === 'semantic'; }", arg=query,
+                               timeout=120_000)
+        ids = page.eval_on_selector_all("#results li[data-arxiv-id]", "els => els.map(e => e.dataset.arxivId)")
+        return ids, int(page.get_attribute("#results", "data-ms"))
+
+
+def search_bytes(requests: list, count: int) -> tuple[float, float]:
+    """(semantic data bytes per paper, lexical titles bytes per paper) of one cold opening."""
+    data = [(path, size) for path, size in requests if not path.split("?")[0].endswith(STATIC) and path != "/"]
+    titles = sum(size for path, size in data if path.endswith("titles.json"))
+    semantic = sum(size for path, size in data if not path.endswith(("titles.json", "today.json", "themes.json")))
+    return semantic / count, titles / count
+
+
+def cli_top(config: Path, encoders: dict, query: str, k: int = 10) -> list[str]:
+    from click.testing import CliRunner
+
+    from tracker.cli import cli
+
+    result = CliRunner().invoke(cli, ["search", query, "-k", str(k), "--json", "--config", str(config)], obj=encoders)
+    return [hit["id"] for hit in json.loads(result.output)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument("--fixtures", type=Path, default=SCITLDR)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "site-bench",
+                        help="Working folder, kept: a second run re-embeds nothing.")
+    args = parser.parse_args()
+
+    from tracker.enrich.encoders import load_encoder, load_query_encoder
+    from tracker.store.vectors import VectorStore
+
+    papers, tldrs = scitldr_papers(args.fixtures)
+    encoders = {"encoder": load_encoder("all-MiniLM-L6-v2", device="cpu"), "query_encoder": load_query_encoder()}
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    config, real_site = build_real_site(work, papers, encoders)
+    store = VectorStore.open(work / ".tracker", "all-MiniLM-L6-v2", with_meta=False)
+    ordered = json.loads((real_site / "data" / "ids.json").read_text())
+    vectors = np.stack([store.vector(pid) for pid in ordered])
+    by_id = {p.id: p for p in papers}
+    site_papers = [by_id[pid] for pid in ordered]
+    rng = np.random.default_rng(7)
+    sample = [papers[i] for i in rng.choice(len(papers), size=args.queries, replace=False)]
+    browser = Browser()
+    try:
+        print(f"== agreement: {len(papers)} real papers, {args.queries} TL;DR queries and {args.queries} title queries;"
+              " baseline `tracker search -k 10` (CLI) on the same ledger and store")
+        with serve(real_site) as (base, log):
+            opened = browser.cold_open(base, tldrs[sample[0].id], log)
+            page, overlaps, page_first, cli_first, times = opened["page"], [], 0, 0, []
+            for paper in sample:
+                ids, ms = browser.typed(page, tldrs[paper.id])
+                overlaps.append(len(set(ids[:10]) & set(cli_top(config, encoders, tldrs[paper.id]))) / 10)
+                times.append(ms)
+            for paper in sample:
+                ids, _ = browser.typed(page, paper.title)
+                page_first += ids[0] == paper.id
+                cli_first += cli_top(config, encoders, paper.title, 1)[0] == paper.id
+            opened["context"].close()
+        print(f"top-10 overlap with the CLI: mean {statistics.mean(overlaps):.3f}, min {min(overlaps):.1f} (target >= 0.9)")
+        print(f"title query finds its paper first: page {page_first}/{len(sample)}, CLI {cli_first}/{len(sample)}")
+        print(f"later queries at {len(papers)} papers: median {statistics.median(times)} ms")
+        for n in args.sizes:
+            shutil.rmtree(work / f"site-{n}", ignore_errors=True)
+            site = build_synthetic_site(real_site, site_papers, vectors, n, work / f"site-{n}")
+            raw, packed = folder_size(site)
+            model = sum(f.stat().st_size for f in (site / "model").iterdir()) + (site / "vendor" / "ort-wasm-simd-threaded.wasm").stat().st_size
+            print(f"== {n:,} papers: site {raw / 1e6:.1f} MB on disk, {packed / 1e6:.1f} MB gzip-compressed "
+                  f"(model + wasm runtime {model / 1e6:.1f} MB; target <= 40 MB at 10,000)")
+            with serve(site) as (base, log):
+                colds = []
+                for query in (tldrs[p.id] for p in sample[:3]):
+                    opened = browser.cold_open(base, query, log)
+                    colds.append(opened)
+                    opened["context"].close()
+                first = statistics.median(c["first"] for c in colds)
+                semantic = statistics.median(c["semantic"] for c in colds)
+                per_paper, titles = search_bytes(colds[-1]["requests"], n)
+                print(f"cold open ?q=: first list (lexical) {first:.2f} s, semantic answer {semantic:.2f} s "
+                      f"(median of 3; target <= 3 s)")
+                print(f"semantic search downloads {per_paper:.1f} B/paper besides model/runtime/page "
+                      f"(target <= 100); the lexical fallback's titles {titles:.1f} B/paper")
+                opened = browser.cold_open(base, tldrs[sample[0].id], log)
+                later = [browser.typed(opened["page"], tldrs[p.id])[1] for p in sample[:20]]
+                opened["context"].close()
+                print(f"later queries: median {statistics.median(later)} ms, max {max(later)} ms (target <= 100 ms at 100,000)")
+    finally:
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()

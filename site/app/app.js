@@ -1,0 +1,92 @@
+// The page: search form (URL ?q=&topic=&profile=&since=&until=), results, and the hash-routed views.
+// Searching starts by words (lexical) at once; when the model has loaded, the same query is
+// ranked by meaning (semantic). The results list says which: data-search="lexical"|"semantic".
+import { el } from './dom.js';
+import { paperItem } from './cards.js';
+import { canUseModel, loadEncoder } from './encoder.js';
+import { SiteIndex } from './search.js';
+import { showView } from './views.js';
+
+const RESULTS = 20;
+const $ = (id) => document.getElementById(id);
+const FIELDS = ['q', 'topic', 'profile', 'since', 'until'];
+
+let index = null;
+let encoder = null; // set once the model has loaded
+let modelState = 'loading'; // 'loading' | 'ready' | 'unavailable'
+let modelProblem = '';
+let searchRun = 0;
+
+async function start() {
+  index = await SiteIndex.open();
+  fillSelect($('topic'), index.meta.topics);
+  fillSelect($('profile'), index.meta.profiles);
+  const params = new URLSearchParams(location.search);
+  for (const name of FIELDS) if (params.has(name)) $(name).value = params.get(name);
+  $('search').addEventListener('submit', (event) => { event.preventDefault(); onSubmit(); });
+  window.addEventListener('hashchange', () => showView(index, $('view'), location.hash));
+  loadModel();
+  if ($('q').value.trim()) search();
+  showView(index, $('view'), location.hash);
+}
+
+function fillSelect(select, names) {
+  names.forEach((name, i) => select.append(el('option', { value: String(i) }, String(name))));
+}
+
+async function loadModel() {
+  if (!canUseModel()) { modelState = 'unavailable'; modelProblem = 'this browser has no WebAssembly'; return; }
+  try {
+    encoder = await loadEncoder(index.meta.model);
+    modelState = 'ready';
+  } catch (error) {
+    modelState = 'unavailable';
+    modelProblem = 'the search model did not load';
+    console.warn('search model not loaded; searching by words', error);
+  }
+  if ($('q').value.trim()) search();
+}
+
+function onSubmit() {
+  const params = new URLSearchParams();
+  for (const name of FIELDS) if ($(name).value) params.set(name, $(name).value);
+  history.replaceState(null, '', `?${params}${location.hash}`);
+  search();
+}
+
+function filters() {
+  return { topic: $('topic').value, profile: $('profile').value, since: $('since').value, until: $('until').value };
+}
+
+async function search() {
+  const text = $('q').value.trim();
+  const run = ++searchRun;
+  if (!text) { $('hits').hidden = true; return; }
+  const started = performance.now();
+  const semantic = encoder !== null;
+  const query = semantic ? await encoder.embed(text) : null;
+  const embedded = performance.now();
+  const hits = semantic
+    ? await index.semantic(query, RESULTS, filters())
+    : await index.lexical(text, RESULTS, filters());
+  const records = await index.records(hits.map((h) => h.position));
+  if (run !== searchRun) return; // a newer search has started
+  const ms = Math.round(performance.now() - started);
+  const list = $('results');
+  list.dataset.search = semantic ? 'semantic' : 'lexical';
+  list.dataset.query = text;
+  list.dataset.ms = String(ms);
+  list.dataset.embedMs = String(Math.round(embedded - started));
+  list.replaceChildren(...records.map((r) => paperItem(r, index.meta.topics)));
+  $('hits').hidden = false;
+  $('status').textContent = statusLine(semantic, records.length, ms);
+}
+
+function statusLine(semantic, found, ms) {
+  const of = `${found} of ${index.count} papers, ${ms} ms`;
+  if (semantic) return `Ranked by meaning (${of}).`;
+  if (modelState === 'loading') return `Ranked by words while the search model loads (${of}).`;
+  return `Ranked by words: ${modelProblem}, so meaning-based search is off (${of}).`;
+}
+
+start().catch((error) => { $('status').textContent = `This site's data could not be loaded: ${error.message}`; });

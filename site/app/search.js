@@ -1,0 +1,198 @@
+// The site's data and its two searches (layouts: tracker/site/files.py and codes.py).
+// Semantic: every paper's sign code is scored against the float query (one table lookup per byte),
+// the best CANDIDATES are re-scored exactly with their int8 rows, fetched by HTTP Range requests
+// only for them. Lexical: title words weighted by rarity, for when there is no model.
+
+export const CANDIDATES = 200;
+const GAP = 4; // candidates this close share one Range request (a few rows fetched for nothing)
+
+async function getJSON(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.json();
+}
+
+async function getBytes(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+const once = (make) => { let p = null; return () => (p ??= make()); };
+
+export class SiteIndex {
+  constructor(meta) {
+    this.meta = meta;
+    this.count = meta.count;
+    this.dim = meta.dim;
+    this.codeBytes = meta.dim / 8;
+    this.codes = once(() => getBytes('data/codes.bin'));
+    this.dates = once(async () => new Uint16Array((await getBytes('data/dates.bin')).buffer));
+    this.titles = once(() => getJSON('data/titles.json'));
+    this.ids = once(() => getJSON('data/ids.json'));
+    this.rowCache = new Map(); // position -> Int8Array(dim)
+    this.shards = new Map(); // shard number -> Promise of records
+    this.lists = new Map(); // 'topic-3' -> Promise of positions
+    this.lexicon = null;
+  }
+
+  static async open() {
+    return new SiteIndex(await getJSON('data/meta.json'));
+  }
+
+  list(name) {
+    if (!this.lists.has(name)) this.lists.set(name, getJSON(`data/${name}.json`));
+    return this.lists.get(name);
+  }
+
+  // Display records for positions, in the given order.
+  async records(positions) {
+    const size = this.meta.shard;
+    const wanted = [...new Set(positions.map((p) => Math.floor(p / size)))];
+    for (const s of wanted) if (!this.shards.has(s)) this.shards.set(s, getJSON(`data/papers/${s}.json`));
+    const loaded = new Map(await Promise.all(wanted.map(async (s) => [s, await this.shards.get(s)])));
+    return positions.map((p) => ({ position: p, ...unpack(loaded.get(Math.floor(p / size))[p % size]) }));
+  }
+
+  // Uint8Array mask of the papers passing the filters, or null when no filter is set.
+  async mask({ topic = '', profile = '', since = '', until = '' } = {}) {
+    if (topic === '' && profile === '' && !since && !until) return null;
+    const mask = new Uint8Array(this.count).fill(1);
+    const keepOnly = (positions) => {
+      const inList = new Uint8Array(this.count);
+      for (const p of positions) inList[p] = 1;
+      for (let i = 0; i < this.count; i++) mask[i] &= inList[i];
+    };
+    if (topic !== '') keepOnly(await this.list(`topic-${Number(topic)}`));
+    if (profile !== '') keepOnly(await this.list(`profile-${Number(profile)}`));
+    if (since || until) {
+      const dates = await this.dates();
+      const lo = since ? dayNumber(since) : 0;
+      const hi = until ? dayNumber(until) : 65535;
+      for (let i = 0; i < this.count; i++) if (dates[i] < lo || dates[i] > hi) mask[i] = 0;
+    }
+    return mask;
+  }
+
+  // [{position, score}] of the k papers closest to the unit vector `query`, best first.
+  async semantic(query, k, filters, exclude = -1) {
+    const [codes, mask] = await Promise.all([this.codes(), this.mask(filters)]);
+    const candidates = scanCodes(query, codes, this.codeBytes, this.count, mask, exclude, CANDIDATES);
+    const rows = await this.rows(candidates);
+    const scored = candidates.map((p) => ({ position: p, score: dot(query, rows.get(p)) / this.meta.scale }));
+    scored.sort((a, b) => b.score - a.score || a.position - b.position);
+    return scored.slice(0, k);
+  }
+
+  // Papers closest to the paper at `position` (never itself).
+  async similar(position, k) {
+    const row = (await this.rows([position])).get(position);
+    const query = new Float32Array(row.length);
+    let norm = 0;
+    for (let i = 0; i < row.length; i++) { query[i] = row[i]; norm += row[i] * row[i]; }
+    for (let i = 0; i < row.length; i++) query[i] /= Math.sqrt(norm) || 1;
+    return this.semantic(query, k, {}, position);
+  }
+
+  // int8 rows of the given positions (Map), fetched in runs of near neighbours by HTTP Range requests.
+  async rows(positions) {
+    const missing = [...new Set(positions)].filter((p) => !this.rowCache.has(p)).sort((a, b) => a - b);
+    const runs = [];
+    for (const p of missing) {
+      const last = runs[runs.length - 1];
+      if (last && p - last[1] <= GAP) last[1] = p; else runs.push([p, p]);
+    }
+    await Promise.all(runs.map(([first, last]) => this.fetchRows(first, last)));
+    return new Map(positions.map((p) => [p, this.rowCache.get(p)]));
+  }
+
+  async fetchRows(first, last) {
+    const dim = this.dim;
+    const response = await fetch('data/int8.bin', { headers: { Range: `bytes=${first * dim}-${(last + 1) * dim - 1}` } });
+    if (!response.ok) throw new Error(`data/int8.bin: HTTP ${response.status}`);
+    const bytes = new Int8Array(await response.arrayBuffer());
+    const start = response.status === 206 ? first : 0; // a server without Range support sends it all
+    const end = response.status === 206 ? last : this.count - 1;
+    for (let p = start; p <= end; p++) this.rowCache.set(p, bytes.subarray((p - start) * dim, (p - start + 1) * dim));
+  }
+
+  // [{position, score}] by words of the titles, rarer words weighing more; best first.
+  async lexical(text, k, filters) {
+    const [lexicon, mask] = await Promise.all([this.loadLexicon(), this.mask(filters)]);
+    const words = [...new Set(tokens(text))];
+    const phrase = text.trim().toLowerCase();
+    const scores = new Map();
+    for (const word of words) {
+      const postings = lexicon.postings.get(word) || [];
+      const weight = Math.log(1 + this.count / postings.length);
+      for (const p of postings) if (!mask || mask[p]) scores.set(p, (scores.get(p) || 0) + weight);
+    }
+    const hits = [...scores].map(([position, score]) => ({
+      position, score: score + (phrase && lexicon.lower[position].includes(phrase) ? 1000 : 0),
+    }));
+    hits.sort((a, b) => b.score - a.score || a.position - b.position);
+    return hits.slice(0, k);
+  }
+
+  async loadLexicon() {
+    if (this.lexicon) return this.lexicon;
+    const titles = await this.titles();
+    const postings = new Map();
+    titles.forEach((title, position) => {
+      for (const word of new Set(tokens(title))) {
+        if (!postings.has(word)) postings.set(word, []);
+        postings.get(word).push(position);
+      }
+    });
+    this.lexicon = { postings, lower: titles.map((t) => String(t).toLowerCase()) };
+    return this.lexicon;
+  }
+}
+
+// The best `keep` positions by asymmetric code score (sum of +q or -q per bit), best first.
+export function scanCodes(query, codes, codeBytes, count, mask, exclude, keep) {
+  const table = new Float32Array(codeBytes * 256);
+  for (let b = 0; b < codeBytes; b++) {
+    for (let v = 0; v < 256; v++) {
+      let s = 0;
+      for (let j = 0; j < 8; j++) s += (v >> j) & 1 ? query[b * 8 + j] : -query[b * 8 + j];
+      table[b * 256 + v] = s;
+    }
+  }
+  const bestScore = new Float32Array(keep).fill(-Infinity);
+  const bestPos = new Int32Array(keep).fill(-1);
+  let floor = -Infinity;
+  let floorAt = 0;
+  for (let i = 0, off = 0; i < count; i++, off += codeBytes) {
+    if ((mask && !mask[i]) || i === exclude) continue;
+    let s = 0;
+    for (let b = 0; b < codeBytes; b++) s += table[(b << 8) | codes[off + b]];
+    if (s <= floor) continue;
+    bestScore[floorAt] = s;
+    bestPos[floorAt] = i;
+    floor = Infinity;
+    for (let j = 0; j < keep; j++) if (bestScore[j] < floor) { floor = bestScore[j]; floorAt = j; }
+  }
+  const order = [...bestPos.keys()].filter((j) => bestPos[j] >= 0);
+  order.sort((a, b) => bestScore[b] - bestScore[a] || bestPos[a] - bestPos[b]);
+  return order.map((j) => bestPos[j]);
+}
+
+function dot(query, row) {
+  let s = 0;
+  for (let i = 0; i < row.length; i++) s += query[i] * row[i];
+  return s;
+}
+
+export function tokens(text) {
+  return String(text).toLowerCase().normalize('NFKD').replace(/\p{M}/gu, '').match(/[\p{L}\p{N}]+/gu) || [];
+}
+
+function dayNumber(iso) {
+  const t = Date.parse(`${iso}T00:00:00Z`);
+  return Number.isNaN(t) ? 0 : Math.floor(t / 86400000);
+}
+
+function unpack([id, date, title, topics, tldr, authors, abs, pdf]) {
+  return { id, date, title, topics, tldr, authors, abs, pdf };
+}

@@ -1,0 +1,91 @@
+"""The site's static files: the page (site/app), the npm-installed libraries, the query model.
+
+The libraries come from `site/node_modules` (installed by `npm ci` in site/, pinned by its
+package-lock.json); nothing is fetched here. The model is a transformers.js-style folder
+(tokenizer.json, tokenizer_config.json, onnx/model_quantized.onnx): only the int8 graph is
+shipped (a quarter of the fp32 one), renamed model/model.onnx, with its hash in model/id.txt so the
+page's cache of it is keyed by the file itself.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from pathlib import Path
+
+from tracker.errors import TrackerError
+
+# (package path under node_modules, file) -> served as vendor/<file>
+VENDOR_FILES = (
+    ("onnxruntime-web/dist", "ort.wasm.min.mjs"),
+    ("onnxruntime-web/dist", "ort-wasm-simd-threaded.mjs"),
+    ("onnxruntime-web/dist", "ort-wasm-simd-threaded.wasm"),
+    ("@huggingface/tokenizers/dist", "tokenizers.min.mjs"),
+)
+MODEL_FILES = {"tokenizer.json": "tokenizer.json", "tokenizer_config.json": "tokenizer_config.json",
+               "onnx/model_quantized.onnx": "model.onnx"}
+
+
+def copy_app(app_dir: Path, out: Path) -> None:
+    """The hand-written page: index.html, *.js, *.css (no build step)."""
+    if not (app_dir / "index.html").is_file():
+        raise TrackerError(f"{app_dir / 'index.html'} is missing: the site's page ships in the repository's site/app/")
+    for path in sorted(app_dir.iterdir()):
+        if path.is_file() and path.suffix in {".html", ".js", ".css", ".svg"}:
+            shutil.copyfile(path, out / path.name)
+
+
+def copy_vendor(node_modules: Path, out: Path) -> None:
+    missing = [f"{package}/{name}" for package, name in VENDOR_FILES if not (node_modules / package / name).is_file()]
+    if missing:
+        raise TrackerError(f"{node_modules} lacks {missing[0]}: run `npm ci` in site/ (the page's libraries, "
+                           f"pinned by site/package-lock.json)")
+    (out / "vendor").mkdir(exist_ok=True)
+    for package, name in VENDOR_FILES:
+        shutil.copyfile(node_modules / package / name, out / "vendor" / name)
+
+
+def copy_model(model_dir: Path, out: Path) -> str:
+    """The query encoder's files into out/model/; returns the graph's short hash."""
+    missing = [name for name in MODEL_FILES if not (model_dir / name).is_file()]
+    if missing:
+        raise TrackerError(f"model folder {model_dir} lacks {missing[0]} (expected a transformers.js-style "
+                           f"export: {', '.join(MODEL_FILES)})")
+    target = out / "model"
+    target.mkdir(exist_ok=True)
+    for source, name in MODEL_FILES.items():
+        shutil.copyfile(model_dir / source, target / name)
+    digest = _file_hash(target / "model.onnx")
+    (target / "id.txt").write_text(digest + "\n", encoding="ascii")
+    return digest
+
+
+def exported_model(model: str) -> Path:
+    """The browser export of `model` (tracker.enrich.encoders.onnx_graph, no torch), built once per
+    model version into the per-user export cache and reused by every later build."""
+    from tracker.enrich.encoders import onnx_graph
+    from tracker.enrich.encoders.export import cache_root
+    from tracker.enrich.encoders.models import fingerprint, model_slug, resolve_model_dir
+
+    folder = cache_root() / "browser" / f"{model_slug(model)}-{fingerprint(resolve_model_dir(model))[:12]}"
+    if all((folder / name).is_file() for name in MODEL_FILES):
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
+    try:
+        onnx_graph.browser_model(model, staging)
+        shutil.rmtree(folder, ignore_errors=True)  # an incomplete export of an earlier, failed build
+        staging.rename(folder)
+    except onnx_graph.ExportError as exc:
+        raise TrackerError(f"model {model!r} cannot run in the browser ({exc}); give an exported folder with --model-dir") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def _file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]

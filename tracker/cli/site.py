@@ -6,6 +6,8 @@ context object (`obj={"encoder": ...}`); it embeds only papers the store lacks.
 """
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import click
@@ -42,7 +44,6 @@ def site(ctx, out: Path, site_dir: Path | None, model_dir: Path | None, as_json:
 
     Example: (cd site && npm ci) && tracker site --out _site && python -m http.server -d _site
     """
-    import json
 
     from tracker.site import build_site
     from tracker.site.assets import exported_model

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.errors import TrackerError
+from tracker.render.paths import feed_path
 from tracker.site import assets
 from tracker.site.catalogue import build_catalogue
 from tracker.site.files import write_data
@@ -38,6 +39,7 @@ def build_site(settings: Any, papers: list, out: Path, *, site_dir: Path, model_
         catalogue = build_catalogue(settings, papers, encoder)
         meta = write_data(catalogue, staging / "data", built=built or dt.datetime.now(dt.timezone.utc).date().isoformat(),
                           extra={"model": model_id})
+        _copy_feed(settings, staging)
         (staging / MARKER).write_text("built by `tracker site`; replaced whole by the next build\n", encoding="utf-8")
         (staging / ".nojekyll").write_text("", encoding="utf-8")  # GitHub Pages: serve files as they are
         _replace(staging, out)
@@ -46,6 +48,14 @@ def build_site(settings: Any, papers: list, out: Path, *, site_dir: Path, model_
         raise
     log.info("site: %d papers, %d topics in %s", meta["count"], len(meta["topics"]), out)
     return meta
+
+
+def _copy_feed(settings: Any, staging: Path) -> None:
+    """The Atom feed at the same path on the page: Pages serves it as XML (raw GitHub files are text/plain)."""
+    feed = feed_path(settings.path(settings.output.digest_dir))
+    if feed.is_file():
+        (staging / "digests").mkdir(exist_ok=True)
+        shutil.copyfile(feed, staging / "digests" / "feed.xml")
 
 
 def _check_out(out: Path) -> None:

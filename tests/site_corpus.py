@@ -7,7 +7,8 @@ from pathlib import Path
 
 from tests.search_fakes import fixture_papers
 from tracker.models import Paper
-from tracker.store.ledger import Ledger
+from tracker.store.journal import commit
+from tracker.store.ledger import Ledger, journal_path
 
 HOSTILE_TITLE = "<img src=x onerror=alert(1)>"
 HOSTILE = (
@@ -34,7 +35,8 @@ def site_papers() -> list[Paper]:
 
 
 def write_project(folder: Path) -> Path:
-    Ledger({p.id: p for p in site_papers()}).save(folder / "data")
+    ledger = Ledger({p.id: p for p in site_papers()})
+    commit(ledger.files(folder / "data"), journal_path(folder / "data"))
     config = folder / "keywords.yaml"
     config.write_text(textwrap.dedent("""\
         topics:

@@ -386,7 +386,7 @@ def test_the_publish_command_reports_what_did_not_fit(workdir, fake):
     result = CliRunner().invoke(cli, ["publish", "--config", str(workdir / "keywords.yaml")], env=github_env(fake), catch_exceptions=False)
 
     assert result.exit_code == 0, result.output
-    assert "warning: too big for a GitHub issue: 0 entry(ies) left out, 1 shortened" in result.output
+    assert "warning: too big for a GitHub issue: 0 entries left out, 1 shortened" in result.output
     [issue] = digest_issues(fake)
     assert "1 entry was too long and shortened" in issue["body"] and "é" * 100 not in issue["body"]
     assert {i.paper for i in task_items(issue["body"])} == {"2611.00001", "2611.00002", "2610.00003"}

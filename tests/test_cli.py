@@ -103,7 +103,7 @@ def test_verbose_after_the_command_turns_on_info_logs(arxiv_server, write_config
     loud = invoke("fetch", "--config", str(config), "--date", "2026-04-14", "-v")
     assert quiet.exit_code == loud.exit_code == 0, loud.output
     assert "INFO" not in quiet.stderr
-    assert "INFO tracker.pipeline: topic Testing" in loud.stderr
+    assert "INFO tracker.fetching: topic Testing" in loud.stderr
 
 
 def _options(command: click.Command, *names: str) -> list[str]:

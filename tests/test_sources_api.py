@@ -143,3 +143,32 @@ def test_secrets_free_user_agent_and_single_connection(arxiv_server, source):
     arxiv_server.add_pages("all:testing", PAGES)
     source.fetch_query("all:testing", limit=10)
     assert source.client.http.session.headers["User-Agent"].startswith("paper-tracker")
+
+
+def test_the_private_arxiv_names_we_build_on_are_still_there():
+    """tracker.sources.api overrides Client._parse_feed and uses arxiv._feed (see its docstring):
+    a release that moves them must fail here, not silently in a daily run."""
+    import inspect
+
+    import arxiv
+    from arxiv import _feed
+
+    params = list(inspect.signature(arxiv.Client._parse_feed).parameters)
+    assert params[:4] == ["self", "url", "first_page", "_try_index"]
+    assert callable(_feed._build_result)
+    assert {"header", "results"} <= set(inspect.signature(_feed.ParsedFeed).parameters)
+    assert {"total_results", "items_per_page", "start_index"} <= set(inspect.signature(_feed.FeedHeader).parameters)
+
+
+def test_the_user_agent_names_the_tracker_and_who_runs_it(monkeypatch):
+    from tracker.sources.http import PoliteSession, repository_url, user_agent
+
+    assert user_agent("lab@example.org").startswith("paper-tracker/")
+    assert "lab@example.org" in user_agent("lab@example.org")
+    assert "(b)" not in user_agent("a (b) c")  # a contact cannot close the parenthesis early
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/papers")
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
+    assert repository_url() == "https://github.com/acme/papers"
+    monkeypatch.setenv("GITHUB_REPOSITORY", "evil.example@acme/../x")
+    assert repository_url() is None
+    assert "lab@example.org" in PoliteSession(contact="lab@example.org").session.headers["User-Agent"]

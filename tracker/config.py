@@ -107,6 +107,7 @@ class ArxivSettings(_Strict):
     request_deadline_seconds: Float = Field(60.0, gt=0, le=3600)  # whole request, however slowly it trickles
     wait_budget_seconds: Float = Field(600.0, ge=0, le=86400)  # all retry waits of a run, all topics together
     max_results_per_run: Int = Field(1000, ge=1, le=10000)
+    contact: Text | None = Field(None, max_length=200)  # e-mail or URL for the User-Agent (arXiv asks API users to say who they are)
 
 
 class RssSettings(_Strict):

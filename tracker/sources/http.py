@@ -9,7 +9,9 @@ cannot reach arXiv stops at once (`ArxivUnreachable`) instead of retrying topic 
 from __future__ import annotations
 
 import logging
+import os
 import time
+from importlib import metadata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -19,6 +21,7 @@ import requests
 from lxml import etree
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from tracker.config_types import REPO_NAME
 from tracker.errors import ArxivUnreachable, SourceError
 from tracker.redact import redact, url_secrets
 from tracker.sources import netfaults
@@ -132,6 +135,7 @@ class PoliteSession:
         max_body_bytes: int = MAX_BODY_BYTES,
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
+        contact: str | None = None,
     ):
         self.delay_seconds = delay_seconds
         self.retries = retries
@@ -143,7 +147,7 @@ class PoliteSession:
         self.max_body_bytes = max_body_bytes
         self.sleep = sleep
         self.session = session or requests.Session()
-        self.session.headers["User-Agent"] = "paper-tracker (+https://github.com/) arxiv.py"
+        self.session.headers["User-Agent"] = user_agent(contact)
         self.session.max_redirects = MAX_REDIRECTS
         for prefix in ("http://", "https://"):
             self.session.mount(prefix, WatchedAdapter())
@@ -163,6 +167,7 @@ class PoliteSession:
             deadline=arxiv.request_deadline_seconds,
             wait_budget=arxiv.wait_budget_seconds,
             sleep=sleep,
+            contact=arxiv.contact or repository_url(),
         )
 
     # --- one request, retried ---------------------------------------------------------------
@@ -266,3 +271,26 @@ class PoliteSession:
         remaining = self.delay_seconds - (time.monotonic() - self._last_request)
         if remaining > 0:
             self.sleep(remaining)
+
+
+def user_agent(contact: str | None) -> str:
+    """arXiv asks API clients to identify themselves: ours, and who runs it (`arxiv.contact`)."""
+    who = "; ".join(part for part in ("+https://pypi.org/project/paper-tracker/", _one_line(contact)) if part)
+    return f"paper-tracker/{_version()} ({who}) arxiv.py"
+
+
+def repository_url() -> str | None:
+    """In GitHub Actions, the repository the run belongs to: a contact when none is configured."""
+    server, repo = os.environ.get("GITHUB_SERVER_URL", "https://github.com"), os.environ.get("GITHUB_REPOSITORY")
+    return f"{server.rstrip('/')}/{repo}" if repo and REPO_NAME.fullmatch(repo) else None
+
+
+def _one_line(text: str | None) -> str:
+    return " ".join((text or "").replace("(", " ").replace(")", " ").split())[:200]
+
+
+def _version() -> str:
+    try:
+        return metadata.version("paper-tracker")
+    except metadata.PackageNotFoundError:
+        return "dev"

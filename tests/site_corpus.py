@@ -33,8 +33,15 @@ def site_papers() -> list[Paper]:
     return papers + list(HOSTILE)
 
 
+def save_ledger(papers: list[Paper], data_dir: Path) -> None:
+    """The ledger's shard files, as a run would leave them."""
+    for path, content in Ledger({p.id: p for p in papers}).files(data_dir).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+
 def write_project(folder: Path) -> Path:
-    Ledger({p.id: p for p in site_papers()}).save(folder / "data")
+    save_ledger(site_papers(), folder / "data")
     config = folder / "keywords.yaml"
     config.write_text(textwrap.dedent("""\
         topics:

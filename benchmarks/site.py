@@ -67,9 +67,9 @@ def build_real_site(work: Path, papers: list[Paper], encoders: dict) -> tuple[Pa
     from click.testing import CliRunner
 
     from tracker.cli import cli
-    from tracker.store.ledger import Ledger
+    from tests.site_corpus import save_ledger
 
-    Ledger({p.id: p for p in papers}).save(work / "data")
+    save_ledger(papers, work / "data")
     config = work / "keywords.yaml"
     config.write_text(textwrap.dedent("""\
         topics:

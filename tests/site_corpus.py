@@ -7,8 +7,7 @@ from pathlib import Path
 
 from tests.search_fakes import fixture_papers
 from tracker.models import Paper
-from tracker.store.journal import commit
-from tracker.store.ledger import Ledger, journal_path
+from tracker.store.ledger import Ledger
 
 HOSTILE_TITLE = "<img src=x onerror=alert(1)>"
 HOSTILE = (
@@ -34,9 +33,15 @@ def site_papers() -> list[Paper]:
     return papers + list(HOSTILE)
 
 
+def save_ledger(papers: list[Paper], data_dir: Path) -> None:
+    """The ledger's shard files, as a run would leave them."""
+    for path, content in Ledger({p.id: p for p in papers}).files(data_dir).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+
 def write_project(folder: Path) -> Path:
-    ledger = Ledger({p.id: p for p in site_papers()})
-    commit(ledger.files(folder / "data"), journal_path(folder / "data"))
+    save_ledger(site_papers(), folder / "data")
     config = folder / "keywords.yaml"
     config.write_text(textwrap.dedent("""\
         topics:

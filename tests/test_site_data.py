@@ -6,6 +6,7 @@ import json
 import numpy as np
 
 from tests.search_fakes import paper
+from tracker.enrich.tldr import extractive
 from tracker.site.catalogue import Catalogue, tldr
 from tracker.site.codes import asymmetric_scores, binary_codes, int8_rows, int8_scale
 from tracker.site.files import SHARD, write_data
@@ -53,11 +54,13 @@ def test_data_files_keep_hostile_text_verbatim_and_name_days_safely(tmp_path):
     assert dates[0] - dates[1] == 1  # 2024-03-02 is a day after 2024-03-01
 
 
-def test_tldr_prefers_the_ledgers_then_the_abstracts_first_sentence_capped():
-    base = paper("2401.00001", "T", abstract="We show e.g. 3.5 things. Then more. " + "x" * 50)
-    assert tldr(base) == "We show e.g. 3.5 things."
-    assert tldr(base.with_changes(extra={"tldr": "  Given   one. "})) == "Given one."
-    long = tldr(base.with_changes(abstract="word " * 400))
+def test_tldr_is_the_stored_one_else_the_digests_extractive_one_capped():
+    abstract = "Background that says little. We propose Foo, which halves the error of Bar on Baz. More details follow."
+    old = paper("2401.00001", "Foo halves Bar's error", abstract=abstract)
+    assert tldr(old.with_changes(tldr="  Stored   one. ")) == "Stored one."
+    computed = tldr(old)  # an older record without a TL;DR: the digest's own choice, not stored
+    assert computed == " ".join(extractive(old.title, abstract).split()) and computed in abstract
+    long = tldr(old.with_changes(tldr="word " * 400))
     assert len(long) == 300 and long.endswith("…")
 
 

@@ -37,7 +37,8 @@ function fillSelect(select, names) {
 async function loadModel() {
   if (!canUseModel()) { modelState = 'unavailable'; modelProblem = 'this browser has no WebAssembly'; return; }
   try {
-    encoder = await loadEncoder(index.meta.model);
+    // the codes download while the model prepares, so the first semantic search only scans them
+    [encoder] = await Promise.all([loadEncoder(index.meta.model), index.codes()]);
     modelState = 'ready';
   } catch (error) {
     modelState = 'unavailable';

@@ -6,20 +6,17 @@ day's list of positions is already in display order. Pure apart from that one ca
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 
+from tracker.enrich.tldr import shown_tldr
 from tracker.models import Paper
 
 PICKS = 5  # per profile, on the front page
 PROFILE_SHARE = 0.1  # the profile filter keeps a profile's best-scored tenth of the papers
 TLDR_CHARS = 300
-# A sentence ends at . ! ? before a capital, except after the abbreviations abstracts use most.
-_SENTENCE_END = re.compile(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bet al\.)(?<!\bcf\.)(?<!\bvs\.)(?<!\bFig\.)(?<!\bEq\.)"
-                           r"(?<=[.!?])\s+(?=[A-Z(\[])")
 
 
 @dataclass
@@ -43,14 +40,9 @@ class Catalogue:
 
 
 def tldr(paper: Paper) -> str:
-    """The paper's TL;DR when the ledger has one, else its abstract's first sentence (capped)."""
-    given = getattr(paper, "tldr", None) or paper.extra.get("tldr")
-    text = " ".join(str(given or "").split()) or _first_sentence(paper.abstract or "")
+    """The TL;DR the digest shows (the stored one, or computed now for an older record), capped."""
+    text = " ".join(shown_tldr(paper).split())
     return text if len(text) <= TLDR_CHARS else text[:TLDR_CHARS - 1].rstrip() + "…"
-
-
-def _first_sentence(abstract: str) -> str:
-    return _SENTENCE_END.split(" ".join(abstract.split()), maxsplit=1)[0]
 
 
 def build_catalogue(settings: Any, ledger_papers: Sequence[Paper], encoder: Any = None) -> Catalogue:

@@ -5,6 +5,7 @@ adds arXiv query and category checks and checks across topics (a name or archive
 and reports EVERY problem, one line each naming the file, line and key (`ConfigProblems.problems`).
 Reading the file safely (encoding, aliases, depth) is tracker.config_yaml's job.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,14 @@ from tracker.arxiv_query import build_queries, check_query_syntax
 from tracker.config_notify import NotifyChannel, attach_lines
 from tracker.config_paths import expand_paths
 from tracker.config_types import (
-    Category, CategoryPattern, Float, Int, RepoName, StrictModel, SummariesSettings, Text,
+    Category,
+    CategoryPattern,
+    Float,
+    Int,
+    RepoName,
+    StrictModel,
+    SummariesSettings,
+    Text,
 )
 from tracker.config_yaml import printable
 from tracker.errors import ConfigError
@@ -147,7 +155,7 @@ class OutputSettings(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _outputs_apart(self) -> "OutputSettings":
+    def _outputs_apart(self) -> OutputSettings:
         folders = {"data_dir": self.data_dir, "archive_dir": self.archive_dir, "digest_dir": self.digest_dir}
         norm = {key: PurePosixPath(value.replace("\\", "/")) for key, value in folders.items()}
         readme = PurePosixPath(self.readme.replace("\\", "/"))
@@ -155,8 +163,12 @@ class OutputSettings(_Strict):
             if folder == readme or folder in readme.parents:
                 raise ValueError(f"readme {self.readme!r} lies inside {key} {folders[key]!r}; keep outputs apart")
             for other, other_folder in norm.items():
-                if key < other and (folder == other_folder or folder in other_folder.parents or other_folder in folder.parents):
-                    raise ValueError(f"{key} {folders[key]!r} and {other} {folders[other]!r} overlap; keep outputs apart")
+                if key < other and (
+                    folder == other_folder or folder in other_folder.parents or other_folder in folder.parents
+                ):
+                    raise ValueError(
+                        f"{key} {folders[key]!r} and {other} {folders[other]!r} overlap; keep outputs apart"
+                    )
         return self
 
 
@@ -272,6 +284,7 @@ class Settings(_Strict):
 
 # --- loading ----------------------------------------------------------------------------
 
+
 def load_settings(path: str | Path) -> Settings:
     config_path = Path(path)
     try:
@@ -296,8 +309,7 @@ def parse_settings(text: str, *, source: str = "keywords.yaml", base_dir: Path =
     if data is None:
         raise ConfigError(f"{source}: the config is empty; it needs a `topics` list (see README: keywords.yaml)")
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping with a `topics` list at the top level, "
-                          f"found {_kind(data)}")
+        raise ConfigError(f"{source}: expected a mapping with a `topics` list at the top level, found {_kind(data)}")
     problems = [(_line_of(p), p) for p in doc.problems] + _topic_clashes(data, doc.lines, source)
     problems += expand_paths(data, doc.lines, source, base_dir.absolute())
     settings = None
@@ -352,8 +364,10 @@ def _topic_clashes(data: dict, lines: dict[tuple, int], source: str) -> list[tup
             message = f"topic name {printable(name)!r} appears twice (first at line {first[1]})"
         elif slug in by_slug:
             other, other_line = by_slug[slug]
-            message = (f"topics {printable(other)!r} (line {other_line}) and {printable(name)!r} would share the "
-                       f"archive folder {slug!r}; rename one")
+            message = (
+                f"topics {printable(other)!r} (line {other_line}) and {printable(name)!r} would share the "
+                f"archive folder {slug!r}; rename one"
+            )
         else:
             by_name[name.casefold()] = by_slug[slug] = (name, line)
             continue

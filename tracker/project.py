@@ -5,6 +5,7 @@ a folder is named in exactly one place (the template environment is built from `
 by tracker.render.markdown.environment_for, the encoder from `embedding` by
 tracker.enrich.stage.load_document_encoder).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,10 +31,15 @@ class Project:
     @classmethod
     def from_settings(cls, settings: Any) -> Project:
         out = settings.output
-        return cls(state_dir=settings.path(out.state_dir), data_dir=settings.path(out.data_dir),
-                   digest_dir=settings.path(out.digest_dir), archive_dir=settings.path(out.archive_dir),
-                   readme=settings.path(out.readme), templates_dir=settings.path(out.templates_dir or "templates"),
-                   embedding=settings.embedding)
+        return cls(
+            state_dir=settings.path(out.state_dir),
+            data_dir=settings.path(out.data_dir),
+            digest_dir=settings.path(out.digest_dir),
+            archive_dir=settings.path(out.archive_dir),
+            readme=settings.path(out.readme),
+            templates_dir=settings.path(out.templates_dir or "templates"),
+            embedding=settings.embedding,
+        )
 
     @property
     def last_run(self) -> Path:

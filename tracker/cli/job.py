@@ -1,4 +1,5 @@
 """The job `tracker schedule` runs: `tracker run` (+ `tracker publish`), returning the run summary."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping

@@ -13,6 +13,7 @@ index over the ledger's texts (lowercased, punctuation spaced out) narrows each 
 papers holding all its words, and a substring check counts those, instead of parsing every
 abstract into phrases on every run.
 """
+
 from __future__ import annotations
 
 import json

@@ -7,9 +7,10 @@ which has none, so the next `add_tldrs` computes the new version's. Records from
 are not rewritten for one (their shard's bytes stay as they are): `shown_tldr` computes theirs
 when a page shows them, without storing it.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from tracker.models import Paper
 from tracker.store.ledger_index import Entry

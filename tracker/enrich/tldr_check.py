@@ -4,6 +4,7 @@ The answer is hostile text: the model may have followed instructions hidden in a
 may answer with Markdown, HTML, links, @mentions, several lines or a refusal. Whatever the prompt
 says, this check decides what lands in the ledger. Pure functions, no I/O.
 """
+
 from __future__ import annotations
 
 import re
@@ -115,8 +116,12 @@ def form_problem(text: str) -> str | None:
         return f"line break or control character {control}"
     folded = unicodedata.normalize("NFKC", text).translate(_FOLD_DOTS)
     checks = (
-        (_REFUSAL, "a refusal"), (_LINK, "a link"), (_HTML, "HTML"), (_MENTION, "an @mention"),
-        (_MARKDOWN_CHARS, "Markdown syntax"), (_MARKDOWN_START, "Markdown syntax"),
+        (_REFUSAL, "a refusal"),
+        (_LINK, "a link"),
+        (_HTML, "HTML"),
+        (_MENTION, "an @mention"),
+        (_MARKDOWN_CHARS, "Markdown syntax"),
+        (_MARKDOWN_START, "Markdown syntax"),
     )
     for pattern, name in checks:
         if pattern.search(folded):

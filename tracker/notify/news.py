@@ -4,6 +4,7 @@
 paper up in the ledger for its title and TL;DR. Everything here is still hostile text: each
 platform's formatter (tracker.notify.formats) escapes it for where it goes.
 """
+
 from __future__ import annotations
 
 import os
@@ -82,12 +83,19 @@ def blocks(data: dict, papers: dict) -> list[Block]:
 
 def _paper_blocks(ids: list, papers: dict) -> list[Block]:
     found = [papers[i] for i in ids if isinstance(i, str) and i in papers]
-    return [Block("paper", paper.title[:TITLE_CHARS], f"https://arxiv.org/abs/{paper.id}", tldr_of(paper)) for paper in found]
+    return [
+        Block("paper", paper.title[:TITLE_CHARS], f"https://arxiv.org/abs/{paper.id}", tldr_of(paper))
+        for paper in found
+    ]
 
 
 def tldr_of(paper: Any) -> str:
     """The stored TL;DR, else the abstract's first sentence; at most TLDR_WORDS words."""
-    text = getattr(paper, "tldr", "") or paper.extra.get("tldr") or _SENTENCE_END.split(paper.abstract or "", maxsplit=1)[0]
+    text = (
+        getattr(paper, "tldr", "")
+        or paper.extra.get("tldr")
+        or _SENTENCE_END.split(paper.abstract or "", maxsplit=1)[0]
+    )
     words = str(text).split()
     return " ".join(words[:TLDR_WORDS]) + (" …" if len(words) > TLDR_WORDS else "")
 

@@ -4,6 +4,7 @@
 maps each channel's key (kind + where its secret comes from; never the secret) to the dates it
 was sent. `.tracker/notify/DATE.json` holds the last attempt's failures for the health issue.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,9 @@ def load_sent(path: Path) -> dict[str, list[str]]:
         if not isinstance(sent, dict) or not all(isinstance(v, list) for v in sent.values()):
             raise ValueError("`sent` is not a mapping of lists")
     except (ValueError, KeyError, TypeError, RecursionError) as exc:  # RecursionError: JSON nested too deep
-        raise TrackerError(f"{path}: not a notification record ({str(exc)[:120]}); fix it (git conflict?) or delete it") from None
+        raise TrackerError(
+            f"{path}: not a notification record ({str(exc)[:120]}); fix it (git conflict?) or delete it"
+        ) from None
     return {str(key): [str(d) for d in dates] for key, dates in sent.items()}
 
 

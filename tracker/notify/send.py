@@ -3,6 +3,7 @@
 A channel that fails is retried within the run's wait budget, then named in the report (and,
 through `.tracker/notify/DATE.json`, in the health issue); it never stops the other channels.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,15 @@ def channel_name(channel: NotifyChannel, config_name: str) -> str:
     return f"{channel.kind} ({config_name}:{channel.line})" if channel.line else channel.kind
 
 
-def notify_day(settings: Any, date: str, *, config_name: str = "keywords.yaml", dry_run: bool = False,
-               force: bool = False, budget_seconds: float = 120.0) -> NotifyReport:
+def notify_day(
+    settings: Any,
+    date: str,
+    *,
+    config_name: str = "keywords.yaml",
+    dry_run: bool = False,
+    force: bool = False,
+    budget_seconds: float = 120.0,
+) -> NotifyReport:
     report = NotifyReport()
     if not settings.notify:
         return report
@@ -56,7 +64,9 @@ def notify_day(settings: Any, date: str, *, config_name: str = "keywords.yaml", 
     return report
 
 
-def _send_all(settings: Any, news: DayNews, report: NotifyReport, *, config_name: str, force: bool, budget: Budget) -> None:
+def _send_all(
+    settings: Any, news: DayNews, report: NotifyReport, *, config_name: str, force: bool, budget: Budget
+) -> None:
     record = sent_path(settings)
     sent = load_sent(record)
     for channel in settings.notify:
@@ -115,8 +125,9 @@ def smtp_login(options: EmailChannel) -> SmtpLogin:
         if missing:
             raise ChannelProblem(f"environment variable(s) {', '.join(missing)} not set")
         register_secret(password)
-    return SmtpLogin(options.smtp_host, options.port, options.starttls, options.ssl, options.timeout_seconds,
-                     username, password)
+    return SmtpLogin(
+        options.smtp_host, options.port, options.starttls, options.ssl, options.timeout_seconds, username, password
+    )
 
 
 def preview(channel: NotifyChannel, news: DayNews, name: str) -> str:
@@ -124,5 +135,7 @@ def preview(channel: NotifyChannel, news: DayNews, name: str) -> str:
     if isinstance(options, EmailChannel):
         body = formats.email_message(news, options.from_, options.to).as_string()
     else:
-        body = "\n".join(json.dumps(p, ensure_ascii=False, indent=1) for p in formats.WEBHOOK_PAYLOADS[channel.kind](news))
+        body = "\n".join(
+            json.dumps(p, ensure_ascii=False, indent=1) for p in formats.WEBHOOK_PAYLOADS[channel.kind](news)
+        )
     return f"--- {name} ---\n{body}"

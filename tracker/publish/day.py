@@ -10,6 +10,7 @@
 Everything read from `.tracker/` is a cache written by our own run, but it is still redacted
 before it can reach GitHub, and a damaged file is treated as missing (with a warning).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -129,14 +130,20 @@ def failures(summary: RunSummary | None) -> list[tuple[str, str]]:
     return [(redact(t.name), redact(str(t.error))) for t in (summary.failed if summary else [])]
 
 
-def health_summary(day: DayToPublish, *, outcome: str | None = None, problems: tuple[str, ...] = ()) -> Mapping[str, Any]:
+def health_summary(
+    day: DayToPublish, *, outcome: str | None = None, problems: tuple[str, ...] = ()
+) -> Mapping[str, Any]:
     """The run's summary for the health issue, with what the workflow saw added.
 
     No summary for the day means the run died before writing one. `outcome` is the run step's
     outcome (GitHub Actions' success/failure/cancelled); `problems` are other steps' failures.
     """
     if day.summary is None:
-        summary: dict[str, Any] = {"date": day.date, "topics": [], "error": "the run recorded no summary for this date (it failed early)"}
+        summary: dict[str, Any] = {
+            "date": day.date,
+            "topics": [],
+            "error": "the run recorded no summary for this date (it failed early)",
+        }
     else:
         summary = day.summary.to_dict()
     extra = [redact(p) for p in problems]

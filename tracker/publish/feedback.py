@@ -7,6 +7,7 @@ each ticked paper (canonical id, the date its tick was first seen, the issue), a
 paper a member unticked in the issue it came from. Ticks in older issues are never touched.
 Anything that is not a well-formed item for a paper in the ledger is skipped with a warning.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,6 +24,7 @@ from tracker.publish.tasks import task_items
 from tracker.store.feedback import feedback_path, load_feedback_records, save_feedback
 
 log = logging.getLogger(__name__)
+
 
 @dataclass
 class Ticks:
@@ -47,7 +49,6 @@ class FeedbackReport:
 def sync_feedback(repo: Any, settings: Any, *, days: int, today: str) -> FeedbackReport:
     """Update the feedback file from the digest issues of the `days` days up to `today`."""
     from tracker.store.ledger import Ledger
-
     from tracker.store.lock import run_lock
 
     record_in(repo, settings.project.state_dir)  # the bot's login, when GitHub will not say it
@@ -74,7 +75,10 @@ def read_ticks(repo: Any, label: str, *, since: str, known: set[str]) -> Ticks:
             continue
         ticks.issues.append(issue.number)
         texts = [(f"#{issue.number}", issue.body or "")]
-        texts += [(f"#{issue.number} (comment {c.id})", c.body or "") for c in our_comments(api, issue, DIGEST.part_mark.format(key=key))]
+        texts += [
+            (f"#{issue.number} (comment {c.id})", c.body or "")
+            for c in our_comments(api, issue, DIGEST.part_mark.format(key=key))
+        ]
         for where, text in texts:
             _read_items(ticks, issue.number, where, text, known)
     return ticks

@@ -3,6 +3,7 @@
 Error texts come from arXiv and the network, so they are redacted (a URL's password, a token)
 and escaped for a Markdown table cell (no live @mention or #reference) before they are sent.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,7 +34,8 @@ def health_problems(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     topics = summary.get("topics") if isinstance(summary.get("topics"), list) else []
     problems = [
         (redact(str(t.get("name"))), redact(str(t.get("error"))))
-        for t in topics if isinstance(t, Mapping) and t.get("error")
+        for t in topics
+        if isinstance(t, Mapping) and t.get("error")
     ]
     if summary.get("error"):
         problems.insert(0, ("run", redact(str(summary["error"]))))
@@ -41,8 +43,13 @@ def health_problems(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     if isinstance(llm, Mapping) and isinstance(llm.get("problems"), list):
         problems += [("LLM TL;DRs", redact(str(problem))) for problem in llm["problems"]]
     backlog = summary.get("backlog") if isinstance(summary.get("backlog"), Mapping) else {}
-    problems += [(redact(str(name)), f"{count} more papers still to fetch (arxiv.max_results_per_run was reached); "
-                  "the next runs catch up") for name, count in backlog.items()]
+    problems += [
+        (
+            redact(str(name)),
+            f"{count} more papers still to fetch (arxiv.max_results_per_run was reached); the next runs catch up",
+        )
+        for name, count in backlog.items()
+    ]
     return problems
 
 
@@ -59,7 +66,13 @@ def render_health_body(summary: Mapping[str, Any], run_url: str | None = None) -
     problems = health_problems(summary)
     topics = summary.get("topics") if isinstance(summary.get("topics"), list) else []
     failed = sum(1 for t in topics if isinstance(t, Mapping) and t.get("error"))
-    kind = "failed" if summary.get("error") or (topics and failed == len(topics)) else "was partial" if failed else "had problems"
+    kind = (
+        "failed"
+        if summary.get("error") or (topics and failed == len(topics))
+        else "was partial"
+        if failed
+        else "had problems"
+    )
     lines = [
         HEALTH_MARK,
         f"The tracker run of **{summary_date(summary)}** {kind}: {failed} of {len(topics)} topics failed.",
@@ -74,7 +87,9 @@ def render_health_body(summary: Mapping[str, Any], run_url: str | None = None) -
     return "\n".join(lines) + "\n"
 
 
-def report_health(repo: Any, summary: Mapping[str, Any], *, label: str = "tracker-health", run_url: str | None = None) -> HealthResult:
+def report_health(
+    repo: Any, summary: Mapping[str, Any], *, label: str = "tracker-health", run_url: str | None = None
+) -> HealthResult:
     """Keep one open `tracker-health` issue while runs fail; close it after a clean run."""
     api = Api(repo)
     date = summary_date(summary)
@@ -82,14 +97,19 @@ def report_health(repo: Any, summary: Mapping[str, Any], *, label: str = "tracke
     existing = [i for i in mine if (i.body or "").startswith(HEALTH_MARK)]  # ours: the bot's, and marked
     if not health_problems(summary):
         for issue in existing:
-            api.call(f"commenting on #{issue.number}", lambda i=issue: i.create_comment(f"The run of {date} completed cleanly; closing."))
+            api.call(
+                f"commenting on #{issue.number}",
+                lambda i=issue: i.create_comment(f"The run of {date} completed cleanly; closing."),
+            )
             api.call(f"closing health issue #{issue.number}", lambda i=issue: i.edit(state="closed"))
         return HealthResult("closed", existing[0].number) if existing else HealthResult("none")
     body = render_health_body(summary, run_url)
     title = f"Tracker health: run of {date} had errors"
     if not existing:
         ensure_label(repo, label, api)
-        issue = api.call("opening the health issue", lambda: loaded(repo.create_issue(title=title, body=body, labels=[label])))
+        issue = api.call(
+            "opening the health issue", lambda: loaded(repo.create_issue(title=title, body=body, labels=[label]))
+        )
         learn_from_created(repo, issue)
         return HealthResult("opened", issue.number)
     issue = existing[0]
@@ -97,5 +117,8 @@ def report_health(repo: Any, summary: Mapping[str, Any], *, label: str = "tracke
     if issue.body == body and issue.title == title and label in labels:
         return HealthResult("unchanged", issue.number)
     ensure_label(repo, label, api)  # a member may have deleted it: put it back
-    api.call(f"updating health issue #{issue.number}", lambda: issue.edit(title=title, body=body, labels=sorted(labels | {label})))
+    api.call(
+        f"updating health issue #{issue.number}",
+        lambda: issue.edit(title=title, body=body, labels=sorted(labels | {label})),
+    )
     return HealthResult("updated", issue.number)

@@ -11,6 +11,7 @@ author wins for the rest of the run and is recorded (and a warning says what to 
 `[bot]` login is taken from the record: no member's account can be one, so a tampered cache
 cannot make the tracker take a member's issues for its own.
 """
+
 from __future__ import annotations
 
 import logging

@@ -10,6 +10,7 @@ Crontab semantics are kept where APScheduler 3 differs:
   needs both, so we OR two triggers.
 - a fixed wall time inside the repeated hour at the end of DST fires once, as in cron.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,13 @@ log = logging.getLogger(__name__)
 
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab numbering: index = number
 _MACROS = {
-    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
 }
 
 
@@ -115,7 +121,9 @@ def cron_trigger(expr: str, timezone: str | tzinfo) -> Any:
     except ValueError as exc:
         raise TrackerError(f"cron expression {expr!r} is invalid: {exc}") from None
     crontab = CrontabTrigger(trigger, tz)
-    if crontab.get_next_fire_time(None, datetime.now(tz)) is None:  # e.g. "0 0 30 2 *": the scheduler would wait forever
+    if (
+        crontab.get_next_fire_time(None, datetime.now(tz)) is None
+    ):  # e.g. "0 0 30 2 *": the scheduler would wait forever
         raise UsageError(f"cron expression {expr!r} never fires: no date matches its day and month fields")
     return crontab
 

@@ -3,6 +3,7 @@
 Deterministic: the same digest files give the same bytes (no clock is read; ids are tag: URIs
 built from the repository and the digest's path), so an unchanged day rewrites nothing.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,12 +13,13 @@ import logging
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping, NamedTuple
+from typing import NamedTuple
 from urllib.parse import quote
 
-from tracker.render.digest_data import read_digest_data
 from tracker.config_types import REPO_NAME
+from tracker.render.digest_data import read_digest_data
 from tracker.render.paths import feed_path
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -29,7 +31,9 @@ _WEEKLY_NAME = re.compile(r"week-(\d{2})\.md")  # <digest_dir>/YYYY/week-WW.md, 
 # Characters XML 1.0 cannot carry at all (a feed holding one is not well-formed).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # A backslash escape (the character itself: `\&amp;` is the text "&amp;"), an entity (decoded), or our bold/code markers.
-_MD_INLINE = re.compile(r"\\([!-/:-@\[-`{-~])|(&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)|\*\*|`")
+_MD_INLINE = re.compile(
+    r"\\([!-/:-@\[-`{-~])|(&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)|\*\*|`"
+)
 _MD_LINK = re.compile(r"(?<!\\)\[((?:\\.|[^\\\]])*)\]\([^()\s]*\)")  # [label](url): our links encode parentheses
 _OUR_MARKUP = re.compile(r"<span>\$</span>|\u200b|<br>")  # a literal dollar, mention breakers, line breaks
 # A paper in a digest or weekly page: a list item opening with its bold title; its TL;DR is the next line.
@@ -72,9 +76,16 @@ def render_feed(
     _text(author, "name", repo.split("/")[0] if repo else "paper-tracker")
     _text(feed, "generator", "paper-tracker")
     if repo:
-        ET.SubElement(feed, _q("link"), rel="self", type="application/atom+xml", href=feed_url(repo, feed_file, branch, server))
-        ET.SubElement(feed, _q("link"), rel="alternate", type="text/html",
-                      href=f"{server}/{_url(repo)}/tree/{_url(branch)}/{_url(_posix_dir(feed_file))}")
+        ET.SubElement(
+            feed, _q("link"), rel="self", type="application/atom+xml", href=feed_url(repo, feed_file, branch, server)
+        )
+        ET.SubElement(
+            feed,
+            _q("link"),
+            rel="alternate",
+            type="text/html",
+            href=f"{server}/{_url(repo)}/tree/{_url(branch)}/{_url(_posix_dir(feed_file))}",
+        )
     for item in items:
         entry = ET.SubElement(feed, _q("entry"))
         _text(entry, "id", _tag_uri(repo, item.path))
@@ -112,8 +123,13 @@ def repository(configured: str | None, environ: Mapping[str, str] = os.environ) 
 
 
 def digest_feed(
-    digest_dir: Path, root: Path, *, repo: str | None = None, pending: Mapping[Path, str | None] | None = None,
-    days: int = FEED_DAYS, server: str = GITHUB,
+    digest_dir: Path,
+    root: Path,
+    *,
+    repo: str | None = None,
+    pending: Mapping[Path, str | None] | None = None,
+    days: int = FEED_DAYS,
+    server: str = GITHUB,
 ) -> tuple[Path, str]:
     """`(path, text)` of the feed over the digests of the last `days` days (counted back from the
     newest digest that has papers, so neither a run for an earlier `--date` nor empty days shrink it). `pending`: files this run
@@ -178,14 +194,19 @@ def digest_summary(markdown: str, date: str) -> tuple[str, str]:
 
 
 def paper_lines(lines: list[str]) -> list[str]:
-    """"Title: TL;DR" of each paper on a page, once each (a top pick is listed again below)."""
+    """ "Title: TL;DR" of each paper on a page, once each (a top pick is listed again below)."""
     found: dict[str, str] = {}
     for line, after in zip(lines, lines[1:]):
         paper = _PAPER.match(line)
         # the next line is its TL;DR unless it is a collapsed block or the metadata line (the
         # one with a code span, the id: a TL;DR's backticks are escaped)
-        if paper and after.startswith("  ") and after.strip() and not after.lstrip().startswith("<") \
-                and not _CODE_SPAN.search(after):
+        if (
+            paper
+            and after.startswith("  ")
+            and after.strip()
+            and not after.lstrip().startswith("<")
+            and not _CODE_SPAN.search(after)
+        ):
             found.setdefault(_plain(paper["title"]), _plain(after.strip().removesuffix("\\")))
     return [f"{name}: {tldr}" for name, tldr in found.items()]
 
@@ -201,10 +222,15 @@ def _with_papers(summary: str, papers: list[str]) -> str:
 
 def _digest_files(digest_dir: Path) -> list[Path]:
     """Every digest page `YYYY/MM/YYYY-MM-DD.md` and weekly review `YYYY/week-WW.md` (no links followed)."""
-    pages = [*digest_dir.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/*.md"), *digest_dir.glob("[0-9][0-9][0-9][0-9]/week-*.md")]
+    pages = [
+        *digest_dir.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/*.md"),
+        *digest_dir.glob("[0-9][0-9][0-9][0-9]/week-*.md"),
+    ]
     return [
-        path for path in sorted(pages)
-        if page_date(path, digest_dir) and path.is_file()
+        path
+        for path in sorted(pages)
+        if page_date(path, digest_dir)
+        and path.is_file()
         and not any(p.is_symlink() for p in (path, path.parent, path.parent.parent))
     ]
 

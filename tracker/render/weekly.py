@@ -8,12 +8,14 @@ and is named after the week it was issued in, as `tracker publish` expects: its 
 of them, the week's top picks by relevance, and the new papers per topic. Nothing is written
 until the tracker has run for a week (there is nothing to compare with before).
 """
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from tracker.enrich.trends import Trend, TrendReport, Window
 from tracker.models import Paper
@@ -88,8 +90,9 @@ def render_review(env: Any, review: WeeklyReview, why: Callable[[str], str | Non
     return env.get_template("weekly.md.j2").render(r=review)
 
 
-def build_review(window: Window, report: TrendReport | None, today: str, *,
-                 topics: Sequence[str] = ()) -> WeeklyReview | None:
+def build_review(
+    window: Window, report: TrendReport | None, today: str, *, topics: Sequence[str] = ()
+) -> WeeklyReview | None:
     """The review of the 7 days ending `today` from the window of papers and its themes' trends
     (tracker.enrich.stage.week_trends; `report` None: no vectors, so no themes). None when the
     tracker was not running before those days: a first week has nothing to be compared with."""
@@ -97,16 +100,29 @@ def build_review(window: Window, report: TrendReport | None, today: str, *,
         return None
     by_id = {p.id: p for p in window.papers}
     tracked = [w.tracked for w in window.weeks]
-    rising = tuple(RisingTheme(t, tuple(by_id[i] for i in t.papers[:BEST_PAPERS]), max(0, len(t.papers) - BEST_PAPERS),
-                               _tracked_only(t.weekly_counts, tracked))
-                   for t in (report.rising if report else [])[:RISING_SHOWN])
+    rising = tuple(
+        RisingTheme(
+            t,
+            tuple(by_id[i] for i in t.papers[:BEST_PAPERS]),
+            max(0, len(t.papers) - BEST_PAPERS),
+            _tracked_only(t.weekly_counts, tracked),
+        )
+        for t in (report.rising if report else [])[:RISING_SHOWN]
+    )
     this_week = [p for p, w in zip(window.papers, window.week) if w == window.this_week]
     picks = sorted((p for p in this_week if p.relevance is not None), key=lambda p: (-(p.relevance or 0.0), p.id))
     last = window.weeks[-1]
     return WeeklyReview(
-        week=iso_week(today), start=last.start, end=last.end, new_papers=len(this_week), weeks=len(window.weeks),
-        embedded=report is not None, rising=rising, chart=rising_chart(report, rising) if report and rising else None,
-        top_picks=tuple(picks[:TOP_PICKS]), topics=topic_counts(window, topics),
+        week=iso_week(today),
+        start=last.start,
+        end=last.end,
+        new_papers=len(this_week),
+        weeks=len(window.weeks),
+        embedded=report is not None,
+        rising=rising,
+        chart=rising_chart(report, rising) if report and rising else None,
+        top_picks=tuple(picks[:TOP_PICKS]),
+        topics=topic_counts(window, topics),
         tracked_before=sum(w.tracked for w in window.weeks[:-1]),
     )
 

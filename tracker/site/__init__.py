@@ -5,6 +5,7 @@ page, its npm-installed libraries and the query model (assets.py) into a fresh f
 replaces `out` in one rename, so a failed build leaves the previous site as it was. A folder that
 is not a site this command built is never overwritten.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,8 +26,16 @@ log = logging.getLogger(__name__)
 MARKER = ".paper-tracker-site"  # in every built site: the only kind of folder `--out` may replace
 
 
-def build_site(settings: Any, papers: list, out: Path, *, site_dir: Path, model_dir: Path,
-               encoder: Any = None, built: str | None = None) -> dict[str, Any]:
+def build_site(
+    settings: Any,
+    papers: list,
+    out: Path,
+    *,
+    site_dir: Path,
+    model_dir: Path,
+    encoder: Any = None,
+    built: str | None = None,
+) -> dict[str, Any]:
     """Build the site for `papers` (the ledger's) into `out`; returns the data's meta.json content."""
     out = Path(out).resolve()
     _check_out(out)
@@ -37,8 +46,12 @@ def build_site(settings: Any, papers: list, out: Path, *, site_dir: Path, model_
         assets.copy_vendor(site_dir / "node_modules", staging)
         model_id = assets.copy_model(model_dir, staging)
         catalogue = build_catalogue(settings, papers, encoder)
-        meta = write_data(catalogue, staging / "data", built=built or dt.datetime.now(dt.timezone.utc).date().isoformat(),
-                          extra={"model": model_id})
+        meta = write_data(
+            catalogue,
+            staging / "data",
+            built=built or dt.datetime.now(dt.timezone.utc).date().isoformat(),
+            extra={"model": model_id},
+        )
         _copy_feed(settings, staging)
         (staging / MARKER).write_text("built by `tracker site`; replaced whole by the next build\n", encoding="utf-8")
         (staging / ".nojekyll").write_text("", encoding="utf-8")  # GitHub Pages: serve files as they are

@@ -4,11 +4,13 @@ Reads the ledger's papers and their vectors (tracker.enrich.stage.embed: the vec
 only what it lacks, saving nothing). Site order is newest first (date, then id), so a topic's or a
 day's list of positions is already in display order. Pure apart from that one call.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,8 +20,10 @@ PICKS = 5  # per profile, on the front page
 PROFILE_SHARE = 0.1  # the profile filter keeps a profile's best-scored tenth of the papers
 TLDR_CHARS = 300
 # A sentence ends at . ! ? before a capital, except after the abbreviations abstracts use most.
-_SENTENCE_END = re.compile(r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bet al\.)(?<!\bcf\.)(?<!\bvs\.)(?<!\bFig\.)(?<!\bEq\.)"
-                           r"(?<=[.!?])\s+(?=[A-Z(\[])")
+_SENTENCE_END = re.compile(
+    r"(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bet al\.)(?<!\bcf\.)(?<!\bvs\.)(?<!\bFig\.)(?<!\bEq\.)"
+    r"(?<=[.!?])\s+(?=[A-Z(\[])"
+)
 
 
 @dataclass
@@ -46,7 +50,7 @@ def tldr(paper: Paper) -> str:
     """The paper's TL;DR when the ledger has one, else its abstract's first sentence (capped)."""
     given = getattr(paper, "tldr", None) or paper.extra.get("tldr")
     text = " ".join(str(given or "").split()) or _first_sentence(paper.abstract or "")
-    return text if len(text) <= TLDR_CHARS else text[:TLDR_CHARS - 1].rstrip() + "…"
+    return text if len(text) <= TLDR_CHARS else text[: TLDR_CHARS - 1].rstrip() + "…"
 
 
 def _first_sentence(abstract: str) -> str:
@@ -74,8 +78,11 @@ def _add_relevance(catalogue: Catalogue, settings: Any, embedded: Any, lazy: Any
 
     relevance = score_relevance(settings, embedded, lazy, profiles_from_settings(settings))
     latest = catalogue.latest_day
-    today = [i for i, p in enumerate(catalogue.papers) if (p.first_seen or p.date) == latest
-             and p.id not in relevance.own_ids]
+    today = [
+        i
+        for i, p in enumerate(catalogue.papers)
+        if (p.first_seen or p.date) == latest and p.id not in relevance.own_ids
+    ]
     for scored in relevance.profiles:
         name = scored.name or "group"
         value = [scored.scores.get(p.id, 0.0) for p in catalogue.papers]
@@ -97,7 +104,15 @@ def _add_themes(catalogue: Catalogue, weeks: int = 4) -> None:
     vectors = catalogue.vectors[[rows[p.id] for p in window.papers]] if window.papers else catalogue.vectors[:0]
     report = find_trends(window, vectors) if len(window.papers) else None
     weeks_out = [{"start": w.start, "end": w.end, "tracked": w.tracked} for w in (report.weeks if report else ())]
-    themes = [{"label": t.label, "terms": list(t.terms), "counts": list(t.weekly_counts),
-               "growth": t.growth, "rising": bool(t.rising), "positions": catalogue.positions(t.papers)}
-              for t in (report.themes if report else ())]
+    themes = [
+        {
+            "label": t.label,
+            "terms": list(t.terms),
+            "counts": list(t.weekly_counts),
+            "growth": t.growth,
+            "rising": bool(t.rising),
+            "positions": catalogue.positions(t.papers),
+        }
+        for t in (report.themes if report else ())
+    ]
     catalogue.themes = {"end": catalogue.latest_day, "weeks": weeks_out, "themes": themes}

@@ -20,6 +20,7 @@ and a step that can never succeed (its target became a folder) is skipped with a
 Test hook: TRACKER_TEST_COMMIT_PAUSE=<seconds> sleeps before each step of applying a journal,
 so tests/test_run_e2e.py can kill a run inside that window.
 """
+
 from __future__ import annotations
 
 import errno
@@ -133,7 +134,11 @@ def commit(files: dict[Path, str | bytes | None], journal: Path, *, root: Path |
     recover(journal)
     journal = _real(journal)
     changes = {_real(p): (None if c is None else _encode(c)) for p, c in files.items()}
-    changes = {p: d for p, d in changes.items() if (d is None and (p.is_symlink() or p.is_file())) or (d is not None and not _unchanged(p, d))}
+    changes = {
+        p: d
+        for p, d in changes.items()
+        if (d is None and (p.is_symlink() or p.is_file())) or (d is not None and not _unchanged(p, d))
+    }
     if not changes:
         return []
     root = (root or Path(os.path.commonpath([journal.parent, *changes]))).resolve()
@@ -156,10 +161,14 @@ def _check_targets(changes: dict[Path, bytes | None], journal: Path) -> None:
     folders = {parent: path for path in changes for parent in path.parents}
     for path in sorted(changes):
         if path == journal or path == stage_of(journal):
-            raise TrackerError(f"cannot write {path}: it is the commit journal; point that output elsewhere; nothing was changed")
+            raise TrackerError(
+                f"cannot write {path}: it is the commit journal; point that output elsewhere; nothing was changed"
+            )
         if path in folders:
-            raise TrackerError(f"cannot write {path}: it would also be the folder of {folders[path]}; "
-                               "give the outputs distinct paths; nothing was changed")
+            raise TrackerError(
+                f"cannot write {path}: it would also be the folder of {folders[path]}; "
+                "give the outputs distinct paths; nothing was changed"
+            )
         if path.is_dir() and not path.is_symlink():
             raise TrackerError(f"cannot write {path}: it is a folder; nothing was changed")
 
@@ -217,7 +226,7 @@ def _relative(path: Path, root: Path) -> str:
 def _root_of(journal: Path, recorded: object) -> Path:
     """The project root: the journal's location minus the location it recorded relative to the root."""
     parts = _safe_parts(recorded)
-    if journal.parts[-len(parts):] != parts:
+    if journal.parts[-len(parts) :] != parts:
         raise UnsafeJournal(f"it records its own location as {recorded!r}, but it is at {journal}")
     return Path(*journal.parts[: -len(parts)])
 

@@ -10,23 +10,32 @@ and kept verbatim; two records of one paper are merged by the same rule as a fet
 
 With an `index` (tracker.store.ledger_index, a cache) a run parses only the shards it changes or shows.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Iterable
 
 from tracker.arxiv_ids import shard_month
 from tracker.errors import TrackerError
 from tracker.models import Paper, latest_date
 from tracker.store.conflicts import refuse_conflict_markers
 from tracker.store.journal import pending, recover, regular_file
-from tracker.store.ledger_index import Entry, PaperMap, ShardIndex, digest, entry_of, read_shard_index, write_shard_indexes
+from tracker.store.ledger_index import (
+    Entry,
+    PaperMap,
+    ShardIndex,
+    digest,
+    entry_of,
+    read_shard_index,
+    write_shard_indexes,
+)
 from tracker.store.records import BadRecord, decode, encode, line_id
 from tracker.text import clean_line
 
@@ -186,7 +195,8 @@ class Ledger:
             self._read_shard(shard, data or _read_bytes(source, shard), into=self.papers.loaded)
         # A shard written back must be read in full first; so must one holding a copy of a parsed paper.
         while need := {m for m in self.months if m in self.papers.unread_months} | {
-                self.papers.unread[pid] for pid in self.papers.loaded if pid in self.papers.unread}:
+            self.papers.unread[pid] for pid in self.papers.loaded if pid in self.papers.unread
+        }:
             self.papers.load(need)
 
     def _load_month(self, month: str) -> None:
@@ -270,8 +280,10 @@ class Ledger:
             return
         for kept in self.kept:
             if kept.id == paper_id:
-                raise TrackerError(f"{kept.where}: the ledger holds a record of {paper_id} this tracker cannot read "
-                                   "(see the warning above); fix or remove that line and run again; nothing was written")
+                raise TrackerError(
+                    f"{kept.where}: the ledger holds a record of {paper_id} this tracker cannot read "
+                    "(see the warning above); fix or remove that line and run again; nothing was written"
+                )
 
     def update(self, papers: Iterable[Paper]) -> None:
         """Replace records wholesale (e.g. with relevance scores added by a later stage)."""
@@ -300,8 +312,12 @@ class Ledger:
             body = b"\n".join(raw for _, raw in entries)
             files[data_dir / SHARD_DIR / f"{month}.jsonl"] = data = body + b"\n" if body else b""
             if len(data) > SHARD_WARN_BYTES:
-                log.warning("%s is %.0f MB (%d papers); GitHub warns at 50 MB and rejects 100 MB: "
-                            "narrow the topics", data_dir / SHARD_DIR / f"{month}.jsonl", len(data) / 1e6, len(entries))
+                log.warning(
+                    "%s is %.0f MB (%d papers); GitHub warns at 50 MB and rejects 100 MB: narrow the topics",
+                    data_dir / SHARD_DIR / f"{month}.jsonl",
+                    len(data) / 1e6,
+                    len(entries),
+                )
             self.written[month] = digest(data)
         return files
 
@@ -312,8 +328,13 @@ class Ledger:
         if self.index_path is None or not isinstance(self.papers, PaperMap):
             return
         parsed = sorted(set(self.digests) - set(self.papers.unread_months))
-        log.info("ledger: parsed %d of %d shards (%s), wrote %d", len(parsed), len(self.digests),
-                 " ".join(parsed) or "none", len(self.written))
+        log.info(
+            "ledger: parsed %d of %d shards (%s), wrote %d",
+            len(parsed),
+            len(self.digests),
+            " ".join(parsed) or "none",
+            len(self.written),
+        )
         by_month: dict[str, dict[str, Entry]] = {month: {} for month in self.written}  # only rewritten shards change
         for pid, paper in self.papers.loaded.items():
             if shard_month(pid) in by_month:
@@ -388,7 +409,9 @@ def _sharing_ids(indexed: dict[str, dict]) -> set[str]:
         owner.update(dict.fromkeys(entries, month))
     if len(owner) == sum(map(len, indexed.values())):
         return set()
-    return {m for month, entries in indexed.items() for pid in entries if owner[pid] != month for m in (month, owner[pid])}
+    return {
+        m for month, entries in indexed.items() for pid in entries if owner[pid] != month for m in (month, owner[pid])
+    }
 
 
 def _read_bytes(source: Path, shard: Path) -> bytes:

@@ -8,6 +8,7 @@ shard is read and hashed (cheap: no JSON parsing); a shard whose digest matches 
 all until one of its records is needed (`PaperMap`). A missing, damaged or stale index, or a
 shard edited by hand, only means more shards are parsed: the index is a cache, never the truth.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -95,8 +96,13 @@ def write_shard_indexes(folder: Path, shards: dict[str, ShardIndex], drop: set[s
             rows = [shard.entries[pid] for pid in ids]
             sets = sorted({entry.topics for entry in rows})
             number = {names: i for i, names in enumerate(sets)}
-            data = {"format": FORMAT, "digest": shard.digest, "ids": ids, "topic_sets": sets,
-                    **{name: [entry[i] for entry in rows] for i, name in enumerate(_COLUMNS)}}
+            data = {
+                "format": FORMAT,
+                "digest": shard.digest,
+                "ids": ids,
+                "topic_sets": sets,
+                **{name: [entry[i] for entry in rows] for i, name in enumerate(_COLUMNS)},
+            }
             data["topics"] = [number[entry.topics] for entry in rows]
             write_atomic(folder / f"{month}.json", json.dumps(data, ensure_ascii=False, separators=(",", ":")))
     except OSError as exc:

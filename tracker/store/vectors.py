@@ -16,15 +16,17 @@ a missing, damaged, other-format or other-model file is logged and rebuilt by re
 failed save is logged, never an error. From ANN_THRESHOLD rows a faiss index (optional extra,
 tracker.store.index) in `vectors.faiss` proposes candidates that the exact vectors re-score.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import sqlite3
 import zlib
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -52,9 +54,14 @@ class Damaged(Exception):
 
 def row_meta(paper: Any) -> dict[str, Any]:
     """What search shows and filters on, from a tracker.models.Paper."""
-    return {"date": paper.date, "first_date": (paper.published or paper.updated or paper.first_seen or "")[:10],
-            "title": " ".join((paper.title or "").split()), "authors": list(paper.authors),
-            "topics": list(paper.topics), "link": paper.abs_url or f"https://arxiv.org/abs/{paper.id}"}
+    return {
+        "date": paper.date,
+        "first_date": (paper.published or paper.updated or paper.first_seen or "")[:10],
+        "title": " ".join((paper.title or "").split()),
+        "authors": list(paper.authors),
+        "topics": list(paper.topics),
+        "link": paper.abs_url or f"https://arxiv.org/abs/{paper.id}",
+    }
 
 
 class VectorStore:
@@ -224,8 +231,9 @@ class VectorStore:
 
     # --- searching --------------------------------------------------------------------------
 
-    def search(self, query_vec: Any, k: int, *, keep: Callable[[str], bool] | None = None,
-               listed_only: bool = True) -> list[tuple[str, float]]:
+    def search(
+        self, query_vec: Any, k: int, *, keep: Callable[[str], bool] | None = None, listed_only: bool = True
+    ) -> list[tuple[str, float]]:
         """[(paper id, cosine)] of the k papers closest to `query_vec`, best first.
 
         `keep(id)` filters before the top-k cut (so k results come back whenever k pass it);
@@ -241,8 +249,11 @@ class VectorStore:
             kept = np.fromiter((keep(pid) for pid in self.ids), dtype=bool, count=len(self.ids))
             allowed = kept if allowed is None else allowed & kept
         ann = self._load_ann()
-        found = nn.ann_top(ann, self._vectors, query, k, allowed) if ann is not None else \
-            nn.exact_top(self._vectors, query, k, allowed)
+        found = (
+            nn.ann_top(ann, self._vectors, query, k, allowed)
+            if ann is not None
+            else nn.exact_top(self._vectors, query, k, allowed)
+        )
         return [(self.ids[pos], score) for pos, score in found]
 
     def _load_ann(self) -> Any:
@@ -261,8 +272,9 @@ class VectorStore:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             generation = self._write_file()
         except (OSError, sqlite3.Error) as exc:  # disk full, read-only, a folder where the file should be
-            log.warning("vector store %s not saved (%s); the next run embeds again what it lacks", self.path,
-                        _problem(exc))
+            log.warning(
+                "vector store %s not saved (%s); the next run embeds again what it lacks", self.path, _problem(exc)
+            )
             return False
         self._save_ann(generation)
         self.generation, self._changed_rows, self._dirty_rows = generation, set(), set()
@@ -289,16 +301,23 @@ class VectorStore:
             db.execute("DELETE FROM papers")
             db.execute("DELETE FROM blocks")
         rows = range(len(self.ids)) if whole else sorted(self._dirty_rows)
-        db.executemany("INSERT OR REPLACE INTO papers VALUES (?, ?, ?, ?, ?)",
-                       [(pos, self.ids[pos], self._hashes[pos], int(self._listed[pos]), self._meta[pos]) for pos in rows])
+        db.executemany(
+            "INSERT OR REPLACE INTO papers VALUES (?, ?, ?, ?, ?)",
+            [(pos, self.ids[pos], self._hashes[pos], int(self._listed[pos]), self._meta[pos]) for pos in rows],
+        )
         blocks = {pos // BLOCK_ROWS for pos in (rows if whole else self._changed_rows)}
         for block in sorted(blocks):
-            data = np.ascontiguousarray(self._vectors[block * BLOCK_ROWS:(block + 1) * BLOCK_ROWS]).tobytes()
+            data = np.ascontiguousarray(self._vectors[block * BLOCK_ROWS : (block + 1) * BLOCK_ROWS]).tobytes()
             db.execute("INSERT OR REPLACE INTO blocks VALUES (?, ?, ?)", (block, zlib.crc32(data), data))
         generation = int(stored.get("generation", 0)) + 1
-        info = {"format": FORMAT, "model": canonical_model_name(self.model_name), "model_files": self.model_files or "",
-                "dim": str(self.dim or 0), "generation": str(generation),
-                "rows_crc": str(_rows_crc(self.ids, self._hashes))}
+        info = {
+            "format": FORMAT,
+            "model": canonical_model_name(self.model_name),
+            "model_files": self.model_files or "",
+            "dim": str(self.dim or 0),
+            "generation": str(generation),
+            "rows_crc": str(_rows_crc(self.ids, self._hashes)),
+        }
         db.executemany("INSERT OR REPLACE INTO info VALUES (?, ?)", list(info.items()))
         db.execute("COMMIT")
         return generation
@@ -347,7 +366,9 @@ def _read_blocks(db: sqlite3.Connection, count: int, dim: int) -> np.ndarray:
         rows = min(BLOCK_ROWS, count - block * BLOCK_ROWS)
         if block != seen or rows <= 0 or len(data) != rows * dim * 4 or zlib.crc32(data) != crc:
             raise Damaged(f"damaged (vector block {block} fails its check)")
-        vectors[block * BLOCK_ROWS:block * BLOCK_ROWS + rows] = np.frombuffer(data, dtype=np.float32).reshape(rows, dim)
+        vectors[block * BLOCK_ROWS : block * BLOCK_ROWS + rows] = np.frombuffer(data, dtype=np.float32).reshape(
+            rows, dim
+        )
         seen += 1
     if seen != wanted:
         raise Damaged(f"inconsistent ({seen} vector blocks for {count} rows)")
@@ -376,8 +397,11 @@ def _remove_old_layout(state_dir: Path) -> None:
     if not folder.is_dir() or folder.is_symlink() or not (folder / "manifest.json").is_file():
         return
     for path in folder.iterdir():
-        if path.is_file() and not path.is_symlink() and (path.name in ("manifest.json", ".lock") or
-                                                         path.suffix in (".npy", ".sqlite", ".faiss")):
+        if (
+            path.is_file()
+            and not path.is_symlink()
+            and (path.name in ("manifest.json", ".lock") or path.suffix in (".npy", ".sqlite", ".faiss"))
+        ):
             path.unlink(missing_ok=True)
     if not any(folder.iterdir()):
         folder.rmdir()

@@ -55,7 +55,8 @@ def decode(raw: bytes, source: str) -> str:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise ConfigError(
-            f"{source}:{line}: not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start}; save the file as UTF-8"
+            f"{source}:{line}: not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start}; "
+            "save the file as UTF-8"
         ) from None
 
 

@@ -246,7 +246,8 @@ def _run_daily(
 
 
 def lazy_encoder(settings: Settings, embed: bool, encoder=None) -> LazyEncoder | None:
-    """None when the model-backed stages are off (`--no-embed`, or `embedding.enabled: false` without a handed-in encoder)."""
+    """None when the model-backed stages are off (`--no-embed`, or `embedding.enabled: false` without a
+    handed-in encoder)."""
     if not embed or (encoder is None and not settings.embedding.enabled):
         return None
     return LazyEncoder(settings, encoder)

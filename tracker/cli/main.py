@@ -43,7 +43,8 @@ from tracker.text import counted
 
 
 class TrackerGroup(click.Group):
-    """Gives every command `-v` (and `--config` before the command name), and turns errors into lines on stderr with their exit code."""
+    """Gives every command `-v` (and `--config` before the command name), and turns errors into lines on stderr
+    with their exit code."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -122,9 +123,8 @@ def _print_summary(data: dict, as_json: bool) -> None:
         )
         _echo(f"{topic['name']}: {status}")
     totals = data["totals"]
-    _echo(
-        f"{data['date']}: {totals['new']} new, {totals['revised']} revised; {verb} {counted(len(data['outputs']), 'file')}"
-    )
+    files = counted(len(data["outputs"]), "file")
+    _echo(f"{data['date']}: {totals['new']} new, {totals['revised']} revised; {verb} {files}")
     if "embedded" in data:
         click.echo(
             f"embedded {counted(data['embedded'], 'text')}; "

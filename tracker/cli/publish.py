@@ -104,7 +104,8 @@ def report_lines(date: str, report: Any) -> list[str]:
         lines.append(f"digest issue #{digest.number} {digest.action} ({counted(digest.parts, 'part')}): {digest.url}")
     if digest.left_out or digest.shortened:
         lines.append(
-            f"warning: too big for a GitHub issue: {counted(digest.left_out, 'entry', 'entries')} left out, {digest.shortened} shortened; "
+            f"warning: too big for a GitHub issue: {counted(digest.left_out, 'entry', 'entries')} left out, "
+            f"{digest.shortened} shortened; "
             "the issue says so and links the full digest"
         )
     if digest.closed:
@@ -147,8 +148,9 @@ def feedback_command(config_path: Path, repo_name: str | None, days: int) -> Non
     report = sync_feedback(repo, settings, days=days, today=today_utc())
     skipped = f"; {counted(report.skipped, 'item')} skipped (see warnings)" if report.skipped else ""
     click.echo(
-        f"read {counted(len(report.issues), 'digest issue')} of the last {days} days: {len(report.added)} newly ticked, "
-        f"{len(report.removed)} unticked{skipped}; {counted(report.liked, 'liked paper')} in {report.path}"
+        f"read {counted(len(report.issues), 'digest issue')} of the last {days} days: "
+        f"{len(report.added)} newly ticked, {len(report.removed)} unticked{skipped}; "
+        f"{counted(report.liked, 'liked paper')} in {report.path}"
     )
 
 

@@ -24,7 +24,9 @@ from pathlib import Path
 from tracker.enrich.labels import LabelContext, phrase_key
 
 SHIPPED = Path(__file__).with_name("background_phrases.json")
-GENERIC_SHARE = 0.1  # benchmarks/labels.py: of ML papers, "neural networks" 0.38, "deep neural networks" 0.12, "reinforcement learning" 0.12
+# benchmarks/labels.py: of ML papers, "neural networks" 0.38, "deep neural networks" 0.12,
+# "reinforcement learning" 0.12
+GENERIC_SHARE = 0.1
 
 
 class Background:

@@ -168,11 +168,8 @@ def label_phrases(
     labels: list[tuple[str, ...]] = [() for _ in groups]
     for g in sorted(range(len(groups)), key=lambda g: (-len(groups[g]), g)):
         members = list(groups[g])
-        free = [
-            i
-            for i, k in enumerate(ranked[g])
-            if not any(_same_concept(concept(vocab[k], expansions), t) for t in taken)
-        ]
+        fresh = [not any(_same_concept(concept(vocab[k], expansions), t) for t in taken) for k in ranked[g]]
+        free = [i for i, is_fresh in enumerate(fresh) if is_fresh]
         blended = _blend(scores[g][[ranked[g][i] for i in free]], closeness[g][free] if closeness else None)
         scored = sorted(
             zip(blended, (ranked[g][i] for i in free)), key=lambda sk: (-sk[0], len(vocab[sk[1]]), vocab[sk[1]])

@@ -45,9 +45,11 @@ _INSTRUCTION = re.compile(
     r"(?i)\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|above|previous|prior|earlier|everything|rules?)\b"
     r"|\b(?:reply|respond|answer|output|print|say|write|return|summari[sz]e (?:this|it))\b.{0,30}"
     r"\b(?:with|exactly|the following|verbatim)\b\s*[:\"'“]"
-    r"|\bsystem prompt\b|\b(?:new|updated) instructions\b|\byou are (?:now )?(?:an?|the) (?:ai|assistant|model|chatbot|language model)\b"
+    r"|\bsystem prompt\b|\b(?:new|updated) instructions\b"
+    r"|\byou are (?:now )?(?:an?|the) (?:ai|assistant|model|chatbot|language model)\b"
     r"|\b(?:your|the)\s+(?:summary|tl;?dr|response|answer|reply|output)\b.{0,30}[:\"'“]"
-    r"|^(?:dear |note to (?:the |any )?)?(?:ai|llm|gpt|chatgpt|assistant|chatbot|bot|summari[sz]er|language model)s?\s*[:,!]"
+    r"|^(?:dear |note to (?:the |any )?)?"
+    r"(?:ai|llm|gpt|chatgpt|assistant|chatbot|bot|summari[sz]er|language model)s?\s*[:,!]"
     r"|\bnote to (?:the |any )?(?:ai|llm|gpt|chatgpt|assistant|chatbot|bot|summari[sz]er|language model)s?\b"
 )
 # A quoted passage: opened and closed outside a word (not the apostrophe of "model's"); overlapping

@@ -205,7 +205,8 @@ class Api:
             ) from None
         except _ANSWER_ERRORS as exc:
             raise self._fail(
-                f"GitHub ({self.where}) sent an answer PyGithub cannot read while {what}: {type(exc).__name__} {_short(exc)}"
+                f"GitHub ({self.where}) sent an answer PyGithub cannot read while {what}: "
+                f"{type(exc).__name__} {_short(exc)}"
             ) from None
 
     def _error(self, what: str, exc: GithubException) -> TrackerError:

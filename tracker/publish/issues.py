@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 from github.GithubException import GithubException
@@ -288,7 +288,7 @@ def _reconcile_comments(api: Api, issue: Any, ours: list[Any], wanted: list[str]
             api.call(f"editing comment {comment.id}", lambda c=fresh, b=body: c.edit(b))
             changed = True
     for part in wanted[len(ours) :]:
-        api.call(f"adding a comment to #{issue.number}", lambda b=with_ticks(part, states): issue.create_comment(b))
+        api.call(f"adding a comment to #{issue.number}", partial(issue.create_comment, with_ticks(part, states)))
         changed = True
     for comment in ours[len(wanted) :]:
         api.call(f"deleting comment {comment.id}", lambda c=comment: c.delete())

@@ -30,7 +30,8 @@ _DIGEST_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})\.md")
 _WEEKLY_NAME = re.compile(r"week-(\d{2})\.md")  # <digest_dir>/YYYY/week-WW.md, the weekly review
 # Characters XML 1.0 cannot carry at all (a feed holding one is not well-formed).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-# A backslash escape (the character itself: `\&amp;` is the text "&amp;"), an entity (decoded), or our bold/code markers.
+# A backslash escape (the character itself: `\&amp;` is the text "&amp;"), an entity (decoded), or our
+# bold/code markers.
 _MD_INLINE = re.compile(
     r"\\([!-/:-@\[-`{-~])|(&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)|\*\*|`"
 )
@@ -132,8 +133,8 @@ def digest_feed(
     server: str = GITHUB,
 ) -> tuple[Path, str]:
     """`(path, text)` of the feed over the digests of the last `days` days (counted back from the
-    newest digest that has papers, so neither a run for an earlier `--date` nor empty days shrink it). `pending`: files this run
-    is about to write (their text wins over the disk; None: about to be deleted)."""
+    newest digest that has papers, so neither a run for an earlier `--date` nor empty days shrink it).
+    `pending`: files this run is about to write (their text wins over the disk; None: about to be deleted)."""
     root = Path(os.path.abspath(root))
     texts: dict[Path, object] = {Path(os.path.abspath(p)): _ON_DISK for p in _digest_files(Path(digest_dir))}
     for path, text in (pending or {}).items():

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from functools import partial
 
 MAX_SPAN = 400  # characters of one math span or macro
 MAX_SPANS = 100  # conversions per text; a real abstract has far fewer
@@ -59,7 +60,7 @@ SUPERSCRIPT = dict(
 SUBSCRIPT = dict(zip("0123456789+-=()aehijklmnoprstuvxβγρφχ", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓᵦᵧᵨᵩᵪ"))
 
 # $...$ by pandoc's rule; `\$` is a literal dollar, `$$` is not opened here.
-_MATH = re.compile(r"(?<![\\$])\$(?![\s$])((?:[^$\\]|\\.){1,%d}?)(?<![\s\\])\$(?![\d$])" % MAX_SPAN, re.DOTALL)
+_MATH = re.compile(rf"(?<![\\$])\$(?![\s$])((?:[^$\\]|\\.){{1,{MAX_SPAN}}}?)(?<![\s\\])\$(?![\d$])", re.DOTALL)
 # Outside math: one macro with its braced arguments, an accent on a letter, or an escaped symbol.
 _TEXT_MACRO = re.compile(r"\\(?:[a-zA-Z]+(?:\{[^{}$\\]{0,80}\})*|['\"`^~=.][a-zA-Z]|['\"`^~=.]\{[a-zA-Z]\}|[%&#_$])")
 # n^2, 10^{-3}: only digits outside math; "2^10" stays as written (TeX would read 2¹0, its writer 2¹⁰).
@@ -113,7 +114,7 @@ def _readable(text: str) -> str:
     out, done = [], 0
     for match in _MATH.finditer(text):
         out.append(_outside_math(text[done : match.start()], budget))
-        out.append(_spend(budget, lambda: _math(match.group(1))) or match.group(0))
+        out.append(_spend(budget, partial(_math, match.group(1))) or match.group(0))
         done = match.end()
     out.append(_outside_math(text[done:], budget))
     return "".join(out)

@@ -218,7 +218,8 @@ class PoliteSession:
             raise SourceError(
                 redact(
                     f"gave up waiting for arXiv: another {spent.args[0]:g} s would exceed the run's budget for "
-                    f"waiting ({self.wait_budget:g} s, arxiv.wait_budget_seconds); last error: {last[-1] if last else '?'}",
+                    f"waiting ({self.wait_budget:g} s, arxiv.wait_budget_seconds); "
+                    f"last error: {last[-1] if last else '?'}",
                     secrets,
                 )
             ) from None

@@ -31,7 +31,8 @@ def backlog_path(data_dir: Path) -> Path:
 
 def load_backlog(path: Path) -> Backlog:
     """Topic -> its open windows, newest first; one JSON object per line, e.g.
-    `{"topic": "LLMs", "query": "...", "before": "2026-11-19T10:00:00Z", "after": null, "skip": 0, "remaining": 812}`."""
+    `{"topic": "LLMs", "query": "...", "before": "2026-11-19T10:00:00Z", "after": null, "skip": 0,
+    "remaining": 812}`."""
     data = read_committed(path, "the backlog file")
     backlog: Backlog = {}
     for number, raw in enumerate((data or b"").split(b"\n"), start=1):

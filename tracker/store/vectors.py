@@ -249,11 +249,10 @@ class VectorStore:
             kept = np.fromiter((keep(pid) for pid in self.ids), dtype=bool, count=len(self.ids))
             allowed = kept if allowed is None else allowed & kept
         ann = self._load_ann()
-        found = (
-            nn.ann_top(ann, self._vectors, query, k, allowed)
-            if ann is not None
-            else nn.exact_top(self._vectors, query, k, allowed)
-        )
+        if ann is not None:
+            found = nn.ann_top(ann, self._vectors, query, k, allowed)
+        else:
+            found = nn.exact_top(self._vectors, query, k, allowed)
         return [(self.ids[pos], score) for pos, score in found]
 
     def _load_ann(self) -> Any:
@@ -333,12 +332,12 @@ class VectorStore:
 
 def _connect(path: Path, *, read_only: bool = False) -> closing[sqlite3.Connection]:
     """A connection that closes on leaving `with` (sqlite3's own `with` only ends a transaction)."""
+    source = f"file:{path}?mode=ro" if read_only else path
+    db = sqlite3.connect(source, uri=read_only, timeout=600, isolation_level=None)
     if read_only:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=600, isolation_level=None)
         db.execute("PRAGMA mmap_size = 4294967296")  # read the vector blocks straight from the page cache
-        return closing(db)
-    db = sqlite3.connect(path, timeout=600, isolation_level=None)
-    db.executescript(_SCHEMA)
+    else:
+        db.executescript(_SCHEMA)
     return closing(db)
 
 
@@ -360,17 +359,15 @@ def _remove_links(state_dir: Path) -> None:
 
 def _read_blocks(db: sqlite3.Connection, count: int, dim: int) -> np.ndarray:
     vectors = np.empty((count, dim), dtype=np.float32)
-    wanted = -(-count // BLOCK_ROWS)
     seen = 0
     for block, crc, data in db.execute("SELECT block, crc, data FROM blocks ORDER BY block"):
-        rows = min(BLOCK_ROWS, count - block * BLOCK_ROWS)
+        start = block * BLOCK_ROWS
+        rows = min(BLOCK_ROWS, count - start)
         if block != seen or rows <= 0 or len(data) != rows * dim * 4 or zlib.crc32(data) != crc:
             raise Damaged(f"damaged (vector block {block} fails its check)")
-        vectors[block * BLOCK_ROWS : block * BLOCK_ROWS + rows] = np.frombuffer(data, dtype=np.float32).reshape(
-            rows, dim
-        )
+        vectors[start : start + rows] = np.frombuffer(data, dtype=np.float32).reshape(rows, dim)
         seen += 1
-    if seen != wanted:
+    if seen != -(-count // BLOCK_ROWS):  # blocks wanted
         raise Damaged(f"inconsistent ({seen} vector blocks for {count} rows)")
     return vectors
 
@@ -385,8 +382,7 @@ def _problem(exc: BaseException) -> str:
 
 
 def _remove_store_files(state_dir: Path) -> None:
-    for name in (STORE_FILE, f"{STORE_FILE}-journal", ANN_FILE, f"{ANN_FILE}.json"):
-        path = state_dir / name
+    for path in (state_dir / name for name in (STORE_FILE, f"{STORE_FILE}-journal", ANN_FILE, f"{ANN_FILE}.json")):
         if path.is_file() or path.is_symlink():
             path.unlink(missing_ok=True)
 
@@ -397,11 +393,8 @@ def _remove_old_layout(state_dir: Path) -> None:
     if not folder.is_dir() or folder.is_symlink() or not (folder / "manifest.json").is_file():
         return
     for path in folder.iterdir():
-        if (
-            path.is_file()
-            and not path.is_symlink()
-            and (path.name in ("manifest.json", ".lock") or path.suffix in (".npy", ".sqlite", ".faiss"))
-        ):
+        ours = path.name in ("manifest.json", ".lock") or path.suffix in (".npy", ".sqlite", ".faiss")
+        if ours and path.is_file() and not path.is_symlink():
             path.unlink(missing_ok=True)
     if not any(folder.iterdir()):
         folder.rmdir()

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from tracker import config_hints, config_yaml
 from tracker.arxiv_query import build_queries, check_query_syntax
@@ -37,8 +38,8 @@ from tracker.text import clean_line
 
 DEFAULT_API_URL = "https://export.arxiv.org/api/query"
 DEFAULT_RSS_URL = "https://rss.arxiv.org/rss"
-ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 AnnounceType = Literal["new", "cross", "replace", "replace-cross"]
+ANNOUNCE_TYPES: tuple[AnnounceType, ...] = get_args(AnnounceType)
 
 
 class ConfigProblems(ConfigError):
@@ -317,7 +318,7 @@ def parse_settings(text: str, *, source: str = "keywords.yaml", base_dir: Path =
         settings = Settings.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
         problems += [_describe(error, data, doc.lines, source) for error in exc.errors()]
-    if problems:
+    if problems or settings is None:  # (settings is None only with problems)
         ordered = sorted(dict.fromkeys(problems), key=lambda item: item[0])  # by line; each problem once
         raise ConfigProblems([message for _, message in ordered])
     attach_lines(settings.notify, doc.lines)
@@ -375,7 +376,7 @@ def _topic_clashes(data: dict, lines: dict[tuple, int], source: str) -> list[tup
     return problems
 
 
-def _describe(error: dict, data: dict, lines: dict[tuple, int], source: str) -> tuple[int, str]:
+def _describe(error: ErrorDetails, data: dict, lines: dict[tuple, int], source: str) -> tuple[int, str]:
     loc = tuple(error["loc"])
     key = config_hints.key_name(loc, data)
     line = config_hints.line_for(loc, lines)

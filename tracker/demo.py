@@ -18,7 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -145,7 +145,7 @@ def read_manifest(folder: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def hashes(folder: Path, paths: list[Path]) -> dict[str, str]:
+def hashes(folder: Path, paths: Sequence[str | Path]) -> dict[str, str]:
     """sha256 of each file (relative name → hash); files that are gone are left out."""
     root = folder.resolve()
     found = {}
@@ -322,7 +322,7 @@ def try_next(folder: Path, settings, day: str) -> list[str]:
     ]
 
 
-def _relative(path: Path, root: Path) -> str:
+def _relative(path: str | Path, root: Path) -> str:
     try:
         return Path(path).resolve().relative_to(root).as_posix()
     except ValueError:

@@ -209,13 +209,17 @@ class RunSummary:
         topics = [
             TopicSummary(
                 str(t.get("name", "")),
-                *(_count(t.get(k)) for k in ("fetched", "new", "revised", "excluded")),
+                fetched=_count(t.get("fetched")),
+                new=_count(t.get("new")),
+                revised=_count(t.get("revised")),
+                excluded=_count(t.get("excluded")),
                 error=str(t["error"]) if t.get("error") else None,
             )
             for t in _list(data.get("topics"))
             if isinstance(t, Mapping)
         ]
-        totals = data.get("totals") if isinstance(data.get("totals"), Mapping) else {}
+        totals = data.get("totals")
+        totals = totals if isinstance(totals, Mapping) else {}
         return cls(
             date=str(data.get("date", "")),
             topics=topics,

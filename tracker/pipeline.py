@@ -98,7 +98,7 @@ def make_digest(
         today,
         settings.output.digest_max_papers,
         **kwargs,
-        failures=[(t.name, redact(t.error)) for t in summary.failed],
+        failures=[(t.name, redact(t.error or "")) for t in summary.failed],
         readme_rows=settings.output.readme_rows,
         topics=[t.name for t in settings.topics],
     )
@@ -153,7 +153,7 @@ def after_commit(settings: Settings, ledger: Ledger, files: dict[Path, str | Non
         save_render_state(settings, ledger, files)
 
 
-def write_all(settings: Settings, files: dict[Path, str | None]) -> list[Path]:
+def write_all(settings: Settings, files: dict[Path, str | bytes | None]) -> list[Path]:
     """Write the ledger and every output as one unit (see tracker.store.journal.commit)."""
     data_dir = settings.path(settings.output.data_dir)
     for folder in (data_dir, settings.path(settings.output.digest_dir), settings.path(settings.output.archive_dir)):

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 _enabled = False
 _delay = 2.0
@@ -81,15 +82,17 @@ class _Silent:
 def progress(total: int, desc: str, unit: str) -> Iterator:
     """A bar (terminal), plain lines (anything else), or nothing (not enabled, or nothing to do).
     Call `.update(n)` as work is done; `.set_postfix_str(note)` names the item about to finish."""
+    bar: Any  # tqdm, _Plain or _Silent: the same three methods
     if not _enabled or total <= 0:
         bar = _Silent()
     elif sys.stderr.isatty():
         from tqdm import tqdm
 
-        size = (
-            {} if shutil.get_terminal_size((0, 0)).columns else {"ncols": 80, "nrows": 24}
-        )  # size unknown: tqdm would draw nothing
-        bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, delay=_delay, **size)
+        known = shutil.get_terminal_size((0, 0)).columns  # size unknown: tqdm would draw nothing
+        ncols, nrows = (None, None) if known else (80, 24)
+        bar = tqdm(
+            total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, delay=_delay, ncols=ncols, nrows=nrows
+        )
     else:
         bar = _Plain(total, desc, unit, _delay)
     try:

@@ -192,9 +192,10 @@ def schedule_command(
     from tracker.cli.job import daily_job
     from tracker.publish import schedule
 
-    settings = load_settings(config_path) if not (cron_expr and tz_name and print_next) else None
-    cron_expr = cron_expr or settings.schedule.cron
-    tz_name = tz_name or settings.schedule.timezone
+    if not (cron_expr and tz_name and print_next):  # else the config is not needed (nor read)
+        settings = load_settings(config_path)
+        cron_expr = cron_expr or settings.schedule.cron
+        tz_name = tz_name or settings.schedule.timezone
     trigger = schedule.cron_trigger(cron_expr, tz_name)
     if print_next:
         for moment in schedule.next_fire_times(trigger, print_next, datetime.now().astimezone(), tz_name):

@@ -101,7 +101,7 @@ def _vectors(ctx: click.Context, settings, papers: list) -> tuple[Any, Any]:
         return np.zeros((0, 1), dtype=np.float32), encoder
     store = VectorStore.open(settings.project.state_dir, encoder.model_name, with_meta=False)
     if all(store.text_hash_of(p.id) == text_hash(p) for p in papers):
-        return np.stack([store.vector(p.id) for p in papers]), encoder
+        return store.vectors([p.id for p in papers]), encoder
     vectors, _ = embed_papers(store, papers, encoder)
     return vectors, encoder
 

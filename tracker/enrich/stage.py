@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,10 @@ from tracker.config import Settings
 from tracker.enrich.embed import embed_papers
 from tracker.enrich.relevance import Relevance
 from tracker.models import Paper, papers_of_day
+
+if TYPE_CHECKING:
+    from tracker.enrich.trends import TrendReport, Window
+    from tracker.store.vectors import VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +71,7 @@ class Embedded:
     papers: tuple[Paper, ...]
     vectors: np.ndarray
     embedded: int  # texts embedded by this run (the rest came from the store)
-    store: object = None  # the vector store they came from (saved after the run's files are committed)
+    store: VectorStore | None = None  # the vector store they came from (saved after the run's files are committed)
 
     def of(self, papers: Sequence[Paper]) -> np.ndarray:
         rows = {p.id: i for i, p in enumerate(self.papers)}
@@ -189,7 +194,7 @@ def day_themes(
 
 def week_trends(
     papers: Sequence[Paper], vectors: np.ndarray | None, today: str, weeks: int = 4, encoder: LazyEncoder | None = None
-) -> tuple:
+) -> tuple[Window, TrendReport | None]:
     """(the last `weeks` weeks' window of papers, its themes' trends or None without `vectors`).
 
     Row i of `vectors` embeds papers[i]. Within a theme, papers go by relevance when scored;

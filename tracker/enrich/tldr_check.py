@@ -89,7 +89,8 @@ def _stems(text: str) -> set[str]:
 
 def split_instructions(text: str) -> tuple[list[str], list[str]]:
     """The sentences of a title or abstract: (those addressing a model, i.e. an injection; the rest)."""
-    injected, own = [], []
+    injected: list[str] = []
+    own: list[str] = []
     for sentence in _sentences(" ".join(text.split())):
         (injected if _INSTRUCTION.search(sentence) else own).append(sentence)
     return injected, own

@@ -362,8 +362,8 @@ def growth(this_week, before, share: float):
 
 
 def _share(window: Window) -> float:
-    tracked = [w.papers for w in window.weeks if w.tracked]
-    return window.weeks[-1].papers / sum(tracked) if window.weeks[-1].tracked and sum(tracked) else 0.0
+    baseline = sum(w.papers for w in window.weeks if w.tracked)
+    return window.weeks[-1].papers / baseline if window.weeks[-1].tracked and baseline else 0.0
 
 
 def _tracked_before(window: Window) -> np.ndarray:

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import requests
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_any
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from tracker.redact import redact
 
@@ -56,9 +56,10 @@ class Budget:
 
 def with_retries(send: Any, budget: Budget) -> None:
     """Call `send()` until it succeeds, fails for good, or the budget has no room for the next wait."""
+    attempts = stop_after_attempt(ATTEMPTS)
     retrying = Retrying(
         retry=retry_if_exception_type(Retryable),
-        stop=stop_any(stop_after_attempt(ATTEMPTS), lambda state: _next_wait(state) > budget.left()),
+        stop=lambda state: attempts(state) or _next_wait(state) > budget.left(),
         wait=_next_wait,
         reraise=True,
     )
@@ -187,7 +188,8 @@ def _client(login: SmtpLogin, timeout: float) -> smtplib.SMTP:
 
 def _greeted(smtp: smtplib.SMTP, login: SmtpLogin) -> None:
     """Connect and read the greeting, as smtplib does when given the host at construction."""
-    smtp._host = login.host  # what the constructor would set: STARTTLS checks the certificate against it
+    # What the constructor would set: STARTTLS checks the certificate against it (typeshed omits the attribute).
+    smtp._host = login.host  # type: ignore[attr-defined]
     code, reply = smtp.connect(login.host, login.port)
     if code != 220:
         raise smtplib.SMTPConnectError(code, reply)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tracker.errors import TrackerError
+from tracker.models import Paper
 from tracker.render.digest_data import digest_data_path, read_digest_data
 from tracker.render.feed import repository
 from tracker.render.links import safe_url
@@ -63,7 +65,7 @@ def headline(data: dict) -> str:
     return text
 
 
-def blocks(data: dict, papers: dict) -> list[Block]:
+def blocks(data: dict, papers: Mapping[str, Paper]) -> list[Block]:
     out: list[Block] = []
     groups = [g for g in data.get("picks") or [] if isinstance(g, dict)]
     for group in groups:
@@ -81,7 +83,7 @@ def blocks(data: dict, papers: dict) -> list[Block]:
     return out
 
 
-def _paper_blocks(ids: list, papers: dict) -> list[Block]:
+def _paper_blocks(ids: list, papers: Mapping[str, Paper]) -> list[Block]:
     found = [papers[i] for i in ids if isinstance(i, str) and i in papers]
     return [
         Block("paper", paper.title[:TITLE_CHARS], f"https://arxiv.org/abs/{paper.id}", tldr_of(paper))

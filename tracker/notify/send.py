@@ -121,8 +121,8 @@ def smtp_login(options: EmailChannel) -> SmtpLogin:
     username = password = None
     if options.username_env and options.password_env:
         username, password = os.environ.get(options.username_env), os.environ.get(options.password_env)
-        missing = [v for v, value in ((options.username_env, username), (options.password_env, password)) if not value]
-        if missing:
+        if not username or not password:
+            missing = [v for v, val in ((options.username_env, username), (options.password_env, password)) if not val]
             raise ChannelProblem(f"environment variable(s) {', '.join(missing)} not set")
         register_secret(password)
     return SmtpLogin(

@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from github import GithubRetry  # PyGithub (~0.3 s): the CLI imports this module lazily
 from github.GithubException import BadAttributeException, GithubException, RateLimitExceededExceedsMaxWait
@@ -179,7 +179,14 @@ class Api:
         self.token = token if token is not None else _repo_token(repo)
         self.where = where or (getattr(repo, "full_name", "") if repo is not None else "")
 
+    @overload
+    def call(self, what: str, fn: Callable[[], T], *, missing_ok: Literal[False] = False) -> T: ...
+    @overload
+    def call(self, what: str, fn: Callable[[], T], *, missing_ok: bool) -> T | None: ...
+
     def call(self, what: str, fn: Callable[[], T], *, missing_ok: bool = False) -> T | None:
+        """`fn()`, with GitHub's and the network's failures turned into one clear line (None for a
+        404 when `missing_ok`)."""
         try:
             return fn()
         except RateLimitExceededExceedsMaxWait as exc:

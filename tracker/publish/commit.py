@@ -15,6 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from tracker.errors import TrackerError
@@ -59,19 +60,19 @@ def commit_files(
     result = CommitResult(remote={p: s for p, s in remote.items() if s})
     for path in sorted(files):
         data = files[path]
-        if path == readme and remote.get(path):
-            data = _merged_readme(api, repo, path, data, remote[path])
+        if path == readme and (sha := remote.get(path)):
+            data = _merged_readme(api, repo, path, data, sha)
         if remote.get(path) == git_blob_sha(data):
             continue
         if remote.get(path) is None:
-            api.call(f"creating {path}", lambda p=path, d=data: repo.create_file(p, message, d, branch=ref))
+            api.call(f"creating {path}", partial(repo.create_file, path, message, data, branch=ref))
         else:
-            api.call(f"updating {path}", lambda p=path, d=data: repo.update_file(p, message, d, remote[p], branch=ref))
+            api.call(f"updating {path}", partial(repo.update_file, path, message, data, remote[path], branch=ref))
         result.changed.append(path)
         result.remote[path] = git_blob_sha(data)
     for path in gone:
         if remote.get(path):
-            api.call(f"deleting {path}", lambda p=path: repo.delete_file(p, message, remote[p], branch=ref))
+            api.call(f"deleting {path}", partial(repo.delete_file, path, message, remote[path], branch=ref))
             result.deleted.append(path)
             result.remote.pop(path, None)
     log.info(
@@ -93,7 +94,7 @@ def remote_shas(repo: Any, paths: Iterable[str], *, ref: Any, api: Api | None = 
     for folder, wanted in sorted(by_folder.items()):
         listing = api.call(
             f"listing {folder or 'the repository root'}",
-            lambda f=folder: repo.get_contents(f, ref=ref),
+            partial(repo.get_contents, folder, ref=ref),
             missing_ok=True,
         )
         if listing is not None and not isinstance(listing, list):
@@ -102,7 +103,7 @@ def remote_shas(repo: Any, paths: Iterable[str], *, ref: Any, api: Api | None = 
         for path in wanted:
             entry = entries.get(path)
             if entry is None and listing is not None and len(listing) >= _LISTING_CAP:
-                entry = api.call(f"reading {path}", lambda p=path: repo.get_contents(p, ref=ref), missing_ok=True)
+                entry = api.call(f"reading {path}", partial(repo.get_contents, path, ref=ref), missing_ok=True)
             if entry is not None and (isinstance(entry, list) or entry.type != "file"):
                 raise TrackerError(
                     f"cannot commit {path}: it is a {getattr(entry, 'type', 'directory')} in {repo.full_name}"

@@ -87,7 +87,7 @@ def read_ticks(repo: Any, label: str, *, since: str, known: set[str]) -> Ticks:
 def _read_items(ticks: Ticks, number: int, where: str, text: str, known: set[str]) -> None:
     for item in task_items(text):
         problem = _problem(item, known)
-        if problem:
+        if problem or item.paper is None:  # (a missing paper is always a problem)
             if item.checked:  # an unticked item we cannot read changes nothing
                 log.warning("%s line %d: %s; skipped: %s", where, item.line, problem, item.text)
                 ticks.skipped += 1

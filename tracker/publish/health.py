@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from tracker.publish.client import Api
@@ -31,7 +32,7 @@ class HealthResult:
 
 def health_problems(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(topic or "run", redacted error) pairs for a failed or partial run; [] for a clean run."""
-    topics = summary.get("topics") if isinstance(summary.get("topics"), list) else []
+    topics = _topics(summary)
     problems = [
         (redact(str(t.get("name"))), redact(str(t.get("error"))))
         for t in topics
@@ -42,7 +43,8 @@ def health_problems(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     llm = summary.get("llm")  # optional LLM TL;DRs (tracker.enrich.tldr_llm): failures fell back to extractive lines
     if isinstance(llm, Mapping) and isinstance(llm.get("problems"), list):
         problems += [("LLM TL;DRs", redact(str(problem))) for problem in llm["problems"]]
-    backlog = summary.get("backlog") if isinstance(summary.get("backlog"), Mapping) else {}
+    backlog = summary.get("backlog")
+    backlog = backlog if isinstance(backlog, Mapping) else {}
     problems += [
         (
             redact(str(name)),
@@ -51,6 +53,12 @@ def health_problems(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
         for name, count in backlog.items()
     ]
     return problems
+
+
+def _topics(summary: Mapping[str, Any]) -> list[Any]:
+    """The summary's topic entries (it is a file on disk: anything may be there)."""
+    topics = summary.get("topics")
+    return topics if isinstance(topics, list) else []
 
 
 def summary_date(summary: Mapping[str, Any]) -> str:
@@ -64,7 +72,7 @@ def summary_date(summary: Mapping[str, Any]) -> str:
 
 def render_health_body(summary: Mapping[str, Any], run_url: str | None = None) -> str:
     problems = health_problems(summary)
-    topics = summary.get("topics") if isinstance(summary.get("topics"), list) else []
+    topics = _topics(summary)
     failed = sum(1 for t in topics if isinstance(t, Mapping) and t.get("error"))
     kind = (
         "failed"
@@ -99,9 +107,9 @@ def report_health(
         for issue in existing:
             api.call(
                 f"commenting on #{issue.number}",
-                lambda i=issue: i.create_comment(f"The run of {date} completed cleanly; closing."),
+                partial(issue.create_comment, f"The run of {date} completed cleanly; closing."),
             )
-            api.call(f"closing health issue #{issue.number}", lambda i=issue: i.edit(state="closed"))
+            api.call(f"closing health issue #{issue.number}", partial(issue.edit, state="closed"))
         return HealthResult("closed", existing[0].number) if existing else HealthResult("none")
     body = render_health_body(summary, run_url)
     title = f"Tracker health: run of {date} had errors"

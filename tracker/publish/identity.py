@@ -73,7 +73,9 @@ def _record(repo: Any, login: str) -> None:
 
 def same_login(one: str | None, other: str | None) -> bool:
     """GitHub logins ignore case: TRACKER_GITHUB_LOGIN=Lab-Bot names the account shown as lab-bot."""
-    return bool(one and other) and one.casefold() == other.casefold()
+    if not one or not other:
+        return False
+    return one.casefold() == other.casefold()
 
 
 def learn_from_created(repo: Any, created: Any) -> None:

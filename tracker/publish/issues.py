@@ -282,16 +282,16 @@ def _reconcile_comments(api: Api, issue: Any, ours: list[Any], wanted: list[str]
     for comment, part in zip(ours, wanted):
         if comment.body == with_ticks(part, states):
             continue
-        fresh = api.call(f"re-reading comment {comment.id}", lambda c=comment: issue.get_comment(c.id))
+        fresh = api.call(f"re-reading comment {comment.id}", partial(issue.get_comment, comment.id))
         body = with_ticks(part, {**states, **tick_states([fresh.body or ""])})
         if fresh.body != body:
-            api.call(f"editing comment {comment.id}", lambda c=fresh, b=body: c.edit(b))
+            api.call(f"editing comment {comment.id}", partial(fresh.edit, body))
             changed = True
     for part in wanted[len(ours) :]:
         api.call(f"adding a comment to #{issue.number}", partial(issue.create_comment, with_ticks(part, states)))
         changed = True
     for comment in ours[len(wanted) :]:
-        api.call(f"deleting comment {comment.id}", lambda c=comment: c.delete())
+        api.call(f"deleting comment {comment.id}", comment.delete)
         changed = True
     return changed
 
@@ -301,6 +301,6 @@ def _close_earlier(api: Api, kind: IssueKind, open_issues: list[Any], key: str, 
     for issue in open_issues:
         other = kind.key_of(issue)
         if issue.number != keep and other is not None and other < key:
-            api.call(f"closing earlier {kind.name} issue #{issue.number}", lambda i=issue: i.edit(state="closed"))
+            api.call(f"closing earlier {kind.name} issue #{issue.number}", partial(issue.edit, state="closed"))
             closed.append(issue.number)
     return closed

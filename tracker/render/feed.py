@@ -140,7 +140,7 @@ def digest_feed(
     for path, text in (pending or {}).items():
         if page_date(Path(path), Path(digest_dir)):
             texts[Path(os.path.abspath(path))] = text
-    dated = {p: (page_date(p, Path(digest_dir)), t) for p, t in texts.items() if t is not None}
+    dated = {p: (d, t) for p, t in texts.items() if t is not None and (d := page_date(p, Path(digest_dir)))}
     # The window counts back from the newest digest with something in it: days of "nothing new"
     # after it are listed, but never push a real digest out.
     by_date = sorted(dated.items(), key=lambda item: item[1][0], reverse=True)
@@ -151,7 +151,7 @@ def digest_feed(
         oldest = (dt.date.fromisoformat(newest) - dt.timedelta(days=days - 1)).isoformat()
         for path, (date, text) in dated.items():
             if date >= oldest:  # only the window's files are read: cost stays flat over the years
-                title, summary = digest_summary(_read(path) if text is _ON_DISK else text, date)
+                title, summary = digest_summary(text if isinstance(text, str) else _read(path), date)
                 items.append((date, Path(os.path.relpath(path, root)).as_posix(), title, summary))
     target = feed_path(Path(digest_dir))
     feed_rel = Path(os.path.relpath(os.path.abspath(target), root)).as_posix()
@@ -176,7 +176,8 @@ def _empty_day(page: Path, pending: Mapping[Path, str | None]) -> bool:
 def digest_summary(markdown: str, date: str) -> tuple[str, str]:
     """Title (the first heading) and a plain-text summary: the text before the first section, then
     each paper's title and TL;DR, one per line, as far as _SUMMARY_CHARS allows."""
-    title, lines = f"arXiv digest: {date}", []
+    title = f"arXiv digest: {date}"
+    lines: list[str] = []
     all_lines = markdown.splitlines()
     for line in all_lines:
         if line.startswith("# ") and not lines:

@@ -116,9 +116,9 @@ def find_code_links(text: str | None) -> list[str]:
     found: dict[str, str] = {}
     for start, url in _candidates(text):
         url = trim_url(url)
-        url = safe_url(url if "://" in url else f"https://{url}")
-        if url and _is_code_link(url, text[max(0, start - 40) : start]):
-            found.setdefault(url.lower().rstrip("/"), url)
+        safe = safe_url(url if "://" in url else f"https://{url}")
+        if safe and _is_code_link(safe, text[max(0, start - 40) : start]):
+            found.setdefault(safe.lower().rstrip("/"), safe)
     return list(found.values())
 
 

@@ -79,7 +79,7 @@ def _written_by_us(page: Path, slug: str) -> bool:
         return True
     legacy = _LEGACY_LINE.fullmatch(head[2])
     return (
-        bool(legacy)
+        legacy is not None
         and legacy.group(1) == page.stem
         and head[0].startswith("# ")
         and head[0].endswith(f": {page.stem}")

@@ -118,8 +118,8 @@ def find_markers(text: str) -> dict:
             found[content.rstrip(" \t")].append(number)
             continue
         for start, end in _HTML_BLOCKS:
-            if start.match(content):
-                html_end = None if end.search(content, start.match(content).end()) else end
+            if opened := start.match(content):
+                html_end = None if end.search(content, opened.end()) else end
                 break
     if not fence:
         found["open_fence"] = 0

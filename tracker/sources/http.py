@@ -196,7 +196,10 @@ class PoliteSession:
             retry=retry_if_exception_type(TransientError),
             sleep=sleep,
             before_sleep=lambda s: log.warning(
-                "arXiv: %s; retry %d of %d", redact(str(s.outcome.exception()), secrets), s.attempt_number, self.retries
+                "arXiv: %s; retry %d of %d",
+                redact(str(s.outcome and s.outcome.exception()), secrets),
+                s.attempt_number,
+                self.retries,
             ),
             reraise=True,
         )

@@ -91,12 +91,12 @@ class _Watched:
     """Mixin for urllib3 connections: hand the socket to the running request's watchdog."""
 
     def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
+        super().connect()  # type: ignore[misc]  # a mixin: urllib3's connection class comes after it
         _track(self.sock)  # type: ignore[attr-defined]
 
     def request(self, *args, **kwargs):
-        _track(self.sock)  # type: ignore[attr-defined]  # a kept-alive connection: no connect()
-        return super().request(*args, **kwargs)  # type: ignore[misc]
+        _track(self.sock)  # a kept-alive connection: no connect()
+        return super().request(*args, **kwargs)
 
 
 class _Connection(_Watched, HTTPConnection):

@@ -30,7 +30,9 @@ _DESCRIPTION = re.compile(r"^\s*arXiv:(?P<id>\S+)\s+Announce Type:\s*(?P<type>[\
 
 def split_authors(creator: str) -> tuple[str, ...]:
     """`dc:creator` is one comma-joined string; commas inside parentheses belong to affiliations."""
-    names, depth, current = [], 0, []
+    names: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in creator:
         depth += {"(": 1, ")": -1}.get(char, 0)
         if char == "," and depth == 0:

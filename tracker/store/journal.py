@@ -139,7 +139,7 @@ def commit(files: dict[Path, str | bytes | None], journal: Path, *, root: Path |
     if not changes:
         return []
     root = (root or Path(os.path.commonpath([journal.parent, *changes]))).resolve()
-    plan = {"format": FORMAT, "journal": _relative(journal, root), "replace": [], "delete": []}
+    plan: dict = {"format": FORMAT, "journal": _relative(journal, root), "replace": [], "delete": []}
     _check_targets(changes, journal)
     for path, data in sorted(changes.items()):
         plan["replace" if data is not None else "delete"].append(_relative(path, root))

@@ -17,7 +17,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,15 +117,15 @@ class Ledger:
         for month in _sharing_ids(indexed):  # one paper in two shards (by hand): both are read and rewritten
             del indexed[month]
             parse_now[month] = b""
-        self.papers = PaperMap(indexed, self._load_month)
+        self.papers = papers = PaperMap(indexed, self._load_month)
         for month, data in sorted(parse_now.items()):
             shard, source = self._sources[month]
-            self._read_shard(shard, data or _read_bytes(source, shard), into=self.papers.loaded)
+            self._read_shard(shard, data or _read_bytes(source, shard), into=papers.loaded)
         # A shard written back must be read in full first; so must one holding a copy of a parsed paper.
-        while need := {m for m in self.months if m in self.papers.unread_months} | {
-            self.papers.unread[pid] for pid in self.papers.loaded if pid in self.papers.unread
+        while need := {m for m in self.months if m in papers.unread_months} | {
+            papers.unread[pid] for pid in papers.loaded if pid in papers.unread
         }:
-            self.papers.load(need)
+            papers.load(need)
 
     def _load_month(self, month: str) -> None:
         """Parse one indexed shard on first need. Its records were cleaned before they were written."""
@@ -134,9 +134,12 @@ class Ledger:
         trusted = digest(data) == self.digests[month]
         if not trusted:
             log.warning("%s changed while this run was using it; it is read again and written back", shard)
+        assert isinstance(self.papers, PaperMap)  # only a PaperMap calls this back
         self._read_shard(shard, data, into=self.papers.loaded, trusted=trusted)
 
-    def _read_shard(self, shard: Path, data: bytes, *, into: dict | None = None, trusted: bool = False) -> None:
+    def _read_shard(
+        self, shard: Path, data: bytes, *, into: MutableMapping[str, Paper] | None = None, trusted: bool = False
+    ) -> None:
         month = shard.name.removesuffix(".jsonl")
         into = self.papers if into is None else into
         origins = self._origins
@@ -225,7 +228,7 @@ class Ledger:
         if isinstance(self.papers, PaperMap):
             while (write := self.months | self.papers.dirty) & set(self.papers.unread_months):
                 self.papers.load(write)  # a shard is written only from a full read of it
-            papers = [p for p in self.papers.loaded.values() if shard_month(p.id) in write]
+            papers: Iterable[Paper] = [p for p in self.papers.loaded.values() if shard_month(p.id) in write]
         else:
             write, papers = self.months, self.papers.values()
         lines: dict[str, list[tuple[tuple, bytes]]] = {month: [] for month in write}
@@ -290,6 +293,8 @@ class Ledger:
         """{id: its entry when the shards had these digests (None: not in the ledger then)} for every
         paper that may have changed since: changed by this run, or in a shard changed since (a fetch
         that did not render, a hand edit, a stale cache restored by CI). None when that cannot be told."""
+        if not isinstance(self.papers, PaperMap):
+            return None  # read without an index: nothing tells what changed
         before: dict[str, Entry | None] = dict(self.papers.changed)
         for month in set(shards) | set(self.digests):
             then = shards.get(month)
@@ -300,7 +305,7 @@ class Ledger:
             previous = self.previous.get(month)
             if then is not None and (previous is None or previous.digest != then):
                 return None  # its index describes another state than the one asked about
-            old = previous.entries if then is not None else {}
+            old = previous.entries if previous is not None and then is not None else {}
             before.update({pid: old.get(pid) for pid in old})
             before.update({pid: old.get(pid) for pid in self.papers.loaded if shard_month(pid) == month})
         return before

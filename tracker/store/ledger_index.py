@@ -109,7 +109,7 @@ def write_shard_indexes(folder: Path, shards: dict[str, ShardIndex], drop: set[s
         log.warning("could not save the ledger index in %s (%s); the next run reads more shards", folder, exc)
 
 
-class PaperMap(MutableMapping):
+class PaperMap(MutableMapping[str, Paper]):
     """Every paper of the ledger by id. Records of shards not parsed yet are parsed on first access
     (`load_month`); writing a record first parses its shard, so a shard is only ever written from
     a full read of it. Remembers which ids this run changed, with their entries from before."""

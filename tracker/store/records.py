@@ -128,8 +128,8 @@ def _names(name: str, value: Any, notes: list[str]) -> Any:
 
 def _name_of(author: dict) -> str | None:
     for keys in _NAME_KEYS:
-        parts = [author.get(key) for key in keys]
-        if all(isinstance(part, str) for part in parts):
+        parts = [part for key in keys if isinstance(part := author.get(key), str)]
+        if len(parts) == len(keys):
             return " ".join(part.strip() for part in parts if part.strip())
     return None
 

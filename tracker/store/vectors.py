@@ -71,7 +71,7 @@ class VectorStore:
         self.state_dir, self.model_name = Path(state_dir), model_name
         self.path = self.state_dir / STORE_FILE
         self.model_files = model_identity(model_name)  # the model's fingerprint; None for unresolvable names
-        self.generation = 0  # of what was read; None after clear(): the next save replaces everything
+        self.generation: int | None = 0  # of what was read; None after clear(): the next save replaces everything
         self.ids: list[str] = []
         self._pos: dict[str, int] = {}
         self._hashes: list[str] = []
@@ -119,12 +119,10 @@ class VectorStore:
             raise Damaged("inconsistent (row positions have gaps)")
         if str(_rows_crc([row[1] for row in rows], [row[2] for row in rows])) != info.get("rows_crc"):
             raise Damaged("damaged (the paper rows fail their check)")
-        self._vectors = _read_blocks(db, count, dim)
-        self.generation = int(info["generation"])
+        self._vectors, self.generation = _read_blocks(db, count, dim), int(info["generation"])
         self.ids = [row[1] for row in rows]
         self._pos = {pid: pos for pos, pid in enumerate(self.ids)}
-        self._hashes = [row[2] for row in rows]
-        self._listed = [bool(row[3]) for row in rows]
+        self._hashes, self._listed = [row[2] for row in rows], [bool(row[3]) for row in rows]
         self._meta = [row[4] for row in rows] if with_meta else None
 
     def clear(self) -> None:
@@ -175,15 +173,16 @@ class VectorStore:
             texts = [found[pos] for pos in positions]
         return [{"id": pid, **json.loads(text)} for pid, text in zip(paper_ids, texts)]
 
-    def _load_meta(self) -> None:
-        if self._meta is not None:
-            return
-        self._meta = ["{}"] * len(self.ids)
-        if self.ids:
-            with _connect(self.path, read_only=True) as db:
-                for pos, text in db.execute("SELECT pos, meta FROM papers"):
-                    if pos < len(self._meta):
-                        self._meta[pos] = text
+    def _load_meta(self) -> list[str]:
+        """Each row's metadata (JSON), read from the file on first need."""
+        if self._meta is None:
+            self._meta = meta = ["{}"] * len(self.ids)
+            if self.ids:  # (no file to read before the first save)
+                with _connect(self.path, read_only=True) as db:
+                    for pos, text in db.execute("SELECT pos, meta FROM papers"):
+                        if pos < len(meta):
+                            meta[pos] = text
+        return self._meta
 
     # --- filling (tracker.enrich.embed decides what to embed) --------------------------------
 
@@ -207,7 +206,7 @@ class VectorStore:
         self._note_meta(papers)
 
     def _put(self, ids: list[str], digests: list[str], vectors: np.ndarray) -> None:
-        new = [pid for pid in ids if pid not in self._pos]
+        new, meta = [pid for pid in ids if pid not in self._pos], self._load_meta()
         base = self._vectors if len(self.ids) else np.zeros((0, vectors.shape[1]), dtype=np.float32)
         self._vectors = np.concatenate([base, np.zeros((len(new), vectors.shape[1]), dtype=np.float32)])
         for pid in new:
@@ -215,7 +214,7 @@ class VectorStore:
             self.ids.append(pid)
             self._hashes.append("")
             self._listed.append(False)
-            self._meta.append("{}")
+            meta.append("{}")
         for pid, digest, vector in zip(ids, digests, vectors):
             pos = self._pos[pid]
             self._vectors[pos], self._hashes[pos] = vector, digest
@@ -223,10 +222,11 @@ class VectorStore:
             self._dirty_rows.add(pos)
 
     def _note_meta(self, papers: Sequence[Any]) -> None:
+        rows = self._load_meta()
         for paper in papers:
             pos, meta = self._pos[paper.id], json.dumps(row_meta(paper), ensure_ascii=False, sort_keys=True)
-            if self._meta[pos] != meta or self._listed[pos] != bool(paper.topics):
-                self._meta[pos], self._listed[pos], self._listed_mask = meta, bool(paper.topics), None
+            if rows[pos] != meta or self._listed[pos] != bool(paper.topics):
+                rows[pos], self._listed[pos], self._listed_mask = meta, bool(paper.topics), None
                 self._dirty_rows.add(pos)
 
     # --- searching --------------------------------------------------------------------------
@@ -299,10 +299,10 @@ class VectorStore:
         if whole:  # rebuilt, or another process saved since we read: ours replaces it all
             db.execute("DELETE FROM papers")
             db.execute("DELETE FROM blocks")
-        rows = range(len(self.ids)) if whole else sorted(self._dirty_rows)
+        rows, meta = range(len(self.ids)) if whole else sorted(self._dirty_rows), self._load_meta()
         db.executemany(
             "INSERT OR REPLACE INTO papers VALUES (?, ?, ?, ?, ?)",
-            [(pos, self.ids[pos], self._hashes[pos], int(self._listed[pos]), self._meta[pos]) for pos in rows],
+            [(pos, self.ids[pos], self._hashes[pos], int(self._listed[pos]), meta[pos]) for pos in rows],
         )
         blocks = {pos // BLOCK_ROWS for pos in (rows if whole else self._changed_rows)}
         for block in sorted(blocks):

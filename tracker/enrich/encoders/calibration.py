@@ -52,7 +52,8 @@ def calibration_texts(count: int = CALIBRATION_COUNT) -> list[str]:
     for i in range(count):
         pool = list(CALIBRATION_SENTENCES)
         rng.shuffle(pool)
-        target, words = rng.choice([0, 40, 120, 200, 260, 320]), []
+        target = rng.choice([0, 40, 120, 200, 260, 320])
+        words: list[str] = []
         while len(words) < target and pool:
             words += pool.pop().split()
         texts.append(f"{CALIBRATION_SENTENCES[i % len(CALIBRATION_SENTENCES)]} {' '.join(words)}".strip())

@@ -129,8 +129,11 @@ def find_export(model_dir: Path, folder: Path, source: str | None = None) -> dic
 
 
 def file_digest(path: Path) -> str:
+    digest = hashlib.blake2b()  # (hashlib.file_digest is Python 3.11+)
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "blake2b").hexdigest()
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def ensure_export(model_dir: Path, *, discard: Path | None = None, label: str = "") -> tuple[Path, dict]:

@@ -295,6 +295,7 @@ def encoder_graph(model_dir: Path, *, pooling: str | None = None, int8: bool = F
     x = _embeddings(g, shape)
     for number in range(shape.layers):
         x = _layer(g, x, number, shape, mask_bias)
+    dims: list[str | int]
     if pooling is None:
         name, dims = "last_hidden_state", ["batch", "sequence", shape.hidden]
     else:

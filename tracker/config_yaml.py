@@ -97,9 +97,13 @@ class _Loader(yaml.SafeLoader):
             raise ConstructorError(None, None, "integer too long", node.start_mark) from None
 
 
+def _as_text(loader: _Loader, node: yaml.ScalarNode) -> str:
+    return loader.construct_scalar(node)
+
+
 _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 for _tag in ("float", "timestamp"):
-    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", lambda loader, node: loader.construct_scalar(node))
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _as_text)
 
 
 def load(text: str, source: str) -> YamlDocument:

@@ -161,7 +161,8 @@ def label_phrases(
         # c-TF-IDF counting papers: coverage of the group x share of the phrase's papers in it
         scores.append(np.where(enough, in_group / max(len(group), 1) * in_group / np.maximum(in_docs, 1) * bonus, 0.0))
         best = sorted(np.flatnonzero(scores[-1] > 0), key=lambda k: (-scores[-1][k], len(vocab[k]), vocab[k]))
-        ranked.append(list(islice((k for k in best if not generic(vocab[k])), CANDIDATES)))  # lazily: counting costs
+        kept = islice((k for k in best if not generic(vocab[k])), CANDIDATES)  # lazily: counting costs
+        ranked.append([int(k) for k in kept])
     closeness = _closeness(vocab, ranked, groups, vectors, context.encoder)
     expansions = acronyms(docs)
     taken: list[frozenset[str]] = []  # what earlier (larger) groups' labels say

@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from tracker.config_types import LLMSettings
@@ -25,6 +26,9 @@ from tracker.enrich.tldr_check import check_tldr, without_instructions
 from tracker.models import Paper
 from tracker.redact import redact, register_secret
 from tracker.sources.http import retry_after_seconds
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +170,7 @@ def _ask_each(asker: _Asker, todo: list[Paper], report: LLMReport) -> list[Paper
     return done
 
 
-def messages_for(paper: Paper) -> list[dict[str, str]]:
+def messages_for(paper: Paper) -> list[ChatCompletionMessageParam]:
     """The system prompt states the task; the paper goes in as JSON data, less any sentence addressing a model."""
     data = {
         "title": without_instructions(paper.title)[:MAX_TITLE_CHARS],

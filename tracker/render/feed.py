@@ -149,9 +149,9 @@ def digest_feed(
     items = []
     if newest:
         oldest = (dt.date.fromisoformat(newest) - dt.timedelta(days=days - 1)).isoformat()
-        for path, (date, text) in dated.items():
+        for path, (date, content) in dated.items():
             if date >= oldest:  # only the window's files are read: cost stays flat over the years
-                title, summary = digest_summary(text if isinstance(text, str) else _read(path), date)
+                title, summary = digest_summary(content if isinstance(content, str) else _read(path), date)
                 items.append((date, Path(os.path.relpath(path, root)).as_posix(), title, summary))
     target = feed_path(Path(digest_dir))
     feed_rel = Path(os.path.relpath(os.path.abspath(target), root)).as_posix()

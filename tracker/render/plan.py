@@ -31,7 +31,7 @@ from tracker.render.charts import activity_chart
 from tracker.render.markdown import environment, layout, render_tables, splice
 from tracker.render.splice import read_readme
 from tracker.store.ledger import Ledger
-from tracker.store.ledger_index import Entry, PaperMap, digest
+from tracker.store.ledger_index import Entry, digest
 
 log = logging.getLogger(__name__)
 STATE_FILE = "render-state.json"
@@ -56,6 +56,7 @@ def fingerprint(settings: Settings, env: jinja2.Environment) -> str:
         [t.name for t in settings.topics],
     ]
     parts: list[bytes] = [str(FORMAT).encode(), json.dumps(shape).encode()]
+    assert env.loader is not None  # environment_for always gives one
     for name in TEMPLATES:
         parts.append(env.loader.get_source(env, name)[0].encode("utf-8", "surrogatepass"))
     code = Path(__file__).resolve().parents[1]
@@ -66,6 +67,7 @@ def fingerprint(settings: Settings, env: jinja2.Environment) -> str:
 
 def uses_run_date(env: jinja2.Environment, name: str) -> bool:
     """A (user) template that shows the run date changes every run: it is always rendered."""
+    assert env.loader is not None  # environment_for always gives one
     source = env.loader.get_source(env, name)[0]
     return "date" in jinja2.meta.find_undeclared_variables(env.parse(source))
 
@@ -170,8 +172,8 @@ def plan(settings: Settings, env: jinja2.Environment, ledger: Ledger, full: bool
         if uses_run_date(env, "archive.md.j2")
         else ""
     )
-    before = None if reason else ledger.changed_since(state.shards)
-    if before is None:
+    before = None if reason or state is None else ledger.changed_since(state.shards)
+    if before is None or state is None:  # (no state: a reason was given)
         reason = reason or "the ledger changed in a way its index cannot trace"
         return Plan(True, True, {}, frozenset(), f"every page ({reason})")
     edited = _edited(settings, state)
@@ -197,13 +199,13 @@ def plan(settings: Settings, env: jinja2.Environment, ledger: Ledger, full: bool
 
 
 def _changed_pages(
-    topics: list[str], placed, papers: PaperMap, before: dict[str, Entry | None], cap: int
+    topics: list[str], placed, ledger: Ledger, before: dict[str, Entry | None], cap: int
 ) -> set[tuple[str, str]]:
     """Pages whose row ids differ from the last render's, or that show a record changed since."""
     if not before:
         return set()
-    now = {pid: papers.entry(pid) for pid in before}
-    then = layout(topics, _keys(papers.entries(), replace=before), cap)
+    now = {pid: ledger.entry(pid) for pid in before}
+    then = layout(topics, _keys(ledger.entries(), replace=before), cap)
     touched = set()
     for name in topics:
         old, new = then[name].months, placed[name].months
@@ -221,13 +223,14 @@ def _keys(entries: Iterable[tuple[str, Entry]], replace: dict[str, Entry | None]
     for pid, entry in entries:
         seen.add(pid)
         if pid in replace:
-            entry = replace[pid]
-            if entry is None:
+            then = replace[pid]
+            if then is None:
                 continue  # not in the ledger then
+            entry = then
         yield pid, entry.topics, entry.updated, entry.date
-    for pid, entry in replace.items():
-        if pid not in seen and entry is not None:  # in the ledger then, gone now
-            yield pid, entry.topics, entry.updated, entry.date
+    for pid, old in replace.items():
+        if pid not in seen and old is not None:  # in the ledger then, gone now
+            yield pid, old.topics, old.updated, old.date
 
 
 def _edited(settings: Settings, state: RenderState) -> set[str]:
@@ -268,7 +271,7 @@ def render_tables_of_run(
     pages = (
         None
         if chosen.every_page
-        else chosen.edited | _changed_pages(topics, placed, ledger.papers, chosen.before, out.readme_rows)
+        else chosen.edited | _changed_pages(topics, placed, ledger, chosen.before, out.readme_rows)
     )
     readme_path = settings.path(out.readme)
     section, rendered = render_tables(

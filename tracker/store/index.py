@@ -65,7 +65,7 @@ def ann_top(
     if allowed is not None and allowed.mean() < 0.5:  # a narrow filter: exact over the few rows is cheaper
         return exact_top(vectors, query, k, allowed)
     fetch = min(ann.ntotal, max(ANN_CANDIDATES, 8 * k))
-    params = faiss.SearchParametersIVF(nprobe=max(16, ann.nlist // PROBE_SHARE))
+    params = faiss.SearchParametersIVF(nprobe=max(16, ann.nlist // PROBE_SHARE))  # type: ignore[call-arg]  # SWIG keywords
     _, found = ann.search(query.reshape(1, -1).astype(np.float32), fetch, params=params)
     rows = np.unique(found[0][found[0] >= 0])
     if allowed is not None:
@@ -86,7 +86,8 @@ def build_ann(vectors: np.ndarray) -> Any:
         quantizer, dim, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
     )
     ann.own_fields = True
-    quantizer.this.disown()  # the IVF index owns and frees its quantizer
+    # The IVF index owns and frees its quantizer (`this`: the SWIG proxy, absent from faiss's stubs).
+    quantizer.this.disown()  # type: ignore[attr-defined]
     sample = np.random.default_rng(0).choice(count, size=min(count, lists * TRAIN_PER_LIST), replace=False)
     ann.train(np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32))
     for start in range(0, count, 100_000):  # chunks: `vectors` may be a memory map bigger than RAM

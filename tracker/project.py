@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 LAST_RUN_FILE = "last_run.json"  # the run summary (tracker.models.RunSummary) that `publish` reads
 DRY_RUN_DIR = "dry-run"  # `run --dry-run` previews, one folder per date
@@ -29,7 +32,7 @@ class Project:
     embedding: Any  # config.EmbeddingSettings: model, device, batch_size
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Project:
+    def from_settings(cls, settings: Settings) -> Project:
         out = settings.output
         return cls(
             state_dir=settings.path(out.state_dir),

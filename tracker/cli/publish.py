@@ -5,17 +5,20 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tracker.cli.options import config_option, date_option, load_settings
 from tracker.text import counted
 
+if TYPE_CHECKING:
+    from tracker.config import Settings
+
 _OUTCOMES = ["success", "failure", "cancelled", "skipped"]
 
 
-def _repo_name(settings: Any, given: str | None) -> str | None:
+def _repo_name(settings: Settings, given: str | None) -> str | None:
     return given or settings.publish.repo or os.environ.get("GITHUB_REPOSITORY")
 
 

@@ -15,11 +15,14 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.arxiv_ids import canonical_id
 from tracker.errors import TrackerError
 from tracker.store.journal import write_atomic
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ def build_profile(
     return Profile(name=name, ids=tuple(dict.fromkeys(ids)), texts=tuple(texts), warnings=tuple(warnings))
 
 
-def profiles_from_settings(settings: Any) -> list[Profile]:
+def profiles_from_settings(settings: Settings) -> list[Profile]:
     """Every configured profile: the unnamed `profile:` first (when set), then `profiles:` in order.
 
     BibTeX paths resolve relative to the config file.
@@ -84,7 +87,7 @@ def profiles_from_settings(settings: Any) -> list[Profile]:
     return [p for p in profiles if not p.empty or p.name]
 
 
-def profile_from_settings(settings: Any) -> Profile:
+def profile_from_settings(settings: Settings) -> Profile:
     """All configured profiles as one (their ids and texts together): what to fetch, what is the group's own."""
     return merge_profiles(profiles_from_settings(settings))
 
@@ -103,7 +106,7 @@ class RelevanceInputs:
 
 
 def relevance_inputs(
-    settings: Any, encode: Callable[[list[str]], Any], *, profiles: Iterable[Profile] | None = None
+    settings: Settings, encode: Callable[[list[str]], Any], *, profiles: Iterable[Profile] | None = None
 ) -> RelevanceInputs:
     """Read the profiles (BibTeX files) and the group's ticks (data/feedback.jsonl); encode the
     profiles' texts with `encode` (called only when some profile has texts, so no model loads

@@ -275,6 +275,7 @@ class _Asker:
 def _content(response: object) -> object:
     """The first choice's text, whatever shape a non-conforming server sent."""
     try:
+        # Whatever the server sent (mypy: `object`): the except below catches every other shape.
         return response.choices[0].message.content  # type: ignore[attr-defined]
     except (AttributeError, TypeError, IndexError, KeyError):
         raise _BadAnswer(f"malformed answer (no choices[0].message.content in a {type(response).__name__})") from None
@@ -299,5 +300,5 @@ def within(seconds: float, call: Callable[[], object]) -> object:
     if worker.is_alive():
         raise TimeoutError
     if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
+        raise outcome["error"]  # type: ignore[misc]  # (only ever a BaseException, set above)
     return outcome["value"]

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.errors import TrackerError
 from tracker.models import Paper
@@ -21,6 +21,9 @@ from tracker.render.feed import repository
 from tracker.render.links import safe_url
 from tracker.render.paths import digest_path
 from tracker.store.ledger import Ledger
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 PICKS_PER_PROFILE = 5  # a chat message is a teaser; the digest has the rest
 PAPERS_WITHOUT_PROFILE = 5
@@ -47,7 +50,7 @@ class DayNews:
     link: str | None  # the full digest (page or issue), when known
 
 
-def gather_news(settings: Any, date: str) -> DayNews:
+def gather_news(settings: Settings, date: str) -> DayNews:
     digest_dir = settings.path(settings.output.digest_dir)
     data = read_digest_data(digest_data_path(digest_dir, date))
     if data is None:
@@ -102,7 +105,7 @@ def tldr_of(paper: Any) -> str:
     return " ".join(words[:TLDR_WORDS]) + (" …" if len(words) > TLDR_WORDS else "")
 
 
-def digest_link(settings: Any, date: str) -> str | None:
+def digest_link(settings: Settings, date: str) -> str | None:
     """The digest page on GitHub when the repository is known (config, or Actions' environment)."""
     repo, server = repository(settings.publish.repo)
     if not repo:

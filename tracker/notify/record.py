@@ -10,18 +10,21 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tracker.errors import TrackerError
 from tracker.redact import redact
 from tracker.store.journal import write_atomic
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 log = logging.getLogger(__name__)
 SENT_FILE = "notify.json"
 KEEP_DATES = 62  # per channel: enough to answer "sent today?" after any outage
 
 
-def sent_path(settings: Any) -> Path:
+def sent_path(settings: Settings) -> Path:
     return settings.path(settings.output.data_dir) / SENT_FILE
 
 
@@ -52,11 +55,11 @@ def mark_sent(path: Path, key: str, date: str) -> None:
     write_atomic(path, json.dumps({"sent": dict(sorted(sent.items()))}, indent=1, sort_keys=True) + "\n")
 
 
-def failures_path(settings: Any, date: str) -> Path:
+def failures_path(settings: Settings, date: str) -> Path:
     return settings.project.notify_record(date)
 
 
-def save_failures(settings: Any, date: str, failures: list[str]) -> None:
+def save_failures(settings: Settings, date: str, failures: list[str]) -> None:
     path = failures_path(settings, date)
     try:
         write_atomic(path, json.dumps({"date": date, "failures": [redact(f) for f in failures]}, indent=1) + "\n")
@@ -64,7 +67,7 @@ def save_failures(settings: Any, date: str, failures: list[str]) -> None:
         log.warning("could not save %s (%s)", path, exc)
 
 
-def notify_problems(settings: Any, date: str) -> list[str]:
+def notify_problems(settings: Settings, date: str) -> list[str]:
     """The channels that failed for `date` (for the health issue); [] when none or unknown."""
     try:
         data = json.loads(failures_path(settings, date).read_text(encoding="utf-8"))

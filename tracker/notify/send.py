@@ -10,7 +10,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
 
 from tracker.config_notify import LOOPBACK_HOSTS, EmailChannel, NotifyChannel
@@ -21,6 +21,9 @@ from tracker.notify.record import load_sent, mark_sent, save_failures, sent_path
 from tracker.redact import register_secret
 from tracker.render.links import safe_url
 from tracker.store.lock import run_lock
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 log = logging.getLogger(__name__)
 MIN_WEBHOOK_PATH = 16  # a real webhook's path holds its token; a short one ("/hook") would mask common text
@@ -43,7 +46,7 @@ def channel_name(channel: NotifyChannel, config_name: str) -> str:
 
 
 def notify_day(
-    settings: Any,
+    settings: Settings,
     date: str,
     *,
     config_name: str = "keywords.yaml",
@@ -65,7 +68,7 @@ def notify_day(
 
 
 def _send_all(
-    settings: Any, news: DayNews, report: NotifyReport, *, config_name: str, force: bool, budget: Budget
+    settings: Settings, news: DayNews, report: NotifyReport, *, config_name: str, force: bool, budget: Budget
 ) -> None:
     record = sent_path(settings)
     sent = load_sent(record)

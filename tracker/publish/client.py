@@ -98,7 +98,7 @@ class BoundedRetry(GithubRetry):
         after = self.get_retry_after(response) if self.respect_retry_after_header else None
         if after is not None:
             return after
-        if response.status == 429:
+        if response.status == 429:  # (mypy: a method replaced on this one Retry object, on purpose)
             retry.get_backoff_time = lambda: self.policy.secondary_wait  # type: ignore[method-assign]
         return retry.get_backoff_time()
 

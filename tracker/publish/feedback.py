@@ -15,13 +15,16 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.publish.client import READ_ISSUES, Api
 from tracker.publish.identity import record_in
 from tracker.publish.issues import DIGEST, our_comments, own_issues
 from tracker.publish.tasks import task_items
 from tracker.store.feedback import feedback_path, load_feedback_records, save_feedback
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +49,7 @@ class FeedbackReport:
     path: Path
 
 
-def sync_feedback(repo: Any, settings: Any, *, days: int, today: str) -> FeedbackReport:
+def sync_feedback(repo: Any, settings: Settings, *, days: int, today: str) -> FeedbackReport:
     """Update the feedback file from the digest issues of the `days` days up to `today`."""
     from tracker.store.ledger import Ledger
     from tracker.store.lock import run_lock

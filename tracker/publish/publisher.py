@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from tracker.errors import TrackerError
@@ -34,6 +34,9 @@ from tracker.publish.issues import DIGEST, WEEKLY, PublishResult, issue_parts
 from tracker.publish.split import body_size
 from tracker.publish.tasks import as_task_list
 from tracker.text import counted
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,7 +60,7 @@ class PublishReport:
     health: HealthResult | None = None
 
 
-def publish_day(settings: Any, repo: Any, date: str, options: PublishOptions = PublishOptions()) -> PublishReport:
+def publish_day(settings: Settings, repo: Any, date: str, options: PublishOptions = PublishOptions()) -> PublishReport:
     """Commit (optional), digest issue, weekly issue, then health, which is reported even when an
     earlier step failed (naming that failure); the first failure is raised afterwards."""
     from tracker.store.lock import run_lock
@@ -120,7 +123,7 @@ class _Attempts:
 
 
 def _commit(
-    settings: Any,
+    settings: Settings,
     repo: Any,
     day: days.DayToPublish,
     files: dict[str, bytes],
@@ -140,13 +143,13 @@ def _commit(
 
 
 def publish_health_only(
-    settings: Any, repo: Any, summary: Mapping[str, Any], run_url: str | None = None
+    settings: Settings, repo: Any, summary: Mapping[str, Any], run_url: str | None = None
 ) -> HealthResult:
     record_in(repo, settings.project.state_dir)
     return report_health(repo, summary, label=settings.publish.health_label, run_url=run_url)
 
 
-def _publish_week(settings: Any, repo: Any, date: str) -> PublishResult | None:
+def _publish_week(settings: Settings, repo: Any, date: str) -> PublishResult | None:
     page = days.weekly_page(settings, date)
     if not page.is_file():
         return None
@@ -158,7 +161,7 @@ def _publish_week(settings: Any, repo: Any, date: str) -> PublishResult | None:
 
 
 def digest_url(
-    settings: Any, repo: Any, day: days.DayToPublish, branch: str | None, committed: CommitResult | None
+    settings: Settings, repo: Any, day: days.DayToPublish, branch: str | None, committed: CommitResult | None
 ) -> str | None:
     """A link to the digest on GitHub, only when GitHub holds exactly our digest file."""
     if day.from_dry_run or not day.digest_file.is_file():
@@ -182,7 +185,7 @@ def digest_url(
     return f"{repo.html_url}/blob/{quote(ref, safe='')}/{quote(path)}"
 
 
-def managed_files(settings: Any, summary: RunSummary | None) -> tuple[dict[str, bytes], list[str]]:
+def managed_files(settings: Settings, summary: RunSummary | None) -> tuple[dict[str, bytes], list[str]]:
     """The tracker's files by repository path, and the paths the run deleted (for --commit).
 
     README, every ledger/feedback file under data_dir, every digest page and feed under
@@ -215,7 +218,7 @@ def managed_files(settings: Any, summary: RunSummary | None) -> tuple[dict[str, 
     return files, deleted
 
 
-def _tracker_kind(settings: Any, path: Path) -> bool:
+def _tracker_kind(settings: Settings, path: Path) -> bool:
     """A path the tracker itself writes: the README, a ledger shard, a digest page or feed, a topic's archive page."""
     from tracker.slugs import topic_slug
 
@@ -263,7 +266,7 @@ def _first_line(path: Path) -> str:
         return ""
 
 
-def preview(settings: Any, date: str, repo_name: str | None, *, health: bool) -> str:
+def preview(settings: Settings, date: str, repo_name: str | None, *, health: bool) -> str:
     """What a publish would send for `date` (title and every part in full), without a network."""
     day = days.gather_day(settings, date, dry_run=True)
     target = repo_name or "(no repository set)"
@@ -298,7 +301,7 @@ def _parts_text(parts: list[str]) -> list[str]:
     return lines
 
 
-def _weekly_preview(settings: Any, date: str) -> list[str]:
+def _weekly_preview(settings: Settings, date: str) -> list[str]:
     page = days.weekly_page(settings, date)
     week = days.iso_week(date)
     if not page.is_file():
@@ -313,7 +316,7 @@ def _weekly_preview(settings: Any, date: str) -> list[str]:
     ]
 
 
-def _health_preview(settings: Any, day: days.DayToPublish) -> str:
+def _health_preview(settings: Settings, day: days.DayToPublish) -> str:
     label = settings.publish.health_label
     if day.summary is None:
         return f"health: no run summary for {day.date} yet; publishing now would report the run as failed"

@@ -244,6 +244,7 @@ def _install_stop_signals(stop: threading.Event) -> dict[int, Any]:
     def handler(signum: int, _frame: Any) -> None:
         # Only set an event: shutting down (or logging) inside a handler can deadlock on locks the
         # interrupted main thread holds, and exceptions raised here are swallowed by APScheduler.
+        # A note on the Event itself for _stop_when_set (mypy: an attribute Event does not declare).
         stop.signal_name = signal.Signals(signum).name  # type: ignore[attr-defined]
         stop.set()
 
@@ -254,8 +255,8 @@ def _stop_when_set(stop: threading.Event, sched: Any) -> None:
     from apscheduler.schedulers import SchedulerNotRunningError
 
     stop.wait()
-    if getattr(stop, "signal_name", None):
-        log.info("received %s; finishing the current run (if any) and stopping", stop.signal_name)  # type: ignore[attr-defined]
+    if name := getattr(stop, "signal_name", None):
+        log.info("received %s; finishing the current run (if any) and stopping", name)
     try:
         sched.shutdown(wait=True)  # waits for a running job; wakes the blocking main loop
     except SchedulerNotRunningError:

@@ -15,11 +15,14 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.enrich.trends import Trend, TrendReport, Window
 from tracker.models import Paper
 from tracker.render.charts import Chart, Series, week_label, xychart
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 RISING_SHOWN = 5
 BEST_PAPERS = 3
@@ -57,7 +60,7 @@ class WeeklyReview:
     why: dict[str, str] = field(default_factory=dict)  # top pick id -> the group's example it is closest to
 
 
-def weekly_settings(settings: Any) -> tuple[bool, int, int]:
+def weekly_settings(settings: Settings) -> tuple[bool, int, int]:
     """(enabled, weekday, weeks) from `weekly:` in the config (defaults: on, Monday, 4)."""
     weekly = getattr(settings, "weekly", None)
     return (getattr(weekly, "enabled", True), getattr(weekly, "weekday", 1), getattr(weekly, "weeks", 4))
@@ -74,7 +77,7 @@ def iso_week(day: str) -> str:
     return f"{year}-W{week:02d}"
 
 
-def review_due(settings: Any, today: str) -> tuple[Path, int] | None:
+def review_due(settings: Settings, today: str) -> tuple[Path, int] | None:
     """(the review's path, weeks to compare) when this run should write the week's review (see above)."""
     enabled, weekday, weeks = weekly_settings(settings)
     path = review_path(settings.path(settings.output.digest_dir), today)

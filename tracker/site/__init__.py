@@ -13,7 +13,7 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.errors import TrackerError
 from tracker.render.paths import feed_path
@@ -21,13 +21,16 @@ from tracker.site import assets
 from tracker.site.catalogue import build_catalogue
 from tracker.site.files import write_data
 
+if TYPE_CHECKING:
+    from tracker.config import Settings
+
 log = logging.getLogger(__name__)
 
 MARKER = ".paper-tracker-site"  # in every built site: the only kind of folder `--out` may replace
 
 
 def build_site(
-    settings: Any,
+    settings: Settings,
     papers: list,
     out: Path,
     *,
@@ -63,7 +66,7 @@ def build_site(
     return meta
 
 
-def _copy_feed(settings: Any, staging: Path) -> None:
+def _copy_feed(settings: Settings, staging: Path) -> None:
     """The Atom feed at the same path on the page: Pages serves it as XML (raw GitHub files are text/plain)."""
     feed = feed_path(settings.path(settings.output.digest_dir))
     if feed.is_file():

@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tracker.models import Paper
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 PICKS = 5  # per profile, on the front page
 PROFILE_SHARE = 0.1  # the profile filter keeps a profile's best-scored tenth of the papers
@@ -57,7 +60,7 @@ def _first_sentence(abstract: str) -> str:
     return _SENTENCE_END.split(" ".join(abstract.split()), maxsplit=1)[0]
 
 
-def build_catalogue(settings: Any, ledger_papers: Sequence[Paper], encoder: Any = None) -> Catalogue:
+def build_catalogue(settings: Settings, ledger_papers: Sequence[Paper], encoder: Any = None) -> Catalogue:
     """Every paper with a topic (what `tracker search` searches), with vectors, picks and themes."""
     from tracker.enrich.stage import LazyEncoder, embed
 
@@ -71,7 +74,7 @@ def build_catalogue(settings: Any, ledger_papers: Sequence[Paper], encoder: Any 
     return catalogue
 
 
-def _add_relevance(catalogue: Catalogue, settings: Any, embedded: Any, lazy: Any) -> None:
+def _add_relevance(catalogue: Catalogue, settings: Settings, embedded: Any, lazy: Any) -> None:
     """Each profile's picks among the latest day's papers, and its members for the profile filter."""
     from tracker.enrich.profile import profiles_from_settings
     from tracker.enrich.stage import score_relevance

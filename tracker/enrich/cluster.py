@@ -91,7 +91,7 @@ def cluster_themes(
     members = [np.flatnonzero(labels == c) for c in sorted(set(labels.tolist()) - {-1})]
     themes = [
         Theme(title, terms, ordered(papers, vectors, m, key))
-        for m, (title, terms) in zip(members, label_themes(papers, vectors, members, n_terms, context))
+        for m, (title, terms) in zip(members, label_themes(papers, vectors, members, n_terms, context), strict=True)
     ]
     themes.sort(key=lambda th: (-len(th.paper_ids), th.label))
     if (labels < 0).any():
@@ -196,7 +196,7 @@ def label_themes(
     phrases = label_phrases(
         [text(p) for p in papers], [m.tolist() for m in members], n_terms, vectors=vectors, context=context
     )
-    return [(heading(t) or fallback_label(papers, vectors, m), t) for m, t in zip(members, phrases)]
+    return [(heading(t) or fallback_label(papers, vectors, m), t) for m, t in zip(members, phrases, strict=True)]
 
 
 def fallback_label(papers: list[Paper], vectors: np.ndarray, members: np.ndarray) -> str:

@@ -130,7 +130,7 @@ def find_near_duplicates(
         )
     cos = day_vecs @ np.vstack([day_vecs, old_vecs]).T  # day x (day + old)
     parent = list(range(len(everyone)))
-    for i, j in zip(*np.nonzero(cos >= threshold)):
+    for i, j in zip(*np.nonzero(cos >= threshold), strict=True):
         i, j = int(i), int(j)
         if j > i and is_near_duplicate(
             float(cos[i, j]),

@@ -171,15 +171,15 @@ def label_phrases(
         members = list(groups[g])
         fresh = [not any(_same_concept(concept(vocab[k], expansions), t) for t in taken) for k in ranked[g]]
         free = [i for i, is_fresh in enumerate(fresh) if is_fresh]
-        blended = _blend(scores[g][[ranked[g][i] for i in free]], closeness[g][free] if closeness else None)
-        scored = sorted(
-            zip(blended, (ranked[g][i] for i in free)), key=lambda sk: (-sk[0], len(vocab[sk[1]]), vocab[sk[1]])
-        )
+        free_keys = [ranked[g][i] for i in free]
+        blended = _blend(scores[g][free_keys], closeness[g][free] if closeness else None)
+        scored = sorted(zip(blended, free_keys, strict=True), key=lambda sk: (-sk[0], len(vocab[sk[1]]), vocab[sk[1]]))
         keys = [k for _, k in scored]
         in_group = np.asarray(used[members][:, keys].sum(axis=0)).ravel()
         occurrences = np.asarray(counts[members][:, keys].sum(axis=0)).ravel()
         candidates = [
-            Candidate(vocab[k], float(sc), int(n), int(o)) for (sc, k), n, o in zip(scored, in_group, occurrences)
+            Candidate(vocab[k], float(sc), int(n), int(o))
+            for (sc, k), n, o in zip(scored, in_group, occurrences, strict=True)
         ]
         tfidf = used[members][:, keys].toarray() * np.log(1 + len(docs) / np.maximum(in_docs[keys], 1))
         chosen = _choose(candidates, tfidf, n_phrases, expansions)
@@ -199,7 +199,7 @@ def _closeness(
     embedded = unit_rows(encoder.encode(wanted), np.float64)
     row = {phrase: i for i, phrase in enumerate(wanted)}
     out = []
-    for group, keys in zip(groups, ranked):
+    for group, keys in zip(groups, ranked, strict=True):
         centre = np.asarray(vectors, dtype=np.float64)[list(group)].mean(axis=0)
         centre /= max(float(np.linalg.norm(centre)), 1e-12)
         out.append(np.array([embedded[row[vocab[k]]] @ centre for k in keys]))

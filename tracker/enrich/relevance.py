@@ -164,7 +164,7 @@ def positives_of(
         examples = [ex for ex in examples if ex.name != FEEDBACK_PROFILE] + usable
     owner = _closest_profile(vectors[[row[pid] for pid in ticked]], usable)
     by_name = {ex.name: ex for ex in examples}
-    for pid, index in zip(ticked, owner):
+    for pid, index in zip(ticked, owner, strict=True):
         by_name[usable[index].name] = _add(by_name[usable[index].name], pid, row[pid], vectors, papers)
     return [by_name[ex.name] for ex in examples]
 
@@ -201,7 +201,7 @@ def _score_one(papers: Sequence[Paper], vectors: np.ndarray, ex: _Examples) -> P
         values = model.predict_proba(vectors)[:, 1]
         pulls = 1.0 - model.predict_proba(ex.vectors.astype(np.float64))[:, 1]  # explain's terms, up to a constant
     log.debug("profile %r: %s on %d positives", ex.name, method, len(ex.vectors))
-    scores = {p.id: float(v) for p, v in zip(papers, values)}
+    scores = {p.id: float(v) for p, v in zip(papers, values, strict=True)}
     return ProfileScores(ex.name, method, scores, ex.labels, ex.feedback, unit_rows(ex.vectors, np.float32), pulls)
 
 

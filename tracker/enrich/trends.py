@@ -204,7 +204,7 @@ def find_trends(
     )
     papers = list(window.papers)
     trends = []
-    for rows, (title, phrases) in zip(members, label_themes(papers, vectors, members, context=context)):
+    for rows, (title, phrases) in zip(members, label_themes(papers, vectors, members, context=context), strict=True):
         counts = np.bincount(week[rows], minlength=len(window.weeks))
         low, median = growth(int(counts[-1]), int(counts[:-1][_tracked_before(window)].sum()), _share(window))
         now = rows[week[rows] == window.this_week]

@@ -279,7 +279,7 @@ def _reconcile_comments(api: Api, issue: Any, ours: list[Any], wanted: list[str]
     """Make our marked comments equal `wanted` (with members' ticks), in order; never touches
     other people's comments. A comment is re-read just before it is edited (a tick made since wins)."""
     changed = False
-    for comment, part in zip(ours, wanted):
+    for comment, part in zip(ours, wanted, strict=False):  # the longer list's rest is handled below
         if comment.body == with_ticks(part, states):
             continue
         fresh = api.call(f"re-reading comment {comment.id}", partial(issue.get_comment, comment.id))

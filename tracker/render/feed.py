@@ -14,6 +14,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
+from itertools import pairwise
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import quote
@@ -198,7 +199,7 @@ def digest_summary(markdown: str, date: str) -> tuple[str, str]:
 def paper_lines(lines: list[str]) -> list[str]:
     """ "Title: TL;DR" of each paper on a page, once each (a top pick is listed again below)."""
     found: dict[str, str] = {}
-    for line, after in zip(lines, lines[1:]):
+    for line, after in pairwise(lines):
         paper = _PAPER.match(line)
         # the next line is its TL;DR unless it is a collapsed block or the metadata line (the
         # one with a code span, the id: a TL;DR's backticks are escaped)

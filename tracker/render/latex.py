@@ -55,9 +55,10 @@ SUPERSCRIPT = dict(
     zip(
         "0123456789+-=()nijklmoprstuvwxyzabcdefghABDEGHIJKLMNOPRTUVWαβγδεθιφχ",
         "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱʲᵏˡᵐᵒᵖʳˢᵗᵘᵛʷˣʸᶻᵃᵇᶜᵈᵉᶠᵍʰᴬᴮᴰᴱᴳᴴᴵᴶᴷᴸᴹᴺᴼᴾᴿᵀᵁⱽᵂᵅᵝᵞᵟᵋᶿᶥᵠᵡ",
+        strict=True,
     )
 )
-SUBSCRIPT = dict(zip("0123456789+-=()aehijklmnoprstuvxβγρφχ", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓᵦᵧᵨᵩᵪ"))
+SUBSCRIPT = dict(zip("0123456789+-=()aehijklmnoprstuvxβγρφχ", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓᵦᵧᵨᵩᵪ", strict=True))
 
 # $...$ by pandoc's rule; `\$` is a literal dollar, `$$` is not opened here.
 _MATH = re.compile(rf"(?<![\\$])\$(?![\s$])((?:[^$\\]|\\.){{1,{MAX_SPAN}}}?)(?<![\s\\])\$(?![\d$])", re.DOTALL)

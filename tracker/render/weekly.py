@@ -112,7 +112,7 @@ def build_review(
         )
         for t in (report.rising if report else [])[:RISING_SHOWN]
     )
-    this_week = [p for p, w in zip(window.papers, window.week) if w == window.this_week]
+    this_week = [p for p, w in zip(window.papers, window.week, strict=True) if w == window.this_week]
     picks = sorted((p for p in this_week if p.relevance is not None), key=lambda p: (-(p.relevance or 0.0), p.id))
     last = window.weeks[-1]
     return WeeklyReview(
@@ -132,7 +132,7 @@ def build_review(
 
 def topic_counts(window, topics: Sequence[str]) -> tuple[TopicCount, ...]:
     counts = {name: [0] * len(window.weeks) for name in topics}
-    for paper, week in zip(window.papers, window.week):
+    for paper, week in zip(window.papers, window.week, strict=True):
         for name in paper.topics:
             if name in counts:
                 counts[name][week] += 1
@@ -142,7 +142,7 @@ def topic_counts(window, topics: Sequence[str]) -> tuple[TopicCount, ...]:
 
 def _tracked_only(counts: Sequence[int], tracked: Sequence[bool]) -> tuple[int, ...]:
     """The counts of the weeks the tracker ran: a week before it started is unknown, not zero."""
-    return tuple(int(c) for c, on in zip(counts, tracked) if on)
+    return tuple(int(c) for c, on in zip(counts, tracked, strict=False) if on)  # `tracked` may go on (this week)
 
 
 def rising_chart(report: TrendReport, rising: Sequence[RisingTheme]) -> Chart:

@@ -75,7 +75,7 @@ def read_shard_index(folder: Path, month: str) -> ShardIndex | None:
             columns[i] = [sys.intern(value) if value else value for value in columns[i]]
         if not all(len(column) == len(data["ids"]) for column in columns):
             raise ValueError("columns of different lengths")
-        return ShardIndex(str(data["digest"]), dict(zip(data["ids"], map(Entry, *columns))))
+        return ShardIndex(str(data["digest"]), dict(zip(data["ids"], map(Entry, *columns), strict=True)))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as exc:

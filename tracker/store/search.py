@@ -116,5 +116,5 @@ def _hits(store: VectorStore, found: list[tuple[str, float]]) -> list[Hit]:
             tuple(meta.get("topics", ())),
             meta.get("link", ""),
         )
-        for (_, score), meta in zip(found, metas)
+        for (_, score), meta in zip(found, metas, strict=True)
     ]

@@ -171,7 +171,7 @@ class VectorStore:
                 marks = ",".join("?" * len(positions))
                 found = dict(db.execute(f"SELECT pos, meta FROM papers WHERE pos IN ({marks})", positions))
             texts = [found[pos] for pos in positions]
-        return [{"id": pid, **json.loads(text)} for pid, text in zip(paper_ids, texts)]
+        return [{"id": pid, **json.loads(text)} for pid, text in zip(paper_ids, texts, strict=True)]
 
     def _load_meta(self) -> list[str]:
         """Each row's metadata (JSON), read from the file on first need."""
@@ -215,7 +215,7 @@ class VectorStore:
             self._hashes.append("")
             self._listed.append(False)
             meta.append("{}")
-        for pid, digest, vector in zip(ids, digests, vectors):
+        for pid, digest, vector in zip(ids, digests, vectors, strict=True):
             pos = self._pos[pid]
             self._vectors[pos], self._hashes[pos] = vector, digest
             self._changed_rows.add(pos)
@@ -374,7 +374,7 @@ def _read_blocks(db: sqlite3.Connection, count: int, dim: int) -> np.ndarray:
 
 def _rows_crc(ids: list[str], hashes: list[str]) -> int:
     """One checksum over which paper sits at which row with which text: a flipped id is seen."""
-    return zlib.crc32("\n".join(f"{pid} {digest}" for pid, digest in zip(ids, hashes)).encode())
+    return zlib.crc32("\n".join(f"{pid} {digest}" for pid, digest in zip(ids, hashes, strict=True)).encode())
 
 
 def _problem(exc: BaseException) -> str:

@@ -34,7 +34,8 @@ class Encoder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         batches = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
         with _progress(len(texts)) as bar:
-            for rows, vectors in zip(batches, self._encode_batches([[texts[i] for i in rows] for rows in batches])):
+            encoded = self._encode_batches([[texts[i] for i in rows] for rows in batches])
+            for rows, vectors in zip(batches, encoded, strict=True):
                 out[rows] = vectors
                 bar.update(len(rows))
         return normalise(out)

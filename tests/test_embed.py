@@ -278,3 +278,18 @@ def test_query_encoder_starts_without_torch_shares_the_space_and_leaves_home_alo
     # the fp32 graph of the same export: the documents' space, and closer still to the model
     assert (vectors * real_encoder.encode(REAL_TEXTS)).sum(axis=1).min() >= 0.98
     assert (vectors * exact_vectors).sum(axis=1).min() >= 0.999
+
+
+def test_model_file_digest_reads_every_chunk_of_a_big_file(tmp_path):
+    """The export cache checks model files by digest (hashlib.file_digest is Python 3.11+, so the file
+    is read in chunks): a byte changed past the first chunk must change the digest."""
+    from tracker.enrich.encoders.export import file_digest
+
+    data = bytearray(os.urandom(3 * (1 << 20) + 7))
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(data)
+    before = file_digest(path)
+    assert before == hashlib.blake2b(bytes(data)).hexdigest()
+    data[-3] ^= 0xFF
+    path.write_bytes(data)
+    assert file_digest(path) != before

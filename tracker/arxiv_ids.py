@@ -4,6 +4,7 @@ New style: YYMM.NNNN (2007-2014) or YYMM.NNNNN (2015-), optional vN.
 Old style: archive[.SC]/YYMMNNN ("hep-th/9901001", "math.GT/0309136"), optional vN.
 The canonical key of a paper is its identifier without the version.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,14 @@ from tracker.errors import TrackerError
 # version of at most 4 digits: a feed claiming v99999999 would otherwise pin the record forever.
 _NEW = re.compile(r"(?P<base>\d{4}\.\d{4,5})(?:v(?P<version>\d{1,4}))?", re.ASCII)
 _OLD = re.compile(r"(?P<base>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<version>\d{1,4}))?", re.ASCII)
-_PREFIXES = ("https://arxiv.org/abs/", "http://arxiv.org/abs/", "https://arxiv.org/pdf/",
-             "http://arxiv.org/pdf/", "oai:arxiv.org:", "arxiv:")
+_PREFIXES = (
+    "https://arxiv.org/abs/",
+    "http://arxiv.org/abs/",
+    "https://arxiv.org/pdf/",
+    "http://arxiv.org/pdf/",
+    "oai:arxiv.org:",
+    "arxiv:",
+)
 
 
 @dataclass(frozen=True)
@@ -34,7 +41,7 @@ def parse_id(text: str) -> ArxivId:
     lowered = raw.lower()
     for prefix in _PREFIXES:
         if lowered.startswith(prefix):
-            raw = raw[len(prefix):]
+            raw = raw[len(prefix) :]
             break
     raw = raw.removesuffix(".pdf")
     for pattern in (_NEW, _OLD):

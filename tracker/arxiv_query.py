@@ -4,6 +4,7 @@ arXiv does not reject a malformed query; it silently searches something else (lo
 word, an unquoted phrase is an OR of words). So the config refuses the first and `tracker check`
 warns about the second.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,6 +24,7 @@ class QueryParts(Protocol):
     def categories(self) -> Sequence[str]: ...
     @property
     def exclude(self) -> Sequence[str]: ...
+
 
 # The longest request URL we send: what servers and proxies on the way accept (8 KB is common,
 # not universal). A topic's query is split to fit (build_queries); profile ids go in chunks.
@@ -62,11 +64,13 @@ def query_warnings(query: str) -> list[str]:
     """Legal but surprising constructs, shown by `tracker check`."""
     warnings = []
     bare = _outside_quotes(query)
-    for match in re.finditer(r"\b(ti|au|abs|co|jr|cat|rn|id|all):([^\s()\"]+)\s+(?!AND\b|OR\b|ANDNOT\b)([^\s()\":]+)(?=\s|\)|$)", bare):
+    for match in re.finditer(
+        r"\b(ti|au|abs|co|jr|cat|rn|id|all):([^\s()\"]+)\s+(?!AND\b|OR\b|ANDNOT\b)([^\s()\":]+)(?=\s|\)|$)", bare
+    ):
         field, first, second = match.groups()
         warnings.append(
             f"unquoted multi-word term `{field}:{first} {second}`: arXiv reads it as "
-            f"`{field}:{first} OR {second}`; write `{field}:\"{first} {second}\"` to search the phrase"
+            f'`{field}:{first} OR {second}`; write `{field}:"{first} {second}"` to search the phrase'
         )
     return warnings
 
@@ -99,7 +103,11 @@ def build_queries(topic: Any) -> list[str]:
         raise ValueError(_too_long(topic, whole, "shorten its `query`"))
     groups: list[list[str]] = []
     for phrase in topic.keywords:
-        if groups and len(quote_plus(build_query(topic.model_copy(update={"keywords": groups[-1] + [phrase]})))) <= MAX_QUERY_CHARS:
+        if (
+            groups
+            and len(quote_plus(build_query(topic.model_copy(update={"keywords": groups[-1] + [phrase]}))))
+            <= MAX_QUERY_CHARS
+        ):
             groups[-1].append(phrase)
             continue
         single = build_query(topic.model_copy(update={"keywords": [phrase]}))
@@ -110,5 +118,7 @@ def build_queries(topic: Any) -> list[str]:
 
 
 def _too_long(topic: Any, query: str, advice: str) -> str:
-    return (f"topic {topic.name!r}: its arXiv query is {len(quote_plus(query))} characters once URL-encoded, "
-            f"over the {MAX_QUERY_CHARS} one request can carry; {advice}")
+    return (
+        f"topic {topic.name!r}: its arXiv query is {len(quote_plus(query))} characters once URL-encoded, "
+        f"over the {MAX_QUERY_CHARS} one request can carry; {advice}"
+    )

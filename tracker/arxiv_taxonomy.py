@@ -4,6 +4,7 @@ Used to reject a category arXiv does not have (`cs.XX`, `CS.CL`, `cs.cl`) at con
 would answer such a query with nothing at all, silently. `astro-ph` and `cond-mat` are the legacy
 whole-archive categories older papers still carry. Update this list when arXiv adds a category.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -11,7 +12,7 @@ from fnmatch import fnmatchcase
 
 _SUBJECTS = {
     "cs": "AI AR CC CE CG CL CR CV CY DB DC DL DM DS ET FL GL GR GT HC IR IT LG LO MA MM MS NA NE NI OH OS "
-          "PF PL RO SC SD SE SI SY",
+    "PF PL RO SC SD SE SI SY",
     "econ": "EM GN TH",
     "eess": "AS IV SP SY",
     "math": "AC AG AP AT CA CO CT CV DG DS FA GM GN GR GT HO IT KT LO MG MP NA NT OA OC PR QA RA RT SG SP ST",
@@ -19,7 +20,7 @@ _SUBJECTS = {
     "cond-mat": "dis-nn mes-hall mtrl-sci other quant-gas soft stat-mech str-el supr-con",
     "nlin": "AO CD CG PS SI",
     "physics": "acc-ph ao-ph app-ph atm-clus atom-ph bio-ph chem-ph class-ph comp-ph data-an ed-ph flu-dyn gen-ph "
-               "geo-ph hist-ph ins-det med-ph optics plasm-ph pop-ph soc-ph space-ph",
+    "geo-ph hist-ph ins-det med-ph optics plasm-ph pop-ph soc-ph space-ph",
     "q-bio": "BM CB GN MN NC OT PE QM SC TO",
     "q-fin": "CP EC GN MF PM PR RM ST TR",
     "stat": "AP CO ME ML OT TH",

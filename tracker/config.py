@@ -5,21 +5,30 @@ adds arXiv query and category checks and checks across topics (a name or archive
 and reports EVERY problem, one line each naming the file, line and key (`ConfigProblems.problems`).
 Reading the file safely (encoding, aliases, depth) is tracker.config_yaml's job.
 """
+
 from __future__ import annotations
 
 import os
 import re
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from tracker import config_hints, config_yaml
 from tracker.arxiv_query import build_queries, check_query_syntax
 from tracker.config_notify import NotifyChannel, attach_lines
 from tracker.config_paths import expand_paths
 from tracker.config_types import (
-    Category, CategoryPattern, Float, Int, RepoName, StrictModel, SummariesSettings, Text,
+    Category,
+    CategoryPattern,
+    Float,
+    Int,
+    RepoName,
+    StrictModel,
+    SummariesSettings,
+    Text,
 )
 from tracker.config_yaml import printable
 from tracker.errors import ConfigError
@@ -29,8 +38,8 @@ from tracker.text import clean_line
 
 DEFAULT_API_URL = "https://export.arxiv.org/api/query"
 DEFAULT_RSS_URL = "https://rss.arxiv.org/rss"
-ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 AnnounceType = Literal["new", "cross", "replace", "replace-cross"]
+ANNOUNCE_TYPES: tuple[AnnounceType, ...] = get_args(AnnounceType)
 
 
 class ConfigProblems(ConfigError):
@@ -107,7 +116,9 @@ class ArxivSettings(_Strict):
     request_deadline_seconds: Float = Field(60.0, gt=0, le=3600)  # whole request, however slowly it trickles
     wait_budget_seconds: Float = Field(600.0, ge=0, le=86400)  # all retry waits of a run, all topics together
     max_results_per_run: Int = Field(1000, ge=1, le=10000)
-    contact: Text | None = Field(None, max_length=200)  # e-mail or URL for the User-Agent (arXiv asks API users to say who they are)
+    contact: Text | None = Field(
+        None, max_length=200
+    )  # e-mail or URL for the User-Agent (arXiv asks API users to say who they are)
 
 
 class RssSettings(_Strict):
@@ -148,7 +159,7 @@ class OutputSettings(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _outputs_apart(self) -> "OutputSettings":
+    def _outputs_apart(self) -> OutputSettings:
         folders = {"data_dir": self.data_dir, "archive_dir": self.archive_dir, "digest_dir": self.digest_dir}
         norm = {key: PurePosixPath(value.replace("\\", "/")) for key, value in folders.items()}
         readme = PurePosixPath(self.readme.replace("\\", "/"))
@@ -156,8 +167,12 @@ class OutputSettings(_Strict):
             if folder == readme or folder in readme.parents:
                 raise ValueError(f"readme {self.readme!r} lies inside {key} {folders[key]!r}; keep outputs apart")
             for other, other_folder in norm.items():
-                if key < other and (folder == other_folder or folder in other_folder.parents or other_folder in folder.parents):
-                    raise ValueError(f"{key} {folders[key]!r} and {other} {folders[other]!r} overlap; keep outputs apart")
+                if key < other and (
+                    folder == other_folder or folder in other_folder.parents or other_folder in folder.parents
+                ):
+                    raise ValueError(
+                        f"{key} {folders[key]!r} and {other} {folders[other]!r} overlap; keep outputs apart"
+                    )
         return self
 
 
@@ -273,6 +288,7 @@ class Settings(_Strict):
 
 # --- loading ----------------------------------------------------------------------------
 
+
 def load_settings(path: str | Path) -> Settings:
     config_path = Path(path)
     try:
@@ -297,8 +313,7 @@ def parse_settings(text: str, *, source: str = "keywords.yaml", base_dir: Path =
     if data is None:
         raise ConfigError(f"{source}: the config is empty; it needs a `topics` list (see README: keywords.yaml)")
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a mapping with a `topics` list at the top level, "
-                          f"found {_kind(data)}")
+        raise ConfigError(f"{source}: expected a mapping with a `topics` list at the top level, found {_kind(data)}")
     problems = [(_line_of(p), p) for p in doc.problems] + _topic_clashes(data, doc.lines, source)
     problems += expand_paths(data, doc.lines, source, base_dir.absolute())
     settings = None
@@ -306,7 +321,7 @@ def parse_settings(text: str, *, source: str = "keywords.yaml", base_dir: Path =
         settings = Settings.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
         problems += [_describe(error, data, doc.lines, source) for error in exc.errors()]
-    if problems:
+    if problems or settings is None:  # (settings is None only with problems)
         ordered = sorted(dict.fromkeys(problems), key=lambda item: item[0])  # by line; each problem once
         raise ConfigProblems([message for _, message in ordered])
     attach_lines(settings.notify, doc.lines)
@@ -353,8 +368,10 @@ def _topic_clashes(data: dict, lines: dict[tuple, int], source: str) -> list[tup
             message = f"topic name {printable(name)!r} appears twice (first at line {first[1]})"
         elif slug in by_slug:
             other, other_line = by_slug[slug]
-            message = (f"topics {printable(other)!r} (line {other_line}) and {printable(name)!r} would share the "
-                       f"archive folder {slug!r}; rename one")
+            message = (
+                f"topics {printable(other)!r} (line {other_line}) and {printable(name)!r} would share the "
+                f"archive folder {slug!r}; rename one"
+            )
         else:
             by_name[name.casefold()] = by_slug[slug] = (name, line)
             continue
@@ -362,7 +379,7 @@ def _topic_clashes(data: dict, lines: dict[tuple, int], source: str) -> list[tup
     return problems
 
 
-def _describe(error: dict, data: dict, lines: dict[tuple, int], source: str) -> tuple[int, str]:
+def _describe(error: ErrorDetails, data: dict, lines: dict[tuple, int], source: str) -> tuple[int, str]:
     loc = tuple(error["loc"])
     key = config_hints.key_name(loc, data)
     line = config_hints.line_for(loc, lines)

@@ -4,15 +4,16 @@ tracker.config turns pydantic's errors into lines; this module only adds the hin
 at every level (a topic's `keyword:`, `arxiv.page_sise:`, a notify channel's field) gets the same
 suggestion from the same place: the names the settings models really accept.
 """
+
 from __future__ import annotations
 
 import difflib
 import typing
 from typing import Any
 
-from tracker.config_yaml import printable
-
 from pydantic import BaseModel
+
+from tracker.config_yaml import printable
 
 
 def known_keys(root: type[BaseModel], loc: tuple) -> list[str]:
@@ -21,8 +22,12 @@ def known_keys(root: type[BaseModel], loc: tuple) -> list[str]:
     for item in loc[:-1]:
         if isinstance(item, int):
             continue  # a list index: the models stay those of the list's items
-        models = [inner for model in models if item in model.model_fields
-                  for inner in _models_in(model.model_fields[item].annotation)]
+        models = [
+            inner
+            for model in models
+            if item in model.model_fields
+            for inner in _models_in(model.model_fields[item].annotation)
+        ]
     return sorted({name for model in models for name in model.model_fields if name != "base_dir"})
 
 
@@ -55,8 +60,10 @@ def no_topics() -> str:
 def categories_only(name: str, categories: list[str]) -> str:
     """A topic with categories but nothing to search for: the exact line that follows the categories."""
     query = " OR ".join(f"cat:{category}" for category in categories)
-    return (f"topic {name!r} has `categories` but no `keywords` or `query`; to follow every paper in "
-            f"{'them' if len(categories) > 1 else 'it'}, write `query: {query}` instead of `categories`")
+    return (
+        f"topic {name!r} has `categories` but no `keywords` or `query`; to follow every paper in "
+        f"{'them' if len(categories) > 1 else 'it'}, write `query: {query}` instead of `categories`"
+    )
 
 
 def key_name(loc: tuple, data: dict) -> str:

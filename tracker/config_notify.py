@@ -5,6 +5,7 @@ Secrets never live in the file: every channel names the environment variables th
 webhook URL is https, is checked when `tracker notify` runs (a run without the secrets is normal),
 and reported with the channel's config line, which `attach_lines` records here.
 """
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,7 @@ named `$HOME`). An undefined variable or unknown `~user` is a config problem nam
 an expanded absolute path inside the project folder becomes relative (so the "inside the
 project" checks of tracker.config still hold), one outside it is refused by those checks.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,14 @@ from typing import Any
 
 # Every path-valued setting, by its place in the YAML document ("*" = each item of a list).
 PATH_KEYS = (
-    ("output", "readme"), ("output", "archive_dir"), ("output", "digest_dir"), ("output", "data_dir"),
-    ("output", "state_dir"), ("output", "templates_dir"), ("profile", "bibtex"), ("profiles", "*", "bibtex"),
+    ("output", "readme"),
+    ("output", "archive_dir"),
+    ("output", "digest_dir"),
+    ("output", "data_dir"),
+    ("output", "state_dir"),
+    ("output", "templates_dir"),
+    ("profile", "bibtex"),
+    ("profiles", "*", "bibtex"),
 )
 _VARIABLE = re.compile(r"\$(\w+)|\$\{([^}]*)\}")
 

@@ -1,6 +1,7 @@
 """The checked field types of keywords.yaml: numbers that are numbers, text without invisible
 control characters, and arXiv categories that exist. Used by the models in tracker.config.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -90,10 +91,14 @@ class StrictModel(BaseModel):
 
 
 def did_you_mean(model: type[BaseModel], loc: tuple, key: str) -> str:
-    """"; did you mean `x`?" for an unknown `key` at `loc` (the path of the mapping holding it), or ""."""
+    """ "; did you mean `x`?" for an unknown `key` at `loc` (the path of the mapping holding it), or ""."""
     for part in loc:  # walk down the nested sections of `model`
         field = model.model_fields.get(part) if isinstance(part, str) else None
-        nested = [a for a in _types_in(field.annotation) if isinstance(a, type) and issubclass(a, BaseModel)] if field else []
+        nested = (
+            [a for a in _types_in(field.annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+            if field
+            else []
+        )
         if isinstance(part, str) and not nested:
             return ""
         model = nested[0] if nested else model  # list items (an int in `loc`) keep the model
@@ -145,7 +150,9 @@ class LLMSettings(StrictModel):
         if parts.username or parts.password:
             raise ValueError("must not carry credentials; put the key in the variable named by `api_key_env`")
         if parts.scheme == "http" and not _is_loopback(host):
-            raise ValueError(f"plain http is allowed only for this machine (localhost, 127.0.0.1); use https for {host}")
+            raise ValueError(
+                f"plain http is allowed only for this machine (localhost, 127.0.0.1); use https for {host}"
+            )
         return value.strip()
 
     @field_validator("api_key_env")

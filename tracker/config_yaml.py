@@ -5,6 +5,7 @@ has one, the line: not UTF-8 (with the byte offset), binary, too large, empty, a
 ("billion laughs" needs aliases, so they are refused outright; a config never needs them),
 nesting deeper than any config, integers too long to convert, duplicate keys.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,7 +39,12 @@ def decode(raw: bytes, source: str) -> str:
     """The file's text, or a one-line error for a file that is not a (UTF-8) text config."""
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{source}: {len(raw):,} bytes is too large for a config (limit {MAX_CONFIG_BYTES:,})")
-    for bom, name in ((b"\xff\xfe\0\0", "UTF-32"), (b"\0\0\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")):
+    for bom, name in (
+        (b"\xff\xfe\0\0", "UTF-32"),
+        (b"\0\0\xfe\xff", "UTF-32"),
+        (b"\xff\xfe", "UTF-16"),
+        (b"\xfe\xff", "UTF-16"),
+    ):
         if raw.startswith(bom):
             raise ConfigError(f"{source}: encoded as {name}; save the file as UTF-8")
     nul = raw.find(b"\0")
@@ -49,7 +55,8 @@ def decode(raw: bytes, source: str) -> str:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise ConfigError(
-            f"{source}:{line}: not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start}; save the file as UTF-8"
+            f"{source}:{line}: not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start}; "
+            "save the file as UTF-8"
         ) from None
 
 
@@ -63,29 +70,40 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent, index):  # noqa: ANN001 (PyYAML's signature)
+    def compose_node(self, parent, index):  # PyYAML's signature
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise ComposerError(None, None, f"YAML aliases (*{printable(event.anchor or '')}) are not allowed in the "
-                                "config: write the value out in full", event.start_mark)
+            raise ComposerError(
+                None,
+                None,
+                f"YAML aliases (*{printable(event.anchor or '')}) are not allowed in the "
+                "config: write the value out in full",
+                event.start_mark,
+            )
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)
+                raise ComposerError(
+                    None, None, f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
-    def construct_yaml_int(self, node):  # noqa: ANN001
+    def construct_yaml_int(self, node):
         try:
             return super().construct_yaml_int(node)
         except ValueError:  # Python refuses to convert integers of thousands of digits
             raise ConstructorError(None, None, "integer too long", node.start_mark) from None
 
 
+def _as_text(loader: _Loader, node: yaml.ScalarNode) -> str:
+    return loader.construct_scalar(node)
+
+
 _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 for _tag in ("float", "timestamp"):
-    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", lambda loader, node: loader.construct_scalar(node))
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _as_text)
 
 
 def load(text: str, source: str) -> YamlDocument:
@@ -122,8 +140,7 @@ def _yaml_problem(exc: yaml.YAMLError, text: str, source: str) -> str:
     return f"{where}: invalid YAML: {printable(problem, 200)}"
 
 
-_OPENERS = {"flow sequence": ("[", "]"), "flow mapping": ("{", "}"),
-            "quoted scalar": ("quote", "matching quote")}
+_OPENERS = {"flow sequence": ("[", "]"), "flow mapping": ("{", "}"), "quoted scalar": ("quote", "matching quote")}
 
 
 def _unclosed(exc: yaml.YAMLError):
@@ -135,16 +152,18 @@ def _unclosed(exc: yaml.YAMLError):
     return None
 
 
-def _plain_problem(problem: str, text: str, mark) -> str:  # noqa: ANN001 (a yaml Mark)
+def _plain_problem(problem: str, text: str, mark) -> str:  # mark: a yaml Mark
     """PyYAML's parser vocabulary ("<block end>") in plain words for the mistakes people make."""
     line = text.splitlines()[mark.line] if mark is not None and mark.line < len(text.splitlines()) else ""
     if "\t" in line[: len(line) - len(line.lstrip())] or "'\\t'" in problem:
         return "a tab in the indentation: indent with spaces only"
     if problem.startswith("expected <block end>"):
-        return ("this line is indented differently from the lines above it; entries of one list or "
-                "mapping must start in the same column")
+        return (
+            "this line is indented differently from the lines above it; entries of one list or "
+            "mapping must start in the same column"
+        )
     if problem == "mapping values are not allowed here":
-        return ("unexpected `:` on this line: check its indentation, or put a value containing `: ` in quotes")
+        return "unexpected `:` on this line: check its indentation, or put a value containing `: ` in quotes"
     if problem == "could not find expected ':'":
         return "expected `key: value` here: a key is missing its `:`, or the line above is indented wrongly"
     return problem
@@ -162,8 +181,10 @@ def _index(node: yaml.Node | None, path: tuple, lines: dict[tuple, int], problem
                 continue
             line = key_node.start_mark.line + 1
             if key_node.value in seen:
-                problems.append(f"{source}:{line}: key `{printable(key_node.value)}` appears twice in one mapping "
-                                f"(also at line {seen[key_node.value]}); YAML would keep only the last")
+                problems.append(
+                    f"{source}:{line}: key `{printable(key_node.value)}` appears twice in one mapping "
+                    f"(also at line {seen[key_node.value]}); YAML would keep only the last"
+                )
             seen.setdefault(key_node.value, line)
             child = path + (key_node.value,)
             _index(value_node, child, lines, problems, source)

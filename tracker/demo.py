@@ -11,15 +11,16 @@ folder that is new or empty and claims it in `.tracker-demo.json` (the demo day,
 runs write, and a hash of every file written); a rerun refuses a folder holding other files, or
 files of its own that someone edited (a user's keywords.yaml is theirs from then on).
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
 import os
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from tracker.demo_server import demo_papers, replay_server
 from tracker.errors import TrackerError
@@ -96,8 +97,11 @@ def run_demo(folder: Path, *, embed: bool = True, day: str | None = None, encode
     with replay_server(demo_papers(day)) as server, _endpoints(f"{server.url}/api/query", f"{server.url}/rss"):
         for run_day in runs_to_do(day, done):
             server.day = run_day
-            summaries.append(pipeline.run_daily(settings, sources=pipeline.make_sources(settings), today=run_day,
-                                                embed=embed, encoder=encoder))
+            summaries.append(
+                pipeline.run_daily(
+                    settings, sources=pipeline.make_sources(settings), today=run_day, embed=embed, encoder=encoder
+                )
+            )
             files.update(hashes(folder, summaries[-1].outputs))
             done = sorted({*done, run_day})
             _write_claim(folder, claimed, day, files, done)  # after each run: an interrupted demo resumes here
@@ -113,8 +117,9 @@ def _day_of(manifest: dict, folder: Path) -> str | None:
     try:
         return dt.date.fromisoformat(str(day)).isoformat()
     except ValueError:
-        raise DemoFolderError(f"{folder / CLAIM_FILE}: `day` {str(day)[:40]!r} is not a date; "
-                              "give the demo a new folder") from None
+        raise DemoFolderError(
+            f"{folder / CLAIM_FILE}: `day` {str(day)[:40]!r} is not a date; give the demo a new folder"
+        ) from None
 
 
 def run_days(day: str) -> list[str]:
@@ -131,6 +136,7 @@ def runs_to_do(day: str, done: list[str]) -> list[str]:
 
 # --- the folder: claimed, and never an edited file overwritten ---------------------------
 
+
 def read_manifest(folder: Path) -> dict:
     try:
         data = json.loads((folder / CLAIM_FILE).read_text(encoding="utf-8"))
@@ -139,7 +145,7 @@ def read_manifest(folder: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def hashes(folder: Path, paths: list[Path]) -> dict[str, str]:
+def hashes(folder: Path, paths: Sequence[str | Path]) -> dict[str, str]:
     """sha256 of each file (relative name → hash); files that are gone are left out."""
     root = folder.resolve()
     found = {}
@@ -164,11 +170,18 @@ def check_unchanged(folder: Path, manifest: dict) -> None:
         raise DemoFolderError(
             f"{folder}: {_names([(n, False) for n in changed])} changed since the demo wrote "
             f"{'it' if len(changed) == 1 else 'them'}; the demo never overwrites your edits: run the tracker "
-            f"on it (tracker run --config {folder / 'keywords.yaml'}) or give the demo a new folder")
+            f"on it (tracker run --config {folder / 'keywords.yaml'}) or give the demo a new folder"
+        )
 
 
 def _write_claim(folder: Path, claimed: list[str], day: str, files: dict[str, str], runs: list[str]) -> None:
-    claim = {"created_by": "tracker demo", "day": day, "runs": runs, "paths": claimed, "files": dict(sorted(files.items()))}
+    claim = {
+        "created_by": "tracker demo",
+        "day": day,
+        "runs": runs,
+        "paths": claimed,
+        "files": dict(sorted(files.items())),
+    }
     _write(folder / CLAIM_FILE, json.dumps(claim, indent=2) + "\n")
 
 
@@ -189,7 +202,9 @@ def claimed_paths_of_demo() -> list[str]:
 def claimed_paths(settings) -> list[str]:
     """What a demo folder holds: the config, the claim itself, and where the run writes (folders end in /)."""
     out = settings.output
-    folders = [f"{Path(p).as_posix().strip('/')}/" for p in (out.data_dir, out.digest_dir, out.archive_dir, out.state_dir)]
+    folders = [
+        f"{Path(p).as_posix().strip('/')}/" for p in (out.data_dir, out.digest_dir, out.archive_dir, out.state_dir)
+    ]
     return sorted({"keywords.yaml", CLAIM_FILE, Path(out.readme).as_posix(), *folders})
 
 
@@ -203,12 +218,16 @@ def check_folder(folder: Path, claimed: list[str]) -> None:
     if not entries:
         return
     if not (folder / CLAIM_FILE).is_file():
-        raise DemoFolderError(f"{folder} is not empty ({_names(entries)}) and was not made by `tracker demo`; "
-                              f"give a new or empty folder, e.g. {folder / 'tracker-demo'}")
+        raise DemoFolderError(
+            f"{folder} is not empty ({_names(entries)}) and was not made by `tracker demo`; "
+            f"give a new or empty folder, e.g. {folder / 'tracker-demo'}"
+        )
     foreign = [name for name, is_link in entries if is_link or not _is_claimed(name, claimed)]
     if foreign:
-        raise DemoFolderError(f"{folder} holds files the demo did not create ({_names([(n, False) for n in foreign])}); "
-                              "move them, or give a new or empty folder")
+        raise DemoFolderError(
+            f"{folder} holds files the demo did not create ({_names([(n, False) for n in foreign])}); "
+            "move them, or give a new or empty folder"
+        )
 
 
 def _files(folder: Path) -> list[tuple[str, bool]]:
@@ -253,12 +272,17 @@ def _endpoints(api_url: str, rss_url: str) -> Iterator[None]:
 def _report(folder: Path, settings, day: str, summaries: list, written: list[Path]) -> list[str]:
     from tracker.render.markdown import digest_path
 
-    lines = [f"{s.date}: {counted(s.new_papers, 'new paper')}" + "".join(
-        f"; {t.name}: error {t.error}" for t in s.topics if t.error) for s in summaries]
+    lines = [
+        f"{s.date}: {counted(s.new_papers, 'new paper')}"
+        + "".join(f"; {t.name}: error {t.error}" for t in s.topics if t.error)
+        for s in summaries
+    ]
     extra = summaries[-1].extra
     if "embedded" in extra:
-        lines.append(f"{day}: {counted(extra.get('near_duplicates', 0), 'near-duplicate')}, "
-                     f"{counted(extra.get('clusters', 0), 'theme')} in the digest")
+        lines.append(
+            f"{day}: {counted(extra.get('near_duplicates', 0), 'near-duplicate')}, "
+            f"{counted(extra.get('clusters', 0), 'theme')} in the digest"
+        )
     root = folder.resolve()
     digest = digest_path(settings.path(settings.output.digest_dir), day)
     readme = settings.path(settings.output.readme)
@@ -286,16 +310,19 @@ def try_next(folder: Path, settings, day: str) -> list[str]:
     paper = (picks or data.get("new") or ["2202.12139"])[0]
     config = f"--config {folder / 'keywords.yaml'}"
     dated = "" if day == dt.datetime.now(dt.timezone.utc).date().isoformat() else f" --date {day}"
-    return ["", "try next:",
-            f'  tracker search "adversarial robustness" {config}',
-            f"  tracker similar {paper} {config}",
-            f"  tracker explain {paper} {config}",
-            f"  tracker trends{dated} {config}",
-            f"  tracker notify --dry-run{dated} {config}",
-            f"  tracker publish --dry-run{dated} {config}"]
+    return [
+        "",
+        "try next:",
+        f'  tracker search "adversarial robustness" {config}',
+        f"  tracker similar {paper} {config}",
+        f"  tracker explain {paper} {config}",
+        f"  tracker trends{dated} {config}",
+        f"  tracker notify --dry-run{dated} {config}",
+        f"  tracker publish --dry-run{dated} {config}",
+    ]
 
 
-def _relative(path: Path, root: Path) -> str:
+def _relative(path: str | Path, root: Path) -> str:
     try:
         return Path(path).resolve().relative_to(root).as_posix()
     except ValueError:

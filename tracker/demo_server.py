@@ -6,6 +6,7 @@ arXiv. The papers marked `burst` all arrive in the last week: a rising theme for
 The server answers what the tracker asks (phrases in title or abstract, newest first, paged)
 with only the papers announced by the day it is told (`ArxivReplay.day`).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -13,11 +14,11 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
@@ -47,8 +48,16 @@ def demo_papers(day: str) -> list[DemoPaper]:
         key = row.get("id") or row["key"]
         published = end - dt.timedelta(days=_spread(key, BURST_DAYS if row.get("burst") else SPAN_DAYS))
         paper_id = row["id"] or f"{published:%y%m}.{MADE_UP_FROM + number:05d}v1"
-        papers.append(DemoPaper(paper_id, row["title"], row["abstract"], tuple(row["authors"]),
-                                tuple(row["categories"]), published.isoformat()))
+        papers.append(
+            DemoPaper(
+                paper_id,
+                row["title"],
+                row["abstract"],
+                tuple(row["authors"]),
+                tuple(row["categories"]),
+                published.isoformat(),
+            )
+        )
     return sorted(papers, key=lambda p: (p.published, p.id), reverse=True)
 
 
@@ -65,7 +74,7 @@ def matches(paper: DemoPaper, query: str) -> bool:
 
 def atom_page(papers: list[DemoPaper], start: int, size: int) -> bytes:
     """An arXiv API answer: the opensearch header the client pages by, and one entry per paper."""
-    entries = "".join(_entry(p) for p in papers[start:start + size])
+    entries = "".join(_entry(p) for p in papers[start : start + size])
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" '
@@ -74,13 +83,15 @@ def atom_page(papers: list[DemoPaper], start: int, size: int) -> bytes:
         f"<opensearch:totalResults>{len(papers)}</opensearch:totalResults>"
         f"<opensearch:startIndex>{start}</opensearch:startIndex><opensearch:itemsPerPage>{size}</opensearch:itemsPerPage>\n"
         f"{entries}</feed>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def _entry(paper: DemoPaper) -> str:
     stamp = f"{paper.published}T12:00:00Z"
     authors = "".join(f"<author><name>{escape(name)}</name></author>" for name in paper.authors)
-    categories = "".join(f'<category term={quoteattr(c)} scheme="http://arxiv.org/schemas/atom"/>' for c in paper.categories)
+    categories = "".join(
+        f'<category term={quoteattr(c)} scheme="http://arxiv.org/schemas/atom"/>' for c in paper.categories
+    )
     return (
         f"<entry><id>http://arxiv.org/abs/{paper.id}</id><updated>{stamp}</updated><published>{stamp}</published>"
         f"<title>{escape(paper.title)}</title><summary>{escape(paper.abstract)}</summary>{authors}"
@@ -106,7 +117,7 @@ class ArxivReplay(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: ArxivReplay
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:  # http.server's naming
         url = urlsplit(self.path)
         if url.path.startswith("/rss/"):
             self._send((DATA / "made_rss_cs.CL_all_announce_types.xml").read_bytes())

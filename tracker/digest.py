@@ -3,10 +3,12 @@
 The digest model lives here, between enrich and render: enrichment returns plain data (scores,
 themes, relevance), this module assembles the digest from it, and render only draws it.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from tracker.enrich.relevance import TOP_PICKS
 from tracker.models import Paper, papers_of_day
@@ -77,10 +79,15 @@ def with_papers(digest: Digest, papers: Mapping[str, Paper]) -> Digest:
         return tuple(replace(i, paper=papers.get(i.paper.id, i.paper)) for i in entries)
 
     return replace(
-        digest, new=items(digest.new), revised=items(digest.revised), own_papers=items(digest.own_papers),
+        digest,
+        new=items(digest.new),
+        revised=items(digest.revised),
+        own_papers=items(digest.own_papers),
         themes=tuple(replace(t, items=items(t.items)) for t in digest.themes),
-        profile_picks=tuple(replace(pp, picks=tuple(replace(pick, item=items([pick.item])[0]) for pick in pp.picks))
-                            for pp in digest.profile_picks),
+        profile_picks=tuple(
+            replace(pp, picks=tuple(replace(pick, item=items([pick.item])[0]) for pick in pp.picks))
+            for pp in digest.profile_picks
+        ),
     )
 
 
@@ -111,11 +118,15 @@ def build_digest(
     new, revised = papers_of_day(papers, date)
     duplicates = duplicates or {}
     hidden = {other for others in duplicates.values() for other in others}
-    new_items = [DigestItem(p, tuple(duplicates.get(p.id, ()))) for p in sorted(new, key=rank, reverse=True) if p.id not in hidden]
+    new_items = [
+        DigestItem(p, tuple(duplicates.get(p.id, ())))
+        for p in sorted(new, key=rank, reverse=True)
+        if p.id not in hidden
+    ]
     revised_items = [DigestItem(p) for p in sorted(revised, key=rank, reverse=True) if p.id not in hidden]
     kept_new = new_items[:cap]
     kept_revised = revised_items[: max(cap - len(kept_new), 0)]
-    left_out = [i.paper for i in new_items[len(kept_new):] + revised_items[len(kept_revised):]]
+    left_out = [i.paper for i in new_items[len(kept_new) :] + revised_items[len(kept_revised) :]]
     in_readme = None
     if readme_rows is not None:
         shown = readme_table_ids(papers, readme_rows, topics)
@@ -167,7 +178,15 @@ def with_picks(digest: Digest, relevance: Any, n: int = TOP_PICKS) -> Digest:
             continue
         value = profile.scores
         best = sorted(candidates, key=lambda item: (-value.get(item.paper.id, 0.0), item.paper.id))[:n]
-        picks.append(ProfilePicks(profile.name, profile.method, tuple(
-            Pick(item, round(value.get(item.paper.id, 0.0), 4), relevance.why(item.paper.id, profile)) for item in best)))
+        picks.append(
+            ProfilePicks(
+                profile.name,
+                profile.method,
+                tuple(
+                    Pick(item, round(value.get(item.paper.id, 0.0), 4), relevance.why(item.paper.id, profile))
+                    for item in best
+                ),
+            )
+        )
     own = tuple(item for item in digest.new + digest.revised if item.paper.id in relevance.own_ids)
     return replace(digest, profile_picks=tuple(picks), own_papers=own)

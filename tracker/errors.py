@@ -1,4 +1,5 @@
 """One error type for everything the user can fix; the CLI turns it into one line."""
+
 from __future__ import annotations
 
 

@@ -4,12 +4,13 @@ tracker.pipeline sequences the run; this module owns the sources it builds, the 
 (a failing topic fails alone), the merge into the ledger, the group's own papers by id, and what
 the run reports about caps (backlogs still to fetch, fields cut to their caps).
 """
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from tracker.arxiv_query import build_queries
 from tracker.config import Settings, Topic
@@ -41,7 +42,9 @@ def make_sources(settings: Settings, *, sleep: Callable[[float], None] = time.sl
     )
 
 
-def fetch_topic(topic: Topic, settings: Settings, ledger: Ledger, sources: Sources, backlog: Backlog) -> tuple[list[Paper], int]:
+def fetch_topic(
+    topic: Topic, settings: Settings, ledger: Ledger, sources: Sources, backlog: Backlog
+) -> tuple[list[Paper], int]:
     """The topic's papers after excludes, and how many the excludes dropped. Updates `backlog`."""
     if topic.source == "rss":
         announce_types = topic.announce_types or settings.rss.announce_types
@@ -55,12 +58,19 @@ def fetch_topic(topic: Topic, settings: Settings, ledger: Ledger, sources: Sourc
         page = settings.arxiv.page_size
         limit = -(-settings.output.readme_rows // page) * page if backfill else settings.arxiv.max_results_per_run
         fetched = fetch_topic_queries(
-            sources.api, build_queries(topic), cap=limit, is_known=lambda p: ledger.knows(p, topic.name),
+            sources.api,
+            build_queries(topic),
+            cap=limit,
+            is_known=lambda p: ledger.knows(p, topic.name),
             newest_known=lambda: newest_updated(ledger, topic.name),
-            windows=backlog.get(topic.name, []), backfill=backfill)
+            windows=backlog.get(topic.name, []),
+            backfill=backfill,
+        )
         backlog[topic.name] = fetched.windows
         papers = fetched.papers
-    kept, dropped = apply_excludes(papers, settings.exclude + topic.exclude, settings.exclude_categories + topic.exclude_categories)
+    kept, dropped = apply_excludes(
+        papers, settings.exclude + topic.exclude, settings.exclude_categories + topic.exclude_categories
+    )
     return kept, sum(dropped.values())
 
 
@@ -96,7 +106,9 @@ def merge_all(ledger: Ledger, results: list[TopicResult], today: str) -> RunSumm
     summary = RunSummary(date=today)
     changes: dict[str, Change] = {}
     for result in results:
-        topic = TopicSummary(result.name, fetched=len(result.papers) + result.excluded, excluded=result.excluded, error=result.error)
+        topic = TopicSummary(
+            result.name, fetched=len(result.papers) + result.excluded, excluded=result.excluded, error=result.error
+        )
         for paper in result.papers:
             change = ledger.record(paper, result.name, today)
             topic.new += change is Change.NEW
@@ -133,13 +145,21 @@ def report_backlog(summary: RunSummary, backlog: Backlog, cap: int) -> None:
         remaining = sum(w.remaining or 0 for w in windows)
         if windows:
             summary.backlog[name] = remaining
-            log.warning("topic %s: %d more papers are still to be fetched (arxiv.max_results_per_run is %d); "
-                        "the next runs catch up", name, remaining, cap)
+            log.warning(
+                "topic %s: %d more papers are still to be fetched (arxiv.max_results_per_run is %d); "
+                "the next runs catch up",
+                name,
+                remaining,
+                cap,
+            )
 
 
 def report_shortened(summary: RunSummary, ledger: Ledger) -> None:
     """Values cut to the field caps (tracker.models.FIELD_CAPS) this run: counted, and a warning each field."""
     for name, count in sorted(ledger.shortened.items()):
         summary.shortened[name] = count
-        log.warning("%d %s values were longer than the tracker keeps (tracker.models.FIELD_CAPS) and were cut, marked …",
-                    count, name)
+        log.warning(
+            "%d %s values were longer than the tracker keeps (tracker.models.FIELD_CAPS) and were cut, marked …",
+            count,
+            name,
+        )

@@ -1,4 +1,5 @@
 """Unit-length rows: the one normalisation behind every cosine (encoders, dedup, themes, relevance)."""
+
 from __future__ import annotations
 
 from typing import Any

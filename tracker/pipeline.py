@@ -5,6 +5,7 @@ Everything is computed in memory first; the ledger and all outputs are then writ
 unit (tracker.store.journal.commit), so a run killed at any moment leaves the previous files or
 the new ones, and the next run finishes the job.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,31 +15,43 @@ from dataclasses import replace
 from pathlib import Path
 
 from tracker.config import Settings
-from tracker.fetching import (  # noqa: F401 (make_sources, Sources: the run's entry points use them from here)
-    Sources, fetch_all, fetch_profile_papers, make_sources, merge_all, report_backlog, report_shortened,
-)
+from tracker.digest import Digest, build_digest, with_papers, with_picks, with_themes
+from tracker.enrich.profile import profiles_from_settings
 from tracker.enrich.stage import (
-    LazyEncoder, day_themes, near_duplicates, rank_by_relevance, save_vectors, score_relevance, week_trends,
+    LazyEncoder,
+    day_themes,
+    near_duplicates,
+    rank_by_relevance,
+    save_vectors,
+    score_relevance,
+    week_trends,
     with_scores,
 )
-from tracker.enrich.profile import profiles_from_settings
-from tracker.enrich.tldr import add_tldrs, recorded_on
 from tracker.enrich.stage import embed as embed_stage
+from tracker.enrich.tldr import add_tldrs, recorded_on
 from tracker.enrich.tldr_llm import llm_tldrs
+from tracker.errors import ArxivUnreachable, TrackerError, UsageError
+from tracker.fetching import (  # noqa: F401 (make_sources, Sources: the run's entry points use them from here)
+    Sources,
+    fetch_all,
+    fetch_profile_papers,
+    make_sources,
+    merge_all,
+    report_backlog,
+    report_shortened,
+)
+from tracker.models import Paper, RunSummary, TopicResult, TopicSummary
+from tracker.project import LAST_RUN_FILE
 from tracker.redact import redact
-from tracker.digest import Digest, build_digest, with_papers, with_picks, with_themes
 from tracker.render.digest_data import digest_data_path, digest_json
 from tracker.render.feed import digest_feed
 from tracker.render.feed import repository as feed_repository
-from tracker.render.weekly import build_review, render_review, review_due
-from tracker.errors import ArxivUnreachable, TrackerError, UsageError
-from tracker.store.ledger import Ledger, journal_path
-from tracker.models import Paper, RunSummary, TopicResult, TopicSummary
-from tracker.project import LAST_RUN_FILE
 from tracker.render.markdown import digest_path, render_digest
 from tracker.render.plan import digest_papers, environment_for, render_tables_of_run, save_render_state
+from tracker.render.weekly import build_review, render_review, review_due
 from tracker.store.backlog import backlog_files, backlog_path, load_backlog
 from tracker.store.journal import commit, remove_stale_stages, write_atomic
+from tracker.store.ledger import Ledger, journal_path
 from tracker.store.lock import run_lock
 
 log = logging.getLogger(__name__)
@@ -58,6 +71,7 @@ def today_utc() -> str:
 
 # --- fetch ------------------------------------------------------------------------------
 
+
 def record_tldrs(ledger: Ledger, today: str) -> None:
     """A TL;DR for each paper this run recorded (new or revised) that has none for its version yet."""
     recorded = (ledger.get(pid) for pid in recorded_on(ledger.entries(), today))
@@ -66,27 +80,47 @@ def record_tldrs(ledger: Ledger, today: str) -> None:
 
 # --- render -----------------------------------------------------------------------------
 
-def make_digest(settings: Settings, papers: list[Paper], today: str, summary: RunSummary, *,
-                duplicates=None, relevance_on: bool = False) -> Digest:
+
+def make_digest(
+    settings: Settings,
+    papers: list[Paper],
+    today: str,
+    summary: RunSummary,
+    *,
+    duplicates=None,
+    relevance_on: bool = False,
+) -> Digest:
     kwargs = {"duplicates": duplicates} if duplicates else {}
     if relevance_on:
         kwargs["rank"] = rank_by_relevance
-    digest = build_digest(papers, today, settings.output.digest_max_papers, **kwargs,
-                          failures=[(t.name, redact(t.error)) for t in summary.failed],
-                          readme_rows=settings.output.readme_rows, topics=[t.name for t in settings.topics])
+    digest = build_digest(
+        papers,
+        today,
+        settings.output.digest_max_papers,
+        **kwargs,
+        failures=[(t.name, redact(t.error or "")) for t in summary.failed],
+        readme_rows=settings.output.readme_rows,
+        topics=[t.name for t in settings.topics],
+    )
     return replace(digest, notes=digest.notes + run_notes(summary))
 
 
 def run_notes(summary: RunSummary) -> tuple[str, ...]:
     """What a cap held back this run, said in the digest (never silently)."""
-    notes = [f"{count} more papers for topic {name} are still being fetched; caught up over the next runs."
-             for name, count in sorted(summary.backlog.items())]
-    notes += [f"{count} {name} values were longer than the tracker keeps and were cut (marked …)."
-              for name, count in sorted(summary.shortened.items())]
+    notes = [
+        f"{count} more papers for topic {name} are still being fetched; caught up over the next runs."
+        for name, count in sorted(summary.backlog.items())
+    ]
+    notes += [
+        f"{count} {name} values were longer than the tracker keeps and were cut (marked …)."
+        for name, count in sorted(summary.shortened.items())
+    ]
     return tuple(notes)
 
 
-def render_all(settings: Settings, ledger: Ledger, today: str, digest: Digest, *, full: bool = False) -> dict[Path, str | None]:
+def render_all(
+    settings: Settings, ledger: Ledger, today: str, digest: Digest, *, full: bool = False
+) -> dict[Path, str | None]:
     """Every output file that can change, its full content keyed by path (None: an archive page to delete).
 
     The README and archive pages come from tracker.render.plan: only those this run's ledger
@@ -103,7 +137,9 @@ def render_all(settings: Settings, ledger: Ledger, today: str, digest: Digest, *
 def with_feed(settings: Settings, files: dict[Path, str | None]) -> dict[Path, str | None]:
     """`files` plus the Atom feed over the digests and weekly reviews, these files included."""
     repo, server = feed_repository(settings.publish.repo)  # in Actions, the workflow's repository
-    feed = digest_feed(settings.path(settings.output.digest_dir), settings.base_dir, repo=repo, server=server, pending=files)
+    feed = digest_feed(
+        settings.path(settings.output.digest_dir), settings.base_dir, repo=repo, server=server, pending=files
+    )
     return {**files, feed[0]: feed[1]}
 
 
@@ -117,7 +153,7 @@ def after_commit(settings: Settings, ledger: Ledger, files: dict[Path, str | Non
         save_render_state(settings, ledger, files)
 
 
-def write_all(settings: Settings, files: dict[Path, str | None]) -> list[Path]:
+def write_all(settings: Settings, files: dict[Path, str | bytes | None]) -> list[Path]:
     """Write the ledger and every output as one unit (see tracker.store.journal.commit)."""
     data_dir = settings.path(settings.output.data_dir)
     for folder in (data_dir, settings.path(settings.output.digest_dir), settings.path(settings.output.archive_dir)):
@@ -126,6 +162,7 @@ def write_all(settings: Settings, files: dict[Path, str | None]) -> list[Path]:
 
 
 # --- the run ----------------------------------------------------------------------------
+
 
 def run_daily(settings: Settings, *, dry_run: bool = False, **kwargs) -> RunSummary:
     """A run holds the run lock throughout (tracker.store.lock); a dry run changes no file, so needs none."""
@@ -183,9 +220,16 @@ def _run_daily(
         digest, embedded, why = enriched_digest(settings, ledger, today, summary, encoder, profiles)
         digest = with_llm_tldrs(settings, ledger, digest, summary, dry_run=dry_run)
         files = render_all(settings, ledger, today, digest)
-        files.update(weekly_review_files(  # the week's review, on the week's first run
-            settings, embedded.papers if embedded else ledger.papers.values(), embedded.vectors if embedded else None, today,
-            why=why, encoder=encoder))
+        files.update(
+            weekly_review_files(  # the week's review, on the week's first run
+                settings,
+                embedded.papers if embedded else ledger.papers.values(),
+                embedded.vectors if embedded else None,
+                today,
+                why=why,
+                encoder=encoder,
+            )
+        )
         files = with_feed(settings, files)
     if dry_run:
         summary.outputs = [str(p) for p in sorted(files)]
@@ -202,14 +246,16 @@ def _run_daily(
 
 
 def lazy_encoder(settings: Settings, embed: bool, encoder=None) -> LazyEncoder | None:
-    """None when the model-backed stages are off (`--no-embed`, or `embedding.enabled: false` without a handed-in encoder)."""
+    """None when the model-backed stages are off (`--no-embed`, or `embedding.enabled: false` without a
+    handed-in encoder)."""
     if not embed or (encoder is None and not settings.embedding.enabled):
         return None
     return LazyEncoder(settings, encoder)
 
 
-def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: RunSummary,
-                    encoder: LazyEncoder | None, profiles: list):
+def enriched_digest(
+    settings: Settings, ledger: Ledger, today: str, summary: RunSummary, encoder: LazyEncoder | None, profiles: list
+):
     """embed → relevance → duplicates → digest → themes → picks. Updates the ledger's relevance scores.
 
     Returns the digest, the embedded papers (None without an encoder) and `why(id)`: the group's
@@ -227,7 +273,9 @@ def enriched_digest(settings: Settings, ledger: Ledger, today: str, summary: Run
     summary.extra["near_duplicates"] = sum(len(others) for others in duplicates.values())
     relevance_on = bool(relevance.profiles)
     digest = make_digest(settings, papers, today, summary, duplicates=duplicates, relevance_on=relevance_on)
-    themes = day_themes(settings, [item.paper for item in digest.new], embedded, relevance_on=relevance_on, encoder=encoder)
+    themes = day_themes(
+        settings, [item.paper for item in digest.new], embedded, relevance_on=relevance_on, encoder=encoder
+    )
     digest = with_themes(digest, themes)
     summary.extra["clusters"] = len(digest.themes)
     return with_picks(digest, relevance), embedded, (relevance.why if relevance.profiles else None)
@@ -241,8 +289,9 @@ def weekly_review_files(settings: Settings, papers, vectors, today: str, why=Non
     if due is None:
         return {}
     path, weeks = due
-    review = build_review(*week_trends(papers, vectors, today, weeks, encoder), today,
-                          topics=[t.name for t in settings.topics])
+    review = build_review(
+        *week_trends(papers, vectors, today, weeks, encoder), today, topics=[t.name for t in settings.topics]
+    )
     return {} if review is None else {path: render_review(environment_for(settings), review, why)}
 
 
@@ -261,19 +310,29 @@ def with_llm_tldrs(settings: Settings, ledger: Ledger, digest: Digest, summary: 
     summary.extra["llm"] = report.to_dict()
     digest = with_papers(digest, {paper.id: paper for paper in improved})
     if report.over_cap:  # never silently: the reader sees why some lines are extractive
-        note = (f"Extractive TL;DR kept for {report.over_cap} of the papers below: at most "
-                f"{llm.max_papers_per_run} a day are summarised by {llm.model} (summaries.llm.max_papers_per_run).")
+        note = (
+            f"Extractive TL;DR kept for {report.over_cap} of the papers below: at most "
+            f"{llm.max_papers_per_run} a day are summarised by {llm.model} (summaries.llm.max_papers_per_run)."
+        )
         digest = replace(digest, notes=(*digest.notes, note))
     return digest
 
 
-def render_only(settings: Settings, *, today: str | None = None, embed: bool = True, encoder=None) -> tuple[str, list[Path]]:
+def render_only(
+    settings: Settings, *, today: str | None = None, embed: bool = True, encoder=None
+) -> tuple[str, list[Path]]:
     """Re-render from the ledger: the day `today`, or (None) the latest day that has papers. (day, files)."""
     with run_lock(settings.project.state_dir, command="tracker render"):
         ledger = Ledger.load(settings.path(settings.output.data_dir), index=settings.project.ledger_index)
         today = render_day(ledger, today, today_utc())
-        digest, _, _ = enriched_digest(settings, ledger, today, RunSummary(date=today), lazy_encoder(settings, embed, encoder),
-                                    profiles_from_settings(settings))
+        digest, _, _ = enriched_digest(
+            settings,
+            ledger,
+            today,
+            RunSummary(date=today),
+            lazy_encoder(settings, embed, encoder),
+            profiles_from_settings(settings),
+        )
         files = with_feed(settings, render_all(settings, ledger, today, digest, full=True))  # every page re-rendered
         written = write_all(settings, {**ledger.files(settings.path(settings.output.data_dir)), **files})
         after_commit(settings, ledger, files)
@@ -283,8 +342,9 @@ def render_only(settings: Settings, *, today: str | None = None, embed: bool = T
 def render_day(ledger: Ledger, asked: str | None, now: str) -> str:
     """The day to render: `asked` if the ledger can have papers for it, else a UsageError; without one,
     the latest day with papers (an empty today would only write an empty digest)."""
-    days = sorted({day for _, entry in ledger.entries() if entry.topics
-                   for day in (entry.first_seen, entry.revised_on) if day})
+    days = sorted(
+        {day for _, entry in ledger.entries() if entry.topics for day in (entry.first_seen, entry.revised_on) if day}
+    )
     if asked is None:
         return days[-1] if days else now
     if asked > now:

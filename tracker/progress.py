@@ -7,14 +7,16 @@ what the run was doing without thousands of redraws. stdout stays the command's 
 2) shows nothing: progress is for waits, not for every quick step. Silent until the CLI turns it
 on (`enable()`): the library and its tests print nothing they were not asked for.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any
 
 _enabled = False
 _delay = 2.0
@@ -52,7 +54,9 @@ class _Plain:
             self._next_line = self.done + max(1, self.total // _PLAIN_STEPS)
 
     def close(self) -> None:
-        self._line(f"{self.done}/{self.total} {self.unit} done in {time.monotonic() - self.started:.1f} s")  # if it took > delay
+        self._line(
+            f"{self.done}/{self.total} {self.unit} done in {time.monotonic() - self.started:.1f} s"
+        )  # if it took > delay
 
     def _line(self, text: str) -> None:
         if time.monotonic() - self.started < self.delay:
@@ -78,13 +82,17 @@ class _Silent:
 def progress(total: int, desc: str, unit: str) -> Iterator:
     """A bar (terminal), plain lines (anything else), or nothing (not enabled, or nothing to do).
     Call `.update(n)` as work is done; `.set_postfix_str(note)` names the item about to finish."""
+    bar: Any  # tqdm, _Plain or _Silent: the same three methods
     if not _enabled or total <= 0:
         bar = _Silent()
     elif sys.stderr.isatty():
         from tqdm import tqdm
 
-        size = {} if shutil.get_terminal_size((0, 0)).columns else {"ncols": 80, "nrows": 24}  # size unknown: tqdm would draw nothing
-        bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, delay=_delay, **size)
+        known = shutil.get_terminal_size((0, 0)).columns  # size unknown: tqdm would draw nothing
+        ncols, nrows = (None, None) if known else (80, 24)
+        bar = tqdm(
+            total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, delay=_delay, ncols=ncols, nrows=nrows
+        )
     else:
         bar = _Plain(total, desc, unit, _delay)
     try:

@@ -5,11 +5,15 @@ a folder is named in exactly one place (the template environment is built from `
 by tracker.render.markdown.environment_for, the encoder from `embedding` by
 tracker.enrich.stage.load_document_encoder).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 LAST_RUN_FILE = "last_run.json"  # the run summary (tracker.models.RunSummary) that `publish` reads
 DRY_RUN_DIR = "dry-run"  # `run --dry-run` previews, one folder per date
@@ -28,12 +32,17 @@ class Project:
     embedding: Any  # config.EmbeddingSettings: model, device, batch_size
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Project:
+    def from_settings(cls, settings: Settings) -> Project:
         out = settings.output
-        return cls(state_dir=settings.path(out.state_dir), data_dir=settings.path(out.data_dir),
-                   digest_dir=settings.path(out.digest_dir), archive_dir=settings.path(out.archive_dir),
-                   readme=settings.path(out.readme), templates_dir=settings.path(out.templates_dir or "templates"),
-                   embedding=settings.embedding)
+        return cls(
+            state_dir=settings.path(out.state_dir),
+            data_dir=settings.path(out.data_dir),
+            digest_dir=settings.path(out.digest_dir),
+            archive_dir=settings.path(out.archive_dir),
+            readme=settings.path(out.readme),
+            templates_dir=settings.path(out.templates_dir or "templates"),
+            embedding=settings.embedding,
+        )
 
     @property
     def last_run(self) -> Path:

@@ -4,6 +4,7 @@ Every message that may carry a URL, a header or an exception's text goes through
 URL userinfo (`scheme://user:pass@host`), GitHub tokens, secret-looking query parameters,
 `Authorization` values, explicitly named secrets and the GITHUB_TOKEN / GH_TOKEN values.
 """
+
 from __future__ import annotations
 
 import logging

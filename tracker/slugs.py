@@ -7,6 +7,7 @@ any other name also carries a short hash of the exact name, so "C++" and "C", tw
 two Chinese names, or "A/B" and "A B" get different folders. Names that still collide (they
 differ only in case or in space vs hyphen) are rejected at config load.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -7,6 +7,7 @@ authors, categories, comments, ...) and `clean_block` (abstracts: keeps line bre
 all of them, turn every kind of line break into "\n" or a space, normalise to NFC and collapse
 whitespace. Both are idempotent: cleaning clean text returns it unchanged.
 """
+
 from __future__ import annotations
 
 import re
@@ -81,5 +82,5 @@ def clean_block(text: str) -> str:
 
 
 def counted(count: int, singular: str, plural: str | None = None) -> str:
-    """"1 file", "2 files", "0 files": a count with its noun in the right number (`plural` when not +s)."""
+    """ "1 file", "2 files", "0 files": a count with its noun in the right number (`plural` when not +s)."""
     return f"{count} {singular if count == 1 else plural or singular + 's'}"

@@ -3,6 +3,7 @@
 Nothing is imported here eagerly, so `tracker.cli.options` (which the command modules use) loads
 without pulling in every command: the console script calls `main`, which imports the group.
 """
+
 from __future__ import annotations
 
 from typing import Any

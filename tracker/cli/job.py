@@ -1,12 +1,16 @@
 """The job `tracker schedule` runs: `tracker run` (+ `tracker publish`), returning the run summary."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.errors import TrackerError
 from tracker.redact import redact
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 
 def daily_job(config_path: Path, and_publish: bool) -> Callable[[], Mapping[str, Any]]:
@@ -31,14 +35,14 @@ def daily_job(config_path: Path, and_publish: bool) -> Callable[[], Mapping[str,
     return job
 
 
-def _publish(settings: Any, date: str) -> None:
+def _publish(settings: Settings, date: str) -> None:
     from tracker.publish.client import connect_from_env
     from tracker.publish.publisher import publish_day
 
     publish_day(settings, connect_from_env(settings.publish.repo), date)
 
 
-def _publish_health(settings: Any, summary: Mapping[str, Any]) -> None:
+def _publish_health(settings: Settings, summary: Mapping[str, Any]) -> None:
     from tracker.publish.client import connect_from_env
     from tracker.publish.publisher import publish_health_only
 

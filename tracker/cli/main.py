@@ -7,6 +7,7 @@ every command live in tracker.cli.options; the other command modules are registe
 Exit codes: 0 ok, 3 some topic failed (the rest were written), 1 nothing could be done,
 2 bad config or usage, 130 interrupted (Ctrl-C).
 """
+
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from tracker import progress
 from tracker.cli import notify as notify_commands
 from tracker.cli import publish as publish_commands
 from tracker.cli import relevance as relevance_commands
@@ -22,17 +24,27 @@ from tracker.cli import search as search_commands
 from tracker.cli import site as site_commands
 from tracker.cli import trends as trends_commands
 from tracker.cli.options import (
-    EXIT_INTERRUPTED, EXIT_PARTIAL, config_option, date_option, device_option, given_encoder, json_option,
-    config_given_before, env_url_secrets, group_config_option, load_settings, verbose_option,
+    EXIT_INTERRUPTED,
+    EXIT_PARTIAL,
+    config_given_before,
+    config_option,
+    date_option,
+    device_option,
+    env_url_secrets,
+    given_encoder,
+    group_config_option,
+    json_option,
+    load_settings,
+    verbose_option,
 )
 from tracker.errors import TrackerError, UsageError
-from tracker import progress
 from tracker.redact import redact
 from tracker.text import counted
 
 
 class TrackerGroup(click.Group):
-    """Gives every command `-v` (and `--config` before the command name), and turns errors into lines on stderr with their exit code."""
+    """Gives every command `-v` (and `--config` before the command name), and turns errors into lines on stderr
+    with their exit code."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -43,7 +55,7 @@ class TrackerGroup(click.Group):
             cmd.params.append(verbose_option())  # so `tracker check -v` works as `tracker -v check`
         super().add_command(cmd, name)
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: ANN001
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         """click's main, except that a usage error is one `error:` line like every other error."""
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
@@ -104,25 +116,45 @@ def _print_summary(data: dict, as_json: bool) -> None:
         return
     verb = "would write" if data.get("dry_run") else "wrote"
     for topic in data["topics"]:
-        status = (f"error: {topic['error']}" if topic["error"]
-                  else f"{topic['fetched']} fetched, {topic['new']} new, {topic['revised']} revised")
+        status = (
+            f"error: {topic['error']}"
+            if topic["error"]
+            else f"{topic['fetched']} fetched, {topic['new']} new, {topic['revised']} revised"
+        )
         _echo(f"{topic['name']}: {status}")
     totals = data["totals"]
-    _echo(f"{data['date']}: {totals['new']} new, {totals['revised']} revised; {verb} {counted(len(data['outputs']), 'file')}")
+    files = counted(len(data["outputs"]), "file")
+    _echo(f"{data['date']}: {totals['new']} new, {totals['revised']} revised; {verb} {files}")
     if "embedded" in data:
-        click.echo(f"embedded {counted(data['embedded'], 'text')}; "
-                   f"{counted(data.get('near_duplicates', 0), 'near-duplicate')}; {counted(data.get('clusters', 0), 'theme')}")
+        click.echo(
+            f"embedded {counted(data['embedded'], 'text')}; "
+            f"{counted(data.get('near_duplicates', 0), 'near-duplicate')}; {counted(data.get('clusters', 0), 'theme')}"
+        )
 
 
-def _run(ctx: click.Context, config_path: Path, run_date: str | None, *, dry_run: bool, as_json: bool,
-         render: bool, embed: bool, device: str | None = None) -> None:
+def _run(
+    ctx: click.Context,
+    config_path: Path,
+    run_date: str | None,
+    *,
+    dry_run: bool,
+    as_json: bool,
+    render: bool,
+    embed: bool,
+    device: str | None = None,
+) -> None:
     from tracker import pipeline
 
     settings = load_settings(config_path, device)
     try:
         summary = pipeline.run_daily(
-            settings, sources=pipeline.make_sources(settings), today=run_date or pipeline.today_utc(),
-            dry_run=dry_run, render=render, embed=embed, encoder=given_encoder(ctx),
+            settings,
+            sources=pipeline.make_sources(settings),
+            today=run_date or pipeline.today_utc(),
+            dry_run=dry_run,
+            render=render,
+            embed=embed,
+            encoder=given_encoder(ctx),
         )
     except pipeline.NothingDone as exc:
         failed = getattr(exc, "summary", None)
@@ -136,8 +168,10 @@ def _run(ctx: click.Context, config_path: Path, run_date: str | None, *, dry_run
         ctx.exit(EXIT_PARTIAL)
 
 
-_RUN_JSON_HELP = ("Print the run summary as JSON: date, per-topic fetched/new/revised/excluded/error, totals, "
-                  "files written (printed even when every topic failed).")
+_RUN_JSON_HELP = (
+    "Print the run summary as JSON: date, per-topic fetched/new/revised/excluded/error, totals, "
+    "files written (printed even when every topic failed)."
+)
 
 
 @cli.command()
@@ -148,8 +182,9 @@ _RUN_JSON_HELP = ("Print the run summary as JSON: date, per-topic fetched/new/re
 @click.option("--no-embed", is_flag=True, help="Skip embeddings, duplicates and themes (fast, no model).")
 @device_option
 @click.pass_context
-def run(ctx, config_path: Path, run_date: str | None, dry_run: bool, as_json: bool, no_embed: bool,
-        device: str | None) -> None:
+def run(
+    ctx, config_path: Path, run_date: str | None, dry_run: bool, as_json: bool, no_embed: bool, device: str | None
+) -> None:
     """Fetch every topic, update the ledger, render README and the day's digest.
 
     Exit 0 when every topic succeeded, 3 when some failed (the rest were written),
@@ -259,4 +294,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

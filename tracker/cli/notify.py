@@ -1,4 +1,5 @@
 """`tracker notify`: the day's headline and top picks to Slack, Discord, Teams and e-mail (config `notify:`)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,13 @@ from tracker.cli.options import config_option, date_option, load_settings
 @date_option
 @click.option("--dry-run", is_flag=True, help="Print what each channel would receive; send nothing.")
 @click.option("--force", is_flag=True, help="Send again to channels that already got this day.")
-@click.option("--wait-budget", type=click.FloatRange(0, 3600), default=120.0, show_default=True,
-              help="Seconds all retries of all channels may wait in total.")
+@click.option(
+    "--wait-budget",
+    type=click.FloatRange(0, 3600),
+    default=120.0,
+    show_default=True,
+    help="Seconds all retries of all channels may wait in total.",
+)
 def notify_command(config_path: Path, run_date: str | None, dry_run: bool, force: bool, wait_budget: float) -> None:
     """Send the day's headline, top picks (with TL;DRs) and themes to every channel in `notify:`.
 
@@ -35,8 +41,9 @@ def notify_command(config_path: Path, run_date: str | None, dry_run: bool, force
     if not settings.notify:
         click.echo(f"{config_path}: no `notify:` channels configured; nothing to send")
         return
-    report = notify_day(settings, date, config_name=Path(config_path).name, dry_run=dry_run, force=force,
-                        budget_seconds=wait_budget)
+    report = notify_day(
+        settings, date, config_name=Path(config_path).name, dry_run=dry_run, force=force, budget_seconds=wait_budget
+    )
     for text in report.previews:
         click.echo(text)
     for name in report.sent:

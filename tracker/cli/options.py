@@ -7,6 +7,7 @@ Usage errors (a bad date, an unknown device) raise click.BadParameter / click.Us
 like a bad config (ConfigError). `-v` is added to every command by `TrackerGroup.add_command`, so it
 works before and after the subcommand (`tracker -v check` and `tracker check -v`).
 """
+
 from __future__ import annotations
 
 import datetime
@@ -27,6 +28,7 @@ _VERBOSITY_KEY = "tracker.verbosity"
 
 # --- dates -------------------------------------------------------------------------------
 
+
 def parse_date(value: str | None, *, name: str = "--date") -> str | None:
     """`YYYY-MM-DD` (surrounding blanks ignored) from 1991-01-01 to tomorrow (UTC) as an ISO date
     string; anything else is a usage error. (A far-future date would stamp `first_seen` ahead, pin
@@ -39,8 +41,11 @@ def parse_date(value: str | None, *, name: str = "--date") -> str | None:
         raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD", param_hint=f"'{name}'") from None
     last = latest_date()
     if not FIRST_DATE <= day <= last:
-        raise click.BadParameter(f"{day.isoformat()} is out of range: give a date from {FIRST_DATE.isoformat()} "
-                                 f"to {last.isoformat()} (tomorrow, UTC)", param_hint=f"'{name}'")
+        raise click.BadParameter(
+            f"{day.isoformat()} is out of range: give a date from {FIRST_DATE.isoformat()} "
+            f"to {last.isoformat()} (tomorrow, UTC)",
+            param_hint=f"'{name}'",
+        )
     return day.isoformat()
 
 
@@ -88,8 +93,13 @@ def _config_path(ctx: click.Context, param: click.Parameter, value: Path) -> Pat
 
 
 config_option = click.option(
-    "--config", "config_path", default=DEFAULT_CONFIG, show_default=True, callback=_config_path,
-    type=click.Path(dir_okay=False, path_type=Path), help=_CONFIG_HELP,
+    "--config",
+    "config_path",
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    callback=_config_path,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=_CONFIG_HELP,
 )
 
 
@@ -100,21 +110,34 @@ def config_given_before(ctx: click.Context) -> Path | None:
 
 def group_config_option() -> click.Option:
     """The group's `--config`, so it may come before the command name (like `-v`)."""
-    return click.Option(["--config", "config_path"], default=None, expose_value=False, callback=_config_of_group,
-                        type=click.Path(dir_okay=False, path_type=Path), help=_CONFIG_HELP)
-date_option = click.option("--date", "run_date", callback=date_callback, help="Run date YYYY-MM-DD (default: today, UTC).")
+    return click.Option(
+        ["--config", "config_path"],
+        default=None,
+        expose_value=False,
+        callback=_config_of_group,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=_CONFIG_HELP,
+    )
+
+
+date_option = click.option(
+    "--date", "run_date", callback=date_callback, help="Run date YYYY-MM-DD (default: today, UTC)."
+)
 device_option = click.option(
-    "--device", type=click.Choice(["cpu", "cuda", "mps"]), default=None,
+    "--device",
+    type=click.Choice(["cpu", "cuda", "mps"]),
+    default=None,
     help="Where to embed (default: embedding.device, else CUDA, then MPS, then CPU).",
 )
 
 
-def json_option(help: str = "Print the result as JSON.") -> Any:  # noqa: A002 (click's name)
+def json_option(help: str = "Print the result as JSON.") -> Any:  # `help`: click's name
     """`--json` (stored as `as_json`); say in `help` exactly what is printed."""
     return click.option("--json", "as_json", is_flag=True, help=help)
 
 
 # --- verbosity ---------------------------------------------------------------------------
+
 
 class _CurrentStderr(logging.StreamHandler):
     """Writes to whatever sys.stderr is now (click's test runner swaps it per invocation)."""
@@ -122,7 +145,7 @@ class _CurrentStderr(logging.StreamHandler):
     def __init__(self) -> None:
         super().__init__()
 
-    @property  # type: ignore[override]
+    @property
     def stream(self):
         return sys.stderr
 
@@ -156,8 +179,11 @@ def configure_logging(verbosity: int) -> None:
 
 def env_url_secrets() -> list[str]:
     """Passwords in the endpoint overrides (`http://user:pass@host`), masked in every line we print."""
-    return [secret for key in ("TRACKER_ARXIV_API_URL", "TRACKER_ARXIV_RSS_URL")
-            for secret in url_secrets(os.environ.get(key, ""))]
+    return [
+        secret
+        for key in ("TRACKER_ARXIV_API_URL", "TRACKER_ARXIV_RSS_URL")
+        for secret in url_secrets(os.environ.get(key, ""))
+    ]
 
 
 class _OursOrWarnings(logging.Filter):
@@ -172,12 +198,16 @@ class _OursOrWarnings(logging.Filter):
 
 def verbose_option() -> click.Option:
     return click.Option(
-        ["-v", "--verbose"], count=True, expose_value=False, callback=_set_verbosity,
+        ["-v", "--verbose"],
+        count=True,
+        expose_value=False,
+        callback=_set_verbosity,
         help="More log output (-vv debug, -vvv also other libraries' logs); before or after the command name.",
     )
 
 
 # --- settings and encoder ----------------------------------------------------------------
+
 
 def load_settings(config_path: Path | str, device: str | None = None):
     """The validated config; `device` (from `--device`) overrides `embedding.device`."""

@@ -1,20 +1,24 @@
 """`tracker publish`, `tracker feedback` and `tracker schedule`: thin commands over tracker.publish."""
+
 from __future__ import annotations
 
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tracker.cli.options import config_option, date_option, load_settings
 from tracker.text import counted
 
+if TYPE_CHECKING:
+    from tracker.config import Settings
+
 _OUTCOMES = ["success", "failure", "cancelled", "skipped"]
 
 
-def _repo_name(settings: Any, given: str | None) -> str | None:
+def _repo_name(settings: Settings, given: str | None) -> str | None:
     return given or settings.publish.repo or os.environ.get("GITHUB_REPOSITORY")
 
 
@@ -22,13 +26,31 @@ def _repo_name(settings: Any, given: str | None) -> str | None:
 @config_option
 @date_option
 @click.option("--repo", "repo_name", help="OWNER/NAME (default: publish.repo in the config, then $GITHUB_REPOSITORY).")
-@click.option("--dry-run", is_flag=True, help="Print the issue that would be opened (title and full body); no network, no token.")
-@click.option("--commit", "commit_mode", is_flag=True, help="First commit the tracker's files GitHub lacks, through the contents API (no checkout needed).")
-@click.option("--run-outcome", type=click.Choice(_OUTCOMES), help="How the run step ended (GitHub Actions' steps.<id>.outcome), for the health issue.")
-@click.option("--problem", "problems", multiple=True, help="Another step's failure to report in the health issue (repeatable).")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the issue that would be opened (title and full body); no network, no token."
+)
+@click.option(
+    "--commit",
+    "commit_mode",
+    is_flag=True,
+    help="First commit the tracker's files GitHub lacks, through the contents API (no checkout needed).",
+)
+@click.option(
+    "--run-outcome",
+    type=click.Choice(_OUTCOMES),
+    help="How the run step ended (GitHub Actions' steps.<id>.outcome), for the health issue.",
+)
+@click.option(
+    "--problem", "problems", multiple=True, help="Another step's failure to report in the health issue (repeatable)."
+)
 def publish_command(
-    config_path: Path, run_date: str | None, repo_name: str | None, dry_run: bool, commit_mode: bool,
-    run_outcome: str | None, problems: tuple[str, ...],
+    config_path: Path,
+    run_date: str | None,
+    repo_name: str | None,
+    dry_run: bool,
+    commit_mode: bool,
+    run_outcome: str | None,
+    problems: tuple[str, ...],
 ) -> None:
     """Open or update the day's digest issue (and the week's review), close older ones, report run health.
 
@@ -52,14 +74,17 @@ def publish_command(
     if dry_run:
         click.echo(publisher.preview(settings, date, repo_name, health=with_health))
         return
-    from tracker.publish.client import connect_from_env
-
     from tracker.notify.record import notify_problems
+    from tracker.publish.client import connect_from_env
 
     problems = (*problems, *notify_problems(settings, date))  # channels `tracker notify` could not reach
     options = publisher.PublishOptions(
-        commit=commit_mode, health=with_health, branch=os.environ.get("GITHUB_REF_NAME") or None,
-        run_url=os.environ.get("TRACKER_RUN_URL"), outcome=run_outcome, problems=problems,
+        commit=commit_mode,
+        health=with_health,
+        branch=os.environ.get("GITHUB_REF_NAME") or None,
+        run_url=os.environ.get("TRACKER_RUN_URL"),
+        outcome=run_outcome,
+        problems=problems,
     )
     report = publisher.publish_day(settings, connect_from_env(repo_name), date, options)
     for line in report_lines(date, report):
@@ -70,18 +95,27 @@ def report_lines(date: str, report: Any) -> list[str]:
     lines = []
     if report.committed is not None:
         done = report.committed
-        lines.append(f"committed {counted(len(done.changed), 'file')} GitHub lacked or held differently"
-                     + (f", deleted {len(done.deleted)}" if done.deleted else "") + " via the contents API")
+        lines.append(
+            f"committed {counted(len(done.changed), 'file')} GitHub lacked or held differently"
+            + (f", deleted {len(done.deleted)}" if done.deleted else "")
+            + " via the contents API"
+        )
     digest = report.digest
     if digest.action == "skipped":
         lines.append(f"{date}: nothing new; no issue (publish.empty_day: skip)")
     else:
         lines.append(f"digest issue #{digest.number} {digest.action} ({counted(digest.parts, 'part')}): {digest.url}")
     if digest.left_out or digest.shortened:
-        lines.append(f"warning: too big for a GitHub issue: {counted(digest.left_out, 'entry', 'entries')} left out, {digest.shortened} shortened; "
-                     "the issue says so and links the full digest")
+        lines.append(
+            f"warning: too big for a GitHub issue: {counted(digest.left_out, 'entry', 'entries')} left out, "
+            f"{digest.shortened} shortened; "
+            "the issue says so and links the full digest"
+        )
     if digest.closed:
-        lines.append(f"closed {counted(len(digest.closed), 'earlier digest issue')}: " + ", ".join(f"#{n}" for n in digest.closed))
+        lines.append(
+            f"closed {counted(len(digest.closed), 'earlier digest issue')}: "
+            + ", ".join(f"#{n}" for n in digest.closed)
+        )
     if report.weekly is not None:
         lines.append(f"weekly review issue #{report.weekly.number} {report.weekly.action}: {report.weekly.url}")
     if report.health is not None and report.health.action != "none":
@@ -92,7 +126,13 @@ def report_lines(date: str, report: Any) -> list[str]:
 @click.command("feedback")
 @config_option
 @click.option("--repo", "repo_name", help="OWNER/NAME (default: publish.repo in the config, then $GITHUB_REPOSITORY).")
-@click.option("--days", type=click.IntRange(1, 366), default=14, show_default=True, help="Read the digest issues of this many past days.")
+@click.option(
+    "--days",
+    type=click.IntRange(1, 366),
+    default=14,
+    show_default=True,
+    help="Read the digest issues of this many past days.",
+)
 def feedback_command(config_path: Path, repo_name: str | None, days: int) -> None:
     """Record the papers members ticked in recent digest issues in data/feedback.jsonl.
 
@@ -111,20 +151,39 @@ def feedback_command(config_path: Path, repo_name: str | None, days: int) -> Non
     report = sync_feedback(repo, settings, days=days, today=today_utc())
     skipped = f"; {counted(report.skipped, 'item')} skipped (see warnings)" if report.skipped else ""
     click.echo(
-        f"read {counted(len(report.issues), 'digest issue')} of the last {days} days: {len(report.added)} newly ticked, "
-        f"{len(report.removed)} unticked{skipped}; {counted(report.liked, 'liked paper')} in {report.path}"
+        f"read {counted(len(report.issues), 'digest issue')} of the last {days} days: "
+        f"{len(report.added)} newly ticked, {len(report.removed)} unticked{skipped}; "
+        f"{counted(report.liked, 'liked paper')} in {report.path}"
     )
 
 
 @click.command("schedule")
 @config_option
-@click.option("--cron", "cron_expr", help='Crontab expression, e.g. "17 2 * * 1-5" (0/7 = Sunday). Default: schedule.cron.')
+@click.option(
+    "--cron", "cron_expr", help='Crontab expression, e.g. "17 2 * * 1-5" (0/7 = Sunday). Default: schedule.cron.'
+)
 @click.option("--timezone", "tz_name", help="IANA time zone, e.g. America/New_York. Default: schedule.timezone.")
 @click.option("--print-next", type=click.IntRange(1, 1000), help="Print the next N run times and exit.")
-@click.option("--misfire-grace", type=click.IntRange(1), default=3600, show_default=True, help="Seconds a late run may still start.")
-@click.option("--publish/--no-publish", "and_publish", default=False, help="Publish the issue after each run (needs GITHUB_TOKEN).")
+@click.option(
+    "--misfire-grace",
+    type=click.IntRange(1),
+    default=3600,
+    show_default=True,
+    help="Seconds a late run may still start.",
+)
+@click.option(
+    "--publish/--no-publish",
+    "and_publish",
+    default=False,
+    help="Publish the issue after each run (needs GITHUB_TOKEN).",
+)
 def schedule_command(
-    config_path: Path, cron_expr: str | None, tz_name: str | None, print_next: int | None, misfire_grace: int, and_publish: bool
+    config_path: Path,
+    cron_expr: str | None,
+    tz_name: str | None,
+    print_next: int | None,
+    misfire_grace: int,
+    and_publish: bool,
 ) -> None:
     """Run `tracker run` on a crontab schedule in the foreground, until Ctrl-C / SIGTERM.
 
@@ -133,12 +192,13 @@ def schedule_command(
     Example: tracker schedule --cron "17 2 * * 1-5" --timezone UTC --print-next 5
     """
 
-    from tracker.publish import schedule
     from tracker.cli.job import daily_job
+    from tracker.publish import schedule
 
-    settings = load_settings(config_path) if not (cron_expr and tz_name and print_next) else None
-    cron_expr = cron_expr or settings.schedule.cron
-    tz_name = tz_name or settings.schedule.timezone
+    if not (cron_expr and tz_name and print_next):  # else the config is not needed (nor read)
+        settings = load_settings(config_path)
+        cron_expr = cron_expr or settings.schedule.cron
+        tz_name = tz_name or settings.schedule.timezone
     trigger = schedule.cron_trigger(cron_expr, tz_name)
     if print_next:
         for moment in schedule.next_fire_times(trigger, print_next, datetime.now().astimezone(), tz_name):

@@ -4,6 +4,7 @@ Nothing heavy is imported at module level; the encoder loads inside the command 
 a paper's or a profile text's vector is not stored yet). Tests hand in an encoder through
 click's context object (`obj={"encoder": ...}`), as for `tracker index`.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,14 +21,21 @@ from tracker.text import counted
 
 @click.command()
 @click.argument("arxiv_id", callback=arxiv_id_callback)
-@click.option("-k", "k", type=click.IntRange(min=1, max=50), default=3, show_default=True,
-              help="How many of the positives that pushed the score up to show, per profile.")
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(min=1, max=50),
+    default=3,
+    show_default=True,
+    help="How many of the positives that pushed the score up to show, per profile.",
+)
 @click.option("--profile", "profile_name", default=None, help="Only this profile (by name).")
 @json_option("Print the explanation as JSON: per profile its method, score and top positives.")
 @config_option
 @click.pass_context
-def explain(ctx: click.Context, arxiv_id: str, k: int, profile_name: str | None, as_json: bool,
-            config_path: Path) -> None:
+def explain(
+    ctx: click.Context, arxiv_id: str, k: int, profile_name: str | None, as_json: bool, config_path: Path
+) -> None:
     """Show a paper's score against each profile and the examples that pushed it up most.
 
     The score comes from a model trained on each profile's papers and interests and on the
@@ -52,13 +60,14 @@ def explain(ctx: click.Context, arxiv_id: str, k: int, profile_name: str | None,
     encoder = _encoder(ctx, settings)
     inputs = relevance_inputs(settings, encoder.encode)
     if inputs.empty:
-        raise TrackerError("nothing to explain against: no profile configured (`profile:` or `profiles:` in "
-                           f"{config_path}) and no ticked papers yet (`tracker feedback`)")
+        raise TrackerError(
+            "nothing to explain against: no profile configured (`profile:` or `profiles:` in "
+            f"{config_path}) and no ticked papers yet (`tracker feedback`)"
+        )
     if profile_name is not None:
         inputs = _only(inputs, profile_name)
     papers, vectors = _embed(settings, list(ledger.papers.values()), encoder)
-    data = explain_scores(paper_id, papers, vectors, inputs.profiles,
-                          inputs.profile_vectors, inputs.feedback, k=k)
+    data = explain_scores(paper_id, papers, vectors, inputs.profiles, inputs.profile_vectors, inputs.feedback, k=k)
     data["stored_relevance"] = paper.relevance
     data["code_links"] = find_code_links(f"{paper.abstract}\n{paper.comment or ''}")
     data["profile_not_in_ledger"] = missing_ids(profile_from_settings(settings), ledger.papers)
@@ -104,22 +113,30 @@ def _print(data: dict[str, Any], as_json: bool) -> None:
         if entry["method"] is None:
             click.echo(f"{name}: no positives in the ledger yet; not scored")
             continue
-        how = ("classifier trained on" if entry["method"] == "classifier" else "similarity fallback: mean similarity to")
-        click.echo(f"{name}: score {entry['score']:.3f} ({how} {entry['positives_used']} positives, "
-                   f"{entry['feedback_used']} of them ticked)")
+        how = "classifier trained on" if entry["method"] == "classifier" else "similarity fallback: mean similarity to"
+        click.echo(
+            f"{name}: score {entry['score']:.3f} ({how} {entry['positives_used']} positives, "
+            f"{entry['feedback_used']} of them ticked)"
+        )
         unit = "logit" if entry["method"] == "classifier" else "of the mean"
         for item in entry["top_positives"]:
             mark = " [ticked]" if item["ticked"] else ""
-            click.echo(f"  +{item['contribution']:.3f} {unit}  (similarity {item['similarity']:.3f})  "
-                       f"{_one_line(item['label'])}{mark}")
+            click.echo(
+                f"  +{item['contribution']:.3f} {unit}  (similarity {item['similarity']:.3f})  "
+                f"{_one_line(item['label'])}{mark}"
+            )
         if entry["method"] == "classifier":
-            click.echo(f"  all positives {entry['positives_term']:+.3f}, all counter-examples "
-                       f"{entry['negatives_term']:+.3f}, intercept {entry['intercept']:+.3f} = logit {entry['logit']:+.3f}")
+            click.echo(
+                f"  all positives {entry['positives_term']:+.3f}, all counter-examples "
+                f"{entry['negatives_term']:+.3f}, intercept {entry['intercept']:+.3f} = logit {entry['logit']:+.3f}"
+            )
     for link in data["code_links"]:
         click.echo(f"code: {link}")
     if data["profile_not_in_ledger"]:
-        click.echo(f"note: {counted(len(data['profile_not_in_ledger']), 'profile paper')} not in the ledger yet, "
-                   f"left out: {', '.join(data['profile_not_in_ledger'])}")
+        click.echo(
+            f"note: {counted(len(data['profile_not_in_ledger']), 'profile paper')} not in the ledger yet, "
+            f"left out: {', '.join(data['profile_not_in_ledger'])}"
+        )
 
 
 def _one_line(text: str) -> str:

@@ -8,6 +8,7 @@ slow once), like every cache under `.tracker/`.
 
 Tests hand in encoders through click's context object (`obj={"encoder": ..., "query_encoder": ...}`).
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,14 @@ from typing import Any
 
 import click
 
-from tracker.cli.options import arxiv_id_callback, config_option, date_callback, given_encoder, json_option, load_settings
+from tracker.cli.options import (
+    arxiv_id_callback,
+    config_option,
+    date_callback,
+    given_encoder,
+    json_option,
+    load_settings,
+)
 from tracker.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -45,7 +53,9 @@ def _query_encoder(ctx: click.Context, settings) -> Any:
 def _ledger_papers(settings) -> list:
     from tracker.store.ledger import Ledger
 
-    return sorted(Ledger.load(settings.path(settings.output.data_dir), read_only=True).papers.values(), key=lambda p: p.id)
+    return sorted(
+        Ledger.load(settings.path(settings.output.data_dir), read_only=True).papers.values(), key=lambda p: p.id
+    )
 
 
 def update_store(ctx: click.Context, settings, store, *, papers: list | None = None) -> int:
@@ -98,8 +108,12 @@ hits_json = json_option("Print the hits as a JSON list (score, id, date, title, 
 @click.command()
 @click.argument("query")
 @k_option
-@click.option("--since", callback=date_callback, help="Only papers whose latest version is from this day on (YYYY-MM-DD).")
-@click.option("--until", callback=date_callback, help="Only papers whose latest version is up to this day (YYYY-MM-DD).")
+@click.option(
+    "--since", callback=date_callback, help="Only papers whose latest version is from this day on (YYYY-MM-DD)."
+)
+@click.option(
+    "--until", callback=date_callback, help="Only papers whose latest version is up to this day (YYYY-MM-DD)."
+)
 @click.option("--topic", help="Only papers of this topic (name as in keywords.yaml, any case).")
 @click.option("--author", help="Only papers with an author whose name contains this (any case).")
 @hits_json
@@ -113,11 +127,12 @@ def search(ctx, query: str, k: int, since, until, topic, author, as_json: bool, 
     Example: tracker search "retrieval augmented generation" -k 5 --since 2026-01-01
     """
 
-    from tracker.store.search import Filters, check_k, search as run_search
+    from tracker.store.search import Filters, check_k
+    from tracker.store.search import search as run_search
     from tracker.store.vectors import VectorStore
 
     if not query.strip():
-        raise UsageError("the search query is empty: give some words, e.g. tracker search \"graph neural networks\"")
+        raise UsageError('the search query is empty: give some words, e.g. tracker search "graph neural networks"')
     check_k(k)
     filters = Filters(since=since, until=until, topic=topic, author=author).check()
     settings = load_settings(config_path)
@@ -149,7 +164,8 @@ def similar(ctx, arxiv_id: str, k: int, as_json: bool, config_path: Path) -> Non
     Example: tracker similar arXiv:2401.01234v2 -k 5
     """
     from tracker.arxiv_ids import canonical_id
-    from tracker.store.search import check_k, similar as run_similar
+    from tracker.store.search import check_k
+    from tracker.store.search import similar as run_similar
     from tracker.store.vectors import VectorStore
 
     check_k(k)
@@ -183,8 +199,9 @@ def index_command(ctx, rebuild: bool, as_json: bool, config_path: Path) -> None:
     if as_json:
         click.echo(json.dumps(summary, indent=2, sort_keys=True))
         return
-    click.echo(f"search index: {summary['searchable']} searchable papers ({summary['papers']} stored); "
-               f"embedded {embedded}")
+    click.echo(
+        f"search index: {summary['searchable']} searchable papers ({summary['papers']} stored); embedded {embedded}"
+    )
 
 
 def register(cli_group: click.Group) -> None:

@@ -4,10 +4,10 @@ Needs the page's libraries installed by `npm ci` in site/ (one line says so when
 `tracker run` and `tracker search` never need Node. Tests hand in an encoder through click's
 context object (`obj={"encoder": ...}`); it embeds only papers the store lacks.
 """
+
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 
 import click
@@ -20,21 +20,36 @@ _REPO_SITE = Path(__file__).resolve().parents[2] / "site"  # a checkout's site/ 
 
 def site_folder(settings, given: Path | None) -> Path:
     """site/ (page + node_modules): given, else next to the config, else the checkout's own."""
-    for folder in ([given] if given else [settings.path("site"), _REPO_SITE]):
+    for folder in [given] if given else [settings.path("site"), _REPO_SITE]:
         if (folder / "app" / "index.html").is_file():
             return folder
-    raise TrackerError(f"no site/app/index.html in {given or settings.path('site')}: "
-                       "give the repository's site/ folder with --site-dir")
+    raise TrackerError(
+        f"no site/app/index.html in {given or settings.path('site')}: "
+        "give the repository's site/ folder with --site-dir"
+    )
 
 
 @click.command(name="site")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="_site", show_default=True,
-              help="Folder to build into (replaced whole; only an empty folder or an earlier site).")
-@click.option("--site-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
-              help="The repository's site/ folder (app/ and node_modules/); default: next to the config.")
-@click.option("--model-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
-              help="An exported model folder (tokenizer.json, onnx/model_quantized.onnx); default: the configured "
-                   "model, exported once (no torch needed).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="_site",
+    show_default=True,
+    help="Folder to build into (replaced whole; only an empty folder or an earlier site).",
+)
+@click.option(
+    "--site-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="The repository's site/ folder (app/ and node_modules/); default: next to the config.",
+)
+@click.option(
+    "--model-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="An exported model folder (tokenizer.json, onnx/model_quantized.onnx); default: the configured "
+    "model, exported once (no torch needed).",
+)
 @json_option("Print the site's summary as JSON (count, topics, profiles, latest, built, model).")
 @config_option
 @click.pass_context
@@ -52,14 +67,21 @@ def site(ctx, out: Path, site_dir: Path | None, model_dir: Path | None, as_json:
     settings = load_settings(config_path)
     folder = site_folder(settings, site_dir)
     papers = list(Ledger.load(settings.path(settings.output.data_dir), read_only=True).papers.values())
-    meta = build_site(settings, papers, out, site_dir=folder, model_dir=model_dir or exported_model(settings.embedding.model),
-                      encoder=given_encoder(ctx))
+    meta = build_site(
+        settings,
+        papers,
+        out,
+        site_dir=folder,
+        model_dir=model_dir or exported_model(settings.embedding.model),
+        encoder=given_encoder(ctx),
+    )
     summary = {key: meta[key] for key in ("count", "topics", "profiles", "latest", "built", "model")}
     if as_json:
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
-        click.echo(f"site: {meta['count']} papers, {len(meta['topics'])} topics, latest day {meta['latest'] or '-'} "
-                   f"in {out}")
+        click.echo(
+            f"site: {meta['count']} papers, {len(meta['topics'])} topics, latest day {meta['latest'] or '-'} in {out}"
+        )
 
 
 def register(cli_group: click.Group) -> None:

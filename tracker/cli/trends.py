@@ -5,6 +5,7 @@ Reads the ledger and the vector store only: papers the store lacks are embedded 
 phrases, as the weekly review's labels) and for papers the store lacks. Tests hand in an
 encoder through click's context object (`obj={"encoder": ...}`).
 """
+
 from __future__ import annotations
 
 import json
@@ -16,21 +17,29 @@ import click
 from tracker.cli.options import config_option, date_option, given_encoder, json_option, load_settings
 from tracker.errors import TrackerError
 
-_JSON_HELP = ('Print {"date", "topic", "weeks": [{start, end, tracked, papers}], "themes": [{"label", "terms", '
-              '"papers" (arXiv ids of this week), "weekly_counts" (oldest week first), "growth", "rate_ratio", '
-              '"rising"}]}, the most rising theme first.')
+_JSON_HELP = (
+    'Print {"date", "topic", "weeks": [{start, end, tracked, papers}], "themes": [{"label", "terms", '
+    '"papers" (arXiv ids of this week), "weekly_counts" (oldest week first), "growth", "rate_ratio", '
+    '"rising"}]}, the most rising theme first.'
+)
 
 
 @click.command()
 @config_option
 @date_option  # the last day of the week looked at
-@click.option("--weeks", type=click.IntRange(min=2, max=52), default=4, show_default=True,
-              help="How many weeks to compare, this one included.")
+@click.option(
+    "--weeks",
+    type=click.IntRange(min=2, max=52),
+    default=4,
+    show_default=True,
+    help="How many weeks to compare, this one included.",
+)
 @click.option("--topic", default=None, help="Only papers of this topic (as named in the config).")
 @json_option(_JSON_HELP)
 @click.pass_context
-def trends(ctx: click.Context, config_path: Path, run_date: str | None, weeks: int, topic: str | None,
-           as_json: bool) -> None:
+def trends(
+    ctx: click.Context, config_path: Path, run_date: str | None, weeks: int, topic: str | None, as_json: bool
+) -> None:
     """Show which themes are rising: the last weeks' papers in themes, counted week by week.
 
     The weeks are the 7-day windows ending on --date. Papers count in the week the tracker
@@ -68,8 +77,9 @@ def _known_topic(settings, topic: str | None) -> str | None:
     for name in names:
         if name.casefold() == topic.strip().casefold():
             return name
-    raise click.BadParameter(f"no topic named {topic!r}; the topics are: {', '.join(map(repr, names))}",
-                             param_hint="'--topic'")
+    raise click.BadParameter(
+        f"no topic named {topic!r}; the topics are: {', '.join(map(repr, names))}", param_hint="'--topic'"
+    )
 
 
 def _vectors(ctx: click.Context, settings, papers: list) -> tuple[Any, Any]:
@@ -83,14 +93,15 @@ def _vectors(ctx: click.Context, settings, papers: list) -> tuple[Any, Any]:
 
     given = given_encoder(ctx)
     if given is None and not settings.embedding.enabled:
-        raise TrackerError("tracker trends groups papers by their embeddings, and `embedding.enabled` is false "
-                           "in the config")
+        raise TrackerError(
+            "tracker trends groups papers by their embeddings, and `embedding.enabled` is false in the config"
+        )
     encoder = LazyEncoder(settings, given)
     if not papers:
         return np.zeros((0, 1), dtype=np.float32), encoder
     store = VectorStore.open(settings.project.state_dir, encoder.model_name, with_meta=False)
     if all(store.text_hash_of(p.id) == text_hash(p) for p in papers):
-        return np.stack([store.vector(p.id) for p in papers]), encoder
+        return store.vectors([p.id for p in papers]), encoder
     vectors, _ = embed_papers(store, papers, encoder)
     return vectors, encoder
 
@@ -99,10 +110,13 @@ def report_lines(report, papers: dict) -> list[str]:
     """The text output: weeks, then each theme (rising ones with this week's papers)."""
     weeks = report.weeks
     scope = f" in topic {report.topic!r}" if report.topic else ""
-    lines = [f"Themes of the {len(weeks)} weeks ending {report.end}{scope}: "
-             f"{sum(w.papers for w in weeks)} new papers, {weeks[-1].papers} this week"]
-    lines.append("weeks: " + " | ".join(f"{w.start}..{w.end[5:]}" + ("" if w.tracked else " (not tracked)")
-                                        for w in weeks))
+    lines = [
+        f"Themes of the {len(weeks)} weeks ending {report.end}{scope}: "
+        f"{sum(w.papers for w in weeks)} new papers, {weeks[-1].papers} this week"
+    ]
+    lines.append(
+        "weeks: " + " | ".join(f"{w.start}..{w.end[5:]}" + ("" if w.tracked else " (not tracked)") for w in weeks)
+    )
     if not report.themes:
         lines.append("no themes: no papers in these weeks")
         return lines

@@ -8,6 +8,7 @@ see ATTRIBUTION.md). SciTLDR papers have no arXiv id: the demo gives them ids nu
 in their month, which arXiv has not reached. `burst` marks the papers the demo dates into its
 last week, so `tracker trends` has a rising theme to find.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,9 +27,16 @@ def recorded() -> list[dict]:
     papers = []
     for page in sorted(HERE.glob("api_search_testing_page_start*_max10.xml")):
         for entry in feedparser.parse(page.read_bytes()).entries:
-            papers.append({"id": entry.id.split("/abs/", 1)[1], "title": " ".join(entry.title.split()),
-                           "abstract": " ".join(entry.summary.split()), "authors": [a.name for a in entry.authors],
-                           "categories": [t.term for t in entry.tags], "source": "arXiv API recording"})
+            papers.append(
+                {
+                    "id": entry.id.split("/abs/", 1)[1],
+                    "title": " ".join(entry.title.split()),
+                    "abstract": " ".join(entry.summary.split()),
+                    "authors": [a.name for a in entry.authors],
+                    "categories": [t.term for t in entry.tags],
+                    "source": "arXiv API recording",
+                }
+            )
     return papers
 
 
@@ -39,10 +47,18 @@ def scitldr(path: Path) -> list[dict]:
         found = [r for r in rows if r["paper_id"] not in taken and re.search(phrase, " ".join(r["source"]), re.I)]
         for rank, row in enumerate(found[:count]):
             taken.add(row["paper_id"])
-            papers.append({"id": None, "key": row["paper_id"], "title": " ".join(row["title"].split()),
-                           "abstract": " ".join(" ".join(row["source"]).split()), "authors": ["SciTLDR authors"],
-                           "categories": ["cs.LG"], "source": "SciTLDR (Apache-2.0)",
-                           "burst": phrase == BURST[0] and rank < BURST[1]})
+            papers.append(
+                {
+                    "id": None,
+                    "key": row["paper_id"],
+                    "title": " ".join(row["title"].split()),
+                    "abstract": " ".join(" ".join(row["source"]).split()),
+                    "authors": ["SciTLDR authors"],
+                    "categories": ["cs.LG"],
+                    "source": "SciTLDR (Apache-2.0)",
+                    "burst": phrase == BURST[0] and rank < BURST[1],
+                }
+            )
     return papers
 
 

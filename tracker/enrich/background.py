@@ -13,17 +13,21 @@ index over the ledger's texts (lowercased, punctuation spaced out) narrows each 
 papers holding all its words, and a substring check counts those, instead of parsing every
 abstract into phrases on every run.
 """
+
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
 
 from tracker.enrich.labels import LabelContext, phrase_key
 
 SHIPPED = Path(__file__).with_name("background_phrases.json")
-GENERIC_SHARE = 0.1  # benchmarks/labels.py: of ML papers, "neural networks" 0.38, "deep neural networks" 0.12, "reinforcement learning" 0.12
+# benchmarks/labels.py: of ML papers, "neural networks" 0.38, "deep neural networks" 0.12,
+# "reinforcement learning" 0.12
+GENERIC_SHARE = 0.1
 
 
 class Background:
@@ -31,7 +35,6 @@ class Background:
         self.texts = [normalise(t) for t in texts]
         self.shipped_docs, self.shipped_counts = shipped if shipped is not None else shipped_table()
         self._counts: dict[str, int] = {}
-        self._papers_with: dict[str, set[int]] | None = None  # word as written -> texts using it
 
     @property
     def docs(self) -> int:
@@ -49,14 +52,18 @@ class Background:
 
     def _count(self, key: str) -> int:
         """Texts holding `key` (or its plural): the texts with all its words, then a substring check."""
-        if self._papers_with is None:
-            self._papers_with = {}
-            for row, text in enumerate(self.texts):
-                for word in set(text.split()):
-                    self._papers_with.setdefault(word, set()).add(row)
         rows = set.intersection(*(self._rows_with(w) for w in key.split())) if key else set()
         forms = [f" {key}"] + ([f" {key[:-1]}ies"] if key.endswith("y") else [])
         return sum(1 for row in rows if any(form in self.texts[row] for form in forms))
+
+    @cached_property
+    def _papers_with(self) -> dict[str, set[int]]:
+        """Word as written -> the texts using it; built on the first count."""
+        index: dict[str, set[int]] = {}
+        for row, text in enumerate(self.texts):
+            for word in set(text.split()):
+                index.setdefault(word, set()).add(row)
+        return index
 
     def _rows_with(self, word: str) -> set[int]:
         forms = (word, word + "s", word + "es") + ((word[:-1] + "ies",) if word.endswith("y") else ())

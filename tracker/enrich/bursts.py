@@ -11,6 +11,7 @@ new papers stay out. Only when the earlier weeks hold more papers than this week
 with fewer, where the ordinary papers lie is not known well enough. Re-centre on the ball's papers of this week and
 repeat until the ball stops changing (mean shift). Measured by benchmarks/trends.py.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,9 @@ ROUNDS = 10  # re-centrings; the ball settles in two or three
 OLD_COST = 3.0  # tuned on benchmarks/trends.py's tuning subjects: 2 to 5 score alike
 
 
-def grow(vectors: np.ndarray, rows: np.ndarray, now: np.ndarray, before: np.ndarray, free: np.ndarray,
-         *, min_now: int = 3) -> np.ndarray:
+def grow(
+    vectors: np.ndarray, rows: np.ndarray, now: np.ndarray, before: np.ndarray, free: np.ndarray, *, min_now: int = 3
+) -> np.ndarray:
     """The ball grown from theme `rows` (sorted row indices), drawn from the `free` rows only.
 
     `vectors`: unit rows; `now` / `before`: masks of the tracked papers of this week / of the

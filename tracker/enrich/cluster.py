@@ -29,6 +29,7 @@ marginal relevance for a second, different phrase.
 
 Input order never matters: papers are sorted by id first and nothing is random.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -36,8 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tracker.linalg import unit_rows as unit  # tracker.enrich.trends imports it from here
 from tracker.enrich.labels import LabelContext, heading, label_phrases
+from tracker.linalg import unit_rows as unit  # tracker.enrich.trends imports it from here
 from tracker.models import Paper
 
 OTHER = "Other"
@@ -88,8 +89,10 @@ def cluster_themes(
     if (labels < 0).all():  # nothing but stragglers: one theme is the honest answer
         labels = np.zeros(len(papers), int)
     members = [np.flatnonzero(labels == c) for c in sorted(set(labels.tolist()) - {-1})]
-    themes = [Theme(title, terms, ordered(papers, vectors, m, key))
-              for m, (title, terms) in zip(members, label_themes(papers, vectors, members, n_terms, context))]
+    themes = [
+        Theme(title, terms, ordered(papers, vectors, m, key))
+        for m, (title, terms) in zip(members, label_themes(papers, vectors, members, n_terms, context), strict=True)
+    ]
     themes.sort(key=lambda th: (-len(th.paper_ids), th.label))
     if (labels < 0).any():
         themes.append(Theme(OTHER, (), ordered(papers, vectors, np.flatnonzero(labels < 0), key)))
@@ -148,8 +151,7 @@ def fit_floors(closeness: list[np.ndarray], base: float) -> np.ndarray:
     floors = []
     for values in closeness:
         median = float(np.median(values)) if len(values) >= 3 else pooled
-        deviation = max(1.4826 * float(np.median(np.abs(values - median))), MIN_DEVIATION) \
-            if len(values) >= 3 else 0.0
+        deviation = max(1.4826 * float(np.median(np.abs(values - median))), MIN_DEVIATION) if len(values) >= 3 else 0.0
         if median < base + FLOOR_SHARE * (pooled - base):  # papers no closer to each other than to the rest
             floors.append(np.inf)  # are no theme: each goes where it fits, or to Other
         else:
@@ -164,8 +166,9 @@ def baseline(vectors: np.ndarray) -> float:
     return float((total @ total - n) / (n * (n - 1))) if n > 1 else 0.0
 
 
-def ordered(papers: list[Paper], vectors: np.ndarray, members: np.ndarray,
-            key: Callable[[Paper], float] | None) -> tuple[str, ...]:
+def ordered(
+    papers: list[Paper], vectors: np.ndarray, members: np.ndarray, key: Callable[[Paper], float] | None
+) -> tuple[str, ...]:
     centroid = vectors[members].mean(axis=0)
     closeness = vectors[members] @ centroid
     score = [key(papers[m]) if key else closeness[i] for i, m in enumerate(members)]
@@ -178,16 +181,22 @@ def text(paper: Paper) -> str:
     return f"{paper.title}\n{paper.abstract}"
 
 
-def label_themes(papers: Sequence[Paper], vectors: np.ndarray, members: Sequence[np.ndarray], n_terms: int = 2,
-                 context: LabelContext | None = None) -> list[tuple[str, tuple[str, ...]]]:
+def label_themes(
+    papers: Sequence[Paper],
+    vectors: np.ndarray,
+    members: Sequence[np.ndarray],
+    n_terms: int = 2,
+    context: LabelContext | None = None,
+) -> list[tuple[str, tuple[str, ...]]]:
     """(heading, phrases) of each theme (rows `members[i]` of `papers`/`vectors`): the one labelling
     of the digest's themes, the weekly review's and `tracker trends`'. With `context`, phrases are
     re-ranked by closeness to the theme's centre (its encoder) and generic ones dropped (its
     background); see tracker.enrich.labels."""
     papers = list(papers)
-    phrases = label_phrases([text(p) for p in papers], [m.tolist() for m in members], n_terms,
-                            vectors=vectors, context=context)
-    return [(heading(t) or fallback_label(papers, vectors, m), t) for m, t in zip(members, phrases)]
+    phrases = label_phrases(
+        [text(p) for p in papers], [m.tolist() for m in members], n_terms, vectors=vectors, context=context
+    )
+    return [(heading(t) or fallback_label(papers, vectors, m), t) for m, t in zip(members, phrases, strict=True)]
 
 
 def fallback_label(papers: list[Paper], vectors: np.ndarray, members: np.ndarray) -> str:

@@ -12,6 +12,7 @@ near-identical (STRONG_THRESHOLD). Pairs are joined transitively (union-find), a
 is named by its earliest paper. Pure functions on plain data: vectors come in, nothing is
 embedded or read here.
 """
+
 from __future__ import annotations
 
 import re
@@ -123,15 +124,21 @@ def find_near_duplicates(
     old, old_vecs = _sorted_rows(*against) if against else ([], day_vecs[:0])
     everyone = day + old
     if len({p.id for p in everyone}) != len(everyone):
-        raise ValueError("find_near_duplicates: paper ids must be unique (exact duplicates "
-                         "are merged by canonical id before this step)")
+        raise ValueError(
+            "find_near_duplicates: paper ids must be unique (exact duplicates "
+            "are merged by canonical id before this step)"
+        )
     cos = day_vecs @ np.vstack([day_vecs, old_vecs]).T  # day x (day + old)
     parent = list(range(len(everyone)))
-    for i, j in zip(*np.nonzero(cos >= threshold)):
+    for i, j in zip(*np.nonzero(cos >= threshold), strict=True):
         i, j = int(i), int(j)
         if j > i and is_near_duplicate(
-            float(cos[i, j]), everyone[i].title, everyone[j].title, threshold,
-            strong_threshold=strong_threshold, title_min_ratio=title_min_ratio,
+            float(cos[i, j]),
+            everyone[i].title,
+            everyone[j].title,
+            threshold,
+            strong_threshold=strong_threshold,
+            title_min_ratio=title_min_ratio,
         ):
             parent[_find(parent, i)] = _find(parent, j)
     return _groups(everyone, parent)
@@ -142,8 +149,7 @@ def _sorted_rows(papers: Sequence[Paper], vectors: np.ndarray) -> tuple[list[Pap
     results (and the union-find) are identical however the caller ordered its input."""
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or len(vectors) != len(papers):
-        raise ValueError(f"find_near_duplicates: {len(papers)} papers but vectors of shape "
-                         f"{vectors.shape}")
+        raise ValueError(f"find_near_duplicates: {len(papers)} papers but vectors of shape {vectors.shape}")
     order = sorted(range(len(papers)), key=lambda k: papers[k].id)
     rows = vectors[order]
     return [papers[k] for k in order], unit_rows(rows)

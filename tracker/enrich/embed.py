@@ -3,6 +3,7 @@
 The vector store (tracker.store.vectors) keys vectors by `text_hash`, so `embed_papers` embeds a
 paper again only when this text changes. Encoders live in tracker.enrich.encoders.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,8 +58,12 @@ def embed_papers(store: VectorStore, papers: Sequence[Any], encoder: Any) -> tup
         if fresh.ndim != 2 or len(fresh) != len(todo):
             raise ValueError(f"encoder returned shape {fresh.shape} for {len(todo)} texts")
         if store.dim not in (None, fresh.shape[1]):
-            log.warning("vector store %s holds %s-d vectors, the model gives %d-d; rebuilding it",
-                        store.path, store.dim, fresh.shape[1])
+            log.warning(
+                "vector store %s holds %s-d vectors, the model gives %d-d; rebuilding it",
+                store.path,
+                store.dim,
+                fresh.shape[1],
+            )
             store.clear()
             return embed_papers(store, papers, encoder)
         store.put(todo, [hashes[pid] for pid in todo], fresh)
@@ -71,6 +76,6 @@ def encode_with_progress(encoder: Any, texts: list[str], batch: int = ENCODE_BAT
     with progress(len(texts), "embedding", "papers") as bar:
         parts = []
         for start in range(0, len(texts), batch):
-            parts.append(np.asarray(encoder.encode(texts[start:start + batch]), dtype=np.float32))
-            bar.update(len(texts[start:start + batch]))
+            parts.append(np.asarray(encoder.encode(texts[start : start + batch]), dtype=np.float32))
+            bar.update(len(texts[start : start + batch]))
     return np.concatenate(parts) if len(parts) > 1 else parts[0]

@@ -35,13 +35,14 @@ acronyms are read from their definitions ("large language models (LLMs)"), and n
 inflection or acronym, or a phrase saying no more than one already used) appears in the labels
 of two groups: the largest group chooses first. benchmarks/labels.py measures the labels.
 """
+
 from __future__ import annotations
 
 import re
 from collections import Counter
 from collections.abc import Sequence
-from itertools import islice
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -59,7 +60,8 @@ CLOSENESS_WEIGHT = 0.5  # share of a candidate's score from its closeness to the
 PHRASE_BONUS = 1.0  # for a phrase of 2-3 words: "sample complexity" reads better than "sample" or "unknown"
 
 # Words every abstract uses; they would label every group of a small day.
-_BOILERPLATE = frozenset("""
+_BOILERPLATE = frozenset(
+    """
     paper papers propose proposed proposes present presents presented approach approaches method methods
     result results study studies studied show shows shown showed using based use uses used new novel work
     works problem problems demonstrate demonstrates provide provides provided including different existing
@@ -71,7 +73,8 @@ _BOILERPLATE = frozenset("""
     way ways make makes made number large small high low better best good state art effective effectively
     efficient efficiently key main current performance extensive experiments
     experimental framework frameworks technique techniques tool tools et al
-    """.split())
+    """.split()
+)
 _TOKEN = re.compile(r"[^\W\d_][^\W_]*(?:[-'][^\W_]+)*")  # a word: starts with a letter; "helium-4", "GPT-4"
 _MATH = re.compile(r"\$[^$]*\$|\\[a-zA-Z]+|\{[^{}]*\}")  # LaTeX is not a phrase
 _SENTENCE_END = re.compile(r"[.!?:;]\s*$")
@@ -90,7 +93,7 @@ def phrases(text: str, stop: frozenset[str]) -> list[str]:
     for run in _runs(text, stop):
         keys = [w.lower() for w, _ in run]
         for n in range(1, MAX_WORDS + 1):
-            found.extend(" ".join(keys[i:i + n]) for i in range(len(keys) - n + 1))
+            found.extend(" ".join(keys[i : i + n]) for i in range(len(keys) - n + 1))
     return found
 
 
@@ -103,7 +106,7 @@ def _runs(text: str, stop: frozenset[str]) -> list[list[tuple[str, int]]]:
         word = match.group(0)
         if word.lower().endswith("'s"):
             word = word[:-2]
-        gap = text[end:match.start()]
+        gap = text[end : match.start()]
         if gap.strip() or word.lower() in stop or len(word) < 2:
             runs.append([])
         if word.lower() not in stop and len(word) >= 2:
@@ -120,8 +123,14 @@ class LabelContext:
     background: Any = None  # tracker.enrich.background.Background: how common a phrase is everywhere
 
 
-def label_phrases(docs: Sequence[str], groups: Sequence[Sequence[int]], n_phrases: int = 2, *,
-                  vectors: np.ndarray | None = None, context: LabelContext | None = None) -> list[tuple[str, ...]]:
+def label_phrases(
+    docs: Sequence[str],
+    groups: Sequence[Sequence[int]],
+    n_phrases: int = 2,
+    *,
+    vectors: np.ndarray | None = None,
+    context: LabelContext | None = None,
+) -> list[tuple[str, ...]]:
     """Up to `n_phrases` distinct phrases per group (lists of indices into `docs`), best first.
 
     `vectors` (row i embeds docs[i]) with `context.encoder`: candidates re-ranked by closeness to
@@ -132,7 +141,9 @@ def label_phrases(docs: Sequence[str], groups: Sequence[Sequence[int]], n_phrase
     context = context or LabelContext()
     stop = stop_words()
     # phrases counted by key: "language model" and "language models" are one candidate
-    vectorizer = CountVectorizer(analyzer=lambda doc: [phrase_key(p) for p in phrases(doc, stop)], min_df=min(2, len(docs)))
+    vectorizer = CountVectorizer(
+        analyzer=lambda doc: [phrase_key(p) for p in phrases(doc, stop)], min_df=min(2, len(docs))
+    )
     try:  # sparse counts: a window of thousands of abstracts has hundreds of thousands of phrases
         counts = vectorizer.fit_transform(docs).tocsr()
     except ValueError:  # no phrase at all (only numbers and stop words)
@@ -150,20 +161,26 @@ def label_phrases(docs: Sequence[str], groups: Sequence[Sequence[int]], n_phrase
         # c-TF-IDF counting papers: coverage of the group x share of the phrase's papers in it
         scores.append(np.where(enough, in_group / max(len(group), 1) * in_group / np.maximum(in_docs, 1) * bonus, 0.0))
         best = sorted(np.flatnonzero(scores[-1] > 0), key=lambda k: (-scores[-1][k], len(vocab[k]), vocab[k]))
-        ranked.append(list(islice((k for k in best if not generic(vocab[k])), CANDIDATES)))  # lazily: counting costs
+        kept = islice((k for k in best if not generic(vocab[k])), CANDIDATES)  # lazily: counting costs
+        ranked.append([int(k) for k in kept])
     closeness = _closeness(vocab, ranked, groups, vectors, context.encoder)
     expansions = acronyms(docs)
     taken: list[frozenset[str]] = []  # what earlier (larger) groups' labels say
     labels: list[tuple[str, ...]] = [() for _ in groups]
     for g in sorted(range(len(groups)), key=lambda g: (-len(groups[g]), g)):
         members = list(groups[g])
-        free = [i for i, k in enumerate(ranked[g]) if not any(_same_concept(concept(vocab[k], expansions), t) for t in taken)]
-        blended = _blend(scores[g][[ranked[g][i] for i in free]], closeness[g][free] if closeness else None)
-        scored = sorted(zip(blended, (ranked[g][i] for i in free)), key=lambda sk: (-sk[0], len(vocab[sk[1]]), vocab[sk[1]]))
+        fresh = [not any(_same_concept(concept(vocab[k], expansions), t) for t in taken) for k in ranked[g]]
+        free = [i for i, is_fresh in enumerate(fresh) if is_fresh]
+        free_keys = [ranked[g][i] for i in free]
+        blended = _blend(scores[g][free_keys], closeness[g][free] if closeness else None)
+        scored = sorted(zip(blended, free_keys, strict=True), key=lambda sk: (-sk[0], len(vocab[sk[1]]), vocab[sk[1]]))
         keys = [k for _, k in scored]
         in_group = np.asarray(used[members][:, keys].sum(axis=0)).ravel()
         occurrences = np.asarray(counts[members][:, keys].sum(axis=0)).ravel()
-        candidates = [Candidate(vocab[k], float(sc), int(n), int(o)) for (sc, k), n, o in zip(scored, in_group, occurrences)]
+        candidates = [
+            Candidate(vocab[k], float(sc), int(n), int(o))
+            for (sc, k), n, o in zip(scored, in_group, occurrences, strict=True)
+        ]
         tfidf = used[members][:, keys].toarray() * np.log(1 + len(docs) / np.maximum(in_docs[keys], 1))
         chosen = _choose(candidates, tfidf, n_phrases, expansions)
         taken += [concept(c.phrase, expansions) for c in chosen]
@@ -171,8 +188,9 @@ def label_phrases(docs: Sequence[str], groups: Sequence[Sequence[int]], n_phrase
     return labels
 
 
-def _closeness(vocab: list[str], ranked: list[list[int]], groups: Sequence[Sequence[int]],
-               vectors: np.ndarray | None, encoder: Any) -> list[np.ndarray] | None:
+def _closeness(
+    vocab: list[str], ranked: list[list[int]], groups: Sequence[Sequence[int]], vectors: np.ndarray | None, encoder: Any
+) -> list[np.ndarray] | None:
     """Per group, each candidate's cosine to the group's centre (KeyBERT), from one encoder batch
     of every group's candidates; None without an encoder or vectors."""
     if encoder is None or vectors is None or not any(ranked):
@@ -181,7 +199,7 @@ def _closeness(vocab: list[str], ranked: list[list[int]], groups: Sequence[Seque
     embedded = unit_rows(encoder.encode(wanted), np.float64)
     row = {phrase: i for i, phrase in enumerate(wanted)}
     out = []
-    for group, keys in zip(groups, ranked):
+    for group, keys in zip(groups, ranked, strict=True):
         centre = np.asarray(vectors, dtype=np.float64)[list(group)].mean(axis=0)
         centre /= max(float(np.linalg.norm(centre)), 1e-12)
         out.append(np.array([embedded[row[vocab[k]]] @ centre for k in keys]))
@@ -208,8 +226,9 @@ class Candidate:
     uses: int  # times the group's papers use it
 
 
-def _choose(candidates: list[Candidate], vectors: np.ndarray, n_phrases: int, expansions: dict[str, str]
-            ) -> list[Candidate]:
+def _choose(
+    candidates: list[Candidate], vectors: np.ndarray, n_phrases: int, expansions: dict[str, str]
+) -> list[Candidate]:
     """The best phrase (made longer where that loses little), then further ones by MMR."""
     if not candidates:
         return []
@@ -218,16 +237,25 @@ def _choose(candidates: list[Candidate], vectors: np.ndarray, n_phrases: int, ex
     index = {c.phrase: k for k, c in enumerate(candidates)}
     norms = np.linalg.norm(vectors, axis=0)
     while len(chosen) < n_phrases:
-        options = [k for k, c in enumerate(candidates) if c not in chosen and c.score >= MIN_RELATIVE_SCORE * top
-                   and " " in c.phrase  # a lone second word ("sample", "factors") says little
-                   and not any(_overlaps(c.phrase, d.phrase) or _same_concept(
-                       concept(c.phrase, expansions), concept(d.phrase, expansions)) for d in chosen)]
+        options = [
+            k
+            for k, c in enumerate(candidates)
+            if c not in chosen
+            and c.score >= MIN_RELATIVE_SCORE * top
+            and " " in c.phrase  # a lone second word ("sample", "factors") says little
+            and not any(
+                _overlaps(c.phrase, d.phrase)
+                or _same_concept(concept(c.phrase, expansions), concept(d.phrase, expansions))
+                for d in chosen
+            )
+        ]
         if not options:
             break
 
         def mmr(k: int) -> float:
-            similar = max(_cosine(vectors[:, k], vectors[:, index[d.phrase]], norms[k], norms[index[d.phrase]])
-                          for d in chosen)
+            similar = max(
+                _cosine(vectors[:, k], vectors[:, index[d.phrase]], norms[k], norms[index[d.phrase]]) for d in chosen
+            )
             return (1 - MMR_DIVERSITY) * candidates[k].score / top - MMR_DIVERSITY * similar
 
         pick = max(options, key=lambda k: (mmr(k), -len(candidates[k].phrase), _neg(candidates[k].phrase)))
@@ -242,8 +270,11 @@ def _longer(short: Candidate, candidates: list[Candidate], avoid: Sequence[str] 
     "flaky tests" stays, though every paper also says "flaky tests break")."""
     best = short
     for other in candidates:
-        if len(other.phrase.split()) <= len(best.phrase.split()) or not _contains(other.phrase, short.phrase) \
-                or any(_overlaps(other.phrase, a) for a in avoid):
+        if (
+            len(other.phrase.split()) <= len(best.phrase.split())
+            or not _contains(other.phrase, short.phrase)
+            or any(_overlaps(other.phrase, a) for a in avoid)
+        ):
             continue
         if " " in short.phrase:
             if other.uses >= FRAGMENT_SHARE * short.uses:
@@ -302,9 +333,12 @@ def acronyms(docs: Sequence[str]) -> dict[str, str]:
         for match in _DEFINITION.finditer(doc):
             letters = [c.lower() for c in match.group(2) if c.isupper()]
             parts = [part for word in match.group(1).split() for part in word.split("-") if part]
-            if len(letters) >= 2 and len(parts) >= len(letters) and \
-                    [w[0].lower() for w in parts[-len(letters):]] == letters:
-                found.setdefault(phrase_key(match.group(2)), phrase_key(" ".join(parts[-len(letters):])))
+            if (
+                len(letters) >= 2
+                and len(parts) >= len(letters)
+                and [w[0].lower() for w in parts[-len(letters) :]] == letters
+            ):
+                found.setdefault(phrase_key(match.group(2)), phrase_key(" ".join(parts[-len(letters) :])))
     return found
 
 
@@ -334,7 +368,7 @@ def display_form(phrase: str, docs: Sequence[str]) -> str:
             for match in pattern.finditer(part):
                 form = " ".join(match.group(0).split())
                 anywhere[form] += 1
-                if is_abstract and match.start() > 0 and not _SENTENCE_END.search(part[:match.start()]):
+                if is_abstract and match.start() > 0 and not _SENTENCE_END.search(part[: match.start()]):
                     running[form] += 1
     if running:  # capitals mid-sentence that are not always there are emphasis ("Deep Learning (DL)")
         return min(running, key=lambda form: (-sum(w == w.lower() for w in form.split()), -running[form], form))

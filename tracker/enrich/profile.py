@@ -5,9 +5,8 @@ part optional) and/or `profiles: [{name, papers, bibtex, interests}, ...]` (name
 Problems in the profile (a malformed id, an unreadable BibTeX entry) become warnings naming
 what was skipped and where: a bad profile entry must not stop the daily run.
 """
-from __future__ import annotations
 
-from typing import Any
+from __future__ import annotations
 
 import hashlib
 import json
@@ -16,10 +15,14 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tracker.arxiv_ids import canonical_id
 from tracker.errors import TrackerError
 from tracker.store.journal import write_atomic
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ def build_profile(
     return Profile(name=name, ids=tuple(dict.fromkeys(ids)), texts=tuple(texts), warnings=tuple(warnings))
 
 
-def profiles_from_settings(settings: Any) -> list[Profile]:
+def profiles_from_settings(settings: Settings) -> list[Profile]:
     """Every configured profile: the unnamed `profile:` first (when set), then `profiles:` in order.
 
     BibTeX paths resolve relative to the config file.
@@ -76,14 +79,15 @@ def profiles_from_settings(settings: Any) -> list[Profile]:
     confs = [("", settings.profile)] + [(conf.name, conf) for conf in getattr(settings, "profiles", ())]
     cache = settings.path(settings.output.state_dir) / BIBTEX_CACHE
     profiles = [
-        build_profile(conf.papers, settings.path(conf.bibtex) if conf.bibtex else None, conf.interests, name=name,
-                      cache_dir=cache)
+        build_profile(
+            conf.papers, settings.path(conf.bibtex) if conf.bibtex else None, conf.interests, name=name, cache_dir=cache
+        )
         for name, conf in confs
     ]
     return [p for p in profiles if not p.empty or p.name]
 
 
-def profile_from_settings(settings: Any) -> Profile:
+def profile_from_settings(settings: Settings) -> Profile:
     """All configured profiles as one (their ids and texts together): what to fetch, what is the group's own."""
     return merge_profiles(profiles_from_settings(settings))
 
@@ -101,8 +105,9 @@ class RelevanceInputs:
         return all(p.empty for p in self.profiles) and not self.feedback
 
 
-def relevance_inputs(settings: Any, encode: Callable[[list[str]], Any], *,
-                     profiles: Iterable[Profile] | None = None) -> RelevanceInputs:
+def relevance_inputs(
+    settings: Settings, encode: Callable[[list[str]], Any], *, profiles: Iterable[Profile] | None = None
+) -> RelevanceInputs:
     """Read the profiles (BibTeX files) and the group's ticks (data/feedback.jsonl); encode the
     profiles' texts with `encode` (called only when some profile has texts, so no model loads
     otherwise). The one place a run and `tracker explain` gather these, so both score alike."""
@@ -115,7 +120,7 @@ def relevance_inputs(settings: Any, encode: Callable[[list[str]], Any], *,
     encoded = np.asarray(encode(texts), dtype=np.float32) if texts else np.zeros((0, 0), np.float32)
     vectors, start = {}, 0
     for profile in profiles:
-        vectors[profile.name] = encoded[start:start + len(profile.texts)]
+        vectors[profile.name] = encoded[start : start + len(profile.texts)]
         start += len(profile.texts)
     return RelevanceInputs(profiles, vectors, load_feedback(feedback_path(settings)))
 
@@ -229,7 +234,7 @@ def _split_entries(text: str) -> list[tuple[str, int, str]]:
     for i, match in enumerate(starts):
         end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
         line = text.count("\n", 0, match.start()) + 1
-        chunks.append((match.group(1).lower(), line, text[match.start():end]))
+        chunks.append((match.group(1).lower(), line, text[match.start() : end]))
     return chunks
 
 
@@ -240,7 +245,7 @@ def _parse_chunk(chunk: str, strings: str) -> list[dict[str, str]]:
     parser = BibTexParser(common_strings=True, ignore_nonstandard_types=False)
     try:
         return bibtexparser.loads(f"{strings}\n{chunk}", parser=parser).entries
-    except Exception:  # noqa: BLE001 - pyparsing raises assorted types on broken input
+    except Exception:  # pyparsing raises assorted types on broken input
         return []
 
 
@@ -256,8 +261,13 @@ def _entry_arxiv_id(entry: Mapping[str, str]) -> tuple[str | None, str | None]:
                 return canonical_id(value), None
             except TrackerError:
                 return None, value
-    for name, pattern in (("url", _ARXIV_URL), ("doi", _ARXIV_DOI), ("journal", _ARXIV_NOTE),
-                          ("note", _ARXIV_NOTE), ("howpublished", _ARXIV_NOTE)):
+    for name, pattern in (
+        ("url", _ARXIV_URL),
+        ("doi", _ARXIV_DOI),
+        ("journal", _ARXIV_NOTE),
+        ("note", _ARXIV_NOTE),
+        ("howpublished", _ARXIV_NOTE),
+    ):
         match = pattern.search(entry.get(name, ""))
         if match:
             try:

@@ -9,13 +9,14 @@ dense neighbourhood of off-target papers fill the whole list (issue 11); a model
 the ledger learns what the profile has that the neighbourhood lacks, and it learns from ticks.
 benchmarks/relevance.py measures all three on real abstracts (and where each loses).
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -106,6 +107,7 @@ class _Examples:
 
 # --- scoring ----------------------------------------------------------------------------
 
+
 def score_profiles(
     papers: Sequence[Paper],
     vectors: np.ndarray,
@@ -146,8 +148,10 @@ def positives_of(
         texts = unit_rows(profile_vectors.get(profile.name, np.zeros((0, vectors.shape[1]), np.float32)), np.float32)
         texts = texts.reshape(0, vectors.shape[1]) if texts.size == 0 else texts
         if texts.shape != (len(profile.texts), vectors.shape[1]):
-            raise ValueError(f"profile {profile.name!r}: {len(profile.texts)} texts but text vectors of "
-                             f"shape {texts.shape} (papers' vectors have {vectors.shape[1]} dimensions)")
+            raise ValueError(
+                f"profile {profile.name!r}: {len(profile.texts)} texts but text vectors of "
+                f"shape {texts.shape} (papers' vectors have {vectors.shape[1]} dimensions)"
+            )
         labels = [f"{pid} {papers[row[pid]].title}" for pid in ids] + [t.label for t in profile.texts]
         stacked = np.vstack([vectors[[row[pid] for pid in ids]].reshape(-1, vectors.shape[1]), texts])
         examples.append(_Examples(profile.name, stacked, tuple(labels), frozenset(row[pid] for pid in ids)))
@@ -160,7 +164,7 @@ def positives_of(
         examples = [ex for ex in examples if ex.name != FEEDBACK_PROFILE] + usable
     owner = _closest_profile(vectors[[row[pid] for pid in ticked]], usable)
     by_name = {ex.name: ex for ex in examples}
-    for pid, index in zip(ticked, owner):
+    for pid, index in zip(ticked, owner, strict=True):
         by_name[usable[index].name] = _add(by_name[usable[index].name], pid, row[pid], vectors, papers)
     return [by_name[ex.name] for ex in examples]
 
@@ -175,8 +179,13 @@ def _closest_profile(tick_vectors: np.ndarray, usable: Sequence[_Examples]) -> l
 def _add(ex: _Examples, pid: str, row: int, vectors: np.ndarray, papers: Sequence[Paper]) -> _Examples:
     if row in ex.rows:
         return ex
-    return _Examples(ex.name, np.vstack([ex.vectors, vectors[row][None, :]]),
-                     ex.labels + (f"{pid} {papers[row].title}",), ex.rows | {row}, ex.feedback + (pid,))
+    return _Examples(
+        ex.name,
+        np.vstack([ex.vectors, vectors[row][None, :]]),
+        ex.labels + (f"{pid} {papers[row].title}",),
+        ex.rows | {row},
+        ex.feedback + (pid,),
+    )
 
 
 def _score_one(papers: Sequence[Paper], vectors: np.ndarray, ex: _Examples) -> ProfileScores:
@@ -192,7 +201,7 @@ def _score_one(papers: Sequence[Paper], vectors: np.ndarray, ex: _Examples) -> P
         values = model.predict_proba(vectors)[:, 1]
         pulls = 1.0 - model.predict_proba(ex.vectors.astype(np.float64))[:, 1]  # explain's terms, up to a constant
     log.debug("profile %r: %s on %d positives", ex.name, method, len(ex.vectors))
-    scores = {p.id: float(v) for p, v in zip(papers, values)}
+    scores = {p.id: float(v) for p, v in zip(papers, values, strict=True)}
     return ProfileScores(ex.name, method, scores, ex.labels, ex.feedback, unit_rows(ex.vectors, np.float32), pulls)
 
 
@@ -228,6 +237,7 @@ def fit(positives: np.ndarray, negatives: np.ndarray) -> Any:
 
 
 # --- explain ----------------------------------------------------------------------------
+
 
 def explain(
     paper_id: str,
@@ -280,13 +290,22 @@ def _explain_one(papers: Sequence[Paper], vectors: np.ndarray, ex: _Examples, ro
         all_terms = C * weight * (y - model.predict_proba(train)[:, 1]) * (train @ x)
         terms = all_terms[: len(ex.vectors)]
         score_value = float(model.predict_proba(x[None, :].astype(np.float64))[0, 1])
-        extra = {"logit": round(float(model.decision_function(x[None, :].astype(np.float64))[0]), 4),
-                 "positives_term": round(float(terms.sum()), 4),
-                 "negatives_term": round(float(all_terms[len(ex.vectors):].sum()), 4),
-                 "intercept": round(float(model.intercept_[0]), 4)}
+        extra = {
+            "logit": round(float(model.decision_function(x[None, :].astype(np.float64))[0]), 4),
+            "positives_term": round(float(terms.sum()), 4),
+            "negatives_term": round(float(all_terms[len(ex.vectors) :].sum()), 4),
+            "intercept": round(float(model.intercept_[0]), 4),
+        }
     order = np.argsort(-terms, kind="stable")[:k]
-    top = [{"label": ex.labels[i], "similarity": round(float(sims[i]), 4), "contribution": round(float(terms[i]), 4),
-            "ticked": ex.labels[i].split(" ", 1)[0] in ex.feedback} for i in order]
+    top = [
+        {
+            "label": ex.labels[i],
+            "similarity": round(float(sims[i]), 4),
+            "contribution": round(float(terms[i]), 4),
+            "ticked": ex.labels[i].split(" ", 1)[0] in ex.feedback,
+        }
+        for i in order
+    ]
     return {**out, "method": method, "score": round(score_value, 4), "top_positives": top, **extra}
 
 
@@ -298,6 +317,7 @@ def _is_canonical_id(text: str) -> bool:
 
 
 # --- similarity -------------------------------------------------------------------------
+
 
 def similarity_scores(vectors: np.ndarray, positives: np.ndarray) -> np.ndarray:
     """The fallback: mean cosine similarity to the positives, clipped to 0-1."""

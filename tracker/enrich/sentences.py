@@ -8,6 +8,7 @@ here instead, each with a test (tests/test_tldr_model.py). A full stop does not 
   (`J. Smith`, `U.S.`) or inside a number (`3.5%` has no space after the dot anyway);
 - when the next word starts in lower case (`such as e.g. a social network`).
 """
+
 from __future__ import annotations
 
 import bisect

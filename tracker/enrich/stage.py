@@ -5,11 +5,13 @@ Each takes the papers and their vectors and returns data; none writes a file or 
 its inputs. The encoder is loaded lazily (`LazyEncoder`), so commands that never embed
 never import torch, and a run with nothing new loads no model at all.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +19,10 @@ from tracker.config import Settings
 from tracker.enrich.embed import embed_papers
 from tracker.enrich.relevance import Relevance
 from tracker.models import Paper, papers_of_day
+
+if TYPE_CHECKING:
+    from tracker.enrich.trends import TrendReport, Window
+    from tracker.store.vectors import VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +59,9 @@ class LazyEncoder:
 
     def encode(self, texts: Sequence[str], **kwargs) -> np.ndarray:
         encoder = self.get()
-        return np.asarray(encoder.encode(list(texts), **kwargs) if kwargs else encoder.encode(list(texts)), dtype=np.float32)
+        return np.asarray(
+            encoder.encode(list(texts), **kwargs) if kwargs else encoder.encode(list(texts)), dtype=np.float32
+        )
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ class Embedded:
     papers: tuple[Paper, ...]
     vectors: np.ndarray
     embedded: int  # texts embedded by this run (the rest came from the store)
-    store: object = None  # the vector store they came from (saved after the run's files are committed)
+    store: VectorStore | None = None  # the vector store they came from (saved after the run's files are committed)
 
     def of(self, papers: Sequence[Paper]) -> np.ndarray:
         rows = {p.id: i for i, p in enumerate(self.papers)}
@@ -71,6 +79,7 @@ class Embedded:
 
 
 # --- embed ------------------------------------------------------------------------------
+
 
 def embed(settings: Settings, papers: Sequence[Paper], encoder: LazyEncoder) -> Embedded:
     """Vectors for every paper, embedding only texts the vector store does not hold yet."""
@@ -95,6 +104,7 @@ def save_vectors(embedded: Embedded) -> None:
 
 # --- relevance --------------------------------------------------------------------------
 
+
 def score_relevance(settings: Settings, embedded: Embedded, encoder: LazyEncoder, profiles: Sequence) -> Relevance:
     """Every paper scored against each profile (a classifier per profile, or similarity when it
     has too few examples); empty when no profile or tick is configured."""
@@ -113,11 +123,15 @@ def with_scores(papers: Sequence[Paper], scores: dict[str, float], today: str) -
     A paper keeps the score it had when it was news: the model is retrained every run, and
     rewriting every record's score daily would turn each commit into a whole-ledger diff.
     """
+
     def due(p: Paper) -> bool:
         return p.relevance is None or p.first_seen == today or p.revised_on == today
 
-    return [p.with_changes(relevance=scores[p.id]) for p in papers
-            if p.id in scores and due(p) and p.relevance != scores[p.id]]
+    return [
+        p.with_changes(relevance=scores[p.id])
+        for p in papers
+        if p.id in scores and due(p) and p.relevance != scores[p.id]
+    ]
 
 
 def rank_by_relevance(paper: Paper) -> tuple:
@@ -125,6 +139,7 @@ def rank_by_relevance(paper: Paper) -> tuple:
 
 
 # --- duplicates -------------------------------------------------------------------------
+
 
 def near_duplicates(settings: Settings, embedded: Embedded, today: str) -> dict[str, tuple[str, ...]]:
     """{representative id: other ids of the same work} for groups that touch today's papers."""
@@ -143,8 +158,15 @@ def near_duplicates(settings: Settings, embedded: Embedded, today: str) -> dict[
 
 # --- themes -----------------------------------------------------------------------------
 
-def day_themes(settings: Settings, papers: Sequence[Paper], embedded: Embedded, *, relevance_on: bool,
-               encoder: LazyEncoder | None = None) -> tuple:
+
+def day_themes(
+    settings: Settings,
+    papers: Sequence[Paper],
+    embedded: Embedded,
+    *,
+    relevance_on: bool,
+    encoder: LazyEncoder | None = None,
+) -> tuple:
     """The day's kept new papers clustered into labelled themes (tracker.enrich.cluster.Theme),
     ordered by relevance when on; () below `themes.min_papers`.
 
@@ -155,15 +177,24 @@ def day_themes(settings: Settings, papers: Sequence[Paper], embedded: Embedded, 
     if len(papers) < settings.themes.min_papers:
         return ()
     key = (lambda p: p.relevance or 0.0) if relevance_on else None
-    return tuple(cluster_themes(papers, embedded.of(papers), min_papers=settings.themes.min_papers,
-                                max_themes=settings.themes.max_themes, key=key,
-                                context=label_context(encoder, (text(p) for p in embedded.papers))))
+    return tuple(
+        cluster_themes(
+            papers,
+            embedded.of(papers),
+            min_papers=settings.themes.min_papers,
+            max_themes=settings.themes.max_themes,
+            key=key,
+            context=label_context(encoder, (text(p) for p in embedded.papers)),
+        )
+    )
 
 
 # --- the week's trends (for the weekly review) ----------------------------------------------
 
-def week_trends(papers: Sequence[Paper], vectors: np.ndarray | None, today: str, weeks: int = 4,
-                encoder: LazyEncoder | None = None) -> tuple:
+
+def week_trends(
+    papers: Sequence[Paper], vectors: np.ndarray | None, today: str, weeks: int = 4, encoder: LazyEncoder | None = None
+) -> tuple[Window, TrendReport | None]:
     """(the last `weeks` weeks' window of papers, its themes' trends or None without `vectors`).
 
     Row i of `vectors` embeds papers[i]. Within a theme, papers go by relevance when scored;
@@ -178,6 +209,10 @@ def week_trends(papers: Sequence[Paper], vectors: np.ndarray | None, today: str,
     relevance_on = any(p.relevance is not None for p in window.papers)
     key = (lambda p: p.relevance or 0.0) if relevance_on else None
     rows = {p.id: k for k, p in enumerate(papers)}
-    report = find_trends(window, np.asarray(vectors)[[rows[p.id] for p in window.papers]], key=key,
-                         context=label_context(encoder, (text(p) for p in papers)))
+    report = find_trends(
+        window,
+        np.asarray(vectors)[[rows[p.id] for p in window.papers]],
+        key=key,
+        context=label_context(encoder, (text(p) for p in papers)),
+    )
     return window, report

@@ -2,14 +2,15 @@
 
 `tldr` holds the line and `tldr_source` where it came from: "extractive" (tracker.enrich.tldr_model:
 no key, no network) or "llm:<model>" (the optional `summaries.llm`). A record keeps its TL;DR until
-a newer version arrives: tracker.store.ledger.merge builds a revision from the source's record,
+a newer version arrives: tracker.store.merging.merge builds a revision from the source's record,
 which has none, so the next `add_tldrs` computes the new version's. Records from before TL;DRs
 are not rewritten for one (their shard's bytes stay as they are): `shown_tldr` computes theirs
 when a page shows them, without storing it.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from tracker.models import Paper
 from tracker.store.ledger_index import Entry

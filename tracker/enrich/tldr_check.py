@@ -4,6 +4,7 @@ The answer is hostile text: the model may have followed instructions hidden in a
 may answer with Markdown, HTML, links, @mentions, several lines or a refusal. Whatever the prompt
 says, this check decides what lands in the ledger. Pure functions, no I/O.
 """
+
 from __future__ import annotations
 
 import re
@@ -44,9 +45,11 @@ _INSTRUCTION = re.compile(
     r"(?i)\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|above|previous|prior|earlier|everything|rules?)\b"
     r"|\b(?:reply|respond|answer|output|print|say|write|return|summari[sz]e (?:this|it))\b.{0,30}"
     r"\b(?:with|exactly|the following|verbatim)\b\s*[:\"'“]"
-    r"|\bsystem prompt\b|\b(?:new|updated) instructions\b|\byou are (?:now )?(?:an?|the) (?:ai|assistant|model|chatbot|language model)\b"
+    r"|\bsystem prompt\b|\b(?:new|updated) instructions\b"
+    r"|\byou are (?:now )?(?:an?|the) (?:ai|assistant|model|chatbot|language model)\b"
     r"|\b(?:your|the)\s+(?:summary|tl;?dr|response|answer|reply|output)\b.{0,30}[:\"'“]"
-    r"|^(?:dear |note to (?:the |any )?)?(?:ai|llm|gpt|chatgpt|assistant|chatbot|bot|summari[sz]er|language model)s?\s*[:,!]"
+    r"|^(?:dear |note to (?:the |any )?)?"
+    r"(?:ai|llm|gpt|chatgpt|assistant|chatbot|bot|summari[sz]er|language model)s?\s*[:,!]"
     r"|\bnote to (?:the |any )?(?:ai|llm|gpt|chatgpt|assistant|chatbot|bot|summari[sz]er|language model)s?\b"
 )
 # A quoted passage: opened and closed outside a word (not the apostrophe of "model's"); overlapping
@@ -86,7 +89,8 @@ def _stems(text: str) -> set[str]:
 
 def split_instructions(text: str) -> tuple[list[str], list[str]]:
     """The sentences of a title or abstract: (those addressing a model, i.e. an injection; the rest)."""
-    injected, own = [], []
+    injected: list[str] = []
+    own: list[str] = []
     for sentence in _sentences(" ".join(text.split())):
         (injected if _INSTRUCTION.search(sentence) else own).append(sentence)
     return injected, own
@@ -115,8 +119,12 @@ def form_problem(text: str) -> str | None:
         return f"line break or control character {control}"
     folded = unicodedata.normalize("NFKC", text).translate(_FOLD_DOTS)
     checks = (
-        (_REFUSAL, "a refusal"), (_LINK, "a link"), (_HTML, "HTML"), (_MENTION, "an @mention"),
-        (_MARKDOWN_CHARS, "Markdown syntax"), (_MARKDOWN_START, "Markdown syntax"),
+        (_REFUSAL, "a refusal"),
+        (_LINK, "a link"),
+        (_HTML, "HTML"),
+        (_MENTION, "an @mention"),
+        (_MARKDOWN_CHARS, "Markdown syntax"),
+        (_MARKDOWN_START, "Markdown syntax"),
     )
     for pattern, name in checks:
         if pattern.search(folded):

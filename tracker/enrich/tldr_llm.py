@@ -7,6 +7,7 @@ cannot hold the run. Every failure (429, 5xx, timeouts, a refused connection, a 
 malformed or refused answer) keeps the extractive line, is counted in the run's summary and
 named in its health; none fails the run. Answers are checked by tracker.enrich.tldr_check.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from tracker.config_types import LLMSettings
@@ -24,6 +26,9 @@ from tracker.enrich.tldr_check import check_tldr, without_instructions
 from tracker.models import Paper
 from tracker.redact import redact, register_secret
 from tracker.sources.http import retry_after_seconds
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 log = logging.getLogger(__name__)
 
@@ -81,21 +86,33 @@ class LLMReport:
     def note_refusals(self) -> None:
         if self.refusals:
             kinds = ", ".join(f"{reason.split(' (')[0]} ({count})" for reason, count in self.refusals.most_common())
-            self.problems.append(f"{self.rejected} answer(s) refused by the TL;DR check: {kinds}; "
-                                 "those papers keep the extractive line")
+            self.problems.append(
+                f"{self.rejected} answer(s) refused by the TL;DR check: {kinds}; those papers keep the extractive line"
+            )
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "accepted": self.accepted, "cached": self.cached, "requests": self.requests,
-                "left_extractive": {"cap": self.over_cap, "rejected": self.rejected, "unavailable": self.not_sent},
-                "problems": list(self.problems)}
+        return {
+            "model": self.model,
+            "accepted": self.accepted,
+            "cached": self.cached,
+            "requests": self.requests,
+            "left_extractive": {"cap": self.over_cap, "rejected": self.rejected, "unavailable": self.not_sent},
+            "problems": list(self.problems),
+        }
 
 
 def source_name(model: str) -> str:
     return f"llm:{model}"
 
 
-def llm_tldrs(papers: Sequence[Paper], settings: LLMSettings, *, env: Mapping[str, str] = os.environ,
-              sleep: Callable[[float], None] = time.sleep, backoff: float = BACKOFF_SECONDS) -> tuple[list[Paper], LLMReport]:
+def llm_tldrs(
+    papers: Sequence[Paper],
+    settings: LLMSettings,
+    *,
+    env: Mapping[str, str] = os.environ,
+    sleep: Callable[[float], None] = time.sleep,
+    backoff: float = BACKOFF_SECONDS,
+) -> tuple[list[Paper], LLMReport]:
     """The papers whose TL;DR the endpoint improved (with `tldr_source` `llm:<model>`), and the report.
 
     `papers` in digest order: the cap keeps the first."""
@@ -105,14 +122,18 @@ def llm_tldrs(papers: Sequence[Paper], settings: LLMSettings, *, env: Mapping[st
     report.over_cap = max(len(todo) - settings.max_papers_per_run, 0)
     todo = todo[: settings.max_papers_per_run]
     if report.over_cap:
-        log.warning("LLM TL;DRs: %d of the digest's papers keep the extractive line: summaries.llm.max_papers_per_run "
-                    "is %d", report.over_cap, settings.max_papers_per_run)
+        log.warning(
+            "LLM TL;DRs: %d of the digest's papers keep the extractive line: summaries.llm.max_papers_per_run is %d",
+            report.over_cap,
+            settings.max_papers_per_run,
+        )
     if not todo:
         return [], report
     key = env.get(settings.api_key_env, "").strip()
     if not key:
-        report.give_up(len(todo), f"environment variable {settings.api_key_env} is not set (it should hold the "
-                                  "endpoint's API key)")
+        report.give_up(
+            len(todo), f"environment variable {settings.api_key_env} is not set (it should hold the endpoint's API key)"
+        )
         return [], report
     register_secret(key)  # every later log line, summary and issue masks it
     asker = _Asker(settings, key, sleep=sleep, backoff=backoff)
@@ -139,19 +160,26 @@ def _ask_each(asker: _Asker, todo: list[Paper], report: LLMReport) -> list[Paper
             break
         if problem:
             report.refusals[problem] += 1
-            log.warning("LLM TL;DR for %s refused (%s); keeping the extractive line", paper.versioned_id,
-                        redact(problem, [asker.key]))
+            log.warning(
+                "LLM TL;DR for %s refused (%s); keeping the extractive line",
+                paper.versioned_id,
+                redact(problem, [asker.key]),
+            )
         else:
             done.append(paper.with_changes(tldr=text, tldr_source=source_name(asker.settings.model)))
     return done
 
 
-def messages_for(paper: Paper) -> list[dict[str, str]]:
+def messages_for(paper: Paper) -> list[ChatCompletionMessageParam]:
     """The system prompt states the task; the paper goes in as JSON data, less any sentence addressing a model."""
-    data = {"title": without_instructions(paper.title)[:MAX_TITLE_CHARS],
-            "abstract": without_instructions(paper.abstract)[:MAX_ABSTRACT_CHARS]}
-    return [{"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": "Paper (JSON data):\n" + json.dumps(data, ensure_ascii=False)}]
+    data = {
+        "title": without_instructions(paper.title)[:MAX_TITLE_CHARS],
+        "abstract": without_instructions(paper.abstract)[:MAX_ABSTRACT_CHARS],
+    }
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": "Paper (JSON data):\n" + json.dumps(data, ensure_ascii=False)},
+    ]
 
 
 class _Asker:
@@ -165,7 +193,9 @@ class _Asker:
         self.deadline = time.monotonic() + settings.budget_seconds
         self.requests = 0
         self.abandoned = False
-        self.client = openai.OpenAI(base_url=settings.base_url, api_key=key, timeout=settings.timeout_seconds, max_retries=0)
+        self.client = openai.OpenAI(
+            base_url=settings.base_url, api_key=key, timeout=settings.timeout_seconds, max_retries=0
+        )
 
     def close(self) -> None:
         if not self.abandoned:  # a request still running in its thread owns a connection: leave it be
@@ -179,8 +209,9 @@ class _Asker:
         wait = self.backoff
         for attempt in range(1, ATTEMPTS + 1):
             if self.left() <= 0:
-                raise _Unavailable(f"the step's budget ({self.settings.budget_seconds:g} s, summaries.llm.budget_seconds) "
-                                   "was used up")
+                raise _Unavailable(
+                    f"the step's budget ({self.settings.budget_seconds:g} s, summaries.llm.budget_seconds) was used up"
+                )
             try:
                 return self._once(paper)
             except _Retry as exc:
@@ -188,8 +219,10 @@ class _Asker:
                     raise _Unavailable(f"{exc} after {ATTEMPTS} attempts") from None
                 pause = exc.retry_after if exc.retry_after is not None else wait
                 if pause >= self.left():
-                    raise _Unavailable(f"{exc}; waiting {pause:g} s more would exceed the step's budget "
-                                       f"({self.settings.budget_seconds:g} s, summaries.llm.budget_seconds)") from None
+                    raise _Unavailable(
+                        f"{exc}; waiting {pause:g} s more would exceed the step's budget "
+                        f"({self.settings.budget_seconds:g} s, summaries.llm.budget_seconds)"
+                    ) from None
                 log.info("LLM endpoint: %s; retrying in %g s", redact(str(exc), [self.key]), pause)
                 self.sleep(pause)
                 wait *= 2
@@ -201,24 +234,37 @@ class _Asker:
         self.requests += 1
         seconds = min(self.settings.timeout_seconds, self.left())
         try:
-            response = within(seconds, lambda: self.client.chat.completions.create(
-                model=self.settings.model, messages=messages_for(paper), max_tokens=MAX_ANSWER_TOKENS,
-                temperature=0, timeout=seconds))
+            response = within(
+                seconds,
+                lambda: self.client.chat.completions.create(
+                    model=self.settings.model,
+                    messages=messages_for(paper),
+                    max_tokens=MAX_ANSWER_TOKENS,
+                    temperature=0,
+                    timeout=seconds,
+                ),
+            )
         except TimeoutError:
             self.abandoned = True
             raise _Retry(f"no complete answer from {self.host} within {seconds:.3g} s") from None
         except openai.APIStatusError as exc:
             status = exc.status_code
             if status in (408, 429) or status >= 500:
-                asked = retry_after_seconds(exc.response.headers.get("retry-after"), cap=float("inf"))  # the budget decides
+                asked = retry_after_seconds(
+                    exc.response.headers.get("retry-after"), cap=float("inf")
+                )  # the budget decides
                 raise _Retry(f"HTTP {status} from {self.host}", asked) from None
             # 400/401/403/404...: a wrong key, model or URL; asking again cannot help. The body may echo the key.
-            raise _Unavailable(redact(f"HTTP {status} from {self.host}: {str(exc.message)[:200]}", [self.key])) from None
+            raise _Unavailable(
+                redact(f"HTTP {status} from {self.host}: {str(exc.message)[:200]}", [self.key])
+            ) from None
         except openai.APITimeoutError:
             raise _Retry(f"no answer from {self.host} within {seconds:.3g} s") from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc
-            raise _Retry(redact(f"cannot reach {self.host}: {type(cause).__name__}: {str(cause)[:200]}", [self.key])) from None
+            raise _Retry(
+                redact(f"cannot reach {self.host}: {type(cause).__name__}: {str(cause)[:200]}", [self.key])
+            ) from None
         except (ValueError, openai.APIResponseValidationError):  # a 200 whose body is not JSON
             raise _BadAnswer("malformed answer (not JSON)") from None
         except openai.OpenAIError as exc:  # anything else the client reports: stop asking, never fail the run
@@ -229,6 +275,7 @@ class _Asker:
 def _content(response: object) -> object:
     """The first choice's text, whatever shape a non-conforming server sent."""
     try:
+        # Whatever the server sent (mypy: `object`): the except below catches every other shape.
         return response.choices[0].message.content  # type: ignore[attr-defined]
     except (AttributeError, TypeError, IndexError, KeyError):
         raise _BadAnswer(f"malformed answer (no choices[0].message.content in a {type(response).__name__})") from None
@@ -253,5 +300,5 @@ def within(seconds: float, call: Callable[[], object]) -> object:
     if worker.is_alive():
         raise TimeoutError
     if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
+        raise outcome["error"]  # type: ignore[misc]  # (only ever a BaseException, set above)
     return outcome["value"]

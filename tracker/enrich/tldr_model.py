@@ -10,9 +10,11 @@ tldr_weights.json, shipped with the package; nothing is fitted at run time):
    clauses past a word budget, ...), each kept by the fit only if it raised ROUGE on train.
 Pure and deterministic: no network, no model load, a few milliseconds per paper.
 """
+
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import re
@@ -111,7 +113,7 @@ def sentence_features(title: str, sentences: list[str]) -> list[dict[str, float]
             features[f"lead:{words[0]}_{words[1]}"] = 1.0
         for w in set(words):
             features[f"w:{w}"] = 1.0
-        for a, b in set(zip(words, words[1:])):
+        for a, b in set(itertools.pairwise(words)):
             features[f"b:{a}_{b}"] = 1.0
         out.append(features)
     return out
@@ -257,8 +259,9 @@ def check_params(params: object, where: str) -> dict:
         found = params.get("schema") if isinstance(params, dict) else type(params).__name__
         raise TrackerError(f"{where}: schema {found!r}, expected {SCHEMA}; rerun benchmarks/tldr_fit.py")
     if set(params) != PARAM_KEYS or not set(params["trims"]) <= set(TRIMS):
-        raise TrackerError(f"{where}: keys {sorted(params)} or trims {params.get('trims')} unknown; "
-                           "rerun benchmarks/tldr_fit.py")
+        raise TrackerError(
+            f"{where}: keys {sorted(params)} or trims {params.get('trims')} unknown; rerun benchmarks/tldr_fit.py"
+        )
     return params
 
 

@@ -41,6 +41,7 @@ Homogeneous sub-topics (4-10 papers among 10 or 25 a week, 110 runs; script's pa
 their target, 81 ranked first, against 74 and 83 without the balls (the hard case, 4 papers among
 25 a week: 8/20 against 11/20; a ball around a small sub-topic takes in its neighbours' new papers).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -99,9 +100,15 @@ class Trend:
         return self.growth is not None and self.growth > 1.0
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "terms": list(self.terms), "papers": list(self.papers),
-                "weekly_counts": list(self.weekly_counts), "growth": _round(self.growth),
-                "rate_ratio": _round(self.rate_ratio), "rising": self.rising}
+        return {
+            "label": self.label,
+            "terms": list(self.terms),
+            "papers": list(self.papers),
+            "weekly_counts": list(self.weekly_counts),
+            "growth": _round(self.growth),
+            "rate_ratio": _round(self.rate_ratio),
+            "rising": self.rising,
+        }
 
 
 @dataclass(frozen=True)
@@ -116,13 +123,16 @@ class TrendReport:
         return [t for t in self.themes if t.rising]
 
     def to_dict(self) -> dict:
-        return {"date": self.end, "topic": self.topic,
-                "weeks": [{"start": w.start, "end": w.end, "tracked": w.tracked, "papers": w.papers}
-                          for w in self.weeks],
-                "themes": [t.to_dict() for t in self.themes]}
+        return {
+            "date": self.end,
+            "topic": self.topic,
+            "weeks": [{"start": w.start, "end": w.end, "tracked": w.tracked, "papers": w.papers} for w in self.weeks],
+            "themes": [t.to_dict() for t in self.themes],
+        }
 
 
 # --- the window -------------------------------------------------------------------------
+
 
 def select_window(papers: Sequence[Paper], end: str, weeks: int = 4, topic: str | None = None) -> Window:
     """The tracked papers (with a topic; `topic` only, if given) that arrived in the last `weeks` weeks."""
@@ -138,9 +148,14 @@ def select_window(papers: Sequence[Paper], end: str, weeks: int = 4, topic: str 
             chosen.append((paper, (seen - starts[0]).days // 7))
     counts = np.bincount([w for _, w in chosen], minlength=weeks)
     week_list = tuple(
-        Week(start.isoformat(), (start + dt.timedelta(days=6)).isoformat(),
-             first_run is not None and (start + dt.timedelta(days=6)).isoformat() >= first_run, int(counts[k]))
-        for k, start in enumerate(starts))
+        Week(
+            start.isoformat(),
+            (start + dt.timedelta(days=6)).isoformat(),
+            first_run is not None and (start + dt.timedelta(days=6)).isoformat() >= first_run,
+            int(counts[k]),
+        )
+        for k, start in enumerate(starts)
+    )
     return Window(end, topic, week_list, tuple(p for p, _ in chosen), tuple(w for _, w in chosen))
 
 
@@ -161,9 +176,16 @@ def _day(value: str | None) -> dt.date | None:
 
 # --- themes and growth ------------------------------------------------------------------
 
-def find_trends(window: Window, vectors: np.ndarray, *, key: Callable[[Paper], float] | None = None,
-                whole_bursts: bool = True, grow_bursts: bool = True, context: LabelContext | None = None
-                ) -> TrendReport:
+
+def find_trends(
+    window: Window,
+    vectors: np.ndarray,
+    *,
+    key: Callable[[Paper], float] | None = None,
+    whole_bursts: bool = True,
+    grow_bursts: bool = True,
+    context: LabelContext | None = None,
+) -> TrendReport:
     """Themes of `window` (row i of `vectors` embeds window.papers[i]), most rising first.
 
     Within a theme, this week's papers are ordered by `key` (higher first; e.g. relevance) or
@@ -177,23 +199,37 @@ def find_trends(window: Window, vectors: np.ndarray, *, key: Callable[[Paper], f
     vectors = unit(vectors)
     week = np.array(window.week)
     tracked = np.array([window.weeks[w].tracked for w in week])
-    members = theme_members(vectors, week == window.this_week, tracked, whole_bursts=whole_bursts,
-                            grow_bursts=grow_bursts)
+    members = theme_members(
+        vectors, week == window.this_week, tracked, whole_bursts=whole_bursts, grow_bursts=grow_bursts
+    )
     papers = list(window.papers)
     trends = []
-    for rows, (title, phrases) in zip(members, label_themes(papers, vectors, members, context=context)):
+    for rows, (title, phrases) in zip(members, label_themes(papers, vectors, members, context=context), strict=True):
         counts = np.bincount(week[rows], minlength=len(window.weeks))
         low, median = growth(int(counts[-1]), int(counts[:-1][_tracked_before(window)].sum()), _share(window))
         now = rows[week[rows] == window.this_week]
-        trends.append(Trend(title, phrases,
-                            tuple(int(c) for c in counts), ordered(papers, vectors, now, key) if len(now) else (),
-                            _or_none(low), _or_none(median)))
+        trends.append(
+            Trend(
+                title,
+                phrases,
+                tuple(int(c) for c in counts),
+                ordered(papers, vectors, now, key) if len(now) else (),
+                _or_none(low),
+                _or_none(median),
+            )
+        )
     trends.sort(key=lambda t: (-(t.growth if t.growth is not None else 0.0), -t.weekly_counts[-1], t.label))
     return TrendReport(window.end, window.topic, window.weeks, tuple(trends))
 
 
-def theme_members(vectors: np.ndarray, this_week: np.ndarray, tracked: np.ndarray, *, whole_bursts: bool = True,
-                  grow_bursts: bool = True) -> list[np.ndarray]:
+def theme_members(
+    vectors: np.ndarray,
+    this_week: np.ndarray,
+    tracked: np.ndarray,
+    *,
+    whole_bursts: bool = True,
+    grow_bursts: bool = True,
+) -> list[np.ndarray]:
     """Row indices of each theme: the rising subtrees first (scan), then the digest cut's themes.
 
     Baselines of benchmarks/trends.py: `whole_bursts=False`, the scan as it was before rising
@@ -241,8 +277,7 @@ def theme_members(vectors: np.ndarray, this_week: np.ndarray, tracked: np.ndarra
     return grow_rising(vectors, themes, this_week & tracked, ~this_week & tracked) if grow_bursts else themes
 
 
-def grow_rising(vectors: np.ndarray, themes: list[np.ndarray], now: np.ndarray, before: np.ndarray
-                ) -> list[np.ndarray]:
+def grow_rising(vectors: np.ndarray, themes: list[np.ndarray], now: np.ndarray, before: np.ndarray) -> list[np.ndarray]:
     """Each rising theme, most rising first, grown into the ball around its centre
     (tracker.enrich.bursts) if the ball still rises; the other themes keep what is left to them."""
     share = now.sum() / max(now.sum() + before.sum(), 1)
@@ -327,8 +362,8 @@ def growth(this_week, before, share: float):
 
 
 def _share(window: Window) -> float:
-    tracked = [w.papers for w in window.weeks if w.tracked]
-    return window.weeks[-1].papers / sum(tracked) if window.weeks[-1].tracked and sum(tracked) else 0.0
+    baseline = sum(w.papers for w in window.weeks if w.tracked)
+    return window.weeks[-1].papers / baseline if window.weeks[-1].tracked and baseline else 0.0
 
 
 def _tracked_before(window: Window) -> np.ndarray:

@@ -3,6 +3,7 @@
 A failure is described by facts only (HTTP status, exception type, the SMTP server's code):
 never by the exception's text, which can carry the webhook URL, i.e. the secret itself.
 """
+
 from __future__ import annotations
 
 import base64
@@ -16,7 +17,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import requests
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_any, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from tracker.redact import redact
 
@@ -55,9 +56,10 @@ class Budget:
 
 def with_retries(send: Any, budget: Budget) -> None:
     """Call `send()` until it succeeds, fails for good, or the budget has no room for the next wait."""
+    attempts = stop_after_attempt(ATTEMPTS)
     retrying = Retrying(
         retry=retry_if_exception_type(Retryable),
-        stop=stop_any(stop_after_attempt(ATTEMPTS), lambda state: _next_wait(state) > budget.left()),
+        stop=lambda state: attempts(state) or _next_wait(state) > budget.left(),
         wait=_next_wait,
         reraise=True,
     )
@@ -73,13 +75,15 @@ def _next_wait(state: RetryCallState) -> float:
 
 # --- webhooks ----------------------------------------------------------------------------------
 
+
 def post_json(url: str, payload: dict[str, Any], budget: Budget) -> None:
     """One POST; the whole exchange, however slowly the server trickles, ends within the budget."""
     deadline = time.monotonic() + max(1.0, min(READ_TIMEOUT * 2, budget.left()))
     read_timeout = max(0.5, min(READ_TIMEOUT, deadline - time.monotonic()))
     try:
-        with requests.post(url, json=payload, timeout=(CONNECT_TIMEOUT, read_timeout), stream=True,
-                           allow_redirects=False) as response:
+        with requests.post(
+            url, json=payload, timeout=(CONNECT_TIMEOUT, read_timeout), stream=True, allow_redirects=False
+        ) as response:
             _read_capped(response, deadline)
             _check_status(response)
     except requests.Timeout:
@@ -122,6 +126,7 @@ def _retry_after(value: str | None) -> float | None:
 
 # --- e-mail ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SmtpLogin:
     host: str
@@ -157,7 +162,7 @@ def send_email(login: SmtpLogin, message: EmailMessage, budget: Budget) -> None:
         raise (Retryable(text) if 400 <= exc.smtp_code < 500 else DeliveryFailed(text)) from None
     except smtplib.SMTPRecipientsRefused:
         raise DeliveryFailed("SMTP: every recipient was refused") from None
-    except (smtplib.SMTPServerDisconnected, socket.timeout, TimeoutError, ConnectionError) as exc:
+    except (smtplib.SMTPServerDisconnected, TimeoutError, ConnectionError) as exc:
         raise Retryable(f"SMTP connection failed ({type(exc).__name__})") from None
     except ssl.SSLError as exc:
         raise DeliveryFailed(f"SMTP TLS failed ({exc.reason or type(exc).__name__})") from None
@@ -183,7 +188,8 @@ def _client(login: SmtpLogin, timeout: float) -> smtplib.SMTP:
 
 def _greeted(smtp: smtplib.SMTP, login: SmtpLogin) -> None:
     """Connect and read the greeting, as smtplib does when given the host at construction."""
-    smtp._host = login.host  # noqa: SLF001 - what the constructor would set: STARTTLS checks the certificate against it
+    # What the constructor would set: STARTTLS checks the certificate against it (typeshed omits the attribute).
+    smtp._host = login.host  # type: ignore[attr-defined]
     code, reply = smtp.connect(login.host, login.port)
     if code != 220:
         raise smtplib.SMTPConnectError(code, reply)

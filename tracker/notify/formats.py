@@ -5,6 +5,7 @@ Paper text is hostile: on every platform a mention written in a title (`<!channe
 Long days are split between lines into a few messages; what still does not fit is cut with a
 line pointing to the full digest, never rejected by the platform.
 """
+
 from __future__ import annotations
 
 import html
@@ -36,8 +37,9 @@ def no_mentions(text: str) -> str:
     return _MENTION_OPEN.sub("<" + ZWSP, _AT_WORD.sub("@" + ZWSP, display_line(text)))
 
 
-def pack(lines: list[str], limit: int, max_parts: int, cut_line: Callable[[int], str],
-         size: Callable[[str], int] = len) -> list[str]:
+def pack(
+    lines: list[str], limit: int, max_parts: int, cut_line: Callable[[int], str], size: Callable[[str], int] = len
+) -> list[str]:
     """Lines joined into at most `max_parts` parts of at most `limit` (as `size` measures: chars by
     default); the rest cut with `cut_line(n)`."""
     parts: list[str] = []
@@ -56,7 +58,7 @@ def pack(lines: list[str], limit: int, max_parts: int, cut_line: Callable[[int],
 def _fit(line: str, limit: int, size: Callable[[str], int]) -> str:
     line = line[:limit]
     while size(line) > limit:  # wide characters: more bytes than chars
-        line = line[:len(line) * limit // size(line)]
+        line = line[: len(line) * limit // size(line)]
     return line
 
 
@@ -72,6 +74,7 @@ def _cut_note(news: DayNews, link_markup: Callable[[str, str], str]) -> Callable
     def note(count: int) -> str:
         more = f"…and {count} more line(s)"
         return f"{more}: {link_markup('the full digest', news.link)}" if news.link else f"{more} in the digest"
+
     return note
 
 
@@ -105,10 +108,14 @@ def slack_payloads(news: DayNews) -> list[dict[str, Any]]:
     if news.link:
         lines.append(_slack_link("Full digest", news.link))
     sections = pack(lines, SLACK.chars, SLACK.messages * 40, _cut_note(news, _slack_link))
-    messages = [sections[i:i + 40] for i in range(0, len(sections), 40)][:SLACK.messages]
-    return [{"text": slack_text(news.headline),
-             "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": s}} for s in chunk]}
-            for chunk in messages]
+    messages = [sections[i : i + 40] for i in range(0, len(sections), 40)][: SLACK.messages]
+    return [
+        {
+            "text": slack_text(news.headline),
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": s}} for s in chunk],
+        }
+        for chunk in messages
+    ]
 
 
 # --- Discord: plain messages of at most 2,000 characters ---------------------------------------
@@ -190,13 +197,22 @@ def _teams_size(text: str) -> int:
 def _adaptive_card(title: str, text: str) -> dict[str, Any]:
     body = [{"type": "TextBlock", "text": title, "weight": "Bolder", "wrap": True}]
     body += [{"type": "TextBlock", "text": line, "wrap": True} for line in text.split("\n") if line]
-    card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
-            "version": "1.4", "body": body}
-    return {"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",
-                                                "contentUrl": None, "content": card}]}
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+    }
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
+        ],
+    }
 
 
 # --- E-mail: one multipart text + HTML message -------------------------------------------------
+
 
 def email_message(news: DayNews, sender: str, recipients: list[str]) -> EmailMessage:
     """Headers come from the config only (checked addresses) and the run's counts: never paper text."""
@@ -244,5 +260,7 @@ def _html(news: DayNews) -> str:
 
 
 WEBHOOK_PAYLOADS: dict[str, Callable[[DayNews], list[dict[str, Any]]]] = {
-    "slack": slack_payloads, "discord": discord_payloads, "teams": teams_payloads,
+    "slack": slack_payloads,
+    "discord": discord_payloads,
+    "teams": teams_payloads,
 }

@@ -4,20 +4,26 @@
 paper up in the ledger for its title and TL;DR. Everything here is still hostile text: each
 platform's formatter (tracker.notify.formats) escapes it for where it goes.
 """
+
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.errors import TrackerError
+from tracker.models import Paper
 from tracker.render.digest_data import digest_data_path, read_digest_data
 from tracker.render.feed import repository
 from tracker.render.links import safe_url
 from tracker.render.paths import digest_path
 from tracker.store.ledger import Ledger
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 PICKS_PER_PROFILE = 5  # a chat message is a teaser; the digest has the rest
 PAPERS_WITHOUT_PROFILE = 5
@@ -44,7 +50,7 @@ class DayNews:
     link: str | None  # the full digest (page or issue), when known
 
 
-def gather_news(settings: Any, date: str) -> DayNews:
+def gather_news(settings: Settings, date: str) -> DayNews:
     digest_dir = settings.path(settings.output.digest_dir)
     data = read_digest_data(digest_data_path(digest_dir, date))
     if data is None:
@@ -62,7 +68,7 @@ def headline(data: dict) -> str:
     return text
 
 
-def blocks(data: dict, papers: dict) -> list[Block]:
+def blocks(data: dict, papers: Mapping[str, Paper]) -> list[Block]:
     out: list[Block] = []
     groups = [g for g in data.get("picks") or [] if isinstance(g, dict)]
     for group in groups:
@@ -80,19 +86,26 @@ def blocks(data: dict, papers: dict) -> list[Block]:
     return out
 
 
-def _paper_blocks(ids: list, papers: dict) -> list[Block]:
+def _paper_blocks(ids: list, papers: Mapping[str, Paper]) -> list[Block]:
     found = [papers[i] for i in ids if isinstance(i, str) and i in papers]
-    return [Block("paper", paper.title[:TITLE_CHARS], f"https://arxiv.org/abs/{paper.id}", tldr_of(paper)) for paper in found]
+    return [
+        Block("paper", paper.title[:TITLE_CHARS], f"https://arxiv.org/abs/{paper.id}", tldr_of(paper))
+        for paper in found
+    ]
 
 
 def tldr_of(paper: Any) -> str:
     """The stored TL;DR, else the abstract's first sentence; at most TLDR_WORDS words."""
-    text = getattr(paper, "tldr", "") or paper.extra.get("tldr") or _SENTENCE_END.split(paper.abstract or "", maxsplit=1)[0]
+    text = (
+        getattr(paper, "tldr", "")
+        or paper.extra.get("tldr")
+        or _SENTENCE_END.split(paper.abstract or "", maxsplit=1)[0]
+    )
     words = str(text).split()
     return " ".join(words[:TLDR_WORDS]) + (" …" if len(words) > TLDR_WORDS else "")
 
 
-def digest_link(settings: Any, date: str) -> str | None:
+def digest_link(settings: Settings, date: str) -> str | None:
     """The digest page on GitHub when the repository is known (config, or Actions' environment)."""
     repo, server = repository(settings.publish.repo)
     if not repo:

@@ -4,23 +4,27 @@
 maps each channel's key (kind + where its secret comes from; never the secret) to the dates it
 was sent. `.tracker/notify/DATE.json` holds the last attempt's failures for the health issue.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tracker.errors import TrackerError
 from tracker.redact import redact
 from tracker.store.journal import write_atomic
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 log = logging.getLogger(__name__)
 SENT_FILE = "notify.json"
 KEEP_DATES = 62  # per channel: enough to answer "sent today?" after any outage
 
 
-def sent_path(settings: Any) -> Path:
+def sent_path(settings: Settings) -> Path:
     return settings.path(settings.output.data_dir) / SENT_FILE
 
 
@@ -38,7 +42,9 @@ def load_sent(path: Path) -> dict[str, list[str]]:
         if not isinstance(sent, dict) or not all(isinstance(v, list) for v in sent.values()):
             raise ValueError("`sent` is not a mapping of lists")
     except (ValueError, KeyError, TypeError, RecursionError) as exc:  # RecursionError: JSON nested too deep
-        raise TrackerError(f"{path}: not a notification record ({str(exc)[:120]}); fix it (git conflict?) or delete it") from None
+        raise TrackerError(
+            f"{path}: not a notification record ({str(exc)[:120]}); fix it (git conflict?) or delete it"
+        ) from None
     return {str(key): [str(d) for d in dates] for key, dates in sent.items()}
 
 
@@ -49,11 +55,11 @@ def mark_sent(path: Path, key: str, date: str) -> None:
     write_atomic(path, json.dumps({"sent": dict(sorted(sent.items()))}, indent=1, sort_keys=True) + "\n")
 
 
-def failures_path(settings: Any, date: str) -> Path:
+def failures_path(settings: Settings, date: str) -> Path:
     return settings.project.notify_record(date)
 
 
-def save_failures(settings: Any, date: str, failures: list[str]) -> None:
+def save_failures(settings: Settings, date: str, failures: list[str]) -> None:
     path = failures_path(settings, date)
     try:
         write_atomic(path, json.dumps({"date": date, "failures": [redact(f) for f in failures]}, indent=1) + "\n")
@@ -61,7 +67,7 @@ def save_failures(settings: Any, date: str, failures: list[str]) -> None:
         log.warning("could not save %s (%s)", path, exc)
 
 
-def notify_problems(settings: Any, date: str) -> list[str]:
+def notify_problems(settings: Settings, date: str) -> list[str]:
     """The channels that failed for `date` (for the health issue); [] when none or unknown."""
     try:
         data = json.loads(failures_path(settings, date).read_text(encoding="utf-8"))

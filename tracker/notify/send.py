@@ -3,13 +3,14 @@
 A channel that fails is retried within the run's wait budget, then named in the report (and,
 through `.tracker/notify/DATE.json`, in the health issue); it never stops the other channels.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
 
 from tracker.config_notify import LOOPBACK_HOSTS, EmailChannel, NotifyChannel
@@ -20,6 +21,9 @@ from tracker.notify.record import load_sent, mark_sent, save_failures, sent_path
 from tracker.redact import register_secret
 from tracker.render.links import safe_url
 from tracker.store.lock import run_lock
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 log = logging.getLogger(__name__)
 MIN_WEBHOOK_PATH = 16  # a real webhook's path holds its token; a short one ("/hook") would mask common text
@@ -41,8 +45,15 @@ def channel_name(channel: NotifyChannel, config_name: str) -> str:
     return f"{channel.kind} ({config_name}:{channel.line})" if channel.line else channel.kind
 
 
-def notify_day(settings: Any, date: str, *, config_name: str = "keywords.yaml", dry_run: bool = False,
-               force: bool = False, budget_seconds: float = 120.0) -> NotifyReport:
+def notify_day(
+    settings: Settings,
+    date: str,
+    *,
+    config_name: str = "keywords.yaml",
+    dry_run: bool = False,
+    force: bool = False,
+    budget_seconds: float = 120.0,
+) -> NotifyReport:
     report = NotifyReport()
     if not settings.notify:
         return report
@@ -56,7 +67,9 @@ def notify_day(settings: Any, date: str, *, config_name: str = "keywords.yaml", 
     return report
 
 
-def _send_all(settings: Any, news: DayNews, report: NotifyReport, *, config_name: str, force: bool, budget: Budget) -> None:
+def _send_all(
+    settings: Settings, news: DayNews, report: NotifyReport, *, config_name: str, force: bool, budget: Budget
+) -> None:
     record = sent_path(settings)
     sent = load_sent(record)
     for channel in settings.notify:
@@ -111,12 +124,13 @@ def smtp_login(options: EmailChannel) -> SmtpLogin:
     username = password = None
     if options.username_env and options.password_env:
         username, password = os.environ.get(options.username_env), os.environ.get(options.password_env)
-        missing = [v for v, value in ((options.username_env, username), (options.password_env, password)) if not value]
-        if missing:
+        if not username or not password:
+            missing = [v for v, val in ((options.username_env, username), (options.password_env, password)) if not val]
             raise ChannelProblem(f"environment variable(s) {', '.join(missing)} not set")
         register_secret(password)
-    return SmtpLogin(options.smtp_host, options.port, options.starttls, options.ssl, options.timeout_seconds,
-                     username, password)
+    return SmtpLogin(
+        options.smtp_host, options.port, options.starttls, options.ssl, options.timeout_seconds, username, password
+    )
 
 
 def preview(channel: NotifyChannel, news: DayNews, name: str) -> str:
@@ -124,5 +138,7 @@ def preview(channel: NotifyChannel, news: DayNews, name: str) -> str:
     if isinstance(options, EmailChannel):
         body = formats.email_message(news, options.from_, options.to).as_string()
     else:
-        body = "\n".join(json.dumps(p, ensure_ascii=False, indent=1) for p in formats.WEBHOOK_PAYLOADS[channel.kind](news))
+        body = "\n".join(
+            json.dumps(p, ensure_ascii=False, indent=1) for p in formats.WEBHOOK_PAYLOADS[channel.kind](news)
+        )
     return f"--- {name} ---\n{body}"

@@ -10,6 +10,7 @@ configured for:
   is retried for GET only: a POST whose answer was lost may have created the issue or comment, and
   repeating it would post it twice. The publisher reconciles by markers, so rerunning finishes the job.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,12 +18,12 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from github import GithubRetry  # PyGithub (~0.3 s): the CLI imports this module lazily
 from github.GithubException import BadAttributeException, GithubException, RateLimitExceededExceedsMaxWait
-from urllib3 import Retry
 from requests import RequestException
+from urllib3 import Retry
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from tracker.config_types import REPO_NAME
@@ -78,7 +79,7 @@ class BoundedRetry(GithubRetry):
             return False
         return super().is_retry(method, status_code, has_retry_after)
 
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # noqa: ANN001
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         if error is not None and method not in _SAFE_METHODS and not self._is_connection_error(error):
             raise error  # the request may have been carried out: never repeat it blindly
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
@@ -86,7 +87,10 @@ class BoundedRetry(GithubRetry):
             wait = self._wait_for(response, retry)
             if wait > self.policy.max_wait or self.policy.waited + wait > self.policy.budget:
                 raise RateLimitExceededExceedsMaxWait(
-                    response.status, {"message": f"rate limited; retry in {wait:.0f} s"}, dict(response.headers), wait=wait
+                    response.status,
+                    {"message": f"rate limited; retry in {wait:.0f} s"},
+                    dict(response.headers),
+                    wait=wait,
                 )
         return retry
 
@@ -94,7 +98,7 @@ class BoundedRetry(GithubRetry):
         after = self.get_retry_after(response) if self.respect_retry_after_header else None
         if after is not None:
             return after
-        if response.status == 429:
+        if response.status == 429:  # (mypy: a method replaced on this one Retry object, on purpose)
             retry.get_backoff_time = lambda: self.policy.secondary_wait  # type: ignore[method-assign]
         return retry.get_backoff_time()
 
@@ -106,7 +110,6 @@ class BoundedRetry(GithubRetry):
             log.warning("GitHub asked us to slow down; waiting %.0f s", wait)
             self.policy.waited += wait
             self.policy.sleep(wait)
-
 
 
 def connect(
@@ -176,12 +179,21 @@ class Api:
         self.token = token if token is not None else _repo_token(repo)
         self.where = where or (getattr(repo, "full_name", "") if repo is not None else "")
 
+    @overload
+    def call(self, what: str, fn: Callable[[], T], *, missing_ok: Literal[False] = False) -> T: ...
+    @overload
+    def call(self, what: str, fn: Callable[[], T], *, missing_ok: bool) -> T | None: ...
+
     def call(self, what: str, fn: Callable[[], T], *, missing_ok: bool = False) -> T | None:
+        """`fn()`, with GitHub's and the network's failures turned into one clear line (None for a
+        404 when `missing_ok`)."""
         try:
             return fn()
         except RateLimitExceededExceedsMaxWait as exc:
             wait = f"{exc.wait:.0f} s" if exc.wait is not None else "too long"
-            raise self._fail(f"GitHub rate limit hit while {what} on {self.where}: reset in {wait}, longer than we wait; rerun later") from None
+            raise self._fail(
+                f"GitHub rate limit hit while {what} on {self.where}: reset in {wait}, longer than we wait; rerun later"
+            ) from None
         except GithubException as exc:
             if missing_ok and exc.status == 404:
                 return None
@@ -200,7 +212,8 @@ class Api:
             ) from None
         except _ANSWER_ERRORS as exc:
             raise self._fail(
-                f"GitHub ({self.where}) sent an answer PyGithub cannot read while {what}: {type(exc).__name__} {_short(exc)}"
+                f"GitHub ({self.where}) sent an answer PyGithub cannot read while {what}: "
+                f"{type(exc).__name__} {_short(exc)}"
             ) from None
 
     def _error(self, what: str, exc: GithubException) -> TrackerError:
@@ -211,8 +224,7 @@ class Api:
             return self._fail(f"GitHub rate limit hit while {what} on {self.where} ({status} {message}); rerun later")
         if status == 403:
             return self._fail(
-                f"GitHub refused access (403 {message}) while {what} on {self.where}: "
-                f"the token needs {self.needs}"
+                f"GitHub refused access (403 {message}) while {what} on {self.where}: the token needs {self.needs}"
             )
         if status == 404:
             return self._fail(

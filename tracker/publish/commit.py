@@ -6,6 +6,7 @@ per folder), so a rerun against a repository that lacks the files commits them, 
 already there unchanged costs nothing. The README is shared with people: only the tracker's
 marked section is replaced in the README GitHub has, so an edit made on GitHub is kept.
 """
+
 from __future__ import annotations
 
 import base64
@@ -14,6 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from tracker.errors import TrackerError
@@ -58,22 +60,27 @@ def commit_files(
     result = CommitResult(remote={p: s for p, s in remote.items() if s})
     for path in sorted(files):
         data = files[path]
-        if path == readme and remote.get(path):
-            data = _merged_readme(api, repo, path, data, remote[path])
+        if path == readme and (sha := remote.get(path)):
+            data = _merged_readme(api, repo, path, data, sha)
         if remote.get(path) == git_blob_sha(data):
             continue
         if remote.get(path) is None:
-            api.call(f"creating {path}", lambda p=path, d=data: repo.create_file(p, message, d, branch=ref))
+            api.call(f"creating {path}", partial(repo.create_file, path, message, data, branch=ref))
         else:
-            api.call(f"updating {path}", lambda p=path, d=data: repo.update_file(p, message, d, remote[p], branch=ref))
+            api.call(f"updating {path}", partial(repo.update_file, path, message, data, remote[path], branch=ref))
         result.changed.append(path)
         result.remote[path] = git_blob_sha(data)
     for path in gone:
         if remote.get(path):
-            api.call(f"deleting {path}", lambda p=path: repo.delete_file(p, message, remote[p], branch=ref))
+            api.call(f"deleting {path}", partial(repo.delete_file, path, message, remote[path], branch=ref))
             result.deleted.append(path)
             result.remote.pop(path, None)
-    log.info("committed %d and deleted %d of %d files via the contents API", len(result.changed), len(result.deleted), len(files))
+    log.info(
+        "committed %d and deleted %d of %d files via the contents API",
+        len(result.changed),
+        len(result.deleted),
+        len(files),
+    )
     return result
 
 
@@ -85,16 +92,22 @@ def remote_shas(repo: Any, paths: Iterable[str], *, ref: Any, api: Api | None = 
         by_folder[path.rpartition("/")[0]].append(path)
     out: dict[str, str | None] = {}
     for folder, wanted in sorted(by_folder.items()):
-        listing = api.call(f"listing {folder or 'the repository root'}", lambda f=folder: repo.get_contents(f, ref=ref), missing_ok=True)
+        listing = api.call(
+            f"listing {folder or 'the repository root'}",
+            partial(repo.get_contents, folder, ref=ref),
+            missing_ok=True,
+        )
         if listing is not None and not isinstance(listing, list):
             raise TrackerError(f"cannot commit into {folder}: it is a file in {repo.full_name}")
         entries = {e.path: e for e in listing or []}
         for path in wanted:
             entry = entries.get(path)
             if entry is None and listing is not None and len(listing) >= _LISTING_CAP:
-                entry = api.call(f"reading {path}", lambda p=path: repo.get_contents(p, ref=ref), missing_ok=True)
+                entry = api.call(f"reading {path}", partial(repo.get_contents, path, ref=ref), missing_ok=True)
             if entry is not None and (isinstance(entry, list) or entry.type != "file"):
-                raise TrackerError(f"cannot commit {path}: it is a {getattr(entry, 'type', 'directory')} in {repo.full_name}")
+                raise TrackerError(
+                    f"cannot commit {path}: it is a {getattr(entry, 'type', 'directory')} in {repo.full_name}"
+                )
             out[path] = entry.sha if entry is not None else None
     return out
 
@@ -126,11 +139,15 @@ def read_blob(api: Api, repo: Any, path: str, sha: str) -> bytes:
     (PyGithub's `decoded_content` then fails an assertion); blobs are served up to 100 MB."""
     blob = api.call(f"reading {path} (blob {sha[:12]})", lambda: repo.get_git_blob(sha))
     try:
-        data = base64.b64decode(blob.content or "") if blob.encoding == "base64" else (blob.content or "").encode("utf-8")
+        data = (
+            base64.b64decode(blob.content or "") if blob.encoding == "base64" else (blob.content or "").encode("utf-8")
+        )
     except (ValueError, TypeError):
         data = None
     if data is None or git_blob_sha(data) != sha:  # a proxy or a damaged answer: never splice into it
-        raise TrackerError(f"GitHub sent {path} (blob {sha[:12]}) damaged or in an unknown encoding {blob.encoding!r}; rerun later")
+        raise TrackerError(
+            f"GitHub sent {path} (blob {sha[:12]}) damaged or in an unknown encoding {blob.encoding!r}; rerun later"
+        )
     return data
 
 

@@ -10,6 +10,7 @@
 Everything read from `.tracker/` is a cache written by our own run, but it is still redacted
 before it can reach GitHub, and a damaged file is treated as missing (with a warning).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,12 +20,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.errors import TrackerError
 from tracker.models import RunSummary
 from tracker.project import LAST_RUN_FILE
 from tracker.redact import redact
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +44,7 @@ class DayToPublish:
     from_dry_run: bool = False  # read from .tracker/dry-run/DATE/
 
 
-def gather_day(settings: Any, date: str, *, dry_run: bool = False) -> DayToPublish:
+def gather_day(settings: Settings, date: str, *, dry_run: bool = False) -> DayToPublish:
     """Everything publishing needs for `date`; a dry run prefers what `run --dry-run` left."""
     from tracker.render.paths import digest_path
 
@@ -62,7 +66,7 @@ def gather_day(settings: Any, date: str, *, dry_run: bool = False) -> DayToPubli
     return DayToPublish(date, new, revised, markdown, digest_file, read_summary(settings.project.last_run, date))
 
 
-def last_run_date(settings: Any, today: str, *, recent_hours: float = 12.0) -> str:
+def last_run_date(settings: Settings, today: str, *, recent_hours: float = 12.0) -> str:
     """The day `publish` without --date publishes: today, or the last run's day when that run
     was for yesterday (UTC) and wrote its summary in the last `recent_hours`.
 
@@ -82,7 +86,7 @@ def last_run_date(settings: Any, today: str, *, recent_hours: float = 12.0) -> s
     return today
 
 
-def count_day(settings: Any, date: str) -> tuple[int, int]:
+def count_day(settings: Settings, date: str) -> tuple[int, int]:
     from tracker.models import papers_of_day
     from tracker.store.ledger import Ledger
 
@@ -129,14 +133,20 @@ def failures(summary: RunSummary | None) -> list[tuple[str, str]]:
     return [(redact(t.name), redact(str(t.error))) for t in (summary.failed if summary else [])]
 
 
-def health_summary(day: DayToPublish, *, outcome: str | None = None, problems: tuple[str, ...] = ()) -> Mapping[str, Any]:
+def health_summary(
+    day: DayToPublish, *, outcome: str | None = None, problems: tuple[str, ...] = ()
+) -> Mapping[str, Any]:
     """The run's summary for the health issue, with what the workflow saw added.
 
     No summary for the day means the run died before writing one. `outcome` is the run step's
     outcome (GitHub Actions' success/failure/cancelled); `problems` are other steps' failures.
     """
     if day.summary is None:
-        summary: dict[str, Any] = {"date": day.date, "topics": [], "error": "the run recorded no summary for this date (it failed early)"}
+        summary: dict[str, Any] = {
+            "date": day.date,
+            "topics": [],
+            "error": "the run recorded no summary for this date (it failed early)",
+        }
     else:
         summary = day.summary.to_dict()
     extra = [redact(p) for p in problems]
@@ -151,7 +161,7 @@ def _has_problem(summary: RunSummary) -> bool:
     return bool(summary.error) or bool(summary.failed)
 
 
-def weekly_page(settings: Any, date: str) -> Path:
+def weekly_page(settings: Settings, date: str) -> Path:
     """`digests/YYYY/week-WW.md` for the ISO week `date` falls in."""
     year, week, _ = dt.date.fromisoformat(date).isocalendar()
     return settings.path(settings.output.digest_dir) / f"{year}" / f"week-{week:02d}.md"
@@ -162,7 +172,7 @@ def iso_week(date: str) -> str:
     return f"{year}-W{week:02d}"
 
 
-def repo_path(settings: Any, path: Path) -> str:
+def repo_path(settings: Settings, path: Path) -> str:
     """`path` relative to the repository root (the config file's folder), POSIX style."""
     try:
         return Path(path).resolve().relative_to(settings.path(".").resolve()).as_posix()

@@ -5,6 +5,7 @@ without its collapsed blocks, inside templates/issue.md.j2; each paper in it bec
 item (see `tasks`). Text built here in Python (titles, failure messages) is escaped on the way
 in, like template values.
 """
+
 from __future__ import annotations
 
 import logging
@@ -111,12 +112,23 @@ def publish_digest(
         log.info("no new or revised papers on %s; not opening an issue (empty_day: skip)", date)
         return PublishResult("skipped")
     body = render_issue_body(
-        date=date, new_count=new_count, revised_count=revised_count,
+        date=date,
+        new_count=new_count,
+        revised_count=revised_count,
         digest_markdown=digest_markdown if new_count or revised_count else "",
-        digest_url=digest_url, failures=failures, template_dir=template_dir,
+        digest_url=digest_url,
+        failures=failures,
+        template_dir=template_dir,
     )
     return publish_issue(
-        repo, DIGEST, key=date, title=digest_title(date, new_count), body=body, label=label, limit=limit, full_url=digest_url,
+        repo,
+        DIGEST,
+        key=date,
+        title=digest_title(date, new_count),
+        body=body,
+        label=label,
+        limit=limit,
+        full_url=digest_url,
     )
 
 
@@ -127,9 +139,13 @@ def weekly_week(page: str) -> str | None:
     return found.group(1) if found else None
 
 
-def publish_weekly(repo: Any, *, page: str, week: str, label: str = WEEKLY_LABEL, limit: int = GITHUB_BODY_LIMIT) -> PublishResult:
+def publish_weekly(
+    repo: Any, *, page: str, week: str, label: str = WEEKLY_LABEL, limit: int = GITHUB_BODY_LIMIT
+) -> PublishResult:
     """Open or update the week's review issue from its page; close earlier weekly issues."""
     if weekly_week(page) != week:
         raise TrackerError(f"the weekly review page does not start with '# Weekly review {week}'")
     body = page.split("\n", 1)[1] if "\n" in page else ""
-    return publish_issue(repo, WEEKLY, key=week, title=f"Weekly review {week}", body=body.strip("\n"), label=label, limit=limit)
+    return publish_issue(
+        repo, WEEKLY, key=week, title=f"Weekly review {week}", body=body.strip("\n"), label=label, limit=limit
+    )

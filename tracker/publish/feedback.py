@@ -7,6 +7,7 @@ each ticked paper (canonical id, the date its tick was first seen, the issue), a
 paper a member unticked in the issue it came from. Ticks in older issues are never touched.
 Anything that is not a well-formed item for a paper in the ledger is skipped with a warning.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,7 +15,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.publish.client import READ_ISSUES, Api
 from tracker.publish.identity import record_in
@@ -22,7 +23,11 @@ from tracker.publish.issues import DIGEST, our_comments, own_issues
 from tracker.publish.tasks import task_items
 from tracker.store.feedback import feedback_path, load_feedback_records, save_feedback
 
+if TYPE_CHECKING:
+    from tracker.config import Settings
+
 log = logging.getLogger(__name__)
+
 
 @dataclass
 class Ticks:
@@ -44,10 +49,9 @@ class FeedbackReport:
     path: Path
 
 
-def sync_feedback(repo: Any, settings: Any, *, days: int, today: str) -> FeedbackReport:
+def sync_feedback(repo: Any, settings: Settings, *, days: int, today: str) -> FeedbackReport:
     """Update the feedback file from the digest issues of the `days` days up to `today`."""
     from tracker.store.ledger import Ledger
-
     from tracker.store.lock import run_lock
 
     record_in(repo, settings.project.state_dir)  # the bot's login, when GitHub will not say it
@@ -74,7 +78,10 @@ def read_ticks(repo: Any, label: str, *, since: str, known: set[str]) -> Ticks:
             continue
         ticks.issues.append(issue.number)
         texts = [(f"#{issue.number}", issue.body or "")]
-        texts += [(f"#{issue.number} (comment {c.id})", c.body or "") for c in our_comments(api, issue, DIGEST.part_mark.format(key=key))]
+        texts += [
+            (f"#{issue.number} (comment {c.id})", c.body or "")
+            for c in our_comments(api, issue, DIGEST.part_mark.format(key=key))
+        ]
         for where, text in texts:
             _read_items(ticks, issue.number, where, text, known)
     return ticks
@@ -83,7 +90,7 @@ def read_ticks(repo: Any, label: str, *, since: str, known: set[str]) -> Ticks:
 def _read_items(ticks: Ticks, number: int, where: str, text: str, known: set[str]) -> None:
     for item in task_items(text):
         problem = _problem(item, known)
-        if problem:
+        if problem or item.paper is None:  # (a missing paper is always a problem)
             if item.checked:  # an unticked item we cannot read changes nothing
                 log.warning("%s line %d: %s; skipped: %s", where, item.line, problem, item.text)
                 ticks.skipped += 1

@@ -11,6 +11,7 @@ author wins for the rest of the run and is recorded (and a warning says what to 
 `[bot]` login is taken from the record: no member's account can be one, so a tampered cache
 cannot make the tracker take a member's issues for its own.
 """
+
 from __future__ import annotations
 
 import logging
@@ -72,7 +73,9 @@ def _record(repo: Any, login: str) -> None:
 
 def same_login(one: str | None, other: str | None) -> bool:
     """GitHub logins ignore case: TRACKER_GITHUB_LOGIN=Lab-Bot names the account shown as lab-bot."""
-    return bool(one and other) and one.casefold() == other.casefold()
+    if not one or not other:
+        return False
+    return one.casefold() == other.casefold()
 
 
 def learn_from_created(repo: Any, created: Any) -> None:

@@ -10,6 +10,7 @@ AND its body carries the hidden marker; a member's issue titled like a digest, o
 marker, is never edited, closed or read for ticks. They are found by label and by creator, so
 deleting the label by hand loses nothing (the label is put back on the next publish).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,7 +18,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 from github.GithubException import GithubException
@@ -54,8 +55,12 @@ class IssueKind:
         return found.group(1) if found else None
 
 
-DIGEST = IssueKind("digest", "<!-- paper-tracker:digest date={key} -->", "<!-- paper-tracker:digest-part date={key} -->", tasks=True)
-WEEKLY = IssueKind("weekly", "<!-- paper-tracker:weekly week={key} -->", "<!-- paper-tracker:weekly-part week={key} -->", tasks=False)
+DIGEST = IssueKind(
+    "digest", "<!-- paper-tracker:digest date={key} -->", "<!-- paper-tracker:digest-part date={key} -->", tasks=True
+)
+WEEKLY = IssueKind(
+    "weekly", "<!-- paper-tracker:weekly week={key} -->", "<!-- paper-tracker:weekly-part week={key} -->", tasks=False
+)
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,13 @@ def issue_parts(kind: IssueKind, key: str, body: str, limit: int = GITHUB_BODY_L
 
 
 def plan_parts(
-    kind: IssueKind, key: str, body: str, limit: int = GITHUB_BODY_LIMIT, *, full_url: str | None = None, max_parts: int | None = None
+    kind: IssueKind,
+    key: str,
+    body: str,
+    limit: int = GITHUB_BODY_LIMIT,
+    *,
+    full_url: str | None = None,
+    max_parts: int | None = None,
 ) -> Parts:
     """The parts to send, and what did not fit (named in the last part, linking `full_url`).
 
@@ -110,12 +121,23 @@ def _cut_note(shortened: int, left_out: int, full_url: str | None) -> str:
         said.append(f"{left_out} more entr{'y' if left_out == 1 else 'ies'} did not fit in this issue")
     if shortened:
         said.append(f"{shortened} entr{'y was' if shortened == 1 else 'ies were'} too long and shortened")
-    where = md_link("the full digest", full_url) if full_url and len(full_url) < 300 else "the digest page in the repository"
+    where = (
+        md_link("the full digest", full_url)
+        if full_url and len(full_url) < 300
+        else "the digest page in the repository"
+    )
     return f"**Not everything fits in a GitHub issue:** {'; '.join(said)}. See {where}."
 
 
 def publish_issue(
-    repo: Any, kind: IssueKind, *, key: str, title: str, body: str, label: str, limit: int = GITHUB_BODY_LIMIT,
+    repo: Any,
+    kind: IssueKind,
+    *,
+    key: str,
+    title: str,
+    body: str,
+    label: str,
+    limit: int = GITHUB_BODY_LIMIT,
     full_url: str | None = None,
 ) -> PublishResult:
     """Open or update the bot's issue for `key` (+ continuation comments), then close earlier ones.
@@ -128,7 +150,8 @@ def publish_issue(
     ensure_label(repo, label, api)
     mine = api.call(f"listing open {kind.name} issues", lambda: list(own_issues(repo, "open", label)))
     issue = _find(kind, mine, key) or api.call(
-        f"looking for a closed {kind.name} issue", lambda: _find(kind, own_issues(repo, "closed", label, _not_before(key)), key)
+        f"looking for a closed {kind.name} issue",
+        lambda: _find(kind, own_issues(repo, "closed", label, _not_before(key)), key),
     )
     planned = plan_parts(kind, key, as_task_list(body) if kind.tasks else body, limit, full_url=full_url)
     if issue is None:
@@ -146,7 +169,9 @@ def publish_issue(
     )
 
 
-def _update(api: Api, repo: Any, kind: IssueKind, key: str, issue: Any, title: str, label: str, parts: list[str]) -> str:
+def _update(
+    api: Api, repo: Any, kind: IssueKind, key: str, issue: Any, title: str, label: str, parts: list[str]
+) -> str:
     """Bring our issue and its comments to `parts`; 'updated' or 'unchanged'."""
     ours = our_comments(api, issue, kind.part_mark.format(key=key))
     states = tick_states([issue.body or "", *(c.body or "" for c in ours)]) if kind.tasks else {}
@@ -157,7 +182,10 @@ def _update(api: Api, repo: Any, kind: IssueKind, key: str, issue: Any, title: s
         wanted = with_ticks(parts[0], states)
         if not _same(fresh, title, label, wanted):
             labels = [lab.name for lab in fresh.labels if lab.name != label] + [label]
-            api.call(f"updating {kind.name} issue #{issue.number}", lambda: fresh.edit(title=title, body=wanted, labels=labels))
+            api.call(
+                f"updating {kind.name} issue #{issue.number}",
+                lambda: fresh.edit(title=title, body=wanted, labels=labels),
+            )
             changed = True
     changed = _reconcile_comments(api, issue, ours, parts[1:], states) or changed
     return "updated" if changed else "unchanged"
@@ -251,19 +279,19 @@ def _reconcile_comments(api: Api, issue: Any, ours: list[Any], wanted: list[str]
     """Make our marked comments equal `wanted` (with members' ticks), in order; never touches
     other people's comments. A comment is re-read just before it is edited (a tick made since wins)."""
     changed = False
-    for comment, part in zip(ours, wanted):
+    for comment, part in zip(ours, wanted, strict=False):  # the longer list's rest is handled below
         if comment.body == with_ticks(part, states):
             continue
-        fresh = api.call(f"re-reading comment {comment.id}", lambda c=comment: issue.get_comment(c.id))
+        fresh = api.call(f"re-reading comment {comment.id}", partial(issue.get_comment, comment.id))
         body = with_ticks(part, {**states, **tick_states([fresh.body or ""])})
         if fresh.body != body:
-            api.call(f"editing comment {comment.id}", lambda c=fresh, b=body: c.edit(b))
+            api.call(f"editing comment {comment.id}", partial(fresh.edit, body))
             changed = True
     for part in wanted[len(ours) :]:
-        api.call(f"adding a comment to #{issue.number}", lambda b=with_ticks(part, states): issue.create_comment(b))
+        api.call(f"adding a comment to #{issue.number}", partial(issue.create_comment, with_ticks(part, states)))
         changed = True
     for comment in ours[len(wanted) :]:
-        api.call(f"deleting comment {comment.id}", lambda c=comment: c.delete())
+        api.call(f"deleting comment {comment.id}", comment.delete)
         changed = True
     return changed
 
@@ -273,6 +301,6 @@ def _close_earlier(api: Api, kind: IssueKind, open_issues: list[Any], key: str, 
     for issue in open_issues:
         other = kind.key_of(issue)
         if issue.number != keep and other is not None and other < key:
-            api.call(f"closing earlier {kind.name} issue #{issue.number}", lambda i=issue: i.edit(state="closed"))
+            api.call(f"closing earlier {kind.name} issue #{issue.number}", partial(issue.edit, state="closed"))
             closed.append(issue.number)
     return closed

@@ -4,6 +4,7 @@ commit (optional) -> digest issue (linking the digest only if GitHub has it) -> 
 issue (when the week's page exists) -> health issue. `preview` is the dry run: the same title and
 bodies, printed instead of sent.
 """
+
 from __future__ import annotations
 
 import logging
@@ -11,7 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from tracker.errors import TrackerError
@@ -19,13 +20,23 @@ from tracker.models import RunSummary
 from tracker.publish import day as days
 from tracker.publish.client import Api
 from tracker.publish.commit import CommitResult, commit_files, git_blob_sha, remote_has
-from tracker.publish.digest_issue import WEEKLY_LABEL, digest_title, publish_digest, publish_weekly, render_issue_body, weekly_week
+from tracker.publish.digest_issue import (
+    WEEKLY_LABEL,
+    digest_title,
+    publish_digest,
+    publish_weekly,
+    render_issue_body,
+    weekly_week,
+)
 from tracker.publish.health import HealthResult, health_problems, report_health
 from tracker.publish.identity import record_in
 from tracker.publish.issues import DIGEST, WEEKLY, PublishResult, issue_parts
 from tracker.publish.split import body_size
 from tracker.publish.tasks import as_task_list
 from tracker.text import counted
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,7 +60,7 @@ class PublishReport:
     health: HealthResult | None = None
 
 
-def publish_day(settings: Any, repo: Any, date: str, options: PublishOptions = PublishOptions()) -> PublishReport:
+def publish_day(settings: Settings, repo: Any, date: str, options: PublishOptions = PublishOptions()) -> PublishReport:
     """Commit (optional), digest issue, weekly issue, then health, which is reported even when an
     earlier step failed (naming that failure); the first failure is raised afterwards."""
     from tracker.store.lock import run_lock
@@ -60,20 +71,35 @@ def publish_day(settings: Any, repo: Any, date: str, options: PublishOptions = P
         files, deleted = managed_files(settings, day.summary) if options.commit else ({}, [])
     attempt = _Attempts(Api(repo))
     committed = attempt("committing the files", lambda: _commit(settings, repo, day, files, deleted, options))
-    digest = attempt("publishing the digest issue", lambda: publish_digest(
-        repo, date=date, new_count=day.new_count, revised_count=day.revised_count,
-        digest_markdown=day.digest_markdown, failures=days.failures(day.summary),
-        digest_url=digest_url(settings, repo, day, options.branch, committed),
-        label=settings.publish.label, empty_day=settings.publish.empty_day, template_dir=settings.project.templates_dir,
-    ))
+    digest = attempt(
+        "publishing the digest issue",
+        lambda: publish_digest(
+            repo,
+            date=date,
+            new_count=day.new_count,
+            revised_count=day.revised_count,
+            digest_markdown=day.digest_markdown,
+            failures=days.failures(day.summary),
+            digest_url=digest_url(settings, repo, day, options.branch, committed),
+            label=settings.publish.label,
+            empty_day=settings.publish.empty_day,
+            template_dir=settings.project.templates_dir,
+        ),
+    )
     weekly = attempt("publishing the weekly review", lambda: _publish_week(settings, repo, date))
     health = None
     if options.health:
         problems = (*options.problems, *(str(error) for error in attempt.failed))
         summary = days.health_summary(day, outcome=options.outcome, problems=problems)
-        health = attempt.api.call("reporting the run's health", lambda: report_health(
-            repo, summary, label=settings.publish.health_label, run_url=options.run_url,
-        ))
+        health = attempt.api.call(
+            "reporting the run's health",
+            lambda: report_health(
+                repo,
+                summary,
+                label=settings.publish.health_label,
+                run_url=options.run_url,
+            ),
+        )
     if attempt.failed or digest is None:
         raise attempt.failed[0]
     return PublishReport(digest, committed, weekly, health)
@@ -97,22 +123,33 @@ class _Attempts:
 
 
 def _commit(
-    settings: Any, repo: Any, day: days.DayToPublish, files: dict[str, bytes], deleted: list[str], options: PublishOptions
+    settings: Settings,
+    repo: Any,
+    day: days.DayToPublish,
+    files: dict[str, bytes],
+    deleted: list[str],
+    options: PublishOptions,
 ) -> CommitResult | None:
     if not options.commit:
         return None
     return commit_files(
-        repo, files, deleted=deleted, message=f"arXiv digest {day.date}", branch=options.branch,
+        repo,
+        files,
+        deleted=deleted,
+        message=f"arXiv digest {day.date}",
+        branch=options.branch,
         readme=days.repo_path(settings, settings.path(settings.output.readme)),
     )
 
 
-def publish_health_only(settings: Any, repo: Any, summary: Mapping[str, Any], run_url: str | None = None) -> HealthResult:
+def publish_health_only(
+    settings: Settings, repo: Any, summary: Mapping[str, Any], run_url: str | None = None
+) -> HealthResult:
     record_in(repo, settings.project.state_dir)
     return report_health(repo, summary, label=settings.publish.health_label, run_url=run_url)
 
 
-def _publish_week(settings: Any, repo: Any, date: str) -> PublishResult | None:
+def _publish_week(settings: Settings, repo: Any, date: str) -> PublishResult | None:
     page = days.weekly_page(settings, date)
     if not page.is_file():
         return None
@@ -123,7 +160,9 @@ def _publish_week(settings: Any, repo: Any, date: str) -> PublishResult | None:
     return publish_weekly(repo, page=text, week=days.iso_week(date), label=WEEKLY_LABEL)
 
 
-def digest_url(settings: Any, repo: Any, day: days.DayToPublish, branch: str | None, committed: CommitResult | None) -> str | None:
+def digest_url(
+    settings: Settings, repo: Any, day: days.DayToPublish, branch: str | None, committed: CommitResult | None
+) -> str | None:
     """A link to the digest on GitHub, only when GitHub holds exactly our digest file."""
     if day.from_dry_run or not day.digest_file.is_file():
         return None
@@ -146,7 +185,7 @@ def digest_url(settings: Any, repo: Any, day: days.DayToPublish, branch: str | N
     return f"{repo.html_url}/blob/{quote(ref, safe='')}/{quote(path)}"
 
 
-def managed_files(settings: Any, summary: RunSummary | None) -> tuple[dict[str, bytes], list[str]]:
+def managed_files(settings: Settings, summary: RunSummary | None) -> tuple[dict[str, bytes], list[str]]:
     """The tracker's files by repository path, and the paths the run deleted (for --commit).
 
     README, every ledger/feedback file under data_dir, every digest page and feed under
@@ -171,15 +210,15 @@ def managed_files(settings: Any, summary: RunSummary | None) -> tuple[dict[str, 
     found |= {p for p in listed if p.is_file()}
     state = settings.project.state_dir.resolve()
     files = {
-        days.repo_path(settings, p): p.read_bytes()
-        for p in sorted(found)
-        if p.is_file() and _inside(p, root, state)
+        days.repo_path(settings, p): p.read_bytes() for p in sorted(found) if p.is_file() and _inside(p, root, state)
     }
-    deleted = [days.repo_path(settings, p) for p in listed if not p.exists() and not p.is_symlink() and _inside(p, root, state)]
+    deleted = [
+        days.repo_path(settings, p) for p in listed if not p.exists() and not p.is_symlink() and _inside(p, root, state)
+    ]
     return files, deleted
 
 
-def _tracker_kind(settings: Any, path: Path) -> bool:
+def _tracker_kind(settings: Settings, path: Path) -> bool:
     """A path the tracker itself writes: the README, a ledger shard, a digest page or feed, a topic's archive page."""
     from tracker.slugs import topic_slug
 
@@ -187,10 +226,12 @@ def _tracker_kind(settings: Any, path: Path) -> bool:
     path = Path(os.path.abspath(path))
     folder = lambda name: Path(os.path.abspath(settings.path(name)))  # noqa: E731
     archives = {folder(out.archive_dir) / topic_slug(t.name) for t in settings.topics}
-    return (path == folder(out.readme)
-            or (path.suffix == ".jsonl" and folder(out.data_dir) in path.parents)
-            or (path.suffix in (".md", ".xml") and folder(out.digest_dir) in path.parents)
-            or (path.suffix == ".md" and path.parent in archives))
+    return (
+        path == folder(out.readme)
+        or (path.suffix == ".jsonl" and folder(out.data_dir) in path.parents)
+        or (path.suffix in (".md", ".xml") and folder(out.digest_dir) in path.parents)
+        or (path.suffix == ".md" and path.parent in archives)
+    )
 
 
 def _files(folder: Path, patterns: tuple[str, ...], *, recursive: bool = True) -> set[Path]:
@@ -225,7 +266,7 @@ def _first_line(path: Path) -> str:
         return ""
 
 
-def preview(settings: Any, date: str, repo_name: str | None, *, health: bool) -> str:
+def preview(settings: Settings, date: str, repo_name: str | None, *, health: bool) -> str:
     """What a publish would send for `date` (title and every part in full), without a network."""
     day = days.gather_day(settings, date, dry_run=True)
     target = repo_name or "(no repository set)"
@@ -235,11 +276,16 @@ def preview(settings: Any, date: str, repo_name: str | None, *, health: bool) ->
         lines.append(f"{date}: nothing new{source}; would open no issue in {target} (publish.empty_day: skip)")
     else:
         body = render_issue_body(
-            date=date, new_count=day.new_count, revised_count=day.revised_count,
+            date=date,
+            new_count=day.new_count,
+            revised_count=day.revised_count,
             digest_markdown=day.digest_markdown if day.new_count or day.revised_count else "",
-            failures=days.failures(day.summary), template_dir=settings.project.templates_dir,
+            failures=days.failures(day.summary),
+            template_dir=settings.project.templates_dir,
         )
-        lines.append(f"would publish to {target} [{settings.publish.label}]{source}: {digest_title(date, day.new_count)!r}")
+        lines.append(
+            f"would publish to {target} [{settings.publish.label}]{source}: {digest_title(date, day.new_count)!r}"
+        )
         lines += _parts_text(issue_parts(DIGEST, date, as_task_list(body)))
     lines += _weekly_preview(settings, date)
     if health:
@@ -255,7 +301,7 @@ def _parts_text(parts: list[str]) -> list[str]:
     return lines
 
 
-def _weekly_preview(settings: Any, date: str) -> list[str]:
+def _weekly_preview(settings: Settings, date: str) -> list[str]:
     page = days.weekly_page(settings, date)
     week = days.iso_week(date)
     if not page.is_file():
@@ -264,10 +310,13 @@ def _weekly_preview(settings: Any, date: str) -> list[str]:
     if weekly_week(text) != week:
         return [f"weekly: {page} does not start with '# Weekly review {week}'; would not publish it"]
     body = text.split("\n", 1)[1] if "\n" in text else ""
-    return [f"weekly: would publish [{WEEKLY_LABEL}]: 'Weekly review {week}'", *_parts_text(issue_parts(WEEKLY, week, body.strip("\n")))]
+    return [
+        f"weekly: would publish [{WEEKLY_LABEL}]: 'Weekly review {week}'",
+        *_parts_text(issue_parts(WEEKLY, week, body.strip("\n"))),
+    ]
 
 
-def _health_preview(settings: Any, day: days.DayToPublish) -> str:
+def _health_preview(settings: Settings, day: days.DayToPublish) -> str:
     label = settings.publish.health_label
     if day.summary is None:
         return f"health: no run summary for {day.date} yet; publishing now would report the run as failed"

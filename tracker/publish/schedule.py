@@ -10,6 +10,7 @@ Crontab semantics are kept where APScheduler 3 differs:
   needs both, so we OR two triggers.
 - a fixed wall time inside the repeated hour at the end of DST fires once, as in cron.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,13 @@ log = logging.getLogger(__name__)
 
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab numbering: index = number
 _MACROS = {
-    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
 }
 
 
@@ -115,7 +121,9 @@ def cron_trigger(expr: str, timezone: str | tzinfo) -> Any:
     except ValueError as exc:
         raise TrackerError(f"cron expression {expr!r} is invalid: {exc}") from None
     crontab = CrontabTrigger(trigger, tz)
-    if crontab.get_next_fire_time(None, datetime.now(tz)) is None:  # e.g. "0 0 30 2 *": the scheduler would wait forever
+    if (
+        crontab.get_next_fire_time(None, datetime.now(tz)) is None
+    ):  # e.g. "0 0 30 2 *": the scheduler would wait forever
         raise UsageError(f"cron expression {expr!r} never fires: no date matches its day and month fields")
     return crontab
 
@@ -236,6 +244,7 @@ def _install_stop_signals(stop: threading.Event) -> dict[int, Any]:
     def handler(signum: int, _frame: Any) -> None:
         # Only set an event: shutting down (or logging) inside a handler can deadlock on locks the
         # interrupted main thread holds, and exceptions raised here are swallowed by APScheduler.
+        # A note on the Event itself for _stop_when_set (mypy: an attribute Event does not declare).
         stop.signal_name = signal.Signals(signum).name  # type: ignore[attr-defined]
         stop.set()
 
@@ -246,8 +255,8 @@ def _stop_when_set(stop: threading.Event, sched: Any) -> None:
     from apscheduler.schedulers import SchedulerNotRunningError
 
     stop.wait()
-    if getattr(stop, "signal_name", None):
-        log.info("received %s; finishing the current run (if any) and stopping", stop.signal_name)  # type: ignore[attr-defined]
+    if name := getattr(stop, "signal_name", None):
+        log.info("received %s; finishing the current run (if any) and stopping", name)
     try:
         sched.shutdown(wait=True)  # waits for a running job; wakes the blocking main loop
     except SchedulerNotRunningError:

@@ -7,6 +7,7 @@ through `<details>` breaks the rendering of every later paper): a block longer t
 keeps its first line (the paper's title, which members tick) with a note, and pieces past a cap
 are left out; both are counted so the caller can say so, with a link to the full digest.
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,9 +55,11 @@ def split_blocks(text: str, limit: int, max_parts: int | None = None) -> Split:
     chunks.append(current)
     chunks = [chunk for chunk in chunks if "\n".join(chunk).strip()]
     kept = chunks if max_parts is None else chunks[:max_parts]
-    left_out = sum(1 for chunk in chunks[len(kept):] for line in chunk if _ENTRY_RE.match(line))
+    left_out = sum(1 for chunk in chunks[len(kept) :] for line in chunk if _ENTRY_RE.match(line))
     if len(kept) < len(chunks):
-        log.warning("the issue would need %d parts; sending %d and leaving %d entries out", len(chunks), len(kept), left_out)
+        log.warning(
+            "the issue would need %d parts; sending %d and leaving %d entries out", len(chunks), len(kept), left_out
+        )
     return Split(["\n".join(chunk).strip("\n") for chunk in kept], shortened, left_out)
 
 
@@ -84,7 +87,9 @@ def _blocks(lines: list[str], limit: int) -> list[tuple[list[str], list[str]]]:
             if i + 1 < len(lines) and _SEPARATOR_RE.match(lines[i + 1]) and not _SEPARATOR_RE.match(lines[i]):
                 head = lines[i : i + 2]
                 size = 3 if i + 2 < len(lines) and _is_row(lines[i + 2]) else 2
-                out += [(part, []) for part in _fit(lines[i : i + size], limit)]  # header, separator, first row together
+                out += [
+                    (part, []) for part in _fit(lines[i : i + size], limit)
+                ]  # header, separator, first row together
                 i += size
                 continue
             out.append(([lines[i]], head))

@@ -8,6 +8,7 @@ The paper of an item is the first *link destination* on its first line that is a
 URL (else a bare abstract URL): titles are Markdown-escaped, so a title cannot fake a link
 destination. Lines inside fenced code blocks are not items (GitHub renders no box there).
 """
+
 from __future__ import annotations
 
 import re

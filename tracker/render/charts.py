@@ -15,6 +15,7 @@ init directive) and the Markdown line under the chart names the series with a sq
 colour (`legend`). The y axis runs from 0 to a whole number of at least MIN_Y_TOP, so its ticks are
 whole papers, also for a chart with no data.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,8 +26,16 @@ from dataclasses import dataclass
 from tracker.render.escape import display_line, md_text
 
 # Colours of the emoji squares used in the legend (GitHub's emoji images), in series order.
-PALETTE = (("#3b88c3", "🟦"), ("#f4900c", "🟧"), ("#77b255", "🟩"), ("#dd2e44", "🟥"),
-           ("#aa8ed6", "🟪"), ("#fdcb58", "🟨"), ("#c1694f", "🟫"), ("#31373d", "⬛"))
+PALETTE = (
+    ("#3b88c3", "🟦"),
+    ("#f4900c", "🟧"),
+    ("#77b255", "🟩"),
+    ("#dd2e44", "🟥"),
+    ("#aa8ed6", "🟪"),
+    ("#fdcb58", "🟨"),
+    ("#c1694f", "🟫"),
+    ("#31373d", "⬛"),
+)
 MAX_SERIES = len(PALETTE)
 # Mermaid draws about ten y ticks (d3's `ticks()`); below a top of 8 they fall between whole numbers
 # (0.2 papers, 0.5 papers), so a quiet chart's axis still runs to 8. tests/test_charts.py reads the ticks.
@@ -57,8 +66,9 @@ def chart_text(text: object, limit: int = 80) -> str:
     return f'"{line}"'
 
 
-def xychart(title: str, x_labels: Sequence[str], series: Sequence[Series], *, y_title: str = "papers",
-            kind: str = "line") -> Chart:
+def xychart(
+    title: str, x_labels: Sequence[str], series: Sequence[Series], *, y_title: str = "papers", kind: str = "line"
+) -> Chart:
     """A line (or bar) chart of up to MAX_SERIES series over `x_labels`."""
     if kind not in ("line", "bar"):
         raise ValueError(f"kind must be 'line' or 'bar', not {kind!r}")
@@ -69,9 +79,13 @@ def xychart(title: str, x_labels: Sequence[str], series: Sequence[Series], *, y_
     top = max([v for s in drawn for v in s.values] + [0])
     palette = ", ".join(colour for colour, _ in PALETTE[: max(1, len(drawn))])
     init = json.dumps({"themeVariables": {"xyChart": {"plotColorPalette": palette}}})
-    lines = [f"%%{{init: {init}}}%%", "xychart-beta", f"    title {chart_text(title)}",
-             f"    x-axis [{', '.join(chart_text(x, 24) for x in x_labels)}]",
-             f"    y-axis {chart_text(y_title)} 0 --> {_nice_top(top)}"]
+    lines = [
+        f"%%{{init: {init}}}%%",
+        "xychart-beta",
+        f"    title {chart_text(title)}",
+        f"    x-axis [{', '.join(chart_text(x, 24) for x in x_labels)}]",
+        f"    y-axis {chart_text(y_title)} 0 --> {_nice_top(top)}",
+    ]
     lines += [f"    {kind} [{', '.join(str(int(v)) for v in s.values)}]" for s in drawn]
     if not drawn:
         lines.append(f"    {kind} [{', '.join('0' for _ in x_labels)}]")
@@ -90,6 +104,7 @@ def _nice_top(value: int) -> int:
 
 # --- weeks ---------------------------------------------------------------------------------
 
+
 def week_start(day: dt.date) -> dt.date:
     """The Monday of `day`'s ISO week."""
     return day - dt.timedelta(days=day.weekday())
@@ -99,8 +114,9 @@ def week_label(monday: dt.date) -> str:
     return f"{_MONTHS[monday.month - 1]} {monday.day}"
 
 
-def topic_activity(topics: Sequence[str], dated: Iterable[tuple[Sequence[str], str]], weeks: int = 12,
-                   today: dt.date | None = None) -> tuple[list[dt.date], list[Series]]:
+def topic_activity(
+    topics: Sequence[str], dated: Iterable[tuple[Sequence[str], str]], weeks: int = 12, today: dt.date | None = None
+) -> tuple[list[dt.date], list[Series]]:
     """Papers per ISO week per topic, for up to `weeks` weeks ending with `today`'s week (or, with
     no `today`, the newest paper's).
 
@@ -146,8 +162,9 @@ def unfinished(monday: dt.date, today: dt.date) -> bool:
     return today < monday + dt.timedelta(days=6)
 
 
-def activity_chart(topics: Sequence[str], dated: Iterable[tuple[Sequence[str], str]], weeks: int = 12,
-                   today: str | None = None) -> Chart | None:
+def activity_chart(
+    topics: Sequence[str], dated: Iterable[tuple[Sequence[str], str]], weeks: int = 12, today: str | None = None
+) -> Chart | None:
     """The README's chart: papers per week per topic (None when no paper has a date yet).
 
     `today`: the run date (ISO); the title's range ends there at the latest, and a week still

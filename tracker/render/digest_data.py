@@ -4,6 +4,7 @@ What reads a day after its run (`tracker notify`, later the site) needs the dige
 not its Markdown: which papers are new, the top picks per profile, the themes. Only ids, labels
 and scores are stored; titles and TL;DRs are looked up in the ledger, the one source of truth.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,10 +32,15 @@ def digest_json(digest: Digest) -> str:
         "new": [item.paper.id for item in digest.new],
         "revised": [item.paper.id for item in digest.revised],
         "failures": [{"topic": topic, "error": error} for topic, error in digest.failures],
-        "themes": [{"label": theme.label, "papers": [item.paper.id for item in theme.items]} for theme in digest.themes],
+        "themes": [
+            {"label": theme.label, "papers": [item.paper.id for item in theme.items]} for theme in digest.themes
+        ],
         "picks": [
-            {"profile": group.name, "method": group.method,
-             "papers": [{"id": pick.item.paper.id, "score": round(pick.score, 4)} for pick in group.picks]}
+            {
+                "profile": group.name,
+                "method": group.method,
+                "papers": [{"id": pick.item.paper.id, "score": round(pick.score, 4)} for pick in group.picks],
+            }
             for group in digest.profile_picks
         ],
         "own_papers": [item.paper.id for item in digest.own_papers],

@@ -40,6 +40,7 @@ What GitHub does beyond cmark-gfm, and how each is kept from changing the text:
 - Commit-SHA-like hex words are left alone: GitHub links them only when the commit exists in
   this repository, and that notifies nobody.
 """
+
 from __future__ import annotations
 
 import html
@@ -113,7 +114,7 @@ def _md_escape(line: str, start: int = 0, end: int | None = None) -> str:
     for match in _MD.finditer(line, start):
         if match.start() >= end:
             break
-        out += [line[done:match.start()], _md_replace(match)]
+        out += [line[done : match.start()], _md_replace(match)]
         done = match.end()
     out.append(line[done:end])
     return "".join(out)
@@ -170,7 +171,7 @@ def _github_replace(match: re.Match) -> str | None:
     if kind in ("mention", "emoji"):  # "@", "#", "gh-", ":": plain in both contexts
         return match.group(0) + ZWSP
     if kind == "ghurl":
-        before = match.string[max(0, match.start() - 300):match.start()]
+        before = match.string[max(0, match.start() - 300) : match.start()]
         return "/" + ZWSP if _GITHUB_REPO_BEFORE.search(before) else "/"
     return None
 
@@ -193,8 +194,10 @@ def _html_replace(match: re.Match) -> str:
 # What GitHub would act on in Markdown that was NOT rendered by these filters just now (a digest
 # written by an older version, a hand-edited page): `@login`, `#12` (but not the entity `&#12;` or
 # an in-page link `](#2024-topic)`), `GH-7`, and issue/PR/discussion URLs, link destinations included.
-_LIVE_IN_MARKDOWN = re.compile(r"@(?=[A-Za-z0-9])|(?<!&)(?<!\]\()#(?=\d)|(?i:\bgh-)(?=\d)"
-                               r"|(?i:github\.com/[\w.-]+/[\w.-]+/)(?=(?i:issues|pull|discussions)/)")
+_LIVE_IN_MARKDOWN = re.compile(
+    r"@(?=[A-Za-z0-9])|(?<!&)(?<!\]\()#(?=\d)|(?i:\bgh-)(?=\d)"
+    r"|(?i:github\.com/[\w.-]+/[\w.-]+/)(?=(?i:issues|pull|discussions)/)"
+)
 
 
 def neutralise_references(markdown: str) -> str:

@@ -3,6 +3,7 @@
 Deterministic: the same digest files give the same bytes (no clock is read; ids are tag: URIs
 built from the repository and the digest's path), so an unchanged day rewrites nothing.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,12 +13,14 @@ import logging
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+from itertools import pairwise
 from pathlib import Path
-from typing import Iterable, Mapping, NamedTuple
+from typing import NamedTuple
 from urllib.parse import quote
 
-from tracker.render.digest_data import read_digest_data
 from tracker.config_types import REPO_NAME
+from tracker.render.digest_data import read_digest_data
 from tracker.render.paths import feed_path
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -28,8 +31,11 @@ _DIGEST_NAME = re.compile(r"(\d{4})-(\d{2})-(\d{2})\.md")
 _WEEKLY_NAME = re.compile(r"week-(\d{2})\.md")  # <digest_dir>/YYYY/week-WW.md, the weekly review
 # Characters XML 1.0 cannot carry at all (a feed holding one is not well-formed).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-# A backslash escape (the character itself: `\&amp;` is the text "&amp;"), an entity (decoded), or our bold/code markers.
-_MD_INLINE = re.compile(r"\\([!-/:-@\[-`{-~])|(&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)|\*\*|`")
+# A backslash escape (the character itself: `\&amp;` is the text "&amp;"), an entity (decoded), or our
+# bold/code markers.
+_MD_INLINE = re.compile(
+    r"\\([!-/:-@\[-`{-~])|(&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)|\*\*|`"
+)
 _MD_LINK = re.compile(r"(?<!\\)\[((?:\\.|[^\\\]])*)\]\([^()\s]*\)")  # [label](url): our links encode parentheses
 _OUR_MARKUP = re.compile(r"<span>\$</span>|\u200b|<br>")  # a literal dollar, mention breakers, line breaks
 # A paper in a digest or weekly page: a list item opening with its bold title; its TL;DR is the next line.
@@ -72,9 +78,16 @@ def render_feed(
     _text(author, "name", repo.split("/")[0] if repo else "paper-tracker")
     _text(feed, "generator", "paper-tracker")
     if repo:
-        ET.SubElement(feed, _q("link"), rel="self", type="application/atom+xml", href=feed_url(repo, feed_file, branch, server))
-        ET.SubElement(feed, _q("link"), rel="alternate", type="text/html",
-                      href=f"{server}/{_url(repo)}/tree/{_url(branch)}/{_url(_posix_dir(feed_file))}")
+        ET.SubElement(
+            feed, _q("link"), rel="self", type="application/atom+xml", href=feed_url(repo, feed_file, branch, server)
+        )
+        ET.SubElement(
+            feed,
+            _q("link"),
+            rel="alternate",
+            type="text/html",
+            href=f"{server}/{_url(repo)}/tree/{_url(branch)}/{_url(_posix_dir(feed_file))}",
+        )
     for item in items:
         entry = ET.SubElement(feed, _q("entry"))
         _text(entry, "id", _tag_uri(repo, item.path))
@@ -112,18 +125,23 @@ def repository(configured: str | None, environ: Mapping[str, str] = os.environ) 
 
 
 def digest_feed(
-    digest_dir: Path, root: Path, *, repo: str | None = None, pending: Mapping[Path, str | None] | None = None,
-    days: int = FEED_DAYS, server: str = GITHUB,
+    digest_dir: Path,
+    root: Path,
+    *,
+    repo: str | None = None,
+    pending: Mapping[Path, str | None] | None = None,
+    days: int = FEED_DAYS,
+    server: str = GITHUB,
 ) -> tuple[Path, str]:
     """`(path, text)` of the feed over the digests of the last `days` days (counted back from the
-    newest digest that has papers, so neither a run for an earlier `--date` nor empty days shrink it). `pending`: files this run
-    is about to write (their text wins over the disk; None: about to be deleted)."""
+    newest digest that has papers, so neither a run for an earlier `--date` nor empty days shrink it).
+    `pending`: files this run is about to write (their text wins over the disk; None: about to be deleted)."""
     root = Path(os.path.abspath(root))
     texts: dict[Path, object] = {Path(os.path.abspath(p)): _ON_DISK for p in _digest_files(Path(digest_dir))}
     for path, text in (pending or {}).items():
         if page_date(Path(path), Path(digest_dir)):
             texts[Path(os.path.abspath(path))] = text
-    dated = {p: (page_date(p, Path(digest_dir)), t) for p, t in texts.items() if t is not None}
+    dated = {p: (d, t) for p, t in texts.items() if t is not None and (d := page_date(p, Path(digest_dir)))}
     # The window counts back from the newest digest with something in it: days of "nothing new"
     # after it are listed, but never push a real digest out.
     by_date = sorted(dated.items(), key=lambda item: item[1][0], reverse=True)
@@ -132,9 +150,9 @@ def digest_feed(
     items = []
     if newest:
         oldest = (dt.date.fromisoformat(newest) - dt.timedelta(days=days - 1)).isoformat()
-        for path, (date, text) in dated.items():
+        for path, (date, content) in dated.items():
             if date >= oldest:  # only the window's files are read: cost stays flat over the years
-                title, summary = digest_summary(_read(path) if text is _ON_DISK else text, date)
+                title, summary = digest_summary(content if isinstance(content, str) else _read(path), date)
                 items.append((date, Path(os.path.relpath(path, root)).as_posix(), title, summary))
     target = feed_path(Path(digest_dir))
     feed_rel = Path(os.path.relpath(os.path.abspath(target), root)).as_posix()
@@ -159,7 +177,8 @@ def _empty_day(page: Path, pending: Mapping[Path, str | None]) -> bool:
 def digest_summary(markdown: str, date: str) -> tuple[str, str]:
     """Title (the first heading) and a plain-text summary: the text before the first section, then
     each paper's title and TL;DR, one per line, as far as _SUMMARY_CHARS allows."""
-    title, lines = f"arXiv digest: {date}", []
+    title = f"arXiv digest: {date}"
+    lines: list[str] = []
     all_lines = markdown.splitlines()
     for line in all_lines:
         if line.startswith("# ") and not lines:
@@ -178,14 +197,19 @@ def digest_summary(markdown: str, date: str) -> tuple[str, str]:
 
 
 def paper_lines(lines: list[str]) -> list[str]:
-    """"Title: TL;DR" of each paper on a page, once each (a top pick is listed again below)."""
+    """ "Title: TL;DR" of each paper on a page, once each (a top pick is listed again below)."""
     found: dict[str, str] = {}
-    for line, after in zip(lines, lines[1:]):
+    for line, after in pairwise(lines):
         paper = _PAPER.match(line)
         # the next line is its TL;DR unless it is a collapsed block or the metadata line (the
         # one with a code span, the id: a TL;DR's backticks are escaped)
-        if paper and after.startswith("  ") and after.strip() and not after.lstrip().startswith("<") \
-                and not _CODE_SPAN.search(after):
+        if (
+            paper
+            and after.startswith("  ")
+            and after.strip()
+            and not after.lstrip().startswith("<")
+            and not _CODE_SPAN.search(after)
+        ):
             found.setdefault(_plain(paper["title"]), _plain(after.strip().removesuffix("\\")))
     return [f"{name}: {tldr}" for name, tldr in found.items()]
 
@@ -201,10 +225,15 @@ def _with_papers(summary: str, papers: list[str]) -> str:
 
 def _digest_files(digest_dir: Path) -> list[Path]:
     """Every digest page `YYYY/MM/YYYY-MM-DD.md` and weekly review `YYYY/week-WW.md` (no links followed)."""
-    pages = [*digest_dir.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/*.md"), *digest_dir.glob("[0-9][0-9][0-9][0-9]/week-*.md")]
+    pages = [
+        *digest_dir.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/*.md"),
+        *digest_dir.glob("[0-9][0-9][0-9][0-9]/week-*.md"),
+    ]
     return [
-        path for path in sorted(pages)
-        if page_date(path, digest_dir) and path.is_file()
+        path
+        for path in sorted(pages)
+        if page_date(path, digest_dir)
+        and path.is_file()
         and not any(p.is_symlink() for p in (path, path.parent, path.parent.parent))
     ]
 

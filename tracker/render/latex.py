@@ -16,35 +16,81 @@ pylatexenc's latex2text does the conversion; around it:
 - Bounded work: spans are short (MAX_SPAN), at most MAX_SPANS per text are converted, and the
   rest of a hostile 100 KB text is left as written.
 """
+
 from __future__ import annotations
 
 import functools
 import logging
 import re
+from functools import partial
 
 MAX_SPAN = 400  # characters of one math span or macro
 MAX_SPANS = 100  # conversions per text; a real abstract has far fewer
 MAX_DEPTH = 10  # brace nesting
 CACHED_CHARS = 5000  # texts up to this long are remembered (titles, abstracts): a hostile 100 KB one is not
 # Read files, make links or references: never converted (what they print is not the text's).
-_REFUSED = frozenset({"input", "include", "includegraphics", "href", "url", "cite", "citep", "citet", "ref",
-                      "eqref", "label", "footnote", "verb", "newcommand", "renewcommand", "def", "let"})
+_REFUSED = frozenset(
+    {
+        "input",
+        "include",
+        "includegraphics",
+        "href",
+        "url",
+        "cite",
+        "citep",
+        "citet",
+        "ref",
+        "eqref",
+        "label",
+        "footnote",
+        "verb",
+        "newcommand",
+        "renewcommand",
+        "def",
+        "let",
+    }
+)
 
-SUPERSCRIPT = dict(zip("0123456789+-=()nijklmoprstuvwxyzabcdefghABDEGHIJKLMNOPRTUVWαβγδεθιφχ",
-                       "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱʲᵏˡᵐᵒᵖʳˢᵗᵘᵛʷˣʸᶻᵃᵇᶜᵈᵉᶠᵍʰᴬᴮᴰᴱᴳᴴᴵᴶᴷᴸᴹᴺᴼᴾᴿᵀᵁⱽᵂᵅᵝᵞᵟᵋᶿᶥᵠᵡ"))
-SUBSCRIPT = dict(zip("0123456789+-=()aehijklmnoprstuvxβγρφχ", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓᵦᵧᵨᵩᵪ"))
+SUPERSCRIPT = dict(
+    zip(
+        "0123456789+-=()nijklmoprstuvwxyzabcdefghABDEGHIJKLMNOPRTUVWαβγδεθιφχ",
+        "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱʲᵏˡᵐᵒᵖʳˢᵗᵘᵛʷˣʸᶻᵃᵇᶜᵈᵉᶠᵍʰᴬᴮᴰᴱᴳᴴᴵᴶᴷᴸᴹᴺᴼᴾᴿᵀᵁⱽᵂᵅᵝᵞᵟᵋᶿᶥᵠᵡ",
+        strict=True,
+    )
+)
+SUBSCRIPT = dict(zip("0123456789+-=()aehijklmnoprstuvxβγρφχ", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓᵦᵧᵨᵩᵪ", strict=True))
 
 # $...$ by pandoc's rule; `\$` is a literal dollar, `$$` is not opened here.
-_MATH = re.compile(r"(?<![\\$])\$(?![\s$])((?:[^$\\]|\\.){1,%d}?)(?<![\s\\])\$(?![\d$])" % MAX_SPAN, re.DOTALL)
+_MATH = re.compile(rf"(?<![\\$])\$(?![\s$])((?:[^$\\]|\\.){{1,{MAX_SPAN}}}?)(?<![\s\\])\$(?![\d$])", re.DOTALL)
 # Outside math: one macro with its braced arguments, an accent on a letter, or an escaped symbol.
 _TEXT_MACRO = re.compile(r"\\(?:[a-zA-Z]+(?:\{[^{}$\\]{0,80}\})*|['\"`^~=.][a-zA-Z]|['\"`^~=.]\{[a-zA-Z]\}|[%&#_$])")
 # n^2, 10^{-3}: only digits outside math; "2^10" stays as written (TeX would read 2¹0, its writer 2¹⁰).
 _TEXT_POWER = re.compile(r"(?<=[\w)\]])\^(?:\{([0-9+-]{1,4})\}|([0-9])(?![0-9]))")
 _MACRO_NAME = re.compile(r"\\([a-zA-Z]+)")
-_OPERATOR = re.compile(r"(?P<before>\w?)\\(?P<name>log|ln|exp|sin|cos|tan|max|min|arg|sup|inf|lim|det|dim|Pr)\b\s*(?P<after>\w?)")
+_OPERATOR = re.compile(
+    r"(?P<before>\w?)\\(?P<name>log|ln|exp|sin|cos|tan|max|min|arg|sup|inf|lim|det|dim|Pr)\b\s*(?P<after>\w?)"
+)
 # Sizing and spacing macros latex2text does not list but rightly prints as nothing.
-_SILENT = frozenset({"left", "right", "middle", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr",
-                     "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits"})
+_SILENT = frozenset(
+    {
+        "left",
+        "right",
+        "middle",
+        "big",
+        "Big",
+        "bigg",
+        "Bigg",
+        "bigl",
+        "bigr",
+        "Bigl",
+        "Bigr",
+        "displaystyle",
+        "textstyle",
+        "scriptstyle",
+        "limits",
+        "nolimits",
+    }
+)
 _GLUED = re.compile(r"\\[a-zA-Z]+[^\x00-\x7f\ue000]")  # a macro name running into a non-ASCII character
 # `%` and `&` as written in a one-line abstract: a percent sign and an ampersand (to LaTeX, a comment
 # that would silently drop the rest of the span, "$5%$ gains" -> "5 gains", and an alignment tab).
@@ -68,8 +114,8 @@ def _readable(text: str) -> str:
     budget = [MAX_SPANS]
     out, done = [], 0
     for match in _MATH.finditer(text):
-        out.append(_outside_math(text[done:match.start()], budget))
-        out.append(_spend(budget, lambda: _math(match.group(1))) or match.group(0))
+        out.append(_outside_math(text[done : match.start()], budget))
+        out.append(_spend(budget, partial(_math, match.group(1))) or match.group(0))
         done = match.end()
     out.append(_outside_math(text[done:], budget))
     return "".join(out)
@@ -92,7 +138,9 @@ def _math(source: str) -> str | None:
     if not _plain_enough(source):
         return None
     scripts: list[str] = []
-    source = _OPERATOR.sub(lambda m: " ".join(filter(None, (m["before"], m["name"], m["after"]))), source)  # n\log n: "n log n", not "nlogn"
+    source = _OPERATOR.sub(
+        lambda m: " ".join(filter(None, (m["before"], m["name"], m["after"]))), source
+    )  # n\log n: "n log n", not "nlogn"
     try:
         source = _take_scripts(source, scripts)
     except ValueError:
@@ -112,7 +160,7 @@ def _take_scripts(source: str, scripts: list[str]) -> str:
         char = source[i]
         if char not in "_^":
             step = 2 if char == "\\" else 1  # `\_` is an underscore, not a subscript
-            out.append(source[i:i + step])
+            out.append(source[i : i + step])
             i += step
             continue
         body, i = _script_body(source, i + 1)
@@ -135,7 +183,7 @@ def _script_body(source: str, start: int) -> tuple[str, int]:
         for end, char in _unescaped(source, start):
             depth += {"{": 1, "}": -1}.get(char, 0)
             if depth == 0:
-                return source[start + 1:end], end + 1
+                return source[start + 1 : end], end + 1
         return "", len(source)
     macro = _MACRO_NAME.match(source, start)
     if macro:
@@ -200,12 +248,20 @@ def _converter():
     context = get_default_latex_context_db()
     # latex2text's own: \frac{a+b}{c} -> "a+b/c" (another number) and \|x\| -> "x" (the norm gone).
     # \sqrt[3]{x} -> "√(x)" (a cube root read as a square one), \overline{AB} -> "AB" (the bar gone).
-    context.add_context_category("tracker", prepend=True, macros=[
-        MacroTextSpec("frac", simplify_repl=_fraction), MacroTextSpec("|", simplify_repl="\u2016"),
-        MacroTextSpec("sqrt", simplify_repl=_root), MacroTextSpec("overline", simplify_repl=_marked("\u0305")),
-        MacroTextSpec("underline", simplify_repl=_marked("\u0332"))])
-    return LatexNodes2Text(latex_context=context, math_mode="text",
-                           strict_latex_spaces="based-on-source")  # "X \\sim N": "X ∼ N", not "X ∼N"
+    context.add_context_category(
+        "tracker",
+        prepend=True,
+        macros=[
+            MacroTextSpec("frac", simplify_repl=_fraction),
+            MacroTextSpec("|", simplify_repl="\u2016"),
+            MacroTextSpec("sqrt", simplify_repl=_root),
+            MacroTextSpec("overline", simplify_repl=_marked("\u0305")),
+            MacroTextSpec("underline", simplify_repl=_marked("\u0332")),
+        ],
+    )
+    return LatexNodes2Text(
+        latex_context=context, math_mode="text", strict_latex_spaces="based-on-source"
+    )  # "X \\sim N": "X ∼ N", not "X ∼N"
 
 
 _ATOM = re.compile(r"[\w.]+|\([^()]*\)")  # needs no parentheses around it as a numerator or denominator
@@ -233,11 +289,13 @@ def _root(node, l2tobj) -> str:
 
 def _marked(mark: str):
     """`\\overline{AB}` as "A̅B̅": the combining mark on every character."""
+
     def repl(node, l2tobj) -> str:
         args = node.nodeargd.argnlist if node.nodeargd else []
         if not args or args[-1] is None:
             raise ValueError("a mark without its argument")
         return "".join(char + mark for char in l2tobj.nodelist_to_text([args[-1]]).strip() if not char.isspace())
+
     return repl
 
 

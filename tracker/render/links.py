@@ -1,5 +1,6 @@
 """Which URLs may become links: `safe_url` for any URL we link to, and the code/project links
 found in an abstract or comment (GitHub, GitLab, Hugging Face, Bitbucket, project pages)."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,9 @@ _PAGE_HOST_SUFFIXES = (".github.io", ".gitlab.io", ".pages.dev", ".netlify.app",
 # Papers, DOIs and videos are not code even when announced as "available at".
 _NOT_CODE_HOSTS = ("arxiv.org", "doi.org", "youtube.com", "youtu.be", "vimeo.com")
 # Other URLs count when the text just before them says what they are.
-_PAGE_CUE = re.compile(r"\b(project|code|demo|website|homepage|page|repository|repo|available|released)\b[^.\n]{0,25}$",
-                       re.IGNORECASE)
+_PAGE_CUE = re.compile(
+    r"\b(project|code|demo|website|homepage|page|repository|repo|available|released)\b[^.\n]{0,25}$", re.IGNORECASE
+)
 
 # LaTeX markup first (\url{...}, \href{...}{...}), then bare URLs with or without a scheme.
 _LATEX_URL = re.compile(r"\\(?:url|href)\s*\{([^}\s]+)\}")
@@ -114,9 +116,9 @@ def find_code_links(text: str | None) -> list[str]:
     found: dict[str, str] = {}
     for start, url in _candidates(text):
         url = trim_url(url)
-        url = safe_url(url if "://" in url else f"https://{url}")
-        if url and _is_code_link(url, text[max(0, start - 40):start]):
-            found.setdefault(url.lower().rstrip("/"), url)
+        safe = safe_url(url if "://" in url else f"https://{url}")
+        if safe and _is_code_link(safe, text[max(0, start - 40) : start]):
+            found.setdefault(safe.lower().rstrip("/"), safe)
     return list(found.values())
 
 

@@ -4,27 +4,32 @@ Everything user-supplied (titles, abstracts, comments, names) passes through the
 its destination (tracker.render.escape: md_text, md_cell, html_text, md_link), so the reader
 sees the text as written and nothing in it can break a table, inject markup or ping anyone.
 """
+
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Collection, Iterable, Sequence
 
 import jinja2
 
-from tracker.enrich.tldr import shown_tldr
-from tracker.render.charts import Chart, activity_chart
 from tracker.digest import Digest, by_date
+from tracker.enrich.tldr import shown_tldr
+from tracker.models import Paper
+from tracker.render.charts import Chart, activity_chart
 from tracker.render.escape import FILTERS, md_text
 from tracker.render.latex import readable
 from tracker.render.links import find_code_links
+from tracker.render.paths import (
+    archive_marker,
+    archive_page,
+    digest_path,  # noqa: F401  (re-exported: callers import it from here)
+    feed_path,
+)
 from tracker.render.splice import END_MARKER, START_MARKER, splice  # noqa: F401  (re-exported)
-from tracker.render.paths import archive_marker, archive_page, feed_path
 from tracker.slugs import topic_slug
-from tracker.render.paths import digest_path  # noqa: F401  (re-exported: callers import it from here)
-from tracker.models import Paper
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
@@ -75,6 +80,7 @@ def environment(override_dir: Path | None = None) -> jinja2.Environment:
 
 
 # --- README -----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ArchiveLink:
@@ -133,7 +139,9 @@ def layout(topics: Sequence[str], keys: Iterable[PaperKey], cap: int) -> dict[st
         months: dict[str, list[str]] = {}
         for _, pid, date in items[cap:]:
             months.setdefault(date[:7] or "undated", []).append(pid)
-        placed[name] = TopicLayout(tuple(pid for _, pid, _ in items[:cap]), {m: tuple(ids) for m, ids in months.items()})
+        placed[name] = TopicLayout(
+            tuple(pid for _, pid, _ in items[:cap]), {m: tuple(ids) for m, ids in months.items()}
+        )
     return placed
 
 
@@ -156,9 +164,16 @@ def render_readme(
     papers = list(papers)
     by_id = {p.id: p for p in papers}
     section, pages = render_tables(
-        env, topics, layout(topics, map(paper_key, papers), cap), lambda ids: [by_id[i] for i in ids],
-        total=sum(1 for p in papers if p.topics), date=date, cap=cap,
-        readme_path=readme_path, archive_dir=archive_dir, digest_dir=digest_dir,
+        env,
+        topics,
+        layout(topics, map(paper_key, papers), cap),
+        lambda ids: [by_id[i] for i in ids],
+        total=sum(1 for p in papers if p.topics),
+        date=date,
+        cap=cap,
+        readme_path=readme_path,
+        archive_dir=archive_dir,
+        digest_dir=digest_dir,
         activity=activity_chart(topics, ((p.topics, p.date) for p in papers), today=date),
     )
     return section or "", pages
@@ -201,9 +216,13 @@ def render_tables(
     if not readme:
         return None, rendered
     section = env.get_template("readme.md.j2").render(
-        topics=tables, date=date, cap=cap, total=total,
+        topics=tables,
+        date=date,
+        cap=cap,
+        total=total,
         digests_link=_relative(digest_dir, readme_path.parent),
-        feed_link=_relative(feed_path(digest_dir), readme_path.parent), activity=activity,
+        feed_link=_relative(feed_path(digest_dir), readme_path.parent),
+        activity=activity,
     )
     return section, rendered
 
@@ -225,6 +244,7 @@ def _relative(target: Path, start: Path) -> str:
 
 
 # --- digest -----------------------------------------------------------------------------
+
 
 def render_digest(
     env: jinja2.Environment, digest: Digest, *, cap: int, failures: Iterable[tuple[str, str]] | None = None

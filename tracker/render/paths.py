@@ -2,13 +2,14 @@
 
 Topic folder names come from tracker.slugs.topic_slug (the config checks them at load too).
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from tracker.slugs import topic_slug
 
@@ -77,7 +78,12 @@ def _written_by_us(page: Path, slug: str) -> bool:
     if head[0] == archive_marker(slug):
         return True
     legacy = _LEGACY_LINE.fullmatch(head[2])
-    return bool(legacy) and legacy.group(1) == page.stem and head[0].startswith("# ") and head[0].endswith(f": {page.stem}")
+    return (
+        legacy is not None
+        and legacy.group(1) == page.stem
+        and head[0].startswith("# ")
+        and head[0].endswith(f": {page.stem}")
+    )
 
 
 def _absolute(path: Path | str) -> Path:

@@ -10,15 +10,16 @@ README only when some record changed; records are read only for the rows rendere
 that changed nothing renders nothing. The state lives in `<state_dir>/render-state.json`: a
 cache, like the ledger index; without it the run simply renders everything.
 """
+
 from __future__ import annotations
 
 import hashlib
 import heapq
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterable
 
 import jinja2
 import jinja2.meta
@@ -26,11 +27,11 @@ import jinja2.meta
 from tracker.config import Settings
 from tracker.models import Paper
 from tracker.render import paths
-from tracker.render.splice import read_readme
 from tracker.render.charts import activity_chart
 from tracker.render.markdown import environment, layout, render_tables, splice
+from tracker.render.splice import read_readme
 from tracker.store.ledger import Ledger
-from tracker.store.ledger_index import Entry, PaperMap, digest
+from tracker.store.ledger_index import Entry, digest
 
 log = logging.getLogger(__name__)
 STATE_FILE = "render-state.json"
@@ -46,9 +47,16 @@ def environment_for(settings: Settings) -> jinja2.Environment:
 def fingerprint(settings: Settings, env: jinja2.Environment) -> str:
     """Everything besides the ledger that shapes the README and archive pages."""
     out = settings.output
-    shape = [out.readme, out.readme_rows, out.archive_dir, out.digest_dir, out.templates_dir,
-             [t.name for t in settings.topics]]
+    shape = [
+        out.readme,
+        out.readme_rows,
+        out.archive_dir,
+        out.digest_dir,
+        out.templates_dir,
+        [t.name for t in settings.topics],
+    ]
     parts: list[bytes] = [str(FORMAT).encode(), json.dumps(shape).encode()]
+    assert env.loader is not None  # environment_for always gives one
     for name in TEMPLATES:
         parts.append(env.loader.get_source(env, name)[0].encode("utf-8", "surrogatepass"))
     code = Path(__file__).resolve().parents[1]
@@ -59,11 +67,13 @@ def fingerprint(settings: Settings, env: jinja2.Environment) -> str:
 
 def uses_run_date(env: jinja2.Environment, name: str) -> bool:
     """A (user) template that shows the run date changes every run: it is always rendered."""
+    assert env.loader is not None  # environment_for always gives one
     source = env.loader.get_source(env, name)[0]
     return "date" in jinja2.meta.find_undeclared_variables(env.parse(source))
 
 
 # --- state --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RenderState:
@@ -105,8 +115,12 @@ def save_render_state(settings: Settings, ledger: Ledger, files: dict[Path, str 
             known[_key(settings, file)] = digest(content.encode("utf-8"))
     known = {key: value for key, value in known.items() if settings.path(key).is_file()}  # gone: forget it
     shards = ledger.shard_digests()
-    state = {"format": FORMAT, "fingerprint": fingerprint(settings, environment_for(settings)),
-             "shards": dict(sorted(shards.items())), "files": dict(sorted(known.items()))}
+    state = {
+        "format": FORMAT,
+        "fingerprint": fingerprint(settings, environment_for(settings)),
+        "shards": dict(sorted(shards.items())),
+        "files": dict(sorted(known.items())),
+    }
     from tracker.store.journal import write_atomic
 
     try:
@@ -129,6 +143,7 @@ def _key(settings: Settings, path: Path) -> str:
 
 # --- what to render -----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Plan:
     every_page: bool
@@ -144,33 +159,53 @@ class Plan:
 
 def plan(settings: Settings, env: jinja2.Environment, ledger: Ledger, full: bool = False) -> Plan:
     state = read_state(state_path(settings))
-    reason = ("asked to" if full else "ledger read without an index" if not ledger.indexed
-              else "no render state" if state is None
-              else "templates, render code or output settings changed" if state.fingerprint != fingerprint(settings, env)
-              else "archive.md.j2 shows the run date" if uses_run_date(env, "archive.md.j2")
-              else "")
-    before = None if reason else ledger.changed_since(state.shards)
-    if before is None:
+    reason = (
+        "asked to"
+        if full
+        else "ledger read without an index"
+        if not ledger.indexed
+        else "no render state"
+        if state is None
+        else "templates, render code or output settings changed"
+        if state.fingerprint != fingerprint(settings, env)
+        else "archive.md.j2 shows the run date"
+        if uses_run_date(env, "archive.md.j2")
+        else ""
+    )
+    before = None if reason or state is None else ledger.changed_since(state.shards)
+    if before is None or state is None:  # (no state: a reason was given)
         reason = reason or "the ledger changed in a way its index cannot trace"
         return Plan(True, True, {}, frozenset(), f"every page ({reason})")
     edited = _edited(settings, state)
     slugs = {paths.topic_slug(t.name): t.name for t in settings.topics}
     archive = PurePosixPath(_key(settings, settings.path(settings.output.archive_dir)))
-    pages = frozenset((slugs[f.parent.name], f.stem) for f in map(PurePosixPath, edited)
-                      if f.parent.parent == archive and f.parent.name in slugs)
-    readme = bool(before) or _key(settings, settings.path(settings.output.readme)) in edited \
+    pages = frozenset(
+        (slugs[f.parent.name], f.stem)
+        for f in map(PurePosixPath, edited)
+        if f.parent.parent == archive and f.parent.name in slugs
+    )
+    readme = (
+        bool(before)
+        or _key(settings, settings.path(settings.output.readme)) in edited
         or uses_run_date(env, "readme.md.j2")
-    return Plan(False, readme, before, pages, f"{len(before)} changed papers, {len(pages)} edited pages, "
-                f"README {'too' if readme else 'unchanged'}")
+    )
+    return Plan(
+        False,
+        readme,
+        before,
+        pages,
+        f"{len(before)} changed papers, {len(pages)} edited pages, README {'too' if readme else 'unchanged'}",
+    )
 
 
-def _changed_pages(topics: list[str], placed, papers: PaperMap, before: dict[str, Entry | None],
-                   cap: int) -> set[tuple[str, str]]:
+def _changed_pages(
+    topics: list[str], placed, ledger: Ledger, before: dict[str, Entry | None], cap: int
+) -> set[tuple[str, str]]:
     """Pages whose row ids differ from the last render's, or that show a record changed since."""
     if not before:
         return set()
-    now = {pid: papers.entry(pid) for pid in before}
-    then = layout(topics, _keys(papers.entries(), replace=before), cap)
+    now = {pid: ledger.entry(pid) for pid in before}
+    then = layout(topics, _keys(ledger.entries(), replace=before), cap)
     touched = set()
     for name in topics:
         old, new = then[name].months, placed[name].months
@@ -188,13 +223,14 @@ def _keys(entries: Iterable[tuple[str, Entry]], replace: dict[str, Entry | None]
     for pid, entry in entries:
         seen.add(pid)
         if pid in replace:
-            entry = replace[pid]
-            if entry is None:
+            then = replace[pid]
+            if then is None:
                 continue  # not in the ledger then
+            entry = then
         yield pid, entry.topics, entry.updated, entry.date
-    for pid, entry in replace.items():
-        if pid not in seen and entry is not None:  # in the ledger then, gone now
-            yield pid, entry.topics, entry.updated, entry.date
+    for pid, old in replace.items():
+        if pid not in seen and old is not None:  # in the ledger then, gone now
+            yield pid, old.topics, old.updated, old.date
 
 
 def _edited(settings: Settings, state: RenderState) -> set[str]:
@@ -212,14 +248,17 @@ def _edited(settings: Settings, state: RenderState) -> set[str]:
 
 def _page_files(settings: Settings, placed) -> dict[tuple[str, str], Path]:
     archive = settings.path(settings.output.archive_dir)
-    return {(name, month): paths.archive_page(archive, name, month)
-            for name, lay in placed.items() for month in lay.months}
+    return {
+        (name, month): paths.archive_page(archive, name, month) for name, lay in placed.items() for month in lay.months
+    }
 
 
 # --- the run's README and archive pages -----------------------------------------------------
 
-def render_tables_of_run(settings: Settings, env: jinja2.Environment, ledger: Ledger, today: str,
-                         *, full: bool = False) -> dict[Path, str | None]:
+
+def render_tables_of_run(
+    settings: Settings, env: jinja2.Environment, ledger: Ledger, today: str, *, full: bool = False
+) -> dict[Path, str | None]:
     """The README (when it can change), the archive pages that can change, and stale pages (None)."""
     out = settings.output
     topics = [t.name for t in settings.topics]
@@ -229,15 +268,28 @@ def render_tables_of_run(settings: Settings, env: jinja2.Environment, ledger: Le
         return {}  # nothing changed since the last render: no page or README can differ, none is stale
     entries = list(ledger.entries())
     placed = layout(topics, _keys(entries), out.readme_rows)
-    pages = None if chosen.every_page else \
-        chosen.edited | _changed_pages(topics, placed, ledger.papers, chosen.before, out.readme_rows)
+    pages = (
+        None
+        if chosen.every_page
+        else chosen.edited | _changed_pages(topics, placed, ledger, chosen.before, out.readme_rows)
+    )
     readme_path = settings.path(out.readme)
     section, rendered = render_tables(
-        env, topics, placed, lambda ids: [ledger.papers[i] for i in ids],
-        total=sum(1 for _, e in entries if e.topics), date=today, cap=out.readme_rows,
-        readme_path=readme_path, archive_dir=settings.path(out.archive_dir), digest_dir=settings.path(out.digest_dir),
-        pages=pages, readme=chosen.readme,
-        activity=activity_chart(topics, ((e.topics, e.date) for _, e in entries), today=today) if chosen.readme else None,
+        env,
+        topics,
+        placed,
+        lambda ids: [ledger.papers[i] for i in ids],
+        total=sum(1 for _, e in entries if e.topics),
+        date=today,
+        cap=out.readme_rows,
+        readme_path=readme_path,
+        archive_dir=settings.path(out.archive_dir),
+        digest_dir=settings.path(out.digest_dir),
+        pages=pages,
+        readme=chosen.readme,
+        activity=activity_chart(topics, ((e.topics, e.date) for _, e in entries), today=today)
+        if chosen.readme
+        else None,
     )
     files: dict[Path, str | None] = dict(rendered)
     if section is not None:

@@ -9,6 +9,7 @@ in a code example, or commented out, is the user's text. Anything but exactly on
 end line (or neither: the block is appended) is an error naming the README and the lines, so
 a run never guesses and grows or eats the README.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,10 @@ END_MARKER = "<!-- paper-tracker:end -->"
 _FENCE = re.compile(r"^ {0,3}(?:(?:[-+*]|\d{1,9}[.)])[ \t]+ {0,3}|>[ \t]? {0,3})*(`{3,}(?=[^`]*$)|~{3,})")
 # Raw HTML blocks (CommonMark types 1-5) that run until a line holding their end string.
 _HTML_BLOCKS = (
-    (re.compile(r"<(?:pre|script|style|textarea)(?:[ \t>]|$)", re.I), re.compile(r"</(?:pre|script|style|textarea)>", re.I)),
+    (
+        re.compile(r"<(?:pre|script|style|textarea)(?:[ \t>]|$)", re.I),
+        re.compile(r"</(?:pre|script|style|textarea)>", re.I),
+    ),
     (re.compile(r"<!--"), re.compile(r"-->")),
     (re.compile(r"<\?"), re.compile(r"\?>")),
     (re.compile(r"<![A-Za-z]"), re.compile(r">")),
@@ -49,8 +53,10 @@ def read_readme(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise SpliceError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-                          "save the README as UTF-8") from None
+        raise SpliceError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "save the README as UTF-8"
+        ) from None
 
 
 def splice(existing: str, section: str, readme: Path | str = "README.md") -> str:
@@ -62,7 +68,9 @@ def splice(existing: str, section: str, readme: Path | str = "README.md") -> str
     block = f"{START_MARKER}\n{section.strip()}\n{END_MARKER}"
     inner = find_markers(section)
     if inner[START_MARKER] or inner[END_MARKER]:
-        raise SpliceError(f"the README template writes a marker line itself ({START_MARKER} or {END_MARKER}); remove it")
+        raise SpliceError(
+            f"the README template writes a marker line itself ({START_MARKER} or {END_MARKER}); remove it"
+        )
     lines = _split_lines(existing)
     found = find_markers(existing)
     starts, ends = found[START_MARKER], found[END_MARKER]
@@ -77,7 +85,7 @@ def splice(existing: str, section: str, readme: Path | str = "README.md") -> str
     _check_pair(readme, starts, ends)
     start, end = starts[0] - 1, ends[0] - 1  # 0-based line indexes
     ending = _line_ending(lines[end])
-    return "".join(lines[:start]) + block + (ending if ending else "") + "".join(lines[end + 1:])
+    return "".join(lines[:start]) + block + (ending if ending else "") + "".join(lines[end + 1 :])
 
 
 def find_markers(text: str) -> dict:
@@ -89,8 +97,12 @@ def find_markers(text: str) -> dict:
         line = line.rstrip("\r\n")
         match = _FENCE.match(line)
         if fence:
-            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) \
-                    and not line[match.end():].strip(" \t"):
+            if (
+                match
+                and match.group(1)[0] == fence[0]
+                and len(match.group(1)) >= len(fence)
+                and not line[match.end() :].strip(" \t")
+            ):
                 fence = ""
             continue
         if html_end is not None:
@@ -106,8 +118,8 @@ def find_markers(text: str) -> dict:
             found[content.rstrip(" \t")].append(number)
             continue
         for start, end in _HTML_BLOCKS:
-            if start.match(content):
-                html_end = None if end.search(content, start.match(content).end()) else end
+            if opened := start.match(content):
+                html_end = None if end.search(content, opened.end()) else end
                 break
     if not fence:
         found["open_fence"] = 0
@@ -133,7 +145,9 @@ def _check_pair(readme: Path | str, starts: list[int], ends: list[int]) -> None:
         have, lacks = ("start", "end") if starts else ("end", "start")
         raise SpliceError(f"{readme}: {have} marker at line {(starts or ends)[0]} but no {lacks} marker line: {fix}")
     if ends[0] < starts[0]:
-        raise SpliceError(f"{readme}: the end marker (line {ends[0]}) comes before the start marker (line {starts[0]}): {fix}")
+        raise SpliceError(
+            f"{readme}: the end marker (line {ends[0]}) comes before the start marker (line {starts[0]}): {fix}"
+        )
 
 
 def _split_lines(text: str) -> list[str]:
@@ -147,4 +161,4 @@ def _lines(numbers: list[int]) -> str:
 
 
 def _line_ending(line: str) -> str:
-    return line[len(line.rstrip("\r\n")):]
+    return line[len(line.rstrip("\r\n")) :]

@@ -8,16 +8,21 @@ and is named after the week it was issued in, as `tracker publish` expects: its 
 of them, the week's top picks by relevance, and the new papers per topic. Nothing is written
 until the tracker has run for a week (there is nothing to compare with before).
 """
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tracker.enrich.trends import Trend, TrendReport, Window
 from tracker.models import Paper
 from tracker.render.charts import Chart, Series, week_label, xychart
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 RISING_SHOWN = 5
 BEST_PAPERS = 3
@@ -55,7 +60,7 @@ class WeeklyReview:
     why: dict[str, str] = field(default_factory=dict)  # top pick id -> the group's example it is closest to
 
 
-def weekly_settings(settings: Any) -> tuple[bool, int, int]:
+def weekly_settings(settings: Settings) -> tuple[bool, int, int]:
     """(enabled, weekday, weeks) from `weekly:` in the config (defaults: on, Monday, 4)."""
     weekly = getattr(settings, "weekly", None)
     return (getattr(weekly, "enabled", True), getattr(weekly, "weekday", 1), getattr(weekly, "weeks", 4))
@@ -72,7 +77,7 @@ def iso_week(day: str) -> str:
     return f"{year}-W{week:02d}"
 
 
-def review_due(settings: Any, today: str) -> tuple[Path, int] | None:
+def review_due(settings: Settings, today: str) -> tuple[Path, int] | None:
     """(the review's path, weeks to compare) when this run should write the week's review (see above)."""
     enabled, weekday, weeks = weekly_settings(settings)
     path = review_path(settings.path(settings.output.digest_dir), today)
@@ -88,8 +93,9 @@ def render_review(env: Any, review: WeeklyReview, why: Callable[[str], str | Non
     return env.get_template("weekly.md.j2").render(r=review)
 
 
-def build_review(window: Window, report: TrendReport | None, today: str, *,
-                 topics: Sequence[str] = ()) -> WeeklyReview | None:
+def build_review(
+    window: Window, report: TrendReport | None, today: str, *, topics: Sequence[str] = ()
+) -> WeeklyReview | None:
     """The review of the 7 days ending `today` from the window of papers and its themes' trends
     (tracker.enrich.stage.week_trends; `report` None: no vectors, so no themes). None when the
     tracker was not running before those days: a first week has nothing to be compared with."""
@@ -97,23 +103,36 @@ def build_review(window: Window, report: TrendReport | None, today: str, *,
         return None
     by_id = {p.id: p for p in window.papers}
     tracked = [w.tracked for w in window.weeks]
-    rising = tuple(RisingTheme(t, tuple(by_id[i] for i in t.papers[:BEST_PAPERS]), max(0, len(t.papers) - BEST_PAPERS),
-                               _tracked_only(t.weekly_counts, tracked))
-                   for t in (report.rising if report else [])[:RISING_SHOWN])
-    this_week = [p for p, w in zip(window.papers, window.week) if w == window.this_week]
+    rising = tuple(
+        RisingTheme(
+            t,
+            tuple(by_id[i] for i in t.papers[:BEST_PAPERS]),
+            max(0, len(t.papers) - BEST_PAPERS),
+            _tracked_only(t.weekly_counts, tracked),
+        )
+        for t in (report.rising if report else [])[:RISING_SHOWN]
+    )
+    this_week = [p for p, w in zip(window.papers, window.week, strict=True) if w == window.this_week]
     picks = sorted((p for p in this_week if p.relevance is not None), key=lambda p: (-(p.relevance or 0.0), p.id))
     last = window.weeks[-1]
     return WeeklyReview(
-        week=iso_week(today), start=last.start, end=last.end, new_papers=len(this_week), weeks=len(window.weeks),
-        embedded=report is not None, rising=rising, chart=rising_chart(report, rising) if report and rising else None,
-        top_picks=tuple(picks[:TOP_PICKS]), topics=topic_counts(window, topics),
+        week=iso_week(today),
+        start=last.start,
+        end=last.end,
+        new_papers=len(this_week),
+        weeks=len(window.weeks),
+        embedded=report is not None,
+        rising=rising,
+        chart=rising_chart(report, rising) if report and rising else None,
+        top_picks=tuple(picks[:TOP_PICKS]),
+        topics=topic_counts(window, topics),
         tracked_before=sum(w.tracked for w in window.weeks[:-1]),
     )
 
 
 def topic_counts(window, topics: Sequence[str]) -> tuple[TopicCount, ...]:
     counts = {name: [0] * len(window.weeks) for name in topics}
-    for paper, week in zip(window.papers, window.week):
+    for paper, week in zip(window.papers, window.week, strict=True):
         for name in paper.topics:
             if name in counts:
                 counts[name][week] += 1
@@ -123,7 +142,7 @@ def topic_counts(window, topics: Sequence[str]) -> tuple[TopicCount, ...]:
 
 def _tracked_only(counts: Sequence[int], tracked: Sequence[bool]) -> tuple[int, ...]:
     """The counts of the weeks the tracker ran: a week before it started is unknown, not zero."""
-    return tuple(int(c) for c, on in zip(counts, tracked) if on)
+    return tuple(int(c) for c, on in zip(counts, tracked, strict=False) if on)  # `tracked` may go on (this week)
 
 
 def rising_chart(report: TrendReport, rising: Sequence[RisingTheme]) -> Chart:

@@ -5,6 +5,7 @@ page, its npm-installed libraries and the query model (assets.py) into a fresh f
 replaces `out` in one rename, so a failed build leaves the previous site as it was. A folder that
 is not a site this command built is never overwritten.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,7 +13,7 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.errors import TrackerError
 from tracker.render.paths import feed_path
@@ -20,13 +21,24 @@ from tracker.site import assets
 from tracker.site.catalogue import build_catalogue
 from tracker.site.files import write_data
 
+if TYPE_CHECKING:
+    from tracker.config import Settings
+
 log = logging.getLogger(__name__)
 
 MARKER = ".paper-tracker-site"  # in every built site: the only kind of folder `--out` may replace
 
 
-def build_site(settings: Any, papers: list, out: Path, *, site_dir: Path, model_dir: Path,
-               encoder: Any = None, built: str | None = None) -> dict[str, Any]:
+def build_site(
+    settings: Settings,
+    papers: list,
+    out: Path,
+    *,
+    site_dir: Path,
+    model_dir: Path,
+    encoder: Any = None,
+    built: str | None = None,
+) -> dict[str, Any]:
     """Build the site for `papers` (the ledger's) into `out`; returns the data's meta.json content."""
     out = Path(out).resolve()
     _check_out(out)
@@ -37,8 +49,12 @@ def build_site(settings: Any, papers: list, out: Path, *, site_dir: Path, model_
         assets.copy_vendor(site_dir / "node_modules", staging)
         model_id = assets.copy_model(model_dir, staging)
         catalogue = build_catalogue(settings, papers, encoder)
-        meta = write_data(catalogue, staging / "data", built=built or dt.datetime.now(dt.timezone.utc).date().isoformat(),
-                          extra={"model": model_id})
+        meta = write_data(
+            catalogue,
+            staging / "data",
+            built=built or dt.datetime.now(dt.timezone.utc).date().isoformat(),
+            extra={"model": model_id},
+        )
         _copy_feed(settings, staging)
         (staging / MARKER).write_text("built by `tracker site`; replaced whole by the next build\n", encoding="utf-8")
         (staging / ".nojekyll").write_text("", encoding="utf-8")  # GitHub Pages: serve files as they are
@@ -50,7 +66,7 @@ def build_site(settings: Any, papers: list, out: Path, *, site_dir: Path, model_
     return meta
 
 
-def _copy_feed(settings: Any, staging: Path) -> None:
+def _copy_feed(settings: Settings, staging: Path) -> None:
     """The Atom feed at the same path on the page: Pages serves it as XML (raw GitHub files are text/plain)."""
     feed = feed_path(settings.path(settings.output.digest_dir))
     if feed.is_file():

@@ -6,6 +6,7 @@ package-lock.json); nothing is fetched here. The model is a transformers.js-styl
 shipped (a quarter of the fp32 one), renamed model/model.onnx, with its hash in model/id.txt so the
 page's cache of it is keyed by the file itself.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,11 @@ VENDOR_FILES = (
     ("onnxruntime-web/dist", "ort-wasm-simd-threaded.wasm"),
     ("@huggingface/tokenizers/dist", "tokenizers.min.mjs"),
 )
-MODEL_FILES = {"tokenizer.json": "tokenizer.json", "tokenizer_config.json": "tokenizer_config.json",
-               "onnx/model_quantized.onnx": "model.onnx"}
+MODEL_FILES = {
+    "tokenizer.json": "tokenizer.json",
+    "tokenizer_config.json": "tokenizer_config.json",
+    "onnx/model_quantized.onnx": "model.onnx",
+}
 
 
 def copy_app(app_dir: Path, out: Path) -> None:
@@ -38,8 +42,10 @@ def copy_app(app_dir: Path, out: Path) -> None:
 def copy_vendor(node_modules: Path, out: Path) -> None:
     missing = [f"{package}/{name}" for package, name in VENDOR_FILES if not (node_modules / package / name).is_file()]
     if missing:
-        raise TrackerError(f"{node_modules} lacks {missing[0]}: run `npm ci` in site/ (the page's libraries, "
-                           f"pinned by site/package-lock.json)")
+        raise TrackerError(
+            f"{node_modules} lacks {missing[0]}: run `npm ci` in site/ (the page's libraries, "
+            f"pinned by site/package-lock.json)"
+        )
     (out / "vendor").mkdir(exist_ok=True)
     for package, name in VENDOR_FILES:
         shutil.copyfile(node_modules / package / name, out / "vendor" / name)
@@ -49,8 +55,10 @@ def copy_model(model_dir: Path, out: Path) -> str:
     """The query encoder's files into out/model/; returns the graph's short hash."""
     missing = [name for name in MODEL_FILES if not (model_dir / name).is_file()]
     if missing:
-        raise TrackerError(f"model folder {model_dir} lacks {missing[0]} (expected a transformers.js-style "
-                           f"export: {', '.join(MODEL_FILES)})")
+        raise TrackerError(
+            f"model folder {model_dir} lacks {missing[0]} (expected a transformers.js-style "
+            f"export: {', '.join(MODEL_FILES)})"
+        )
     target = out / "model"
     target.mkdir(exist_ok=True)
     for source, name in MODEL_FILES.items():
@@ -77,7 +85,9 @@ def exported_model(model: str) -> Path:
         shutil.rmtree(folder, ignore_errors=True)  # an incomplete export of an earlier, failed build
         staging.rename(folder)
     except onnx_graph.ExportError as exc:
-        raise TrackerError(f"model {model!r} cannot run in the browser ({exc}); give an exported folder with --model-dir") from None
+        raise TrackerError(
+            f"model {model!r} cannot run in the browser ({exc}); give an exported folder with --model-dir"
+        ) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder

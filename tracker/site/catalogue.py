@@ -4,15 +4,20 @@ Reads the ledger's papers and their vectors (tracker.enrich.stage.embed: the vec
 only what it lacks, saving nothing). Site order is newest first (date, then id), so a topic's or a
 day's list of positions is already in display order. Pure apart from that one call.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tracker.enrich.tldr import shown_tldr
 from tracker.models import Paper
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
 
 PICKS = 5  # per profile, on the front page
 PROFILE_SHARE = 0.1  # the profile filter keeps a profile's best-scored tenth of the papers
@@ -42,10 +47,10 @@ class Catalogue:
 def tldr(paper: Paper) -> str:
     """The TL;DR the digest shows (the stored one, or computed now for an older record), capped."""
     text = " ".join(shown_tldr(paper).split())
-    return text if len(text) <= TLDR_CHARS else text[:TLDR_CHARS - 1].rstrip() + "…"
+    return text if len(text) <= TLDR_CHARS else text[: TLDR_CHARS - 1].rstrip() + "…"
 
 
-def build_catalogue(settings: Any, ledger_papers: Sequence[Paper], encoder: Any = None) -> Catalogue:
+def build_catalogue(settings: Settings, ledger_papers: Sequence[Paper], encoder: Any = None) -> Catalogue:
     """Every paper with a topic (what `tracker search` searches), with vectors, picks and themes."""
     from tracker.enrich.stage import LazyEncoder, embed
 
@@ -59,15 +64,18 @@ def build_catalogue(settings: Any, ledger_papers: Sequence[Paper], encoder: Any 
     return catalogue
 
 
-def _add_relevance(catalogue: Catalogue, settings: Any, embedded: Any, lazy: Any) -> None:
+def _add_relevance(catalogue: Catalogue, settings: Settings, embedded: Any, lazy: Any) -> None:
     """Each profile's picks among the latest day's papers, and its members for the profile filter."""
     from tracker.enrich.profile import profiles_from_settings
     from tracker.enrich.stage import score_relevance
 
     relevance = score_relevance(settings, embedded, lazy, profiles_from_settings(settings))
     latest = catalogue.latest_day
-    today = [i for i, p in enumerate(catalogue.papers) if (p.first_seen or p.date) == latest
-             and p.id not in relevance.own_ids]
+    today = [
+        i
+        for i, p in enumerate(catalogue.papers)
+        if (p.first_seen or p.date) == latest and p.id not in relevance.own_ids
+    ]
     for scored in relevance.profiles:
         name = scored.name or "group"
         value = [scored.scores.get(p.id, 0.0) for p in catalogue.papers]
@@ -89,7 +97,15 @@ def _add_themes(catalogue: Catalogue, weeks: int = 4) -> None:
     vectors = catalogue.vectors[[rows[p.id] for p in window.papers]] if window.papers else catalogue.vectors[:0]
     report = find_trends(window, vectors) if len(window.papers) else None
     weeks_out = [{"start": w.start, "end": w.end, "tracked": w.tracked} for w in (report.weeks if report else ())]
-    themes = [{"label": t.label, "terms": list(t.terms), "counts": list(t.weekly_counts),
-               "growth": t.growth, "rising": bool(t.rising), "positions": catalogue.positions(t.papers)}
-              for t in (report.themes if report else ())]
+    themes = [
+        {
+            "label": t.label,
+            "terms": list(t.terms),
+            "counts": list(t.weekly_counts),
+            "growth": t.growth,
+            "rising": bool(t.rising),
+            "positions": catalogue.positions(t.papers),
+        }
+        for t in (report.themes if report else ())
+    ]
     catalogue.themes = {"end": catalogue.latest_day, "weeks": weeks_out, "themes": themes}

@@ -8,6 +8,7 @@ A unit vector of dim d becomes:
     components share a range). The page fetches only the candidates' rows and re-scores them.
 Pure numpy; the page's search.js reads exactly these layouts.
 """
+
 from __future__ import annotations
 
 import numpy as np

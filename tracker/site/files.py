@@ -13,6 +13,7 @@ data/days.json, data/day/DATE.json, data/today.json, data/themes.json: the brows
 Positions are indexes in site order (newest first). Paper text is stored as plain strings: the page
 puts it in the DOM with textContent only.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,7 +34,9 @@ _EPOCH = dt.date(1970, 1, 1)
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def write_data(catalogue: Catalogue, data_dir: Path, *, built: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def write_data(
+    catalogue: Catalogue, data_dir: Path, *, built: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Write every data file under `data_dir`; returns meta.json's content."""
     data_dir.mkdir(parents=True, exist_ok=True)
     vectors = np.asarray(catalogue.vectors, dtype=np.float32)
@@ -57,26 +60,42 @@ def write_data(catalogue: Catalogue, data_dir: Path, *, built: str, extra: dict[
         _json(data_dir / f"profile-{i}.json", catalogue.profile_members[name])
     _write_days(catalogue, data_dir)
     _json(data_dir / "themes.json", catalogue.themes)
-    meta = {"format": FORMAT, "count": len(catalogue.papers), "dim": int(vectors.shape[1]),
-            "scale": scale, "shard": SHARD, "topics": catalogue.topics,
-            "topic_counts": [len(by_topic[i]) for i in range(len(catalogue.topics))], "profiles": catalogue.profiles,
-            "latest": catalogue.latest_day, "built": built, **(extra or {})}
+    meta = {
+        "format": FORMAT,
+        "count": len(catalogue.papers),
+        "dim": int(vectors.shape[1]),
+        "scale": scale,
+        "shard": SHARD,
+        "topics": catalogue.topics,
+        "topic_counts": [len(by_topic[i]) for i in range(len(catalogue.topics))],
+        "profiles": catalogue.profiles,
+        "latest": catalogue.latest_day,
+        "built": built,
+        **(extra or {}),
+    }
     _json(data_dir / "meta.json", meta)
     return meta
 
 
 def record(paper: Any, topic_index: dict[str, int]) -> list[Any]:
     """One paper as the page shows it: [id, date, title, topic indexes, tldr, authors, abs url, pdf url]."""
-    return [paper.id, paper.date, paper.title, [topic_index[t] for t in paper.topics], tldr(paper),
-            list(paper.authors[:6]) + ([f"+{len(paper.authors) - 6}"] if len(paper.authors) > 6 else []),
-            paper.abs_url or f"https://arxiv.org/abs/{paper.id}", paper.pdf_url or f"https://arxiv.org/pdf/{paper.id}"]
+    return [
+        paper.id,
+        paper.date,
+        paper.title,
+        [topic_index[t] for t in paper.topics],
+        tldr(paper),
+        list(paper.authors[:6]) + ([f"+{len(paper.authors) - 6}"] if len(paper.authors) > 6 else []),
+        paper.abs_url or f"https://arxiv.org/abs/{paper.id}",
+        paper.pdf_url or f"https://arxiv.org/pdf/{paper.id}",
+    ]
 
 
 def _write_shards(catalogue: Catalogue, folder: Path) -> None:
     folder.mkdir(exist_ok=True)
     topic_index = {name: i for i, name in enumerate(catalogue.topics)}
     for start in range(0, len(catalogue.papers), SHARD):
-        chunk = catalogue.papers[start:start + SHARD]
+        chunk = catalogue.papers[start : start + SHARD]
         _json(folder / f"{start // SHARD}.json", [record(p, topic_index) for p in chunk])
 
 
@@ -89,8 +108,10 @@ def _write_days(catalogue: Catalogue, data_dir: Path) -> None:
     for day, positions in by_day.items():
         _json(data_dir / "day" / f"{day}.json", {"date": day, "positions": positions})
     _json(data_dir / "days.json", sorted(([day, len(p)] for day, p in by_day.items()), reverse=True))
-    _json(data_dir / "today.json", {"date": catalogue.latest_day, "picks": catalogue.picks,
-                                    "positions": by_day.get(catalogue.latest_day, [])})
+    _json(
+        data_dir / "today.json",
+        {"date": catalogue.latest_day, "picks": catalogue.picks, "positions": by_day.get(catalogue.latest_day, [])},
+    )
 
 
 def _day_name(date: str) -> str:

@@ -14,13 +14,14 @@ Beyond its public API we rely on three private names of `arxiv` (4.x): `Client._
 and tests/test_sources_api.py::test_the_private_arxiv_names_we_build_on_are_still_there fails
 the day a release moves them.
 """
+
 from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Iterable, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import arxiv
@@ -60,7 +61,7 @@ class URLTooLong(SourceError):
 class _Skipped(arxiv.Result):
     """An entry that could not be read; kept in the page so arxiv.Client's paging offsets stay right."""
 
-    def __init__(self, label: str, reason: str):  # noqa: super().__init__ wants a whole paper
+    def __init__(self, label: str, reason: str):  # no super().__init__: it wants a whole paper
         self.entry_id, self.reason = label, reason
 
 
@@ -223,8 +224,10 @@ class Fetched:
 
 def window_clause(after: str | None, before: str) -> str:
     """arXiv's last-updated range (minute precision, both ends included), e.g. for a backlog window."""
+
     def minute(iso: str | None) -> str:
         return "".join(ch for ch in iso if ch.isdigit())[:12] if iso else "199101010000"
+
     return f"lastUpdatedDate:[{minute(after)} TO {minute(before)}]"
 
 
@@ -233,12 +236,15 @@ class ArxivAPISource:
         self.page_size = page_size
         self.client = _PoliteClient(url, http, page_size)
 
-    def fetch_query(self, query: str, *, limit: int, is_known: Callable[[Paper], bool] = lambda p: False) -> list[Paper]:
+    def fetch_query(
+        self, query: str, *, limit: int, is_known: Callable[[Paper], bool] = lambda p: False
+    ) -> list[Paper]:
         """Newest first by last-updated date, so revisions surface; stops at a page of known papers."""
         return self.fetch(query, limit=limit, is_known=is_known).papers
 
-    def fetch(self, query: str, *, limit: int, is_known: Callable[[Paper], bool] | None = None,
-              offset: int = 0) -> Fetched:
+    def fetch(
+        self, query: str, *, limit: int, is_known: Callable[[Paper], bool] | None = None, offset: int = 0
+    ) -> Fetched:
         """Like fetch_query, saying how much the limit left unread (`Fetched.more`).
 
         `offset` skips that many matches (arXiv refuses offsets past 10,000: callers narrow the
@@ -299,5 +305,3 @@ class ArxivAPISource:
 
     def _url_for_ids(self, ids: list[str]) -> str:
         return self.client._format_url(arxiv.Search(id_list=ids, max_results=len(ids)), 0, self.page_size)
-
-

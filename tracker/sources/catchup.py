@@ -8,10 +8,11 @@ the new head, pages through the open windows with what is left of the cap, narro
 to below the oldest paper read, until it is empty. Windows are queried by date range, so no
 query ever pages past arXiv's 10,000-result offset limit however large the backlog.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from tracker.models import Paper
 from tracker.sources.api import ArxivAPISource, Fetched, window_clause
@@ -39,8 +40,16 @@ class TopicFetch:
     windows: list[Window]  # still open after this run, newest first
 
 
-def fetch_topic_queries(api: ArxivAPISource, queries: list[str], *, cap: int, is_known: Callable[[Paper], bool],
-                        newest_known: Callable[[], str | None], windows: list[Window], backfill: bool = False) -> TopicFetch:
+def fetch_topic_queries(
+    api: ArxivAPISource,
+    queries: list[str],
+    *,
+    cap: int,
+    is_known: Callable[[Paper], bool],
+    newest_known: Callable[[], str | None],
+    windows: list[Window],
+    backfill: bool = False,
+) -> TopicFetch:
     """The new head of each query first (the cap shared between them), then the open windows,
     within `cap` papers taken in all.
 

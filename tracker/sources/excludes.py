@@ -6,6 +6,7 @@ Categories match any of a paper's categories, exactly or as a glob (`cs.*`, `hep
 archive (`astro-ph`, `math`) covers its subject classes too.
 The caller merges global and per-topic lists (config `exclude`, `exclude_categories`).
 """
+
 from __future__ import annotations
 
 import re

@@ -6,15 +6,16 @@ topics and feeds. Every request has a total deadline (a server trickling bytes c
 run), every retry wait is charged to one run-wide budget, and a run whose very first request
 cannot reach arXiv stops at once (`ArxivUnreachable`) instead of retrying topic after topic.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import time
-from importlib import metadata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from importlib import metadata
 from urllib.parse import urlsplit
 
 import requests
@@ -157,7 +158,7 @@ class PoliteSession:
         self._last_request: float | None = None
 
     @classmethod
-    def from_settings(cls, arxiv, *, sleep: Callable[[float], None] = time.sleep) -> "PoliteSession":
+    def from_settings(cls, arxiv, *, sleep: Callable[[float], None] = time.sleep) -> PoliteSession:
         """From the `arxiv:` section of keywords.yaml (tracker.config.ArxivSettings)."""
         return cls(
             delay_seconds=arxiv.delay_seconds,
@@ -176,8 +177,10 @@ class PoliteSession:
         """GET `url`, retrying transient failures; `check` may raise TransientError to retry a 200 too."""
         secrets = url_secrets(url)
         if self._budget_spent:
-            raise SourceError(f"not asked: the run's budget for waiting on arXiv ({self.wait_budget:g} s, "
-                              "arxiv.wait_budget_seconds) was used up by earlier retries")
+            raise SourceError(
+                f"not asked: the run's budget for waiting on arXiv ({self.wait_budget:g} s, "
+                "arxiv.wait_budget_seconds) was used up by earlier retries"
+            )
         exponential = wait_exponential(multiplier=self.backoff_seconds, max=60)
 
         def wait(state: RetryCallState) -> float:
@@ -198,7 +201,11 @@ class PoliteSession:
             retry=retry_if_exception_type(TransientError),
             sleep=sleep,
             before_sleep=lambda s: log.warning(
-                "arXiv: %s; retry %d of %d", redact(str(s.outcome.exception()), secrets), s.attempt_number, self.retries),
+                "arXiv: %s; retry %d of %d",
+                redact(str(s.outcome and s.outcome.exception()), secrets),
+                s.attempt_number,
+                self.retries,
+            ),
             reraise=True,
         )
         last: list[TransientError] = []
@@ -216,10 +223,14 @@ class PoliteSession:
             tries = f"{self.retries + 1} attempts" if self.retries else "1 attempt"
             raise SourceError(redact(f"arXiv did not answer after {tries}: {exc}", secrets)) from None
         except _BudgetSpent as spent:
-            raise SourceError(redact(
-                f"gave up waiting for arXiv: another {spent.args[0]:g} s would exceed the run's budget for "
-                f"waiting ({self.wait_budget:g} s, arxiv.wait_budget_seconds); last error: {last[-1] if last else '?'}",
-                secrets)) from None
+            raise SourceError(
+                redact(
+                    f"gave up waiting for arXiv: another {spent.args[0]:g} s would exceed the run's budget for "
+                    f"waiting ({self.wait_budget:g} s, arxiv.wait_budget_seconds); "
+                    f"last error: {last[-1] if last else '?'}",
+                    secrets,
+                )
+            ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _get_once(self, url: str) -> Answer:

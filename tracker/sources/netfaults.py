@@ -5,6 +5,7 @@ seconds never times out. `Watchdog` bounds the whole request instead: a timer th
 request's socket down (which wakes the blocked read) once the deadline passes. The socket is
 found through urllib3 connection classes that report it as they connect and send.
 """
+
 from __future__ import annotations
 
 import errno
@@ -31,6 +32,7 @@ _NAME_ERROR = getattr(urllib3.exceptions, "NameResolutionError", socket.gaierror
 
 # --- the deadline ----------------------------------------------------------------------------
 
+
 def _cut(sock: socket.socket | None) -> None:
     if sock is None:
         return
@@ -50,7 +52,7 @@ class Watchdog:
         self._timer = threading.Timer(seconds, self._fire)
         self._timer.daemon = True
 
-    def __enter__(self) -> "Watchdog":
+    def __enter__(self) -> Watchdog:
         _local.watchdog = self
         self._timer.start()
         return self
@@ -89,12 +91,12 @@ class _Watched:
     """Mixin for urllib3 connections: hand the socket to the running request's watchdog."""
 
     def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
+        super().connect()  # type: ignore[misc]  # a mixin: urllib3's connection class comes after it
         _track(self.sock)  # type: ignore[attr-defined]
 
     def request(self, *args, **kwargs):
-        _track(self.sock)  # type: ignore[attr-defined]  # a kept-alive connection: no connect()
-        return super().request(*args, **kwargs)  # type: ignore[misc]
+        _track(self.sock)  # a kept-alive connection: no connect()
+        return super().request(*args, **kwargs)
 
 
 class _Connection(_Watched, HTTPConnection):
@@ -146,6 +148,7 @@ def read_body(response: requests.Response, limit: int) -> bytes:
 
 
 # --- one short line per fault ------------------------------------------------------------------
+
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
     """The exception and everything it wraps (causes, contexts, urllib3 reasons, args)."""
@@ -210,8 +213,10 @@ def describe(exc: BaseException, host: str, timeout: float) -> str:
         return f"undecodable body from {host}{detail}"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return f"connection to {host} broken mid-body{detail}"
-    if any(isinstance(e, (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError, TimeoutError))
-           for e in chain):
+    if any(
+        isinstance(e, (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError, TimeoutError))
+        for e in chain
+    ):
         return f"no data from {host} for {timeout:g} s"
     return f"connection to {host} failed: {type(exc).__name__}{detail}"
 

@@ -6,13 +6,14 @@ days without an announcement; that is a normal, quiet day, not an error. Anythin
 complete RSS/Atom document (a body cut short, an HTML page, JSON, an empty body) is a failed
 request: retried, then the topic fails. An item that cannot be read is skipped with a warning.
 """
+
 from __future__ import annotations
 
 import logging
 import re
 import time
 import xml.sax
-from typing import Iterable
+from collections.abc import Iterable
 
 import feedparser
 
@@ -29,7 +30,9 @@ _DESCRIPTION = re.compile(r"^\s*arXiv:(?P<id>\S+)\s+Announce Type:\s*(?P<type>[\
 
 def split_authors(creator: str) -> tuple[str, ...]:
     """`dc:creator` is one comma-joined string; commas inside parentheses belong to affiliations."""
-    names, depth, current = [], 0, []
+    names: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in creator:
         depth += {"(": 1, ")": -1}.get(char, 0)
         if char == "," and depth == 0:
@@ -51,7 +54,7 @@ def _entry_to_paper(entry: feedparser.FeedParserDict) -> Paper:
     match = _DESCRIPTION.match(description)
     raw_id = match.group("id") if match else entry.get("id", "")
     arxiv_id = parse_id(raw_id)
-    abstract = description[match.end():] if match else description
+    abstract = description[match.end() :] if match else description
     announced = _iso(entry.get("published_parsed") or entry.get("updated_parsed"))
     announce_type = entry.get("arxiv_announce_type") or (match.group("type") if match else None)
     version = arxiv_id.version or 1

@@ -5,13 +5,15 @@ runner) resumes where the last run stopped. A file the tracker cannot read, incl
 git conflict markers, stops the run with one line naming it: dropping it would silently lose
 the papers it points to (deleting it by hand is the way to forget a backlog).
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from tracker.errors import TrackerError
 from tracker.sources.catchup import Window
@@ -29,7 +31,8 @@ def backlog_path(data_dir: Path) -> Path:
 
 def load_backlog(path: Path) -> Backlog:
     """Topic -> its open windows, newest first; one JSON object per line, e.g.
-    `{"topic": "LLMs", "query": "...", "before": "2026-11-19T10:00:00Z", "after": null, "skip": 0, "remaining": 812}`."""
+    `{"topic": "LLMs", "query": "...", "before": "2026-11-19T10:00:00Z", "after": null, "skip": 0,
+    "remaining": 812}`."""
     data = read_committed(path, "the backlog file")
     backlog: Backlog = {}
     for number, raw in enumerate((data or b"").split(b"\n"), start=1):
@@ -54,24 +57,42 @@ def backlog_files(path: Path, backlog: Backlog, topics: Iterable[str]) -> dict[P
     once there has, the file stays, empty when all are caught up: a run deletes no data file)."""
     configured = set(topics)
     for gone in sorted(set(backlog) - configured):
-        log.warning("%s: topic %r is no longer configured; its %d papers still to fetch are forgotten",
-                    path, gone, sum(w.remaining or 0 for w in backlog[gone]))
-    lines = [_dump(name, window) for name, windows in sorted(backlog.items()) if name in configured for window in windows]
+        log.warning(
+            "%s: topic %r is no longer configured; its %d papers still to fetch are forgotten",
+            path,
+            gone,
+            sum(w.remaining or 0 for w in backlog[gone]),
+        )
+    lines = [
+        _dump(name, window) for name, windows in sorted(backlog.items()) if name in configured for window in windows
+    ]
     if not lines and not path.exists():
         return {}
     return {path: "".join(line + "\n" for line in lines).encode("utf-8")}
 
 
 def _dump(topic: str, window: Window) -> str:
-    return json.dumps({"topic": topic, "query": window.query, "before": window.before, "after": window.after,
-                       "skip": window.skip, "remaining": window.remaining}, ensure_ascii=False, sort_keys=True)
+    return json.dumps(
+        {
+            "topic": topic,
+            "query": window.query,
+            "before": window.before,
+            "after": window.after,
+            "skip": window.skip,
+            "remaining": window.remaining,
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
 
 
 def _window(path: Path, line: int, item: dict) -> Window:
     if not isinstance(item.get("query"), str) or not item["query"].strip():
         raise _damaged(path, line, "a window needs the `query` it was found in")
     if not _is_time(item.get("before")) or not (item.get("after") is None or _is_time(item["after"])):
-        raise _damaged(path, line, "a window needs `before` (and `after` or null) as ISO times like 2026-11-19T10:00:00Z")
+        raise _damaged(
+            path, line, "a window needs `before` (and `after` or null) as ISO times like 2026-11-19T10:00:00Z"
+        )
     skip, remaining = item.get("skip", 0), item.get("remaining")
     if not _count(skip) or not (remaining is None or _count(remaining)):
         raise _damaged(path, line, "`skip` and `remaining` must be whole numbers from 0")
@@ -92,5 +113,7 @@ def _count(value: Any) -> bool:
 
 
 def _damaged(path: Path, line: int, why: str) -> TrackerError:
-    return TrackerError(f"{path}:{line}: cannot read the backlog file: {why}; fix the line, or delete it to forget "
-                        "those papers still to fetch; nothing was written")
+    return TrackerError(
+        f"{path}:{line}: cannot read the backlog file: {why}; fix the line, or delete it to forget "
+        "those papers still to fetch; nothing was written"
+    )

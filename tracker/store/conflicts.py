@@ -5,6 +5,7 @@ A `git merge` or `git pull` that stopped half-way leaves `<<<<<<<`, `|||||||`, `
 keep the markers forever or pick one side silently, so the run stops before writing anything
 and names the first marker's file and line.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,10 @@ def refuse_conflict_markers(path: Path, data: bytes) -> None:
         return
     line = data.count(b"\n", 0, found.start()) + 1
     marker = found.group().strip()[:7].decode("ascii")
-    raise ConflictMarkers(f"{path}:{line}: git conflict marker {marker!r}: finish the merge (keep the lines of both "
-                          f"sides, remove the markers) and run again; nothing was written")
+    raise ConflictMarkers(
+        f"{path}:{line}: git conflict marker {marker!r}: finish the merge (keep the lines of both "
+        f"sides, remove the markers) and run again; nothing was written"
+    )
 
 
 def read_committed(path: Path, what: str) -> bytes | None:

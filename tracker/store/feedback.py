@@ -6,6 +6,7 @@ the date it was first seen ticked and the issue it was ticked in. Fields this mo
 know are kept on rewrite. A bad line is skipped with a warning naming `file:line`, so a hand
 edit gone wrong never stops a run; a missing file means no feedback yet.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 FEEDBACK_FILE = "feedback.jsonl"
 
 
-def feedback_path(settings) -> Path:  # noqa: ANN001 - tracker.config.Settings (not imported: keep this light)
+def feedback_path(settings) -> Path:
     """data/feedback.jsonl: in the data folder, so the group's taste is versioned with the ledger."""
     return settings.path(settings.output.data_dir) / FEEDBACK_FILE
 

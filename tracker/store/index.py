@@ -12,6 +12,7 @@ queries, a 2-core AVX2 machine shared with other jobs, warm page cache): exact s
 50k rows, 52 ms at 100k, 92 ms at 200k, 212 ms at 500k, 541 ms at 1M. The accelerator searches
 1/PROBE_SHARE of its inverted lists and re-scores the ANN_CANDIDATES best codes exactly.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,9 @@ ANN_CANDIDATES = 200  # at least this many (or 8k) candidates are re-scored exac
 TRAIN_PER_LIST = 48  # k-means training points per inverted list (faiss wants >= 39)
 
 
-def exact_top(vectors: np.ndarray, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+def exact_top(
+    vectors: np.ndarray, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+) -> list[tuple[int, float]]:
     """[(row, score)] of the k best rows by inner product, best first; `allowed` is a boolean row mask."""
     if len(vectors) == 0 or k < 1:
         return []
@@ -53,15 +56,16 @@ def _best(rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float
     return [(int(rows[i]), float(scores[i])) for i in order]
 
 
-def ann_top(ann: Any, vectors: np.ndarray, query: np.ndarray, k: int,
-            allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+def ann_top(
+    ann: Any, vectors: np.ndarray, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+) -> list[tuple[int, float]]:
     """Like exact_top, with faiss proposing candidates; falls back to exact when a filter starves them."""
     import faiss
 
     if allowed is not None and allowed.mean() < 0.5:  # a narrow filter: exact over the few rows is cheaper
         return exact_top(vectors, query, k, allowed)
     fetch = min(ann.ntotal, max(ANN_CANDIDATES, 8 * k))
-    params = faiss.SearchParametersIVF(nprobe=max(16, ann.nlist // PROBE_SHARE))
+    params = faiss.SearchParametersIVF(nprobe=max(16, ann.nlist // PROBE_SHARE))  # type: ignore[call-arg]  # SWIG keywords
     _, found = ann.search(query.reshape(1, -1).astype(np.float32), fetch, params=params)
     rows = np.unique(found[0][found[0] >= 0])
     if allowed is not None:
@@ -78,15 +82,19 @@ def build_ann(vectors: np.ndarray) -> Any:
     count, dim = vectors.shape
     lists = max(1, int(math.sqrt(count)))
     quantizer = faiss.IndexFlatIP(dim)
-    ann = faiss.IndexIVFScalarQuantizer(quantizer, dim, lists, faiss.ScalarQuantizer.QT_8bit,
-                                        faiss.METRIC_INNER_PRODUCT)
+    ann = faiss.IndexIVFScalarQuantizer(
+        quantizer, dim, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
     ann.own_fields = True
-    quantizer.this.disown()  # the IVF index owns and frees its quantizer
+    # The IVF index owns and frees its quantizer (`this`: the SWIG proxy, absent from faiss's stubs).
+    quantizer.this.disown()  # type: ignore[attr-defined]
     sample = np.random.default_rng(0).choice(count, size=min(count, lists * TRAIN_PER_LIST), replace=False)
     ann.train(np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32))
     for start in range(0, count, 100_000):  # chunks: `vectors` may be a memory map bigger than RAM
         stop = min(count, start + 100_000)
-        ann.add_with_ids(np.ascontiguousarray(vectors[start:stop], dtype=np.float32), np.arange(start, stop, dtype=np.int64))
+        ann.add_with_ids(
+            np.ascontiguousarray(vectors[start:stop], dtype=np.float32), np.arange(start, stop, dtype=np.int64)
+        )
     return ann
 
 
@@ -123,7 +131,9 @@ def read_ann(path: Path, generation: int | None, *, writable: bool = False) -> A
 def save_ann(path: Path, vectors: np.ndarray, generation: int, old: Any, changed: list[int]) -> Any:
     """Bring the accelerator in step with the store's new generation (built once, then updated); None without faiss."""
     if not faiss_installed():
-        log.info("faiss is not installed: searching %d vectors exactly (pip install 'paper-tracker[ann]')", len(vectors))
+        log.info(
+            "faiss is not installed: searching %d vectors exactly (pip install 'paper-tracker[ann]')", len(vectors)
+        )
         return None
     try:
         if old is not None:

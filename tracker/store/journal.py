@@ -20,6 +20,7 @@ and a step that can never succeed (its target became a folder) is skipped with a
 Test hook: TRACKER_TEST_COMMIT_PAUSE=<seconds> sleeps before each step of applying a journal,
 so tests/test_run_e2e.py can kill a run inside that window.
 """
+
 from __future__ import annotations
 
 import errno
@@ -29,6 +30,7 @@ import os
 import stat
 import tempfile
 import time
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 from tracker.errors import TrackerError
@@ -128,16 +130,16 @@ def commit(files: dict[Path, str | bytes | None], journal: Path, *, root: Path |
     """Replace (or delete, for None) all `files` as one unit. Returns the paths that changed.
 
     `root` (default: the folder holding the journal and every file) is what journal paths are
-    relative to; every file must lie inside it.
-    """
+    relative to; every file must lie inside it."""
     recover(journal)
     journal = _real(journal)
     changes = {_real(p): (None if c is None else _encode(c)) for p, c in files.items()}
-    changes = {p: d for p, d in changes.items() if (d is None and (p.is_symlink() or p.is_file())) or (d is not None and not _unchanged(p, d))}
+    gone = {p for p, d in changes.items() if d is None and (p.is_symlink() or p.is_file())}
+    changes = {p: d for p, d in changes.items() if p in gone or (d is not None and not _unchanged(p, d))}
     if not changes:
         return []
     root = (root or Path(os.path.commonpath([journal.parent, *changes]))).resolve()
-    plan = {"format": FORMAT, "journal": _relative(journal, root), "replace": [], "delete": []}
+    plan: dict = {"format": FORMAT, "journal": _relative(journal, root), "replace": [], "delete": []}
     _check_targets(changes, journal)
     for path, data in sorted(changes.items()):
         plan["replace" if data is not None else "delete"].append(_relative(path, root))
@@ -156,12 +158,14 @@ def _check_targets(changes: dict[Path, bytes | None], journal: Path) -> None:
     folders = {parent: path for path in changes for parent in path.parents}
     for path in sorted(changes):
         if path == journal or path == stage_of(journal):
-            raise TrackerError(f"cannot write {path}: it is the commit journal; point that output elsewhere; nothing was changed")
-        if path in folders:
-            raise TrackerError(f"cannot write {path}: it would also be the folder of {folders[path]}; "
-                               "give the outputs distinct paths; nothing was changed")
-        if path.is_dir() and not path.is_symlink():
-            raise TrackerError(f"cannot write {path}: it is a folder; nothing was changed")
+            problem = "it is the commit journal; point that output elsewhere"
+        elif path in folders:
+            problem = f"it would also be the folder of {folders[path]}; give the outputs distinct paths"
+        elif path.is_dir() and not path.is_symlink():
+            problem = "it is a folder"
+        else:
+            continue
+        raise TrackerError(f"cannot write {path}: {problem}; nothing was changed")
 
 
 def _real(path: Path) -> Path:
@@ -217,7 +221,7 @@ def _relative(path: Path, root: Path) -> str:
 def _root_of(journal: Path, recorded: object) -> Path:
     """The project root: the journal's location minus the location it recorded relative to the root."""
     parts = _safe_parts(recorded)
-    if journal.parts[-len(parts):] != parts:
+    if journal.parts[-len(parts) :] != parts:
         raise UnsafeJournal(f"it records its own location as {recorded!r}, but it is at {journal}")
     return Path(*journal.parts[: -len(parts)])
 
@@ -233,8 +237,7 @@ def _safe_parts(recorded: object) -> tuple[str, ...]:
 
 def _target(root: Path, recorded: object) -> Path:
     target = root.joinpath(*_safe_parts(recorded))
-    resolved_root = root.resolve()
-    if not target.parent.resolve().is_relative_to(resolved_root):
+    if not target.parent.resolve().is_relative_to(root.resolve()):
         raise UnsafeJournal(f"{recorded!r} resolves outside the project folder (through a link)")
     return target
 
@@ -308,8 +311,7 @@ def pending(journal: Path) -> dict[Path, Path | None]:
     """What a pending journal would change, without changing anything (for read-only runs).
 
     Maps each target to the file holding its promised content (its stage, or the target itself
-    when the stage was already renamed), or to None for a page it deletes.
-    """
+    when the stage was already renamed), or to None for a page it deletes."""
     journal = _real(journal)
     if not regular_file(journal):
         return {}
@@ -349,13 +351,13 @@ def _apply_steps(steps: dict[str, list[Path]], *, recovering: bool = False) -> N
         if recovering and os.path.lexists(stage) and not regular_file(stage):
             log.warning("not moving %s into place: it is not a regular file (left as it is)", stage)
             continue
-        _step(target, lambda: os.replace(stage, target), recovering, stage)
+        _step(target, partial(os.replace, stage, target), recovering, stage)
     for target in steps["delete"]:
         time.sleep(pause)
         if recovering and os.path.lexists(target) and not _ours_to_delete(target):
             log.warning("not deleting %s: it is not an archive page the tracker wrote", target)
             continue
-        _step(target, lambda: target.unlink(missing_ok=True), recovering)
+        _step(target, partial(target.unlink, missing_ok=True), recovering)
 
 
 def _ours_to_delete(target: Path) -> bool:

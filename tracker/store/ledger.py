@@ -10,23 +10,32 @@ and kept verbatim; two records of one paper are merged by the same rule as a fet
 
 With an `index` (tracker.store.ledger_index, a cache) a run parses only the shards it changes or shows.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import re
 from collections import Counter
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
-from typing import Iterable
 
 from tracker.arxiv_ids import shard_month
 from tracker.errors import TrackerError
 from tracker.models import Paper, latest_date
 from tracker.store.conflicts import refuse_conflict_markers
 from tracker.store.journal import pending, recover, regular_file
-from tracker.store.ledger_index import Entry, PaperMap, ShardIndex, digest, entry_of, read_shard_index, write_shard_indexes
+from tracker.store.ledger_index import (
+    Entry,
+    PaperMap,
+    ShardIndex,
+    digest,
+    entry_of,
+    read_shard_index,
+    write_shard_indexes,
+)
+from tracker.store.merging import Change, combine, merge
 from tracker.store.records import BadRecord, decode, encode, line_id
 from tracker.text import clean_line
 
@@ -41,78 +50,6 @@ SHARD_WARN_BYTES = 45_000_000
 
 def journal_path(data_dir: Path) -> Path:
     return data_dir / JOURNAL
-
-
-class Change(str, Enum):
-    NEW = "new"  # first time in the ledger
-    REVISED = "revised"  # a newer version than the ledger had
-    TOPIC = "topic"  # known paper, matched by one more topic
-    SAME = "same"  # nothing to record (or only a repair of the same version's metadata)
-
-
-def merge(existing: Paper | None, incoming: Paper, topic: str | None, today: str) -> tuple[Paper, Change]:
-    """Combine what the ledger holds with what a source just reported. Pure."""
-    topics = {topic} if topic else set()
-    if existing is None:
-        return incoming.with_changes(topics=tuple(sorted(topics)), first_seen=today, revised_on=None), Change.NEW
-    merged_topics = tuple(sorted(set(existing.topics) | topics))
-    if incoming.version > existing.version:
-        revised = incoming.with_changes(
-            topics=merged_topics,
-            first_seen=existing.first_seen,
-            published=existing.published or incoming.published,
-            revised_on=today,
-            relevance=existing.relevance,
-            extra={**existing.extra, **incoming.extra},
-        )
-        change = Change.NEW if existing.first_seen == today else Change.REVISED
-        return revised, change
-    repaired = repair(existing, incoming) if incoming.version == existing.version else existing
-    repaired = repaired.with_changes(topics=merged_topics)
-    if repaired == existing:
-        return existing, Change.SAME
-    return repaired, Change.TOPIC if merged_topics != existing.topics else Change.SAME
-
-
-_LATEST = ("comment", "journal_ref", "doi")  # change without a new version: the latest non-empty wins
-_FILL = ("published", "updated", "primary_category", "abs_url", "pdf_url", "announce_type")
-_FULLER = ("title", "abstract", "authors", "categories")  # a cut-short response left a prefix
-
-
-def repair(existing: Paper, incoming: Paper) -> Paper:
-    """The same version seen again: add what we lacked, take newer metadata, undo a truncation."""
-    updates = {}
-    for name in _LATEST:
-        old, new = getattr(existing, name), getattr(incoming, name)
-        if new and not (old and old.startswith(new)):  # a cut-short copy never replaces the full text
-            updates[name] = new
-    for name in _FILL:
-        if not getattr(existing, name) and getattr(incoming, name):
-            updates[name] = getattr(incoming, name)
-    for name in _FULLER:
-        old, new = getattr(existing, name), getattr(incoming, name)
-        if len(new) > len(old) and new[: len(old)] == old:
-            updates[name] = new
-    updates = {k: v for k, v in updates.items() if getattr(existing, k) != v}
-    return existing.with_changes(**updates) if updates else existing
-
-
-def combine(first: Paper, second: Paper) -> Paper:
-    """Two records of one paper (e.g. both sides of a merge conflict): one record keeping both histories."""
-    older, newer = (second, first) if second.version < first.version else (first, second)
-    base = newer if newer.version > older.version else repair(older, newer)
-    if not base.tldr and newer.version == older.version and newer.tldr:  # one side had computed it
-        base = base.with_changes(tldr=newer.tldr, tldr_source=newer.tldr_source)
-    seen = [d for d in (older.first_seen, newer.first_seen) if d]
-    revised = [d for d in (older.revised_on, newer.revised_on) if d]
-    return base.with_changes(
-        topics=tuple(sorted(set(older.topics) | set(newer.topics))),
-        first_seen=min(seen) if seen else None,
-        revised_on=max(revised) if revised else None,
-        published=older.published or newer.published,
-        relevance=newer.relevance if newer.relevance is not None else older.relevance,
-        extra={**older.extra, **newer.extra},
-    )
 
 
 @dataclass(frozen=True)
@@ -180,14 +117,15 @@ class Ledger:
         for month in _sharing_ids(indexed):  # one paper in two shards (by hand): both are read and rewritten
             del indexed[month]
             parse_now[month] = b""
-        self.papers = PaperMap(indexed, self._load_month)
+        self.papers = papers = PaperMap(indexed, self._load_month)
         for month, data in sorted(parse_now.items()):
             shard, source = self._sources[month]
-            self._read_shard(shard, data or _read_bytes(source, shard), into=self.papers.loaded)
+            self._read_shard(shard, data or _read_bytes(source, shard), into=papers.loaded)
         # A shard written back must be read in full first; so must one holding a copy of a parsed paper.
-        while need := {m for m in self.months if m in self.papers.unread_months} | {
-                self.papers.unread[pid] for pid in self.papers.loaded if pid in self.papers.unread}:
-            self.papers.load(need)
+        while need := {m for m in self.months if m in papers.unread_months} | {
+            papers.unread[pid] for pid in papers.loaded if pid in papers.unread
+        }:
+            papers.load(need)
 
     def _load_month(self, month: str) -> None:
         """Parse one indexed shard on first need. Its records were cleaned before they were written."""
@@ -196,9 +134,12 @@ class Ledger:
         trusted = digest(data) == self.digests[month]
         if not trusted:
             log.warning("%s changed while this run was using it; it is read again and written back", shard)
+        assert isinstance(self.papers, PaperMap)  # only a PaperMap calls this back
         self._read_shard(shard, data, into=self.papers.loaded, trusted=trusted)
 
-    def _read_shard(self, shard: Path, data: bytes, *, into: dict | None = None, trusted: bool = False) -> None:
+    def _read_shard(
+        self, shard: Path, data: bytes, *, into: MutableMapping[str, Paper] | None = None, trusted: bool = False
+    ) -> None:
         month = shard.name.removesuffix(".jsonl")
         into = self.papers if into is None else into
         origins = self._origins
@@ -270,8 +211,10 @@ class Ledger:
             return
         for kept in self.kept:
             if kept.id == paper_id:
-                raise TrackerError(f"{kept.where}: the ledger holds a record of {paper_id} this tracker cannot read "
-                                   "(see the warning above); fix or remove that line and run again; nothing was written")
+                raise TrackerError(
+                    f"{kept.where}: the ledger holds a record of {paper_id} this tracker cannot read "
+                    "(see the warning above); fix or remove that line and run again; nothing was written"
+                )
 
     def update(self, papers: Iterable[Paper]) -> None:
         """Replace records wholesale (e.g. with relevance scores added by a later stage)."""
@@ -285,7 +228,7 @@ class Ledger:
         if isinstance(self.papers, PaperMap):
             while (write := self.months | self.papers.dirty) & set(self.papers.unread_months):
                 self.papers.load(write)  # a shard is written only from a full read of it
-            papers = [p for p in self.papers.loaded.values() if shard_month(p.id) in write]
+            papers: Iterable[Paper] = [p for p in self.papers.loaded.values() if shard_month(p.id) in write]
         else:
             write, papers = self.months, self.papers.values()
         lines: dict[str, list[tuple[tuple, bytes]]] = {month: [] for month in write}
@@ -300,8 +243,12 @@ class Ledger:
             body = b"\n".join(raw for _, raw in entries)
             files[data_dir / SHARD_DIR / f"{month}.jsonl"] = data = body + b"\n" if body else b""
             if len(data) > SHARD_WARN_BYTES:
-                log.warning("%s is %.0f MB (%d papers); GitHub warns at 50 MB and rejects 100 MB: "
-                            "narrow the topics", data_dir / SHARD_DIR / f"{month}.jsonl", len(data) / 1e6, len(entries))
+                log.warning(
+                    "%s is %.0f MB (%d papers); GitHub warns at 50 MB and rejects 100 MB: narrow the topics",
+                    data_dir / SHARD_DIR / f"{month}.jsonl",
+                    len(data) / 1e6,
+                    len(entries),
+                )
             self.written[month] = digest(data)
         return files
 
@@ -312,8 +259,13 @@ class Ledger:
         if self.index_path is None or not isinstance(self.papers, PaperMap):
             return
         parsed = sorted(set(self.digests) - set(self.papers.unread_months))
-        log.info("ledger: parsed %d of %d shards (%s), wrote %d", len(parsed), len(self.digests),
-                 " ".join(parsed) or "none", len(self.written))
+        log.info(
+            "ledger: parsed %d of %d shards (%s), wrote %d",
+            len(parsed),
+            len(self.digests),
+            " ".join(parsed) or "none",
+            len(self.written),
+        )
         by_month: dict[str, dict[str, Entry]] = {month: {} for month in self.written}  # only rewritten shards change
         for pid, paper in self.papers.loaded.items():
             if shard_month(pid) in by_month:
@@ -341,6 +293,8 @@ class Ledger:
         """{id: its entry when the shards had these digests (None: not in the ledger then)} for every
         paper that may have changed since: changed by this run, or in a shard changed since (a fetch
         that did not render, a hand edit, a stale cache restored by CI). None when that cannot be told."""
+        if not isinstance(self.papers, PaperMap):
+            return None  # read without an index: nothing tells what changed
         before: dict[str, Entry | None] = dict(self.papers.changed)
         for month in set(shards) | set(self.digests):
             then = shards.get(month)
@@ -351,7 +305,7 @@ class Ledger:
             previous = self.previous.get(month)
             if then is not None and (previous is None or previous.digest != then):
                 return None  # its index describes another state than the one asked about
-            old = previous.entries if then is not None else {}
+            old = previous.entries if previous is not None and then is not None else {}
             before.update({pid: old.get(pid) for pid in old})
             before.update({pid: old.get(pid) for pid in self.papers.loaded if shard_month(pid) == month})
         return before
@@ -388,7 +342,9 @@ def _sharing_ids(indexed: dict[str, dict]) -> set[str]:
         owner.update(dict.fromkeys(entries, month))
     if len(owner) == sum(map(len, indexed.values())):
         return set()
-    return {m for month, entries in indexed.items() for pid in entries if owner[pid] != month for m in (month, owner[pid])}
+    return {
+        m for month, entries in indexed.items() for pid in entries if owner[pid] != month for m in (month, owner[pid])
+    }
 
 
 def _read_bytes(source: Path, shard: Path) -> bytes:

@@ -8,6 +8,7 @@ shard is read and hashed (cheap: no JSON parsing); a shard whose digest matches 
 all until one of its records is needed (`PaperMap`). A missing, damaged or stale index, or a
 shard edited by hand, only means more shards are parsed: the index is a cache, never the truth.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -74,7 +75,7 @@ def read_shard_index(folder: Path, month: str) -> ShardIndex | None:
             columns[i] = [sys.intern(value) if value else value for value in columns[i]]
         if not all(len(column) == len(data["ids"]) for column in columns):
             raise ValueError("columns of different lengths")
-        return ShardIndex(str(data["digest"]), dict(zip(data["ids"], map(Entry, *columns))))
+        return ShardIndex(str(data["digest"]), dict(zip(data["ids"], map(Entry, *columns), strict=True)))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as exc:
@@ -95,15 +96,20 @@ def write_shard_indexes(folder: Path, shards: dict[str, ShardIndex], drop: set[s
             rows = [shard.entries[pid] for pid in ids]
             sets = sorted({entry.topics for entry in rows})
             number = {names: i for i, names in enumerate(sets)}
-            data = {"format": FORMAT, "digest": shard.digest, "ids": ids, "topic_sets": sets,
-                    **{name: [entry[i] for entry in rows] for i, name in enumerate(_COLUMNS)}}
+            data = {
+                "format": FORMAT,
+                "digest": shard.digest,
+                "ids": ids,
+                "topic_sets": sets,
+                **{name: [entry[i] for entry in rows] for i, name in enumerate(_COLUMNS)},
+            }
             data["topics"] = [number[entry.topics] for entry in rows]
             write_atomic(folder / f"{month}.json", json.dumps(data, ensure_ascii=False, separators=(",", ":")))
     except OSError as exc:
         log.warning("could not save the ledger index in %s (%s); the next run reads more shards", folder, exc)
 
 
-class PaperMap(MutableMapping):
+class PaperMap(MutableMapping[str, Paper]):
     """Every paper of the ledger by id. Records of shards not parsed yet are parsed on first access
     (`load_month`); writing a record first parses its shard, so a shard is only ever written from
     a full read of it. Remembers which ids this run changed, with their entries from before."""

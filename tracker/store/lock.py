@@ -8,6 +8,7 @@ file is information only and never blocks anything, even when a killed run left 
 A second run waits up to `wait_seconds` (TRACKER_LOCK_WAIT_SECONDS overrides the default),
 then fails with `RunLocked`, having done nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,10 +16,11 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import filelock
 
@@ -84,8 +86,10 @@ def run_lock(folder: Path, *, wait_seconds: float | None = None, command: str = 
 def _prepare(folder: Path) -> None:
     """The state folder, with nothing in the way of the lock file (it is a cache: damage is cleared)."""
     if folder.exists() and not folder.is_dir():
-        raise TrackerError(f"{folder} is a file, but the tracker keeps its state (run lock, caches) in a folder "
-                           "there: move the file away or set output.state_dir; nothing was done")
+        raise TrackerError(
+            f"{folder} is a file, but the tracker keeps its state (run lock, caches) in a folder "
+            "there: move the file away or set output.state_dir; nothing was done"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     for name in (LOCK_FILE, HOLDER_FILE):
         path = folder / name
@@ -98,8 +102,9 @@ def _prepare(folder: Path) -> None:
             except OSError:
                 if name == HOLDER_FILE:
                     continue  # information only: _record_holder warns
-                raise TrackerError(f"{path} is a folder where the tracker keeps its run lock; remove it; "
-                                   "nothing was done") from None
+                raise TrackerError(
+                    f"{path} is a folder where the tracker keeps its run lock; remove it; nothing was done"
+                ) from None
             log.warning("removed the empty folder %s, which stood where the run lock goes", path)
 
 
@@ -108,7 +113,9 @@ def _record_holder(folder: Path, command: str) -> None:
     try:
         write_atomic(folder / HOLDER_FILE, json.dumps(_me(command), sort_keys=True) + "\n")
     except OSError as exc:
-        log.warning("could not record the lock holder in %s (%s); runs are still one at a time", folder / HOLDER_FILE, exc)
+        log.warning(
+            "could not record the lock holder in %s (%s); runs are still one at a time", folder / HOLDER_FILE, exc
+        )
 
 
 def _acquire(lock: filelock.FileLock, folder: Path, wait: float) -> None:
@@ -148,6 +155,7 @@ def read_holder(folder: Path) -> dict[str, Any] | None:
 def describe(holder: dict[str, Any] | None) -> str:
     if holder is None:
         return "holder unknown"
+
     def shown(value: Any) -> str:  # the file is on disk, so its text is untrusted: one short clean line
         return clean_line(str(value))[:80]
 

@@ -5,6 +5,7 @@ break (U+2028, U+2029, NEL...) is written as a \\uXXXX escape, so any JSON Lines
 one record per line. A line that is not a valid record raises `BadRecord`; the ledger keeps
 such lines verbatim instead of dropping or mangling them.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,18 @@ _ESCAPE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 _REQUIRED_TEXT = ("title", "abstract")
 _TEXT = ("primary_category", "abs_url", "pdf_url")
-_OPTIONAL_TEXT = ("published", "updated", "comment", "journal_ref", "doi", "first_seen", "revised_on", "announce_type",
-                  "tldr", "tldr_source")
+_OPTIONAL_TEXT = (
+    "published",
+    "updated",
+    "comment",
+    "journal_ref",
+    "doi",
+    "first_seen",
+    "revised_on",
+    "announce_type",
+    "tldr",
+    "tldr_source",
+)
 _LISTS = ("authors", "categories", "topics")
 KNOWN = frozenset(Paper.__dataclass_fields__) - {"extra"}
 MAX_EXTRA_DEPTH = 100  # unknown fields are kept, but no deeper than this (deepcopy and json recurse)
@@ -117,8 +128,8 @@ def _names(name: str, value: Any, notes: list[str]) -> Any:
 
 def _name_of(author: dict) -> str | None:
     for keys in _NAME_KEYS:
-        parts = [author.get(key) for key in keys]
-        if all(isinstance(part, str) for part in parts):
+        parts = [part for key in keys if isinstance(part := author.get(key), str)]
+        if len(parts) == len(keys):
             return " ".join(part.strip() for part in parts if part.strip())
     return None
 

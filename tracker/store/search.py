@@ -4,10 +4,12 @@ Filters apply before the top-k cut (they become the store's `keep`), so `--topic
 returns 10 papers whenever X has 10. Only papers with a topic are searched (the group's own
 profile papers, kept for relevance, are not news).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from tracker.arxiv_ids import canonical_id
 from tracker.errors import TrackerError, UsageError
@@ -71,8 +73,10 @@ def search(store: VectorStore, query_vector: Any, k: int = 10, filters: Filters 
     """The k papers closest to `query_vector` among those passing `filters`, best first."""
     check_k(k)
     if store.dim is not None and len(query_vector) != store.dim:
-        raise TrackerError(f"the query vector has {len(query_vector)} dimensions, the store {store.dim}: "
-                           "the model changed; run `tracker index` to re-embed")
+        raise TrackerError(
+            f"the query vector has {len(query_vector)} dimensions, the store {store.dim}: "
+            "the model changed; run `tracker index` to re-embed"
+        )
     return _hits(store, store.search(query_vector, k, keep=_keep(store, filters)))
 
 
@@ -102,6 +106,15 @@ def _keep(store: VectorStore, filters: Filters | None) -> Callable[[str], bool] 
 
 def _hits(store: VectorStore, found: list[tuple[str, float]]) -> list[Hit]:
     metas = store.meta([pid for pid, _ in found])
-    return [Hit(round(score, 6), meta["id"], meta.get("date", ""), meta.get("title", ""),
-                tuple(meta.get("authors", ())), tuple(meta.get("topics", ())), meta.get("link", ""))
-            for (_, score), meta in zip(found, metas)]
+    return [
+        Hit(
+            round(score, 6),
+            meta["id"],
+            meta.get("date", ""),
+            meta.get("title", ""),
+            tuple(meta.get("authors", ())),
+            tuple(meta.get("topics", ())),
+            meta.get("link", ""),
+        )
+        for (_, score), meta in zip(found, metas, strict=True)
+    ]

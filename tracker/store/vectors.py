@@ -16,15 +16,17 @@ a missing, damaged, other-format or other-model file is logged and rebuilt by re
 failed save is logged, never an error. From ANN_THRESHOLD rows a faiss index (optional extra,
 tracker.store.index) in `vectors.faiss` proposes candidates that the exact vectors re-score.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import sqlite3
 import zlib
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -52,9 +54,14 @@ class Damaged(Exception):
 
 def row_meta(paper: Any) -> dict[str, Any]:
     """What search shows and filters on, from a tracker.models.Paper."""
-    return {"date": paper.date, "first_date": (paper.published or paper.updated or paper.first_seen or "")[:10],
-            "title": " ".join((paper.title or "").split()), "authors": list(paper.authors),
-            "topics": list(paper.topics), "link": paper.abs_url or f"https://arxiv.org/abs/{paper.id}"}
+    return {
+        "date": paper.date,
+        "first_date": (paper.published or paper.updated or paper.first_seen or "")[:10],
+        "title": " ".join((paper.title or "").split()),
+        "authors": list(paper.authors),
+        "topics": list(paper.topics),
+        "link": paper.abs_url or f"https://arxiv.org/abs/{paper.id}",
+    }
 
 
 class VectorStore:
@@ -64,7 +71,7 @@ class VectorStore:
         self.state_dir, self.model_name = Path(state_dir), model_name
         self.path = self.state_dir / STORE_FILE
         self.model_files = model_identity(model_name)  # the model's fingerprint; None for unresolvable names
-        self.generation = 0  # of what was read; None after clear(): the next save replaces everything
+        self.generation: int | None = 0  # of what was read; None after clear(): the next save replaces everything
         self.ids: list[str] = []
         self._pos: dict[str, int] = {}
         self._hashes: list[str] = []
@@ -112,12 +119,10 @@ class VectorStore:
             raise Damaged("inconsistent (row positions have gaps)")
         if str(_rows_crc([row[1] for row in rows], [row[2] for row in rows])) != info.get("rows_crc"):
             raise Damaged("damaged (the paper rows fail their check)")
-        self._vectors = _read_blocks(db, count, dim)
-        self.generation = int(info["generation"])
+        self._vectors, self.generation = _read_blocks(db, count, dim), int(info["generation"])
         self.ids = [row[1] for row in rows]
         self._pos = {pid: pos for pos, pid in enumerate(self.ids)}
-        self._hashes = [row[2] for row in rows]
-        self._listed = [bool(row[3]) for row in rows]
+        self._hashes, self._listed = [row[2] for row in rows], [bool(row[3]) for row in rows]
         self._meta = [row[4] for row in rows] if with_meta else None
 
     def clear(self) -> None:
@@ -166,17 +171,18 @@ class VectorStore:
                 marks = ",".join("?" * len(positions))
                 found = dict(db.execute(f"SELECT pos, meta FROM papers WHERE pos IN ({marks})", positions))
             texts = [found[pos] for pos in positions]
-        return [{"id": pid, **json.loads(text)} for pid, text in zip(paper_ids, texts)]
+        return [{"id": pid, **json.loads(text)} for pid, text in zip(paper_ids, texts, strict=True)]
 
-    def _load_meta(self) -> None:
-        if self._meta is not None:
-            return
-        self._meta = ["{}"] * len(self.ids)
-        if self.ids:
-            with _connect(self.path, read_only=True) as db:
-                for pos, text in db.execute("SELECT pos, meta FROM papers"):
-                    if pos < len(self._meta):
-                        self._meta[pos] = text
+    def _load_meta(self) -> list[str]:
+        """Each row's metadata (JSON), read from the file on first need."""
+        if self._meta is None:
+            self._meta = meta = ["{}"] * len(self.ids)
+            if self.ids:  # (no file to read before the first save)
+                with _connect(self.path, read_only=True) as db:
+                    for pos, text in db.execute("SELECT pos, meta FROM papers"):
+                        if pos < len(meta):
+                            meta[pos] = text
+        return self._meta
 
     # --- filling (tracker.enrich.embed decides what to embed) --------------------------------
 
@@ -200,7 +206,7 @@ class VectorStore:
         self._note_meta(papers)
 
     def _put(self, ids: list[str], digests: list[str], vectors: np.ndarray) -> None:
-        new = [pid for pid in ids if pid not in self._pos]
+        new, meta = [pid for pid in ids if pid not in self._pos], self._load_meta()
         base = self._vectors if len(self.ids) else np.zeros((0, vectors.shape[1]), dtype=np.float32)
         self._vectors = np.concatenate([base, np.zeros((len(new), vectors.shape[1]), dtype=np.float32)])
         for pid in new:
@@ -208,24 +214,26 @@ class VectorStore:
             self.ids.append(pid)
             self._hashes.append("")
             self._listed.append(False)
-            self._meta.append("{}")
-        for pid, digest, vector in zip(ids, digests, vectors):
+            meta.append("{}")
+        for pid, digest, vector in zip(ids, digests, vectors, strict=True):
             pos = self._pos[pid]
             self._vectors[pos], self._hashes[pos] = vector, digest
             self._changed_rows.add(pos)
             self._dirty_rows.add(pos)
 
     def _note_meta(self, papers: Sequence[Any]) -> None:
+        rows = self._load_meta()
         for paper in papers:
             pos, meta = self._pos[paper.id], json.dumps(row_meta(paper), ensure_ascii=False, sort_keys=True)
-            if self._meta[pos] != meta or self._listed[pos] != bool(paper.topics):
-                self._meta[pos], self._listed[pos], self._listed_mask = meta, bool(paper.topics), None
+            if rows[pos] != meta or self._listed[pos] != bool(paper.topics):
+                rows[pos], self._listed[pos], self._listed_mask = meta, bool(paper.topics), None
                 self._dirty_rows.add(pos)
 
     # --- searching --------------------------------------------------------------------------
 
-    def search(self, query_vec: Any, k: int, *, keep: Callable[[str], bool] | None = None,
-               listed_only: bool = True) -> list[tuple[str, float]]:
+    def search(
+        self, query_vec: Any, k: int, *, keep: Callable[[str], bool] | None = None, listed_only: bool = True
+    ) -> list[tuple[str, float]]:
         """[(paper id, cosine)] of the k papers closest to `query_vec`, best first.
 
         `keep(id)` filters before the top-k cut (so k results come back whenever k pass it);
@@ -241,8 +249,10 @@ class VectorStore:
             kept = np.fromiter((keep(pid) for pid in self.ids), dtype=bool, count=len(self.ids))
             allowed = kept if allowed is None else allowed & kept
         ann = self._load_ann()
-        found = nn.ann_top(ann, self._vectors, query, k, allowed) if ann is not None else \
-            nn.exact_top(self._vectors, query, k, allowed)
+        if ann is not None:
+            found = nn.ann_top(ann, self._vectors, query, k, allowed)
+        else:
+            found = nn.exact_top(self._vectors, query, k, allowed)
         return [(self.ids[pos], score) for pos, score in found]
 
     def _load_ann(self) -> Any:
@@ -261,8 +271,9 @@ class VectorStore:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             generation = self._write_file()
         except (OSError, sqlite3.Error) as exc:  # disk full, read-only, a folder where the file should be
-            log.warning("vector store %s not saved (%s); the next run embeds again what it lacks", self.path,
-                        _problem(exc))
+            log.warning(
+                "vector store %s not saved (%s); the next run embeds again what it lacks", self.path, _problem(exc)
+            )
             return False
         self._save_ann(generation)
         self.generation, self._changed_rows, self._dirty_rows = generation, set(), set()
@@ -288,17 +299,24 @@ class VectorStore:
         if whole:  # rebuilt, or another process saved since we read: ours replaces it all
             db.execute("DELETE FROM papers")
             db.execute("DELETE FROM blocks")
-        rows = range(len(self.ids)) if whole else sorted(self._dirty_rows)
-        db.executemany("INSERT OR REPLACE INTO papers VALUES (?, ?, ?, ?, ?)",
-                       [(pos, self.ids[pos], self._hashes[pos], int(self._listed[pos]), self._meta[pos]) for pos in rows])
+        rows, meta = range(len(self.ids)) if whole else sorted(self._dirty_rows), self._load_meta()
+        db.executemany(
+            "INSERT OR REPLACE INTO papers VALUES (?, ?, ?, ?, ?)",
+            [(pos, self.ids[pos], self._hashes[pos], int(self._listed[pos]), meta[pos]) for pos in rows],
+        )
         blocks = {pos // BLOCK_ROWS for pos in (rows if whole else self._changed_rows)}
         for block in sorted(blocks):
-            data = np.ascontiguousarray(self._vectors[block * BLOCK_ROWS:(block + 1) * BLOCK_ROWS]).tobytes()
+            data = np.ascontiguousarray(self._vectors[block * BLOCK_ROWS : (block + 1) * BLOCK_ROWS]).tobytes()
             db.execute("INSERT OR REPLACE INTO blocks VALUES (?, ?, ?)", (block, zlib.crc32(data), data))
         generation = int(stored.get("generation", 0)) + 1
-        info = {"format": FORMAT, "model": canonical_model_name(self.model_name), "model_files": self.model_files or "",
-                "dim": str(self.dim or 0), "generation": str(generation),
-                "rows_crc": str(_rows_crc(self.ids, self._hashes))}
+        info = {
+            "format": FORMAT,
+            "model": canonical_model_name(self.model_name),
+            "model_files": self.model_files or "",
+            "dim": str(self.dim or 0),
+            "generation": str(generation),
+            "rows_crc": str(_rows_crc(self.ids, self._hashes)),
+        }
         db.executemany("INSERT OR REPLACE INTO info VALUES (?, ?)", list(info.items()))
         db.execute("COMMIT")
         return generation
@@ -314,12 +332,12 @@ class VectorStore:
 
 def _connect(path: Path, *, read_only: bool = False) -> closing[sqlite3.Connection]:
     """A connection that closes on leaving `with` (sqlite3's own `with` only ends a transaction)."""
+    source = f"file:{path}?mode=ro" if read_only else path
+    db = sqlite3.connect(source, uri=read_only, timeout=600, isolation_level=None)
     if read_only:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=600, isolation_level=None)
         db.execute("PRAGMA mmap_size = 4294967296")  # read the vector blocks straight from the page cache
-        return closing(db)
-    db = sqlite3.connect(path, timeout=600, isolation_level=None)
-    db.executescript(_SCHEMA)
+    else:
+        db.executescript(_SCHEMA)
     return closing(db)
 
 
@@ -341,15 +359,15 @@ def _remove_links(state_dir: Path) -> None:
 
 def _read_blocks(db: sqlite3.Connection, count: int, dim: int) -> np.ndarray:
     vectors = np.empty((count, dim), dtype=np.float32)
-    wanted = -(-count // BLOCK_ROWS)
     seen = 0
     for block, crc, data in db.execute("SELECT block, crc, data FROM blocks ORDER BY block"):
-        rows = min(BLOCK_ROWS, count - block * BLOCK_ROWS)
+        start = block * BLOCK_ROWS
+        rows = min(BLOCK_ROWS, count - start)
         if block != seen or rows <= 0 or len(data) != rows * dim * 4 or zlib.crc32(data) != crc:
             raise Damaged(f"damaged (vector block {block} fails its check)")
-        vectors[block * BLOCK_ROWS:block * BLOCK_ROWS + rows] = np.frombuffer(data, dtype=np.float32).reshape(rows, dim)
+        vectors[start : start + rows] = np.frombuffer(data, dtype=np.float32).reshape(rows, dim)
         seen += 1
-    if seen != wanted:
+    if seen != -(-count // BLOCK_ROWS):  # blocks wanted
         raise Damaged(f"inconsistent ({seen} vector blocks for {count} rows)")
     return vectors
 
@@ -364,8 +382,7 @@ def _problem(exc: BaseException) -> str:
 
 
 def _remove_store_files(state_dir: Path) -> None:
-    for name in (STORE_FILE, f"{STORE_FILE}-journal", ANN_FILE, f"{ANN_FILE}.json"):
-        path = state_dir / name
+    for path in (state_dir / name for name in (STORE_FILE, f"{STORE_FILE}-journal", ANN_FILE, f"{ANN_FILE}.json")):
         if path.is_file() or path.is_symlink():
             path.unlink(missing_ok=True)
 
@@ -376,8 +393,8 @@ def _remove_old_layout(state_dir: Path) -> None:
     if not folder.is_dir() or folder.is_symlink() or not (folder / "manifest.json").is_file():
         return
     for path in folder.iterdir():
-        if path.is_file() and not path.is_symlink() and (path.name in ("manifest.json", ".lock") or
-                                                         path.suffix in (".npy", ".sqlite", ".faiss")):
+        ours = path.name in ("manifest.json", ".lock") or path.suffix in (".npy", ".sqlite", ".faiss")
+        if ours and path.is_file() and not path.is_symlink():
             path.unlink(missing_ok=True)
     if not any(folder.iterdir()):
         folder.rmdir()

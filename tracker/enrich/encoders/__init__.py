@@ -12,6 +12,7 @@
 Nothing heavy is imported until an encoder is loaded. Measured (benchmarks/embed.py) and the
 reasons for the recipe: see export.py and the README.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,15 +22,30 @@ from pathlib import Path
 from tracker.enrich.encoders.base import Encoder, normalise
 from tracker.enrich.encoders.device import DeviceChoice, choose_device, detect_accelerators
 from tracker.enrich.encoders.models import (
-    DEFAULT_MODEL, canonical_model_name, fingerprint, model_slug, resolve_model_dir, same_model,
+    DEFAULT_MODEL,
+    canonical_model_name,
+    fingerprint,
+    model_slug,
+    resolve_model_dir,
+    same_model,
 )
 from tracker.errors import TrackerError
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "DEFAULT_MODEL", "DeviceChoice", "Encoder", "canonical_model_name", "choose_device", "fingerprint",
-    "load_encoder", "load_query_encoder", "model_slug", "normalise", "resolve_model_dir", "same_model",
+    "DEFAULT_MODEL",
+    "DeviceChoice",
+    "Encoder",
+    "canonical_model_name",
+    "choose_device",
+    "fingerprint",
+    "load_encoder",
+    "load_query_encoder",
+    "model_slug",
+    "normalise",
+    "resolve_model_dir",
+    "same_model",
 ]
 
 
@@ -74,8 +90,10 @@ def _openvino(model: str, model_dir: Path, *, batch_size: int = 16, for_queries:
             folder, manifest = export.ensure_export(model_dir, discard=broken, label=model)
         except (export.ExportError, OSError) as exc:
             if find_spec("sentence_transformers") is None:
-                raise TrackerError(f"embedding model {model!r} cannot run on the built-in CPU path ({exc}); "
-                                   f"other models need torch: pip install 'paper-tracker[gpu]'") from exc
+                raise TrackerError(
+                    f"embedding model {model!r} cannot run on the built-in CPU path ({exc}); "
+                    f"other models need torch: pip install 'paper-tracker[gpu]'"
+                ) from exc
             log.warning("model %s cannot use the OpenVINO path (%s); using sentence-transformers", model, exc)
             return None
         try:

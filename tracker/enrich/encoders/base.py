@@ -5,6 +5,7 @@ to keep several batches in flight); this class sorts texts by length so that a b
 texts of similar length (little compute spent on padding), restores the input order, shows a
 progress bar for long jobs on a terminal, and normalises the rows.
 """
+
 from __future__ import annotations
 
 import sys
@@ -31,9 +32,10 @@ class Encoder:
         if not texts:
             return out
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        batches = [order[start:start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+        batches = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
         with _progress(len(texts)) as bar:
-            for rows, vectors in zip(batches, self._encode_batches([[texts[i] for i in rows] for rows in batches])):
+            encoded = self._encode_batches([[texts[i] for i in rows] for rows in batches])
+            for rows, vectors in zip(batches, encoded, strict=True):
                 out[rows] = vectors
                 bar.update(len(rows))
         return normalise(out)
@@ -58,5 +60,4 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
 def _progress(total: int):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc="embedding", unit="text",
-                disable=total < PROGRESS_FROM or not sys.stderr.isatty())
+    return tqdm(total=total, desc="embedding", unit="text", disable=total < PROGRESS_FROM or not sys.stderr.isatty())

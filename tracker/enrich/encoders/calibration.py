@@ -4,6 +4,7 @@ The mix of topics, notation and languages a digest sees, recombined deterministi
 title-like to abstract-length texts. Calibrating on real arXiv abstracts instead lifts the mean
 cosine to sentence-transformers only from 0.996 to 0.997.
 """
+
 from __future__ import annotations
 
 import random
@@ -51,7 +52,8 @@ def calibration_texts(count: int = CALIBRATION_COUNT) -> list[str]:
     for i in range(count):
         pool = list(CALIBRATION_SENTENCES)
         rng.shuffle(pool)
-        target, words = rng.choice([0, 40, 120, 200, 260, 320]), []
+        target = rng.choice([0, 40, 120, 200, 260, 320])
+        words: list[str] = []
         while len(words) < target and pool:
             words += pool.pop().split()
         texts.append(f"{CALIBRATION_SENTENCES[i % len(CALIBRATION_SENTENCES)]} {' '.join(words)}".strip())

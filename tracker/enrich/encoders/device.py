@@ -1,4 +1,5 @@
 """Where to embed: a pure choice (unit-tested on CPU) plus a probe that imports torch only on GPU boxes."""
+
 from __future__ import annotations
 
 import re
@@ -18,12 +19,15 @@ class DeviceChoice:
 
 
 DEFAULT_BATCH = {"cuda": 256, "mps": 64, "cpu": 16}
-CUDA_HELP = ("install the gpu extra (pip install -e \".[gpu]\"; for another CUDA version first pip install torch "
-             "--index-url https://download.pytorch.org/whl/cu126) or set embedding.device: cpu")
+CUDA_HELP = (
+    'install the gpu extra (pip install -e ".[gpu]"; for another CUDA version first pip install torch '
+    "--index-url https://download.pytorch.org/whl/cu126) or set embedding.device: cpu"
+)
 
 
-def choose_device(requested: str | None, cuda_available: bool, mps_available: bool,
-                  batch_size: int | None = None) -> DeviceChoice:
+def choose_device(
+    requested: str | None, cuda_available: bool, mps_available: bool, batch_size: int | None = None
+) -> DeviceChoice:
     """Pick where to embed: an explicit request wins (and must be possible), else CUDA > MPS > CPU."""
     wanted = (requested or "auto").strip().lower()
     kind = "cuda" if wanted.startswith("cuda") else wanted

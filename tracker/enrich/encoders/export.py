@@ -15,6 +15,7 @@ re-exported per folder. The export is built in a temp folder next to it and rena
 instead of doing it again. `manifest.json` names the source fingerprint, the recipe and each
 file's size, mtime and blake2b; a missing, truncated or edited file means "not exported".
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -35,8 +36,17 @@ from tracker.enrich.encoders.calibration import CALIBRATION_BATCH, calibration_t
 from tracker.enrich.encoders.models import fingerprint
 from tracker.enrich.encoders.onnx_graph import ExportError, ExportPlan, encoder_graph, plan_export, save_graph
 from tracker.enrich.encoders.openvino import (
-    MODEL_FILE, QUERY_MODEL_FILE, QUERY_WEIGHTS_FILE, TOKENIZER_FILE, WEIGHTS_FILE, compile_model, feed,
-    openvino_module, run_once, telemetry_off, tokenizer,
+    MODEL_FILE,
+    QUERY_MODEL_FILE,
+    QUERY_WEIGHTS_FILE,
+    TOKENIZER_FILE,
+    WEIGHTS_FILE,
+    compile_model,
+    feed,
+    openvino_module,
+    run_once,
+    telemetry_off,
+    tokenizer,
 )
 
 log = logging.getLogger(__name__)
@@ -56,8 +66,12 @@ PROBE_TEXTS = (
     "Spectral bounds for random graphs. " + "We prove that the second eigenvalue is small. " * 60,
 )
 MIN_PROBE_COSINE = 0.97  # an int8 export whose vectors drift further than this from fp32 is rejected
-STEPS = ("building the ONNX graph from model.safetensors", "converting it for OpenVINO",
-         "quantising to int8 (calibration)", "checking the int8 graph")
+STEPS = (
+    "building the ONNX graph from model.safetensors",
+    "converting it for OpenVINO",
+    "quantising to int8 (calibration)",
+    "checking the int8 graph",
+)
 SECONDS_PER_MB = 0.3  # preparation wall time per MB of weights on an idle 2-core CPU (MiniLM: 90 MB, 39 s CPU)
 
 
@@ -91,8 +105,11 @@ def find_export(model_dir: Path, folder: Path, source: str | None = None) -> dic
     except (OSError, ValueError) as exc:
         log.warning("exported model in %s has an unreadable manifest (%s); rebuilding it", folder, exc)
         return None
-    if not isinstance(manifest, dict) or manifest.get("recipe") != RECIPE \
-            or manifest.get("source") != (source or fingerprint(model_dir)):
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("recipe") != RECIPE
+        or manifest.get("source") != (source or fingerprint(model_dir))
+    ):
         log.info("exported model in %s is for another model or recipe; re-exporting", folder)
         return None
     for name in FILES:
@@ -112,8 +129,11 @@ def find_export(model_dir: Path, folder: Path, source: str | None = None) -> dic
 
 
 def file_digest(path: Path) -> str:
+    digest = hashlib.blake2b()  # (hashlib.file_digest is Python 3.11+)
     with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "blake2b").hexdigest()
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def ensure_export(model_dir: Path, *, discard: Path | None = None, label: str = "") -> tuple[Path, dict]:
@@ -164,8 +184,11 @@ def _announced(model_dir: Path, folder: Path, label: str):
 
     megabytes = sum(p.stat().st_size for p in model_dir.glob("*.safetensors")) / 1e6
     expected = max(5, round(megabytes * SECONDS_PER_MB))
-    print(f"preparing the embedding model {label} for this CPU (once per user, ~{expected} s); "
-          f"later runs reuse {folder}", file=sys.stderr, flush=True)
+    print(
+        f"preparing the embedding model {label} for this CPU (once per user, ~{expected} s); later runs reuse {folder}",
+        file=sys.stderr,
+        flush=True,
+    )
     started = time.monotonic()
     bar = tqdm(total=len(STEPS), unit="step", file=sys.stderr, disable=not sys.stderr.isatty(), leave=False)
 
@@ -214,9 +237,17 @@ def _export(model_dir: Path, plan: ExportPlan, source: str, work: Path, step) ->
         _fsync(work / name)
         stat = (work / name).stat()
         files[name] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "blake2b": file_digest(work / name)}
-    manifest = {"recipe": RECIPE, "source": source, "source_dir": str(model_dir), "pooling": plan.pooling,
-                "max_seq_length": plan.max_seq_length, "inputs": inputs, "dim": int(reference.shape[1]),
-                "probe_cosine": round(cosine, 4), "files": files}
+    manifest = {
+        "recipe": RECIPE,
+        "source": source,
+        "source_dir": str(model_dir),
+        "pooling": plan.pooling,
+        "max_seq_length": plan.max_seq_length,
+        "inputs": inputs,
+        "dim": int(reference.shape[1]),
+        "probe_cosine": round(cosine, 4),
+        "files": files,
+    }
     (work / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     _fsync(work / MANIFEST)
     return manifest
@@ -230,14 +261,15 @@ def _fsync(path: Path) -> None:
 
 def _quantise(model, tokens, inputs: list[str]):
     texts = calibration_texts()
-    batches = [feed(tokens, texts[i:i + CALIBRATION_BATCH], inputs) for i in range(0, len(texts), CALIBRATION_BATCH)]
+    batches = [feed(tokens, texts[i : i + CALIBRATION_BATCH], inputs) for i in range(0, len(texts), CALIBRATION_BATCH)]
     with telemetry_off():
         import nncf
 
         logging.disable(logging.INFO)  # NNCF logs every step on its own logger and draws progress bars
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                return nncf.quantize(model, nncf.Dataset(batches), model_type=nncf.ModelType.TRANSFORMER,
-                                     subset_size=len(batches))
+                return nncf.quantize(
+                    model, nncf.Dataset(batches), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(batches)
+                )
         finally:
             logging.disable(logging.NOTSET)

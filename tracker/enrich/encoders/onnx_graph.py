@@ -13,6 +13,7 @@ each followed by a residual LayerNorm. Dimensions come from the model's config.j
 `model_type: bert` with absolute positions (MiniLM, BERT, BGE, E5...). Other architectures raise
 ExportError and run on sentence-transformers where installed.
 """
+
 from __future__ import annotations
 
 import json
@@ -78,8 +79,12 @@ def plan_export(model_dir: Path) -> ExportPlan:
     modes = [key for key, on in pooling.items() if key.startswith("pooling_mode_") and on is True]
     if isinstance(pooling.get("pooling_mode"), str):
         modes.append(f"pooling_mode_{pooling['pooling_mode']}")
-    known = {"pooling_mode_mean_tokens": "mean", "pooling_mode_mean": "mean",
-             "pooling_mode_cls_token": "cls", "pooling_mode_cls": "cls"}
+    known = {
+        "pooling_mode_mean_tokens": "mean",
+        "pooling_mode_mean": "mean",
+        "pooling_mode_cls_token": "cls",
+        "pooling_mode_cls": "cls",
+    }
     mode = known.get(modes[0]) if len(modes) == 1 else None
     if mode is None:
         raise ExportError(f"pooling {modes} is not supported (only mean or cls)")
@@ -92,8 +97,10 @@ def max_seq_length(model_dir: Path) -> int:
     """The token window sentence-transformers truncates to (never past the model's position table)."""
     positions = _read_json(model_dir / "config.json").get("max_position_embeddings")
     positions = positions if isinstance(positions, int) and positions > 0 else 512
-    for value in (_read_json(model_dir / "sentence_bert_config.json").get("max_seq_length"),
-                  _read_json(model_dir / "tokenizer_config.json").get("model_max_length")):
+    for value in (
+        _read_json(model_dir / "sentence_bert_config.json").get("max_seq_length"),
+        _read_json(model_dir / "tokenizer_config.json").get("model_max_length"),
+    ):
         if isinstance(value, int) and 0 < value < 100_000:  # tokenizers say "unlimited" with a huge number
             return min(value, positions)
     return positions
@@ -103,9 +110,13 @@ def bert_shape(model_dir: Path) -> BertShape:
     """The encoder's dimensions from config.json; ExportError for what this builder does not cover."""
     try:
         config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-        shape = BertShape(layers=int(config["num_hidden_layers"]), hidden=int(config["hidden_size"]),
-                          heads=int(config["num_attention_heads"]), eps=float(config.get("layer_norm_eps", 1e-12)),
-                          activation=str(config.get("hidden_act", "gelu")))
+        shape = BertShape(
+            layers=int(config["num_hidden_layers"]),
+            hidden=int(config["hidden_size"]),
+            heads=int(config["num_attention_heads"]),
+            eps=float(config.get("layer_norm_eps", 1e-12)),
+            activation=str(config.get("hidden_act", "gelu")),
+        )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ExportError(f"cannot read the model's config.json: {exc}") from exc
     if config.get("model_type") != "bert":
@@ -128,8 +139,11 @@ def load_weights(model_dir: Path) -> dict[str, np.ndarray]:
         tensors = load_file(str(path))
     except Exception as exc:  # safetensors raises its own error type for damaged headers
         raise ExportError(f"cannot read {path.name}: {exc}") from exc
-    return {name.removeprefix("bert."): value.astype(np.float32, copy=False)
-            for name, value in tensors.items() if value.dtype.kind == "f"}
+    return {
+        name.removeprefix("bert."): value.astype(np.float32, copy=False)
+        for name, value in tensors.items()
+        if value.dtype.kind == "f"
+    }
 
 
 # --- building the graph --------------------------------------------------------------------------
@@ -168,8 +182,9 @@ class _Graph:
         if self.int8:
             values, scales = _int8(matrix, axis=0)
             zeros = np.zeros_like(scales, dtype=np.int8)
-            matrix_name = self.op("DequantizeLinear", self.const(values, np.int8), self.const(scales),
-                                  self.const(zeros, np.int8), axis=1)
+            matrix_name = self.op(
+                "DequantizeLinear", self.const(values, np.int8), self.const(scales), self.const(zeros, np.int8), axis=1
+            )
         else:
             matrix_name = self.const(matrix)
         return self.op("Add", self.op("MatMul", x, matrix_name), self.const(self.weight(f"{prefix}.bias")))
@@ -184,8 +199,14 @@ class _Graph:
         return self.op("Mul", rows, self.op("Gather", self.const(scales[:, None]), ids))
 
     def layer_norm(self, x: str, prefix: str, eps: float) -> str:
-        return self.op("LayerNormalization", x, self.const(self.weight(f"{prefix}.weight")),
-                       self.const(self.weight(f"{prefix}.bias")), axis=-1, epsilon=eps)
+        return self.op(
+            "LayerNormalization",
+            x,
+            self.const(self.weight(f"{prefix}.weight")),
+            self.const(self.weight(f"{prefix}.bias")),
+            axis=-1,
+            epsilon=eps,
+        )
 
 
 def _int8(matrix: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -210,9 +231,15 @@ def _activation(g: _Graph, x: str, kind: str) -> str:
 def _embeddings(g: _Graph, shape: BertShape) -> str:
     length = g.op("Gather", g.op("Shape", "input_ids"), g.const(1, np.int64))
     positions = g.op("Range", g.const(0, np.int64), length, g.const(1, np.int64))
-    summed = g.op("Add", g.op("Add", g.lookup("embeddings.word_embeddings.weight", "input_ids"),
-                              g.lookup("embeddings.token_type_embeddings.weight", "token_type_ids")),
-                  g.lookup("embeddings.position_embeddings.weight", positions))
+    summed = g.op(
+        "Add",
+        g.op(
+            "Add",
+            g.lookup("embeddings.word_embeddings.weight", "input_ids"),
+            g.lookup("embeddings.token_type_embeddings.weight", "token_type_ids"),
+        ),
+        g.lookup("embeddings.position_embeddings.weight", positions),
+    )
     return g.layer_norm(summed, "embeddings.LayerNorm", shape.eps)
 
 
@@ -228,16 +255,18 @@ def _attention(g: _Graph, x: str, prefix: str, shape: BertShape, mask_bias: str)
     scores = g.op("Add", g.op("Mul", scores, g.const(1 / np.sqrt(head))), mask_bias)
     context = g.op("MatMul", g.op("Softmax", scores, axis=-1), heads("value", [0, 2, 1, 3]))
     merged = g.op("Reshape", g.op("Transpose", context, perm=[0, 2, 1, 3]), g.const([0, 0, shape.hidden], np.int64))
-    return g.layer_norm(g.op("Add", g.linear(merged, f"{prefix}.output.dense"), x), f"{prefix}.output.LayerNorm",
-                        shape.eps)
+    return g.layer_norm(
+        g.op("Add", g.linear(merged, f"{prefix}.output.dense"), x), f"{prefix}.output.LayerNorm", shape.eps
+    )
 
 
 def _layer(g: _Graph, x: str, number: int, shape: BertShape, mask_bias: str) -> str:
     prefix = f"encoder.layer.{number}"
     attended = _attention(g, x, f"{prefix}.attention", shape, mask_bias)
     inner = _activation(g, g.linear(attended, f"{prefix}.intermediate.dense"), shape.activation)
-    return g.layer_norm(g.op("Add", g.linear(inner, f"{prefix}.output.dense"), attended), f"{prefix}.output.LayerNorm",
-                        shape.eps)
+    return g.layer_norm(
+        g.op("Add", g.linear(inner, f"{prefix}.output.dense"), attended), f"{prefix}.output.LayerNorm", shape.eps
+    )
 
 
 def _pool_and_normalise(g: _Graph, tokens: str, mask: str, pooling: str) -> str:
@@ -266,6 +295,7 @@ def encoder_graph(model_dir: Path, *, pooling: str | None = None, int8: bool = F
     x = _embeddings(g, shape)
     for number in range(shape.layers):
         x = _layer(g, x, number, shape, mask_bias)
+    dims: list[str | int]
     if pooling is None:
         name, dims = "last_hidden_state", ["batch", "sequence", shape.hidden]
     else:
@@ -273,9 +303,12 @@ def encoder_graph(model_dir: Path, *, pooling: str | None = None, int8: bool = F
         x = _pool_and_normalise(g, x, mask, pooling)
     g.nodes.append(helper.make_node("Identity", [x], [name]))
     graph = helper.make_graph(
-        g.nodes, "sentence_encoder",
+        g.nodes,
+        "sentence_encoder",
         [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "sequence"]) for n in INPUTS],
-        [helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)], initializer=g.initializers)
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)],
+        initializer=g.initializers,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="paper-tracker")
     model.ir_version = 8  # readable by onnxruntime >= 1.10 (transformers.js) and OpenVINO
     checker.check_model(model)

@@ -12,6 +12,7 @@ client id under ~/intel and would send events. It is off in CI by that package's
 environment variable), and NNCF's by `NNCF_CI`; `openvino_module()` sets both while OpenVINO loads
 and converts, so nothing is written to the user's home and nothing is sent.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -69,9 +70,11 @@ def tokenizer(folder: Path, max_seq_length: int):
 def feed(tokens, texts: list[str], names: list[str]) -> dict[str, np.ndarray]:
     """The model's inputs for `texts`, padded to the longest (padding is masked out by the pooling)."""
     encodings = tokens.encode_batch([text.strip() for text in texts])
-    values = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-              "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-              "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
+    values = {
+        "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+        "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+    }
     return {name: values[name] for name in names}
 
 
@@ -112,8 +115,9 @@ def int8_pays() -> bool:
 class OpenVinoEncoder(Encoder):
     """Encodes with an exported graph: `precision` "int8" (documents, where it pays) or "fp32"."""
 
-    def __init__(self, model_name: str, folder: Path, manifest: dict[str, Any], *, batch_size: int = 16,
-                 precision: str = "int8"):
+    def __init__(
+        self, model_name: str, folder: Path, manifest: dict[str, Any], *, batch_size: int = 16, precision: str = "int8"
+    ):
         self.model_name, self.device, self.dim = model_name, "cpu", int(manifest["dim"])
         self.batch_size, self.precision = batch_size, precision
         self.folder = Path(folder)

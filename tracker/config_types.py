@@ -71,14 +71,19 @@ Float = Annotated[float, BeforeValidator(_number)]
 REPO_NAME = re.compile(r"(?!\.{1,2}/)[A-Za-z0-9_.-]{1,100}/(?!\.{1,2}$)[A-Za-z0-9_.-]{1,100}")
 
 
-def _repo_name(value: str) -> str:
-    if not REPO_NAME.fullmatch(value):
-        raise ValueError(f"{value!r} is not a GitHub OWNER/NAME (ASCII letters, digits, -, _ and .)")
-    return value
+def full_match(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    """A validator refusing any value `pattern` does not match whole: "'x' is not <what>"."""
+
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{value!r} is not {what}")
+        return value
+
+    return AfterValidator(check)
 
 
 Text = Annotated[str, AfterValidator(_plain_text)]
-RepoName = Annotated[str, AfterValidator(_repo_name)]
+RepoName = Annotated[str, full_match(REPO_NAME, "a GitHub OWNER/NAME (ASCII letters, digits, -, _ and .)")]
 Category = Annotated[str, AfterValidator(_category)]  # sent to arXiv: exactly as arXiv spells it
 CategoryPattern = Annotated[str, AfterValidator(_category_pattern)]  # local filter: globs and archives too
 

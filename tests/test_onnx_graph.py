@@ -13,7 +13,7 @@ import pytest
 from tests.tiny_bert import bert_tensors, write_tiny_bert
 from tracker.enrich.encoders import onnx_graph
 from tracker.enrich.encoders.onnx_graph import ExportError, browser_model, encoder_graph, save_graph
-from tracker.enrich.encoders.openvino import feed, openvino_module, tokenizer
+from tracker.enrich.encoders.openvino import compile_model, feed, tokenizer
 
 INPUTS = list(onnx_graph.INPUTS)
 HOSTILE = [
@@ -26,8 +26,7 @@ HOSTILE = [
 
 def run_graph(model, path: Path, folder: Path, texts: list[str], max_length: int = 64) -> np.ndarray:
     save_graph(model, path)
-    ov = openvino_module()
-    compiled = ov.Core().compile_model(ov.Core().read_model(str(path)), "CPU")
+    compiled = compile_model(path)
     return np.array(compiled(feed(tokenizer(folder, max_length), texts, INPUTS))[0], dtype=np.float32)
 
 
@@ -109,9 +108,8 @@ def test_browser_model_is_the_transformers_js_layout_with_an_int8_copy(tiny, tmp
     assert quantised.stat().st_size < 0.35 * (out / "onnx" / "model.onnx").stat().st_size
     onnx.checker.check_model(str(quantised))
 
-    ov = openvino_module()
     inputs = feed(tokenizer(out, 64), HOSTILE, INPUTS)
-    hidden = {name: np.array(ov.Core().compile_model(str(out / "onnx" / name), "CPU")(inputs)[0])
+    hidden = {name: np.array(compile_model(out / "onnx" / name)(inputs)[0])
               for name in ("model.onnx", "model_quantized.onnx")}
     assert hidden["model.onnx"].shape == (len(HOSTILE), inputs["input_ids"].shape[1], 32)
     pooled = {name: mean_pooled(h, inputs["attention_mask"]) for name, h in hidden.items()}
@@ -142,9 +140,8 @@ def test_the_browser_graphs_of_the_bundled_model_agree_with_sentence_transformer
     exact = np.array(recorded["vectors"], dtype=np.float32)
     out = browser_model("all-MiniLM-L6-v2", tmp_path / "site")
     inputs = feed(tokenizer(out, 256), recorded["texts"], INPUTS)
-    ov = openvino_module()
     for name, floor in (("model.onnx", 0.9999), ("model_quantized.onnx", 0.99)):
-        hidden = np.array(ov.Core().compile_model(str(out / "onnx" / name), "CPU")(inputs)[0])
+        hidden = np.array(compile_model(out / "onnx" / name)(inputs)[0])
         cosine = (mean_pooled(hidden, inputs["attention_mask"]) * exact).sum(axis=1)
         assert cosine.min() >= floor, (name, cosine)
 

@@ -83,6 +83,9 @@ def compile_model(path: Path, cache_dir: Path | None = None):
     # THROUGHPUT: one stream per core (here 2 x 1 thread), fed by as many requests in flight;
     # ~10% faster than one 2-thread LATENCY request (less thread synchronisation per op).
     config: dict[str, Any] = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_NUM_THREADS": os.cpu_count() or 1}
+    # f32 arithmetic everywhere: on CPUs with AVX512_BF16 or AMX, OpenVINO otherwise computes in
+    # bfloat16 (vectors ~1e-3 off), so the same paper would embed differently on another runner.
+    config["INFERENCE_PRECISION_HINT"] = "f32"
     if cache_dir is not None:
         config["CACHE_DIR"] = str(cache_dir)
     return ov.Core().compile_model(str(path), "CPU", config)

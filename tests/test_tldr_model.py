@@ -96,6 +96,16 @@ def test_in_this_short_paper_and_section_labels_are_trimmed():
         ("context:", "objective:", "results:"))
 
 
+def test_this_paper_with_two_verbs_becomes_we_with_both_in_the_plain_form():
+    line = extractive_tldr("Bandits", "This paper proposes and demonstrates a bandit algorithm with low regret.")
+    assert line.startswith("We propose and demonstrate a bandit algorithm"), line
+
+
+def test_asides_are_trimmed_but_formulas_and_calls_keep_their_parentheses():
+    line = extractive_tldr("Bandits", "We prove a regret bound of O(sqrt(T)) for f(x)-armed bandits (see Section 3).")
+    assert "O(sqrt(T))" in line and "f(x)-armed" in line and "Section 3" not in line, line
+
+
 def test_one_sentence_abstract_gives_that_sentence():
     assert extractive_tldr("T", "We prove that every planar graph is 4-colourable") == (
         "We prove that every planar graph is 4-colourable."

@@ -153,10 +153,13 @@ _REPORTING_VERB = re.compile(
     r"|suggest|indicate)s? that\s+",
     re.IGNORECASE,
 )
-_THIS_PAPER_VERB = re.compile(
-    r"^(?:this|the present|our) (?:paper|work|study|article|note|letter|report|manuscript) "
+_PAPER_VERB = (
     r"(propose|present|introduce|develop|describe|stud(?:y|ie)|investigate|show|provide|consider"
-    r"|address|explore|analyze|analyse|demonstrate)e?s\b",
+    r"|address|explore|analyze|analyse|demonstrate)e?s\b"
+)
+_THIS_PAPER_VERB = re.compile(  # "This paper proposes and demonstrates" -> "We propose and demonstrate"
+    r"^(?:this|the present|our) (?:paper|work|study|article|note|letter|report|manuscript) "
+    rf"{_PAPER_VERB}(?: and {_PAPER_VERB})?",
     re.IGNORECASE,
 )
 _WE_VERB = re.compile(
@@ -171,7 +174,8 @@ _AVAILABLE_TAIL = re.compile(
     r".*$",
     re.IGNORECASE,
 )
-_PARENTHETICAL = re.compile(r"\s*\((?:[^()]{0,200})\)")
+# An aside set off by a space, "X (Y)"; never a call or formula such as O(sqrt(T)) or f(x).
+_PARENTHETICAL = re.compile(r"\s+\([^()]{0,200}\)(?!\w)")
 _TRAILING_CLAUSE = re.compile(
     r"(?:,\s*(?:which|where|while|whereas|thereby|thus|allowing|enabling|leading|resulting|"
     r"making|such that|so that|as well as|and (?:we|show|demonstrate|achieve))\b|;\s).*$",
@@ -181,8 +185,8 @@ _TRAILING_CLAUSE = re.compile(
 
 def _this_paper_to_we(sentence: str) -> str:
     def swap(match: re.Match) -> str:
-        verb = match.group(1).lower()
-        return "We " + ("study" if verb == "studie" else verb)
+        verbs = [v.lower() for v in match.groups() if v]
+        return "We " + " and ".join("study" if v == "studie" else v for v in verbs)
 
     return _THIS_PAPER_VERB.sub(swap, sentence, count=1)
 

@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tracker.enrich import tldr_model  # noqa: E402
 from tracker.enrich.tldr_model import extractive_tldr  # noqa: E402
 
 # ../shared/fixtures/scitldr from the project root (from a worktree, the nearest such folder above it).
@@ -106,6 +107,31 @@ def mean_scores(rouge, rows: list[dict], outputs: list[str]) -> dict[str, float]
     return {name: 100 * statistics.fmean(p[name] for p in per_paper) for name in ("rouge1", "rouge2", "rougeL")}
 
 
+def pick_agreement(rows: list[dict]) -> tuple[int, dict[str, float]] | None:
+    """How well do people agree on the sentence to pick? On papers with 2+ TL;DRs, against one TL;DR
+    at a time (ROUGE-1 F1 x100): the sentence best matching *another* TL;DR of the paper (a second
+    reader's pick), our picked sentence (untrimmed: the pick alone), and that TL;DR's own best sentence.
+    None when no paper has two TL;DRs (train)."""
+    rouge, weights = scorer(("rouge1",)), tldr_model.load_weights()["weights"]
+    scores: dict[str, list[float]] = {"another TL;DR's best sentence": [], "our pick": [], "own best sentence": []}
+    papers = 0
+    for row in rows:
+        title, abstract = production_input(row)
+        sentences = tldr_model.abstract_sentences(abstract)
+        if len(row["target"]) < 2 or not sentences:
+            continue
+        papers += 1
+        ours = tldr_model.pick_sentence(title, sentences, weights)
+        r1 = [[rouge.score(ref, s)["rouge1"].fmeasure for s in sentences] for ref in row["target"]]
+        for a, other in enumerate(r1):
+            for b, mine in enumerate(r1):
+                if a != b:
+                    scores["another TL;DR's best sentence"].append(mine[other.index(max(other))])
+                    scores["our pick"].append(rouge.score(row["target"][b], ours)["rouge1"].fmeasure)
+                    scores["own best sentence"].append(max(mine))
+    return (papers, {name: 100 * statistics.fmean(v) for name, v in scores.items()}) if papers else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", default="dev", choices=("dev", "train"))
@@ -118,6 +144,11 @@ def main() -> None:
     for name, s, ms in evaluate(rows):
         timing = f"{ms:8.2f}" if ms is not None else ""
         print(f"{name:34} {s['rouge1']:6.1f} {s['rouge2']:6.1f} {s['rougeL']:6.1f}  {timing}")
+    agreement = pick_agreement(rows)
+    if agreement:
+        papers, r1 = agreement
+        print(f"Sentence picks on the {papers} papers with 2+ TL;DRs, ROUGE-1 against one TL;DR at a time:")
+        print("  " + "; ".join(f"{name} {value:.1f}" for name, value in r1.items()))
 
 
 if __name__ == "__main__":

@@ -66,4 +66,3 @@ def test_the_contribution_after_a_problem_statement_is_picked():
         "Experiments on 6 datasets show that TempEns reduces calibration error by 35%.",
     ]
     assert pick("Calibrating language models with temperature ensembles", sentences) == sentences[2]
-

@@ -89,8 +89,9 @@ def hooks():
 @pytest.fixture
 def project(arxiv_server, write_config):
     """A run of DATE with hostile papers in the ledger and the digest data beside the digest."""
-    papers = [entry(f"2611.{i:05d}", title=HOSTILE_TITLE if i == 7 else f"Widgets paper {i}",
-                    abstract=f"We propose widgets number {i} @here <!here>. More text follows here.",
+    titled = "Widgets paper {} for $\\varepsilon_1$-nets"
+    papers = [entry(f"2611.{i:05d}", title=HOSTILE_TITLE if i == 7 else titled.format(i),
+                    abstract=f"We propose widgets number {i} @here <!here> at $\\mathcal{{O}}(n^2)$ cost. More text.",
                     updated="2026-11-19T10:00:00Z") for i in range(1, 8)]
     arxiv_server.add_pages(QUERY, {0: feed(papers)})
 
@@ -165,6 +166,15 @@ def test_hostile_paper_text_pings_nobody_on_any_platform(project, hooks):
 
     for text in (slack_text, content, card):
         assert "@\u200beveryone" in text or "@\\u200beveryone" in text  # the words are still there
+
+
+def test_chat_shows_titles_and_tldrs_with_readable_math_as_the_digest_does(project, hooks):
+    slack = hooks()
+    config = project("notify:\n  - slack: {webhook_env: SLACK_URL}\n")
+    assert notify(config, env={"SLACK_URL": slack.url}).exit_code == 0
+    text = all_text(slack)
+    assert "Widgets paper 3 for ε₁-nets" in text and "𝒪(n²) cost" in text
+    assert "varepsilon" not in text and "mathcal" not in text
 
 
 def test_a_failing_channel_is_retried_then_reported_and_the_others_still_get_the_day(project, hooks, caplog):

@@ -8,16 +8,17 @@ platform's formatter (tracker.notify.formats) escapes it for where it goes.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tracker.enrich.tldr import shown_tldr
 from tracker.errors import TrackerError
 from tracker.models import Paper
 from tracker.render.digest_data import digest_data_path, read_digest_data
 from tracker.render.feed import repository
+from tracker.render.latex import readable
 from tracker.render.links import safe_url
 from tracker.render.paths import digest_path
 from tracker.store.ledger import Ledger
@@ -29,7 +30,6 @@ PICKS_PER_PROFILE = 5  # a chat message is a teaser; the digest has the rest
 PAPERS_WITHOUT_PROFILE = 5
 TITLE_CHARS = 300
 TLDR_WORDS = 45
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\[])")
 
 
 @dataclass(frozen=True)
@@ -89,19 +89,14 @@ def blocks(data: dict, papers: Mapping[str, Paper]) -> list[Block]:
 def _paper_blocks(ids: list, papers: Mapping[str, Paper]) -> list[Block]:
     found = [papers[i] for i in ids if isinstance(i, str) and i in papers]
     return [
-        Block("paper", paper.title[:TITLE_CHARS], f"https://arxiv.org/abs/{paper.id}", tldr_of(paper))
+        Block("paper", readable(paper.title)[:TITLE_CHARS], f"https://arxiv.org/abs/{paper.id}", tldr_of(paper))
         for paper in found
     ]
 
 
-def tldr_of(paper: Any) -> str:
-    """The stored TL;DR, else the abstract's first sentence; at most TLDR_WORDS words."""
-    text = (
-        getattr(paper, "tldr", "")
-        or paper.extra.get("tldr")
-        or _SENTENCE_END.split(paper.abstract or "", maxsplit=1)[0]
-    )
-    words = str(text).split()
+def tldr_of(paper: Paper) -> str:
+    """The TL;DR the digest shows, its LaTeX made readable as there; at most TLDR_WORDS words."""
+    words = readable(shown_tldr(paper)).split()
     return " ".join(words[:TLDR_WORDS]) + (" …" if len(words) > TLDR_WORDS else "")
 
 

@@ -68,9 +68,8 @@ def find_bursts(vectors: np.ndarray, now: np.ndarray, before: np.ndarray, *, min
         centre = (close[seed] * weights[:, None]).sum(axis=0)
         everyone = np.ones(n, bool)
         first = _ball(close, centre / np.linalg.norm(centre), now, before, everyone, OLD_COST, min_now)
-        ball = _within_reach(
-            close, grow(close, seed if first is None else first, now, before, everyone, min_now=min_now), now
-        )
+        grown = grow(close, seed if first is None else first, now, before, everyone, min_now=min_now)
+        ball = _within_reach(close, grown, now)
         if _standing_out(close, ball, now, before) >= min_now:
             balls.append(ball)
     share = now.sum() / max(now.sum() + before.sum(), 1)
@@ -100,10 +99,10 @@ def _standing_out(vectors: np.ndarray, ball: np.ndarray, now: np.ndarray, before
 
 
 def _nearest(vectors: np.ndarray, k: int) -> np.ndarray:
-    """Row i: the indices of the k rows closest to row i (itself left out)."""
+    """Row i: the indices of the k rows closest to row i (itself left out), in no order."""
     close = vectors @ vectors.T
     np.fill_diagonal(close, -np.inf)
-    return np.argsort(-close, axis=1, kind="stable")[:, :k]
+    return np.argpartition(-close, k - 1, axis=1)[:, :k]
 
 
 def _seeds(nearest: np.ndarray, bursty: np.ndarray) -> list[np.ndarray]:

@@ -299,36 +299,6 @@ def test_weekly_review_respects_its_settings(tmp_path):
 
 # --- a burst held whole -------------------------------------------------------------------
 
-def test_a_rising_subtree_grows_into_its_parent_when_the_sibling_rises_or_the_parent_nearly_as_fast():
-    from tracker.enrich.trends import NEARLY, whole_burst
-
-    # leaves 0-3; node 4 = (0, 1), node 5 = (2, 3), node 6 = (4, 5): the root
-    tree = np.array([[0, 1, 0.1, 2], [2, 3, 0.2, 2], [4, 5, 0.5, 4]], dtype=float)
-    parent = {0: 4, 1: 4, 2: 5, 3: 5, 4: 6, 5: 6}
-    within = np.ones(7, bool)
-    scores = np.array([0, 0, 0, 0, 2.0, 1.2, 1.1])  # the sibling (5) rises too: the burst is the root
-    assert whole_burst(4, tree, parent, scores, within) == 6
-    scores = np.array([0, 0, 0, 0, 2.0, 0.5, 2.0 * NEARLY])  # the sibling does not, the parent nearly as fast
-    assert whole_burst(4, tree, parent, scores, within) == 6
-    scores = np.array([0, 0, 0, 0, 2.0, 0.5, 2.0 * NEARLY - 0.1])  # the parent is a steady theme with a burst in it
-    assert whole_burst(4, tree, parent, scores, within) == 4
-    scores = np.array([0, 0, 0, 0, 2.0, 1.5, 1.5])
-    assert whole_burst(4, tree, parent, scores, np.array([True] * 6 + [False])) == 4  # looser than the theme cut
-
-
-def test_a_paper_filed_next_to_an_old_theme_settles_into_the_burst_it_is_closest_to():
-    from tracker.enrich.trends import settle
-
-    rng = np.random.default_rng(0)
-    old = np.eye(8)[0] * 10 + rng.normal(size=(6, 8))
-    burst = np.eye(8)[1] * 10 + rng.normal(size=(5, 8))
-    odd = (np.eye(8)[0] * 4 + np.eye(8)[1] * 6)[None, :]  # closer to the burst's centre than to the old theme's
-    vectors = np.vstack([old, odd, burst])
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    themes = settle(vectors, [np.arange(7), np.arange(7, 12)])  # the tree put the odd paper (6) with the old theme
-    assert [t.tolist() for t in themes] == [list(range(6)), [6] + list(range(7, 12))]
-
-
 def heterogeneous_timeline(seed: int, kinds: int = 4, per_kind: int = 2, mix: float = 0.6, dim: int = 32):
     """`kinds` steady themes (4 papers a week each) and, in the last week only, a burst of `per_kind`
     papers of each kind: each shares the burst's direction (`mix`) with its kind's steady theme
@@ -350,16 +320,57 @@ def heterogeneous_timeline(seed: int, kinds: int = 4, per_kind: int = 2, mix: fl
 
 
 def test_a_burst_of_several_kinds_is_held_whole_by_the_first_rising_theme():
-    pure, whole_before = [], []
+    pure = []
     for seed in range(10):
         papers, vectors = heterogeneous_timeline(seed)
         burst = {p.id for p in papers if p.title == "burst"}
         top = trends_of(papers, vectors).themes[0]
         assert top.rising and burst <= set(top.papers), seed
         pure.append(len(set(top.papers) - burst) <= 0.2 * len(top.papers))  # strangers: at most one in five
-        whole_before.append(burst <= set(trends_of(papers, vectors, grow_bursts=False).themes[0].papers))
     assert sum(pure) >= 9
-    assert sum(whole_before) <= 5  # the subtree scan alone cuts such bursts into pieces
+
+
+def ordinary_timeline(seed: int, per_week: int = 25, topics: int = 8, dim: int = 32):
+    """Four weeks of `per_week` papers, each of a random one of `topics` topics: the same mix every week."""
+    rng = np.random.default_rng(seed)
+    start = dt.date.fromisoformat(END) - dt.timedelta(days=27)
+    papers, rows = [], []
+    for week in range(4):
+        for k in range(per_week):
+            papers.append(paper(f"2603.{week}{k:04d}", (start + dt.timedelta(days=7 * week + k % 7)).isoformat()))
+            rows.append(np.eye(dim)[rng.integers(topics)] * 10 + rng.normal(size=dim))
+    return papers, rows, rng
+
+
+def planted(papers, rows, rng, direction: np.ndarray, count: int, name: str):
+    """`count` papers along `direction` in the last week, titled `name`."""
+    start = dt.date.fromisoformat(END) - dt.timedelta(days=6)
+    for k in range(count):
+        papers.append(paper(f"2603.9{name}{k:03d}", (start + dt.timedelta(days=k % 7)).isoformat(), title=name))
+        rows.append(direction * 10 + rng.normal(size=len(direction)))
+
+
+def test_without_a_burst_chance_gatherings_of_ordinary_papers_are_not_called_bursts():
+    from tracker.enrich.trends import rising_bursts
+
+    found = 0
+    for seed in range(10):
+        papers, rows, _ = ordinary_timeline(seed)
+        vectors = np.array(rows) / np.linalg.norm(rows, axis=1, keepdims=True)
+        now = np.array([p.first_seen >= "2026-03-23" for p in papers])
+        found += len(rising_bursts(vectors, now, ~now))
+    assert found <= 1
+
+
+def test_two_bursts_at_once_are_both_found_the_bigger_first():
+    for seed in range(5):
+        papers, rows, rng = ordinary_timeline(seed)
+        planted(papers, rows, rng, np.eye(32)[20], 8, "big")
+        planted(papers, rows, rng, np.eye(32)[25], 4, "small")
+        report = trends_of(papers, np.array(rows))
+        for theme, name in zip(report.themes[:2], ("big", "small"), strict=True):
+            ids = {p.id for p in papers if p.title == name}
+            assert theme.rising and set(theme.papers) == ids, (seed, name)
 
 
 def test_a_ball_grows_from_a_theme_over_this_weeks_papers_and_stops_at_the_old_ones():

@@ -6,19 +6,13 @@ earlier. Older papers first seen now are the backfill of a new topic or an old p
 revision; counting them would make every new topic "rise". Weeks that ended before the ledger's
 first run are not tracked and are left out of the baseline.
 
-Themes: one Ward tree over the window's paper vectors (the geometry of the digest's themes,
-tracker.enrich.cluster). Every subtree with at least MIN_THIS_WEEK papers of this week and no
-looser than the digest's theme cut is a candidate; the rising themes are the candidates of
-highest growth that do not overlap (a scan over the tree: a burst is found at its own scale,
-four papers or forty, instead of at one cut that would merge a small new sub-topic into an
-old neighbour). A burst whose papers differ among themselves (video generation, video RL, video
-benchmarks) sits in the tree as several subtrees, so a rising subtree is reported as its parent
-when the sibling rises too or the parent rises nearly as fast (`whole_burst`). The remaining
-papers fall into the digest's themes; then every paper moves, once, to the theme whose centre it
-is closest to (`settle`: the tree files a burst's odd paper under the old theme it sits next to).
-Last, each rising theme grows into the ball around its centre that holds most of this week's
-papers net of the earlier weeks' (`grow_rising`, tracker.enrich.bursts): the burst's shared
-direction reaches the odd papers the tree filed elsewhere.
+Themes: first the bursts (tracker.enrich.bursts): papers of this week whose nearest neighbours
+are of this week too, chained through each other's neighbours (a burst of several kinds, video
+generation, video RL, video benchmarks, is held whole), each grown into the ball around its
+centre; kept while they rise, burstiest first (`rising_bursts`). The remaining papers fall into
+the digest's themes (one Ward cut, tracker.enrich.cluster). The bursts are listed first, each
+group by growth: a chance gathering of ordinary papers in a digest theme can rise too, but it is
+not reported above a burst.
 A theme's weekly counts are its papers per week: the theme is followed back through the weeks.
 Labels: tracker.enrich.cluster.label_themes, as the digest's.
 
@@ -32,14 +26,15 @@ Over 4 weeks of equal size: 1 paper a week then 2 -> 0.5 (not rising); 0 then 2 
 
 Measured by benchmarks/trends.py. Heterogeneous bursts (a subject of several kinds, 4-15 real
 SciTLDR abstracts, planted in the last of 4 weeks of 10-40 ordinary papers; target: first rising
-theme, holding >= 80% of the burst, strangers <= 20%): on the report subjects 100/252 runs (40%)
-against 77/252 (31%) without the balls and 65/252 (26%) for the scan alone; on the tuning
-subjects 103/180 (57%) against 89/180 (49%) and 63/180 (35%). The target (80% of runs) is not
-met: broad subjects ("variational": VAEs, Bayesian deep learning, variational inference) have
-odd papers that sit among old papers, and the ball's centre settles on the burst's main kind.
-Homogeneous sub-topics (4-10 papers among 10 or 25 a week, 110 runs; script's part 2): 72 meet
-their target, 81 ranked first, against 74 and 83 without the balls (the hard case, 4 papers among
-25 a week: 8/20 against 11/20; a ball around a small sub-topic takes in its neighbours' new papers).
+theme, holding >= 80% of the burst, strangers <= 20%): on the report subjects 124/252 runs (49%)
+against 100/252 (40%) for round two (a Ward subtree scan grown into parents and balls); on the
+tuning subjects 124/180 (69%) against 105/180 (58%). The target (80% of runs) is not met: broad
+subjects ("language", "Bayesian": VAEs, Bayesian deep learning, variational inference) have odd
+papers whose nearest neighbours are old papers, and a burst of 4 among 40 a week loses to a
+chance gathering of 4-5 ordinary papers of one kind that all arrived this week.
+Homogeneous sub-topics (4-10 papers among 10 or 25 a week, 110 runs; script's part 2): 89 meet
+their target, 92 ranked first, against 72 and 81 for round two (the hard case, 4 papers among
+25 a week: 12/20 against 8/20).
 """
 
 from __future__ import annotations
@@ -50,7 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tracker.enrich.bursts import grow
+from tracker.enrich.bursts import find_bursts
 from tracker.enrich.cluster import WARD_CUT, label_themes, ordered, unit
 from tracker.enrich.labels import LabelContext
 from tracker.models import Paper
@@ -60,7 +55,6 @@ PRIOR_PAPERS = 4.0
 CREDIBLE = 0.10
 MIN_THIS_WEEK = 3  # a rising theme has at least this many papers this week
 MIN_THEME = 2
-NEARLY = 0.8  # a parent rising at least this share as fast as its rising subtree holds the burst whole
 
 
 @dataclass(frozen=True)
@@ -182,11 +176,10 @@ def find_trends(
     vectors: np.ndarray,
     *,
     key: Callable[[Paper], float] | None = None,
-    whole_bursts: bool = True,
-    grow_bursts: bool = True,
     context: LabelContext | None = None,
 ) -> TrendReport:
-    """Themes of `window` (row i of `vectors` embeds window.papers[i]), most rising first.
+    """Themes of `window` (row i of `vectors` embeds window.papers[i]): the bursts, then the other
+    themes, each most rising first.
 
     Within a theme, this week's papers are ordered by `key` (higher first; e.g. relevance) or
     by closeness to the theme's centre. Labels: tracker.enrich.cluster.label_themes with `context`."""
@@ -199,9 +192,8 @@ def find_trends(
     vectors = unit(vectors)
     week = np.array(window.week)
     tracked = np.array([window.weeks[w].tracked for w in week])
-    members = theme_members(
-        vectors, week == window.this_week, tracked, whole_bursts=whole_bursts, grow_bursts=grow_bursts
-    )
+    bursts, others = theme_members(vectors, week == window.this_week, tracked)
+    members = bursts + others
     papers = list(window.papers)
     trends = []
     for rows, (title, phrases) in zip(members, label_themes(papers, vectors, members, context=context), strict=True):
@@ -218,130 +210,52 @@ def find_trends(
                 _or_none(median),
             )
         )
-    trends.sort(key=lambda t: (-(t.growth if t.growth is not None else 0.0), -t.weekly_counts[-1], t.label))
+    rank = {
+        id(t): (k >= len(bursts), -(t.growth if t.growth is not None else 0.0), -t.weekly_counts[-1], t.label)
+        for k, t in enumerate(trends)
+    }
+    trends.sort(key=lambda t: rank[id(t)])
     return TrendReport(window.end, window.topic, window.weeks, tuple(trends))
 
 
 def theme_members(
-    vectors: np.ndarray,
-    this_week: np.ndarray,
-    tracked: np.ndarray,
-    *,
-    whole_bursts: bool = True,
-    grow_bursts: bool = True,
-) -> list[np.ndarray]:
-    """Row indices of each theme: the rising subtrees first (scan), then the digest cut's themes.
-
-    Baselines of benchmarks/trends.py: `whole_bursts=False`, the scan as it was before rising
-    subtrees grew into their parents; `grow_bursts=False`, before they grew into balls."""
+    vectors: np.ndarray, this_week: np.ndarray, tracked: np.ndarray
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Row indices of each theme: (the rising bursts (tracker.enrich.bursts), the digest cut's
+    themes over the papers left)."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
     n = len(vectors)
     if n < 3:
-        return [np.arange(n)] if n >= MIN_THEME else []
+        return [], [np.arange(n)] if n >= MIN_THEME else []
     spread = float(np.sqrt(((vectors - vectors.mean(axis=0)) ** 2).sum(axis=1).mean()))
     if spread < 1e-6:
-        return [np.arange(n)]
-    tree = linkage(vectors, method="ward")
-    leaves = _subtree_leaves(tree, n)
-    now = np.append(this_week & tracked, np.zeros(n - 1, bool)).astype(int)
-    before = np.append(~this_week & tracked, np.zeros(n - 1, bool)).astype(int)
-    for k, (a, b, _, _) in enumerate(tree):
-        now[n + k] = now[int(a)] + now[int(b)]
-        before[n + k] = before[int(a)] + before[int(b)]
-    share = float(this_week[tracked].mean()) if tracked.any() else 0.0
-    within = np.append(np.ones(n, bool), tree[:, 2] <= WARD_CUT * spread)
-    candidates = [node for node in range(n, 2 * n - 1) if within[node] and now[node] >= MIN_THIS_WEEK]
+        return [], [np.arange(n)]
+    bursts = rising_bursts(vectors, this_week & tracked, ~this_week & tracked)
     taken = np.zeros(n, bool)
-    themes: list[np.ndarray] = []
-    flat = fcluster(tree, t=WARD_CUT * spread, criterion="distance")
-    if before.any() and 0 < share < 1:
-        scores = growth(now, before, share)[0]
-        parent = {int(child): n + k for k, pair in enumerate(tree[:, :2]) for child in pair}
-        for node in sorted(candidates, key=lambda node: (-scores[node], node)):
-            if scores[node] <= 1.0:
-                break
-            whole = whole_burst(node, tree, parent, scores, within) if whole_bursts else node
-            for choice in (whole, node):  # the whole burst, or the subtree alone if part of it is taken
-                if not taken[leaves[choice]].any():
-                    themes.append(np.sort(leaves[choice]))
-                    taken[leaves[choice]] = True
-                    break
-    for label in np.unique(flat):
-        rows = np.flatnonzero((flat == label) & ~taken)
-        if len(rows) >= MIN_THEME:
-            themes.append(rows)
-    if not whole_bursts:
-        return themes
-    themes = settle(vectors, themes)
-    return grow_rising(vectors, themes, this_week & tracked, ~this_week & tracked) if grow_bursts else themes
+    for rows in bursts:
+        taken[rows] = True
+    flat = fcluster(linkage(vectors, method="ward"), t=WARD_CUT * spread, criterion="distance")
+    rest = (np.flatnonzero((flat == label) & ~taken) for label in np.unique(flat))
+    return bursts, [rows for rows in rest if len(rows) >= MIN_THEME]
 
 
-def grow_rising(vectors: np.ndarray, themes: list[np.ndarray], now: np.ndarray, before: np.ndarray) -> list[np.ndarray]:
-    """Each rising theme, most rising first, grown into the ball around its centre
-    (tracker.enrich.bursts) if the ball still rises; the other themes keep what is left to them."""
+def rising_bursts(vectors: np.ndarray, now: np.ndarray, before: np.ndarray) -> list[np.ndarray]:
+    """The bursts (tracker.enrich.bursts.find_bursts), burstiest first, each keeping the papers no
+    burstier one took, while it holds MIN_THIS_WEEK papers of this week and rises. Only when the
+    earlier weeks hold more papers than this week: with fewer, where the ordinary papers lie is not
+    known well enough."""
     share = now.sum() / max(now.sum() + before.sum(), 1)
-    if not 0 < share < 0.5:  # the earlier weeks must show where ordinary papers lie (bursts.py)
-        return themes
-    scores = [growth(int(now[rows].sum()), int(before[rows].sum()), share)[0] for rows in themes]
+    if not 0 < share < 0.5:
+        return []
     free = np.ones(len(vectors), bool)
-    grown = []
-    for k in sorted(range(len(themes)), key=lambda k: -scores[k]):
-        if not scores[k] > 1.0:
-            break
-        rows = themes[k][free[themes[k]]]
-        if now[rows].sum() < 2:
-            continue
-        ball = grow(vectors, rows, now, before, free, min_now=MIN_THIS_WEEK)
-        if growth(int(now[ball].sum()), int(before[ball].sum()), share)[0] > 1.0:
-            grown.append(ball)
-            free[ball] = False
-    left = (rows[free[rows]] for rows in themes)
-    return grown + [rows for rows in left if len(rows) >= MIN_THEME]
-
-
-def settle(vectors: np.ndarray, themes: list[np.ndarray]) -> list[np.ndarray]:
-    """`themes` with each paper moved to the theme whose centre it is closest to (its own theme's
-    centre without it), once: the tree files a burst's odd paper (a graph paper on adversarial
-    attacks) under the old theme it sits next to, though it is closer to the burst as a whole.
-    Papers of every week move alike, so a theme's growth stays honest."""
-    if len(themes) < 2:
-        return themes
-    label = np.full(len(vectors), -1)
-    for k, rows in enumerate(themes):
-        label[rows] = k
-    sums = np.stack([vectors[rows].sum(axis=0) for rows in themes])
-    close = vectors @ unit(sums).T
-    inside = np.flatnonzero(label >= 0)
-    own = unit(sums[label[inside]] - vectors[inside])
-    close[inside, label[inside]] = (vectors[inside] * own).sum(axis=1)
-    best = np.argmax(close, axis=1)
-    moved = np.where(label >= 0, best, -1)
-    kept = [np.flatnonzero(moved == k) for k in range(len(themes))]
-    return [rows for rows in kept if len(rows) >= MIN_THEME]
-
-
-def whole_burst(node: int, tree: np.ndarray, parent: dict[int, int], scores: np.ndarray, within: np.ndarray) -> int:
-    """The subtree to report for the rising subtree `node`: its parent (and so on up) while the
-    parent is no looser than the theme cut (`within`) and rises too, and either the sibling rises as well
-    or the parent rises nearly (NEARLY) as fast: a burst whose papers differ among themselves
-    sits in the tree as sibling subtrees, and reporting one of them alone cuts it into pieces."""
-    n = len(tree) + 1
-    while node in parent and within[parent[node]] and scores[parent[node]] > 1.0:
-        up = parent[node]
-        a, b = (int(c) for c in tree[up - n, :2])
-        sibling = b if a == node else a
-        if not (scores[sibling] > 1.0 or scores[up] >= NEARLY * scores[node]):
-            break
-        node = up
-    return node
-
-
-def _subtree_leaves(tree: np.ndarray, n: int) -> dict[int, np.ndarray]:
-    leaves: dict[int, np.ndarray] = {i: np.array([i]) for i in range(n)}
-    for k, (a, b, _, _) in enumerate(tree):
-        leaves[n + k] = np.concatenate([leaves[int(a)], leaves[int(b)]])
-    return leaves
+    themes = []
+    for ball in find_bursts(vectors, now, before, min_now=MIN_THIS_WEEK):
+        rows = ball[free[ball]]
+        if now[rows].sum() >= MIN_THIS_WEEK and growth(int(now[rows].sum()), int(before[rows].sum()), share)[0] > 1.0:
+            themes.append(rows)
+            free[rows] = False
+    return themes
 
 
 def growth(this_week, before, share: float):

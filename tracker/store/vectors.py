@@ -1,18 +1,23 @@
-"""The one vector store: every paper's vector once, in one SQLite file, `.tracker/vectors.sqlite`.
+"""The one vector store: every paper's vector once, `.tracker/vectors.sqlite` + `vectors-<N>.f32`.
 
     info(key, value)                      format, model, model files' fingerprint, dim, generation,
-                                          the CRC-32 of every row's id and text hash
+                                          the CRC-32 of every row's id and text hash, which
+                                          vectors file (N) and its CRC-32
     papers(pos, id, hash, listed, meta)   one row per paper: the hash of the embedded text, whether
                                           search lists it (it has a topic), what search prints (JSON)
-    blocks(block, crc, data)              the float32 unit vectors of BLOCK_ROWS consecutive rows,
-                                          with their CRC-32: a flipped bit is seen, never served
+    vectors-<N>.f32                       row pos's float32 unit vector at pos * dim, nothing else
 
-Vectors live in blocks, not a BLOB per paper, because search reads them all: 25 BLOBs for 100,000
-papers read as fast as a .npy file, where 100,000 small BLOBs took seconds (benchmarks/search.py).
-SQLite gives the rest: a save is one transaction (a killed run leaves the old store or the new),
-two processes never interleave (SQLite's lock; a save that finds another process's newer save
-rewrites the whole file, so the store is one process's, never a mix). The store is a cache:
-a missing, damaged, other-format or other-model file is logged and rebuilt by re-embedding; a
+The vectors sit in a flat file beside the database because search reads them all: memory-mapped
+they cost no copy, where read out of SQLite BLOBs they cost the copies that made a cold
+`tracker search` 1.7x slower (benchmarks/search.py). The file is checked against its CRC-32 on
+open (zlib reads the map without holding the GIL, beside the query encoder's load): a flipped
+bit is seen, never served. A save writes a new file N (the save's generation) only when vectors
+changed, then commits its name in one SQLite transaction: a killed run leaves the old store or
+the new. Files that the database does not name are removed under SQLite's write lock, and a
+reader opens its file before its read transaction ends, so no save removes a file being opened.
+Two processes never interleave (SQLite's lock; a save that finds another process's newer save
+rewrites everything, so the store is one process's, never a mix). The store is a cache: a
+missing, damaged, other-format or other-model store is logged and rebuilt by re-embedding; a
 failed save is logged, never an error. From ANN_THRESHOLD rows a faiss index (optional extra,
 tracker.store.index) in `vectors.faiss` proposes candidates that the exact vectors re-score.
 """
@@ -21,6 +26,9 @@ from __future__ import annotations
 
 import json
 import logging
+import mmap
+import os
+import re
 import sqlite3
 import zlib
 from collections.abc import Callable, Sequence
@@ -37,14 +45,13 @@ log = logging.getLogger(__name__)
 
 STORE_FILE = "vectors.sqlite"
 ANN_FILE = "vectors.faiss"
-FORMAT = "2"
-BLOCK_ROWS = 4096
+FORMAT = "3"
+VECTORS_FILE = re.compile(r"vectors-(\d+)\.f32")
 _SCHEMA = """
 PRAGMA page_size = 65536;
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS papers (pos INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, hash TEXT NOT NULL,
                                    listed INTEGER NOT NULL, meta TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, crc INTEGER NOT NULL, data BLOB NOT NULL);
 """
 
 
@@ -73,7 +80,7 @@ class VectorStore:
         self.model_files = model_identity(model_name)  # the model's fingerprint; None for unresolvable names
         self.generation: int | None = 0  # of what was read; None after clear(): the next save replaces everything
         self.ids: list[str] = []
-        self._pos: dict[str, int] = {}
+        self._positions: dict[str, int] | None = {}  # built on first need: search alone never needs it
         self._hashes: list[str] = []
         self._listed: list[bool] = []
         self._meta: list[str] | None = []  # JSON per row; None until needed (search reads rows lazily)
@@ -98,8 +105,9 @@ class VectorStore:
         try:
             _roll_back_killed_save(store.path)
             with _connect(store.path, read_only=True) as db:
+                db.execute("BEGIN")  # one snapshot, held until the vectors file is open: no save removes it meanwhile
                 store._load(db, with_meta)
-        except (Damaged, sqlite3.Error, OSError, ValueError) as exc:
+        except (Damaged, sqlite3.Error, OSError, ValueError, KeyError) as exc:
             log.warning("vector store %s is %s; it will be rebuilt", store.path, _problem(exc))
             store.clear()
         return store
@@ -112,22 +120,25 @@ class VectorStore:
             raise Damaged(f"for model {info.get('model')!r}, not {canonical_model_name(self.model_name)!r}")
         if None not in (info.get("model_files"), self.model_files) and info["model_files"] != self.model_files:
             raise Damaged(f"for other files of model {info['model']!r} (it was changed since)")
-        dim, count = int(info["dim"]), db.execute("SELECT count(*) FROM papers").fetchone()[0]
-        columns = "pos, id, hash, listed" + (", meta" if with_meta else "")
-        rows = db.execute(f"SELECT {columns} FROM papers ORDER BY pos").fetchall()
-        if [row[0] for row in rows] != list(range(count)):
+        # One string per column, not a tuple per row: 100,000 rows in ~0.05 s. A scan runs in pos (rowid) order.
+        ids, hashes, listed, count, first, last = db.execute(
+            "SELECT group_concat(id, char(10)), group_concat(hash, char(10)), group_concat(listed, ''),"
+            " count(*), min(pos), max(pos) FROM papers"
+        ).fetchone()
+        self.ids, self._hashes = (ids.split("\n"), hashes.split("\n")) if count else ([], [])
+        if count and (first, last, len(listed)) != (0, count - 1, count):
             raise Damaged("inconsistent (row positions have gaps)")
-        if str(_rows_crc([row[1] for row in rows], [row[2] for row in rows])) != info.get("rows_crc"):
+        if str(_rows_crc(self.ids, self._hashes)) != info.get("rows_crc"):
             raise Damaged("damaged (the paper rows fail their check)")
-        self._vectors, self.generation = _read_blocks(db, count, dim), int(info["generation"])
-        self.ids = [row[1] for row in rows]
-        self._pos = {pid: pos for pos, pid in enumerate(self.ids)}
-        self._hashes, self._listed = [row[2] for row in rows], [bool(row[3]) for row in rows]
-        self._meta = [row[4] for row in rows] if with_meta else None
+        self._listed, self._positions = [flag == "1" for flag in listed or ""], None
+        self._meta = [text for (text,) in db.execute("SELECT meta FROM papers ORDER BY pos")] if with_meta else None
+        vectors_file = self.state_dir / f"vectors-{int(info['vectors'])}.f32"
+        self._vectors = _map_vectors(vectors_file, count, int(info["dim"]), int(info["vectors_crc"]))
+        self.generation = int(info["generation"])
 
     def clear(self) -> None:
         """Forget everything (the next save replaces the whole file)."""
-        self.ids, self._pos, self._hashes, self._listed, self._meta = [], {}, [], [], []
+        self.ids, self._positions, self._hashes, self._listed, self._meta = [], {}, [], [], []
         self._vectors, self._ann, self._listed_mask = np.zeros((0, 0), dtype=np.float32), None, None
         self._changed_rows, self._dirty_rows, self.generation = set(), set(), None
 
@@ -139,6 +150,13 @@ class VectorStore:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def _pos(self) -> dict[str, int]:
+        """The row of each id."""
+        if self._positions is None:
+            self._positions = {pid: pos for pos, pid in enumerate(self.ids)}
+        return self._positions
 
     def vector(self, paper_id: str) -> np.ndarray | None:
         pos = self._pos.get(paper_id)
@@ -161,16 +179,14 @@ class VectorStore:
 
     def meta(self, paper_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Search metadata of the given papers, in order (id included)."""
-        positions = [self._pos[pid] for pid in paper_ids]
-        if self._meta is None and len(positions) > 500:  # many rows (filters): read them all at once
-            self._load_meta()
-        if self._meta is not None:
-            texts = [self._meta[pos] for pos in positions]
-        else:  # opened for search: read just these rows
+        if self._meta is None and len(paper_ids) <= 500:  # opened for search: read just these rows
             with _connect(self.path, read_only=True) as db:
-                marks = ",".join("?" * len(positions))
-                found = dict(db.execute(f"SELECT pos, meta FROM papers WHERE pos IN ({marks})", positions))
-            texts = [found[pos] for pos in positions]
+                marks = ",".join("?" * len(paper_ids))
+                found = dict(db.execute(f"SELECT id, meta FROM papers WHERE id IN ({marks})", list(paper_ids)))
+            texts = [found[pid] for pid in paper_ids]
+        else:  # many rows (filters): read them all at once
+            meta = self._load_meta()
+            texts = [meta[self._pos[pid]] for pid in paper_ids]
         return [{"id": pid, **json.loads(text)} for pid, text in zip(paper_ids, texts, strict=True)]
 
     def _load_meta(self) -> list[str]:
@@ -284,13 +300,15 @@ class VectorStore:
         _remove_links(self.state_dir)
         try:
             with _connect(self.path) as db:
-                return self._write(db)
+                generation = self._write(db)
         except sqlite3.DatabaseError:
             if self.generation is not None or not self.path.is_file():
                 raise
             _remove_store_files(self.state_dir)  # not a database at all (we found it damaged): start anew
             with _connect(self.path) as db:
-                return self._write(db)
+                generation = self._write(db)
+        _remove_unnamed_vectors(self.path, self.state_dir)
+        return generation
 
     def _write(self, db: sqlite3.Connection) -> int:
         db.execute("BEGIN IMMEDIATE")  # the write lock, for the whole save
@@ -298,17 +316,15 @@ class VectorStore:
         whole = self.generation is None or int(stored.get("generation", 0)) != self.generation
         if whole:  # rebuilt, or another process saved since we read: ours replaces it all
             db.execute("DELETE FROM papers")
-            db.execute("DELETE FROM blocks")
+            db.execute("DROP TABLE IF EXISTS blocks")  # format 2 kept the vectors there
         rows, meta = range(len(self.ids)) if whole else sorted(self._dirty_rows), self._load_meta()
         db.executemany(
             "INSERT OR REPLACE INTO papers VALUES (?, ?, ?, ?, ?)",
             [(pos, self.ids[pos], self._hashes[pos], int(self._listed[pos]), meta[pos]) for pos in rows],
         )
-        blocks = {pos // BLOCK_ROWS for pos in (rows if whole else self._changed_rows)}
-        for block in sorted(blocks):
-            data = np.ascontiguousarray(self._vectors[block * BLOCK_ROWS : (block + 1) * BLOCK_ROWS]).tobytes()
-            db.execute("INSERT OR REPLACE INTO blocks VALUES (?, ?, ?)", (block, zlib.crc32(data), data))
         generation = int(stored.get("generation", 0)) + 1
+        if whole or self._changed_rows:  # else the vectors file stays the one already named in info
+            stored["vectors"], stored["vectors_crc"] = str(generation), str(self._write_vectors(generation))
         info = {
             "format": FORMAT,
             "model": canonical_model_name(self.model_name),
@@ -316,10 +332,24 @@ class VectorStore:
             "dim": str(self.dim or 0),
             "generation": str(generation),
             "rows_crc": str(_rows_crc(self.ids, self._hashes)),
+            "vectors": stored["vectors"],
+            "vectors_crc": stored["vectors_crc"],
         }
         db.executemany("INSERT OR REPLACE INTO info VALUES (?, ?)", list(info.items()))
         db.execute("COMMIT")
         return generation
+
+    def _write_vectors(self, generation: int) -> int:
+        """Write `vectors-<generation>.f32` (a file left by a killed save is replaced, a link never
+        written through) and return its CRC-32."""
+        path = self.state_dir / f"vectors-{generation}.f32"
+        path.unlink(missing_ok=True)
+        data = np.ascontiguousarray(self._vectors, dtype=np.float32).data.cast("B")
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644), "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return zlib.crc32(data)
 
     def _save_ann(self, generation: int) -> None:
         if len(self.ids) < nn.ANN_THRESHOLD:
@@ -335,7 +365,7 @@ def _connect(path: Path, *, read_only: bool = False) -> closing[sqlite3.Connecti
     source = f"file:{path}?mode=ro" if read_only else path
     db = sqlite3.connect(source, uri=read_only, timeout=600, isolation_level=None)
     if read_only:
-        db.execute("PRAGMA mmap_size = 4294967296")  # read the vector blocks straight from the page cache
+        db.execute("PRAGMA mmap_size = 268435456")  # read the rows straight from the page cache
     else:
         db.executescript(_SCHEMA)
     return closing(db)
@@ -357,19 +387,33 @@ def _remove_links(state_dir: Path) -> None:
             (state_dir / name).unlink()
 
 
-def _read_blocks(db: sqlite3.Connection, count: int, dim: int) -> np.ndarray:
-    vectors = np.empty((count, dim), dtype=np.float32)
-    seen = 0
-    for block, crc, data in db.execute("SELECT block, crc, data FROM blocks ORDER BY block"):
-        start = block * BLOCK_ROWS
-        rows = min(BLOCK_ROWS, count - start)
-        if block != seen or rows <= 0 or len(data) != rows * dim * 4 or zlib.crc32(data) != crc:
-            raise Damaged(f"damaged (vector block {block} fails its check)")
-        vectors[start : start + rows] = np.frombuffer(data, dtype=np.float32).reshape(rows, dim)
-        seen += 1
-    if seen != -(-count // BLOCK_ROWS):  # blocks wanted
-        raise Damaged(f"inconsistent ({seen} vector blocks for {count} rows)")
-    return vectors
+def _map_vectors(path: Path, count: int, dim: int, crc: int) -> np.ndarray:
+    """The vectors file, memory-mapped read-only once its size and CRC-32 match (a link is not read)."""
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size != count * dim * 4:
+            raise Damaged(f"truncated or damaged ({path.name} is {size} bytes, expected {count * dim * 4})")
+        if not size:
+            return np.zeros((0, dim), dtype=np.float32)
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)  # stays valid after close
+    if zlib.crc32(mapped) != crc:  # ~1 GB/s, GIL released
+        raise Damaged(f"damaged ({path.name} fails its check)")
+    return np.frombuffer(mapped, dtype=np.float32).reshape(count, dim)
+
+
+def _remove_unnamed_vectors(store: Path, state_dir: Path) -> None:
+    """Vectors files other than the one the database names (replaced, or left by a killed save).
+    Under the write lock: no save is writing one; readers hold their read transaction until theirs is open."""
+    try:
+        with _connect(store) as db:
+            db.execute("BEGIN IMMEDIATE")
+            current = f"vectors-{dict(db.execute('SELECT key, value FROM info')).get('vectors')}.f32"
+            for path in state_dir.iterdir():
+                if VECTORS_FILE.fullmatch(path.name) and path.name != current:
+                    path.unlink(missing_ok=True)
+            db.execute("COMMIT")
+    except (OSError, sqlite3.Error) as exc:  # saved all the same; the next save tries again
+        log.info("old vectors files in %s not removed (%s)", state_dir, exc)
 
 
 def _rows_crc(ids: list[str], hashes: list[str]) -> int:

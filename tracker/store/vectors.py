@@ -344,7 +344,7 @@ class VectorStore:
         written through) and return its CRC-32."""
         path = self.state_dir / f"vectors-{generation}.f32"
         path.unlink(missing_ok=True)
-        data = np.ascontiguousarray(self._vectors, dtype=np.float32).data.cast("B")
+        data = np.ascontiguousarray(self._vectors, dtype=np.float32).reshape(-1).view(np.uint8).data
         with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644), "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -55,7 +55,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.scitldr import load_scitldr, scitldr_vectors  # noqa: E402
 from benchmarks.themes import embed, load_corpus  # noqa: E402
 from tracker.enrich import bursts, trends  # noqa: E402
-from tracker.enrich.cluster import group_vectors, unit  # noqa: E402
+from tracker.enrich.cluster import group_vectors  # noqa: E402
+from tracker.linalg import unit_rows  # noqa: E402
 
 END = "2026-03-29"  # a Sunday
 WEEKS = 4
@@ -97,7 +98,7 @@ def dated_timeline(papers, members: list[int], others: list[int], k: int, b: int
 
 def baseline_report(window, vectors):
     """The digest's one-cut themes over the window, ranked by the same growth statistic."""
-    vectors = unit(np.asarray(vectors, dtype=np.float64))
+    vectors = unit_rows(np.asarray(vectors, dtype=np.float64))
     labels = group_vectors(vectors, max_themes=len(vectors))
     week = np.array(window.week)
     tracked = sum(w.papers for w in window.weeks)

@@ -51,8 +51,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tracker.enrich.bursts import grow
-from tracker.enrich.cluster import WARD_CUT, label_themes, ordered, unit
+from tracker.enrich.cluster import WARD_CUT, label_themes, ordered
 from tracker.enrich.labels import LabelContext
+from tracker.linalg import unit_rows
 from tracker.models import Paper
 
 NEWS_AGE_DAYS = 30
@@ -196,7 +197,7 @@ def find_trends(
     report = TrendReport(window.end, window.topic, window.weeks)
     if not window.papers:
         return report
-    vectors = unit(vectors)
+    vectors = unit_rows(vectors)
     week = np.array(window.week)
     tracked = np.array([window.weeks[w].tracked for w in week])
     members = theme_members(
@@ -311,9 +312,9 @@ def settle(vectors: np.ndarray, themes: list[np.ndarray]) -> list[np.ndarray]:
     for k, rows in enumerate(themes):
         label[rows] = k
     sums = np.stack([vectors[rows].sum(axis=0) for rows in themes])
-    close = vectors @ unit(sums).T
+    close = vectors @ unit_rows(sums).T
     inside = np.flatnonzero(label >= 0)
-    own = unit(sums[label[inside]] - vectors[inside])
+    own = unit_rows(sums[label[inside]] - vectors[inside])
     close[inside, label[inside]] = (vectors[inside] * own).sum(axis=1)
     best = np.argmax(close, axis=1)
     moved = np.where(label >= 0, best, -1)

@@ -1,11 +1,12 @@
-"""The one vector store: every paper's vector once, `.tracker/vectors.sqlite` + `vectors-<N>.f32`.
+"""The one vector store: every paper's vector once, `.tracker/vectors.sqlite` + `vectors-<N>.f32`
+(the files themselves, their checks and upkeep: tracker.store.vector_files).
 
     info(key, value)                      format, model, model files' fingerprint, dim, generation,
                                           the CRC-32 of every row's id and text hash, which
                                           vectors file (N) and its CRC-32
     papers(pos, id, hash, listed, meta)   one row per paper: the hash of the embedded text, whether
                                           search lists it (it has a topic), what search prints (JSON)
-    vectors-<N>.f32                       row pos's float32 unit vector at pos * dim, nothing else
+    vectors-<N>.f32                       the float32 unit vectors, row after row (pos order), nothing else
 
 The vectors sit in a flat file beside the database because search reads them all: memory-mapped
 they cost no copy, where read out of SQLite BLOBs they cost the copies that made a cold
@@ -26,13 +27,9 @@ from __future__ import annotations
 
 import json
 import logging
-import mmap
-import os
-import re
 import sqlite3
 import zlib
 from collections.abc import Callable, Sequence
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -40,23 +37,12 @@ import numpy as np
 
 from tracker.model_files import canonical_model_name, model_identity, same_model
 from tracker.store import index as nn
+from tracker.store import vector_files as files
+from tracker.store.vector_files import ANN_FILE, STORE_FILE, Damaged
 
 log = logging.getLogger(__name__)
 
-STORE_FILE = "vectors.sqlite"
-ANN_FILE = "vectors.faiss"
 FORMAT = "3"
-VECTORS_FILE = re.compile(r"vectors-(\d+)\.f32")
-_SCHEMA = """
-PRAGMA page_size = 65536;
-CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS papers (pos INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, hash TEXT NOT NULL,
-                                   listed INTEGER NOT NULL, meta TEXT NOT NULL);
-"""
-
-
-class Damaged(Exception):
-    """The file does not add up (the message says how)."""
 
 
 def row_meta(paper: Any) -> dict[str, Any]:
@@ -103,12 +89,12 @@ class VectorStore:
         if not store.path.exists():
             return store
         try:
-            _roll_back_killed_save(store.path)
-            with _connect(store.path, read_only=True) as db:
+            files.roll_back_killed_save(store.path)
+            with files.connect(store.path, read_only=True) as db:
                 db.execute("BEGIN")  # one snapshot, held until the vectors file is open: no save removes it meanwhile
                 store._load(db, with_meta)
         except (Damaged, sqlite3.Error, OSError, ValueError, KeyError) as exc:
-            log.warning("vector store %s is %s; it will be rebuilt", store.path, _problem(exc))
+            log.warning("vector store %s is %s; it will be rebuilt", store.path, files.problem(exc))
             store.clear()
         return store
 
@@ -132,8 +118,8 @@ class VectorStore:
             raise Damaged("damaged (the paper rows fail their check)")
         self._listed, self._positions = [flag == "1" for flag in listed or ""], None
         self._meta = [text for (text,) in db.execute("SELECT meta FROM papers ORDER BY pos")] if with_meta else None
-        vectors_file = self.state_dir / f"vectors-{int(info['vectors'])}.f32"
-        self._vectors = _map_vectors(vectors_file, count, int(info["dim"]), int(info["vectors_crc"]))
+        vectors_file = files.vectors_path(self.state_dir, info["vectors"])
+        self._vectors = files.map_vectors(vectors_file, count, int(info["dim"]), int(info["vectors_crc"]))
         self.generation = int(info["generation"])
 
     def clear(self) -> None:
@@ -180,7 +166,7 @@ class VectorStore:
     def meta(self, paper_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Search metadata of the given papers, in order (id included)."""
         if self._meta is None and len(paper_ids) <= 500:  # opened for search: read just these rows
-            with _connect(self.path, read_only=True) as db:
+            with files.connect(self.path, read_only=True) as db:
                 marks = ",".join("?" * len(paper_ids))
                 found = dict(db.execute(f"SELECT id, meta FROM papers WHERE id IN ({marks})", list(paper_ids)))
             texts = [found[pid] for pid in paper_ids]
@@ -194,7 +180,7 @@ class VectorStore:
         if self._meta is None:
             self._meta = meta = ["{}"] * len(self.ids)
             if self.ids:  # (no file to read before the first save)
-                with _connect(self.path, read_only=True) as db:
+                with files.connect(self.path, read_only=True) as db:
                     for pos, text in db.execute("SELECT pos, meta FROM papers"):
                         if pos < len(meta):
                             meta[pos] = text
@@ -288,26 +274,26 @@ class VectorStore:
             generation = self._write_file()
         except (OSError, sqlite3.Error) as exc:  # disk full, read-only, a folder where the file should be
             log.warning(
-                "vector store %s not saved (%s); the next run embeds again what it lacks", self.path, _problem(exc)
+                "vector store %s not saved (%s); the next run embeds again what it lacks", self.path, files.problem(exc)
             )
             return False
         self._save_ann(generation)
         self.generation, self._changed_rows, self._dirty_rows = generation, set(), set()
-        _remove_old_layout(self.state_dir)
+        files.remove_old_layout(self.state_dir)
         return True
 
     def _write_file(self) -> int:
-        _remove_links(self.state_dir)
+        files.remove_links(self.state_dir)
         try:
-            with _connect(self.path) as db:
+            with files.connect(self.path) as db:
                 generation = self._write(db)
         except sqlite3.DatabaseError:
             if self.generation is not None or not self.path.is_file():
                 raise
-            _remove_store_files(self.state_dir)  # not a database at all (we found it damaged): start anew
-            with _connect(self.path) as db:
+            files.remove_store_files(self.state_dir)  # not a database at all (we found it damaged): start anew
+            with files.connect(self.path) as db:
                 generation = self._write(db)
-        _remove_unnamed_vectors(self.path, self.state_dir)
+        files.remove_unnamed_vectors(self.path, self.state_dir)
         return generation
 
     def _write(self, db: sqlite3.Connection) -> int:
@@ -324,7 +310,8 @@ class VectorStore:
         )
         generation = int(stored.get("generation", 0)) + 1
         if whole or self._changed_rows:  # else the vectors file stays the one already named in info
-            stored["vectors"], stored["vectors_crc"] = str(generation), str(self._write_vectors(generation))
+            vectors_crc = files.write_vectors(files.vectors_path(self.state_dir, generation), self._vectors)
+            stored["vectors"], stored["vectors_crc"] = str(generation), str(vectors_crc)
         info = {
             "format": FORMAT,
             "model": canonical_model_name(self.model_name),
@@ -339,18 +326,6 @@ class VectorStore:
         db.execute("COMMIT")
         return generation
 
-    def _write_vectors(self, generation: int) -> int:
-        """Write `vectors-<generation>.f32` (a file left by a killed save is replaced, a link never
-        written through) and return its CRC-32."""
-        path = self.state_dir / f"vectors-{generation}.f32"
-        path.unlink(missing_ok=True)
-        data = np.ascontiguousarray(self._vectors, dtype=np.float32).reshape(-1).view(np.uint8).data
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644), "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return zlib.crc32(data)
-
     def _save_ann(self, generation: int) -> None:
         if len(self.ids) < nn.ANN_THRESHOLD:
             for name in (ANN_FILE, f"{ANN_FILE}.json"):
@@ -360,85 +335,6 @@ class VectorStore:
         self._ann = nn.save_ann(self.state_dir / ANN_FILE, self._vectors, generation, old, sorted(self._changed_rows))
 
 
-def _connect(path: Path, *, read_only: bool = False) -> closing[sqlite3.Connection]:
-    """A connection that closes on leaving `with` (sqlite3's own `with` only ends a transaction)."""
-    source = f"file:{path}?mode=ro" if read_only else path
-    db = sqlite3.connect(source, uri=read_only, timeout=600, isolation_level=None)
-    if read_only:
-        db.execute("PRAGMA mmap_size = 268435456")  # read the rows straight from the page cache
-    else:
-        db.executescript(_SCHEMA)
-    return closing(db)
-
-
-def _roll_back_killed_save(path: Path) -> None:
-    """A save killed midway leaves a hot journal that only a writable connection rolls back; a
-    read-only one fails on it, and the whole store would be re-embedded for one interrupted save."""
-    journal = path.with_name(f"{path.name}-journal")
-    if journal.is_file() and not journal.is_symlink():
-        with closing(sqlite3.connect(path, timeout=600, isolation_level=None)) as db:
-            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-
-
-def _remove_links(state_dir: Path) -> None:
-    """Links where the store or SQLite's side files go: SQLite would write through them, outside the state folder."""
-    for name in (STORE_FILE, *(f"{STORE_FILE}-{side}" for side in ("journal", "wal", "shm"))):
-        if (state_dir / name).is_symlink():
-            (state_dir / name).unlink()
-
-
-def _map_vectors(path: Path, count: int, dim: int, crc: int) -> np.ndarray:
-    """The vectors file, memory-mapped read-only once its size and CRC-32 match (a link is not read)."""
-    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size != count * dim * 4:
-            raise Damaged(f"truncated or damaged ({path.name} is {size} bytes, expected {count * dim * 4})")
-        if not size:
-            return np.zeros((0, dim), dtype=np.float32)
-        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)  # stays valid after close
-    if zlib.crc32(mapped) != crc:  # ~1 GB/s, GIL released
-        raise Damaged(f"damaged ({path.name} fails its check)")
-    return np.frombuffer(mapped, dtype=np.float32).reshape(count, dim)
-
-
-def _remove_unnamed_vectors(store: Path, state_dir: Path) -> None:
-    """Vectors files other than the one the database names (replaced, or left by a killed save).
-    Under the write lock: no save is writing one; readers hold their read transaction until theirs is open."""
-    try:
-        with _connect(store) as db:
-            db.execute("BEGIN IMMEDIATE")
-            current = f"vectors-{dict(db.execute('SELECT key, value FROM info')).get('vectors')}.f32"
-            for path in state_dir.iterdir():
-                if VECTORS_FILE.fullmatch(path.name) and path.name != current:
-                    path.unlink(missing_ok=True)
-            db.execute("COMMIT")
-    except (OSError, sqlite3.Error) as exc:  # saved all the same; the next save tries again
-        log.info("old vectors files in %s not removed (%s)", state_dir, exc)
-
-
 def _rows_crc(ids: list[str], hashes: list[str]) -> int:
     """One checksum over which paper sits at which row with which text: a flipped id is seen."""
     return zlib.crc32("\n".join(hashes).encode(), zlib.crc32("\n".join(ids).encode()))
-
-
-def _problem(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, Damaged) else f"unreadable ({type(exc).__name__}: {exc})"
-
-
-def _remove_store_files(state_dir: Path) -> None:
-    for path in (state_dir / name for name in (STORE_FILE, f"{STORE_FILE}-journal", ANN_FILE, f"{ANN_FILE}.json")):
-        if path.is_file() or path.is_symlink():
-            path.unlink(missing_ok=True)
-
-
-def _remove_old_layout(state_dir: Path) -> None:
-    """The previous layout's folder (`vectors/`: manifest + npy + sqlite + faiss generations), ours alone."""
-    folder = state_dir / "vectors"
-    if not folder.is_dir() or folder.is_symlink() or not (folder / "manifest.json").is_file():
-        return
-    for path in folder.iterdir():
-        ours = path.name in ("manifest.json", ".lock") or path.suffix in (".npy", ".sqlite", ".faiss")
-        if ours and path.is_file() and not path.is_symlink():
-            path.unlink(missing_ok=True)
-    if not any(folder.iterdir()):
-        folder.rmdir()

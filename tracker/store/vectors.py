@@ -172,7 +172,8 @@ class VectorStore:
             texts = [found[pid] for pid in paper_ids]
         else:  # many rows (filters): read them all at once
             meta = self._load_meta()
-            texts = [meta[self._pos[pid]] for pid in paper_ids]
+            positions = self._pos
+            texts = [meta[positions[pid]] for pid in paper_ids]
         return [{"id": pid, **json.loads(text)} for pid, text in zip(paper_ids, texts, strict=True)]
 
     def _load_meta(self) -> list[str]:
@@ -190,7 +191,8 @@ class VectorStore:
 
     def missing(self, hashes: dict[str, str]) -> list[str]:
         """The ids (of {id: text hash}) with no vector for that text yet, in the given order."""
-        return [pid for pid, digest in hashes.items() if self.text_hash_of(pid) != digest]
+        rows, stored = self._pos, self._hashes
+        return [pid for pid, digest in hashes.items() if pid not in rows or stored[rows[pid]] != digest]
 
     def put(self, ids: list[str], digests: list[str], vectors: np.ndarray) -> None:
         """Set the unit vectors of these papers (new rows or replaced ones); written at `save()`."""
@@ -199,7 +201,8 @@ class VectorStore:
 
     def vectors(self, paper_ids: Sequence[str]) -> np.ndarray:
         """A copy of the vectors of these papers, in order (each must have one)."""
-        rows = [self._pos[pid] for pid in paper_ids]
+        positions = self._pos
+        rows = [positions[pid] for pid in paper_ids]
         return np.array(self._vectors[rows], dtype=np.float32).reshape(len(rows), self.dim or 0)
 
     def describe(self, papers: Sequence[Any]) -> None:
@@ -208,25 +211,26 @@ class VectorStore:
         self._note_meta(papers)
 
     def _put(self, ids: list[str], digests: list[str], vectors: np.ndarray) -> None:
-        new, meta = [pid for pid in ids if pid not in self._pos], self._load_meta()
+        positions, meta = self._pos, self._load_meta()
+        new = [pid for pid in ids if pid not in positions]
         base = self._vectors if len(self.ids) else np.zeros((0, vectors.shape[1]), dtype=np.float32)
         self._vectors = np.concatenate([base, np.zeros((len(new), vectors.shape[1]), dtype=np.float32)])
         for pid in new:
-            self._pos[pid] = len(self.ids)
+            positions[pid] = len(self.ids)
             self.ids.append(pid)
             self._hashes.append("")
             self._listed.append(False)
             meta.append("{}")
         for pid, digest, vector in zip(ids, digests, vectors, strict=True):
-            pos = self._pos[pid]
+            pos = positions[pid]
             self._vectors[pos], self._hashes[pos] = vector, digest
             self._changed_rows.add(pos)
             self._dirty_rows.add(pos)
 
     def _note_meta(self, papers: Sequence[Any]) -> None:
-        rows = self._load_meta()
+        rows, positions = self._load_meta(), self._pos
         for paper in papers:
-            pos, meta = self._pos[paper.id], json.dumps(row_meta(paper), ensure_ascii=False, sort_keys=True)
+            pos, meta = positions[paper.id], json.dumps(row_meta(paper), ensure_ascii=False, sort_keys=True)
             if rows[pos] != meta or self._listed[pos] != bool(paper.topics):
                 rows[pos], self._listed[pos], self._listed_mask = meta, bool(paper.topics), None
                 self._dirty_rows.add(pos)

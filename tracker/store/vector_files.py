@@ -24,7 +24,6 @@ STORE_FILE = "vectors.sqlite"
 ANN_FILE = "vectors.faiss"
 VECTORS_FILE = re.compile(r"vectors-(\d+)\.f32")
 _SCHEMA = """
-PRAGMA page_size = 65536;
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS papers (pos INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, hash TEXT NOT NULL,
                                    listed INTEGER NOT NULL, meta TEXT NOT NULL);

@@ -95,6 +95,15 @@ def test_metadata_changes_are_saved_without_re_embedding(tmp_path):
     assert store.generation == generation + 1 and vector_files(tmp_path) == vectors  # vectors were not rewritten
 
 
+def test_an_empty_store_saves_and_opens_empty(tmp_path, caplog):
+    store = VectorStore.open(tmp_path, "fake-model")
+    store.clear()  # as `tracker index --rebuild` does
+    with caplog.at_level(logging.WARNING, logger="tracker.store.vectors"):
+        assert store.save() is True
+        reopened = VectorStore.open(tmp_path, "fake-model")
+    assert len(reopened) == 0 and reopened.generation == 1 and not caplog.text
+
+
 def test_a_save_keeps_one_vectors_file_the_new_one(tmp_path):
     embed(tmp_path)
     (tmp_path / "vectors-99.f32").write_bytes(b"left by a save killed before its commit")

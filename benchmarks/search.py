@@ -20,10 +20,11 @@ built through its public API (`embed_papers` with an encoder that replays the ve
 4. `--baseline TREE` (a checkout of an earlier version, e.g. `git worktree add ../old 6067cff`):
    the same store built by that version's own code (its benchmarks/search.py `build_store`), and
    its cold `tracker search` timed interleaved with ours (ratio baseline/ours; > 1: ours is faster).
-   With `--open N` also: N vectors stored by each version, a fresh process opening the store and
-   answering one query (faiss past 200,000 in both), interleaved, RUNS times each.
+   With `--open N [N ...]` also: N vectors stored by each version, a fresh process opening the store
+   and answering one query (faiss past 200,000 in both), interleaved, RUNS times each. Wall and
+   CPU seconds are both reported: on a shared machine the CPU seconds are the steadier measure.
 
-    python benchmarks/search.py [--runs 5] [--scaling] [--baseline ../old [--open 1000000]]
+    python benchmarks/search.py [--runs 5] [--scaling] [--baseline ../old [--open 100000 1000000]]
 
 Timings share 2 cores with whatever else runs; treat them as noisy.
 """
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -166,14 +168,15 @@ def build_store(state_dir: Path, papers: list[Paper], vectors: np.ndarray) -> fl
     return time.perf_counter() - started
 
 
-def timed(cmd: list[str], env: dict | None = None, tree: Path = ROOT) -> tuple[float, str]:
-    start = time.perf_counter()
+def timed(cmd: list[str], env: dict | None = None, tree: Path = ROOT) -> tuple[float, str, float]:
+    """Wall seconds, output and CPU seconds (user + system: less swayed by other jobs) of a fresh process."""
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     env = {**(env or os.environ), "PYTHONPATH": str(tree)}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
-    elapsed = time.perf_counter() - start
+    elapsed, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:4])}... failed: {done.stderr.strip()[-500:]}")
-    return elapsed, done.stdout
+    return elapsed, done.stdout, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def build_in(tree: Path, state_dir: Path, vector_file: Path, real: int) -> float:
@@ -181,23 +184,32 @@ def build_in(tree: Path, state_dir: Path, vector_file: Path, real: int) -> float
     return float(timed([sys.executable, "-c", BUILD_SCRIPT, str(state_dir), str(vector_file), str(real)], tree=tree)[1])
 
 
-def interleaved(commands: dict[str, tuple[list[str], Path]], runs: int, env: dict) -> dict[str, list[float]]:
-    """Seconds of each command per run, the commands taking turns so background load hits all alike."""
+def interleaved(commands: dict[str, tuple[list[str], Path]], runs: int, env: dict) -> dict[str, list[tuple]]:
+    """(wall, CPU) seconds of each command per run, the commands taking turns so background load hits all alike."""
     for cmd, tree in commands.values():  # warms the page cache and OpenVINO's compiled-model cache, as a normal day has
         timed(cmd, env, tree)
-    times: dict[str, list[float]] = {name: [] for name in commands}
+    times: dict[str, list[tuple]] = {name: [] for name in commands}
     for _ in range(runs):
         for name, (cmd, tree) in commands.items():
-            times[name].append(timed(cmd, env, tree)[0])
+            wall, _, cpu = timed(cmd, env, tree)
+            times[name].append((wall, cpu))
     return times
 
 
-def report(title: str, times: dict[str, list[float]]) -> dict[str, float]:
+def report(title: str, times: dict[str, list[tuple]]) -> list[tuple[float, float]]:
+    """Prints, and returns, the median wall and CPU seconds of each command."""
     runs = len(next(iter(times.values())))
     print(f"\n{title} (median of {runs}; all runs in s; load average {os.getloadavg()[0]:.1f}):")
-    for name, seconds in times.items():
-        print(f"  {name}: {statistics.median(seconds):.2f} s  {[round(t, 2) for t in seconds]}")
-    return {name: statistics.median(seconds) for name, seconds in times.items()}
+    medians = []
+    for name, pairs in times.items():
+        wall, cpu = statistics.median(w for w, _ in pairs), statistics.median(c for _, c in pairs)
+        print(f"  {name}: {wall:.2f} s (CPU {cpu:.2f} s)  {[round(w, 2) for w, _ in pairs]}")
+        medians.append((wall, cpu))
+    return medians
+
+
+def ratio(baseline: tuple[float, float], ours: tuple[float, float]) -> str:
+    return f"{baseline[0] / ours[0]:.2f} wall, {baseline[1] / ours[1]:.2f} CPU"
 
 
 def cold_start(folder: Path, runs: int, baseline: Path | None) -> None:
@@ -210,10 +222,10 @@ def cold_start(folder: Path, runs: int, baseline: Path | None) -> None:
     if baseline is not None:
         commands[f"tracker search of {baseline} [baseline]"] = (
             [*commands[ours][0][:-1], str(folder / "baseline" / "keywords.yaml")], baseline)
-    medians = list(report("cold start, process start to printed top-10", interleaved(commands, runs, env)).values())
-    print(f"  speed-up over the naive path: {medians[1] / medians[0]:.1f}x (target >= 8x)")
+    medians = report("cold start, process start to printed top-10", interleaved(commands, runs, env))
+    print(f"  speed-up over the naive path: {medians[1][0] / medians[0][0]:.1f}x (target >= 8x)")
     if baseline is not None:
-        print(f"  baseline / ours: {medians[2] / medians[0]:.2f} (target >= 1: no slower than the baseline)")
+        print(f"  baseline / ours: {ratio(medians[2], medians[0])} (target >= 1: no slower than the baseline)")
 
 
 def open_times(folder: Path, vectors: np.ndarray, queries: np.ndarray, baseline: Path, runs: int) -> None:
@@ -222,13 +234,13 @@ def open_times(folder: Path, vectors: np.ndarray, queries: np.ndarray, baseline:
     np.save(folder / "open-queries.npy", queries)
     commands = {}
     for name, tree in (("ours", ROOT), (f"{baseline} [baseline]", baseline)):
-        state_dir = folder / f"open-{len(commands)}"
+        state_dir = folder / f"open-{len(vectors)}-{len(commands)}"
         seconds = build_in(tree, state_dir, folder / "open-vectors.npy", 0)
         print(f"{name}: saved {len(vectors):,} vectors in {seconds:.0f} s")
         commands[name] = ([sys.executable, "-c", OPEN_SCRIPT, str(state_dir), str(folder / "open-queries.npy")], tree)
-    medians = list(report(f"open + first query at {len(vectors):,} vectors, fresh process",
-                          interleaved(commands, runs, dict(os.environ))).values())
-    print(f"  baseline / ours: {medians[1] / medians[0]:.2f} (target >= 1)")
+    title = f"open + first query at {len(vectors):,} vectors, fresh process"
+    medians = report(title, interleaved(commands, runs, dict(os.environ)))
+    print(f"  baseline / ours: {ratio(medians[1], medians[0])} (target >= 1)")
 
 
 def quality(state_dir: Path, papers, reference: dict, ours: dict, fill: np.ndarray) -> None:
@@ -271,7 +283,7 @@ def scaling(docs: np.ndarray, queries: np.ndarray, folder: Path) -> None:
     for kind, threshold in (("exact", len(vectors) + 1), ("ann", nn.ANN_THRESHOLD)):
         nn.ANN_THRESHOLD = threshold
         built = build_store(folder / kind, papers, vectors)
-        _, out = timed([sys.executable, "-c", PROBE_SCRIPT, str(folder / kind), str(query_file)])
+        _, out, _ = timed([sys.executable, "-c", PROBE_SCRIPT, str(folder / kind), str(query_file)])
         results[kind] = {**json.loads(out), "build_s": built}
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(results["ann"]["found"], results["exact"]["found"])])
     print(f"\n1,000,000 synthetic vectors ({docs.shape[1]}-d) in a VectorStore, fresh process each:")
@@ -287,7 +299,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--scaling", action="store_true", help="also measure exact search up to 1M and the accelerator")
     parser.add_argument("--baseline", type=Path, help="a checkout of an earlier version to time against")
-    parser.add_argument("--open", type=int, default=0, metavar="N", help="with --baseline: open time at N vectors")
+    parser.add_argument("--open", type=int, nargs="*", default=[], metavar="N", help="with --baseline: open at N")
     args = parser.parse_args()
     baseline = args.baseline.resolve() if args.baseline else None
     with tempfile.TemporaryDirectory(prefix="search-bench-") as tmp:
@@ -309,8 +321,8 @@ def main() -> None:
         faiss.write_index(flat, str(folder / "naive-flat.faiss"))
         cold_start(folder, args.runs, baseline)
         quality(folder / "state", papers, reference, ours, fill)
-        if baseline is not None and args.open:
-            open_times(folder, synthetic(reference["docs"], args.open, seed=1), ours["queries"], baseline, args.runs)
+        for count in args.open if baseline is not None else []:
+            open_times(folder, synthetic(reference["docs"], count, seed=1), ours["queries"], baseline, args.runs)
         if args.scaling:
             scaling(reference["docs"], ours["queries"], folder)
 

@@ -84,7 +84,7 @@ def map_vectors(path: Path, count: int, dim: int, crc: int) -> np.ndarray:
         if size != count * dim * 4:
             raise Damaged(f"truncated or damaged ({path.name} is {size} bytes, expected {count * dim * 4})")
         if not size:
-            return np.zeros((0, dim), dtype=np.float32)
+            return np.zeros((count, dim), dtype=np.float32)  # no rows, or rows of no dimensions
         mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)  # stays valid after close
     if zlib.crc32(mapped) != crc:  # ~1 GB/s, GIL released
         raise Damaged(f"damaged ({path.name} fails its check)")

@@ -185,12 +185,15 @@ def build_in(tree: Path, state_dir: Path, vector_file: Path, real: int) -> float
 
 
 def interleaved(commands: dict[str, tuple[list[str], Path]], runs: int, env: dict) -> dict[str, list[tuple]]:
-    """(wall, CPU) seconds of each command per run, the commands taking turns so background load hits all alike."""
+    """(wall, CPU) seconds of each command per run, the commands taking turns (each run in a rotated
+    order, so none always follows the same one) so that background load hits all alike."""
     for cmd, tree in commands.values():  # warms the page cache and OpenVINO's compiled-model cache, as a normal day has
         timed(cmd, env, tree)
     times: dict[str, list[tuple]] = {name: [] for name in commands}
-    for _ in range(runs):
-        for name, (cmd, tree) in commands.items():
+    names = list(commands)
+    for run in range(runs):
+        for name in names[run % len(names) :] + names[: run % len(names)]:
+            cmd, tree = commands[name]
             wall, _, cpu = timed(cmd, env, tree)
             times[name].append((wall, cpu))
     return times

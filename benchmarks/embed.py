@@ -87,7 +87,8 @@ def main() -> None:
 
     from sentence_transformers import SentenceTransformer
 
-    from tracker.enrich.encoders import load_encoder, resolve_model_dir
+    from tracker.enrich.encoders import load_encoder
+    from tracker.model_files import resolve_model_dir
 
     texts = synthetic_abstracts(args.n)
     words = [len(t.split()) for t in texts]

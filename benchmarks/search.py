@@ -17,8 +17,14 @@ built through its public API (`embed_papers` with an encoder that replays the ve
    which sets tracker.store.index.ANN_THRESHOLD; and at 1,000,000 vectors the faiss accelerator
    (IVF-SQ8 + exact re-scoring): build time, load+verify time, latency, recall@10 against exact
    search, peak RSS, in a fresh process each. Slow: ~10-20 min on 2 busy cores.
+4. `--baseline TREE` (a checkout of an earlier version, e.g. `git worktree add ../old 6067cff`):
+   the same store built by that version's own code (its benchmarks/search.py `build_store`), and
+   its cold `tracker search` timed interleaved with ours (ratio baseline/ours; > 1: ours is faster).
+   With `--open N [N ...]` also: N vectors stored by each version, a fresh process opening the store
+   and answering one query (faiss past 200,000 in both), interleaved, RUNS times each. Wall and
+   CPU seconds are both reported: on a shared machine the CPU seconds are the steadier measure.
 
-    python benchmarks/search.py [--runs 5] [--scaling]
+    python benchmarks/search.py [--runs 5] [--scaling] [--baseline ../old [--open 100000 1000000]]
 
 Timings share 2 cores with whatever else runs; treat them as noisy.
 """
@@ -27,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -78,6 +85,30 @@ for q in queries:
 rss = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024  # peak RSS of this process
 print(json.dumps({"load_s": loaded, "median_ms": 1000 * float(np.median(times)), "p95_ms": 1000 * float(np.percentile(times, 95)),
                   "max_rss_mb": rss, "ann": store._load_ann() is not None, "found": found}))
+"""
+
+
+# Builds a store with the code of the tree given (ours or a baseline's), from vectors in an .npy file:
+# the first REAL rows are the fixture papers, the rest synthetic papers.
+BUILD_SCRIPT = """
+import sys
+from pathlib import Path
+import numpy as np
+from benchmarks import search as bench
+state_dir, vector_file, real = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+vectors = np.load(vector_file)
+papers = bench.fixture_papers()[:real] + bench.synthetic_papers(len(vectors) - real)
+print(bench.build_store(state_dir, papers, vectors))
+"""
+
+OPEN_SCRIPT = """
+import sys, time
+t0 = time.perf_counter()
+import numpy as np
+from tracker.store.vectors import VectorStore
+store = VectorStore.open(sys.argv[1], "all-MiniLM-L6-v2", with_meta=False)
+assert len(store) and store.search(np.load(sys.argv[2])[0], 10)
+print(time.perf_counter() - t0)
 """
 
 
@@ -137,30 +168,82 @@ def build_store(state_dir: Path, papers: list[Paper], vectors: np.ndarray) -> fl
     return time.perf_counter() - started
 
 
-def timed(cmd: list[str], env: dict | None = None) -> tuple[float, str]:
-    start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env or dict(os.environ), cwd=ROOT)
-    elapsed = time.perf_counter() - start
+def timed(cmd: list[str], env: dict | None = None, tree: Path = ROOT) -> tuple[float, str, float]:
+    """Wall seconds, output and CPU seconds (user + system: less swayed by other jobs) of a fresh process."""
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    env = {**(env or os.environ), "PYTHONPATH": str(tree)}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
+    elapsed, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:4])}... failed: {done.stderr.strip()[-500:]}")
-    return elapsed, done.stdout
+    return elapsed, done.stdout, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
-def cold_start(config: Path, flat_file: Path, runs: int) -> None:
+def build_in(tree: Path, state_dir: Path, vector_file: Path, real: int) -> float:
+    """Seconds to save the store of these vectors with the code of `tree` (a fresh process)."""
+    return float(timed([sys.executable, "-c", BUILD_SCRIPT, str(state_dir), str(vector_file), str(real)], tree=tree)[1])
+
+
+def interleaved(commands: dict[str, tuple[list[str], Path]], runs: int, env: dict) -> dict[str, list[tuple]]:
+    """(wall, CPU) seconds of each command per run, the commands taking turns (each run in a rotated
+    order, so none always follows the same one) so that background load hits all alike."""
+    for cmd, tree in commands.values():  # warms the page cache and OpenVINO's compiled-model cache, as a normal day has
+        timed(cmd, env, tree)
+    times: dict[str, list[tuple]] = {name: [] for name in commands}
+    names = list(commands)
+    for run in range(runs):
+        for name in names[run % len(names) :] + names[: run % len(names)]:
+            cmd, tree = commands[name]
+            wall, _, cpu = timed(cmd, env, tree)
+            times[name].append((wall, cpu))
+    return times
+
+
+def report(title: str, times: dict[str, list[tuple]]) -> list[tuple[float, float]]:
+    """Prints, and returns, the median wall and CPU seconds of each command."""
+    runs = len(next(iter(times.values())))
+    print(f"\n{title} (median of {runs}; all runs in s; load average {os.getloadavg()[0]:.1f}):")
+    medians = []
+    for name, pairs in times.items():
+        wall, cpu = statistics.median(w for w, _ in pairs), statistics.median(c for _, c in pairs)
+        print(f"  {name}: {wall:.2f} s (CPU {cpu:.2f} s)  {[round(w, 2) for w, _ in pairs]}")
+        medians.append((wall, cpu))
+    return medians
+
+
+def ratio(baseline: tuple[float, float], ours: tuple[float, float]) -> str:
+    return f"{baseline[0] / ours[0]:.2f} wall, {baseline[1] / ours[1]:.2f} CPU"
+
+
+def cold_start(folder: Path, runs: int, baseline: Path | None) -> None:
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "TOKENIZERS_PARALLELISM": "false"}
-    tracker_cmd = [sys.executable, "-m", "tracker", "search", QUERY, "-k", "10", "--config", str(config)]
-    naive_cmd = [sys.executable, "-c", NAIVE_SCRIPT, str(flat_file), QUERY]
-    timed(tracker_cmd, env)  # warms the page cache and OpenVINO's compiled-model cache, as a normal day has
-    tracker_times, naive_times = [], []
-    for _ in range(runs):  # interleaved so background load hits both alike
-        tracker_times.append(timed(tracker_cmd, env)[0])
-        naive_times.append(timed(naive_cmd, env)[0])
-    tracker, naive = statistics.median(tracker_times), statistics.median(naive_times)
-    print(f"\ncold start, process start to printed top-10 (median of {runs}; all runs in s):")
-    print(f"  {BASELINE}: {naive:.2f} s  {[round(t, 2) for t in naive_times]}")
-    print(f"  tracker search (fp32 OpenVINO query encoder + vector store): {tracker:.2f} s  "
-          f"{[round(t, 2) for t in tracker_times]}")
-    print(f"  speed-up: {naive / tracker:.1f}x (target >= 8x)")
+    ours = "tracker search (fp32 OpenVINO query encoder + vector store)"
+    commands = {
+        ours: ([sys.executable, "-m", "tracker", "search", QUERY, "--config", str(folder / "keywords.yaml")], ROOT),
+        BASELINE: ([sys.executable, "-c", NAIVE_SCRIPT, str(folder / "naive-flat.faiss"), QUERY], ROOT),
+    }
+    if baseline is not None:
+        commands[f"tracker search of {baseline} [baseline]"] = (
+            [*commands[ours][0][:-1], str(folder / "baseline" / "keywords.yaml")], baseline)
+    medians = report("cold start, process start to printed top-10", interleaved(commands, runs, env))
+    print(f"  speed-up over the naive path: {medians[1][0] / medians[0][0]:.1f}x (target >= 8x)")
+    if baseline is not None:
+        print(f"  baseline / ours: {ratio(medians[2], medians[0])} (target >= 1: no slower than the baseline)")
+
+
+def open_times(folder: Path, vectors: np.ndarray, queries: np.ndarray, baseline: Path, runs: int) -> None:
+    """A fresh process opening (and verifying) a store of `vectors` and answering one query, ours vs the baseline's."""
+    np.save(folder / "open-vectors.npy", vectors)
+    np.save(folder / "open-queries.npy", queries)
+    commands = {}
+    for name, tree in (("ours", ROOT), (f"{baseline} [baseline]", baseline)):
+        state_dir = folder / f"open-{len(vectors)}-{len(commands)}"
+        seconds = build_in(tree, state_dir, folder / "open-vectors.npy", 0)
+        print(f"{name}: saved {len(vectors):,} vectors in {seconds:.0f} s")
+        commands[name] = ([sys.executable, "-c", OPEN_SCRIPT, str(state_dir), str(folder / "open-queries.npy")], tree)
+    title = f"open + first query at {len(vectors):,} vectors, fresh process"
+    medians = report(title, interleaved(commands, runs, dict(os.environ)))
+    print(f"  baseline / ours: {ratio(medians[1], medians[0])} (target >= 1)")
 
 
 def quality(state_dir: Path, papers, reference: dict, ours: dict, fill: np.ndarray) -> None:
@@ -203,7 +286,7 @@ def scaling(docs: np.ndarray, queries: np.ndarray, folder: Path) -> None:
     for kind, threshold in (("exact", len(vectors) + 1), ("ann", nn.ANN_THRESHOLD)):
         nn.ANN_THRESHOLD = threshold
         built = build_store(folder / kind, papers, vectors)
-        _, out = timed([sys.executable, "-c", PROBE_SCRIPT, str(folder / kind), str(query_file)])
+        _, out, _ = timed([sys.executable, "-c", PROBE_SCRIPT, str(folder / kind), str(query_file)])
         results[kind] = {**json.loads(out), "build_s": built}
     recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(results["ann"]["found"], results["exact"]["found"])])
     print(f"\n1,000,000 synthetic vectors ({docs.shape[1]}-d) in a VectorStore, fresh process each:")
@@ -218,24 +301,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--scaling", action="store_true", help="also measure exact search up to 1M and the accelerator")
+    parser.add_argument("--baseline", type=Path, help="a checkout of an earlier version to time against")
+    parser.add_argument("--open", type=int, nargs="*", default=[], metavar="N", help="with --baseline: open at N")
     args = parser.parse_args()
+    baseline = args.baseline.resolve() if args.baseline else None
     with tempfile.TemporaryDirectory(prefix="search-bench-") as tmp:
         folder = Path(tmp)
         papers, reference, ours = real_vectors()
         fill = synthetic(reference["docs"], N_PAPERS - len(papers))
-        synthetic_ones = synthetic_papers(len(fill))
-        seconds = build_store(folder / "state", papers + synthetic_ones, np.vstack([ours["docs"], fill]))
-        print(f"saved a store of {N_PAPERS:,} vectors in {seconds:.1f} s")
-        (folder / "keywords.yaml").write_text(
-            f"topics:\n  - name: fixtures\n    keywords: [testing]\nembedding:\n  model: {MODEL}\n"
-            "output:\n  state_dir: state\n", encoding="utf-8")
+        np.save(folder / "vectors.npy", np.vstack([ours["docs"], fill]))
+        for tree, case in ((ROOT, folder), (baseline, folder / "baseline")):
+            if tree is not None:
+                seconds = build_in(tree, case / "state", folder / "vectors.npy", len(papers))
+                print(f"{tree}: saved a store of {N_PAPERS:,} vectors in {seconds:.1f} s")
+                (case / "keywords.yaml").write_text(
+                    f"topics:\n  - name: fixtures\n    keywords: [testing]\nembedding:\n  model: {MODEL}\n"
+                    "output:\n  state_dir: state\n", encoding="utf-8")
         import faiss
 
         flat = faiss.IndexFlatIP(fill.shape[1])  # the naive path: full-model vectors, exact search
         flat.add(np.vstack([reference["docs"], fill]))
         faiss.write_index(flat, str(folder / "naive-flat.faiss"))
-        cold_start(folder / "keywords.yaml", folder / "naive-flat.faiss", args.runs)
+        cold_start(folder, args.runs, baseline)
         quality(folder / "state", papers, reference, ours, fill)
+        for count in args.open if baseline is not None else []:
+            open_times(folder, synthetic(reference["docs"], count, seed=1), ours["queries"], baseline, args.runs)
         if args.scaling:
             scaling(reference["docs"], ours["queries"], folder)
 

@@ -40,8 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tracker.enrich.embed import embed_text  # noqa: E402
-from tracker.enrich.labels import in_text  # noqa: E402
 from tracker.models import Paper  # noqa: E402
+from tests.search_fakes import in_text  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "arxiv-api"
 LABELS = ROOT / "benchmarks" / "data" / "relevance_labels.json"

@@ -69,7 +69,8 @@ from benchmarks import trends_round_two as round_two  # noqa: E402
 from benchmarks.scitldr import load_scitldr, scitldr_vectors  # noqa: E402
 from benchmarks.themes import embed, load_corpus  # noqa: E402
 from tracker.enrich import bursts, trends  # noqa: E402
-from tracker.enrich.cluster import group_vectors, unit  # noqa: E402
+from tracker.enrich.cluster import group_vectors  # noqa: E402
+from tracker.linalg import unit_rows  # noqa: E402
 
 END = "2026-03-29"  # a Sunday
 WEEKS = 4
@@ -112,7 +113,7 @@ def dated_timeline(papers, members: list[int], others: list[int], k: int, b: int
 
 def baseline_report(window, vectors):
     """The digest's one-cut themes over the window, ranked by the same growth statistic."""
-    vectors = unit(np.asarray(vectors, dtype=np.float64))
+    vectors = unit_rows(np.asarray(vectors, dtype=np.float64))
     labels = group_vectors(vectors, max_themes=len(vectors))
     week = np.array(window.week)
     tracked = sum(w.papers for w in window.weeks)

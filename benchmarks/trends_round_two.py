@@ -15,8 +15,9 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 
 from tracker.enrich.bursts import grow
-from tracker.enrich.cluster import WARD_CUT, unit
+from tracker.enrich.cluster import WARD_CUT
 from tracker.enrich.trends import MIN_THEME, MIN_THIS_WEEK, growth
+from tracker.linalg import unit_rows as unit
 
 NEARLY = 0.8  # a parent rising at least this share as fast as its rising subtree holds the burst whole
 

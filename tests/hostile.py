@@ -10,18 +10,25 @@
 - `visible_text`, `expected_visible`: what a reader sees, and what they should see.
 - `live_references`: what GitHub would turn into a notification or cross-reference.
 - hypothesis strategies for arbitrary Unicode in every text field of a Paper.
+- `readme_and_pages`: the README and archive pages exactly as a run renders them; `split_for_archive`:
+  which rows they must show.
 """
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from pathlib import Path
 
 import cmarkgfm
 import lxml.html
 from cmarkgfm.cmark import Options
 from hypothesis import strategies as st
 
+from tracker.config import load_settings
 from tracker.models import Paper
+from tracker.render.plan import environment_for, render_tables_of_run
+from tracker.store.ledger import Ledger
 
 GFM_EXTENSIONS = ["table", "autolink", "strikethrough", "tagfilter", "tasklist"]
 
@@ -307,3 +314,28 @@ def rss_feed(papers) -> bytes:
         "xmlns:dc=\"http://purl.org/dc/elements/1.1/\" version=\"2.0\"><channel><title>cs.CL updates</title>"
         "<link>http://rss.arxiv.org/rss/cs.CL</link><description>x</description>" + "".join(items) + "</channel></rss>"
     ).encode("utf-8")
+
+
+def readme_and_pages(folder: Path, papers, *, topics=("T",), date="2026-11-20", cap=2, readme: str | None = None):
+    """The README and the archive pages (by path) as `tracker run` renders them for a ledger of these papers
+    (tracker.render.plan), from a keywords.yaml written in `folder`; `readme`: the lab's own README around
+    the tracker's section."""
+    folder.mkdir(parents=True, exist_ok=True)
+    topics_yaml = "".join(f"  - name: {json.dumps(name)}\n    keywords: [x]\n" for name in topics)
+    (folder / "keywords.yaml").write_text(f"topics:\n{topics_yaml}output:\n  readme_rows: {cap}\n", encoding="utf-8")
+    settings = load_settings(folder / "keywords.yaml")
+    readme_path = settings.path(settings.output.readme)
+    if readme is not None:
+        readme_path.write_text(readme, encoding="utf-8")
+    ledger = Ledger({paper.id: paper for paper in papers})
+    files = render_tables_of_run(settings, environment_for(settings), ledger, date, full=True)
+    return files.pop(readme_path), {path: text for path, text in files.items() if text is not None}
+
+
+def split_for_archive(papers, cap: int) -> tuple[list[Paper], dict[str, list[Paper]]]:
+    """The newest `cap` papers (by `updated`, then id) stay in the README; the rest go to pages by month of their date."""
+    ordered = sorted(papers, key=lambda p: (p.updated or "", p.id), reverse=True)
+    months: dict[str, list[Paper]] = {}
+    for paper in ordered[cap:]:
+        months.setdefault(paper.date[:7] or "undated", []).append(paper)
+    return ordered[:cap], months

@@ -1,4 +1,5 @@
-"""Test doubles for the search tests: a real (if crude) encoder with predictable vectors."""
+"""Test doubles for the search tests: a real (if crude) encoder with predictable vectors; the fixture
+papers; `in_text`, the oracle of theme labels (tests and benchmarks/themes.py)."""
 from __future__ import annotations
 
 import re
@@ -9,6 +10,12 @@ import numpy as np
 
 from tracker.arxiv_ids import parse_id
 from tracker.models import Paper
+
+
+def in_text(phrase: str, text: str) -> bool:
+    """Whether `phrase` appears in `text` as written (case and spacing aside)."""
+    pattern = r"(?<![\w-])" + r"\s+".join(map(re.escape, phrase.split())) + r"(?![\w-])"
+    return re.search(pattern, text, re.IGNORECASE) is not None
 
 
 class HashEncoder:

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from tracker.enrich.cluster import OTHER, Theme, cluster_themes, group_vectors, without_outliers
-from tracker.enrich.labels import display_form, heading, in_text, label_phrases, phrases, stop_words
+from tracker.enrich.labels import display_form, heading, label_phrases, phrases, stop_words
 from tracker.models import Paper
-from tests.search_fakes import fixture_papers
+from tests.search_fakes import fixture_papers, in_text
 
 DATA = Path(__file__).parent / "data"
 HYPOTHESIS_TESTING = {"2403.16981", "2409.05654", "1706.00679", "2507.16734", "1704.08347", "1609.07528", "2304.14166"}

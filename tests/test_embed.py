@@ -18,7 +18,8 @@ import pytest
 
 from tests.tiny_bert import write_tiny_bert
 from tracker.enrich.embed import embed_text, text_hash
-from tracker.enrich.encoders import DeviceChoice, Encoder, choose_device, resolve_model_dir
+from tracker.enrich.encoders import DeviceChoice, Encoder, choose_device
+from tracker.model_files import resolve_model_dir
 from tracker.errors import TrackerError
 from tracker.models import Paper
 

@@ -24,6 +24,8 @@ from tests.hostile import (
     foreign_elements,
     hostile_papers,
     live_references,
+    readme_and_pages,
+    split_for_archive,
     render_gfm,
     rss_feed,
     table_rows,
@@ -33,7 +35,7 @@ from tracker.publish.digest_issue import render_issue_body
 from tracker.publish.issues import DIGEST, issue_parts
 from tracker.publish.tasks import as_task_list
 from tracker.digest import build_digest
-from tracker.render.markdown import environment, format_authors, render_digest, render_readme, split_for_archive, splice
+from tracker.render.markdown import environment, format_authors, render_digest
 from tracker.render.paths import archive_page
 from tracker.sources.api import parse_page, to_papers
 from tracker.sources.http import Answer, well_formed_xml
@@ -76,11 +78,8 @@ def test_any_unicode_survives_ledger_render_and_publish(day):
         stored = _through_the_ledger(root / "data", day)
         papers = list(stored.values())
 
-        section, pages = render_readme(
-            ENV, TOPICS, papers, date=TODAY, cap=1, readme_path=root / "README.md",
-            archive_dir=root / "archive", digest_dir=root / "digests",
-        )
-        for where, markdown, expected in _tables(root, papers, splice("# Lab\n", section), pages):
+        readme, pages = readme_and_pages(root, papers, topics=TOPICS, date=TODAY, cap=1, readme="# Lab\n")
+        for where, markdown, expected in _tables(root, papers, readme, pages):
             html = render_gfm(markdown)
             rows = table_rows(html)
             assert len(rows) == len(expected), where

@@ -3,7 +3,8 @@ import re
 from tracker.digest import Pick, ProfilePicks, build_digest
 from tracker.models import Paper
 from tracker.render.escape import md_text
-from tracker.render.markdown import environment, render_digest, render_readme, splice, split_for_archive
+from tests.hostile import readme_and_pages, split_for_archive
+from tracker.render.markdown import environment, render_digest, splice
 
 NASTY = "A | B\nnew line <script>alert(1)</script> `code` $\\mathcal{O}(n^2)$ [x](y) *bold* _it_"
 
@@ -34,8 +35,7 @@ def test_md_text_neutralises_table_and_html_breakers():
 
 def test_readme_table_survives_hostile_titles_abstracts_and_comments(tmp_path):
     papers = [paper(1, title=NASTY, abstract=NASTY, comment=NASTY), paper(2)]
-    section, _ = render_readme(environment(), ["T"], papers, date="2026-11-20", cap=10,
-                               readme_path=tmp_path / "README.md", archive_dir=tmp_path / "archive", digest_dir=tmp_path / "digests")
+    section, _ = readme_and_pages(tmp_path, papers, cap=10)
     rows = table_rows(section)
     assert len(rows) == 3  # header + 2 papers
     assert all(unescaped_pipes(row) == 5 for row in rows)  # exactly 4 cells each
@@ -44,8 +44,7 @@ def test_readme_table_survives_hostile_titles_abstracts_and_comments(tmp_path):
 
 def test_readme_keeps_newest_rows_and_archives_the_rest_by_month(tmp_path):
     papers = [paper(i) for i in range(1, 13)]
-    section, pages = render_readme(environment(), ["T"], papers, date="2026-11-20", cap=5,
-                                   readme_path=tmp_path / "README.md", archive_dir=tmp_path / "archive", digest_dir=tmp_path / "d")
+    section, pages = readme_and_pages(tmp_path, papers, cap=5)
     assert len(table_rows(section)) == 6
     assert len(pages) == 7 and all(p.parent == tmp_path / "archive" / "t" for p in pages)
     archived = sum(len(table_rows(text)) - 1 for text in pages.values())
@@ -101,11 +100,6 @@ from tracker.render.markdown import unique_anchors  # noqa: E402
 from tracker.render.paths import archive_marker  # noqa: E402
 
 LONG_COMMENT = "Accepted at the main conference; " + "camera-ready version with appendix, code and data. " * 4
-
-
-def readme_and_pages(tmp_path, papers, cap=2, date="2026-11-20", topics=("T",)):
-    return render_readme(environment(), list(topics), papers, date=date, cap=cap, readme_path=tmp_path / "README.md",
-                         archive_dir=tmp_path / "archive", digest_dir=tmp_path / "digests")
 
 
 def cells(markdown: str) -> list[list]:

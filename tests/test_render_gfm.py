@@ -15,6 +15,8 @@ from tests.hostile import (
     foreign_elements,
     live_references,
     parse,
+    readme_and_pages,
+    split_for_archive,
     render_gfm,
     table_rows,
     visible_text,
@@ -25,7 +27,7 @@ from tracker.publish.issues import DIGEST, issue_parts
 from tracker.publish.tasks import as_task_list
 from tracker.digest import build_digest
 from tracker.render.escape import display_line, html_text, md_cell, md_label, md_link, md_text
-from tracker.render.markdown import environment, format_authors, render_digest, render_readme, split_for_archive, splice
+from tracker.render.markdown import environment, format_authors, render_digest
 
 TODAY = "2024-11-06"
 TOPICS = ["LLM", "Safety"]
@@ -123,11 +125,7 @@ def test_leading_block_syntax_stays_text():
 
 def _readme(tmp_path, cap):
     user = "# Our lab\n\nWe write `<!-- paper-tracker:start -->` in prose.\n"
-    section, pages = render_readme(
-        environment(), TOPICS, PAPERS, date=TODAY, cap=cap, readme_path=tmp_path / "README.md",
-        archive_dir=tmp_path / "archive", digest_dir=tmp_path / "digests",
-    )
-    return splice(user, section), pages
+    return readme_and_pages(tmp_path, PAPERS, topics=TOPICS, date=TODAY, cap=cap, readme=user)
 
 
 def _digest():

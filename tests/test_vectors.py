@@ -32,10 +32,9 @@ def embed(state_dir: Path, papers=PAPERS, encoder=None, *, save: bool = True):
     return vectors, count, store
 
 
-def blocks(state_dir: Path) -> list[bytes]:
-    """The stored vector blocks, as bytes."""
-    with closing(sqlite3.connect(state_dir / STORE_FILE)) as db:
-        return [bytes(data) for (data,) in db.execute("SELECT data FROM blocks ORDER BY block")]
+def vector_files(state_dir: Path) -> dict[str, bytes]:
+    """The vectors files beside the database, by name."""
+    return {path.name: path.read_bytes() for path in state_dir.glob("vectors-*.f32") if path.stem[8:].isdigit()}
 
 
 def test_second_run_embeds_nothing_and_returns_the_same_vectors(tmp_path):
@@ -88,12 +87,32 @@ def test_saving_nothing_new_writes_nothing(tmp_path):
 
 def test_metadata_changes_are_saved_without_re_embedding(tmp_path):
     embed(tmp_path)
-    generation, vectors = VectorStore.open(tmp_path, "fake-model").generation, blocks(tmp_path)
+    generation, vectors = VectorStore.open(tmp_path, "fake-model").generation, vector_files(tmp_path)
     retagged = [p.with_changes(topics=("llm", "new topic")) if p.id == PAPERS[4].id else p for p in PAPERS]
     _, count, _ = embed(tmp_path, retagged)
     store = VectorStore.open(tmp_path, "fake-model", with_meta=False)
     assert count == 0 and store.meta([PAPERS[4].id])[0]["topics"] == ["llm", "new topic"]
-    assert store.generation == generation + 1 and blocks(tmp_path) == vectors  # vectors were not rewritten
+    assert store.generation == generation + 1 and vector_files(tmp_path) == vectors  # vectors were not rewritten
+
+
+def test_an_empty_store_saves_and_opens_empty(tmp_path, caplog):
+    store = VectorStore.open(tmp_path, "fake-model")
+    store.clear()  # as `tracker index --rebuild` does
+    with caplog.at_level(logging.WARNING, logger="tracker.store.vectors"):
+        assert store.save() is True
+        reopened = VectorStore.open(tmp_path, "fake-model")
+    assert len(reopened) == 0 and reopened.generation == 1 and not caplog.text
+
+
+def test_a_save_keeps_one_vectors_file_the_new_one(tmp_path):
+    embed(tmp_path)
+    (tmp_path / "vectors-99.f32").write_bytes(b"left by a save killed before its commit")
+    (tmp_path / "vectors-notes.f32").write_text("not ours")
+    _, _, store = embed(tmp_path, PAPERS + [paper("2402.00001", "New")])
+    assert list(vector_files(tmp_path)) == [f"vectors-{store.generation}.f32"]
+    assert (tmp_path / "vectors-notes.f32").read_text() == "not ours"
+    reopened = VectorStore.open(tmp_path, "fake-model")
+    assert np.array_equal(reopened.vectors(reopened.ids), store.vectors(store.ids))
 
 
 def test_model_aliases_share_one_store_and_another_model_rebuilds_it(tmp_path, caplog):
@@ -133,24 +152,26 @@ def test_a_model_changed_in_place_is_not_mixed_with_its_old_vectors(tmp_path, ca
 
 
 def _damage(state_dir: Path, how: str) -> None:
-    path = state_dir / STORE_FILE
+    path, (vectors_file,) = state_dir / STORE_FILE, state_dir.glob("vectors-*.f32")
     data = bytearray(path.read_bytes())
-    with closing(sqlite3.connect(path)) as db:
-        block = bytes(db.execute("SELECT data FROM blocks").fetchone()[0])
     if how == "truncate":
         path.write_bytes(data[: len(data) // 2])
     elif how == "garbage":
         path.write_bytes(b"\x00not what it should be" * 3)
-    elif how == "flip a vector byte":  # same size, one bit off: only the block's CRC can tell
-        at = data.index(block[:64]) + 100
-        data[at] ^= 0x10
-        path.write_bytes(bytes(data))
+    elif how == "flip a vector byte":  # same size, one bit off: only the file's CRC can tell
+        vectors = bytearray(vectors_file.read_bytes())
+        vectors[100] ^= 0x10
+        vectors_file.write_bytes(bytes(vectors))
+    elif how == "truncate the vectors":
+        vectors_file.write_bytes(vectors_file.read_bytes()[:-4])
+    elif how == "lose the vectors":
+        vectors_file.unlink()
     elif how == "flip an id":  # 2401.00003 becomes 2401.00013: a vector under the wrong paper
         at = data.index(b"2401.00003")
         data[at + 8] = ord("1")
         path.write_bytes(bytes(data))
     else:
-        statement = {"drop a block": "DELETE FROM blocks", "drop a row": "DELETE FROM papers WHERE pos = 4",
+        statement = {"drop a row": "DELETE FROM papers WHERE pos = 4",
                      "other format": "UPDATE info SET value = '99' WHERE key = 'format'",
                      "wrong dim": "UPDATE info SET value = '7' WHERE key = 'dim'",
                      "no tables": "DROP TABLE papers"}[how]
@@ -159,8 +180,8 @@ def _damage(state_dir: Path, how: str) -> None:
             db.commit()
 
 
-@pytest.mark.parametrize("how", ["truncate", "garbage", "flip a vector byte", "flip an id", "drop a block", "drop a row",
-                                 "other format", "wrong dim", "no tables"])
+@pytest.mark.parametrize("how", ["truncate", "garbage", "flip a vector byte", "truncate the vectors", "lose the vectors",
+                                 "flip an id", "drop a row", "other format", "wrong dim", "no tables"])
 def test_a_damaged_store_is_logged_rebuilt_and_never_serves_wrong_vectors(tmp_path, caplog, how):
     expected, _, _ = embed(tmp_path)
     _damage(tmp_path, how)
@@ -194,7 +215,7 @@ def test_first_save_removes_the_previous_layout_and_nothing_else(tmp_path):
         (old / name).write_bytes(b"x")
     (tmp_path / "last_run.json").write_text("{}")
     embed(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["last_run.json", STORE_FILE]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last_run.json", "vectors-1.f32", STORE_FILE]
     (tmp_path / "vectors").mkdir()
     (tmp_path / "vectors" / "notes.txt").write_text("not ours")  # no manifest: not our old store
     embed(tmp_path, PAPERS + [paper("2402.00001", "New")])

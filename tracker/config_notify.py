@@ -13,16 +13,15 @@ from typing import Annotated
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from tracker.config_types import Float, Int, StrictModel, full_match
+from tracker.config_types import ENV_NAME, Float, Int, StrictModel, full_match
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # One plain address: no display name, no list, nothing that could end a header line (CR/LF).
 _ADDRESS = re.compile(r"[^@\s<>,;:\"'()\[\]\\]{1,64}@[A-Za-z0-9.\-]{1,253}")
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})  # a local relay may take a password in clear
 _HOST = re.compile(r"[A-Za-z0-9.\-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
 
 
-EnvName = Annotated[str, full_match(_ENV_NAME, "an environment variable name (letters, digits, _)")]
+EnvName = Annotated[str, full_match(ENV_NAME, "an environment variable name (letters, digits, _)")]
 Address = Annotated[str, full_match(_ADDRESS, "a plain e-mail address (name@example.org)")]
 Host = Annotated[str, full_match(_HOST, "a host name")]
 

@@ -69,6 +69,8 @@ Int = Annotated[int, BeforeValidator(_whole_number)]
 Float = Annotated[float, BeforeValidator(_number)]
 # GitHub's OWNER/NAME: ASCII letters, digits, "-", "_", "." (never "." or ".." alone): it goes into URLs.
 REPO_NAME = re.compile(r"(?!\.{1,2}/)[A-Za-z0-9_.-]{1,100}/(?!\.{1,2}$)[A-Za-z0-9_.-]{1,100}")
+# An environment variable's name (secrets are named in the config, never written there).
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 
 def full_match(pattern: re.Pattern[str], what: str) -> AfterValidator:
@@ -119,7 +121,6 @@ def _types_in(annotation: Any) -> list[Any]:
 
 # --- summaries: the optional LLM TL;DRs (tracker.enrich.tldr_llm) ------------------------------
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
 
 
@@ -163,7 +164,7 @@ class LLMSettings(StrictModel):
     @field_validator("api_key_env")
     @classmethod
     def _env_name(cls, value: str) -> str:
-        if not _ENV_NAME.fullmatch(value):
+        if not ENV_NAME.fullmatch(value):
             raise ValueError("must be the NAME of an environment variable (e.g. LLM_API_KEY), never the key itself")
         return value
 

@@ -217,7 +217,8 @@ def _run_daily(
     embedded = None
     if render:
         encoder = lazy_encoder(settings, embed, encoder)
-        digest, embedded, why = enriched_digest(settings, ledger, today, summary, encoder, profiles)
+        digest, embedded, why, scored = enriched_digest(settings, ledger, today, summary, encoder, profiles)
+        ledger.update(scored)  # the records rendered and committed carry the day's scores
         digest = with_llm_tldrs(settings, ledger, digest, summary, dry_run=dry_run)
         files = render_all(settings, ledger, today, digest)
         files.update(
@@ -256,18 +257,20 @@ def lazy_encoder(settings: Settings, embed: bool, encoder=None) -> LazyEncoder |
 def enriched_digest(
     settings: Settings, ledger: Ledger, today: str, summary: RunSummary, encoder: LazyEncoder | None, profiles: list
 ):
-    """embed → relevance → duplicates → digest → themes → picks. Updates the ledger's relevance scores.
+    """embed → relevance → duplicates → digest → themes → picks. Reads the ledger, never changes it.
 
-    Returns the digest, the embedded papers (None without an encoder) and `why(id)`: the group's
-    example a paper is closest to (None without relevance)."""
+    Returns the digest, the embedded papers (None without an encoder), `why(id)`: the group's
+    example a paper is closest to (None without relevance), and the records whose stored relevance
+    score changes (tracker.enrich.stage.with_scores), for the caller to put in the ledger."""
     if encoder is None:  # the digest needs only the day's papers and the README rows: parse no other shard
-        return make_digest(settings, digest_papers(settings, ledger, today), today, summary), None, None
+        return make_digest(settings, digest_papers(settings, ledger, today), today, summary), None, None, []
     papers = sorted(ledger.papers.values(), key=lambda p: p.id)
     embedded = embed_stage(settings, papers, encoder)
     summary.extra["embedded"] = embedded.embedded
     relevance = score_relevance(settings, embedded, encoder, profiles)
-    ledger.update(with_scores(papers, relevance.best(), today))
-    papers = sorted(ledger.papers.values(), key=lambda p: p.id)
+    scored = with_scores(papers, relevance.best(), today)
+    rescored = {paper.id: paper for paper in scored}
+    papers = [rescored.get(paper.id, paper) for paper in papers]
     embedded = replace(embedded, papers=tuple(papers))
     duplicates = near_duplicates(settings, embedded, today)
     summary.extra["near_duplicates"] = sum(len(others) for others in duplicates.values())
@@ -278,7 +281,7 @@ def enriched_digest(
     )
     digest = with_themes(digest, themes)
     summary.extra["clusters"] = len(digest.themes)
-    return with_picks(digest, relevance), embedded, (relevance.why if relevance.profiles else None)
+    return with_picks(digest, relevance), embedded, (relevance.why if relevance.profiles else None), scored
 
 
 def weekly_review_files(settings: Settings, papers, vectors, today: str, why=None, encoder=None) -> dict[Path, str]:
@@ -325,7 +328,7 @@ def render_only(
     with run_lock(settings.project.state_dir, command="tracker render"):
         ledger = Ledger.load(settings.path(settings.output.data_dir), index=settings.project.ledger_index)
         today = render_day(ledger, today, today_utc())
-        digest, _, _ = enriched_digest(
+        digest, _, _, scored = enriched_digest(
             settings,
             ledger,
             today,
@@ -333,6 +336,7 @@ def render_only(
             lazy_encoder(settings, embed, encoder),
             profiles_from_settings(settings),
         )
+        ledger.update(scored)
         files = with_feed(settings, render_all(settings, ledger, today, digest, full=True))  # every page re-rendered
         written = write_all(settings, {**ledger.files(settings.path(settings.output.data_dir)), **files})
         after_commit(settings, ledger, files)

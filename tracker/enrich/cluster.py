@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tracker.enrich.labels import LabelContext, heading, label_phrases
-from tracker.linalg import unit_rows as unit  # tracker.enrich.trends imports it from here
+from tracker.linalg import unit_rows
 from tracker.models import Paper
 
 OTHER = "Other"
@@ -79,7 +79,7 @@ def cluster_themes(
         raise ValueError(f"cluster_themes: {len(papers)} papers but vectors of shape {vectors.shape}")
     order = sorted(range(len(papers)), key=lambda k: papers[k].id)
     papers = [papers[k] for k in order]
-    vectors = unit(vectors[order])
+    vectors = unit_rows(vectors[order])
 
     if len(papers) >= min_papers:
         labels = group_vectors(vectors, max_themes=max_themes, min_size=min_theme_size)
@@ -126,10 +126,10 @@ def without_outliers(vectors: np.ndarray, labels: np.ndarray, *, min_size: int =
         return labels
     column = {c: k for k, c in enumerate(themes)}
     sums = np.stack([vectors[labels == c].sum(axis=0) for c in themes])
-    close = vectors @ unit(sums).T  # cosine of each paper to each theme's centroid
+    close = vectors @ unit_rows(sums).T  # cosine of each paper to each theme's centroid
     for c in themes:  # ... to its own theme's centroid without itself
         rows = np.flatnonzero(labels == c)
-        close[rows, column[c]] = (vectors[rows] * unit(sums[column[c]] - vectors[rows])).sum(axis=1)
+        close[rows, column[c]] = (vectors[rows] * unit_rows(sums[column[c]] - vectors[rows])).sum(axis=1)
     floors = fit_floors([close[labels == c, column[c]] for c in themes], baseline(vectors))
     fits = np.where(close >= floors, close, -np.inf)
     for row in range(len(vectors)):

@@ -390,10 +390,3 @@ def heading(label_phrases: Sequence[str]) -> str:
     text = ", ".join(label_phrases)
     first = label_phrases[0].split()[0] if text else ""
     return text[:1].upper() + text[1:] if first[:1].isalpha() and first == first.lower() else text
-
-
-def in_text(phrase: str, text: str) -> bool:
-    """Whether `phrase` appears in `text` as written (case and spacing aside)."""
-    words = phrase.split()
-    pattern = r"(?<![\w-])" + r"\s+".join(map(re.escape, words)) + r"(?![\w-])"
-    return re.search(pattern, text, re.IGNORECASE) is not None

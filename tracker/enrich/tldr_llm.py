@@ -25,7 +25,7 @@ from tracker.config_types import LLMSettings
 from tracker.enrich.tldr_check import check_tldr, without_instructions
 from tracker.models import Paper
 from tracker.redact import redact, register_secret
-from tracker.sources.http import retry_after_seconds
+from tracker.retry import Deadline, next_wait, retry_after_seconds
 
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionMessageParam
@@ -190,7 +190,7 @@ class _Asker:
 
         self.settings, self.key, self.sleep, self.backoff = settings, key, sleep, backoff
         self.host = urlsplit(settings.base_url).netloc.rpartition("@")[2]
-        self.deadline = time.monotonic() + settings.budget_seconds
+        self.budget = Deadline(settings.budget_seconds)
         self.requests = 0
         self.abandoned = False
         self.client = openai.OpenAI(
@@ -202,7 +202,7 @@ class _Asker:
             self.client.close()
 
     def left(self) -> float:
-        return self.deadline - time.monotonic()
+        return self.budget.left()
 
     def ask(self, paper: Paper) -> object:
         """The answer's content (any type: checked later); _BadAnswer for this paper, _Unavailable for the step."""
@@ -217,7 +217,7 @@ class _Asker:
             except _Retry as exc:
                 if attempt == ATTEMPTS:
                     raise _Unavailable(f"{exc} after {ATTEMPTS} attempts") from None
-                pause = exc.retry_after if exc.retry_after is not None else wait
+                pause = next_wait(exc.retry_after, wait)
                 if pause >= self.left():
                     raise _Unavailable(
                         f"{exc}; waiting {pause:g} s more would exceed the step's budget "

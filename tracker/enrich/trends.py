@@ -46,8 +46,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tracker.enrich.bursts import find_bursts
-from tracker.enrich.cluster import WARD_CUT, label_themes, ordered, unit
+from tracker.enrich.cluster import WARD_CUT, label_themes, ordered
 from tracker.enrich.labels import LabelContext
+from tracker.linalg import unit_rows
 from tracker.models import Paper
 
 NEWS_AGE_DAYS = 30
@@ -189,7 +190,7 @@ def find_trends(
     report = TrendReport(window.end, window.topic, window.weeks)
     if not window.papers:
         return report
-    vectors = unit(vectors)
+    vectors = unit_rows(vectors)
     week = np.array(window.week)
     tracked = np.array([window.weeks[w].tracked for w in week])
     bursts, others = theme_members(vectors, week == window.this_week, tracked)

@@ -20,6 +20,7 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from tracker.redact import redact
+from tracker.retry import Deadline, next_wait, retry_after_seconds
 
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
@@ -40,21 +41,7 @@ class Retryable(DeliveryFailed):
         self.retry_after = retry_after
 
 
-@dataclass
-class Budget:
-    """All retry waiting of one `tracker notify`, every channel together."""
-
-    seconds: float
-    started: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.started = self.started or time.monotonic()
-
-    def left(self) -> float:
-        return max(0.0, self.seconds - (time.monotonic() - self.started))
-
-
-def with_retries(send: Any, budget: Budget) -> None:
+def with_retries(send: Any, budget: Deadline) -> None:
     """Call `send()` until it succeeds, fails for good, or the budget has no room for the next wait."""
     attempts = stop_after_attempt(ATTEMPTS)
     retrying = Retrying(
@@ -68,15 +55,13 @@ def with_retries(send: Any, budget: Budget) -> None:
 
 def _next_wait(state: RetryCallState) -> float:
     error = state.outcome.exception() if state.outcome else None
-    backoff = FIRST_BACKOFF * 2 ** (state.attempt_number - 1)
-    asked = getattr(error, "retry_after", None)
-    return max(backoff, asked) if asked is not None else backoff
+    return next_wait(getattr(error, "retry_after", None), FIRST_BACKOFF * 2 ** (state.attempt_number - 1))
 
 
 # --- webhooks ----------------------------------------------------------------------------------
 
 
-def post_json(url: str, payload: dict[str, Any], budget: Budget) -> None:
+def post_json(url: str, payload: dict[str, Any], budget: Deadline) -> None:
     """One POST; the whole exchange, however slowly the server trickles, ends within the budget."""
     deadline = time.monotonic() + max(1.0, min(READ_TIMEOUT * 2, budget.left()))
     read_timeout = max(0.5, min(READ_TIMEOUT, deadline - time.monotonic()))
@@ -110,18 +95,10 @@ def _check_status(response: requests.Response) -> None:
     if 200 <= status < 300:
         return
     if status == 429 or status >= 500:
-        raise Retryable(f"HTTP {status}", _retry_after(response.headers.get("Retry-After")))
+        raise Retryable(f"HTTP {status}", retry_after_seconds(response.headers.get("Retry-After"), cap=86400))
     if 300 <= status < 400:
         raise DeliveryFailed(f"HTTP {status} (a redirect; check the webhook URL)")
     raise DeliveryFailed(f"HTTP {status} (check the webhook URL and its permissions)")
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        seconds = float(value) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date or garbage: our own backoff instead
-    return seconds if seconds is not None and 0 <= seconds < 86400 else None
 
 
 # --- e-mail ------------------------------------------------------------------------------------
@@ -138,7 +115,7 @@ class SmtpLogin:
     password: str | None = None
 
 
-def send_email(login: SmtpLogin, message: EmailMessage, budget: Budget) -> None:
+def send_email(login: SmtpLogin, message: EmailMessage, budget: Deadline) -> None:
     """One delivery attempt; its timeout never reaches past the run's wait budget."""
     secrets = _sent_forms(login.username, login.password)
     timeout = max(1.0, min(login.timeout, budget.left()))

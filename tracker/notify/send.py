@@ -15,11 +15,12 @@ from urllib.parse import SplitResult, urlsplit
 
 from tracker.config_notify import LOOPBACK_HOSTS, EmailChannel, NotifyChannel
 from tracker.notify import formats
-from tracker.notify.deliver import Budget, DeliveryFailed, SmtpLogin, post_json, send_email, with_retries
+from tracker.notify.deliver import DeliveryFailed, SmtpLogin, post_json, send_email, with_retries
 from tracker.notify.news import DayNews, gather_news
 from tracker.notify.record import load_sent, mark_sent, save_failures, sent_path
 from tracker.redact import register_secret
 from tracker.render.links import safe_url
+from tracker.retry import Deadline
 from tracker.store.lock import run_lock
 
 if TYPE_CHECKING:
@@ -62,13 +63,13 @@ def notify_day(
         report.previews = [preview(channel, news, channel_name(channel, config_name)) for channel in settings.notify]
         return report
     with run_lock(settings.project.state_dir, command="tracker notify"):
-        _send_all(settings, news, report, config_name=config_name, force=force, budget=Budget(budget_seconds))
+        _send_all(settings, news, report, config_name=config_name, force=force, budget=Deadline(budget_seconds))
     save_failures(settings, date, report.failed)
     return report
 
 
 def _send_all(
-    settings: Settings, news: DayNews, report: NotifyReport, *, config_name: str, force: bool, budget: Budget
+    settings: Settings, news: DayNews, report: NotifyReport, *, config_name: str, force: bool, budget: Deadline
 ) -> None:
     record = sent_path(settings)
     sent = load_sent(record)
@@ -87,7 +88,7 @@ def _send_all(
         report.sent.append(name)
 
 
-def send_channel(channel: NotifyChannel, news: DayNews, budget: Budget) -> None:
+def send_channel(channel: NotifyChannel, news: DayNews, budget: Deadline) -> None:
     options = channel.options
     if isinstance(options, EmailChannel):
         message = formats.email_message(news, options.from_, options.to)

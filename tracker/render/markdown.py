@@ -15,10 +15,10 @@ from pathlib import Path
 
 import jinja2
 
-from tracker.digest import Digest, by_date
+from tracker.digest import Digest
 from tracker.enrich.tldr import shown_tldr
 from tracker.models import Paper
-from tracker.render.charts import Chart, activity_chart
+from tracker.render.charts import Chart
 from tracker.render.escape import FILTERS, md_text
 from tracker.render.latex import readable
 from tracker.render.links import find_code_links
@@ -97,15 +97,6 @@ class TopicTable:
     archives: tuple[ArchiveLink, ...]
 
 
-def split_for_archive(papers: Iterable[Paper], cap: int) -> tuple[list[Paper], dict[str, list[Paper]]]:
-    """The newest `cap` papers stay in the README; the rest go to pages by month of their date."""
-    ordered = sorted(papers, key=by_date, reverse=True)  # newest first, as in the digest
-    months: dict[str, list[Paper]] = {}
-    for paper in ordered[cap:]:
-        months.setdefault(paper.date[:7] or "undated", []).append(paper)
-    return ordered[:cap], months
-
-
 @dataclass(frozen=True)
 class TopicLayout:
     """Where a topic's papers go, by id: README rows and archive months, each newest first."""
@@ -122,12 +113,9 @@ class TopicLayout:
 PaperKey = tuple[str, Sequence[str], str, str]
 
 
-def paper_key(paper: Paper) -> PaperKey:
-    return paper.id, paper.topics, paper.updated or "", paper.date
-
-
 def layout(topics: Sequence[str], keys: Iterable[PaperKey], cap: int) -> dict[str, TopicLayout]:
-    """split_for_archive for every topic at once, from keys alone (no record needs to be read)."""
+    """Each topic's newest `cap` papers in the README, the rest on pages by month of their date; from
+    keys alone (no record needs to be read)."""
     by_topic: dict[str, list[tuple[str, str, str]]] = {name: [] for name in topics}
     for pid, paper_topics, updated, date in keys:
         for name in paper_topics:
@@ -143,40 +131,6 @@ def layout(topics: Sequence[str], keys: Iterable[PaperKey], cap: int) -> dict[st
             tuple(pid for _, pid, _ in items[:cap]), {m: tuple(ids) for m, ids in months.items()}
         )
     return placed
-
-
-def render_readme(
-    env: jinja2.Environment,
-    topics: Sequence[str],
-    papers: Sequence[Paper],
-    *,
-    date: str,
-    cap: int,
-    readme_path: Path,
-    archive_dir: Path,
-    digest_dir: Path,
-) -> tuple[str, dict[Path, str]]:
-    """The marked README section, and every archive page keyed by its path.
-
-    No run date goes into the built-in templates: a page changes only when its rows change.
-    `date` stays in the context for user templates.
-    """
-    papers = list(papers)
-    by_id = {p.id: p for p in papers}
-    section, pages = render_tables(
-        env,
-        topics,
-        layout(topics, map(paper_key, papers), cap),
-        lambda ids: [by_id[i] for i in ids],
-        total=sum(1 for p in papers if p.topics),
-        date=date,
-        cap=cap,
-        readme_path=readme_path,
-        archive_dir=archive_dir,
-        digest_dir=digest_dir,
-        activity=activity_chart(topics, ((p.topics, p.date) for p in papers), today=date),
-    )
-    return section or "", pages
 
 
 def render_tables(

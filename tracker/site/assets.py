@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from tracker.errors import TrackerError
+from tracker.model_files import fingerprint, model_slug, resolve_model_dir
 
 # (package path under node_modules, file) -> served as vendor/<file>
 VENDOR_FILES = (
@@ -73,7 +74,6 @@ def exported_model(model: str) -> Path:
     model version into the per-user export cache and reused by every later build."""
     from tracker.enrich.encoders import onnx_graph
     from tracker.enrich.encoders.export import cache_root
-    from tracker.enrich.encoders.models import fingerprint, model_slug, resolve_model_dir
 
     folder = cache_root() / "browser" / f"{model_slug(model)}-{fingerprint(resolve_model_dir(model))[:12]}"
     if all((folder / name).is_file() for name in MODEL_FILES):

@@ -14,7 +14,6 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from importlib import metadata
 from urllib.parse import urlsplit
 
@@ -25,6 +24,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from tracker.config_types import REPO_NAME
 from tracker.errors import ArxivUnreachable, SourceError
 from tracker.redact import redact, url_secrets
+from tracker.retry import next_wait, retry_after_seconds
 from tracker.sources import netfaults
 from tracker.sources.netfaults import Watchdog, WatchedAdapter
 
@@ -102,26 +102,6 @@ def local_name(element: etree._Element) -> str:
     return etree.QName(element).localname if isinstance(element.tag, str) else str(element.tag)
 
 
-def _retry_after_seconds(response: requests.Response, cap: float) -> float | None:
-    return retry_after_seconds(response.headers.get("Retry-After"), cap)
-
-
-def retry_after_seconds(value: str | None, cap: float) -> float | None:
-    """A Retry-After value (seconds or an HTTP date) in seconds, at most `cap`; None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError, OverflowError):
-            return None
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 0.0), cap)
-
-
 class PoliteSession:
     def __init__(
         self,
@@ -185,8 +165,7 @@ class PoliteSession:
 
         def wait(state: RetryCallState) -> float:
             error = state.outcome.exception() if state.outcome else None
-            hinted = getattr(error, "retry_after", None)
-            return hinted if hinted is not None else exponential(state)
+            return next_wait(getattr(error, "retry_after", None), exponential(state))
 
         def sleep(seconds: float) -> None:
             if self.waited + seconds > self.wait_budget:
@@ -263,7 +242,7 @@ class PoliteSession:
             if watchdog.expired:  # the cut may look like a clean end of a body without Content-Length
                 raise TransientError(f"no complete answer from {host_of(url)} within {self.deadline:g} s")
         answer = Answer(url, response.status_code, response.headers, content)
-        return answer, _retry_after_seconds(response, self.max_retry_after)
+        return answer, retry_after_seconds(response.headers.get("Retry-After"), self.max_retry_after)
 
     def _failure(self, exc: BaseException, url: str, secrets: list[str]) -> Exception:
         """ArxivUnreachable when nothing of this run has reached arXiv yet, else a retryable error."""

@@ -39,7 +39,7 @@ class Entry(NamedTuple):
 
     @property
     def month(self) -> str:
-        """The archive page month it belongs to (as tracker.render.markdown.split_for_archive)."""
+        """The archive page month it belongs to (as tracker.render.markdown.layout)."""
         return self.date[:7] or "undated"
 
 

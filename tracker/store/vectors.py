@@ -1,18 +1,24 @@
-"""The one vector store: every paper's vector once, in one SQLite file, `.tracker/vectors.sqlite`.
+"""The one vector store: every paper's vector once, `.tracker/vectors.sqlite` + `vectors-<N>.f32`
+(the files themselves, their checks and upkeep: tracker.store.vector_files).
 
     info(key, value)                      format, model, model files' fingerprint, dim, generation,
-                                          the CRC-32 of every row's id and text hash
+                                          the CRC-32 of every row's id and text hash, which
+                                          vectors file (N) and its CRC-32
     papers(pos, id, hash, listed, meta)   one row per paper: the hash of the embedded text, whether
                                           search lists it (it has a topic), what search prints (JSON)
-    blocks(block, crc, data)              the float32 unit vectors of BLOCK_ROWS consecutive rows,
-                                          with their CRC-32: a flipped bit is seen, never served
+    vectors-<N>.f32                       the float32 unit vectors, row after row (pos order), nothing else
 
-Vectors live in blocks, not a BLOB per paper, because search reads them all: 25 BLOBs for 100,000
-papers read as fast as a .npy file, where 100,000 small BLOBs took seconds (benchmarks/search.py).
-SQLite gives the rest: a save is one transaction (a killed run leaves the old store or the new),
-two processes never interleave (SQLite's lock; a save that finds another process's newer save
-rewrites the whole file, so the store is one process's, never a mix). The store is a cache:
-a missing, damaged, other-format or other-model file is logged and rebuilt by re-embedding; a
+The vectors sit in a flat file beside the database because search reads them all: memory-mapped
+they cost no copy, where read out of SQLite BLOBs they cost the copies that made a cold
+`tracker search` 1.7x slower (benchmarks/search.py). The file is checked against its CRC-32 on
+open (zlib reads the map without holding the GIL, beside the query encoder's load): a flipped
+bit is seen, never served. A save writes a new file N (the save's generation) only when vectors
+changed, then commits its name in one SQLite transaction: a killed run leaves the old store or
+the new. Files that the database does not name are removed under SQLite's write lock, and a
+reader opens its file before its read transaction ends, so no save removes a file being opened.
+Two processes never interleave (SQLite's lock; a save that finds another process's newer save
+rewrites everything, so the store is one process's, never a mix). The store is a cache: a
+missing, damaged, other-format or other-model store is logged and rebuilt by re-embedding; a
 failed save is logged, never an error. From ANN_THRESHOLD rows a faiss index (optional extra,
 tracker.store.index) in `vectors.faiss` proposes candidates that the exact vectors re-score.
 """
@@ -24,7 +30,6 @@ import logging
 import sqlite3
 import zlib
 from collections.abc import Callable, Sequence
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -32,24 +37,12 @@ import numpy as np
 
 from tracker.model_files import canonical_model_name, model_identity, same_model
 from tracker.store import index as nn
+from tracker.store import vector_files as files
+from tracker.store.vector_files import ANN_FILE, STORE_FILE, Damaged
 
 log = logging.getLogger(__name__)
 
-STORE_FILE = "vectors.sqlite"
-ANN_FILE = "vectors.faiss"
-FORMAT = "2"
-BLOCK_ROWS = 4096
-_SCHEMA = """
-PRAGMA page_size = 65536;
-CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS papers (pos INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, hash TEXT NOT NULL,
-                                   listed INTEGER NOT NULL, meta TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS blocks (block INTEGER PRIMARY KEY, crc INTEGER NOT NULL, data BLOB NOT NULL);
-"""
-
-
-class Damaged(Exception):
-    """The file does not add up (the message says how)."""
+FORMAT = "3"
 
 
 def row_meta(paper: Any) -> dict[str, Any]:
@@ -73,7 +66,7 @@ class VectorStore:
         self.model_files = model_identity(model_name)  # the model's fingerprint; None for unresolvable names
         self.generation: int | None = 0  # of what was read; None after clear(): the next save replaces everything
         self.ids: list[str] = []
-        self._pos: dict[str, int] = {}
+        self._positions: dict[str, int] | None = {}  # built on first need: search alone never needs it
         self._hashes: list[str] = []
         self._listed: list[bool] = []
         self._meta: list[str] | None = []  # JSON per row; None until needed (search reads rows lazily)
@@ -96,11 +89,12 @@ class VectorStore:
         if not store.path.exists():
             return store
         try:
-            _roll_back_killed_save(store.path)
-            with _connect(store.path, read_only=True) as db:
+            files.roll_back_killed_save(store.path)
+            with files.connect(store.path, read_only=True) as db:
+                db.execute("BEGIN")  # one snapshot, held until the vectors file is open: no save removes it meanwhile
                 store._load(db, with_meta)
-        except (Damaged, sqlite3.Error, OSError, ValueError) as exc:
-            log.warning("vector store %s is %s; it will be rebuilt", store.path, _problem(exc))
+        except (Damaged, sqlite3.Error, OSError, ValueError, KeyError) as exc:
+            log.warning("vector store %s is %s; it will be rebuilt", store.path, files.problem(exc))
             store.clear()
         return store
 
@@ -112,22 +106,25 @@ class VectorStore:
             raise Damaged(f"for model {info.get('model')!r}, not {canonical_model_name(self.model_name)!r}")
         if None not in (info.get("model_files"), self.model_files) and info["model_files"] != self.model_files:
             raise Damaged(f"for other files of model {info['model']!r} (it was changed since)")
-        dim, count = int(info["dim"]), db.execute("SELECT count(*) FROM papers").fetchone()[0]
-        columns = "pos, id, hash, listed" + (", meta" if with_meta else "")
-        rows = db.execute(f"SELECT {columns} FROM papers ORDER BY pos").fetchall()
-        if [row[0] for row in rows] != list(range(count)):
+        # One string per column, not a tuple per row: 100,000 rows in ~0.05 s. A scan runs in pos (rowid) order.
+        ids, hashes, listed, count, first, last = db.execute(
+            "SELECT group_concat(id, char(10)), group_concat(hash, char(10)), group_concat(listed, ''),"
+            " count(*), min(pos), max(pos) FROM papers"
+        ).fetchone()
+        self.ids, self._hashes = (ids.split("\n"), hashes.split("\n")) if count else ([], [])
+        if count and (first, last, len(listed)) != (0, count - 1, count):
             raise Damaged("inconsistent (row positions have gaps)")
-        if str(_rows_crc([row[1] for row in rows], [row[2] for row in rows])) != info.get("rows_crc"):
+        if str(_rows_crc(self.ids, self._hashes)) != info.get("rows_crc"):
             raise Damaged("damaged (the paper rows fail their check)")
-        self._vectors, self.generation = _read_blocks(db, count, dim), int(info["generation"])
-        self.ids = [row[1] for row in rows]
-        self._pos = {pid: pos for pos, pid in enumerate(self.ids)}
-        self._hashes, self._listed = [row[2] for row in rows], [bool(row[3]) for row in rows]
-        self._meta = [row[4] for row in rows] if with_meta else None
+        self._listed, self._positions = [flag == "1" for flag in listed or ""], None
+        self._meta = [text for (text,) in db.execute("SELECT meta FROM papers ORDER BY pos")] if with_meta else None
+        vectors_file = files.vectors_path(self.state_dir, info["vectors"])
+        self._vectors = files.map_vectors(vectors_file, count, int(info["dim"]), int(info["vectors_crc"]))
+        self.generation = int(info["generation"])
 
     def clear(self) -> None:
         """Forget everything (the next save replaces the whole file)."""
-        self.ids, self._pos, self._hashes, self._listed, self._meta = [], {}, [], [], []
+        self.ids, self._positions, self._hashes, self._listed, self._meta = [], {}, [], [], []
         self._vectors, self._ann, self._listed_mask = np.zeros((0, 0), dtype=np.float32), None, None
         self._changed_rows, self._dirty_rows, self.generation = set(), set(), None
 
@@ -139,6 +136,13 @@ class VectorStore:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def _pos(self) -> dict[str, int]:
+        """The row of each id."""
+        if self._positions is None:
+            self._positions = {pid: pos for pos, pid in enumerate(self.ids)}
+        return self._positions
 
     def vector(self, paper_id: str) -> np.ndarray | None:
         pos = self._pos.get(paper_id)
@@ -161,16 +165,15 @@ class VectorStore:
 
     def meta(self, paper_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Search metadata of the given papers, in order (id included)."""
-        positions = [self._pos[pid] for pid in paper_ids]
-        if self._meta is None and len(positions) > 500:  # many rows (filters): read them all at once
-            self._load_meta()
-        if self._meta is not None:
-            texts = [self._meta[pos] for pos in positions]
-        else:  # opened for search: read just these rows
-            with _connect(self.path, read_only=True) as db:
-                marks = ",".join("?" * len(positions))
-                found = dict(db.execute(f"SELECT pos, meta FROM papers WHERE pos IN ({marks})", positions))
-            texts = [found[pos] for pos in positions]
+        if self._meta is None and len(paper_ids) <= 500:  # opened for search: read just these rows
+            with files.connect(self.path, read_only=True) as db:
+                marks = ",".join("?" * len(paper_ids))
+                found = dict(db.execute(f"SELECT id, meta FROM papers WHERE id IN ({marks})", list(paper_ids)))
+            texts = [found[pid] for pid in paper_ids]
+        else:  # many rows (filters): read them all at once
+            meta = self._load_meta()
+            positions = self._pos
+            texts = [meta[positions[pid]] for pid in paper_ids]
         return [{"id": pid, **json.loads(text)} for pid, text in zip(paper_ids, texts, strict=True)]
 
     def _load_meta(self) -> list[str]:
@@ -178,7 +181,7 @@ class VectorStore:
         if self._meta is None:
             self._meta = meta = ["{}"] * len(self.ids)
             if self.ids:  # (no file to read before the first save)
-                with _connect(self.path, read_only=True) as db:
+                with files.connect(self.path, read_only=True) as db:
                     for pos, text in db.execute("SELECT pos, meta FROM papers"):
                         if pos < len(meta):
                             meta[pos] = text
@@ -188,7 +191,8 @@ class VectorStore:
 
     def missing(self, hashes: dict[str, str]) -> list[str]:
         """The ids (of {id: text hash}) with no vector for that text yet, in the given order."""
-        return [pid for pid, digest in hashes.items() if self.text_hash_of(pid) != digest]
+        rows, stored = self._pos, self._hashes
+        return [pid for pid, digest in hashes.items() if pid not in rows or stored[rows[pid]] != digest]
 
     def put(self, ids: list[str], digests: list[str], vectors: np.ndarray) -> None:
         """Set the unit vectors of these papers (new rows or replaced ones); written at `save()`."""
@@ -197,7 +201,8 @@ class VectorStore:
 
     def vectors(self, paper_ids: Sequence[str]) -> np.ndarray:
         """A copy of the vectors of these papers, in order (each must have one)."""
-        rows = [self._pos[pid] for pid in paper_ids]
+        positions = self._pos
+        rows = [positions[pid] for pid in paper_ids]
         return np.array(self._vectors[rows], dtype=np.float32).reshape(len(rows), self.dim or 0)
 
     def describe(self, papers: Sequence[Any]) -> None:
@@ -206,25 +211,26 @@ class VectorStore:
         self._note_meta(papers)
 
     def _put(self, ids: list[str], digests: list[str], vectors: np.ndarray) -> None:
-        new, meta = [pid for pid in ids if pid not in self._pos], self._load_meta()
+        positions, meta = self._pos, self._load_meta()
+        new = [pid for pid in ids if pid not in positions]
         base = self._vectors if len(self.ids) else np.zeros((0, vectors.shape[1]), dtype=np.float32)
         self._vectors = np.concatenate([base, np.zeros((len(new), vectors.shape[1]), dtype=np.float32)])
         for pid in new:
-            self._pos[pid] = len(self.ids)
+            positions[pid] = len(self.ids)
             self.ids.append(pid)
             self._hashes.append("")
             self._listed.append(False)
             meta.append("{}")
         for pid, digest, vector in zip(ids, digests, vectors, strict=True):
-            pos = self._pos[pid]
+            pos = positions[pid]
             self._vectors[pos], self._hashes[pos] = vector, digest
             self._changed_rows.add(pos)
             self._dirty_rows.add(pos)
 
     def _note_meta(self, papers: Sequence[Any]) -> None:
-        rows = self._load_meta()
+        rows, positions = self._load_meta(), self._pos
         for paper in papers:
-            pos, meta = self._pos[paper.id], json.dumps(row_meta(paper), ensure_ascii=False, sort_keys=True)
+            pos, meta = positions[paper.id], json.dumps(row_meta(paper), ensure_ascii=False, sort_keys=True)
             if rows[pos] != meta or self._listed[pos] != bool(paper.topics):
                 rows[pos], self._listed[pos], self._listed_mask = meta, bool(paper.topics), None
                 self._dirty_rows.add(pos)
@@ -272,25 +278,27 @@ class VectorStore:
             generation = self._write_file()
         except (OSError, sqlite3.Error) as exc:  # disk full, read-only, a folder where the file should be
             log.warning(
-                "vector store %s not saved (%s); the next run embeds again what it lacks", self.path, _problem(exc)
+                "vector store %s not saved (%s); the next run embeds again what it lacks", self.path, files.problem(exc)
             )
             return False
         self._save_ann(generation)
         self.generation, self._changed_rows, self._dirty_rows = generation, set(), set()
-        _remove_old_layout(self.state_dir)
+        files.remove_old_layout(self.state_dir)
         return True
 
     def _write_file(self) -> int:
-        _remove_links(self.state_dir)
+        files.remove_links(self.state_dir)
         try:
-            with _connect(self.path) as db:
-                return self._write(db)
+            with files.connect(self.path) as db:
+                generation = self._write(db)
         except sqlite3.DatabaseError:
             if self.generation is not None or not self.path.is_file():
                 raise
-            _remove_store_files(self.state_dir)  # not a database at all (we found it damaged): start anew
-            with _connect(self.path) as db:
-                return self._write(db)
+            files.remove_store_files(self.state_dir)  # not a database at all (we found it damaged): start anew
+            with files.connect(self.path) as db:
+                generation = self._write(db)
+        files.remove_unnamed_vectors(self.path, self.state_dir)
+        return generation
 
     def _write(self, db: sqlite3.Connection) -> int:
         db.execute("BEGIN IMMEDIATE")  # the write lock, for the whole save
@@ -298,17 +306,16 @@ class VectorStore:
         whole = self.generation is None or int(stored.get("generation", 0)) != self.generation
         if whole:  # rebuilt, or another process saved since we read: ours replaces it all
             db.execute("DELETE FROM papers")
-            db.execute("DELETE FROM blocks")
+            db.execute("DROP TABLE IF EXISTS blocks")  # format 2 kept the vectors there
         rows, meta = range(len(self.ids)) if whole else sorted(self._dirty_rows), self._load_meta()
         db.executemany(
             "INSERT OR REPLACE INTO papers VALUES (?, ?, ?, ?, ?)",
             [(pos, self.ids[pos], self._hashes[pos], int(self._listed[pos]), meta[pos]) for pos in rows],
         )
-        blocks = {pos // BLOCK_ROWS for pos in (rows if whole else self._changed_rows)}
-        for block in sorted(blocks):
-            data = np.ascontiguousarray(self._vectors[block * BLOCK_ROWS : (block + 1) * BLOCK_ROWS]).tobytes()
-            db.execute("INSERT OR REPLACE INTO blocks VALUES (?, ?, ?)", (block, zlib.crc32(data), data))
         generation = int(stored.get("generation", 0)) + 1
+        if whole or self._changed_rows:  # else the vectors file stays the one already named in info
+            vectors_crc = files.write_vectors(files.vectors_path(self.state_dir, generation), self._vectors)
+            stored["vectors"], stored["vectors_crc"] = str(generation), str(vectors_crc)
         info = {
             "format": FORMAT,
             "model": canonical_model_name(self.model_name),
@@ -316,6 +323,8 @@ class VectorStore:
             "dim": str(self.dim or 0),
             "generation": str(generation),
             "rows_crc": str(_rows_crc(self.ids, self._hashes)),
+            "vectors": stored["vectors"],
+            "vectors_crc": stored["vectors_crc"],
         }
         db.executemany("INSERT OR REPLACE INTO info VALUES (?, ?)", list(info.items()))
         db.execute("COMMIT")
@@ -330,71 +339,6 @@ class VectorStore:
         self._ann = nn.save_ann(self.state_dir / ANN_FILE, self._vectors, generation, old, sorted(self._changed_rows))
 
 
-def _connect(path: Path, *, read_only: bool = False) -> closing[sqlite3.Connection]:
-    """A connection that closes on leaving `with` (sqlite3's own `with` only ends a transaction)."""
-    source = f"file:{path}?mode=ro" if read_only else path
-    db = sqlite3.connect(source, uri=read_only, timeout=600, isolation_level=None)
-    if read_only:
-        db.execute("PRAGMA mmap_size = 4294967296")  # read the vector blocks straight from the page cache
-    else:
-        db.executescript(_SCHEMA)
-    return closing(db)
-
-
-def _roll_back_killed_save(path: Path) -> None:
-    """A save killed midway leaves a hot journal that only a writable connection rolls back; a
-    read-only one fails on it, and the whole store would be re-embedded for one interrupted save."""
-    journal = path.with_name(f"{path.name}-journal")
-    if journal.is_file() and not journal.is_symlink():
-        with closing(sqlite3.connect(path, timeout=600, isolation_level=None)) as db:
-            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-
-
-def _remove_links(state_dir: Path) -> None:
-    """Links where the store or SQLite's side files go: SQLite would write through them, outside the state folder."""
-    for name in (STORE_FILE, *(f"{STORE_FILE}-{side}" for side in ("journal", "wal", "shm"))):
-        if (state_dir / name).is_symlink():
-            (state_dir / name).unlink()
-
-
-def _read_blocks(db: sqlite3.Connection, count: int, dim: int) -> np.ndarray:
-    vectors = np.empty((count, dim), dtype=np.float32)
-    seen = 0
-    for block, crc, data in db.execute("SELECT block, crc, data FROM blocks ORDER BY block"):
-        start = block * BLOCK_ROWS
-        rows = min(BLOCK_ROWS, count - start)
-        if block != seen or rows <= 0 or len(data) != rows * dim * 4 or zlib.crc32(data) != crc:
-            raise Damaged(f"damaged (vector block {block} fails its check)")
-        vectors[start : start + rows] = np.frombuffer(data, dtype=np.float32).reshape(rows, dim)
-        seen += 1
-    if seen != -(-count // BLOCK_ROWS):  # blocks wanted
-        raise Damaged(f"inconsistent ({seen} vector blocks for {count} rows)")
-    return vectors
-
-
 def _rows_crc(ids: list[str], hashes: list[str]) -> int:
     """One checksum over which paper sits at which row with which text: a flipped id is seen."""
     return zlib.crc32("\n".join(hashes).encode(), zlib.crc32("\n".join(ids).encode()))
-
-
-def _problem(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, Damaged) else f"unreadable ({type(exc).__name__}: {exc})"
-
-
-def _remove_store_files(state_dir: Path) -> None:
-    for path in (state_dir / name for name in (STORE_FILE, f"{STORE_FILE}-journal", ANN_FILE, f"{ANN_FILE}.json")):
-        if path.is_file() or path.is_symlink():
-            path.unlink(missing_ok=True)
-
-
-def _remove_old_layout(state_dir: Path) -> None:
-    """The previous layout's folder (`vectors/`: manifest + npy + sqlite + faiss generations), ours alone."""
-    folder = state_dir / "vectors"
-    if not folder.is_dir() or folder.is_symlink() or not (folder / "manifest.json").is_file():
-        return
-    for path in folder.iterdir():
-        ours = path.name in ("manifest.json", ".lock") or path.suffix in (".npy", ".sqlite", ".faiss")
-        if ours and path.is_file() and not path.is_symlink():
-            path.unlink(missing_ok=True)
-    if not any(folder.iterdir()):
-        folder.rmdir()

@@ -21,32 +21,12 @@ from pathlib import Path
 
 from tracker.enrich.encoders.base import Encoder, normalise
 from tracker.enrich.encoders.device import DeviceChoice, choose_device, detect_accelerators
-from tracker.enrich.encoders.models import (
-    DEFAULT_MODEL,
-    canonical_model_name,
-    fingerprint,
-    model_slug,
-    resolve_model_dir,
-    same_model,
-)
 from tracker.errors import TrackerError
+from tracker.model_files import DEFAULT_MODEL, resolve_model_dir
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "DEFAULT_MODEL",
-    "DeviceChoice",
-    "Encoder",
-    "canonical_model_name",
-    "choose_device",
-    "fingerprint",
-    "load_encoder",
-    "load_query_encoder",
-    "model_slug",
-    "normalise",
-    "resolve_model_dir",
-    "same_model",
-]
+__all__ = ["DeviceChoice", "Encoder", "choose_device", "load_encoder", "load_query_encoder", "normalise"]
 
 
 def load_encoder(model: str = DEFAULT_MODEL, *, device: str | None = None, batch_size: int | None = None) -> Encoder:

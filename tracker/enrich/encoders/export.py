@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from tracker.enrich.encoders.calibration import CALIBRATION_BATCH, calibration_texts
-from tracker.enrich.encoders.models import fingerprint
 from tracker.enrich.encoders.onnx_graph import ExportError, ExportPlan, encoder_graph, plan_export, save_graph
 from tracker.enrich.encoders.openvino import (
     MODEL_FILE,
@@ -48,6 +47,7 @@ from tracker.enrich.encoders.openvino import (
     telemetry_off,
     tokenizer,
 )
+from tracker.model_files import fingerprint
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tracker.model_files import resolve_model_dir
+
 OPSET = 17  # LayerNormalization; read by OpenVINO and onnxruntime-web alike
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 MASKED = -10000.0  # added to attention scores of padding: exp() underflows to 0, yet stays quantisable
@@ -342,8 +344,6 @@ def browser_model(model: str, out_dir: Path) -> Path:
     special_tokens_map.json, onnx/model.onnx (fp32) and onnx/model_quantized.onnx (int8 weights).
     Pool with `{pooling: "mean"|"cls", normalize: true}` as `plan_export(...).pooling` says.
     """
-    from tracker.enrich.encoders.models import resolve_model_dir
-
     model_dir = resolve_model_dir(model)
     plan = plan_export(model_dir)
     out_dir = Path(out_dir)

@@ -11,7 +11,7 @@ import numpy as np
 
 from tracker.enrich.encoders.base import Encoder
 from tracker.enrich.encoders.device import DeviceChoice
-from tracker.enrich.encoders.models import not_available
+from tracker.model_files import not_available
 
 log = logging.getLogger(__name__)
 

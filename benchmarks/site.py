@@ -46,7 +46,8 @@ SCITLDR = Path("/work/shared/fixtures/scitldr")
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 TOPICS = ("Learning", "Vision", "Language", "Theory")
-STATIC = (".js", ".mjs", ".css", ".svg", ".html", ".wasm", ".onnx", "tokenizer.json", "tokenizer_config.json", "id.txt")
+STATIC = (".js", ".mjs", ".css", ".svg", ".html", ".wasm", ".onnx", "tokenizer.json", "tokenizer_config.json", "id.txt",
+          "words.bin", "words.json")
 
 
 def scitldr_papers(folder: Path) -> tuple[list[Paper], dict[str, str]]:

@@ -1,5 +1,6 @@
-// The query encoder: the same model as `tracker search` (its int8 ONNX graph), run by
-// onnxruntime-web's WebAssembly backend, with tokenizers.js for the WordPiece split.
+// The query encoder: the same model as `tracker search` (its int8 ONNX graph, whose word table the
+// page looks up itself from a 4-bit copy), run by onnxruntime-web's WebAssembly backend, with
+// tokenizers.js for the WordPiece split.
 // Every file comes from this site (no remote models, wasm served from vendor/); the model and the
 // wasm binary are kept in the Cache Storage under the model's hash, so they download once.
 
@@ -13,6 +14,20 @@ export function canUseModel() {
   } catch {
     return false;
   }
+}
+
+const MODULES = ['vendor/ort.wasm.min.mjs', 'vendor/ort-wasm-simd-threaded.mjs', 'vendor/tokenizers.min.mjs'];
+const FILES = ['model/model.onnx', 'vendor/ort-wasm-simd-threaded.wasm', 'model/words.bin', 'model/words.json',
+  'model/tokenizer.json', 'model/tokenizer_config.json'];
+
+// On a first visit, start every download the model needs at once, as preloads that loadEncoder's
+// fetches then reuse (before the site's data has even said which model it is). Later visits have
+// it all in the Cache Storage; a browser without WebAssembly downloads none of it.
+export async function preloadModel(alsoFiles = []) {
+  if (!canUseModel() || ('caches' in self && (await caches.keys()).some((name) => name.startsWith(CACHE_PREFIX)))) return;
+  const preload = (attributes) => document.head.append(Object.assign(document.createElement('link'), attributes));
+  for (const href of MODULES) preload({ rel: 'modulepreload', href });
+  for (const href of [...FILES, ...alsoFiles]) preload({ rel: 'preload', as: 'fetch', crossOrigin: 'anonymous', href });
 }
 
 async function cached(url, key) {
@@ -41,16 +56,13 @@ async function fetchOk(url) {
 
 export async function loadEncoder(modelId) {
   if (!canUseModel()) throw new Error('this browser has no WebAssembly');
+  // the files download while the libraries load (or since preloadModel)
+  const files = Promise.all(FILES.map((url) => cached(url, modelId).then((r) => (url.endsWith('.json') ? r.json() : r.arrayBuffer()))));
   const [ort, { Tokenizer }] = await Promise.all([
     import('./vendor/ort.wasm.min.mjs'), import('./vendor/tokenizers.min.mjs'),
   ]);
   performance.mark('model-libraries');
-  const [tokenizerJson, tokenizerConfig, model, wasm] = await Promise.all([
-    cached('model/tokenizer.json', modelId).then((r) => r.json()),
-    cached('model/tokenizer_config.json', modelId).then((r) => r.json()),
-    cached('model/model.onnx', modelId).then((r) => r.arrayBuffer()),
-    cached('vendor/ort-wasm-simd-threaded.wasm', modelId).then((r) => r.arrayBuffer()),
-  ]);
+  const [model, wasm, wordBytes, wordShape, tokenizerJson, tokenizerConfig] = await files;
   performance.mark('model-files');
   ort.env.wasm.wasmPaths = new URL('./vendor/', import.meta.url).href;
   ort.env.wasm.wasmBinary = wasm;
@@ -58,17 +70,39 @@ export async function loadEncoder(modelId) {
   ort.env.wasm.proxy = false;
   const session = await ort.InferenceSession.create(new Uint8Array(model), { executionProviders: ['wasm'] });
   const tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
+  const words = wordTable(wordShape, wordBytes);
   performance.mark('model-session');
-  return { embed: (text) => embed(ort, session, tokenizer, text) };
+  return { embed: (text) => embed(ort, session, tokenizer, words, text) };
+}
+
+// The word embeddings the graph leaves out (tracker/enrich/encoders/word_table.py): per column 16
+// levels (float32), then each row's 4-bit level numbers, two per byte, even column in the low nibble.
+function wordTable({ rows, dim, levels: count }, bytes) {
+  const levels = new Float32Array(bytes, 0, dim * count);
+  const codes = new Uint8Array(bytes, dim * count * 4, rows * dim / 2);
+  const lookup = (ids) => { // -> Float32Array [ids.length, dim]
+    const out = new Float32Array(ids.length * dim);
+    ids.forEach((id, t) => {
+      const row = (id < rows ? id : 0) * dim / 2;
+      for (let c = 0; c < dim; c += 2) {
+        const byte = codes[row + c / 2];
+        out[t * dim + c] = levels[c * count + (byte & 15)];
+        out[t * dim + c + 1] = levels[(c + 1) * count + (byte >> 4)];
+      }
+    });
+    return out;
+  };
+  lookup.dim = dim;
+  return lookup;
 }
 
 // A unit vector for `text`: the model's token vectors, mean-pooled over the real tokens.
-async function embed(ort, session, tokenizer, text) {
+async function embed(ort, session, tokenizer, words, text) {
   let ids = tokenizer.encode(String(text)).ids;
   if (ids.length > MAX_TOKENS) ids = [...ids.slice(0, MAX_TOKENS - 1), ids[ids.length - 1]];
   const shape = [1, ids.length];
   const given = {
-    input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), shape),
+    token_vectors: new ort.Tensor('float32', words(ids), [1, ids.length, words.dim]),
     attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), shape),
     token_type_ids: new ort.Tensor('int64', new BigInt64Array(ids.length), shape),
   };

@@ -12,8 +12,8 @@ data/ids.json           every arXiv id, for the paper view (#paper/ID)
 data/topic-I.json       positions of topic I's papers (newest first): topic page and topic filter
 data/profile-I.json     positions of profile I's papers: the profile filter
 data/days.json, data/day/DATE.json, data/today.json, data/themes.json: the browsing views
-Positions are indexes in site order (newest first); only entries.bin is in search order. Paper text is stored as plain strings: the page
-puts it in the DOM with textContent only.
+Positions are indexes in site order (newest first); only entries.bin is in search order. Paper text
+is stored as plain strings: the page puts it in the DOM with textContent only.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def _write_entries(catalogue: Catalogue, rows: np.ndarray, order: np.ndarray, da
     offset = 0
     with (data_dir / "entries.bin").open("wb") as out:
         for position in order:
-            text = json.dumps(record(catalogue.papers[position], topic_index), ensure_ascii=False, separators=(",", ":"))
+            text = _compact(record(catalogue.papers[position], topic_index))
             entry = rows[position].tobytes() + text.encode("utf-8")
             out.write(entry)
             spans[position] = (offset, offset + len(entry))
@@ -138,5 +138,9 @@ def _days(date: str) -> int:
         return 0  # no date: sorts before any date filter's start
 
 
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def _json(path: Path, value: Any) -> None:
-    path.write_text(json.dumps(value, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    path.write_text(_compact(value), encoding="utf-8")

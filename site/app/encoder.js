@@ -17,7 +17,7 @@ export function canUseModel() {
 }
 
 const MODULES = ['vendor/ort.wasm.min.mjs', 'vendor/ort-wasm-simd-threaded.mjs', 'vendor/tokenizers.min.mjs'];
-const FILES = ['model/model.onnx', 'vendor/ort-wasm-simd-threaded.wasm', 'model/words.bin', 'model/words.json',
+const FILES = ['model/model.onnx', 'vendor/ort-wasm-simd-threaded.wasm.gz', 'model/words.bin', 'model/words.json',
   'model/tokenizer.json', 'model/tokenizer_config.json'];
 
 // On a first visit, start every download the model needs at once, as preloads that loadEncoder's
@@ -31,12 +31,12 @@ export async function preloadModel(alsoFiles = []) {
 }
 
 async function cached(url, key) {
-  if (!('caches' in self)) return fetchOk(url);
+  if (!('caches' in self)) return fetchOk(url).then(inflated);
   const name = CACHE_PREFIX + key;
   const cache = await caches.open(name);
   let response = await cache.match(url);
   if (!response) {
-    response = await fetchOk(url);
+    response = await fetchOk(url).then(inflated);
     const copy = response.clone();
     cache.put(url, copy).then(() => forgetOtherModels(name)).catch(() => {}); // in the background: no wait
 
@@ -46,6 +46,14 @@ async function cached(url, key) {
 
 async function forgetOtherModels(keep) {
   for (const old of await caches.keys()) if (old.startsWith(CACHE_PREFIX) && old !== keep) await caches.delete(old);
+}
+
+// A .gz file's content (the runtime is stored gzip-compressed), unless the server already inflated it.
+async function inflated(response) {
+  if (!response.url.endsWith('.gz')) return response;
+  const bytes = await response.arrayBuffer();
+  const gzip = new Uint8Array(bytes, 0, 2).every((b, i) => b === [0x1f, 0x8b][i]);
+  return new Response(gzip ? new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip')) : bytes);
 }
 
 async function fetchOk(url) {

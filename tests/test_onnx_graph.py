@@ -12,9 +12,8 @@ import pytest
 
 from tests.tiny_bert import bert_tensors, write_tiny_bert
 from tracker.enrich.encoders import onnx_graph
-from tracker.enrich.encoders.onnx_graph import ExportError, browser_model, encoder_graph, save_graph
+from tracker.enrich.encoders.onnx_graph import ExportError, browser_model, encoder_graph, read_word_table, save_graph
 from tracker.enrich.encoders.openvino import feed, openvino_module, tokenizer
-from tracker.enrich.encoders.word_table import read_word_table, write_word_table
 
 INPUTS = list(onnx_graph.INPUTS)
 HOSTILE = [
@@ -120,29 +119,17 @@ def test_browser_model_is_the_transformers_js_layout_with_an_int8_copy(tiny, tmp
     ours = run_graph(encoder_graph(tiny, pooling="mean"), tmp_path / "p.onnx", tiny, HOSTILE)
     assert np.allclose(pooled["model.onnx"], ours, atol=1e-5)
     assert (pooled["model_quantized.onnx"] * ours).sum(axis=1).min() > 0.98
-    site = site_vectors(out, inputs)
-    assert (site * ours).sum(axis=1).min() > 0.98
+    site = site_vectors(out, inputs)  # the int8 graph's numbers, with the word table outside it
+    assert np.allclose(site, pooled["model_quantized.onnx"], atol=1e-5)
 
 
 def site_vectors(out: Path, inputs: dict) -> np.ndarray:
-    """What the page computes: word rows from the 4-bit table, the rest by the site's graph, mean-pooled."""
+    """What the page computes: word rows from words.bin, the rest by the site's graph, mean-pooled."""
     ov = openvino_module()
     words = read_word_table(out / "site")
     given = {"token_vectors": words[inputs["input_ids"]], **{k: v for k, v in inputs.items() if k != "input_ids"}}
     hidden = np.array(ov.Core().compile_model(str(out / "site" / "model.onnx"), "CPU")(given)[0])
     return mean_pooled(hidden, inputs["attention_mask"])
-
-
-def test_the_word_table_keeps_each_column_close_at_half_the_int8_size(tmp_path):
-    """4-bit codes with 16 levels per column: a column of a wide range (x100) keeps its relative detail."""
-    rng = np.random.default_rng(5)
-    table = rng.standard_normal((3000, 8)).astype(np.float32) * np.array([1, 1, 1, 1, 1, 1, 1, 100], np.float32)
-    write_word_table(table, tmp_path)
-    assert (tmp_path / "words.bin").stat().st_size == 8 * 16 * 4 + 3000 * 8 // 2
-    error = (np.abs(read_word_table(tmp_path) - table) / table.std(axis=0)).mean(axis=0)
-    assert error.max() < 0.1 and error.max() < 1.2 * error.min(), error
-    with pytest.raises(ValueError, match="must be even"):
-        write_word_table(table[:, :7], tmp_path)
 
 
 def test_another_model_without_sentence_transformers_is_one_clear_error(tmp_path, monkeypatch):
@@ -172,7 +159,7 @@ def test_the_browser_graphs_of_the_bundled_model_agree_with_sentence_transformer
         cosine = (mean_pooled(hidden, inputs["attention_mask"]) * exact).sum(axis=1)
         assert cosine.min() >= floor, (name, cosine)
     cosine = (site_vectors(out, inputs) * exact).sum(axis=1)
-    assert cosine.min() >= 0.98 and cosine.mean() >= 0.99, cosine
+    assert cosine.min() >= 0.99, cosine
 
 
 def test_a_window_longer_than_the_position_table_is_cut_to_it(tmp_path):

@@ -1,5 +1,5 @@
 // The query encoder: the same model as `tracker search` (its int8 ONNX graph, whose word table the
-// page looks up itself from a 4-bit copy), run by onnxruntime-web's WebAssembly backend, with
+// page looks up itself), run by onnxruntime-web's WebAssembly backend, with
 // tokenizers.js for the WordPiece split.
 // Every file comes from this site (no remote models, wasm served from vendor/); the model and the
 // wasm binary are kept in the Cache Storage under the model's hash, so they download once.
@@ -83,20 +83,15 @@ export async function loadEncoder(modelId) {
   return { embed: (text) => embed(ort, session, tokenizer, words, text) };
 }
 
-// The word embeddings the graph leaves out (tracker/enrich/encoders/word_table.py): per column 16
-// levels (float32), then each row's 4-bit level numbers, two per byte, even column in the low nibble.
-function wordTable({ rows, dim, levels: count }, bytes) {
-  const levels = new Float32Array(bytes, 0, dim * count);
-  const codes = new Uint8Array(bytes, dim * count * 4, rows * dim / 2);
+// The word embeddings the graph leaves out (onnx_graph.write_word_table): a float32 scale per row,
+// then the int8 rows.
+function wordTable({ rows, dim }, bytes) {
+  const scales = new Float32Array(bytes, 0, rows);
+  const values = new Int8Array(bytes, rows * 4, rows * dim);
   const lookup = (ids) => { // -> Float32Array [ids.length, dim]
     const out = new Float32Array(ids.length * dim);
     ids.forEach((id, t) => {
-      const row = (id < rows ? id : 0) * dim / 2;
-      for (let c = 0; c < dim; c += 2) {
-        const byte = codes[row + c / 2];
-        out[t * dim + c] = levels[c * count + (byte & 15)];
-        out[t * dim + c + 1] = levels[(c + 1) * count + (byte >> 4)];
-      }
+      for (let c = 0; c < dim; c++) out[t * dim + c] = values[id * dim + c] * scales[id];
     });
     return out;
   };

@@ -3,8 +3,9 @@
 The libraries come from `site/node_modules` (installed by `npm ci` in site/, pinned by its
 package-lock.json); nothing is fetched here. The model is the browser export
 (onnx_graph.browser_model): its tokenizer files and site/: the int8 graph without the word table
-(model/model.onnx) and that table at 4 bits (model/words.bin, words.json), which the page looks up
-itself; their hash is model/id.txt, so the page's cache of them is keyed by the files themselves.
+(model/model.onnx) and that table (model/words.bin, words.json), which the page looks up itself;
+their hash is model/id.txt, so the page's cache of them is keyed by the files themselves. The wasm
+runtime is stored gzip-compressed (a quarter of its size); the page inflates it.
 """
 
 from __future__ import annotations

@@ -76,7 +76,11 @@ export async function loadEncoder(modelId) {
   ort.env.wasm.wasmBinary = wasm;
   ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   ort.env.wasm.proxy = false;
-  const session = await ort.InferenceSession.create(new Uint8Array(model), { executionProviders: ['wasm'] });
+  // No graph optimisation: folding the int8 weights to float takes ~1.3 s of the first answer on a
+  // loaded 2-core machine; each later query then costs ~30 ms more (benchmarks/site.py).
+  const session = await ort.InferenceSession.create(new Uint8Array(model), {
+    executionProviders: ['wasm'], graphOptimizationLevel: 'disabled',
+  });
   const tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
   const words = wordTable(wordShape, wordBytes);
   performance.mark('model-session');

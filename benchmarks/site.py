@@ -8,7 +8,7 @@ the same writer (tracker.site.files) next to the same page, libraries and model.
 
 The copies make the larger sites' neighbourhoods tighter than real ones: there the candidates'
 entries (stored in search order) come in fewer requests (~6 at 100,000) than on the real 2,611
-papers (~13) or at 10,000 (~16); the real set's figure is the honest one.
+papers (~9) or at 10,000 (~16); the real set's figure is the honest one.
 
 Measured, each in a fresh browser context (cold cache) unless said:
 1. first answer after opening `index.html?q=QUERY`: the first (lexical) list, then the semantic one;
@@ -23,7 +23,26 @@ Measured, each in a fresh browser context (cold cache) unless said:
 
     python benchmarks/site.py [--sizes 10000 100000] [--queries 50]
 
-Timings share 2 cores with whatever else runs (8 parallel jobs when measured); treat them as noisy.
+Timings share 2 cores with whatever else runs; treat them as noisy, and compare builds back to back.
+
+Measured 2026-12-07, the previous build (a6400b2, its own copy of this script) then this one, load
+average 3-5 (quieter than the day's 9-11):
+                                   previous      this
+  top-10 overlap / title first     0.972 46/50   0.972 46/50  (CLI 45/50)
+  later queries, 2,611 real        243 ms        150 ms (9 requests)
+  site at 10,000, on disk          47.0 MB       35.4 MB
+  cold ?q= semantic, 10,000        3.41 s        2.14 s (lexical list 1.05 -> 1.01 s)
+  cold ?q= semantic, 100,000       5.32 s        3.28 s (lexical list 1.99 -> 2.15 s)
+  later queries, 10,000            448 ms        149 ms (embedding 66 ms, 16.5 requests)
+  later queries, 100,000           518 ms        157 ms (embedding 92 ms, 6.5 requests)
+  semantic bytes/paper 10k, 100k   71.8, 50.0    78.3, 57.5
+What changed: the word table leaves the graph (the page looks it up: the same int8 numbers), the
+session is created without graph optimisation (-1.3 s of set-up, +~30 ms per query), every model
+file downloads from page load (preloads), the wasm runtime is stored gzip-compressed, and each
+paper's int8 row and record form one entry, stored in search order (a 2-means tree) and fetched
+in coalesced Range requests (84 requests a query -> 7-16). Tried and dropped: a 4-bit word table
+(-5.9 MB but overlap 0.94); creating the session before the lexical list (the list then waits
+for it, ~1.4 -> ~4 s, with no gain for the semantic answer); waiting at most 1 s for that list.
 """
 from __future__ import annotations
 

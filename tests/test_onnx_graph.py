@@ -12,7 +12,7 @@ import pytest
 
 from tests.tiny_bert import bert_tensors, write_tiny_bert
 from tracker.enrich.encoders import onnx_graph
-from tracker.enrich.encoders.onnx_graph import ExportError, browser_model, encoder_graph, save_graph
+from tracker.enrich.encoders.onnx_graph import ExportError, browser_model, encoder_graph, read_word_table, save_graph
 from tracker.enrich.encoders.openvino import compile_model, feed, tokenizer
 
 INPUTS = list(onnx_graph.INPUTS)
@@ -97,8 +97,8 @@ def test_browser_model_is_the_transformers_js_layout_with_an_int8_copy(tiny, tmp
 
     out = browser_model(str(tiny), tmp_path / "site-model")
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
-        "config.json", "onnx/model.onnx", "onnx/model_quantized.onnx", "special_tokens_map.json",
-        "tokenizer.json", "tokenizer_config.json"]
+        "config.json", "onnx/model.onnx", "onnx/model_quantized.onnx", "site/model.onnx", "site/words.bin",
+        "site/words.json", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]
     assert json.loads((out / "tokenizer_config.json").read_text())["model_max_length"] == 64  # ST's window, not 512
     full = onnx.load(str(out / "onnx" / "model.onnx"))
     assert [i.name for i in full.graph.input] == INPUTS and [o.name for o in full.graph.output] == ["last_hidden_state"]
@@ -117,6 +117,16 @@ def test_browser_model_is_the_transformers_js_layout_with_an_int8_copy(tiny, tmp
     ours = run_graph(encoder_graph(tiny, pooling="mean"), tmp_path / "p.onnx", tiny, HOSTILE)
     assert np.allclose(pooled["model.onnx"], ours, atol=1e-5)
     assert (pooled["model_quantized.onnx"] * ours).sum(axis=1).min() > 0.98
+    site = site_vectors(out, inputs)  # the int8 graph's numbers, with the word table outside it
+    assert np.allclose(site, pooled["model_quantized.onnx"], atol=1e-5)
+
+
+def site_vectors(out: Path, inputs: dict) -> np.ndarray:
+    """What the page computes: word rows from words.bin, the rest by the site's graph, mean-pooled."""
+    words = read_word_table(out / "site")
+    given = {"token_vectors": words[inputs["input_ids"]], **{k: v for k, v in inputs.items() if k != "input_ids"}}
+    hidden = np.array(compile_model(out / "site" / "model.onnx")(given)[0])
+    return mean_pooled(hidden, inputs["attention_mask"])
 
 
 def test_another_model_without_sentence_transformers_is_one_clear_error(tmp_path, monkeypatch):
@@ -144,6 +154,8 @@ def test_the_browser_graphs_of_the_bundled_model_agree_with_sentence_transformer
         hidden = np.array(compile_model(out / "onnx" / name)(inputs)[0])
         cosine = (mean_pooled(hidden, inputs["attention_mask"]) * exact).sum(axis=1)
         assert cosine.min() >= floor, (name, cosine)
+    cosine = (site_vectors(out, inputs) * exact).sum(axis=1)
+    assert cosine.min() >= 0.99, cosine
 
 
 def test_a_window_longer_than_the_position_table_is_cut_to_it(tmp_path):

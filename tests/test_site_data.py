@@ -1,4 +1,4 @@
-"""The site's data files without a browser: code layout, int8 re-scoring, shards, days, TL;DRs."""
+"""The site's data files without a browser: code layout, int8 re-scoring, entries in search order, days, TL;DRs."""
 from __future__ import annotations
 
 import json
@@ -8,8 +8,8 @@ import numpy as np
 from tests.search_fakes import paper
 from tracker.enrich.tldr import extractive
 from tracker.site.catalogue import Catalogue, tldr
-from tracker.site.codes import asymmetric_scores, binary_codes, int8_rows, int8_scale
-from tracker.site.files import SHARD, write_data
+from tracker.site.codes import asymmetric_scores, binary_codes, int8_rows, int8_scale, search_order
+from tracker.site.files import write_data
 
 
 def unit_rows(n, dim=384, seed=0):
@@ -36,22 +36,50 @@ def test_code_scan_then_int8_rescoring_finds_the_exact_top_ten():
     assert np.mean(agree) >= 0.9, agree  # isotropic noise: the hardest case; real embeddings agree more
 
 
+def entry(folder, position, dim=384):
+    """Paper `position`'s int8 row and record, as the page reads them through spans.bin."""
+    start, end = np.frombuffer((folder / "spans.bin").read_bytes(), dtype="<u4").reshape(-1, 2)[position]
+    data = (folder / "entries.bin").read_bytes()[start:end]
+    return np.frombuffer(data[:dim], dtype=np.int8), json.loads(data[dim:].decode("utf-8"))
+
+
 def test_data_files_keep_hostile_text_verbatim_and_name_days_safely(tmp_path):
     hostile = paper("2401.00001", "<img src=x onerror=alert(1)>", topics=("b",), date="2024-03-02")
-    odd_day = paper("2401.00002", "Plain", topics=("a", "b"), date="2024-03-01").with_changes(first_seen="../../x")
+    odd_day = paper("2401.00002", "Plain", topics=("a", "b"), date="2024-03-01").with_changes(
+        first_seen="../../x", abs_url="https://example.org/a", pdf_url="https://arxiv.org/pdf/2401.00002v3")
     papers = [hostile, odd_day] + [paper(f"2401.{i:05d}", f"Paper {i}", topics=("a",), date="2024-01-01")
-                                   for i in range(3, 3 + SHARD)]
-    meta = write_data(Catalogue(papers, unit_rows(len(papers)), ["a", "b"]), tmp_path, built="2024-03-03")
+                                   for i in range(3, 40)]
+    vectors = unit_rows(len(papers))
+    meta = write_data(Catalogue(papers, vectors, ["a", "b"]), tmp_path, built="2024-03-03")
     assert meta["count"] == len(papers) and meta["topic_counts"] == [len(papers) - 1, 2]
-    first_shard = json.loads((tmp_path / "papers" / "0.json").read_text())
-    assert first_shard[0][2] == "<img src=x onerror=alert(1)>" and len(first_shard) == SHARD
-    assert len(json.loads((tmp_path / "papers" / "1.json").read_text())) == len(papers) - SHARD
+    row, record = entry(tmp_path, 0)
+    assert record[:3] == ["2401.00001", "2024-03-02", "<img src=x onerror=alert(1)>"]
+    assert np.array_equal(row, int8_rows(vectors, meta["scale"])[0])
+    assert entry(tmp_path, 1)[1][-2:] == ["https://example.org/a", ""]  # arXiv's own links are the page's to write
+    assert (tmp_path / "entries.bin").stat().st_size == sum(len(json.dumps(entry(tmp_path, i)[1], ensure_ascii=False,
+        separators=(",", ":")).encode()) + 384 for i in range(len(papers)))  # every paper once, nothing else
     assert json.loads((tmp_path / "topic-1.json").read_text()) == [0, 1]
     assert (tmp_path / "day" / "undated.json").is_file() and not (tmp_path.parent / "x.json").exists()
     assert (tmp_path / "codes.bin").stat().st_size == len(papers) * 48
-    assert (tmp_path / "int8.bin").stat().st_size == len(papers) * 384
     dates = np.frombuffer((tmp_path / "dates.bin").read_bytes(), dtype="<u2")
     assert dates[0] - dates[1] == 1  # 2024-03-02 is a day after 2024-03-01
+
+
+def test_search_order_puts_each_papers_neighbours_near_it():
+    """Two thousand papers around 40 topics, shuffled: in search order a paper's 10 nearest papers
+    sit a few entries away (~15 of 2,000 on average), where shuffled order scatters them (~660)."""
+    rng = np.random.default_rng(3)
+    centres = unit_rows(40, seed=4)
+    vectors = centres[rng.integers(0, 40, 2000)] + 0.04 * rng.standard_normal((2000, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    order = search_order(vectors)
+    assert sorted(order.tolist()) == list(range(2000))
+    slot = np.empty(2000, dtype=np.int64)
+    slot[order] = np.arange(2000)
+    neighbours = np.argsort(-(vectors @ vectors.T), axis=1)[:, 1:11]
+    distance = np.abs(slot[neighbours] - slot[:, None]).mean()
+    assert distance < 40, distance
+    assert np.array_equal(order, search_order(vectors))  # deterministic: the same build, the same file
 
 
 def test_tldr_is_the_stored_one_else_the_digests_extractive_one_capped():

@@ -3,7 +3,7 @@
 // ranked by meaning (semantic). The results list says which: data-search="lexical"|"semantic".
 import { el } from './dom.js';
 import { paperItem } from './cards.js';
-import { canUseModel, loadEncoder } from './encoder.js';
+import { canUseModel, loadEncoder, preloadModel } from './encoder.js';
 import { SiteIndex } from './search.js';
 import { showView } from './views.js';
 
@@ -25,20 +25,22 @@ async function start() {
   for (const name of FIELDS) if (params.has(name)) $(name).value = params.get(name);
   $('search').addEventListener('submit', (event) => { event.preventDefault(); onSubmit(); });
   window.addEventListener('hashchange', () => showView(index, $('view'), location.hash));
-  loadModel();
-  if ($('q').value.trim()) search();
+  // the words' answer first: the model's set-up holds the page's one thread for a second or more
+  const byWords = $('q').value.trim() ? search() : Promise.resolve();
   showView(index, $('view'), location.hash);
+  loadModel(byWords);
 }
 
 function fillSelect(select, names) {
   names.forEach((name, i) => select.append(el('option', { value: String(i) }, String(name))));
 }
 
-async function loadModel() {
+async function loadModel(after) {
   if (!canUseModel()) { modelState = 'unavailable'; modelProblem = 'this browser has no WebAssembly'; return; }
+  await after.catch(() => {}); // the model's files download meanwhile (preloadModel)
   try {
     // the codes download while the model prepares, so the first semantic search only scans them
-    [encoder] = await Promise.all([loadEncoder(index.meta.model), index.codes()]);
+    [encoder] = await Promise.all([loadEncoder(index.meta.model), index.codes(), index.spans()]);
     modelState = 'ready';
   } catch (error) {
     modelState = 'unavailable';
@@ -90,4 +92,5 @@ function statusLine(semantic, found, ms) {
   return `Ranked by words: ${modelProblem}, so meaning-based search is off (${of}).`;
 }
 
+preloadModel(['data/codes.bin', 'data/spans.bin']).catch(() => {}); // only a head start
 start().catch((error) => { $('status').textContent = `This site's data could not be loaded: ${error.message}`; });

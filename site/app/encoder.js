@@ -1,5 +1,6 @@
-// The query encoder: the same model as `tracker search` (its int8 ONNX graph), run by
-// onnxruntime-web's WebAssembly backend, with tokenizers.js for the WordPiece split.
+// The query encoder: the same model as `tracker search` (its int8 ONNX graph, whose word table the
+// page looks up itself), run by onnxruntime-web's WebAssembly backend, with
+// tokenizers.js for the WordPiece split.
 // Every file comes from this site (no remote models, wasm served from vendor/); the model and the
 // wasm binary are kept in the Cache Storage under the model's hash, so they download once.
 
@@ -15,13 +16,27 @@ export function canUseModel() {
   }
 }
 
+const MODULES = ['vendor/ort.wasm.min.mjs', 'vendor/ort-wasm-simd-threaded.mjs', 'vendor/tokenizers.min.mjs'];
+const FILES = ['model/model.onnx', 'vendor/ort-wasm-simd-threaded.wasm.gz', 'model/words.bin', 'model/words.json',
+  'model/tokenizer.json', 'model/tokenizer_config.json'];
+
+// On a first visit, start every download the model needs at once, as preloads that loadEncoder's
+// fetches then reuse (before the site's data has even said which model it is). Later visits have
+// it all in the Cache Storage; a browser without WebAssembly downloads none of it.
+export async function preloadModel(alsoFiles = []) {
+  if (!canUseModel() || ('caches' in self && (await caches.keys()).some((name) => name.startsWith(CACHE_PREFIX)))) return;
+  const preload = (attributes) => document.head.append(Object.assign(document.createElement('link'), attributes));
+  for (const href of MODULES) preload({ rel: 'modulepreload', href });
+  for (const href of [...FILES, ...alsoFiles]) preload({ rel: 'preload', as: 'fetch', crossOrigin: 'anonymous', href });
+}
+
 async function cached(url, key) {
-  if (!('caches' in self)) return fetchOk(url);
+  if (!('caches' in self)) return fetchOk(url).then(inflated);
   const name = CACHE_PREFIX + key;
   const cache = await caches.open(name);
   let response = await cache.match(url);
   if (!response) {
-    response = await fetchOk(url);
+    response = await fetchOk(url).then(inflated);
     const copy = response.clone();
     cache.put(url, copy).then(() => forgetOtherModels(name)).catch(() => {}); // in the background: no wait
 
@@ -33,6 +48,14 @@ async function forgetOtherModels(keep) {
   for (const old of await caches.keys()) if (old.startsWith(CACHE_PREFIX) && old !== keep) await caches.delete(old);
 }
 
+// A .gz file's content (the runtime is stored gzip-compressed), unless the server already inflated it.
+async function inflated(response) {
+  if (!response.url.endsWith('.gz')) return response;
+  const bytes = await response.arrayBuffer();
+  const gzip = new Uint8Array(bytes, 0, 2).every((b, i) => b === [0x1f, 0x8b][i]);
+  return new Response(gzip ? new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip')) : bytes);
+}
+
 async function fetchOk(url) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
@@ -41,34 +64,52 @@ async function fetchOk(url) {
 
 export async function loadEncoder(modelId) {
   if (!canUseModel()) throw new Error('this browser has no WebAssembly');
+  // the files download while the libraries load (or since preloadModel)
+  const files = Promise.all(FILES.map((url) => cached(url, modelId).then((r) => (url.endsWith('.json') ? r.json() : r.arrayBuffer()))));
   const [ort, { Tokenizer }] = await Promise.all([
     import('./vendor/ort.wasm.min.mjs'), import('./vendor/tokenizers.min.mjs'),
   ]);
   performance.mark('model-libraries');
-  const [tokenizerJson, tokenizerConfig, model, wasm] = await Promise.all([
-    cached('model/tokenizer.json', modelId).then((r) => r.json()),
-    cached('model/tokenizer_config.json', modelId).then((r) => r.json()),
-    cached('model/model.onnx', modelId).then((r) => r.arrayBuffer()),
-    cached('vendor/ort-wasm-simd-threaded.wasm', modelId).then((r) => r.arrayBuffer()),
-  ]);
+  const [model, wasm, wordBytes, wordShape, tokenizerJson, tokenizerConfig] = await files;
   performance.mark('model-files');
   ort.env.wasm.wasmPaths = new URL('./vendor/', import.meta.url).href;
   ort.env.wasm.wasmBinary = wasm;
   ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   ort.env.wasm.proxy = false;
-  const session = await ort.InferenceSession.create(new Uint8Array(model), { executionProviders: ['wasm'] });
+  // No graph optimisation: folding the int8 weights to float takes ~1.3 s of the first answer on a
+  // loaded 2-core machine; each later query then costs ~30 ms more (benchmarks/site.py).
+  const session = await ort.InferenceSession.create(new Uint8Array(model), {
+    executionProviders: ['wasm'], graphOptimizationLevel: 'disabled',
+  });
   const tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
+  const words = wordTable(wordShape, wordBytes);
   performance.mark('model-session');
-  return { embed: (text) => embed(ort, session, tokenizer, text) };
+  return { embed: (text) => embed(ort, session, tokenizer, words, text) };
+}
+
+// The word embeddings the graph leaves out (onnx_graph.write_word_table): a float32 scale per row,
+// then the int8 rows.
+function wordTable({ rows, dim }, bytes) {
+  const scales = new Float32Array(bytes, 0, rows);
+  const values = new Int8Array(bytes, rows * 4, rows * dim);
+  const lookup = (ids) => { // -> Float32Array [ids.length, dim]
+    const out = new Float32Array(ids.length * dim);
+    ids.forEach((id, t) => {
+      for (let c = 0; c < dim; c++) out[t * dim + c] = values[id * dim + c] * scales[id];
+    });
+    return out;
+  };
+  lookup.dim = dim;
+  return lookup;
 }
 
 // A unit vector for `text`: the model's token vectors, mean-pooled over the real tokens.
-async function embed(ort, session, tokenizer, text) {
+async function embed(ort, session, tokenizer, words, text) {
   let ids = tokenizer.encode(String(text)).ids;
   if (ids.length > MAX_TOKENS) ids = [...ids.slice(0, MAX_TOKENS - 1), ids[ids.length - 1]];
   const shape = [1, ids.length];
   const given = {
-    input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), shape),
+    token_vectors: new ort.Tensor('float32', words(ids), [1, ids.length, words.dim]),
     attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), shape),
     token_type_ids: new ort.Tensor('int64', new BigInt64Array(ids.length), shape),
   };

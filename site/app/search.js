@@ -1,10 +1,12 @@
 // The site's data and its two searches (layouts: tracker/site/files.py and codes.py).
 // Semantic: every paper's sign code is scored against the float query (one table lookup per byte),
-// the best CANDIDATES are re-scored exactly with their int8 rows, fetched by HTTP Range requests
-// only for them. Lexical: title words weighted by rarity, for when there is no model.
+// the best CANDIDATES are re-scored exactly with their int8 rows. A paper's row and display record
+// form one entry of entries.bin, stored in search order (near vectors near each other), so the
+// candidates' entries come in a few HTTP Range requests, and the results' records with them.
+// Lexical: title words weighted by rarity, for when there is no model.
 
-export const CANDIDATES = 64; // each costs an HTTP request; 64 keep top-10 overlap with exact cosine ~0.99
-const GAP = 4; // candidates this close share one Range request (a few rows fetched for nothing)
+export const CANDIDATES = 64; // 64 keep top-10 overlap with exact cosine ~0.99
+const GAP = 16384; // entries this few bytes apart share one Range request (a few entries fetched for nothing)
 
 async function getJSON(url) {
   const response = await fetch(url);
@@ -19,6 +21,7 @@ async function getBytes(url) {
 }
 
 const once = (make) => { let p = null; return () => (p ??= make()); };
+const decoder = new TextDecoder();
 
 export class SiteIndex {
   constructor(meta) {
@@ -30,8 +33,8 @@ export class SiteIndex {
     this.dates = once(async () => new Uint16Array((await getBytes('data/dates.bin')).buffer));
     this.titles = once(() => getJSON('data/titles.json'));
     this.ids = once(() => getJSON('data/ids.json'));
-    this.rowCache = new Map(); // position -> Int8Array(dim)
-    this.shards = new Map(); // shard number -> Promise of records
+    this.spans = once(async () => new Uint32Array((await getBytes('data/spans.bin')).buffer));
+    this.entryCache = new Map(); // position -> {row: Int8Array(dim), record}
     this.lists = new Map(); // 'topic-3' -> Promise of positions
     this.lexicon = null;
   }
@@ -47,11 +50,8 @@ export class SiteIndex {
 
   // Display records for positions, in the given order.
   async records(positions) {
-    const size = this.meta.shard;
-    const wanted = [...new Set(positions.map((p) => Math.floor(p / size)))];
-    for (const s of wanted) if (!this.shards.has(s)) this.shards.set(s, getJSON(`data/papers/${s}.json`));
-    const loaded = new Map(await Promise.all(wanted.map(async (s) => [s, await this.shards.get(s)])));
-    return positions.map((p) => ({ position: p, ...unpack(loaded.get(Math.floor(p / size))[p % size]) }));
+    const entries = await this.entries(positions);
+    return positions.map((p) => ({ position: p, ...entries.get(p).record }));
   }
 
   // Uint8Array mask of the papers passing the filters, or null when no filter is set.
@@ -78,15 +78,15 @@ export class SiteIndex {
   async semantic(query, k, filters, exclude = -1) {
     const [codes, mask] = await Promise.all([this.codes(), this.mask(filters)]);
     const candidates = scanCodes(query, codes, this.codeBytes, this.count, mask, exclude, CANDIDATES);
-    const rows = await this.rows(candidates);
-    const scored = candidates.map((p) => ({ position: p, score: dot(query, rows.get(p)) / this.meta.scale }));
+    const entries = await this.entries(candidates);
+    const scored = candidates.map((p) => ({ position: p, score: dot(query, entries.get(p).row) / this.meta.scale }));
     scored.sort((a, b) => b.score - a.score || a.position - b.position);
     return scored.slice(0, k);
   }
 
   // Papers closest to the paper at `position` (never itself).
   async similar(position, k) {
-    const row = (await this.rows([position])).get(position);
+    const { row } = (await this.entries([position])).get(position);
     const query = new Float32Array(row.length);
     let norm = 0;
     for (let i = 0; i < row.length; i++) { query[i] = row[i]; norm += row[i] * row[i]; }
@@ -94,26 +94,35 @@ export class SiteIndex {
     return this.semantic(query, k, {}, position);
   }
 
-  // int8 rows of the given positions (Map), fetched in runs of near neighbours by HTTP Range requests.
-  async rows(positions) {
-    const missing = [...new Set(positions)].filter((p) => !this.rowCache.has(p)).sort((a, b) => a - b);
+  // Map position -> {row, record}; what is not cached yet comes in runs of neighbouring entries,
+  // one HTTP Range request each.
+  async entries(positions) {
+    const spans = await this.spans();
+    const missing = [...new Set(positions)].filter((p) => !this.entryCache.has(p));
+    missing.sort((a, b) => spans[2 * a] - spans[2 * b]);
     const runs = [];
     for (const p of missing) {
       const last = runs[runs.length - 1];
-      if (last && p - last[1] <= GAP) last[1] = p; else runs.push([p, p]);
+      if (last && spans[2 * p] - last.end <= GAP) {
+        last.positions.push(p);
+        last.end = Math.max(last.end, spans[2 * p + 1]);
+      } else runs.push({ start: spans[2 * p], end: spans[2 * p + 1], positions: [p] });
     }
-    await Promise.all(runs.map(([first, last]) => this.fetchRows(first, last)));
-    return new Map(positions.map((p) => [p, this.rowCache.get(p)]));
+    await Promise.all(runs.map((run) => this.fetchEntries(run, spans)));
+    return new Map(positions.map((p) => [p, this.entryCache.get(p)]));
   }
 
-  async fetchRows(first, last) {
+  async fetchEntries({ start, end, positions }, spans) {
+    const response = await fetch('data/entries.bin', { headers: { Range: `bytes=${start}-${end - 1}` } });
+    if (!response.ok) throw new Error(`data/entries.bin: HTTP ${response.status}`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const offset = response.status === 206 ? start : 0; // a server without Range support sends it all
     const dim = this.dim;
-    const response = await fetch('data/int8.bin', { headers: { Range: `bytes=${first * dim}-${(last + 1) * dim - 1}` } });
-    if (!response.ok) throw new Error(`data/int8.bin: HTTP ${response.status}`);
-    const bytes = new Int8Array(await response.arrayBuffer());
-    const start = response.status === 206 ? first : 0; // a server without Range support sends it all
-    const end = response.status === 206 ? last : this.count - 1;
-    for (let p = start; p <= end; p++) this.rowCache.set(p, bytes.subarray((p - start) * dim, (p - start + 1) * dim));
+    for (const p of positions) {
+      const entry = bytes.subarray(spans[2 * p] - offset, spans[2 * p + 1] - offset);
+      const row = new Int8Array(entry.buffer, entry.byteOffset, dim);
+      this.entryCache.set(p, { row, record: unpack(JSON.parse(decoder.decode(entry.subarray(dim)))) });
+    }
   }
 
   // [{position, score}] by words of the titles, rarer words weighing more; best first.
@@ -193,6 +202,8 @@ function dayNumber(iso) {
   return Number.isNaN(t) ? 0 : Math.floor(t / 86400000);
 }
 
+// A record of files.py; "" links are arXiv's own for the id.
 function unpack([id, date, title, topics, tldr, authors, abs, pdf]) {
-  return { id, date, title, topics, tldr, authors, abs, pdf };
+  const arxiv = (kind, url) => url || `https://arxiv.org/${kind}/${id}`;
+  return { id, date, title, topics, tldr, authors, abs: arxiv('abs', abs), pdf: arxiv('pdf', pdf) };
 }

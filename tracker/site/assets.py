@@ -1,14 +1,16 @@
 """The site's static files: the page (site/app), the npm-installed libraries, the query model.
 
 The libraries come from `site/node_modules` (installed by `npm ci` in site/, pinned by its
-package-lock.json); nothing is fetched here. The model is a transformers.js-style folder
-(tokenizer.json, tokenizer_config.json, onnx/model_quantized.onnx): only the int8 graph is
-shipped (a quarter of the fp32 one), renamed model/model.onnx, with its hash in model/id.txt so the
-page's cache of it is keyed by the file itself.
+package-lock.json); nothing is fetched here. The model is the browser export
+(onnx_graph.browser_model): its tokenizer files and site/: the int8 graph without the word table
+(model/model.onnx) and that table (model/words.bin, words.json), which the page looks up itself;
+their hash is model/id.txt, so the page's cache of them is keyed by the files themselves. The wasm
+runtime is stored gzip-compressed (a quarter of its size); the page inflates it.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import shutil
 import tempfile
@@ -17,7 +19,7 @@ from pathlib import Path
 from tracker.errors import TrackerError
 from tracker.model_files import fingerprint, model_slug, resolve_model_dir
 
-# (package path under node_modules, file) -> served as vendor/<file>
+# (package path under node_modules, file) -> served as vendor/<file> (the .wasm as vendor/<file>.gz)
 VENDOR_FILES = (
     ("onnxruntime-web/dist", "ort.wasm.min.mjs"),
     ("onnxruntime-web/dist", "ort-wasm-simd-threaded.mjs"),
@@ -27,7 +29,9 @@ VENDOR_FILES = (
 MODEL_FILES = {
     "tokenizer.json": "tokenizer.json",
     "tokenizer_config.json": "tokenizer_config.json",
-    "onnx/model_quantized.onnx": "model.onnx",
+    "site/model.onnx": "model.onnx",
+    "site/words.bin": "words.bin",
+    "site/words.json": "words.json",
 }
 
 
@@ -49,7 +53,11 @@ def copy_vendor(node_modules: Path, out: Path) -> None:
         )
     (out / "vendor").mkdir(exist_ok=True)
     for package, name in VENDOR_FILES:
-        shutil.copyfile(node_modules / package / name, out / "vendor" / name)
+        if name.endswith(".wasm"):  # the runtime: 15 MB, 3.8 MB gzip-compressed; the page inflates it
+            data = gzip.compress((node_modules / package / name).read_bytes(), 9, mtime=0)
+            (out / "vendor" / f"{name}.gz").write_bytes(data)
+        else:
+            shutil.copyfile(node_modules / package / name, out / "vendor" / name)
 
 
 def copy_model(model_dir: Path, out: Path) -> str:
@@ -64,7 +72,7 @@ def copy_model(model_dir: Path, out: Path) -> str:
     target.mkdir(exist_ok=True)
     for source, name in MODEL_FILES.items():
         shutil.copyfile(model_dir / source, target / name)
-    digest = _file_hash(target / "model.onnx")
+    digest = _files_hash([target / "model.onnx", target / "words.bin"])
     (target / "id.txt").write_text(digest + "\n", encoding="ascii")
     return digest
 
@@ -93,9 +101,10 @@ def exported_model(model: str) -> Path:
     return folder
 
 
-def _file_hash(path: Path) -> str:
+def _files_hash(paths: list[Path]) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    for path in paths:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()[:16]

@@ -2,16 +2,18 @@
 
 data/meta.json          counts, dims, int8 scale, topic and profile names, file names, build date
 data/codes.bin          n x dim/8 bytes: sign codes, scanned in full by every semantic search
-data/int8.bin           n x dim bytes: int8 rows; a search fetches only its candidates' rows (HTTP Range)
+data/entries.bin        per paper its int8 row (dim bytes) then its display record (UTF-8 JSON), papers
+                        in search order (codes.search_order); a search fetches only its candidates'
+                        entries, neighbours in one HTTP Range request, and shows their records
+data/spans.bin          n x 2 uint32 (little-endian): where paper i's entry starts and ends in entries.bin
 data/dates.bin          n x uint16 (little-endian): days since 1970-01-01 of each paper's date (date filter)
 data/titles.json        every title, for the lexical search (while the model loads / without WebAssembly)
 data/ids.json           every arXiv id, for the paper view (#paper/ID)
-data/papers/K.json      shard K: the display records of papers K*SHARD .. K*SHARD+SHARD-1
 data/topic-I.json       positions of topic I's papers (newest first): topic page and topic filter
 data/profile-I.json     positions of profile I's papers: the profile filter
 data/days.json, data/day/DATE.json, data/today.json, data/themes.json: the browsing views
-Positions are indexes in site order (newest first). Paper text is stored as plain strings: the page
-puts it in the DOM with textContent only.
+Positions are indexes in site order (newest first); only entries.bin is in search order. Paper text
+is stored as plain strings: the page puts it in the DOM with textContent only.
 """
 
 from __future__ import annotations
@@ -26,10 +28,9 @@ from typing import Any
 import numpy as np
 
 from tracker.site.catalogue import Catalogue, tldr
-from tracker.site.codes import binary_codes, int8_rows, int8_scale
+from tracker.site.codes import binary_codes, int8_rows, int8_scale, search_order
 
-SHARD = 16  # papers per metadata shard: a result page of 20 fetches at most 20 small files (~6 KB each)
-FORMAT = 1
+FORMAT = 2
 _EPOCH = dt.date(1970, 1, 1)
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -44,11 +45,10 @@ def write_data(
         vectors = np.zeros((0, 8), dtype=np.float32)
     scale = int8_scale(vectors)
     (data_dir / "codes.bin").write_bytes(binary_codes(vectors).tobytes())
-    (data_dir / "int8.bin").write_bytes(int8_rows(vectors, scale).tobytes())
+    _write_entries(catalogue, int8_rows(vectors, scale), search_order(vectors), data_dir)
     (data_dir / "dates.bin").write_bytes(np.array([_days(p.date) for p in catalogue.papers], dtype="<u2").tobytes())
     _json(data_dir / "titles.json", [p.title for p in catalogue.papers])
     _json(data_dir / "ids.json", [p.id for p in catalogue.papers])
-    _write_shards(catalogue, data_dir / "papers")
     topic_index = {name: i for i, name in enumerate(catalogue.topics)}
     by_topic: dict[int, list[int]] = defaultdict(list)
     for pos, paper in enumerate(catalogue.papers):
@@ -65,7 +65,6 @@ def write_data(
         "count": len(catalogue.papers),
         "dim": int(vectors.shape[1]),
         "scale": scale,
-        "shard": SHARD,
         "topics": catalogue.topics,
         "topic_counts": [len(by_topic[i]) for i in range(len(catalogue.topics))],
         "profiles": catalogue.profiles,
@@ -78,7 +77,9 @@ def write_data(
 
 
 def record(paper: Any, topic_index: dict[str, int]) -> list[Any]:
-    """One paper as the page shows it: [id, date, title, topic indexes, tldr, authors, abs url, pdf url]."""
+    """One paper as the page shows it: [id, date, title, topic indexes, tldr, authors, abs url, pdf url];
+    a url is "" when it is arXiv's own for the id, of any version: the page links the latest version
+    (and saves a tenth of the site's data)."""
     return [
         paper.id,
         paper.date,
@@ -86,17 +87,28 @@ def record(paper: Any, topic_index: dict[str, int]) -> list[Any]:
         [topic_index[t] for t in paper.topics],
         tldr(paper),
         list(paper.authors[:6]) + ([f"+{len(paper.authors) - 6}"] if len(paper.authors) > 6 else []),
-        paper.abs_url or f"https://arxiv.org/abs/{paper.id}",
-        paper.pdf_url or f"https://arxiv.org/pdf/{paper.id}",
+        _unless_arxiv(paper.abs_url, "abs", paper.id),
+        _unless_arxiv(paper.pdf_url, "pdf", paper.id),
     ]
 
 
-def _write_shards(catalogue: Catalogue, folder: Path) -> None:
-    folder.mkdir(exist_ok=True)
+def _unless_arxiv(url: str, kind: str, paper_id: str) -> str:
+    return "" if re.fullmatch(rf"(https?://arxiv\.org/{kind}/{re.escape(paper_id)}(v\d+)?)?", url or "") else url
+
+
+def _write_entries(catalogue: Catalogue, rows: np.ndarray, order: np.ndarray, data_dir: Path) -> None:
+    """entries.bin (row + record per paper, in `order`) and spans.bin (each position's byte range)."""
     topic_index = {name: i for i, name in enumerate(catalogue.topics)}
-    for start in range(0, len(catalogue.papers), SHARD):
-        chunk = catalogue.papers[start : start + SHARD]
-        _json(folder / f"{start // SHARD}.json", [record(p, topic_index) for p in chunk])
+    spans = np.zeros((len(catalogue.papers), 2), dtype="<u4")
+    offset = 0
+    with (data_dir / "entries.bin").open("wb") as out:
+        for position in order:
+            text = _compact(record(catalogue.papers[position], topic_index))
+            entry = rows[position].tobytes() + text.encode("utf-8")
+            out.write(entry)
+            spans[position] = (offset, offset + len(entry))
+            offset += len(entry)
+    (data_dir / "spans.bin").write_bytes(spans.tobytes())
 
 
 def _write_days(catalogue: Catalogue, data_dir: Path) -> None:
@@ -126,5 +138,9 @@ def _days(date: str) -> int:
         return 0  # no date: sorts before any date filter's start
 
 
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def _json(path: Path, value: Any) -> None:
-    path.write_text(json.dumps(value, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    path.write_text(_compact(value), encoding="utf-8")

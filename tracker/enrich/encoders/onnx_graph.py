@@ -29,6 +29,7 @@ from tracker.model_files import resolve_model_dir
 
 OPSET = 17  # LayerNormalization; read by OpenVINO and onnxruntime-web alike
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+TOKEN_VECTORS = "token_vectors"  # the browser graph's first input: word embeddings looked up by the page
 MASKED = -10000.0  # added to attention scores of padding: exp() underflows to 0, yet stays quantisable
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu")
 
@@ -230,16 +231,15 @@ def _activation(g: _Graph, x: str, kind: str) -> str:
     return g.op("Mul", g.op("Mul", x, g.const(0.5)), g.op("Add", g.op("Tanh", inner), g.const(1.0)))
 
 
-def _embeddings(g: _Graph, shape: BertShape) -> str:
-    length = g.op("Gather", g.op("Shape", "input_ids"), g.const(1, np.int64))
+def _embeddings(g: _Graph, shape: BertShape, words_given: bool) -> str:
+    """Word + token-type + position embeddings, LayerNorm; `words_given`: the word vectors are an input."""
+    first = TOKEN_VECTORS if words_given else "input_ids"
+    length = g.op("Gather", g.op("Shape", first), g.const(1, np.int64))
     positions = g.op("Range", g.const(0, np.int64), length, g.const(1, np.int64))
+    words = first if words_given else g.lookup("embeddings.word_embeddings.weight", "input_ids")
     summed = g.op(
         "Add",
-        g.op(
-            "Add",
-            g.lookup("embeddings.word_embeddings.weight", "input_ids"),
-            g.lookup("embeddings.token_type_embeddings.weight", "token_type_ids"),
-        ),
+        g.op("Add", words, g.lookup("embeddings.token_type_embeddings.weight", "token_type_ids")),
         g.lookup("embeddings.position_embeddings.weight", positions),
     )
     return g.layer_norm(summed, "embeddings.LayerNorm", shape.eps)
@@ -284,8 +284,12 @@ def _pool_and_normalise(g: _Graph, tokens: str, mask: str, pooling: str) -> str:
     return g.op("Div", pooled, g.op("Max", norm, g.const(1e-12)))
 
 
-def encoder_graph(model_dir: Path, *, pooling: str | None = None, int8: bool = False):
-    """The model as an onnx.ModelProto: `last_hidden_state`, or with `pooling` the unit `sentence_embedding`."""
+def encoder_graph(model_dir: Path, *, pooling: str | None = None, int8: bool = False, words_given: bool = False):
+    """The model as an onnx.ModelProto: `last_hidden_state`, or with `pooling` the unit `sentence_embedding`.
+
+    `words_given`: the first input is `token_vectors` [batch, sequence, hidden] (the word embeddings,
+    looked up by the caller) instead of `input_ids`; the graph then holds no word table.
+    """
     from onnx import TensorProto, checker, helper
 
     model_dir = Path(model_dir)
@@ -294,7 +298,7 @@ def encoder_graph(model_dir: Path, *, pooling: str | None = None, int8: bool = F
     mask = g.op("Cast", "attention_mask", to=1)  # 1 = FLOAT
     unattended = g.op("Sub", g.const(1.0), g.op("Unsqueeze", mask, g.const([1, 2], np.int64)))
     mask_bias = g.op("Mul", unattended, g.const(MASKED))  # [batch, 1, 1, seq]: 0 for tokens, MASKED for padding
-    x = _embeddings(g, shape)
+    x = _embeddings(g, shape, words_given)
     for number in range(shape.layers):
         x = _layer(g, x, number, shape, mask_bias)
     dims: list[str | int]
@@ -304,10 +308,13 @@ def encoder_graph(model_dir: Path, *, pooling: str | None = None, int8: bool = F
         name, dims = "sentence_embedding", ["batch", shape.hidden]
         x = _pool_and_normalise(g, x, mask, pooling)
     g.nodes.append(helper.make_node("Identity", [x], [name]))
+    inputs = [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "sequence"]) for n in INPUTS]
+    if words_given:
+        inputs[0] = helper.make_tensor_value_info(TOKEN_VECTORS, TensorProto.FLOAT, ["batch", "sequence", shape.hidden])
     graph = helper.make_graph(
         g.nodes,
         "sentence_encoder",
-        [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "sequence"]) for n in INPUTS],
+        inputs,
         [helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)],
         initializer=g.initializers,
     )
@@ -337,22 +344,46 @@ def save_graph(model, path: Path) -> Path:
 
 
 def browser_model(model: str, out_dir: Path) -> Path:
-    """`out_dir` laid out as transformers.js loads a local model; returns it.
+    """`out_dir` laid out as transformers.js loads a local model, plus the site's smaller copy; returns it.
 
     config.json, tokenizer.json, tokenizer_config.json (model_max_length set to the window
     sentence-transformers truncates to, so the browser's vectors match ours),
     special_tokens_map.json, onnx/model.onnx (fp32) and onnx/model_quantized.onnx (int8 weights).
     Pool with `{pooling: "mean"|"cls", normalize: true}` as `plan_export(...).pooling` says.
+    site/: what `tracker site` ships: the int8 graph without its word table (input `token_vectors`)
+    and that table as words.bin (`write_word_table`), which the page looks up itself.
     """
     model_dir = resolve_model_dir(model)
     plan = plan_export(model_dir)
     out_dir = Path(out_dir)
     (out_dir / "onnx").mkdir(parents=True, exist_ok=True)
+    (out_dir / "site").mkdir(exist_ok=True)
     save_graph(encoder_graph(model_dir), out_dir / "onnx" / "model.onnx")
     save_graph(encoder_graph(model_dir, int8=True), out_dir / "onnx" / "model_quantized.onnx")
+    save_graph(encoder_graph(model_dir, int8=True, words_given=True), out_dir / "site" / "model.onnx")
+    write_word_table(load_weights(model_dir)["embeddings.word_embeddings.weight"], out_dir / "site")
     for name in ("config.json", "tokenizer.json", "special_tokens_map.json"):
         if (model_dir / name).is_file():
             shutil.copyfile(model_dir / name, out_dir / name)
     tokenizer_config = {**_read_json(model_dir / "tokenizer_config.json"), "model_max_length": plan.max_seq_length}
     (out_dir / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2), encoding="utf-8")
     return out_dir
+
+
+def write_word_table(table: np.ndarray, out_dir: Path) -> None:
+    """The word table as the int8 graph holds it, for the page to look up (half the int8 graph's bytes,
+    and none of its set-up time in onnxruntime-web): words.json {"rows", "dim"} and words.bin: one
+    float32 scale per row (little-endian), then the int8 rows."""
+    values, scales = _int8(np.asarray(table, dtype=np.float32), axis=1)
+    rows, dim = values.shape
+    (out_dir / "words.json").write_text(json.dumps({"rows": rows, "dim": dim}), encoding="utf-8")
+    (out_dir / "words.bin").write_bytes(scales.astype("<f4").tobytes() + values.tobytes())
+
+
+def read_word_table(folder: Path) -> np.ndarray:
+    """The table as the page rebuilds it: [rows, dim] float32."""
+    shape = json.loads((folder / "words.json").read_text(encoding="utf-8"))
+    data = (folder / "words.bin").read_bytes()
+    scales = np.frombuffer(data, dtype="<f4", count=shape["rows"])
+    values = np.frombuffer(data, dtype=np.int8, offset=4 * shape["rows"]).reshape(shape["rows"], shape["dim"])
+    return values * scales[:, None]

@@ -158,6 +158,7 @@ def test_the_private_arxiv_names_we_build_on_are_still_there():
     assert callable(_feed._build_result)
     assert {"header", "results"} <= set(inspect.signature(_feed.ParsedFeed).parameters)
     assert {"total_results", "items_per_page", "start_index"} <= set(inspect.signature(_feed.FeedHeader).parameters)
+    assert list(inspect.signature(arxiv.Client._format_url).parameters) == ["self", "search", "start", "page_size"]
 
 
 def test_the_user_agent_names_the_tracker_and_who_runs_it(monkeypatch):

@@ -7,10 +7,11 @@ with backoff (honouring Retry-After), and arXiv's error feed (HTTP 400, an entry
 "Error") becomes a clear message instead of an empty result. An entry that cannot be read is
 skipped with a warning naming it; the rest of its page is kept.
 
-Beyond its public API we rely on three private names of `arxiv` (4.x): `Client._parse_feed`
+Beyond its public API we rely on four private names of `arxiv` (4.x): `Client._parse_feed`
 (overridden: its page fetch is the only hook for our retries and strict parsing),
-`arxiv._feed._build_result` (the entry-to-Result mapping we would otherwise copy), and
-`arxiv._feed.ParsedFeed`/`FeedHeader` (what `_parse_feed` returns). pyproject pins `arxiv<5`,
+`arxiv._feed._build_result` (the entry-to-Result mapping we would otherwise copy),
+`arxiv._feed.ParsedFeed`/`FeedHeader` (what `_parse_feed` returns), and `Client._format_url`
+(the exact request URL, to keep id lists under URL limits). pyproject pins `arxiv<5`,
 and tests/test_sources_api.py::test_the_private_arxiv_names_we_build_on_are_still_there fails
 the day a release moves them.
 """

@@ -92,6 +92,18 @@ def test_tldr_is_the_stored_one_else_the_digests_extractive_one_capped():
     assert len(long) == 300 and long.endswith("…")
 
 
+def test_titles_and_tldrs_show_math_as_the_digest_does_and_html_stays_text(tmp_path):
+    math = paper("2401.00001", r"Bounds for $\varepsilon_1$-nets", topics=("a",)).with_changes(
+        tldr=r"We build $\varepsilon_1$-nets in $\mathcal{O}(n^2)$ time.")
+    papers = [math, paper("2401.00002", "<b>$x^2$</b>", topics=("a",))]
+    write_data(Catalogue(papers, unit_rows(2), ["a"]), tmp_path, built="2024-03-03")
+    records = {entry(tmp_path, i)[1][0]: entry(tmp_path, i)[1] for i in range(2)}
+    assert records["2401.00001"][2] == "Bounds for ε₁-nets"
+    assert records["2401.00001"][4] == "We build ε₁-nets in 𝒪(n²) time."
+    assert records["2401.00002"][2] == "<b>x²</b>"  # still text: the page sets it with textContent
+    assert "Bounds for ε₁-nets" in json.loads((tmp_path / "titles.json").read_text())
+
+
 def test_an_empty_ledger_gives_an_empty_site(tmp_path):
     meta = write_data(Catalogue([], np.zeros((0, 0), np.float32), []), tmp_path, built="2024-03-03")
     assert meta["count"] == 0 and (tmp_path / "codes.bin").read_bytes() == b""

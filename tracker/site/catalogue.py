@@ -15,6 +15,7 @@ import numpy as np
 
 from tracker.enrich.tldr import shown_tldr
 from tracker.models import Paper
+from tracker.render.latex import readable
 
 if TYPE_CHECKING:
     from tracker.config import Settings
@@ -44,9 +45,14 @@ class Catalogue:
         return [where[pid] for pid in ids if pid in where]
 
 
+def title(paper: Paper) -> str:
+    """The title as the digest shows it: LaTeX made readable (the page sets it as text)."""
+    return readable(paper.title)
+
+
 def tldr(paper: Paper) -> str:
     """The TL;DR the digest shows (the stored one, or computed now for an older record), capped."""
-    text = " ".join(shown_tldr(paper).split())
+    text = " ".join(readable(shown_tldr(paper)).split())
     return text if len(text) <= TLDR_CHARS else text[: TLDR_CHARS - 1].rstrip() + "…"
 
 

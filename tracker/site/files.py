@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from tracker.site.catalogue import Catalogue, tldr
+from tracker.site.catalogue import Catalogue, title, tldr
 from tracker.site.codes import binary_codes, int8_rows, int8_scale, search_order
 
 FORMAT = 2
@@ -47,7 +47,7 @@ def write_data(
     (data_dir / "codes.bin").write_bytes(binary_codes(vectors).tobytes())
     _write_entries(catalogue, int8_rows(vectors, scale), search_order(vectors), data_dir)
     (data_dir / "dates.bin").write_bytes(np.array([_days(p.date) for p in catalogue.papers], dtype="<u2").tobytes())
-    _json(data_dir / "titles.json", [p.title for p in catalogue.papers])
+    _json(data_dir / "titles.json", [title(p) for p in catalogue.papers])
     _json(data_dir / "ids.json", [p.id for p in catalogue.papers])
     topic_index = {name: i for i, name in enumerate(catalogue.topics)}
     by_topic: dict[int, list[int]] = defaultdict(list)
@@ -83,7 +83,7 @@ def record(paper: Any, topic_index: dict[str, int]) -> list[Any]:
     return [
         paper.id,
         paper.date,
-        paper.title,
+        title(paper),
         [topic_index[t] for t in paper.topics],
         tldr(paper),
         list(paper.authors[:6]) + ([f"+{len(paper.authors) - 6}"] if len(paper.authors) > 6 else []),

@@ -1,0 +1,82 @@
+"""Attacks on the memory-mapped vector store: odd files where the vectors file goes, another run saving mid-search."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.search_fakes import paper
+from tests.test_vectors import PAPERS, embed
+from tracker.errors import TrackerError
+from tracker.store.search import Filters, search
+from tracker.store.vectors import VectorStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Another run (its own process) rebuilding the store from argv[1]'s papers in the other order, some dropped.
+REBUILD = """
+import sys
+from pathlib import Path
+from tests.test_attacks_store_mmap import papers
+from tests.test_embed import CountingEncoder
+from tracker.enrich.embed import embed_papers
+from tracker.store.vectors import VectorStore
+store = VectorStore.open(Path(sys.argv[1]), "fake-model")
+store.clear()
+embed_papers(store, papers(int(sys.argv[2]))[::-1][: int(sys.argv[3])], CountingEncoder())
+assert store.save()
+"""
+
+
+def papers(count: int) -> list:
+    """The first half dated January, the second February (a --since filter tells them apart)."""
+    return [paper(f"2401.{i:05d}", f"Paper {i}", date="2024-01-10" if i < count // 2 else "2024-02-10")
+            for i in range(count)]
+
+
+def rebuild_in_another_process(state_dir: Path, count: int, keep: int) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", REBUILD, str(state_dir), str(count), str(keep)], check=True, env=env, cwd=ROOT)
+
+
+@pytest.mark.parametrize("count, keep", [(10, 4), (600, 600)], ids=["rows read by id", "all rows read (filters)"])
+def test_a_search_while_another_run_rebuilds_the_store_never_mixes_their_rows(tmp_path, count, keep):
+    """`tracker search` opens the store while its encoder loads and reads the rows it prints later."""
+    embed(tmp_path, papers(count))
+    reader = VectorStore.open(tmp_path, "fake-model", with_meta=False)
+    query = reader.vector("2401.00001")
+    rebuild_in_another_process(tmp_path, count, keep)
+    try:
+        hits = search(reader, query, 5, Filters(since="2024-02-01"))
+    except TrackerError as exc:  # one clear line: run it again
+        assert "changed" in str(exc) and "again" in str(exc)
+    else:  # or an answer, but only ever the right one
+        assert hits and all(hit.date >= "2024-02-01" and hit.title == f"Paper {int(hit.id[5:])}" for hit in hits)
+
+
+SPECIAL_OPEN = """
+import logging, sys
+from pathlib import Path
+from tracker.store.vectors import VectorStore
+logging.basicConfig(level=logging.WARNING)
+print(len(VectorStore.open(Path(sys.argv[1]), "fake-model")))
+"""
+
+
+def test_a_fifo_where_the_vectors_file_goes_is_not_waited_on(tmp_path):
+    """Opening a FIFO for reading blocks until a writer comes: the store must not hang on it."""
+    embed(tmp_path, PAPERS)
+    (vectors_file,) = tmp_path.glob("vectors-*.f32")
+    vectors_file.unlink()
+    os.mkfifo(vectors_file)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    try:
+        done = subprocess.run([sys.executable, "-c", SPECIAL_OPEN, str(tmp_path)], capture_output=True, text=True,
+                              env=env, timeout=15)
+    except subprocess.TimeoutExpired:
+        pytest.fail("opening the store hung on a FIFO")
+    assert done.returncode == 0 and done.stdout.strip() == "0"
+    assert "will be rebuilt" in done.stderr and vectors_file.name in done.stderr

@@ -12,6 +12,7 @@ import mmap
 import os
 import re
 import sqlite3
+import stat
 import zlib
 from contextlib import closing
 from pathlib import Path
@@ -79,8 +80,12 @@ def remove_links(state_dir: Path) -> None:
 
 def map_vectors(path: Path, count: int, dim: int, crc: int) -> np.ndarray:
     """The vectors file, memory-mapped read-only once its size and CRC-32 match (a link is not read)."""
-    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
+    # O_NONBLOCK: a FIFO put there would hold the open until some writer came (a file ignores the flag)
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb") as handle:
+        found = os.fstat(handle.fileno())
+        if not stat.S_ISREG(found.st_mode):
+            raise Damaged(f"damaged ({path.name} is not a regular file)")
+        size = found.st_size
         if size != count * dim * 4:
             raise Damaged(f"truncated or damaged ({path.name} is {size} bytes, expected {count * dim * 4})")
         if not size:

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from tracker.errors import TrackerError
 from tracker.model_files import canonical_model_name, model_identity, same_model
 from tracker.store import index as nn
 from tracker.store import vector_files as files
@@ -43,6 +44,10 @@ from tracker.store.vector_files import ANN_FILE, STORE_FILE, Damaged
 log = logging.getLogger(__name__)
 
 FORMAT = "3"
+
+
+class StoreChanged(TrackerError):
+    """Another run saved the store between our opening it and a late read of its rows."""
 
 
 def row_meta(paper: Any) -> dict[str, Any]:
@@ -166,9 +171,8 @@ class VectorStore:
     def meta(self, paper_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Search metadata of the given papers, in order (id included)."""
         if self._meta is None and len(paper_ids) <= 500:  # opened for search: read just these rows
-            with files.connect(self.path, read_only=True) as db:
-                marks = ",".join("?" * len(paper_ids))
-                found = dict(db.execute(f"SELECT id, meta FROM papers WHERE id IN ({marks})", list(paper_ids)))
+            marks = ",".join("?" * len(paper_ids))
+            found = dict(self._read_rows(f"SELECT id, meta FROM papers WHERE id IN ({marks})", list(paper_ids)))
             texts = [found[pid] for pid in paper_ids]
         else:  # many rows (filters): read them all at once
             meta = self._load_meta()
@@ -181,11 +185,23 @@ class VectorStore:
         if self._meta is None:
             self._meta = meta = ["{}"] * len(self.ids)
             if self.ids:  # (no file to read before the first save)
-                with files.connect(self.path, read_only=True) as db:
-                    for pos, text in db.execute("SELECT pos, meta FROM papers"):
-                        if pos < len(meta):
-                            meta[pos] = text
+                for pos, text in self._read_rows("SELECT pos, meta FROM papers"):
+                    if pos < len(meta):
+                        meta[pos] = text
         return self._meta
+
+    def _read_rows(self, query: str, params: Sequence[str] = ()) -> list[Any]:
+        """Rows read after opening (search reads them once its encoder is loaded), from the save we opened:
+        another run's save meanwhile may have dropped or moved them."""
+        with files.connect(self.path, read_only=True) as db:
+            db.execute("BEGIN")
+            saved = db.execute("SELECT value FROM info WHERE key = 'generation'").fetchone()
+            if saved is None or int(saved[0]) != self.generation:
+                raise StoreChanged(
+                    f"the search index {self.path} changed while being read (another tracker run saved it):"
+                    " run the command again"
+                )
+            return db.execute(query, params).fetchall()
 
     # --- filling (tracker.enrich.embed decides what to embed) --------------------------------
 

@@ -171,8 +171,11 @@ class VectorStore:
     def meta(self, paper_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Search metadata of the given papers, in order (id included)."""
         if self._meta is None and len(paper_ids) <= 500:  # opened for search: read just these rows
-            marks = ",".join("?" * len(paper_ids))
-            found = dict(self._read_rows(f"SELECT id, meta FROM papers WHERE id IN ({marks})", list(paper_ids)))
+            with files.connect(self.path, read_only=True) as db:
+                marks = ",".join("?" * len(paper_ids))
+                found = dict(db.execute(f"SELECT id, meta FROM papers WHERE id IN ({marks})", list(paper_ids)))
+            if not found.keys() >= set(paper_ids):
+                raise self._changed()
             texts = [found[pid] for pid in paper_ids]
         else:  # many rows (filters): read them all at once
             meta = self._load_meta()
@@ -181,27 +184,26 @@ class VectorStore:
         return [{"id": pid, **json.loads(text)} for pid, text in zip(paper_ids, texts, strict=True)]
 
     def _load_meta(self) -> list[str]:
-        """Each row's metadata (JSON), read from the file on first need."""
+        """Each row's metadata (JSON), read from the file on first need (before any row is added)."""
         if self._meta is None:
-            self._meta = meta = ["{}"] * len(self.ids)
+            meta: list[str | None] = [None] * len(self.ids)
             if self.ids:  # (no file to read before the first save)
-                for pos, text in self._read_rows("SELECT pos, meta FROM papers"):
-                    if pos < len(meta):
-                        meta[pos] = text
+                with files.connect(self.path, read_only=True) as db:
+                    for pos, pid, text in db.execute("SELECT pos, id, meta FROM papers"):
+                        if pos < len(meta) and pid == self.ids[pos]:
+                            meta[pos] = text
+            if None in meta:
+                raise self._changed()
+            self._meta = [text or "{}" for text in meta]
         return self._meta
 
-    def _read_rows(self, query: str, params: Sequence[str] = ()) -> list[Any]:
-        """Rows read after opening (search reads them once its encoder is loaded), from the save we opened:
-        another run's save meanwhile may have dropped or moved them."""
-        with files.connect(self.path, read_only=True) as db:
-            db.execute("BEGIN")
-            saved = db.execute("SELECT value FROM info WHERE key = 'generation'").fetchone()
-            if saved is None or int(saved[0]) != self.generation:
-                raise StoreChanged(
-                    f"the search index {self.path} changed while being read (another tracker run saved it):"
-                    " run the command again"
-                )
-            return db.execute(query, params).fetchall()
+    def _changed(self) -> StoreChanged:
+        """Rows read after opening (search reads them once its encoder is loaded) were moved or dropped
+        by another run's save meanwhile (one that replaced the whole store)."""
+        return StoreChanged(
+            f"the search index {self.path} changed while being read (another tracker run saved it):"
+            " run the command again"
+        )
 
     # --- filling (tracker.enrich.embed decides what to embed) --------------------------------
 

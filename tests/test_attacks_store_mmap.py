@@ -80,3 +80,28 @@ def test_a_fifo_where_the_vectors_file_goes_is_not_waited_on(tmp_path):
         pytest.fail("opening the store hung on a FIFO")
     assert done.returncode == 0 and done.stdout.strip() == "0"
     assert "will be rebuilt" in done.stderr and vectors_file.name in done.stderr
+
+
+# A save that runs out of disk (a file size limit, as `ulimit -f` sets): the vectors file stops short.
+SAVE_TOO_BIG = """
+import logging, resource, sys
+from pathlib import Path
+from tests.test_attacks_store_mmap import papers
+from tests.test_embed import CountingEncoder
+from tracker.enrich.embed import embed_papers
+from tracker.store.vectors import VectorStore
+logging.basicConfig(level=logging.WARNING)
+resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, 30_000))
+store = VectorStore.open(Path(sys.argv[1]), "fake-model")
+embed_papers(store, papers(400), CountingEncoder())
+print(store.save())
+"""
+
+
+def test_a_save_that_runs_out_of_disk_leaves_the_old_store_and_no_half_file_taking_the_space(tmp_path):
+    embed(tmp_path, papers(100))  # 100 x 16 floats: 6,400 bytes
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", SAVE_TOO_BIG, str(tmp_path)], capture_output=True, text=True, env=env)
+    assert done.stdout.strip() == "False" and "not saved" in done.stderr and "Traceback" not in done.stderr
+    assert [p.name for p in tmp_path.glob("vectors-*.f32")] == ["vectors-1.f32"]  # the disk is as full as before
+    assert len(VectorStore.open(tmp_path, "fake-model")) == 100

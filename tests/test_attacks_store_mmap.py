@@ -1,18 +1,23 @@
 """Attacks on the memory-mapped vector store: odd files where the vectors file goes, another run saving mid-search."""
 from __future__ import annotations
 
+import json
+import logging
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from tests.search_fakes import paper
+from tests.test_search import encoder, project  # noqa: F401 (fixtures)
 from tests.test_vectors import PAPERS, embed
 from tracker.errors import TrackerError
 from tracker.store.search import Filters, search
-from tracker.store.vectors import VectorStore
+from tracker.store.vectors import STORE_FILE, VectorStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,7 +28,7 @@ from pathlib import Path
 from tests.test_attacks_store_mmap import papers
 from tests.test_embed import CountingEncoder
 from tracker.enrich.embed import embed_papers
-from tracker.store.vectors import VectorStore
+from tracker.store.vectors import STORE_FILE, VectorStore
 store = VectorStore.open(Path(sys.argv[1]), "fake-model")
 store.clear()
 embed_papers(store, papers(int(sys.argv[2]))[::-1][: int(sys.argv[3])], CountingEncoder())
@@ -60,7 +65,7 @@ def test_a_search_while_another_run_rebuilds_the_store_never_mixes_their_rows(tm
 SPECIAL_OPEN = """
 import logging, sys
 from pathlib import Path
-from tracker.store.vectors import VectorStore
+from tracker.store.vectors import STORE_FILE, VectorStore
 logging.basicConfig(level=logging.WARNING)
 print(len(VectorStore.open(Path(sys.argv[1]), "fake-model")))
 """
@@ -89,7 +94,7 @@ from pathlib import Path
 from tests.test_attacks_store_mmap import papers
 from tests.test_embed import CountingEncoder
 from tracker.enrich.embed import embed_papers
-from tracker.store.vectors import VectorStore
+from tracker.store.vectors import STORE_FILE, VectorStore
 logging.basicConfig(level=logging.WARNING)
 resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, 30_000))
 store = VectorStore.open(Path(sys.argv[1]), "fake-model")
@@ -105,3 +110,28 @@ def test_a_save_that_runs_out_of_disk_leaves_the_old_store_and_no_half_file_taki
     assert done.stdout.strip() == "False" and "not saved" in done.stderr and "Traceback" not in done.stderr
     assert [p.name for p in tmp_path.glob("vectors-*.f32")] == ["vectors-1.f32"]  # the disk is as full as before
     assert len(VectorStore.open(tmp_path, "fake-model")) == 100
+
+
+def _spoil_row(state_dir: Path, statement: str) -> None:
+    with closing(sqlite3.connect(state_dir / STORE_FILE)) as db:
+        db.execute(statement)
+        db.commit()
+
+
+def test_a_row_whose_search_metadata_no_longer_parses_is_one_line_then_rebuilt(project):
+    assert project("index").exit_code == 0
+    _spoil_row(project.state_dir, "UPDATE papers SET meta = substr(meta, 1, 20) WHERE id = '2402.00004'")
+    result = project("search", "Protein structure study 4 with a graph", "-k", "2")
+    assert result.exit_code != 0 and not isinstance(result.exception, json.JSONDecodeError)
+    assert "damaged" in result.output and "tracker index" in result.output and len(result.output.splitlines()) == 1
+    assert project("index").exit_code == 0  # sees the damage, rebuilds
+    result = project("search", "Protein structure study 4 with a graph", "-k", "1")
+    assert result.exit_code == 0 and "Protein structure study 4" in result.output
+
+
+def test_a_flipped_byte_in_a_title_is_seen_by_the_next_run_not_kept(tmp_path, caplog):
+    embed(tmp_path)
+    _spoil_row(tmp_path, "UPDATE papers SET meta = replace(meta, 'number 3', 'numbeR 3')")
+    with caplog.at_level(logging.WARNING, logger="tracker.store.vectors"):
+        assert len(VectorStore.open(tmp_path, "fake-model")) == 0
+    assert "will be rebuilt" in caplog.text

@@ -65,26 +65,29 @@ def test_a_search_while_another_run_rebuilds_the_store_never_mixes_their_rows(tm
 SPECIAL_OPEN = """
 import logging, sys
 from pathlib import Path
-from tracker.store.vectors import STORE_FILE, VectorStore
+from tests.test_vectors import embed
+from tracker.store.vectors import VectorStore
 logging.basicConfig(level=logging.WARNING)
 print(len(VectorStore.open(Path(sys.argv[1]), "fake-model")))
+_, count, _ = embed(Path(sys.argv[1]))
+print(count, len(VectorStore.open(Path(sys.argv[1]), "fake-model")))
 """
 
 
-def test_a_fifo_where_the_vectors_file_goes_is_not_waited_on(tmp_path):
+@pytest.mark.parametrize("name", ["vectors-1.f32", STORE_FILE, f"{STORE_FILE}-journal"])
+def test_a_fifo_where_a_store_file_goes_is_not_waited_on(tmp_path, name):
     """Opening a FIFO for reading blocks until a writer comes: the store must not hang on it."""
     embed(tmp_path, PAPERS)
-    (vectors_file,) = tmp_path.glob("vectors-*.f32")
-    vectors_file.unlink()
-    os.mkfifo(vectors_file)
+    (tmp_path / name).unlink(missing_ok=True)
+    os.mkfifo(tmp_path / name)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     try:
         done = subprocess.run([sys.executable, "-c", SPECIAL_OPEN, str(tmp_path)], capture_output=True, text=True,
                               env=env, timeout=15)
     except subprocess.TimeoutExpired:
-        pytest.fail("opening the store hung on a FIFO")
-    assert done.returncode == 0 and done.stdout.strip() == "0"
-    assert "will be rebuilt" in done.stderr and vectors_file.name in done.stderr
+        pytest.fail(f"opening the store hung on a FIFO named {name}")
+    assert done.returncode == 0 and done.stdout.split() == ["0", str(len(PAPERS)), str(len(PAPERS))], done.stderr
+    assert "will be rebuilt" in done.stderr and name in done.stderr and "Traceback" not in done.stderr
 
 
 # A save that runs out of disk (a file size limit, as `ulimit -f` sets): the vectors file stops short.

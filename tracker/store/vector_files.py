@@ -71,11 +71,25 @@ def roll_back_killed_save(path: Path) -> None:
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
 
 
+def _database_files(state_dir: Path) -> list[Path]:
+    return [state_dir / name for name in (STORE_FILE, *(f"{STORE_FILE}-{side}" for side in ("journal", "wal", "shm")))]
+
+
+def _special(path: Path) -> bool:
+    """A FIFO, socket or device (or a link to one): SQLite would wait on it forever or write into it."""
+    return path.is_fifo() or path.is_socket() or path.is_char_device() or path.is_block_device()
+
+
+def special_database_file(state_dir: Path) -> Path | None:
+    return next((path for path in _database_files(state_dir) if _special(path)), None)
+
+
 def remove_links(state_dir: Path) -> None:
-    """Links where the store or SQLite's side files go: SQLite would write through them, outside the state folder."""
-    for name in (STORE_FILE, *(f"{STORE_FILE}-{side}" for side in ("journal", "wal", "shm"))):
-        if (state_dir / name).is_symlink():
-            (state_dir / name).unlink()
+    """Links or special files where the store or SQLite's side files go: SQLite would write through
+    them (outside the state folder) or wait on them."""
+    for path in _database_files(state_dir):
+        if path.is_symlink() or _special(path):
+            path.unlink()
 
 
 def map_vectors(path: Path, count: int, dim: int, crc: int) -> np.ndarray:

@@ -93,6 +93,11 @@ class VectorStore:
             return store
         if not store.path.exists():
             return store
+        special = files.special_database_file(store.state_dir)
+        if special is not None:  # opening it would wait forever (a FIFO) or read a device; save replaces it
+            log.warning("vector store %s: %s is not a regular file; it will be rebuilt", store.path, special.name)
+            store.clear()
+            return store
         try:
             files.roll_back_killed_save(store.path)
             with files.connect(store.path, read_only=True) as db:

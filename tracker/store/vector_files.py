@@ -12,6 +12,7 @@ import mmap
 import os
 import re
 import sqlite3
+import stat
 import zlib
 from contextlib import closing
 from pathlib import Path
@@ -70,17 +71,35 @@ def roll_back_killed_save(path: Path) -> None:
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
 
 
+def _database_files(state_dir: Path) -> list[Path]:
+    return [state_dir / name for name in (STORE_FILE, *(f"{STORE_FILE}-{side}" for side in ("journal", "wal", "shm")))]
+
+
+def _special(path: Path) -> bool:
+    """A FIFO, socket or device (or a link to one): SQLite would wait on it forever or write into it."""
+    return path.is_fifo() or path.is_socket() or path.is_char_device() or path.is_block_device()
+
+
+def special_database_file(state_dir: Path) -> Path | None:
+    return next((path for path in _database_files(state_dir) if _special(path)), None)
+
+
 def remove_links(state_dir: Path) -> None:
-    """Links where the store or SQLite's side files go: SQLite would write through them, outside the state folder."""
-    for name in (STORE_FILE, *(f"{STORE_FILE}-{side}" for side in ("journal", "wal", "shm"))):
-        if (state_dir / name).is_symlink():
-            (state_dir / name).unlink()
+    """Links or special files where the store or SQLite's side files go: SQLite would write through
+    them (outside the state folder) or wait on them."""
+    for path in _database_files(state_dir):
+        if path.is_symlink() or _special(path):
+            path.unlink()
 
 
 def map_vectors(path: Path, count: int, dim: int, crc: int) -> np.ndarray:
     """The vectors file, memory-mapped read-only once its size and CRC-32 match (a link is not read)."""
-    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
+    # O_NONBLOCK: a FIFO put there would hold the open until some writer came (a file ignores the flag)
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb") as handle:
+        found = os.fstat(handle.fileno())
+        if not stat.S_ISREG(found.st_mode):
+            raise Damaged(f"damaged ({path.name} is not a regular file)")
+        size = found.st_size
         if size != count * dim * 4:
             raise Damaged(f"truncated or damaged ({path.name} is {size} bytes, expected {count * dim * 4})")
         if not size:

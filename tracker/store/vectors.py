@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from tracker.errors import TrackerError
 from tracker.model_files import canonical_model_name, model_identity, same_model
 from tracker.store import index as nn
 from tracker.store import vector_files as files
@@ -43,6 +44,10 @@ from tracker.store.vector_files import ANN_FILE, STORE_FILE, Damaged
 log = logging.getLogger(__name__)
 
 FORMAT = "3"
+
+
+class StoreChanged(TrackerError):
+    """Another run saved the store between our opening it and a late read of its rows."""
 
 
 def row_meta(paper: Any) -> dict[str, Any]:
@@ -88,6 +93,11 @@ class VectorStore:
             return store
         if not store.path.exists():
             return store
+        special = files.special_database_file(store.state_dir)
+        if special is not None:  # opening it would wait forever (a FIFO) or read a device; save replaces it
+            log.warning("vector store %s: %s is not a regular file; it will be rebuilt", store.path, special.name)
+            store.clear()
+            return store
         try:
             files.roll_back_killed_save(store.path)
             with files.connect(store.path, read_only=True) as db:
@@ -118,6 +128,8 @@ class VectorStore:
             raise Damaged("damaged (the paper rows fail their check)")
         self._listed, self._positions = [flag == "1" for flag in listed or ""], None
         self._meta = [text for (text,) in db.execute("SELECT meta FROM papers ORDER BY pos")] if with_meta else None
+        if self._meta is not None and not _meta_sound(info, self._meta):
+            raise Damaged("damaged (the papers' search metadata fails its check)")
         vectors_file = files.vectors_path(self.state_dir, info["vectors"])
         self._vectors = files.map_vectors(vectors_file, count, int(info["dim"]), int(info["vectors_crc"]))
         self.generation = int(info["generation"])
@@ -169,23 +181,48 @@ class VectorStore:
             with files.connect(self.path, read_only=True) as db:
                 marks = ",".join("?" * len(paper_ids))
                 found = dict(db.execute(f"SELECT id, meta FROM papers WHERE id IN ({marks})", list(paper_ids)))
+            if not found.keys() >= set(paper_ids):
+                raise self._changed()
             texts = [found[pid] for pid in paper_ids]
         else:  # many rows (filters): read them all at once
             meta = self._load_meta()
             positions = self._pos
             texts = [meta[positions[pid]] for pid in paper_ids]
-        return [{"id": pid, **json.loads(text)} for pid, text in zip(paper_ids, texts, strict=True)]
+        try:
+            return [{"id": pid, **json.loads(text)} for pid, text in zip(paper_ids, texts, strict=True)]
+        except (ValueError, TypeError) as exc:  # (not a JSON object: TypeError)
+            raise self._damaged(f"a paper's search metadata is unreadable: {exc}") from None
 
     def _load_meta(self) -> list[str]:
-        """Each row's metadata (JSON), read from the file on first need."""
+        """Each row's metadata (JSON), read from the file on first need (before any row is added)."""
         if self._meta is None:
-            self._meta = meta = ["{}"] * len(self.ids)
+            meta: list[str | None] = [None] * len(self.ids)
             if self.ids:  # (no file to read before the first save)
                 with files.connect(self.path, read_only=True) as db:
-                    for pos, text in db.execute("SELECT pos, meta FROM papers"):
-                        if pos < len(meta):
-                            meta[pos] = text
+                    db.execute("BEGIN")
+                    rows = db.execute("SELECT pos, id, meta FROM papers").fetchall()
+                    info = dict(db.execute("SELECT key, value FROM info"))
+                for pos, pid, text in rows:
+                    if pos < len(meta) and pid == self.ids[pos]:
+                        meta[pos] = text
+                if not _meta_sound(info, [text for _, _, text in rows]):
+                    raise self._damaged("the papers' search metadata fails its check")
+            if None in meta:
+                raise self._changed()
+            self._meta = [text or "{}" for text in meta]
         return self._meta
+
+    def _damaged(self, how: str) -> TrackerError:
+        """Damage seen after opening (the rows search reads late): the next `tracker index` or run rebuilds."""
+        return TrackerError(f"the search index {self.path} is damaged ({how}): run `tracker index --rebuild`")
+
+    def _changed(self) -> StoreChanged:
+        """Rows read after opening (search reads them once its encoder is loaded) were moved or dropped
+        by another run's save meanwhile (one that replaced the whole store)."""
+        return StoreChanged(
+            f"the search index {self.path} changed while being read (another tracker run saved it):"
+            " run the command again"
+        )
 
     # --- filling (tracker.enrich.embed decides what to embed) --------------------------------
 
@@ -280,6 +317,9 @@ class VectorStore:
             log.warning(
                 "vector store %s not saved (%s); the next run embeds again what it lacks", self.path, files.problem(exc)
             )
+            files.remove_unnamed_vectors(
+                self.path, self.state_dir
+            )  # the file written for it: a full disk keeps no half
             return False
         self._save_ann(generation)
         self.generation, self._changed_rows, self._dirty_rows = generation, set(), set()
@@ -323,6 +363,7 @@ class VectorStore:
             "dim": str(self.dim or 0),
             "generation": str(generation),
             "rows_crc": str(_rows_crc(self.ids, self._hashes)),
+            "meta_crc": str(_meta_crc(meta)),
             "vectors": stored["vectors"],
             "vectors_crc": stored["vectors_crc"],
         }
@@ -342,3 +383,12 @@ class VectorStore:
 def _rows_crc(ids: list[str], hashes: list[str]) -> int:
     """One checksum over which paper sits at which row with which text: a flipped id is seen."""
     return zlib.crc32("\n".join(hashes).encode(), zlib.crc32("\n".join(ids).encode()))
+
+
+def _meta_sound(info: dict[str, str], meta: list[str]) -> bool:
+    """The search metadata (every row's, in row order) matches its CRC-32 (stores saved before it had none)."""
+    return info.get("meta_crc") in (None, str(_meta_crc(meta)))
+
+
+def _meta_crc(meta: list[str]) -> int:
+    return zlib.crc32("\n".join(meta).encode())

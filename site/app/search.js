@@ -168,22 +168,23 @@ export function scanCodes(query, codes, codeBytes, count, mask, exclude, keep) {
       table[b * 256 + v] = s;
     }
   }
-  // four code bytes per load (~40% faster than byte by byte): codes of a multiple of 32 bits
-  // (dim % 32 == 0, as every model's), bytes in little-endian order, as every browser has them
-  const words = new Uint32Array(codes.buffer, codes.byteOffset, (count * codeBytes) >> 2);
-  const wordsPerCode = codeBytes >> 2;
+  // four code bytes per load (~40% faster than one by one) when codes are whole 32-bit words, as
+  // every model's are (dim % 32 == 0); little-endian, as every browser is
+  const words = codeBytes % 4 ? null : new Uint32Array(codes.buffer, codes.byteOffset, (count * codeBytes) >> 2);
   const bestScore = new Float32Array(keep).fill(-Infinity);
   const bestPos = new Int32Array(keep).fill(-1);
   let floor = -Infinity;
   let floorAt = 0;
-  for (let i = 0, off = 0; i < count; i++, off += wordsPerCode) {
+  for (let i = 0, off = 0; i < count; i++, off += codeBytes) {
     if ((mask && !mask[i]) || i === exclude) continue;
     let s = 0;
-    for (let w = 0, t = 0; w < wordsPerCode; w++, t += 1024) {
-      const x = words[off + w];
-      s += table[t | (x & 255)] + table[t | 256 | ((x >>> 8) & 255)]
-        + table[t | 512 | ((x >>> 16) & 255)] + table[t | 768 | (x >>> 24)];
-    }
+    if (words) {
+      for (let w = off >> 2, t = 0; t < codeBytes << 8; w++, t += 1024) {
+        const x = words[w];
+        s += table[t | (x & 255)] + table[t | 256 | ((x >>> 8) & 255)]
+          + table[t | 512 | ((x >>> 16) & 255)] + table[t | 768 | (x >>> 24)];
+      }
+    } else for (let b = 0; b < codeBytes; b++) s += table[(b << 8) | codes[off + b]];
     if (s <= floor) continue;
     bestScore[floorAt] = s;
     bestPos[floorAt] = i;

@@ -17,10 +17,10 @@ import numpy as np
 
 
 def binary_codes(vectors: np.ndarray) -> np.ndarray:
-    """(n, d) float -> (n, d/8) uint8 sign codes, little bit order (d: a multiple of 32, read 4 bytes at once)."""
+    """(n, d) float -> (n, d/8) uint8 sign codes, little bit order (d must be a multiple of 8)."""
     vectors = np.asarray(vectors, dtype=np.float32)
-    if vectors.ndim != 2 or vectors.shape[1] % 32:
-        raise ValueError(f"vectors of shape {vectors.shape}: need (n, d) with d a multiple of 32")
+    if vectors.ndim != 2 or vectors.shape[1] % 8:
+        raise ValueError(f"vectors of shape {vectors.shape}: need (n, d) with d a multiple of 8")
     return np.packbits(vectors > 0, axis=1, bitorder="little")
 
 

@@ -162,6 +162,17 @@ def test_the_fused_site_graph_computes_what_the_plain_one_does(tiny, tmp_path):
     assert (fused * site_vectors(out, inputs)).sum(axis=1).min() > 0.995
 
 
+def test_without_onnxruntime_the_plain_graph_ships_and_a_line_says_so(tmp_path, monkeypatch, caplog):
+    from tracker.site.assets import fuse_graph
+
+    graph = tmp_path / "model.onnx"
+    graph.write_bytes(b"the plain graph")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as where the [site] extra is not installed
+    with caplog.at_level("INFO"):
+        assert not fuse_graph(graph)
+    assert graph.read_bytes() == b"the plain graph" and "onnxruntime is not installed" in caplog.text
+
+
 def test_another_model_without_sentence_transformers_is_one_clear_error(tmp_path, monkeypatch):
     from tracker.enrich.encoders import load_encoder
     from tracker.errors import TrackerError

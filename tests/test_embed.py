@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +106,9 @@ def test_encode_returns_unit_float32_rows_in_input_order():
 
 
 def test_no_import_circle_and_no_second_runtime():
-    """embed.py does not import the encoders, the encoders do not import embed.py; onnxruntime is gone."""
+    """embed.py does not import the encoders, the encoders do not import embed.py; onnxruntime runs nothing of ours."""
+    import tomllib
+
     for code in ("import sys, tracker.enrich.embed; assert 'tracker.enrich.encoders' not in sys.modules",
                  "import sys, tracker.enrich.encoders.export, tracker.enrich.encoders.sentence_transformer; "
                  "assert not {'tracker.enrich.embed', 'openvino', 'torch'} & set(sys.modules)"):

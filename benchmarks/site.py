@@ -51,7 +51,7 @@ installed for `tracker site`; --queries 20, the last run 50):
   load average                     5 / 5 / 1-4               4-5 / 4-5 / 1-2
   cold ?q= semantic, 100,000       3.82 / 2.81 / 2.53 s      2.84 / 2.39 / 1.81 s  (lexical list 1.5-2 s)
   later queries, 100,000           156 / 155 / 134 ms        123 / 131 / 114 ms  (embedding 90/89/84 -> 81/70/62 ms)
-  later queries, 2,611 real        223 / 154 / - ms          139 / 125 / 148 ms
+  later queries, 2,611 real        223 / 154 / 147 ms        139 / 125 / 148 ms
   top-10 overlap, title first      0.970, 20/20 (20 q.)      0.970, 20/20; 50 q.: 0.968 (min 0.8), 47/50 (CLI 48/50)
   model + wasm runtime             27.2 MB                   28.8 MB (the fused graph: +1.6 MB)
 Interleaved pairs on one 100,000-paper site (same data; only the page and model differ), load 6-8:

@@ -58,7 +58,7 @@ Interleaved pairs on one 100,000-paper site (same data; only the page and model 
 cold semantic 3.29 -> 2.80 s (the model's files load while the words' answer is made), later queries
 158 -> 131-137 ms. Where a later query's time goes now (page marks, median of 30, load ~5): embedding
 60-80 ms, code scan 4-8 ms (was ~13-28 ms byte by byte in node), the 6.5 Range requests and
-re-scoring ~50-60 ms, records and rendering ~2 ms. Still short: later queries at 100,000 by ~25-35
+re-scoring ~50-60 ms, records and rendering ~2 ms. Still short: later queries at 100,000 by ~15-30
 ms: one WebAssembly thread (no cross-origin isolation on GitHub Pages) and the loopback Python
 server's per-request cost (a larger coalescing gap, 64 KB, and keep-alive did not help).
 What changed: `tracker site` ships the graph fused by onnxruntime (ORT_ENABLE_EXTENDED: 8-bit

@@ -43,6 +43,28 @@ paper's int8 row and record form one entry, stored in search order (a 2-means tr
 in coalesced Range requests (84 requests a query -> 7-16). Tried and dropped: a 4-bit word table
 (-5.9 MB but overlap 0.94); creating the session before the lexical list (the list then waits
 for it, ~1.4 -> ~4 s, with no gain for the semantic answer); waiting at most 1 s for that list.
+
+Later the same day (--sizes 100000; the previous build 228a97a from a second worktree, run back to
+back with this one, alternately: previous, this, previous, this, previous, this; onnxruntime (python)
+installed for `tracker site`; --queries 20, the last run 50):
+                                   previous (3 runs)         this (3 runs)
+  load average                     5 / 5 / 1-4               4-5 / 4-5 / 1-2
+  cold ?q= semantic, 100,000       3.82 / 2.81 / 2.53 s      2.84 / 2.39 / 1.81 s  (lexical list 1.5-2 s)
+  later queries, 100,000           156 / 155 / 134 ms        123 / 131 / 114 ms  (embedding 90/89/84 -> 81/70/62 ms)
+  later queries, 2,611 real        223 / 154 / 147 ms        139 / 125 / 148 ms
+  top-10 overlap, title first      0.970, 20/20 (20 q.)      0.970, 20/20; 50 q.: 0.968 (min 0.8), 47/50 (CLI 48/50)
+  model + wasm runtime             27.2 MB                   28.8 MB (the fused graph: +1.6 MB)
+Interleaved pairs on one 100,000-paper site (same data; only the page and model differ), load 6-8:
+cold semantic 3.29 -> 2.80 s (the model's files load while the words' answer is made), later queries
+158 -> 131-137 ms. Where a later query's time goes now (page marks, median of 30, load ~5): embedding
+60-80 ms, code scan 4-8 ms (was ~13-28 ms byte by byte in node), the 6.5 Range requests and
+re-scoring ~50-60 ms, records and rendering ~2 ms. Still short: later queries at 100,000 by ~15-30
+ms: one WebAssembly thread (no cross-origin isolation on GitHub Pages) and the loopback Python
+server's per-request cost (a larger coalescing gap, 64 KB, and keep-alive did not help).
+What changed: `tracker site` ships the graph fused by onnxruntime (ORT_ENABLE_EXTENDED: 8-bit
+MatMulNBits instead of DequantizeLinear + MatMul, so no weight is dequantised per query; the page's
+session still skips optimisation, so set-up stays fast); the model's files download and inflate
+while the words' answer is made (only the session waits for it); the scan reads 4 code bytes at once.
 """
 from __future__ import annotations
 

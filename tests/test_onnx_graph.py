@@ -3,6 +3,7 @@ and the browser's transformers.js folder. Tiny random BERTs (tests/tiny_bert.py)
 sentence-transformers, where installed, as the reference."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -129,6 +130,49 @@ def site_vectors(out: Path, inputs: dict) -> np.ndarray:
     return mean_pooled(hidden, inputs["attention_mask"])
 
 
+def fused_site_vectors(out: Path, inputs: dict, folder: Path) -> np.ndarray:
+    """What the page computes from the graph `tracker site` ships fused, run as the page runs it
+    (onnxruntime, the session's own optimisation off)."""
+    import onnxruntime
+
+    from tracker.site.assets import fuse_graph
+
+    fused = folder / "model.onnx"
+    fused.parent.mkdir(parents=True, exist_ok=True)
+    fused.write_bytes((out / "site" / "model.onnx").read_bytes())
+    assert fuse_graph(fused)
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = onnxruntime.InferenceSession(str(fused), options, providers=["CPUExecutionProvider"])
+    words = read_word_table(out / "site")
+    given = {"token_vectors": words[inputs["input_ids"]], **{k: v for k, v in inputs.items() if k != "input_ids"}}
+    hidden = session.run(None, {i.name: given[i.name] for i in session.get_inputs()})[0]
+    return mean_pooled(hidden, inputs["attention_mask"])
+
+
+def test_the_fused_site_graph_computes_what_the_plain_one_does(tiny, tmp_path):
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    out = browser_model(str(tiny), tmp_path / "site-model")
+    inputs = feed(tokenizer(out, 64), HOSTILE, INPUTS)
+    fused = fused_site_vectors(out, inputs, tmp_path / "fused")
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "fused" / "model.onnx")).graph.node}
+    assert "MatMulNBits" in ops and "DequantizeLinear" not in ops  # no weight dequantised per query
+    assert (fused * site_vectors(out, inputs)).sum(axis=1).min() > 0.995
+
+
+def test_without_onnxruntime_the_plain_graph_ships_and_a_line_says_so(tmp_path, monkeypatch, caplog):
+    from tracker.site.assets import fuse_graph
+
+    graph = tmp_path / "model.onnx"
+    graph.write_bytes(b"the plain graph")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as where the [site] extra is not installed
+    with caplog.at_level("INFO", logger="tracker.site.assets"):  # the CLI's tests may quiet "tracker"
+        assert not fuse_graph(graph)
+    assert graph.read_bytes() == b"the plain graph" and "onnxruntime is not installed" in caplog.text
+
+
 def test_another_model_without_sentence_transformers_is_one_clear_error(tmp_path, monkeypatch):
     from tracker.enrich.encoders import load_encoder
     from tracker.errors import TrackerError
@@ -156,6 +200,9 @@ def test_the_browser_graphs_of_the_bundled_model_agree_with_sentence_transformer
         assert cosine.min() >= floor, (name, cosine)
     cosine = (site_vectors(out, inputs) * exact).sum(axis=1)
     assert cosine.min() >= 0.99, cosine
+    if importlib.util.find_spec("onnxruntime"):
+        cosine = (fused_site_vectors(out, inputs, tmp_path / "fused") * exact).sum(axis=1)
+        assert cosine.min() >= 0.99, cosine
 
 
 def test_a_window_longer_than_the_position_table_is_cut_to_it(tmp_path):

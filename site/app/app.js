@@ -37,10 +37,10 @@ function fillSelect(select, names) {
 
 async function loadModel(after) {
   if (!canUseModel()) { modelState = 'unavailable'; modelProblem = 'this browser has no WebAssembly'; return; }
-  await after.catch(() => {}); // the model's files download meanwhile (preloadModel)
   try {
-    // the codes download while the model prepares, so the first semantic search only scans them
-    [encoder] = await Promise.all([loadEncoder(index.meta.model), index.codes(), index.spans()]);
+    // the model's files and the codes download while the words' answer is made; the model's
+    // session waits for that answer, and the first semantic search then only scans the codes
+    [encoder] = await Promise.all([loadEncoder(index.meta.model, after), index.codes(), index.spans()]);
     modelState = 'ready';
   } catch (error) {
     modelState = 'unavailable';

@@ -62,7 +62,9 @@ async function fetchOk(url) {
   return response;
 }
 
-export async function loadEncoder(modelId) {
+// `notBefore`: the session is created only once it has settled (its set-up holds the page's one
+// thread for a second or so), while the files download, inflate and the libraries load meanwhile.
+export async function loadEncoder(modelId, notBefore = Promise.resolve()) {
   if (!canUseModel()) throw new Error('this browser has no WebAssembly');
   // the files download while the libraries load (or since preloadModel)
   const files = Promise.all(FILES.map((url) => cached(url, modelId).then((r) => (url.endsWith('.json') ? r.json() : r.arrayBuffer()))));
@@ -72,12 +74,13 @@ export async function loadEncoder(modelId) {
   performance.mark('model-libraries');
   const [model, wasm, wordBytes, wordShape, tokenizerJson, tokenizerConfig] = await files;
   performance.mark('model-files');
+  await notBefore.catch(() => {});
   ort.env.wasm.wasmPaths = new URL('./vendor/', import.meta.url).href;
   ort.env.wasm.wasmBinary = wasm;
   ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   ort.env.wasm.proxy = false;
-  // No graph optimisation: folding the int8 weights to float takes ~1.3 s of the first answer on a
-  // loaded 2-core machine; each later query then costs ~30 ms more (benchmarks/site.py).
+  // No graph optimisation here (folding the int8 weights to float took ~1.3 s of the first answer on
+  // a loaded 2-core machine): `tracker site` ships the graph already fused (tracker/site/assets.py).
   const session = await ort.InferenceSession.create(new Uint8Array(model), {
     executionProviders: ['wasm'], graphOptimizationLevel: 'disabled',
   });

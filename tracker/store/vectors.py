@@ -231,24 +231,15 @@ class VectorStore:
         rows, stored = self._pos, self._hashes
         return [pid for pid, digest in hashes.items() if pid not in rows or stored[rows[pid]] != digest]
 
-    def put(self, ids: list[str], digests: list[str], vectors: np.ndarray) -> None:
-        """Set the unit vectors of these papers (new rows or replaced ones); written at `save()`."""
-        self._load_meta()  # new rows need the old rows' metadata beside them
-        self._put(ids, digests, vectors)
-
     def vectors(self, paper_ids: Sequence[str]) -> np.ndarray:
         """A copy of the vectors of these papers, in order (each must have one)."""
         positions = self._pos
         rows = [positions[pid] for pid in paper_ids]
         return np.array(self._vectors[rows], dtype=np.float32).reshape(len(rows), self.dim or 0)
 
-    def describe(self, papers: Sequence[Any]) -> None:
-        """Record what search shows of these papers (row_meta) and whether it lists them."""
-        self._load_meta()
-        self._note_meta(papers)
-
-    def _put(self, ids: list[str], digests: list[str], vectors: np.ndarray) -> None:
-        positions, meta = self._pos, self._load_meta()
+    def put(self, ids: list[str], digests: list[str], vectors: np.ndarray) -> None:
+        """Set the unit vectors of these papers (new rows or replaced ones); written at `save()`."""
+        positions, meta = self._pos, self._load_meta()  # new rows need the old rows' metadata beside them
         new = [pid for pid in ids if pid not in positions]
         base = self._vectors if len(self.ids) else np.zeros((0, vectors.shape[1]), dtype=np.float32)
         self._vectors = np.concatenate([base, np.zeros((len(new), vectors.shape[1]), dtype=np.float32)])
@@ -264,7 +255,8 @@ class VectorStore:
             self._changed_rows.add(pos)
             self._dirty_rows.add(pos)
 
-    def _note_meta(self, papers: Sequence[Any]) -> None:
+    def describe(self, papers: Sequence[Any]) -> None:
+        """Record what search shows of these papers (row_meta) and whether it lists them."""
         rows, positions = self._load_meta(), self._pos
         for paper in papers:
             pos, meta = positions[paper.id], json.dumps(row_meta(paper), ensure_ascii=False, sort_keys=True)

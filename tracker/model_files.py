@@ -9,6 +9,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import Protocol
 
 from tracker.errors import TrackerError
 
@@ -67,6 +68,17 @@ def resolve_model_dir(model: str) -> Path:
         return Path(snapshot_download(canonical_model_name(model), local_files_only=True))
     except Exception as exc:  # huggingface_hub raises several types for "not in the cache"
         raise not_available(model, f"not in the Hugging Face cache: {type(exc).__name__}") from exc
+
+
+class Digest(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+
+def hash_file(digest: Digest, path: Path) -> None:
+    """Feed the bytes of `path` to `digest` in 1 MiB chunks (hashlib.file_digest is Python 3.11+)."""
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
 
 
 def fingerprint(model_dir: Path) -> str:

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 from tracker.errors import TrackerError
-from tracker.model_files import fingerprint, model_slug, resolve_model_dir
+from tracker.model_files import fingerprint, hash_file, model_slug, resolve_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,5 @@ def exported_model(model: str) -> Path:
 def _files_hash(paths: list[Path]) -> str:
     digest = hashlib.sha256()
     for path in paths:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        hash_file(digest, path)
     return digest.hexdigest()[:16]

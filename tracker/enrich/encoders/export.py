@@ -47,7 +47,7 @@ from tracker.enrich.encoders.openvino import (
     telemetry_off,
     tokenizer,
 )
-from tracker.model_files import fingerprint
+from tracker.model_files import fingerprint, hash_file
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +129,8 @@ def find_export(model_dir: Path, folder: Path, source: str | None = None) -> dic
 
 
 def file_digest(path: Path) -> str:
-    digest = hashlib.blake2b()  # (hashlib.file_digest is Python 3.11+)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+    digest = hashlib.blake2b()
+    hash_file(digest, path)
     return digest.hexdigest()
 
 

@@ -211,12 +211,15 @@ def find_trends(
                 _or_none(median),
             )
         )
-    rank = {
-        id(t): (k >= len(bursts), -(t.growth if t.growth is not None else 0.0), -t.weekly_counts[-1], t.label)
-        for k, t in enumerate(trends)
-    }
-    trends.sort(key=lambda t: rank[id(t)])
-    return TrendReport(window.end, window.topic, window.weeks, tuple(trends))
+    first, rest = trends[: len(bursts)], trends[len(bursts) :]  # the bursts, then the other themes
+    return TrendReport(
+        window.end, window.topic, window.weeks, tuple(sorted(first, key=_rising) + sorted(rest, key=_rising))
+    )
+
+
+def _rising(trend: Trend) -> tuple:
+    """Sort key: the fastest growth first, then the most papers this week, then by label."""
+    return (-(trend.growth if trend.growth is not None else 0.0), -trend.weekly_counts[-1], trend.label)
 
 
 def theme_members(

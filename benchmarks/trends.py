@@ -32,6 +32,29 @@ but part 2 fell to 85/110 met and two bursts at once merged (tests/test_trends.p
 REACH of the grown ball's centre, report 122/252; also dropped: joining by closeness to the centre
 against the nearest earlier paper (tuning 74-124), by a ball member among the nearest (121-126),
 whitened balls trimmed or re-grown in the original space (78-112).
+Round five, dropped: density ratio on the neighbour graph. Each paper's share of this week's papers,
+smoothed by a walk with restart (alpha 0.5-0.9, itself left out) on the symmetric k-NN graph (k 3-12) of
+the centred vectors, scored as a z against shuffled weeks (the exact permutation mean and variance of
+the weighted sum). Measured with the same vectors as shipped's 125/180 (first 166) tuning, 121/252
+(first 217) report, part 2 89/110 (first 92, hard 12/20) (`python benchmarks/trends.py [--tune]`, cache
+of 2026-12-07 19:13, 2,611 papers). Why it does not help: the burst's papers it misses are not in a
+this-week-rich neighbourhood at all (smoothed z median 0.8 against 1.3 for the 90th percentile of this
+week's ordinary papers; 13-30% of them above that 95th percentile under any smoothing; 5-NN walk AUC
+planted vs this week's ordinary 0.91 against 0.88 for the 3-nearest count, but only 0.65-0.77 for the
+papers outside the shipped burst); half have no burst paper among their 3 nearest. Every rule that lets
+them in lets as many strangers in. Tuning subjects: significant papers (z > 1.5/2/2.5, k=5) next to the
+ball join it 101/116/123; seeds of significant papers instead of BURSTY 107-119 (first 148-157), or as
+well as BURSTY 123-125; a seed's significant papers added back to its ball 115-122; a ball accepted by
+the Stouffer z of its papers (alone, or with / or `_standing_out`) 118-125 (planted balls AUC 0.94, as
+`_standing_out`); two-sided joining (the walk from a paper of this week reaches the ball before an
+earlier paper, or another seed's paper, with probability > 0.34-0.55) 121-125 (k=5, 0.5: 125, report
+126/252); the ball re-grown along the graph (walk with restart from its papers) 121-124; each earlier
+paper costing OLD_COST times how un-new its smoothed neighbourhood is, grown and trimmed (REACH) until
+it settles: 128/180, report 122/252, but part 2 88/110 (first 91) - and grown and trimmed again at full
+cost gives 127/180, report 119/252, so the density ratio's own share is one run. Ranking by the
+permutation z instead of growth: on the tuning subjects the planted burst is already first among the
+bursts found in 161/162 runs; its rank failures are mostly bursts not found (`_standing_out` rejects 12
+planted balls).
 
 Part 2, homogeneous bursts (below, as before):
 

@@ -26,6 +26,7 @@ Bayesian 30, exploration 22. Part 1's target (80% of runs, and ranked first) lie
 points of what an oracle that is told the burst reaches; the broad subjects' odd papers sit among
 ordinary ones in all-MiniLM-L6-v2's space whatever the method.
 """
+
 from __future__ import annotations
 
 import re
@@ -39,7 +40,14 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.scitldr import load_scitldr, scitldr_vectors  # noqa: E402
 from benchmarks.trends import (  # noqa: E402
-    BURSTS, END, REPORT_SEEDS, REPORT_SUBJECTS, TUNE_SEEDS, TUNE_SUBJECTS, WEEKS, dated_timeline,
+    BURSTS,
+    END,
+    REPORT_SEEDS,
+    REPORT_SUBJECTS,
+    TUNE_SEEDS,
+    TUNE_SUBJECTS,
+    WEEKS,
+    dated_timeline,
 )
 from tracker.enrich import bursts, trends  # noqa: E402
 
@@ -91,8 +99,10 @@ def run(subjects: dict[str, str], seeds) -> dict[str, dict[str, list[bool]]]:
 def main() -> None:
     tune = "--tune" in sys.argv[1:]
     subjects, seeds = (TUNE_SUBJECTS, TUNE_SEEDS) if tune else (REPORT_SUBJECTS, REPORT_SEEDS)
-    print(f"Oracle ceilings of part 1 ({'tuning' if tune else 'report'} subjects): runs where some cut of a "
-          "score built from the burst's other papers holds >= 80% of it with strangers <= 20%")
+    print(
+        f"Oracle ceilings of part 1 ({'tuning' if tune else 'report'} subjects): runs where some cut of a "
+        "score built from the burst's other papers holds >= 80% of it with strangers <= 20%"
+    )
     for method, by_subject in run(subjects, seeds).items():
         runs = [met for mets in by_subject.values() for met in mets]
         cells = ", ".join(f"{name} {sum(m)}/{len(m)}" for name, m in by_subject.items())

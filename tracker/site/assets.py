@@ -7,11 +7,10 @@ package-lock.json); nothing is fetched here. The model is the browser export
 their hash is model/id.txt, so the page's cache of them is keyed by the files themselves. The wasm
 runtime is stored gzip-compressed (a quarter of its size); the page inflates it.
 
-The graph multiplies in integers (onnx_graph: int8 weights, each token's activations quantised to
-8 bits; MatMulInteger), ~4x faster per query in single-threaded WebAssembly than float products.
-It is shipped pre-optimised when onnxruntime (python) is installed (`pip install
-paper-tracker[site]`): its extended fusions (LayerNorm, Gelu, attention MatMuls), so the page can
-create its session without optimisation (fast set-up). Without it the plain graph ships.
+The graph is shipped pre-optimised when onnxruntime (python) is installed (`pip install
+paper-tracker[site]`): its extended fusions turn each int8 DequantizeLinear + MatMul into one
+MatMulNBits (8-bit) kernel, so the page, which creates its session without optimisation (fast
+set-up), no longer dequantises every weight on every query. Without it the plain graph ships.
 """
 
 from __future__ import annotations
@@ -42,9 +41,6 @@ MODEL_FILES = {
     "site/words.bin": "words.bin",
     "site/words.json": "words.json",
 }
-
-
-BROWSER_EXPORT = "int8-tokens"  # in the export cache's folder names: a new graph recipe, a new folder
 
 
 def copy_app(app_dir: Path, out: Path) -> None:
@@ -102,10 +98,7 @@ def fuse_graph(path: Path) -> bool:
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     fused = path.with_name(f".{path.name}.fused")
     options.optimized_model_filepath = str(fused)
-    # not these two: their fused MatMulIntegerToFloat takes one activation scale, and in
-    # onnxruntime-web it mis-scales the graph's per-token ones (its vectors: cosine ~0.77)
-    keep = ["MatMulIntegerToFloatFusion", "DynamicQuantizeMatMulFusion"]
-    onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"], disabled_optimizers=keep)
+    onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     fused.replace(path)
     return True
 
@@ -116,8 +109,7 @@ def exported_model(model: str) -> Path:
     from tracker.enrich.encoders import onnx_graph
     from tracker.enrich.encoders.export import cache_root
 
-    source = fingerprint(resolve_model_dir(model))[:12]
-    folder = cache_root() / "browser" / f"{model_slug(model)}-{source}-{BROWSER_EXPORT}"
+    folder = cache_root() / "browser" / f"{model_slug(model)}-{fingerprint(resolve_model_dir(model))[:12]}"
     if all((folder / name).is_file() for name in MODEL_FILES):
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)

@@ -155,11 +155,10 @@ def load_weights(model_dir: Path) -> dict[str, np.ndarray]:
 class _Graph:
     """Collects nodes and initialisers; each `op` returns the name of its one output."""
 
-    def __init__(self, weights: dict[str, np.ndarray], int8: bool, int8_tokens: bool = False):
-        self.weights, self.int8, self.int8_tokens = weights, int8, int8_tokens
+    def __init__(self, weights: dict[str, np.ndarray], int8: bool):
+        self.weights, self.int8 = weights, int8
         self.nodes: list = []
         self.initializers: list = []
-        self.quantised: dict[str, tuple[str, str]] = {}  # input -> (its uint8 rows, their scales)
 
     def const(self, value, dtype=np.float32) -> str:
         from onnx import numpy_helper
@@ -183,8 +182,6 @@ class _Graph:
     def linear(self, x: str, prefix: str) -> str:
         """x @ W.T + b of a torch Linear; int8 stores W per output column with a float scale."""
         matrix = self.weight(f"{prefix}.weight").T
-        if self.int8_tokens:
-            return self.integer_linear(x, matrix, prefix)
         if self.int8:
             values, scales = _int8(matrix, axis=0)
             zeros = np.zeros_like(scales, dtype=np.int8)
@@ -194,31 +191,6 @@ class _Graph:
         else:
             matrix_name = self.const(matrix)
         return self.op("Add", self.op("MatMul", x, matrix_name), self.const(self.weight(f"{prefix}.bias")))
-
-    def integer_linear(self, x: str, matrix: np.ndarray, prefix: str) -> str:
-        """x @ W + b in integers: int8 W per column (as `int8`) times x quantised per token to 8 bits,
-        then scaled back. Integer products run ~4x faster than float ones in onnxruntime-web's
-        single-threaded WebAssembly; one scale per token (not per tensor) keeps the vectors within
-        cosine ~0.997 of float (per tensor: ~0.993, and the top-10 drifts twice as far)."""
-        values, scales = _int8(matrix, axis=0)
-        rows, row_scales = self.quantise_tokens(x)
-        product = self.op(
-            "MatMulInteger", rows, self.const(values, np.int8), self.const(128, np.uint8), self.const(0, np.int8)
-        )
-        scale = self.op("Mul", row_scales, self.const(scales))  # [.., tokens, 1] x [columns]
-        scaled = self.op("Mul", self.op("Cast", product, to=1), scale)  # 1 = FLOAT
-        return self.op("Add", scaled, self.const(self.weight(f"{prefix}.bias")))
-
-    def quantise_tokens(self, x: str) -> tuple[str, str]:
-        """Each token's row of `x` as uint8 around 128 (symmetric, max |x| -> 127) and its scale;
-        made once per input (query, key and value share theirs). The zero point is the constant 128
-        because onnxruntime's MatMulInteger takes only one for all rows; the scales are applied after."""
-        if x not in self.quantised:
-            largest = self.op("ReduceMax", self.op("Abs", x), axes=[-1], keepdims=1)
-            row_scales = self.op("Div", self.op("Max", largest, self.const(1e-12)), self.const(127.0))
-            shifted = self.op("Add", self.op("Round", self.op("Div", x, row_scales)), self.const(128.0))
-            self.quantised[x] = (self.op("Cast", shifted, to=2), row_scales)  # 2 = UINT8
-        return self.quantised[x]
 
     def lookup(self, table_name: str, ids: str) -> str:
         """Rows of an embedding table; int8 gathers int8 rows and their scales (never the whole table)."""
@@ -312,26 +284,17 @@ def _pool_and_normalise(g: _Graph, tokens: str, mask: str, pooling: str) -> str:
     return g.op("Div", pooled, g.op("Max", norm, g.const(1e-12)))
 
 
-def encoder_graph(
-    model_dir: Path,
-    *,
-    pooling: str | None = None,
-    int8: bool = False,
-    words_given: bool = False,
-    int8_tokens: bool = False,
-):
+def encoder_graph(model_dir: Path, *, pooling: str | None = None, int8: bool = False, words_given: bool = False):
     """The model as an onnx.ModelProto: `last_hidden_state`, or with `pooling` the unit `sentence_embedding`.
 
     `words_given`: the first input is `token_vectors` [batch, sequence, hidden] (the word embeddings,
     looked up by the caller) instead of `input_ids`; the graph then holds no word table.
-    `int8_tokens` (with `int8`): the linear layers multiply in integers, each token's activations
-    quantised to 8 bits (`_Graph.integer_linear`): the browser's graph.
     """
     from onnx import TensorProto, checker, helper
 
     model_dir = Path(model_dir)
     shape = bert_shape(model_dir)
-    g = _Graph(load_weights(model_dir), int8, int8_tokens=int8 and int8_tokens)
+    g = _Graph(load_weights(model_dir), int8)
     mask = g.op("Cast", "attention_mask", to=1)  # 1 = FLOAT
     unattended = g.op("Sub", g.const(1.0), g.op("Unsqueeze", mask, g.const([1, 2], np.int64)))
     mask_bias = g.op("Mul", unattended, g.const(MASKED))  # [batch, 1, 1, seq]: 0 for tokens, MASKED for padding
@@ -387,9 +350,8 @@ def browser_model(model: str, out_dir: Path) -> Path:
     sentence-transformers truncates to, so the browser's vectors match ours),
     special_tokens_map.json, onnx/model.onnx (fp32) and onnx/model_quantized.onnx (int8 weights).
     Pool with `{pooling: "mean"|"cls", normalize: true}` as `plan_export(...).pooling` says.
-    site/: what `tracker site` ships: the int8 graph without its word table (input `token_vectors`),
-    multiplying in integers (`int8_tokens`), and that table as words.bin (`write_word_table`), which
-    the page looks up itself.
+    site/: what `tracker site` ships: the int8 graph without its word table (input `token_vectors`)
+    and that table as words.bin (`write_word_table`), which the page looks up itself.
     """
     model_dir = resolve_model_dir(model)
     plan = plan_export(model_dir)
@@ -398,7 +360,7 @@ def browser_model(model: str, out_dir: Path) -> Path:
     (out_dir / "site").mkdir(exist_ok=True)
     save_graph(encoder_graph(model_dir), out_dir / "onnx" / "model.onnx")
     save_graph(encoder_graph(model_dir, int8=True), out_dir / "onnx" / "model_quantized.onnx")
-    save_graph(encoder_graph(model_dir, int8=True, words_given=True, int8_tokens=True), out_dir / "site" / "model.onnx")
+    save_graph(encoder_graph(model_dir, int8=True, words_given=True), out_dir / "site" / "model.onnx")
     write_word_table(load_weights(model_dir)["embeddings.word_embeddings.weight"], out_dir / "site")
     for name in ("config.json", "tokenizer.json", "special_tokens_map.json"):
         if (model_dir / name).is_file():

@@ -106,8 +106,8 @@ weights multiplied by it; channel maxima from 64 random-token sequences or from 
     0.999); 186 nodes (shipped 156), set-up as shipped; a run in node ~1.5x faster (118-186 against
     231-331 ms at load ~3-5).
   - every linear layer: overlap 0.931 / 0.957; 192 nodes; set-up as shipped; a run 2-5x faster.
-  The division folds into the LayerNorms (query/key/value, feed-forward input) and the value
-  weights (attention output), so it costs no node. Also possible: the per-token integer graph with
+  The 186 and 192 count one explicit Mul per smoothed layer; it could fold into the LayerNorms
+  (query/key/value, feed-forward input) and the value weights (attention output). Also possible: the per-token integer graph with
   far fewer nodes (MatMulIntegerToFloat with a unit activation scale + one Mul; Add 128.5 + Cast for
   Round + Add + Cast), ~370 nodes: still ~2x the set-up nodes.
 """

@@ -65,6 +65,51 @@ What changed: `tracker site` ships the graph fused by onnxruntime (ORT_ENABLE_EX
 MatMulNBits instead of DequantizeLinear + MatMul, so no weight is dequantised per query; the page's
 session still skips optimisation, so set-up stays fast); the model's files download and inflate
 while the words' answer is made (only the session waits for it); the scan reads 4 code bytes at once.
+
+Next round (branch site, from 29cc661; the machine far busier: load average 5-9 on 2 cores, so every
+figure is ~2-3x the ones above; compare only within a row). Where a later query's time goes at
+100,000 (resource timings of the page, load ~8): the ~7 Range requests start together (the loopback
+server is already a ThreadingHTTPServer; HTTP/1.0, one connection per request) and span 70-95 ms,
+each waiting 1-50 ms on the server; the scan and re-scoring are a few ms. `cache: 'no-store'` on them
+(no HTTP-cache lock between Range requests of one URL): 78 -> 69 ms, within the noise; not shipped.
+Tried and dropped: the graph multiplying in integers (commit 9cf8c85, reverted: int8 weights per
+column x each token's activations quantised to uint8 around 128, MatMulInteger; onnxruntime-web has
+a fast uint8 x int8 kernel, none for int8 x int8):
+                                       shipped graph          integer graph
+  full run (--sizes 100000 --queries 20; the command above; two runs, one after the other, load 5-9):
+  top-10 overlap (20 q.), title first  0.985 (min 0.9), 20/20 0.950 (min 0.9), 20/20 (CLI 20/20)
+  later queries, 100,000               448 ms (embed 278)     157 ms (embed 52), 6 requests both
+  cold ?q= semantic, 100,000           7.53 s (lexical 6.38)  9.24 s (lexical 5.70)
+  model + wasm runtime; B/paper        28.8 MB; 57.5          27.2 MB; 57.3
+  the same 100,000 site, pages alternating query by query in one browser (load 5-9):
+  later queries / embedding            211-309 / 115-188 ms   164-201 / 36-74 ms
+  cold ?q= semantic, 4 rounds each     5.66 s (median)        7.04 s (the step after the words' list:
+                                                              1.4 -> 2.8 s: the session's set-up)
+  onnxruntime-web in node, 1 thread, 24 tokens: set-up 1.2-1.6 -> 1.7-2.0 s; a run 2.5-4x faster.
+Why the set-up grows: onnxruntime-web's session set-up costs ~2-3 ms per node here (old graph + 330
+no-op Adds: +0.5-1.0 s), and per-token quantisation takes 8 nodes per quantised input and 5 per
+linear layer (486 nodes against 156). Accuracy, simulated (exact cosine top-10 against the CLI over
+all 2,611 papers, 150 TL;DRs NOT in this script's sample): shipped graph 0.967; integer, per token
+0.949 (OpenVINO); per tensor (DynamicQuantizeLinear, fuses to few nodes) 0.919; per token in the
+feed-forward input only 0.961 (runs only ~1.3x faster), in query/key/value only 0.957. Pitfalls met: onnxruntime's
+fusion into MatMulIntegerToFloat mis-scales per-token scales in onnxruntime-web (cosine ~0.77 to the
+plain graph), and python onnxruntime's x86 integer kernels compute this graph differently again
+(cosine ~0.7), so a test of it must run onnxruntime-web (node). Also dropped, with the integer
+graph: ort.env.wasm.proxy (its session created in a worker from page load, not after the words'
+list): cold 7.04 -> 6.79 s, within the noise, and the embedding slower (66 -> 112 ms).
+Left to try, measured only outside the page (most promising first): per-tensor quantisation
+(DynamicQuantizeLinear, which onnxruntime fuses into DynamicQuantizeMatMul: few nodes, correct in
+onnxruntime-web) after SmoothQuant (each input channel divided by max|x|^0.8 / max|w|^0.2, the
+weights multiplied by it; channel maxima from 64 random-token sequences or from 200 other TL;DRs):
+  - every linear layer but the feed-forward output (kept as 8-bit weights, MatMulNBits): simulated
+    top-10 overlap 0.965 (random tokens) / 0.969 (TL;DRs), cosine to the CLI 0.999 (shipped: 0.967,
+    0.999); 186 nodes (shipped 156), set-up as shipped; a run in node ~1.5x faster (118-186 against
+    231-331 ms at load ~3-5).
+  - every linear layer: overlap 0.931 / 0.957; 192 nodes; set-up as shipped; a run 2-5x faster.
+  The 186 and 192 count one explicit Mul per smoothed layer; it could fold into the LayerNorms
+  (query/key/value, feed-forward input) and the value weights (attention output). Also possible: the per-token integer graph with
+  far fewer nodes (MatMulIntegerToFloat with a unit activation scale + one Mul; Add 128.5 + Cast for
+  Round + Add + Cast), ~370 nodes: still ~2x the set-up nodes.
 """
 from __future__ import annotations
 

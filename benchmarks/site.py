@@ -110,6 +110,16 @@ weights multiplied by it; channel maxima from 64 random-token sequences or from 
   (query/key/value, feed-forward input) and the value weights (attention output). Also possible: the per-token integer graph with
   far fewer nodes (MatMulIntegerToFloat with a unit activation scale + one Mul; Add 128.5 + Cast for
   Round + Add + Cast), ~370 nodes: still ~2x the set-up nodes.
+
+The same evening on a quiet machine (load 1-2 before each run; one run each, back to back; this
+machine is slower than the one of the first table: its figures are not comparable with that table's):
+                                       shipped graph          integer graph (9cf8c85)
+  later queries, 100,000               178 ms (embed 98.5)    100.5 / 122 ms (embed 39 / 46.5)
+  cold ?q= semantic, 100,000           3.34 s (lexical 2.37)  3.22 / 3.80 s (lexical 2.22 / 2.46)
+  top-10 overlap (20 q.), title first  0.985, 20/20           0.950, 20/20
+The test server speaking HTTP/1.1 (keep-alive) instead of 1.0: later queries 203 ms (embed 101.5),
+cold 3.33 s: no gain, not kept. Past the embedding, the candidates' ~6 Range requests take ~75-100 ms
+of a later query here: the budget needs both a faster embedding and no request on the critical path.
 """
 from __future__ import annotations
 

@@ -262,10 +262,8 @@ def unlabelled(papers, vectors, members, n_terms=2, context=None):
     return [(f"theme {k}", ()) for k in range(len(members))]
 
 
-def run_bursts(papers, vectors, subjects: dict[str, str], seeds) -> dict[str, list[dict]]:
-    """Per method, one outcome per (subject, k, b, seed) against the issue-22 target."""
-    results: dict[str, list[dict]] = {"shipped": [], "round two": []}
-    methods = {"shipped": trends.find_trends, "round two": round_two_report}
+def burst_runs(papers, vectors, subjects: dict[str, str], seeds):
+    """Part 1's runs: (subject, k, b, seed, window, its vectors, planted ids) per subject, size and seed."""
     for name, pattern in subjects.items():
         members = [r for r, p in enumerate(papers) if re.search(pattern, p.title, re.IGNORECASE)]
         others = [r for r, p in enumerate(papers) if not re.search(pattern, f"{p.title} {p.abstract}", re.IGNORECASE)]
@@ -274,11 +272,18 @@ def run_bursts(papers, vectors, subjects: dict[str, str], seeds) -> dict[str, li
                 dated, rows, planted_ids = dated_timeline(papers, members, others, k, b, f"{name}/{k}/{b}/{seed}")
                 window = trends.select_window(dated, END, WEEKS)
                 order = {p.id: i for i, p in enumerate(dated)}
-                vecs = vectors[[rows[order[p.id]] for p in window.papers]]
-                for method, find in methods.items():
-                    report = find(window, vecs)
-                    results[method].append({"planted": name, "k": k, "b": b, "seed": seed, **outcome(
-                        report, planted_ids, held_share=0.8, strangers_share=0.2)})
+                yield name, k, b, seed, window, vectors[[rows[order[p.id]] for p in window.papers]], planted_ids
+
+
+def run_bursts(papers, vectors, subjects: dict[str, str], seeds) -> dict[str, list[dict]]:
+    """Per method, one outcome per (subject, k, b, seed) against the issue-22 target."""
+    results: dict[str, list[dict]] = {"shipped": [], "round two": []}
+    methods = {"shipped": trends.find_trends, "round two": round_two_report}
+    for name, k, b, seed, window, vecs, planted_ids in burst_runs(papers, vectors, subjects, seeds):
+        for method, find in methods.items():
+            report = find(window, vecs)
+            results[method].append({"planted": name, "k": k, "b": b, "seed": seed, **outcome(
+                report, planted_ids, held_share=0.8, strangers_share=0.2)})
     return results
 
 

@@ -29,7 +29,6 @@ ordinary ones in all-MiniLM-L6-v2's space whatever the method.
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -40,16 +39,13 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.scitldr import load_scitldr, scitldr_vectors  # noqa: E402
 from benchmarks.trends import (  # noqa: E402
-    BURSTS,
-    END,
     REPORT_SEEDS,
     REPORT_SUBJECTS,
     TUNE_SEEDS,
     TUNE_SUBJECTS,
-    WEEKS,
-    dated_timeline,
+    burst_runs,
 )
-from tracker.enrich import bursts, trends  # noqa: E402
+from tracker.enrich import bursts  # noqa: E402
 
 SHRINK = 0.6
 
@@ -78,21 +74,13 @@ def run(subjects: dict[str, str], seeds) -> dict[str, dict[str, list[bool]]]:
     corpus = load_scitldr()
     corpus_vectors = scitldr_vectors(corpus)
     results: dict[str, dict[str, list[bool]]] = {"prototype": {}, "shrunk LDA": {}}
-    for name, pattern in subjects.items():
-        members = [r for r, p in enumerate(corpus) if re.search(pattern, p.title, re.IGNORECASE)]
-        others = [r for r, p in enumerate(corpus) if not re.search(pattern, f"{p.title} {p.abstract}", re.IGNORECASE)]
-        for k, b in BURSTS:
-            for seed in seeds:
-                dated, rows, planted = dated_timeline(corpus, members, others, k, b, f"{name}/{k}/{b}/{seed}")
-                window = trends.select_window(dated, END, WEEKS)
-                order = {p.id: i for i, p in enumerate(dated)}
-                vectors = bursts.centred(corpus_vectors[[rows[order[p.id]] for p in window.papers]])
-                week = np.array(window.week)
-                burst = np.array([p.id in planted for p in window.papers])
-                now = week == window.this_week
-                for method, lda in (("prototype", False), ("shrunk LDA", True)):
-                    met = oracle_met(vectors, burst, now & ~burst, ~now, lda)
-                    results[method].setdefault(name, []).append(met)
+    for name, _, _, _, window, window_vectors, planted in burst_runs(corpus, corpus_vectors, subjects, seeds):
+        vectors = bursts.centred(window_vectors)
+        burst = np.array([p.id in planted for p in window.papers])
+        now = np.array(window.week) == window.this_week
+        for method, lda in (("prototype", False), ("shrunk LDA", True)):
+            met = oracle_met(vectors, burst, now & ~burst, ~now, lda)
+            results[method].setdefault(name, []).append(met)
     return results
 
 

@@ -67,6 +67,8 @@ FOLDS = 5  # the earlier papers are scored by a discriminant fitted without thei
 ADMIT = 0.99  # quantile of the earlier papers' scores to clear; tuning subjects: 0.97-1.0 within 3 runs
 HALF = 0.5  # of a ball's typical score: halfway from the earlier papers' mean; tuning subjects: 0.4-0.6 alike
 
+Fit = tuple[np.ndarray, np.ndarray, np.ndarray]  # the earlier papers' (mean, inverse shrunk covariance, rows)
+
 
 def centred(vectors: np.ndarray) -> np.ndarray:
     """Unit rows after taking out the rows' mean (step 1)."""
@@ -85,11 +87,10 @@ def find_bursts(vectors: np.ndarray, now: np.ndarray, before: np.ndarray, *, min
     nearest = _nearest(close, NEIGHBOURS)
     new_neighbours = now[nearest].sum(axis=1)
     bursty = now & (new_neighbours >= BURSTY)
-    balls = []
+    balls, everyone = [], np.ones(n, bool)
     for seed in _seeds(nearest, bursty):
         weights = new_neighbours[seed].astype(np.float64) ** 2
         centre = (close[seed] * weights[:, None]).sum(axis=0)
-        everyone = np.ones(n, bool)
         first = _ball(close, centre / np.linalg.norm(centre), now, before, everyone, OLD_COST, min_now)
         grown = grow(close, seed if first is None else first, now, before, everyone, min_now=min_now)
         ball = _within_reach(close, grown, now)
@@ -182,8 +183,9 @@ def admit(
         return balls
     earlier = np.flatnonzero(before)
     folds = [earlier[f::FOLDS] for f in range(FOLDS)]
-    fits = [_earlier_fit(vectors[earlier])] + [_earlier_fit(vectors[np.setdiff1d(earlier, fold)]) for fold in folds]
-    margins = np.array([_margins(vectors, ball[now[ball]], earlier, folds, fits) for ball in balls])
+    whole = _earlier_fit(vectors[earlier])
+    by_fold = [_earlier_fit(vectors[np.setdiff1d(earlier, fold)]) for fold in folds]
+    margins = np.array([_margins(vectors, ball[now[ball]], earlier, folds, whole, by_fold) for ball in balls])
     outside = now & near
     for ball in balls:
         outside[ball] = False
@@ -192,7 +194,7 @@ def admit(
 
 
 def _margins(
-    vectors: np.ndarray, core: np.ndarray, earlier: np.ndarray, folds: list[np.ndarray], fits: list
+    vectors: np.ndarray, core: np.ndarray, earlier: np.ndarray, folds: list[np.ndarray], whole: Fit, by_fold: list[Fit]
 ) -> np.ndarray:
     """By how much each paper's score along the discriminant of `core` (a ball's papers of this week)
     clears the bar: the ADMIT quantile of the earlier papers' scores, each scored out-of-fold (in
@@ -201,18 +203,18 @@ def _margins(
     more like the burst than like them). -inf everywhere when the typical paper of `core` does not
     clear every earlier paper: a chance gathering of ordinary papers has earlier papers of its kind."""
     burst = vectors[core].mean(axis=0)
-    score = _discriminant(fits[0], burst, vectors)
-    for fold, fit in zip(folds, fits[1:], strict=True):
+    score = _discriminant(whole, burst, vectors)
+    for fold, fit in zip(folds, by_fold, strict=True):
         score[fold] = _discriminant(fit, burst, vectors[fold])
     others = (burst * len(core) - vectors[core]) / max(len(core) - 1, 1)  # each paper's fellows' mean
-    own = [_discriminant(fits[0], other, row[None, :])[0] for other, row in zip(others, vectors[core], strict=True)]
+    own = [_discriminant(whole, other, row[None, :])[0] for other, row in zip(others, vectors[core], strict=True)]
     typical = float(np.median(own))
     if typical <= score[earlier].max():
         return np.full(len(vectors), -np.inf)
     return score - max(float(np.quantile(score[earlier], ADMIT)), HALF * typical)
 
 
-def _earlier_fit(earlier: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _earlier_fit(earlier: np.ndarray) -> Fit:
     """(mean, inverse of the covariance shrunk SHRINK towards its mean variance, the rows): more
     dimensions than papers, so the covariance alone cannot be inverted."""
     mean = earlier.mean(axis=0)
@@ -221,7 +223,7 @@ def _earlier_fit(earlier: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return mean, np.linalg.inv(shrunk), earlier
 
 
-def _discriminant(fit: tuple[np.ndarray, np.ndarray, np.ndarray], burst: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def _discriminant(fit: Fit, burst: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Fisher's discriminant of `burst` (a mean) against the earlier papers of `fit`: how far each of
     `rows` lies beyond their mean along it, in their standard deviations along it."""
     mean, inverse, earlier = fit

@@ -309,9 +309,8 @@ class VectorStore:
             log.warning(
                 "vector store %s not saved (%s); the next run embeds again what it lacks", self.path, files.problem(exc)
             )
-            files.remove_unnamed_vectors(
-                self.path, self.state_dir
-            )  # the file written for it: a full disk keeps no half
+            # the vectors file written for it, if any: a full disk keeps no half
+            files.remove_unnamed_vectors(self.path, self.state_dir)
             return False
         self._save_ann(generation)
         self.generation, self._changed_rows, self._dirty_rows = generation, set(), set()

@@ -114,11 +114,11 @@ def test_no_import_circle_and_no_second_runtime():
                  "assert not {'tracker.enrich.embed', 'openvino', 'torch'} & set(sys.modules)"):
         subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
     assert not (ROOT / "tracker" / "enrich" / "encoders" / "onnx.py").exists()
-    # onnx builds graphs; OpenVINO runs them; onnxruntime only fuses the site's copy (the [site] extra)
+    # onnx builds graphs; OpenVINO runs them; onnxruntime only checks the site's graph in the tests
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert not [dep for dep in project["dependencies"] if dep.startswith("onnxruntime")]
     assert {name for name, deps in project["optional-dependencies"].items()
-            if any(dep.startswith("onnxruntime") for dep in deps)} <= {"site", "dev"}
+            if any(dep.startswith("onnxruntime") for dep in deps)} <= {"dev"}
 
 
 # --- the export's mechanics, on a tiny real model ------------------------------------------------

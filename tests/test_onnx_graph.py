@@ -3,8 +3,8 @@ and the browser's transformers.js folder. Tiny random BERTs (tests/tiny_bert.py)
 sentence-transformers, where installed, as the reference."""
 from __future__ import annotations
 
-import importlib.util
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -13,7 +13,9 @@ import pytest
 
 from tests.tiny_bert import bert_tensors, write_tiny_bert
 from tracker.enrich.encoders import onnx_graph
-from tracker.enrich.encoders.onnx_graph import ExportError, browser_model, encoder_graph, read_word_table, save_graph
+from tracker.enrich.encoders.onnx_graph import (
+    ExportError, browser_model, encoder_graph, read_linear_weights, read_word_table, save_graph,
+)
 from tracker.enrich.encoders.openvino import compile_model, feed, tokenizer
 
 INPUTS = list(onnx_graph.INPUTS)
@@ -98,8 +100,9 @@ def test_browser_model_is_the_transformers_js_layout_with_an_int8_copy(tiny, tmp
 
     out = browser_model(str(tiny), tmp_path / "site-model")
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
-        "config.json", "onnx/model.onnx", "onnx/model_quantized.onnx", "site/model.onnx", "site/words.bin",
-        "site/words.json", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]
+        "config.json", "onnx/model.onnx", "onnx/model_quantized.onnx", "site/linear.bin", "site/linear.json",
+        "site/model.onnx", "site/words.bin", "site/words.json", "special_tokens_map.json", "tokenizer.json",
+        "tokenizer_config.json"]
     assert json.loads((out / "tokenizer_config.json").read_text())["model_max_length"] == 64  # ST's window, not 512
     full = onnx.load(str(out / "onnx" / "model.onnx"))
     assert [i.name for i in full.graph.input] == INPUTS and [o.name for o in full.graph.output] == ["last_hidden_state"]
@@ -118,59 +121,49 @@ def test_browser_model_is_the_transformers_js_layout_with_an_int8_copy(tiny, tmp
     ours = run_graph(encoder_graph(tiny, pooling="mean"), tmp_path / "p.onnx", tiny, HOSTILE)
     assert np.allclose(pooled["model.onnx"], ours, atol=1e-5)
     assert (pooled["model_quantized.onnx"] * ours).sum(axis=1).min() > 0.98
-    site = site_vectors(out, inputs)  # the int8 graph's numbers, with the word table outside it
+    site = site_vectors(out, inputs, tmp_path / "page")  # the int8 graph's numbers, as the page runs them
     assert np.allclose(site, pooled["model_quantized.onnx"], atol=1e-5)
 
 
-def site_vectors(out: Path, inputs: dict) -> np.ndarray:
+def page_folder(out: Path, folder: Path) -> Path:
+    """The site's graph beside the float32 weights the page builds from linear.bin (its external data)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(out / "site" / "model.onnx", folder / "model.onnx")
+    (folder / onnx_graph.LINEAR_DATA).write_bytes(read_linear_weights(out / "site"))
+    return folder / "model.onnx"
+
+
+def site_vectors(out: Path, inputs: dict, folder: Path) -> np.ndarray:
     """What the page computes: word rows from words.bin, the rest by the site's graph, mean-pooled."""
     words = read_word_table(out / "site")
     given = {"token_vectors": words[inputs["input_ids"]], **{k: v for k, v in inputs.items() if k != "input_ids"}}
-    hidden = np.array(compile_model(out / "site" / "model.onnx")(given)[0])
+    hidden = np.array(compile_model(page_folder(out, folder))(given)[0])
     return mean_pooled(hidden, inputs["attention_mask"])
 
 
-def fused_site_vectors(out: Path, inputs: dict, folder: Path) -> np.ndarray:
-    """What the page computes from the graph `tracker site` ships fused, run as the page runs it
-    (onnxruntime, the session's own optimisation off)."""
-    import onnxruntime
-
-    from tracker.site.assets import fuse_graph
-
-    fused = folder / "model.onnx"
-    fused.parent.mkdir(parents=True, exist_ok=True)
-    fused.write_bytes((out / "site" / "model.onnx").read_bytes())
-    assert fuse_graph(fused)
-    options = onnxruntime.SessionOptions()
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = onnxruntime.InferenceSession(str(fused), options, providers=["CPUExecutionProvider"])
-    words = read_word_table(out / "site")
-    given = {"token_vectors": words[inputs["input_ids"]], **{k: v for k, v in inputs.items() if k != "input_ids"}}
-    hidden = session.run(None, {i.name: given[i.name] for i in session.get_inputs()})[0]
-    return mean_pooled(hidden, inputs["attention_mask"])
-
-
-def test_the_fused_site_graph_computes_what_the_plain_one_does(tiny, tmp_path):
-    pytest.importorskip("onnxruntime")
+def test_the_site_graph_holds_no_int8_weight_and_onnxruntime_runs_it_as_the_page_does(tiny, tmp_path):
+    """onnxruntime(-web) unpacks int8 weights on every query (~100 ms a query in the browser): the site's
+    graph reads float32 weights, which the page rebuilds from linear.bin (a quarter of their bytes)."""
+    onnxruntime = pytest.importorskip("onnxruntime")
     import onnx
 
     out = browser_model(str(tiny), tmp_path / "site-model")
+    graph = onnx.load(str(out / "site" / "model.onnx"), load_external_data=False).graph
+    assert not {"DequantizeLinear", "MatMulNBits", "MatMulInteger"} & {node.op_type for node in graph.node}
+    external = [t for t in graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    layout = json.loads((out / "site" / "linear.json").read_text())
+    assert [list(t.dims) for t in external] == layout["matrices"] and len(external) == 6 * 2  # 2 layers x 6
+    assert (out / "site" / "linear.bin").stat().st_size < 0.3 * len(read_linear_weights(out / "site"))
     inputs = feed(tokenizer(out, 64), HOSTILE, INPUTS)
-    fused = fused_site_vectors(out, inputs, tmp_path / "fused")
-    ops = {node.op_type for node in onnx.load(str(tmp_path / "fused" / "model.onnx")).graph.node}
-    assert "MatMulNBits" in ops and "DequantizeLinear" not in ops  # no weight dequantised per query
-    assert (fused * site_vectors(out, inputs)).sum(axis=1).min() > 0.995
-
-
-def test_without_onnxruntime_the_plain_graph_ships_and_a_line_says_so(tmp_path, monkeypatch, caplog):
-    from tracker.site.assets import fuse_graph
-
-    graph = tmp_path / "model.onnx"
-    graph.write_bytes(b"the plain graph")
-    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as where the [site] extra is not installed
-    with caplog.at_level("INFO", logger="tracker.site.assets"):  # the CLI's tests may quiet "tracker"
-        assert not fuse_graph(graph)
-    assert graph.read_bytes() == b"the plain graph" and "onnxruntime is not installed" in caplog.text
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL  # as the page
+    session = onnxruntime.InferenceSession(str(page_folder(out, tmp_path / "ort")), options,
+                                           providers=["CPUExecutionProvider"])
+    words = read_word_table(out / "site")
+    given = {"token_vectors": words[inputs["input_ids"]], **{k: v for k, v in inputs.items() if k != "input_ids"}}
+    hidden = session.run(None, {i.name: given[i.name] for i in session.get_inputs()})[0]
+    assert np.allclose(mean_pooled(hidden, inputs["attention_mask"]), site_vectors(out, inputs, tmp_path / "ov"),
+                       atol=1e-5)
 
 
 def test_another_model_without_sentence_transformers_is_one_clear_error(tmp_path, monkeypatch):
@@ -198,11 +191,8 @@ def test_the_browser_graphs_of_the_bundled_model_agree_with_sentence_transformer
         hidden = np.array(compile_model(out / "onnx" / name)(inputs)[0])
         cosine = (mean_pooled(hidden, inputs["attention_mask"]) * exact).sum(axis=1)
         assert cosine.min() >= floor, (name, cosine)
-    cosine = (site_vectors(out, inputs) * exact).sum(axis=1)
+    cosine = (site_vectors(out, inputs, tmp_path / "page") * exact).sum(axis=1)
     assert cosine.min() >= 0.99, cosine
-    if importlib.util.find_spec("onnxruntime"):
-        cosine = (fused_site_vectors(out, inputs, tmp_path / "fused") * exact).sum(axis=1)
-        assert cosine.min() >= 0.99, cosine
 
 
 def test_a_window_longer_than_the_position_table_is_cut_to_it(tmp_path):

@@ -171,6 +171,21 @@ def test_without_webassembly_the_page_searches_by_words_and_says_so(browser, ser
         context.close()
 
 
+def test_word_search_matches_whole_words_without_accents(loaded):
+    """The title-word search (lexical) reads words as tokens() splits them: case and accents dropped,
+    never a part of a longer word, letters outside the basic plane included."""
+    page, _ = loaded
+    positions = page.evaluate("""async () => {
+        const { SiteIndex } = await import('./search.js');
+        const index = new SiteIndex({ count: 5, dim: 8, topics: [], profiles: [] });
+        index.titles = async () => ['Naïve Bayes networks', 'A NET for fish', 'Über 𝐱net', 'netting', 'Nets\\nnet'];
+        const search = async (q) => (await index.lexical(q, 10, {})).map((hit) => hit.position);
+        return { both: await search('naive net'), uber: await search('uber'), xnet: await search('xnet'),
+                 none: await search('netw') };
+    }""")
+    assert positions == {"both": [0, 1, 4], "uber": [2], "xnet": [2], "none": []}
+
+
 def test_hostile_text_runs_nothing(loaded, server):
     base, _ = server
     page, watch = loaded

@@ -1,6 +1,6 @@
-// The query encoder: the same model as `tracker search` (its int8 ONNX graph, whose word table the
-// page looks up itself), run by onnxruntime-web's WebAssembly backend, with
-// tokenizers.js for the WordPiece split.
+// The query encoder: the same model as `tracker search` (its ONNX graph, whose word table the page
+// looks up itself and whose linear weights arrive as int8 and run as float32), run by
+// onnxruntime-web's WebAssembly backend, with tokenizers.js for the WordPiece split.
 // Every file comes from this site (no remote models, wasm served from vendor/); the model and the
 // wasm binary are kept in the Cache Storage under the model's hash, so they download once.
 
@@ -18,7 +18,7 @@ export function canUseModel() {
 
 const MODULES = ['vendor/ort.wasm.min.mjs', 'vendor/ort-wasm-simd-threaded.mjs', 'vendor/tokenizers.min.mjs'];
 const FILES = ['model/model.onnx', 'vendor/ort-wasm-simd-threaded.wasm.gz', 'model/words.bin', 'model/words.json',
-  'model/tokenizer.json', 'model/tokenizer_config.json'];
+  'model/linear.bin', 'model/linear.json', 'model/tokenizer.json', 'model/tokenizer_config.json'];
 
 // On a first visit, start every download the model needs at once, as preloads that loadEncoder's
 // fetches then reuse (before the site's data has even said which model it is). Later visits have
@@ -72,22 +72,41 @@ export async function loadEncoder(modelId, notBefore = Promise.resolve()) {
     import('./vendor/ort.wasm.min.mjs'), import('./vendor/tokenizers.min.mjs'),
   ]);
   performance.mark('model-libraries');
-  const [model, wasm, wordBytes, wordShape, tokenizerJson, tokenizerConfig] = await files;
+  const [model, wasm, wordBytes, wordShape, linearBytes, linearLayout, tokenizerJson, tokenizerConfig] = await files;
   performance.mark('model-files');
   await notBefore.catch(() => {});
   ort.env.wasm.wasmPaths = new URL('./vendor/', import.meta.url).href;
   ort.env.wasm.wasmBinary = wasm;
   ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   ort.env.wasm.proxy = false;
-  // No graph optimisation here (folding the int8 weights to float took ~1.3 s of the first answer on
-  // a loaded 2-core machine): `tracker site` ships the graph already fused (tracker/site/assets.py).
+  // No graph optimisation (its set-up costs more than it saves for a one-line query).
   const session = await ort.InferenceSession.create(new Uint8Array(model), {
     executionProviders: ['wasm'], graphOptimizationLevel: 'disabled',
+    externalData: [{ path: linearLayout.file, data: linearWeights(linearLayout, linearBytes) }],
   });
   const tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
   const words = wordTable(wordShape, wordBytes);
   performance.mark('model-session');
   return { embed: (text) => embed(ort, session, tokenizer, words, text) };
+}
+
+// The linear layers' weights as the graph reads them (onnx_graph.split_linear_weights): float32
+// matrices one after another, from linear.bin's int8 copy: per matrix a float32 scale per column,
+// then the int8 values row by row. The graph's own int8 kernel would unpack them on every query.
+function linearWeights({ matrices }, bytes) {
+  const out = new Float32Array(matrices.reduce((sum, [rows, cols]) => sum + rows * cols, 0));
+  let read = 0;
+  let written = 0;
+  for (const [rows, cols] of matrices) {
+    const scales = new Float32Array(bytes.slice(read, read + 4 * cols)); // slice: aligned for float32
+    const values = new Int8Array(bytes, read + 4 * cols, rows * cols);
+    for (let r = 0, i = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++, i++) out[written + i] = values[i] * scales[c];
+    }
+    written += rows * cols;
+    read += 4 * cols + rows * cols;
+  }
+  return new Uint8Array(out.buffer);
 }
 
 // The word embeddings the graph leaves out (onnx_graph.write_word_table): a float32 scale per row,

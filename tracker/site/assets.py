@@ -2,30 +2,24 @@
 
 The libraries come from `site/node_modules` (installed by `npm ci` in site/, pinned by its
 package-lock.json); nothing is fetched here. The model is the browser export
-(onnx_graph.browser_model): its tokenizer files and site/: the int8 graph without the word table
-(model/model.onnx) and that table (model/words.bin, words.json), which the page looks up itself;
-their hash is model/id.txt, so the page's cache of them is keyed by the files themselves. The wasm
-runtime is stored gzip-compressed (a quarter of its size); the page inflates it.
-
-The graph is shipped pre-optimised when onnxruntime (python) is installed (`pip install
-paper-tracker[site]`): its extended fusions turn each int8 DequantizeLinear + MatMul into one
-MatMulNBits (8-bit) kernel, so the page, which creates its session without optimisation (fast
-set-up), no longer dequantises every weight on every query. Without it the plain graph ships.
+(onnx_graph.browser_model): its tokenizer files and site/: the graph without its word table or
+linear weights (model/model.onnx), the word table (model/words.bin, words.json), which the page
+looks up itself, and the linear layers' int8 weights (model/linear.bin, linear.json), which the
+page turns into the float32 weights the graph reads; their hash is model/id.txt, so the page's
+cache of them is keyed by the files themselves. The wasm runtime is stored gzip-compressed (a
+quarter of its size); the page inflates it.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import logging
 import shutil
 import tempfile
 from pathlib import Path
 
 from tracker.errors import TrackerError
 from tracker.model_files import fingerprint, hash_file, model_slug, resolve_model_dir
-
-log = logging.getLogger(__name__)
 
 # (package path under node_modules, file) -> served as vendor/<file> (the .wasm as vendor/<file>.gz)
 VENDOR_FILES = (
@@ -40,6 +34,8 @@ MODEL_FILES = {
     "site/model.onnx": "model.onnx",
     "site/words.bin": "words.bin",
     "site/words.json": "words.json",
+    "site/linear.bin": "linear.bin",
+    "site/linear.json": "linear.json",
 }
 
 
@@ -80,27 +76,9 @@ def copy_model(model_dir: Path, out: Path) -> str:
     target.mkdir(exist_ok=True)
     for source, name in MODEL_FILES.items():
         shutil.copyfile(model_dir / source, target / name)
-    fuse_graph(target / "model.onnx")
-    digest = _files_hash([target / "model.onnx", target / "words.bin"])
+    digest = _files_hash([target / "model.onnx", target / "words.bin", target / "linear.bin"])
     (target / "id.txt").write_text(digest + "\n", encoding="ascii")
     return digest
-
-
-def fuse_graph(path: Path) -> bool:
-    """Rewrite the ONNX graph at `path` with onnxruntime's extended fusions; False (and a log line)
-    where onnxruntime is not installed, leaving the graph as it was."""
-    try:
-        import onnxruntime
-    except ImportError:
-        log.info("onnxruntime is not installed: the site's model ships unfused (each query ~30 ms slower)")
-        return False
-    options = onnxruntime.SessionOptions()
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    fused = path.with_name(f".{path.name}.fused")
-    options.optimized_model_filepath = str(fused)
-    onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    fused.replace(path)
-    return True
 
 
 def exported_model(model: str) -> Path:

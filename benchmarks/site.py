@@ -148,7 +148,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 TOPICS = ("Learning", "Vision", "Language", "Theory")
 STATIC = (".js", ".mjs", ".css", ".svg", ".html", ".wasm", ".wasm.gz", ".onnx", "tokenizer.json", "tokenizer_config.json", "id.txt",
-          "words.bin", "words.json")
+          "words.bin", "words.json", "linear.bin", "linear.json")
 
 
 def scitldr_papers(folder: Path) -> tuple[list[Paper], dict[str, str]]:

@@ -171,6 +171,33 @@ def test_without_webassembly_the_page_searches_by_words_and_says_so(browser, ser
         context.close()
 
 
+def test_while_the_model_loads_the_words_answer_shows_titles_and_fetches_no_records(browser, server):
+    """The first answer (by words) draws titles from the titles file it searched: no record requests
+    compete with the model's downloads; the ranking by meaning then replaces it, with full cards."""
+    base, _ = server
+    context = browser.new_context()
+    context.add_init_script("""{ // hold the model's weights back until the test lets them through
+        let release; const held = new Promise((resolve) => { release = resolve; });
+        globalThis.releaseModel = release;
+        const realFetch = globalThis.fetch;
+        globalThis.fetch = (url, ...rest) => String(url).includes('linear.bin')
+          ? held.then(() => realFetch(url, ...rest)) : realFetch(url, ...rest); }""")
+    try:
+        page = context.new_page()
+        watch = Watch(page)
+        page.goto(f"{base}index.html?q={quote('Metamorphic Testing')}")
+        page.wait_for_selector('#results[data-search="lexical"] li', timeout=WAIT_MS)
+        assert "while the search model loads" in page.text_content("#status")
+        titles = page.eval_on_selector_all("#results .title", "els => els.map(e => e.textContent.toLowerCase())")
+        assert "metamorphic testing" in titles[0] and all(ranked_ids(page))
+        assert not any("entries.bin" in url for url in watch.requests)
+        page.evaluate("releaseModel()")
+        page.wait_for_selector('#results[data-search="semantic"] li .tldr', timeout=WAIT_MS)
+        assert not watch.errors
+    finally:
+        context.close()
+
+
 def test_word_search_matches_whole_words_without_accents(loaded):
     """The title-word search (lexical) reads words as tokens() splits them: case and accents dropped,
     never a part of a longer word, letters outside the basic plane included."""

@@ -2,7 +2,7 @@
 // Searching starts by words (lexical) at once; when the model has loaded, the same query is
 // ranked by meaning (semantic). The results list says which: data-search="lexical"|"semantic".
 import { el } from './dom.js';
-import { paperItem } from './cards.js';
+import { paperItem, titleItem } from './cards.js';
 import { canUseModel, loadEncoder, preloadModel } from './encoder.js';
 import { SiteIndex } from './search.js';
 import { showView } from './views.js';
@@ -13,8 +13,8 @@ const FIELDS = ['q', 'topic', 'profile', 'since', 'until'];
 
 let index = null;
 let encoder = null; // set once the model has loaded
-let modelState = 'loading'; // 'loading' | 'ready' | 'unavailable'
-let modelProblem = '';
+let modelState = canUseModel() ? 'loading' : 'unavailable'; // | 'ready'
+let modelProblem = modelState === 'unavailable' ? 'this browser has no WebAssembly' : '';
 let searchRun = 0;
 
 async function start() {
@@ -27,8 +27,10 @@ async function start() {
   window.addEventListener('hashchange', () => showView(index, $('view'), location.hash));
   // the words' answer first: the model's set-up holds the page's one thread for a second or more
   const byWords = $('q').value.trim() ? search() : Promise.resolve();
-  showView(index, $('view'), location.hash);
-  loadModel(byWords);
+  const searched = loadModel(byWords);
+  // with a query, the view below waits for the search's last answer: its records' requests would
+  // otherwise queue with the model's downloads
+  ($('q').value.trim() ? searched : Promise.resolve()).finally(() => showView(index, $('view'), location.hash));
 }
 
 function fillSelect(select, names) {
@@ -36,7 +38,7 @@ function fillSelect(select, names) {
 }
 
 async function loadModel(after) {
-  if (!canUseModel()) { modelState = 'unavailable'; modelProblem = 'this browser has no WebAssembly'; return; }
+  if (modelState === 'unavailable') return after;
   try {
     // the model's files and the codes download while the words' answer is made; the model's
     // session waits for that answer, and the first semantic search then only scans the codes
@@ -47,7 +49,7 @@ async function loadModel(after) {
     modelProblem = 'the search model did not load';
     console.warn('search model not loaded; searching by words', error);
   }
-  if ($('q').value.trim()) search();
+  if ($('q').value.trim()) await search();
 }
 
 function onSubmit() {
@@ -72,7 +74,9 @@ async function search() {
   const hits = semantic
     ? await index.semantic(query, RESULTS, filters())
     : await index.lexical(text, RESULTS, filters());
-  const records = await index.records(hits.map((h) => h.position));
+  // while the model loads, the words' answer shows titles only: the ranking by meaning replaces it
+  // soon, and fetching its records would only slow the model's downloads
+  const items = !semantic && modelState === 'loading' ? await titlesOnly(hits) : await cards(hits);
   if (run !== searchRun) return; // a newer search has started
   const ms = Math.round(performance.now() - started);
   const list = $('results');
@@ -80,9 +84,19 @@ async function search() {
   list.dataset.query = text;
   list.dataset.ms = String(ms);
   list.dataset.embedMs = String(Math.round(embedded - started));
-  list.replaceChildren(...records.map((r) => paperItem(r, index.meta.topics)));
+  list.replaceChildren(...items);
   $('hits').hidden = false;
-  $('status').textContent = statusLine(semantic, records.length, ms);
+  $('status').textContent = statusLine(semantic, items.length, ms);
+}
+
+async function cards(hits) {
+  const records = await index.records(hits.map((h) => h.position));
+  return records.map((r) => paperItem(r, index.meta.topics));
+}
+
+async function titlesOnly(hits) {
+  const [titles, ids] = await Promise.all([index.titles(), index.ids()]);
+  return hits.map((h) => titleItem(ids[h.position], titles[h.position]));
 }
 
 function statusLine(semantic, found, ms) {

@@ -16,6 +16,12 @@ export function paperItem(record, topics) {
       route('similar', 'paper', record.id)));
 }
 
+// A paper known only by its id and title (the words' answer while the model loads).
+export function titleItem(id, title) {
+  return el('li', { className: 'paper', dataset: { arxivId: String(id) } },
+    el('div', { className: 'title' }, route(String(title), 'paper', id)));
+}
+
 export function paperList(records, topics, tag = 'ol') {
   return el(tag, { className: 'papers' }, ...records.map((r) => paperItem(r, topics)));
 }

@@ -48,8 +48,7 @@ def site_folder(settings, given: Path | None) -> Path:
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     default=None,
     help="An exported model folder (tokenizer.json, site/model.onnx, site/words.bin, site/linear.bin); default: the "
-    "configured "
-    "model, exported once (no torch needed).",
+    "configured model, exported once (no torch needed).",
 )
 @json_option("Print the site's summary as JSON (count, topics, profiles, latest, built, model).")
 @config_option

@@ -120,6 +120,37 @@ machine is slower than the one of the first table: its figures are not comparabl
 The test server speaking HTTP/1.1 (keep-alive) instead of 1.0: later queries 203 ms (embed 101.5),
 cold 3.33 s: no gain, not kept. Past the embedding, the candidates' ~6 Range requests take ~75-100 ms
 of a later query here: the budget needs both a faster embedding and no request on the critical path.
+
+Next session (same machine, quiet: load 1-2; --sizes 10000 100000 --queries 50, one run; the before
+column is the previous session's run of f8f52ad on this machine):
+                                       before (f8f52ad)        this build
+  later queries, 100,000               178 ms (embed 98.5)     139.5 ms (embed 54.5, 7.5 requests)
+  later queries, 10,000                -                       179.5 ms (embed 46, 18.5 requests)
+  later queries, 2,611 real            -                       121 ms (9 requests)
+  cold ?q= at 100,000: words / meaning 2.37 s / 3.34 s         2.26 s / 3.30 s  (10,000: 1.57 / 2.71 s)
+  top-10 overlap (50 q.), title first  -                       0.960 (min 0.8), 46/50 (CLI 46/50)
+  B/paper at 10,000, 100,000           -                       87.9, 70.2 (this run counted ids.json, 13 B/paper, which
+                                                               the words' answer now loads, as semantic: 75, 57 without)
+What changed: (1) the page runs the linear layers in float32: linear.bin ships them as int8 (10.7 MB,
+per-column scales) and the page rebuilds the float32 weights (~90 ms) as the graph's external data;
+onnxruntime-web has no fast wasm kernel for int8 weights (8-bit MatMulNBits unpacked every weight on
+every query). onnxruntime-web in node, 1 thread, 16 tokens: a run 96 -> 28-38 ms; set-up 144 -> ~400
+ms (42 MB copied in); no onnxruntime (python) at build time any more. (2) The words' answer scans one
+string of every title per query word (~0.1 s at 100,000, where indexing every title word took ~0.7 s
+of the page's one thread) and, while the model loads, draws titles from the titles file (with
+ids.json): its ~20 record requests no longer queue with the model's downloads. (3) With ?q=, the view
+below the results waits for the search's last answer (its records' requests likewise).
+Where a later query's time goes now at 100,000 (the page's marks, 20 of these queries, ~27 tokens):
+embedding ~50 ms (one wasm thread at ~7 GMAC/s, near what 128-bit SIMD without FMA gives), code scan
+5-11 ms, the candidates' ~6 Range requests 14-117 ms (median ~45), drawing 2-5 ms. The same requests
+over HTTP/1.1 keep-alive (TCP_NODELAY), over HTTP/2 (node, TLS), with cache: 'no-store', or merged
+with a 64 KB-1 MB gap: within the noise (+-15 ms run to run). Product-quantised codes (32 or 48 bytes
+a paper, 256 centroids per sub-vector, trained on the site's vectors) to re-score in memory, without
+requests: top-10 overlap with exact cosine only 0.70-0.76 (int8 rows: 0.98); fewer candidates (32):
+0.94 at 2,611, 0.82 at 100,000. Also tried and dropped: the runtime started early on a one-node graph
+with its download put first (fetchpriority), deferring the Cache Storage writes, loading the model's
+files in a module worker (it started ~0.9 s after page load): none moved the cold answer beyond the
+noise (2.6-3.4 s run to run).
 """
 from __future__ import annotations
 
@@ -253,10 +284,11 @@ class Browser:
 
 
 def search_bytes(requests: list, count: int) -> tuple[float, float]:
-    """(semantic data bytes per paper, lexical titles bytes per paper) of one cold opening."""
+    """(semantic data bytes per paper, lexical titles + ids bytes per paper) of one cold opening."""
     data = [(path, size) for path, size in requests if not path.split("?")[0].endswith(STATIC) and path != "/"]
-    titles = sum(size for path, size in data if path.endswith("titles.json"))
-    semantic = sum(size for path, size in data if not path.endswith(("titles.json", "today.json", "themes.json")))
+    lexical_files = ("titles.json", "ids.json")  # searched, and drawn while the model loads
+    titles = sum(size for path, size in data if path.endswith(lexical_files))
+    semantic = sum(size for path, size in data if not path.endswith((*lexical_files, "today.json", "themes.json")))
     return semantic / count, titles / count
 
 
@@ -334,7 +366,7 @@ def main() -> None:
                 print(f"cold open ?q=: first list (lexical) {first:.2f} s, semantic answer {semantic:.2f} s "
                       f"(median of 3; target <= 3 s)")
                 print(f"semantic search downloads {per_paper:.1f} B/paper besides model/runtime/page "
-                      f"(target <= 100); the lexical fallback's titles {titles:.1f} B/paper")
+                      f"(target <= 100); the lexical fallback's titles and ids {titles:.1f} B/paper")
                 opened = browser.cold_open(base, tldrs[sample[0].id], log)
                 later, embeds, requests = [], [], []
                 for p in sample[:20]:

@@ -13,9 +13,8 @@ import pytest
 
 from tests.tiny_bert import bert_tensors, write_tiny_bert
 from tracker.enrich.encoders import onnx_graph
-from tracker.enrich.encoders.onnx_graph import (
-    ExportError, browser_model, encoder_graph, read_linear_weights, read_word_table, save_graph,
-)
+from tracker.enrich.encoders.browser import LINEAR_DATA, browser_model, read_linear_weights, read_word_table
+from tracker.enrich.encoders.onnx_graph import ExportError, encoder_graph, save_graph
 from tracker.enrich.encoders.openvino import compile_model, feed, tokenizer
 
 INPUTS = list(onnx_graph.INPUTS)
@@ -129,7 +128,7 @@ def page_folder(out: Path, folder: Path) -> Path:
     """The site's graph beside the float32 weights the page builds from linear.bin (its external data)."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(out / "site" / "model.onnx", folder / "model.onnx")
-    (folder / onnx_graph.LINEAR_DATA).write_bytes(read_linear_weights(out / "site"))
+    (folder / LINEAR_DATA).write_bytes(read_linear_weights(out / "site"))
     return folder / "model.onnx"
 
 

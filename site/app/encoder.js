@@ -90,7 +90,7 @@ export async function loadEncoder(modelId, notBefore = Promise.resolve()) {
   return { embed: (text) => embed(ort, session, tokenizer, words, text) };
 }
 
-// The linear layers' weights as the graph reads them (onnx_graph.split_linear_weights): float32
+// The linear layers' weights as the graph reads them (encoders/browser.py: split_linear_weights): float32
 // matrices one after another, from linear.bin's int8 copy: per matrix a float32 scale per column,
 // then the int8 values row by row. The graph's own int8 kernel would unpack them on every query.
 function linearWeights({ matrices }, bytes) {
@@ -109,7 +109,7 @@ function linearWeights({ matrices }, bytes) {
   return new Uint8Array(out.buffer);
 }
 
-// The word embeddings the graph leaves out (onnx_graph.write_word_table): a float32 scale per row,
+// The word embeddings the graph leaves out (encoders/browser.py: write_word_table): a float32 scale per row,
 // then the int8 rows.
 function wordTable({ rows, dim }, bytes) {
   const scales = new Float32Array(bytes, 0, rows);

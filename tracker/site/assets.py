@@ -2,7 +2,7 @@
 
 The libraries come from `site/node_modules` (installed by `npm ci` in site/, pinned by its
 package-lock.json); nothing is fetched here. The model is the browser export
-(onnx_graph.browser_model): its tokenizer files and site/: the graph without its word table or
+(tracker.enrich.encoders.browser): its tokenizer files and site/: the graph without its word table or
 linear weights (model/model.onnx), the word table (model/words.bin, words.json), which the page
 looks up itself, and the linear layers' int8 weights (model/linear.bin, linear.json), which the
 page turns into the float32 weights the graph reads; their hash is model/id.txt, so the page's
@@ -82,9 +82,9 @@ def copy_model(model_dir: Path, out: Path) -> str:
 
 
 def exported_model(model: str) -> Path:
-    """The browser export of `model` (tracker.enrich.encoders.onnx_graph, no torch), built once per
+    """The browser export of `model` (tracker.enrich.encoders.browser, no torch), built once per
     model version into the per-user export cache and reused by every later build."""
-    from tracker.enrich.encoders import onnx_graph
+    from tracker.enrich.encoders import browser
     from tracker.enrich.encoders.export import cache_root
 
     folder = cache_root() / "browser" / f"{model_slug(model)}-{fingerprint(resolve_model_dir(model))[:12]}"
@@ -93,10 +93,10 @@ def exported_model(model: str) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
     try:
-        onnx_graph.browser_model(model, staging)
+        browser.browser_model(model, staging)
         shutil.rmtree(folder, ignore_errors=True)  # an incomplete export of an earlier, failed build
         staging.rename(folder)
-    except onnx_graph.ExportError as exc:
+    except browser.ExportError as exc:
         raise TrackerError(
             f"model {model!r} cannot run in the browser ({exc}); give an exported folder with --model-dir"
         ) from None

@@ -154,17 +154,22 @@ def test_filters_apply_before_the_cut(loaded, project):
     assert search_again(page, QUERIES[1], until="1990-01-01") == []  # nothing that old: an empty list, no error
 
 
+def words_answer(context, base):
+    """Open ?q=Metamorphic Testing in `context`; (page, watch, its words' answer's titles, lower case)."""
+    page = context.new_page()
+    watch = Watch(page)
+    page.goto(f"{base}index.html?q={quote('Metamorphic Testing')}")
+    page.wait_for_selector('#results[data-search="lexical"] li', timeout=WAIT_MS)
+    titles = page.eval_on_selector_all("#results .title", "els => els.map(e => e.textContent.toLowerCase())")
+    return page, watch, titles
+
+
 def test_without_webassembly_the_page_searches_by_words_and_says_so(browser, server):
-    base, log = server
     context = browser.new_context()
     context.add_init_script("delete globalThis.WebAssembly")  # a browser without it (Chromium's flag no longer hides it)
     try:
-        page = context.new_page()
-        watch = Watch(page)
-        page.goto(f"{base}index.html?q={quote('Metamorphic Testing')}")
-        page.wait_for_selector('#results[data-search="lexical"] li', timeout=WAIT_MS)
+        page, watch, titles = words_answer(context, server[0])
         assert "this browser has no WebAssembly" in page.text_content("#status")
-        titles = page.eval_on_selector_all("#results .title", "els => els.map(e => e.textContent.toLowerCase())")
         assert "metamorphic testing" in titles[0]
         assert not watch.errors and not any("model" in url or "vendor/" in url for url in watch.requests)
     finally:
@@ -174,7 +179,6 @@ def test_without_webassembly_the_page_searches_by_words_and_says_so(browser, ser
 def test_while_the_model_loads_the_words_answer_shows_titles_and_fetches_no_records(browser, server):
     """The first answer (by words) draws titles from the titles file it searched: no record requests
     compete with the model's downloads; the ranking by meaning then replaces it, with full cards."""
-    base, _ = server
     context = browser.new_context()
     context.add_init_script("""{ // hold the model's weights back until the test lets them through
         let release; const held = new Promise((resolve) => { release = resolve; });
@@ -183,12 +187,8 @@ def test_while_the_model_loads_the_words_answer_shows_titles_and_fetches_no_reco
         globalThis.fetch = (url, ...rest) => String(url).includes('linear.bin')
           ? held.then(() => realFetch(url, ...rest)) : realFetch(url, ...rest); }""")
     try:
-        page = context.new_page()
-        watch = Watch(page)
-        page.goto(f"{base}index.html?q={quote('Metamorphic Testing')}")
-        page.wait_for_selector('#results[data-search="lexical"] li', timeout=WAIT_MS)
+        page, watch, titles = words_answer(context, server[0])
         assert "while the search model loads" in page.text_content("#status")
-        titles = page.eval_on_selector_all("#results .title", "els => els.map(e => e.textContent.toLowerCase())")
         assert "metamorphic testing" in titles[0] and all(ranked_ids(page))
         assert not any("entries.bin" in url for url in watch.requests)
         page.evaluate("releaseModel()")

@@ -28,9 +28,10 @@ async function start() {
   // the words' answer first: the model's set-up holds the page's one thread for a second or more
   const byWords = $('q').value.trim() ? search() : Promise.resolve();
   const searched = loadModel(byWords);
-  // with a query, the view below waits for the search's last answer: its records' requests would
-  // otherwise queue with the model's downloads
-  ($('q').value.trim() ? searched : Promise.resolve()).finally(() => showView(index, $('view'), location.hash));
+  // with a query, the view below waits for the search's last answer (at most 5 s): its records'
+  // requests would otherwise queue with the model's downloads
+  const waited = $('q').value.trim() ? Promise.race([searched, new Promise((done) => setTimeout(done, 5000))]) : null;
+  Promise.resolve(waited).finally(() => showView(index, $('view'), location.hash));
 }
 
 function fillSelect(select, names) {

@@ -131,6 +131,9 @@ column is the previous session's run of f8f52ad on this machine):
   top-10 overlap (50 q.), title first  -                       0.960 (min 0.8), 46/50 (CLI 46/50)
   B/paper at 10,000, 100,000           -                       87.9, 70.2 (this run counted ids.json, 13 B/paper, which
                                                                the words' answer now loads, as semantic: 75, 57 without)
+A second run (--queries 20, the same 20 later queries): later 144 ms at 100,000 (embed 55, 7 requests),
+159.5 ms at 10,000 (15.5 requests); cold words / meaning 2.20 / 3.42 s at 100,000, 1.43 / 2.59 s at
+10,000; semantic 57.3 and 73.4 B/paper, titles and ids 81 B/paper; overlap 0.985 (20 q.), 20/20 first.
 What changed: (1) the page runs the linear layers in float32: linear.bin ships them as int8 (10.7 MB,
 per-column scales) and the page rebuilds the float32 weights (~90 ms) as the graph's external data;
 onnxruntime-web has no fast wasm kernel for int8 weights (8-bit MatMulNBits unpacked every weight on

@@ -198,6 +198,22 @@ def test_while_the_model_loads_the_words_answer_shows_titles_and_fetches_no_reco
         context.close()
 
 
+def test_when_the_model_cannot_download_the_words_answer_gets_full_cards_and_says_why(browser, server):
+    """A network that drops the model's weights: the titles-only answer made while it loaded becomes
+    the words' answer with every card, and the page says meaning-based search is off."""
+    context = browser.new_context()
+    context.route("**/model/linear.bin", lambda route: route.abort("connectionreset"))
+    try:
+        page = context.new_page()
+        page.goto(f"{server[0]}index.html?q={quote('Metamorphic Testing')}")
+        page.wait_for_selector('#results[data-search="lexical"] li .links', timeout=WAIT_MS)
+        assert "the search model did not load" in page.text_content("#status")
+        titles = page.eval_on_selector_all("#results .title", "els => els.map(e => e.textContent.toLowerCase())")
+        assert "metamorphic testing" in titles[0] and all(ranked_ids(page))
+    finally:
+        context.close()
+
+
 def test_word_search_matches_whole_words_without_accents(loaded):
     """The title-word search (lexical) reads words as tokens() splits them: case and accents dropped,
     never a part of a longer word, letters outside the basic plane included."""

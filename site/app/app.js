@@ -25,13 +25,13 @@ async function start() {
   for (const name of FIELDS) if (params.has(name)) $(name).value = params.get(name);
   $('search').addEventListener('submit', (event) => { event.preventDefault(); onSubmit(); });
   window.addEventListener('hashchange', () => showView(index, $('view'), location.hash));
+  const query = $('q').value.trim();
   // the words' answer first: the model's set-up holds the page's one thread for a second or more
-  const byWords = $('q').value.trim() ? search() : Promise.resolve();
-  const searched = loadModel(byWords);
+  const searched = loadModel(query ? search() : Promise.resolve());
   // with a query, the view below waits for the search's last answer (at most 5 s): its records'
   // requests would otherwise queue with the model's downloads
-  const waited = $('q').value.trim() ? Promise.race([searched, new Promise((done) => setTimeout(done, 5000))]) : null;
-  Promise.resolve(waited).finally(() => showView(index, $('view'), location.hash));
+  const waited = query ? Promise.race([searched, new Promise((done) => setTimeout(done, 5000))]) : Promise.resolve();
+  waited.finally(() => showView(index, $('view'), location.hash));
 }
 
 function fillSelect(select, names) {

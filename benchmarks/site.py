@@ -154,6 +154,28 @@ requests: top-10 overlap with exact cosine only 0.70-0.76 (int8 rows: 0.98); few
 with its download put first (fetchpriority), deferring the Cache Storage writes, loading the model's
 files in a module worker (it started ~0.9 s after page load): none moved the cold answer beyond the
 noise (2.6-3.4 s run to run).
+
+Next session (2026-12-08; --sizes 10000 100000 --queries 50; HEAD 1bf9cdf, its own copy of this
+script, then this build, one after the other, load 1-3):
+                                       previous (1bf9cdf)      this build
+  later queries, 100,000               140 ms (7.5 requests)   103 ms (6 requests)
+  later queries, 10,000                178 ms (18.5)           108 ms (6)
+  later queries, 2,611 real            131.5 ms (9.5)          91.5 ms (5)
+  top-10 overlap (50 q.), title first  0.960 (min 0.8), 46/50  0.936 (min 0.6), 46/50 (CLI 46/50)
+  B/paper at 10,000, 100,000           73.1, 57.2              86.5, 58.2
+  cold ?q= at 100,000: words / meaning 2.21 / 3.29 s           2.09 / 3.36 s (10,000: 1.30 / 2.43 s)
+What changed: a search fetches only the 6 runs of neighbouring entries holding its best-ranked
+candidates (128 by code score), where it fetched every run its 64 candidates needed. In the page
+(resource timings and marks, 100,000 papers) each Range request costs ~4-8 ms of the browser's time
+here, serially, whatever its size and server (the same with nginx, keep-alive, distinct URLs or
+cache: 'no-store'): one 280 KB request ~10 ms, seven of 4 KB ~27 ms. The plan was chosen with
+benchmarks/site_requests.py (first 100 dev TL;DRs) and checked on the next 100. Tried and dropped:
+256 candidates in 5 runs (later queries 112.5 / 103.5 ms at 100,000 / 10,000, but 105 B/paper at
+10,000); a gap scaled with the site (fewer, larger requests at 100,000; -6 ms estimated, but 0.84-0.90
+overlap on the real papers); graph optimisation in the page ('basic'/'extended'/'all': 39-49 ms a
+query against 41 ms, +0.3-0.6 s set-up); two wasm threads under cross-origin isolation (served with
+COOP/COEP headers: embedding 41 -> 35 ms; GitHub Pages would need a service worker and a reload on
+the first visit); PQ codes of 96 bytes scored in memory, no requests (top-10 overlap 0.887 at 2,611).
 """
 from __future__ import annotations
 

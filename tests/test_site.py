@@ -143,6 +143,41 @@ def test_a_title_query_finds_its_paper_first_and_similar_matches_the_cli(loaded,
     assert len(set(shown) & set(expected)) >= 8 and target.id not in shown
 
 
+def test_a_search_fetches_its_best_runs_only_and_answers_alike_whatever_is_cached(loaded):
+    """Entries far apart in entries.bin come in one Range request each; with a budget of two
+    requests only the two runs holding the best-ranked positions are fetched and returned, and a
+    cache warmed by other searches changes neither the answer nor what counts."""
+    page, watch = loaded
+    entries_requests = lambda: sum("entries.bin" in url for url in watch.requests)  # noqa: E731
+    spread = page.evaluate("""async () => {
+      const { SiteIndex } = await import(new URL('search.js', location.href).href);
+      const index = await SiteIndex.open();
+      const spans = await index.spans();
+      const byStart = [...Array(index.count).keys()].sort((a, b) => spans[2 * a] - spans[2 * b]);
+      const apart = []; // each more than 20,000 bytes past the one before: never one request
+      for (const p of byStart) {
+        if (!apart.length || spans[2 * p] - spans[2 * apart[apart.length - 1] + 1] > 20000) apart.push(p);
+      }
+      return apart;
+    }""")
+    assert len(spread) >= 4, "the test site is too small to hold four runs"
+    ranked = [spread[3], spread[1], spread[2], spread[0]]  # best first
+    script = """async ([ranked, warm]) => {
+      const { SiteIndex } = await import(new URL('search.js', location.href).href);
+      const index = await SiteIndex.open();
+      if (warm) await index.entries([...ranked].reverse()); // every entry cached, by another order
+      const got = await index.entries(ranked, 2);
+      return [...got.keys()].filter((p) => got.get(p).row.length === index.dim);
+    }"""
+    before = entries_requests()
+    cold = page.evaluate(script, [ranked, False])
+    assert entries_requests() - before == 2
+    assert cold == [spread[3], spread[1]]
+    before = entries_requests()
+    assert page.evaluate(script, [ranked, True]) == cold
+    assert entries_requests() - before == 4  # the warming fetched all four; the search none
+
+
 def test_filters_apply_before_the_cut(loaded, project):
     page, _ = loaded
     meta = json.loads((project["out"] / "data" / "meta.json").read_text())

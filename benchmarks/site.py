@@ -171,7 +171,7 @@ here, serially, whatever its size and server (the same with nginx, keep-alive, d
 cache: 'no-store'): one 280 KB request ~10 ms, seven of 4 KB ~27 ms. The plan was chosen with
 benchmarks/site_requests.py (first 100 dev TL;DRs) and checked on the next 100. Tried and dropped:
 256 candidates in 5 runs (later queries 112.5 / 103.5 ms at 100,000 / 10,000, but 105 B/paper at
-10,000); a gap scaled with the site (fewer, larger requests at 100,000; -6 ms estimated, but 0.84-0.90
+10,000); a gap scaled with the site (fewer, larger requests at 100,000; -6 ms estimated, but 0.84-0.92
 overlap on the real papers); graph optimisation in the page ('basic'/'extended'/'all': 39-49 ms a
 query against 41 ms, +0.3-0.6 s set-up); two wasm threads under cross-origin isolation (served with
 COOP/COEP headers: embedding 41 -> 35 ms; GitHub Pages would need a service worker and a reload on

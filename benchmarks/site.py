@@ -164,6 +164,9 @@ script, then this build, one after the other, load 1-3):
   top-10 overlap (50 q.), title first  0.960 (min 0.8), 46/50  0.936 (min 0.6), 46/50 (CLI 46/50)
   B/paper at 10,000, 100,000           73.1, 57.2              86.5, 58.2
   cold ?q= at 100,000: words / meaning 2.21 / 3.29 s           2.09 / 3.36 s (10,000: 1.30 / 2.43 s)
+A second run of this build (with filtered searches on the old plan; they play no part here): later
+queries 107.5 ms at 100,000 (embedding 41.5), 95.5 ms at 10,000, 100.5 ms at 2,611; cold ?q= words /
+meaning 2.01 / 2.93 s at 100,000, 1.45 / 2.43 s at 10,000; 84.3 and 58.1 B/paper; overlap 0.936, 46/50.
 What changed: a search fetches only the 6 runs of neighbouring entries holding its best-ranked
 candidates (128 by code score), where it fetched every run its 64 candidates needed. In the page
 (resource timings and marks, 100,000 papers) each Range request costs ~4-8 ms of the browser's time

@@ -91,9 +91,8 @@ export class SiteIndex {
     // a filter scatters the candidates over entries.bin: then fewer of them, in every run they need
     const [keep, requests] = mask ? [FILTERED_CANDIDATES, Infinity] : [CANDIDATES, REQUESTS];
     const candidates = scanCodes(query, codes, this.codeBytes, this.count, mask, exclude, keep);
-    const entries = await this.entries(candidates, requests);
-    const fetched = candidates.filter((p) => entries.has(p));
-    const scored = fetched.map((p) => ({ position: p, score: dot(query, entries.get(p).row) / this.meta.scale }));
+    const entries = await this.entries(candidates, requests); // the candidates of the runs it fetched
+    const scored = [...entries].map(([p, { row }]) => ({ position: p, score: dot(query, row) / this.meta.scale }));
     scored.sort((a, b) => b.score - a.score || a.position - b.position);
     return scored.slice(0, k);
   }

@@ -126,6 +126,7 @@ export class SiteIndex {
     const offset = response.status === 206 ? start : 0; // a server without Range support sends it all
     const dim = this.dim;
     for (const p of positions) {
+      if (this.entryCache.has(p)) continue; // a run is fetched whole when any of it is missing
       const entry = bytes.subarray(spans[2 * p] - offset, spans[2 * p + 1] - offset);
       const row = new Int8Array(entry.buffer, entry.byteOffset, dim);
       this.entryCache.set(p, { row, record: unpack(JSON.parse(decoder.decode(entry.subarray(dim)))) });

@@ -249,6 +249,22 @@ def test_when_the_model_cannot_download_the_words_answer_gets_full_cards_and_say
         context.close()
 
 
+def test_a_search_whose_requests_are_cut_says_so_and_keeps_the_words_answer(browser, server):
+    """A network that cuts every request for the papers' entries: the ranking by meaning cannot
+    finish; the page says so in its status line and keeps the words' answer it showed."""
+    context = browser.new_context()
+    context.route("**/data/entries.bin", lambda route: route.abort("connectionreset"))
+    try:
+        page = context.new_page()
+        page.goto(f"{server[0]}index.html?q={quote('Metamorphic Testing')}")
+        page.wait_for_function("() => document.querySelector('#status').textContent.includes('could not finish')",
+                               timeout=WAIT_MS)
+        assert page.get_attribute("#results", "data-search") == "lexical"
+        assert "metamorphic testing" in page.text_content("#results").lower()
+    finally:
+        context.close()
+
+
 def test_word_search_matches_whole_words_without_accents(loaded):
     """The title-word search (lexical) reads words as tokens() splits them: case and accents dropped,
     never a part of a longer word, letters outside the basic plane included."""

@@ -64,9 +64,20 @@ function filters() {
   return { topic: $('topic').value, profile: $('profile').value, since: $('since').value, until: $('until').value };
 }
 
+// A search that fails (a request cut or refused) says so in the status line; the list keeps the last answer.
 async function search() {
-  const text = $('q').value.trim();
   const run = ++searchRun;
+  try {
+    await runSearch(run);
+  } catch (error) {
+    if (run !== searchRun) return;
+    $('status').textContent = `The search could not finish (${error.message}); try again.`;
+    console.warn('search failed', error);
+  }
+}
+
+async function runSearch(run) {
+  const text = $('q').value.trim();
   if (!text) { $('hits').hidden = true; return; }
   const started = performance.now();
   const semantic = encoder !== null;
